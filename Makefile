@@ -1,0 +1,117 @@
+# lanser - see README.md. `make` builds ./lanser; `make deps` installs what
+# is missing; `make test` runs everything CI runs.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+
+# Pinned third-party sources, installed by `make deps` (scripts/deps.sh)
+# from deps/package.json + deps/package-lock.json into deps/node_modules.
+NM       := deps/node_modules
+TS_LIB   := $(NM)/tree-sitter/vendor/tree-sitter/lib
+TS_C     := $(NM)/tree-sitter-c/src
+TS_PY    := $(NM)/tree-sitter-python/src
+
+# Our tree-sitter headers come first so that a system copy
+# (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
+REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(TS_LIB)/include -Icore -Ilsp -Iselectors \
+	-Isandbox -Irewards -Iagent -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
+DEV_CFLAGS := -Werror
+LIBS := -lgit2 -ljansson -lcurl -lcrypto -lpthread -lm
+
+SRC_DIRS := core lsp selectors sandbox rewards agent
+LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+MAIN_SRC := agent/main.c
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TS_SRC   := $(TS_LIB)/src/lib.c $(TS_C)/parser.c $(TS_PY)/parser.c $(TS_PY)/scanner.c
+
+BUILD := build
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(BUILD)/ts/py_scanner.o
+
+ASAN := build/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps test test-unit test-asan test-integration test-long demo bench fuzz clean check-banned doctor
+all: lanser tests/fakels/fakels
+
+lanser: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# tree-sitter is third-party code: built with its own (quieter) flags.
+TS_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -I$(TS_LIB)/include -I$(TS_LIB)/src -w
+$(BUILD)/ts/lib.o: $(TS_LIB)/src/lib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TS_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/c_parser.o: $(TS_C)/parser.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TS_CFLAGS) -I$(TS_C) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/py_parser.o: $(TS_PY)/parser.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/py_scanner.o: $(TS_PY)/scanner.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
+
+$(TS_SRC):
+	@echo "tree-sitter sources missing: run 'make deps'" >&2; exit 1
+
+# Unit tests link every library object (not agent/main.o).
+tests/unit/run: $(UNIT_OBJ) $(LIB_OBJ) $(TS_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# A misbehaving language server for fault tests.
+tests/fakels/fakels: tests/fakels/fakels.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -O1 -g -o $@ $< -ljansson
+
+# The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(UNIT_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
+$(ASAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REQ_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+$(ASAN)/ts/%.o: $(BUILD)/ts/%.o
+	@mkdir -p $(dir $@)
+	cp $< $@
+tests/unit/run-asan: $(ASAN_OBJ)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+lanser-asan: $(patsubst %.c,$(ASAN)/%.o,$(MAIN_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+deps:
+	@bash scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all tests/unit/run tests/unit/run-asan lanser-asan
+	@bash tests/run-all.sh
+
+test-unit: tests/unit/run
+	./tests/unit/run
+
+test-asan: tests/unit/run-asan
+	ASAN_OPTIONS=detect_leaks=1 ./tests/unit/run-asan
+
+test-integration: all
+	bash tests/integration/run.sh
+
+test-long: test
+	LANSER_TEST_LONG=1 bash tests/run-all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
+check-banned:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|strncpy|strncat)\s*\(' \
+		$(LIB_SRC) $(MAIN_SRC) || { echo "banned function used (see STYLE)"; exit 1; }
+
+clean:
+	rm -rf $(BUILD) lanser lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

@@ -1,0 +1,79 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const struct ln_err_info ln_err_table[] = {
+	{ LN_OK, "OK", "success" },
+	{ LN_EGENERIC, "ERROR", "generic error" },
+	{ LN_ESELECTOR, "BAD_SELECTOR", "bad selector or position (syntax, past end of line or file)" },
+	{ LN_ENOTFOUND, "NOT_FOUND", "file, symbol or location not found" },
+	{ LN_EAMBIGUOUS, "AMBIGUOUS", "selector matches several places; alternatives are listed" },
+	{ LN_EVERSION, "VERSION_SKEW", "server, schema or trace version does not match" },
+	{ LN_ETIMEOUT, "SERVER_TIMEOUT", "language server did not answer in time" },
+	{ LN_ECRASH, "SERVER_CRASH", "language server crashed, exited or sent malformed data" },
+	{ LN_ECONFLICT, "APPLY_CONFLICT", "edit does not apply to the current content" },
+	{ LN_EPERM, "PERMISSION", "filesystem permission denied or path outside the workspace jail" },
+	{ LN_EUNSUPPORTED, "UNSUPPORTED_CAPABILITY", "the language server does not support this request" },
+	{ LN_ECANCELLED, "CANCELLED", "request cancelled" },
+	{ LN_EMODIFIED, "CONTENT_MODIFIED", "content changed while the request ran" },
+	{ LN_ENOINDEX, "INDEXING_UNSUPPORTED", "the server cannot index this workspace" },
+	{ LN_EREPLAY, "REPLAY_MISMATCH", "trace replay produced a different result" },
+	{ LN_EINPUT, "BAD_INPUT_FILE", "input file is binary, not valid UTF-8, or too large" },
+	{ LN_ECONFIG, "BAD_CONFIG", "invalid configuration (.lanser.json or options)" },
+	{ LN_ENOSERVER, "NO_SERVER", "no language server installed or configured for this file" },
+	{ LN_EUSAGE, "USAGE", "command-line usage error" },
+	{ 0, NULL, NULL },
+};
+
+static _Thread_local char last_msg[1024];
+static _Thread_local int last_code;
+
+int ln_exit_code(int err)
+{
+	const struct ln_err_info *e;
+
+	if (err == 0)
+		return 0;
+	for (e = ln_err_table; e->name; e++)
+		if (e->code == err)
+			return -err;
+	return 1;
+}
+
+const char *ln_err_name(int err)
+{
+	const struct ln_err_info *e;
+
+	for (e = ln_err_table; e->name; e++)
+		if (e->code == err)
+			return e->name;
+	return "ERROR";
+}
+
+int ln_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+	va_end(ap);
+	last_code = code;
+	return code;
+}
+
+const char *ln_error_msg(void)
+{
+	return last_msg;
+}
+
+int ln_error_code(void)
+{
+	return last_code;
+}
+
+void ln_error_clear(void)
+{
+	last_msg[0] = '\0';
+	last_code = 0;
+}

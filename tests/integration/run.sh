@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs tests/integration/t_*.sh. Each script drives ./lanser the way a user
+# would and reports through tests/integration/lib.sh (ok/fail lines).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export LANSER_REPO_ROOT="$PWD"
+pass=0; fail=0
+for t in tests/integration/t_*.sh; do
+	[ -e "$t" ] || continue
+	out=$(mktemp)
+	timeout 600 bash "$t" > "$out" 2>&1
+	rc=$?
+	cat "$out"
+	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^FAIL ' "$out")
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		echo "FAIL $t exited $rc"; f=1
+	fi
+	pass=$((pass+p)); fail=$((fail+f))
+	rm -f "$out"
+done
+echo "integration: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every suite of `make test` and prints one closing line for CI:
+#   total: N passed, N failed
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export LANSER_REPO_ROOT="$PWD"
+pass=0; fail=0
+tally() { # parse "N passed, N failed" from the last matching line of a log
+	local line
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	if [ -z "$line" ]; then fail=$((fail+1)); echo "suite $2 printed no summary"; return; fi
+	local p f
+	p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
+	f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
+	pass=$((pass+p)); fail=$((fail+f))
+}
+mkdir -p tests/tmp
+run_suite() { # name, command...
+	local name=$1; shift
+	echo "=== $name"
+	"$@" 2>&1 | tee "tests/tmp/$name.log"
+	local rc=${PIPESTATUS[0]}
+	tally "tests/tmp/$name.log" "$name"
+	if [ "$rc" != 0 ] && ! grep -qE '[1-9][0-9]* failed' "tests/tmp/$name.log"; then
+		echo "suite $name exited $rc"; fail=$((fail+1))
+	fi
+}
+run_suite unit ./tests/unit/run
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
+run_suite integration bash tests/integration/run.sh
+echo "total: $pass passed, $fail failed"
+[ "$fail" = 0 ]

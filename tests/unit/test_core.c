@@ -1,0 +1,28 @@
+#include "harness.h"
+#include "buf.h"
+#include "err.h"
+
+TEST(core_buf__grows_and_stays_terminated)
+{
+	struct buf b = BUF_INIT;
+	int i;
+
+	CHECK_EQ_STR(b.data, "");
+	for (i = 0; i < 1000; i++)
+		buf_addf(&b, "%d,", i);
+	CHECK(b.len > 1000);
+	CHECK_EQ_INT(b.data[b.len], 0);
+	buf_consume(&b, 2);
+	CHECK(strncmp(b.data, "1,2,", 4) == 0);
+	buf_release(&b);
+	CHECK_EQ_STR(b.data, "");
+}
+
+TEST(core_err__exit_code_is_negated_code)
+{
+	CHECK_EQ_INT(ln_exit_code(LN_ETIMEOUT), 64);
+	CHECK_EQ_INT(ln_exit_code(LN_EUSAGE), 129);
+	CHECK_EQ_INT(ln_exit_code(0), 0);
+	CHECK_EQ_INT(ln_exit_code(-12345), 1);
+	CHECK_EQ_STR(ln_err_name(LN_ECRASH), "SERVER_CRASH");
+}
