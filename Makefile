@@ -14,7 +14,8 @@ TS_PY    := $(NM)/tree-sitter-python/src
 
 # Our tree-sitter headers come first so that a system copy
 # (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
-REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I$(TS_LIB)/include -Icore -Ilsp -Iselectors \
+VERSION := 0.1.0
+REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -Icore -Ilsp -Iselectors \
 	-Isandbox -Irewards -Iagent -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror

@@ -1,0 +1,122 @@
+/*
+ * doctor.c - `lanser doctor` (what is installed, versions, what is missing)
+ * and `lanser schema` (the JSON Schemas of lanser's formats).
+ */
+#include "cli.h"
+#include "bundle.h"
+#include "err.h"
+#include "profile.h"
+#include "state.h"
+
+#include <curl/curl.h>
+#include <git2.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tree_sitter/api.h>
+
+const TSLanguage *tree_sitter_c(void);
+const TSLanguage *tree_sitter_python(void);
+
+static json_t *grammar_check(const char *name, const TSLanguage *lang)
+{
+	TSParser *p = ts_parser_new();
+	bool ok = ts_parser_set_language(p, lang);
+
+	ts_parser_delete(p);
+	return json_pack("{s:s, s:i, s:b}", "name", name, "abi", (int)ts_language_abi_version(lang),
+			 "loads", ok);
+}
+
+int cmd_doctor(struct cli *c)
+{
+	struct lsp_profiles ps;
+	json_t *out = NULL, *servers, *grammars;
+	char *state = NULL;
+	int major, minor, rev, error, missing = 0;
+	size_t i;
+	char gitv[32];
+
+	error = lsp_profiles_load(&ps, json_object_get(c->cfg.json, "servers"), c->root);
+	if (error)
+		return error;
+	git_libgit2_version(&major, &minor, &rev);
+	snprintf(gitv, sizeof gitv, "%d.%d.%d", major, minor, rev);
+	if (ln_state_dir(&state))
+		state = NULL;
+	servers = json_array();
+	for (i = 0; i < ps.n; i++) {
+		const struct lsp_profile *p = &ps.v[i];
+		char *exe = NULL, *ver = NULL;
+		json_t *s = json_pack("{s:s, s:b, s:s}", "profile", p->name, "enabled", p->enabled,
+				      "command", p->argv[0]);
+		if (lsp_profile_resolve(&exe, p) == 0) {
+			json_object_set_new(s, "path", json_string(exe));
+			lsp_profile_version(&ver, p);
+			json_object_set_new(s, "version", json_string(ver ? ver : "unknown"));
+		} else {
+			json_object_set_new(s, "missing", json_string(ln_error_msg()));
+			if (p->enabled)
+				missing++;
+		}
+		json_array_append_new(servers, s);
+		free(exe);
+		free(ver);
+	}
+	grammars = json_array();
+	json_array_append_new(grammars, grammar_check("c", tree_sitter_c()));
+	json_array_append_new(grammars, grammar_check("python", tree_sitter_python()));
+	out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:{s:i, s:o}, s:{s:s, s:s, s:s}}",
+			"lanser", LANSER_VERSION, "root", c->root, "configDigest", c->cfg.digest,
+			"stateDir", state, "servers", servers,
+			"treeSitter", "abi", TREE_SITTER_LANGUAGE_VERSION, "grammars", grammars,
+			"libraries", "libgit2", gitv, "jansson", JANSSON_VERSION,
+			"libcurl", curl_version_info(CURLVERSION_NOW)->version);
+	if (c->json) {
+		char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+		puts(s);
+		free(s);
+	} else {
+		json_t *s;
+		printf("lanser %s\nworkspace  %s\nconfig     %s\nstate      %s\n\n", LANSER_VERSION,
+		       c->root, c->cfg.digest, state ? state : "(unavailable)");
+		printf("language servers:\n");
+		json_array_foreach(servers, i, s) {
+			const char *miss = json_string_value(json_object_get(s, "missing"));
+			printf("  %-11s %-8s %s\n", json_string_value(json_object_get(s, "profile")),
+			       json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
+			       miss ? miss : json_string_value(json_object_get(s, "version")));
+			if (!miss)
+				printf("  %-11s %-8s %s\n", "", "", json_string_value(json_object_get(s, "path")));
+		}
+		printf("tree-sitter (ABI %d):", TREE_SITTER_LANGUAGE_VERSION);
+		json_array_foreach(grammars, i, s)
+			printf(" %s (ABI %d, %s)", json_string_value(json_object_get(s, "name")),
+			       (int)json_integer_value(json_object_get(s, "abi")),
+			       json_is_true(json_object_get(s, "loads")) ? "ok" : "FAILS TO LOAD");
+		printf("\nlibraries: libgit2 %s, jansson %s, libcurl %s\n", gitv, JANSSON_VERSION,
+		       curl_version_info(CURLVERSION_NOW)->version);
+		if (missing)
+			printf("\n%d enabled server%s missing: run 'make deps' in the lanser "
+			       "checkout, or disable it in .lanser.json\n", missing,
+			       missing == 1 ? " is" : "s are");
+	}
+	if (missing)
+		error = ln_error_set(LN_ENOSERVER, "%d enabled language server%s not installed",
+				     missing, missing == 1 ? " is" : "s are");
+	json_decref(out);
+	free(state);
+	lsp_profiles_release(&ps);
+	return error;
+}
+
+int cmd_schema(struct cli *c)
+{
+	if (c->argc != 1 || strcmp(c->argv[0], "bundle")) {
+		fprintf(stderr, "usage: lanser schema bundle\n");
+		return ln_error_set(LN_EUSAGE, "schema takes one format name: bundle");
+	}
+	fputs(ln_bundle_schema(), stdout);
+	return 0;
+}

@@ -1,0 +1,906 @@
+/*
+ * query.c - the read-only query commands: def, refs, hover, symbols, diag.
+ *
+ * Each builds one Analysis Bundle (core/bundle.h). Positions arrive and
+ * leave in the user's --index-io unit, 1-based; they are converted to the
+ * server's negotiated encoding only when talking to it, through the exact
+ * document text the server was sent.
+ */
+#include "cli.h"
+#include "buf.h"
+#include "bundle.h"
+#include "err.h"
+#include "path.h"
+#include "proc.h"
+#include "workspace.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_WORKSPACE_FILES 2000
+
+struct query {
+	struct cli *c;
+	struct lsp_workspace *ws;
+	json_t *bundle;           /* owned */
+	json_t *facts;            /* borrowed from bundle */
+	long long started_ms;
+};
+
+/* ---- selectors (cursor form only; the full DSL is selectors/) ---- */
+
+/* Parses "path@L<line>:C<col>" (1-based). */
+static int parse_cursor(const char *sel, char **path, long *line, long *col)
+{
+	const char *at = strrchr(sel, '@'), *p;
+	char *end;
+	long v;
+
+	*path = NULL;
+	if (!at || at == sel)
+		return ln_error_set(LN_ESELECTOR,
+			"selector:1:%zu: expected '@L<line>:C<col>' after a path in '%s'",
+			at ? (size_t)1 : strlen(sel) + 1, sel);
+	p = at + 1;
+	if (*p != 'L')
+		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected 'L'", (size_t)(p - sel) + 1);
+	p++;
+	errno = 0;
+	v = strtol(p, &end, 10);
+	if (end == p || *p == '-' || *p == '+' || errno || v < 1 || v > 100000000)
+		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected a line number >= 1",
+				    (size_t)(p - sel) + 1);
+	*line = v;
+	p = end;
+	if (*p != ':' || p[1] != 'C')
+		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected ':C<column>'",
+				    (size_t)(p - sel) + 1);
+	p += 2;
+	errno = 0;
+	v = strtol(p, &end, 10);
+	if (end == p || *p == '-' || *p == '+' || errno || v < 1 || v > 100000000)
+		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected a column number >= 1",
+				    (size_t)(p - sel) + 1);
+	*col = v;
+	if (*end)
+		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: unexpected '%c' after the column",
+				    (size_t)(end - sel) + 1, *end);
+	*path = strndup(sel, (size_t)(at - sel));
+	return 0;
+}
+
+/* ---- environment and inputs recorded in the bundle ---- */
+
+static void note_server(struct query *q, struct lsp_server_info *srv)
+{
+	json_t *servers = json_object_get(json_object_get(q->bundle, "environment"), "servers");
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(servers, i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "profile")), srv->profile->name))
+			return;
+	json_array_append_new(servers, json_pack("{s:s, s:s, s:s}",
+		"profile", srv->profile->name,
+		"version", srv->version ? srv->version : "unknown",
+		"positionEncoding", ln_enc_lsp_name(lsp_session_encoding(srv->session))));
+}
+
+static void note_document(struct query *q, const char *path)
+{
+	json_t *docs = json_object_get(json_object_get(q->bundle, "inputs"), "documents");
+	const char *digest = lsp_workspace_text_digest(q->ws, path);
+	json_t *d;
+	size_t i;
+
+	if (!digest)
+		return;
+	json_array_foreach(docs, i, d)
+		if (!strcmp(json_string_value(json_object_get(d, "path")), path))
+			return;
+	json_array_append_new(docs, json_pack("{s:s, s:s}", "path", path, "sha256", digest));
+}
+
+static void note_capability(struct query *q, struct lsp_server_info *srv, const char *cap)
+{
+	json_t *caps = json_object_get(q->bundle, "capabilities");
+	json_t *per = json_object_get(caps, srv->profile->name);
+	const json_t *v = json_object_get(lsp_session_capabilities(srv->session), cap);
+
+	if (!per) {
+		per = json_object();
+		json_object_set_new(caps, srv->profile->name, per);
+	}
+	json_object_set_new(per, cap, json_boolean(v && !json_is_false(v) && !json_is_null(v)));
+}
+
+/* ---- positions ---- */
+
+/* Converts an LSP range from the server's units into a bundle range in the
+ * user's units. Returns 0 and *out, or an error when the server's range
+ * does not fit the document. */
+static int convert_range(struct query *q, json_t **out, const struct ln_text *t,
+			 enum ln_enc srv_enc, const json_t *range)
+{
+	const json_t *s = json_object_get(range, "start"), *e = json_object_get(range, "end");
+	json_t *ls = json_object_get(s, "line"), *cs = json_object_get(s, "character");
+	json_t *le = json_object_get(e, "line"), *ce = json_object_get(e, "character");
+	long sc, ec;
+	int error;
+
+	*out = NULL;
+	if (!json_is_integer(ls) || !json_is_integer(cs) || !json_is_integer(le) ||
+	    !json_is_integer(ce) || json_integer_value(ls) < 0 || json_integer_value(le) < 0 ||
+	    json_integer_value(ls) > 100000000 || json_integer_value(le) > 100000000)
+		return ln_error_set(LN_ECRASH, "server sent a malformed range");
+	if (!t) {
+		*out = ln_range_new((long)json_integer_value(ls) + 1, (long)json_integer_value(cs) + 1,
+				    (long)json_integer_value(le) + 1, (long)json_integer_value(ce) + 1);
+		return 0;
+	}
+	error = ln_text_convert_col(t, (int)json_integer_value(ls), (long)json_integer_value(cs),
+				    srv_enc, q->c->index_io, &sc);
+	if (!error)
+		error = ln_text_convert_col(t, (int)json_integer_value(le),
+					    (long)json_integer_value(ce), srv_enc, q->c->index_io, &ec);
+	if (error)
+		return ln_error_set(LN_ECRASH, "server position does not fit the document: %s",
+				    ln_error_msg());
+	*out = ln_range_new((long)json_integer_value(ls) + 1, sc + 1,
+			    (long)json_integer_value(le) + 1, ec + 1);
+	return 0;
+}
+
+/* Builds {path, external?, range} for a location in any file. Positions in
+ * files that cannot be read as text stay in the server's units and the fact
+ * says so ("encoding"). */
+static int location_fact(struct query *q, json_t **out, const char *kind, const char *uri,
+			 const json_t *range, struct lsp_server_info *srv)
+{
+	char *abs = NULL, *rel = NULL;
+	const struct ln_text *t = NULL;
+	json_t *fact = NULL, *r = NULL;
+	enum ln_enc enc = lsp_session_encoding(srv->session);
+	int inside, error;
+
+	*out = NULL;
+	error = ln_uri_to_path(&abs, uri);
+	if (error) {
+		/* Not a file: URI (e.g. a virtual document); keep the URI. */
+		fact = json_pack("{s:s, s:s, s:b}", "kind", kind, "path", uri, "external", 1);
+		error = 0;
+		if (convert_range(q, &r, NULL, enc, range) == 0)
+			json_object_set_new(fact, "range", r);
+		json_object_set_new(fact, "encoding", json_string(ln_enc_name(enc)));
+		*out = fact;
+		return 0;
+	}
+	inside = ln_path_relativize(&rel, lsp_workspace_root(q->ws), abs);
+	if (inside < 0) {
+		error = inside;
+		goto done;
+	}
+	fact = json_pack("{s:s, s:s}", "kind", kind, "path", rel);
+	if (!inside)
+		json_object_set_new(fact, "external", json_true());
+	if (lsp_workspace_text(q->ws, &t, inside ? rel : abs) == 0) {
+		if (inside)
+			note_document(q, rel);
+	} else {
+		t = NULL;
+	}
+	error = convert_range(q, &r, t, enc, range);
+	if (error)
+		goto done;
+	json_object_set_new(fact, "range", r);
+	if (!t && enc != q->c->index_io)
+		json_object_set_new(fact, "encoding", json_string(ln_enc_name(enc)));
+	*out = fact;
+	fact = NULL;
+done:
+	json_decref(fact);
+	free(abs);
+	free(rel);
+	return error;
+}
+
+/* ---- shared flow ---- */
+
+static int query_begin(struct query *q, struct cli *c, const char *command)
+{
+	struct lsp_workspace_opts wo = { 0 };
+
+	memset(q, 0, sizeof *q);
+	q->c = c;
+	q->started_ms = ln_now_ms();
+	q->bundle = ln_bundle_new(command);
+	q->facts = json_object_get(q->bundle, "facts");
+	json_object_set_new(json_object_get(q->bundle, "request"), "indexIo",
+			    json_string(ln_enc_name(c->index_io)));
+	json_object_set_new(json_object_get(q->bundle, "environment"), "configDigest",
+			    json_string(c->cfg.digest));
+	json_object_set_new(json_object_get(q->bundle, "environment"), "indexIo",
+			    json_string(ln_enc_name(c->index_io)));
+	wo.root = c->root;
+	wo.servers = json_object_get(c->cfg.json, "servers");
+	wo.init_ms = c->cfg.init_ms;
+	wo.request_ms = c->timeout_ms;
+	return lsp_workspace_new(&q->ws, &wo);
+}
+
+/* Prints the bundle (--json) or the human form, and frees everything. */
+static int query_end(struct query *q, int err, void (*human)(struct query *))
+{
+	json_t *vol;
+	char *msg = strdup(err ? ln_error_msg() : "");
+	int saved = err;
+
+	vol = json_object_get(json_object_get(q->bundle, "meta"), "volatile");
+	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - q->started_ms));
+	json_object_set_new(vol, "daemon", json_false());
+	if (ln_bundle_finish(q->bundle, err, msg) == 0) {
+		if (q->c->json) {
+			char *s = json_dumps(q->bundle, JSON_COMPACT | JSON_SORT_KEYS);
+			if (s) {
+				puts(s);
+				free(s);
+			}
+		} else if (!err && human) {
+			human(q);
+		}
+	} else if (!err) {
+		err = ln_error_code();
+	}
+	if (!err && !q->c->json && !json_is_true(json_object_get(q->bundle, "complete")))
+		fprintf(stderr, "lanser: note: the server was not ready; the answer may be "
+				"incomplete (see --wait-index)\n");
+	lsp_workspace_free(q->ws);
+	json_decref(q->bundle);
+	if (saved)
+		ln_error_set(saved, "%s", msg);
+	free(msg);
+	return err;
+}
+
+/* Resolves a cursor selector: opens the file in its server, records the
+ * resolution, and gives the LSP position in the server's units. */
+static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **uri_out,
+			  json_t **pos_out, const char *sel)
+{
+	char *path = NULL, *rel = NULL;
+	const struct ln_text *t;
+	long line = 0, col = 0, srv_col = 0;
+	size_t byte;
+	int error, version;
+
+	*srv = NULL;
+	*uri_out = NULL;
+	*pos_out = NULL;
+	error = parse_cursor(sel, &path, &line, &col);
+	if (error)
+		goto done;
+	json_object_set_new(json_object_get(q->bundle, "request"), "target",
+			    json_string(sel));
+	error = ln_path_resolve_in_root(&rel, NULL, q->c->root, q->c->cwd, path);
+	if (error)
+		goto done;
+	/* The request is recorded with the workspace-relative path, so the
+	 * same query from another directory hashes the same. */
+	json_object_set_new(json_object_get(q->bundle, "request"), "target",
+			    json_pack("{s:s, s:I, s:I}", "path", rel, "line", (json_int_t)line,
+				      "col", (json_int_t)col));
+	error = lsp_workspace_text(q->ws, &t, rel);
+	if (error)
+		goto done;
+	error = ln_text_to_byte(t, (int)(line - 1), col - 1, q->c->index_io, &byte);
+	if (error) {
+		error = ln_error_set(LN_ESELECTOR, "%s: %s", sel, ln_error_msg());
+		goto done;
+	}
+	note_document(q, rel);
+	json_object_set_new(q->bundle, "resolution",
+			    json_pack("{s:s, s:s, s:o}", "method", "cursor", "path", rel,
+				      "range", ln_range_new(line, col, line, col)));
+	error = lsp_workspace_open(q->ws, srv, &version, rel);
+	if (error)
+		goto done;
+	note_server(q, *srv);
+	error = ln_text_from_byte(t, (int)(line - 1), byte, lsp_session_encoding((*srv)->session),
+				  &srv_col);
+	if (error)
+		goto done;
+	*uri_out = lsp_workspace_uri(q->ws, rel);
+	*pos_out = json_pack("{s:i, s:I}", "line", (int)(line - 1), "character",
+			     (json_int_t)srv_col);
+done:
+	free(path);
+	free(rel);
+	return error;
+}
+
+static int wait_ready(struct query *q, struct lsp_server_info *srv, bool need_index)
+{
+	int r;
+
+	if (q->c->no_wait)
+		r = 0;
+	else
+		r = lsp_workspace_wait_ready(q->ws, srv, need_index, q->c->index_ms);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		json_object_set_new(q->bundle, "complete", json_false());
+	return 0;
+}
+
+static int require_capability(struct query *q, struct lsp_server_info *srv, const char *cap,
+			      const char *what)
+{
+	note_capability(q, srv, cap);
+	if (!lsp_session_has_capability(srv->session, cap))
+		return ln_error_set(LN_EUNSUPPORTED, "%s does not support %s (%s)",
+				    srv->profile->name, what, cap);
+	return 0;
+}
+
+/* Adds Location | Location[] | LocationLink[] | null as facts. */
+static int add_locations(struct query *q, struct lsp_server_info *srv, const char *kind,
+			 json_t *res)
+{
+	json_t *item, *one = NULL;
+	size_t i;
+	int error = 0;
+
+	if (json_is_null(res))
+		return 0;
+	if (json_is_object(res)) {
+		one = json_array();
+		json_array_append(one, res);
+		res = one;
+	}
+	if (!json_is_array(res))
+		return ln_error_set(LN_ECRASH, "%s sent a malformed location list", srv->profile->name);
+	json_array_foreach(res, i, item) {
+		const char *uri = json_string_value(json_object_get(item, "uri"));
+		const json_t *range = json_object_get(item, "range");
+		json_t *fact;
+		if (!uri) { /* LocationLink */
+			uri = json_string_value(json_object_get(item, "targetUri"));
+			range = json_object_get(item, "targetSelectionRange");
+			if (!range)
+				range = json_object_get(item, "targetRange");
+		}
+		if (!uri || !range) {
+			error = ln_error_set(LN_ECRASH, "%s sent a malformed location",
+					     srv->profile->name);
+			break;
+		}
+		error = location_fact(q, &fact, kind, uri, range, srv);
+		if (error)
+			break;
+		json_object_set_new(fact, "provenance", json_string("lsp"));
+		json_array_append_new(q->facts, fact);
+	}
+	json_decref(one);
+	return error;
+}
+
+static void print_locations(struct query *q)
+{
+	json_t *f;
+	size_t i;
+
+	if (json_array_size(q->facts) == 0)
+		printf("(no results)\n");
+	json_array_foreach(q->facts, i, f) {
+		json_t *r = json_object_get(f, "range");
+		printf("%s:%lld:%lld%s\n", json_string_value(json_object_get(f, "path")),
+		       (long long)json_integer_value(json_array_get(r, 0)),
+		       (long long)json_integer_value(json_array_get(r, 1)),
+		       json_is_true(json_object_get(f, "external")) ? "  (external)" : "");
+	}
+}
+
+static int position_query(struct cli *c, const char *command, const char *method,
+			  const char *cap, const char *kind, bool need_index,
+			  void (*human)(struct query *))
+{
+	struct query q;
+	struct lsp_server_info *srv = NULL;
+	char *uri = NULL;
+	json_t *pos = NULL, *res = NULL, *params;
+	int error;
+
+	if (c->argc != 1) {
+		fprintf(stderr, "usage: lanser %s <path@L<line>:C<col>>\n", command);
+		return ln_error_set(LN_EUSAGE, "%s takes exactly one selector", command);
+	}
+	error = query_begin(&q, c, command);
+	if (error)
+		return error;
+	if (!strcmp(command, "refs"))
+		json_object_set_new(json_object_get(q.bundle, "request"), "options",
+				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
+	error = resolve_cursor(&q, &srv, &uri, &pos, c->argv[0]);
+	if (error)
+		goto done;
+	error = require_capability(&q, srv, cap, command);
+	if (error)
+		goto done;
+	error = wait_ready(&q, srv, need_index);
+	if (error)
+		goto done;
+	params = json_pack("{s:{s:s}, s:O}", "textDocument", "uri", uri, "position", pos);
+	if (!strcmp(command, "refs"))
+		json_object_set_new(params, "context",
+				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
+	error = lsp_session_request(srv->session, &res, method, params, c->timeout_ms);
+	if (error)
+		goto done;
+	if (!strcmp(command, "hover")) {
+		json_t *contents = json_object_get(res, "contents"), *fact;
+		struct buf text = BUF_INIT;
+		size_t i;
+		json_t *part;
+		if (json_is_null(res) || !contents)
+			goto done;
+		/* MarkupContent | MarkedString | MarkedString[] */
+		if (json_is_string(contents))
+			buf_adds(&text, json_string_value(contents));
+		else if (json_is_object(contents))
+			buf_adds(&text, json_string_value(json_object_get(contents, "value"))
+				 ? json_string_value(json_object_get(contents, "value")) : "");
+		else if (json_is_array(contents))
+			json_array_foreach(contents, i, part) {
+				const char *v = json_is_string(part) ? json_string_value(part)
+					: json_string_value(json_object_get(part, "value"));
+				if (v) {
+					if (text.len)
+						buf_adds(&text, "\n\n");
+					buf_adds(&text, v);
+				}
+			}
+		fact = json_pack("{s:s, s:s, s:s}", "kind", "hover",
+				 "path", json_string_value(json_object_get(
+					 json_object_get(q.bundle, "resolution"), "path")),
+				 "contents", text.data);
+		buf_release(&text);
+		if (json_object_get(res, "range")) {
+			const struct ln_text *t;
+			json_t *r;
+			lsp_workspace_text(q.ws, &t, json_string_value(json_object_get(fact, "path")));
+			error = convert_range(&q, &r, t, lsp_session_encoding(srv->session),
+					      json_object_get(res, "range"));
+			if (error) {
+				json_decref(fact);
+				goto done;
+			}
+			json_object_set_new(fact, "range", r);
+		}
+		json_object_set_new(fact, "provenance", json_string("lsp"));
+		json_array_append_new(q.facts, fact);
+	} else {
+		error = add_locations(&q, srv, kind, res);
+	}
+	if (!error && json_array_size(q.facts) == 0 && strcmp(command, "refs"))
+		error = ln_error_set(LN_ENOTFOUND, "%s: no %s found at %s", command, kind,
+				     c->argv[0]);
+done:
+	json_decref(res);
+	json_decref(pos);
+	free(uri);
+	return query_end(&q, error, human);
+}
+
+int cmd_def(struct cli *c)
+{
+	return position_query(c, "def", "textDocument/definition", "definitionProvider",
+			      "definition", true, print_locations);
+}
+
+int cmd_refs(struct cli *c)
+{
+	return position_query(c, "refs", "textDocument/references", "referencesProvider",
+			      "reference", true, print_locations);
+}
+
+static void print_hover(struct query *q)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(q->facts, i, f)
+		printf("%s\n", json_string_value(json_object_get(f, "contents")));
+}
+
+int cmd_hover(struct cli *c)
+{
+	return position_query(c, "hover", "textDocument/hover", "hoverProvider", "hover", false,
+			      print_hover);
+}
+
+/* ---- symbols ---- */
+
+static const char *symbol_kind_name(json_int_t k)
+{
+	static const char *const names[] = { "", "File", "Module", "Namespace", "Package",
+		"Class", "Method", "Property", "Field", "Constructor", "Enum", "Interface",
+		"Function", "Variable", "Constant", "String", "Number", "Boolean", "Array",
+		"Object", "Key", "Null", "EnumMember", "Struct", "Event", "Operator",
+		"TypeParameter" };
+	if (k >= 1 && k < (json_int_t)(sizeof names / sizeof names[0]))
+		return names[k];
+	return "Unknown";
+}
+
+static int add_document_symbols(struct query *q, struct lsp_server_info *srv,
+				const char *path, const char *container, json_t *arr, int depth)
+{
+	json_t *s;
+	size_t i;
+	int error = 0;
+	const struct ln_text *t = NULL;
+
+	if (depth > 64)
+		return ln_error_set(LN_ECRASH, "%s sent symbols nested too deeply", srv->profile->name);
+	lsp_workspace_text(q->ws, &t, path);
+	json_array_foreach(arr, i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		json_t *fact, *r = NULL, *sr = NULL;
+		struct buf full = BUF_INIT;
+		if (!name)
+			return ln_error_set(LN_ECRASH, "%s sent a symbol without a name",
+					    srv->profile->name);
+		if (json_object_get(s, "location")) { /* SymbolInformation */
+			json_t *loc = json_object_get(s, "location");
+			error = location_fact(q, &fact, "symbol",
+					      json_string_value(json_object_get(loc, "uri"))
+					      ? json_string_value(json_object_get(loc, "uri")) : "",
+					      json_object_get(loc, "range"), srv);
+			if (error)
+				return error;
+			json_object_set_new(fact, "name", json_string(name));
+			if (json_string_value(json_object_get(s, "containerName")) &&
+			    *json_string_value(json_object_get(s, "containerName")))
+				json_object_set(fact, "container", json_object_get(s, "containerName"));
+		} else {
+			error = convert_range(q, &r, t, lsp_session_encoding(srv->session),
+					      json_object_get(s, "range"));
+			if (!error)
+				error = convert_range(q, &sr, t, lsp_session_encoding(srv->session),
+						      json_object_get(s, "selectionRange"));
+			if (error) {
+				json_decref(r);
+				return error;
+			}
+			fact = json_pack("{s:s, s:s, s:s, s:o, s:o}", "kind", "symbol", "name", name,
+					 "path", path, "range", r, "selectionRange", sr);
+			if (container)
+				json_object_set_new(fact, "container", json_string(container));
+		}
+		json_object_set_new(fact, "symbolKind", json_string(
+			symbol_kind_name(json_integer_value(json_object_get(s, "kind")))));
+		if (json_string_value(json_object_get(s, "detail")) &&
+		    *json_string_value(json_object_get(s, "detail")))
+			json_object_set(fact, "detail", json_object_get(s, "detail"));
+		json_object_set_new(fact, "provenance", json_string("lsp"));
+		json_array_append_new(q->facts, fact);
+		if (json_is_array(json_object_get(s, "children"))) {
+			if (container)
+				buf_addf(&full, "%s.%s", container, name);
+			else
+				buf_adds(&full, name);
+			error = add_document_symbols(q, srv, path, full.data,
+						     json_object_get(s, "children"), depth + 1);
+			buf_release(&full);
+			if (error)
+				return error;
+		}
+	}
+	return 0;
+}
+
+static void print_symbols(struct query *q)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(q->facts, i, f) {
+		json_t *r = json_object_get(f, "selectionRange");
+		const char *cont = json_string_value(json_object_get(f, "container"));
+		if (!r)
+			r = json_object_get(f, "range");
+		printf("%-12s %s%s%s  %s:%lld:%lld\n",
+		       json_string_value(json_object_get(f, "symbolKind")),
+		       cont ? cont : "", cont ? "." : "",
+		       json_string_value(json_object_get(f, "name")),
+		       json_string_value(json_object_get(f, "path")),
+		       (long long)json_integer_value(json_array_get(r, 0)),
+		       (long long)json_integer_value(json_array_get(r, 1)));
+	}
+}
+
+/* Lists the workspace's files that some enabled profile serves, sorted,
+ * skipping hidden directories, node_modules and __pycache__. */
+static int walk(const char *root, const char *rel, const struct lsp_profiles *ps,
+		json_t *out, int depth)
+{
+	struct dirent **ents = NULL;
+	struct buf dir = BUF_INIT;
+	int n, i, error = 0;
+
+	if (depth > 32)
+		return 0;
+	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	n = scandir(dir.data, &ents, NULL, alphasort);
+	buf_release(&dir);
+	if (n < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		struct buf child = BUF_INIT, abs = BUF_INIT;
+		struct stat st;
+		if (name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__") ||
+		    error) {
+			free(ents[i]);
+			continue;
+		}
+		buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", name);
+		buf_addf(&abs, "%s/%s", root, child.data);
+		if (lstat(abs.data, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				error = walk(root, child.data, ps, out, depth + 1);
+			else if (S_ISREG(st.st_mode) && lsp_profiles_for_path(ps, child.data, NULL)) {
+				if (json_array_size(out) >= MAX_WORKSPACE_FILES)
+					error = ln_error_set(LN_EINPUT,
+						"the workspace has more than %d source files; "
+						"name the files to check", MAX_WORKSPACE_FILES);
+				else
+					json_array_append_new(out, json_string(child.data));
+			}
+		}
+		buf_release(&child);
+		buf_release(&abs);
+		free(ents[i]);
+	}
+	free(ents);
+	return error;
+}
+
+int cmd_symbols(struct cli *c)
+{
+	struct query q;
+	struct lsp_server_info *srv = NULL;
+	json_t *res = NULL, *files = NULL;
+	char *rel = NULL, *uri = NULL;
+	int error, version;
+
+	if ((c->workspace && c->argc > 1) || (!c->workspace && c->argc != 1)) {
+		fprintf(stderr, "usage: lanser symbols <file>\n"
+				"       lanser symbols --workspace [query]\n");
+		return ln_error_set(LN_EUSAGE, "symbols takes one file, or --workspace and a query");
+	}
+	error = query_begin(&q, c, "symbols");
+	if (error)
+		return error;
+	if (!c->workspace) {
+		error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[0]);
+		if (error)
+			goto done;
+		json_object_set_new(json_object_get(q.bundle, "request"), "target",
+				    json_pack("{s:s}", "path", rel));
+		error = lsp_workspace_open(q.ws, &srv, &version, rel);
+		if (error)
+			goto done;
+		note_server(&q, srv);
+		note_document(&q, rel);
+		error = require_capability(&q, srv, "documentSymbolProvider", "document symbols");
+		if (error)
+			goto done;
+		error = wait_ready(&q, srv, false);
+		if (error)
+			goto done;
+		uri = lsp_workspace_uri(q.ws, rel);
+		error = lsp_session_request(srv->session, &res, "textDocument/documentSymbol",
+					    json_pack("{s:{s:s}}", "textDocument", "uri", uri),
+					    c->timeout_ms);
+		if (error)
+			goto done;
+		if (json_is_array(res))
+			error = add_document_symbols(&q, srv, rel, NULL, res, 0);
+	} else {
+		/* One server per language present in the workspace; each gets
+		 * one of its files opened so that it loads the project. */
+		const char *query = c->argc ? c->argv[0] : "";
+		const struct lsp_profiles *ps = lsp_workspace_profiles(q.ws);
+		size_t i, j;
+		json_t *f;
+
+		json_object_set_new(json_object_get(q.bundle, "request"), "target",
+				    json_pack("{s:s}", "query", query));
+		files = json_array();
+		error = walk(c->root, "", ps, files, 0);
+		if (error)
+			goto done;
+		for (i = 0; i < ps->n; i++) {
+			const struct lsp_profile *p = &ps->v[i];
+			const char *first = NULL;
+			if (!p->enabled)
+				continue;
+			json_array_foreach(files, j, f)
+				if (lsp_profiles_for_path(ps, json_string_value(f), NULL) == p) {
+					first = json_string_value(f);
+					break;
+				}
+			if (!first)
+				continue;
+			error = lsp_workspace_open(q.ws, &srv, &version, first);
+			if (error)
+				goto done;
+			note_server(&q, srv);
+			error = require_capability(&q, srv, "workspaceSymbolProvider",
+						   "workspace symbols");
+			if (error)
+				goto done;
+			error = wait_ready(&q, srv, true);
+			if (error)
+				goto done;
+			json_decref(res);
+			res = NULL;
+			error = lsp_session_request(srv->session, &res, "workspace/symbol",
+						    json_pack("{s:s}", "query", query), c->timeout_ms);
+			if (error)
+				goto done;
+			if (json_is_array(res))
+				error = add_document_symbols(&q, srv, "", NULL, res, 0);
+			if (error)
+				goto done;
+		}
+		if (!srv)
+			error = ln_error_set(LN_ENOSERVER,
+					     "no file in the workspace is served by a language server");
+	}
+done:
+	json_decref(res);
+	json_decref(files);
+	free(rel);
+	free(uri);
+	return query_end(&q, error, print_symbols);
+}
+
+/* ---- diagnostics ---- */
+
+static const char *severity_name(json_int_t s)
+{
+	switch (s) {
+	case 1: return "error";
+	case 2: return "warning";
+	case 3: return "information";
+	case 4: return "hint";
+	default: return "error"; /* LSP: absent severity is the client's call */
+	}
+}
+
+static int add_diagnostics(struct query *q, struct lsp_server_info *srv, const char *rel,
+			   json_t *diags)
+{
+	const struct ln_text *t;
+	json_t *d;
+	size_t i;
+	int error;
+
+	error = lsp_workspace_text(q->ws, &t, rel);
+	if (error)
+		return error;
+	json_array_foreach(diags, i, d) {
+		json_t *r, *fact, *code = json_object_get(d, "code");
+		const char *msg = json_string_value(json_object_get(d, "message"));
+		error = convert_range(q, &r, t, lsp_session_encoding(srv->session),
+				      json_object_get(d, "range"));
+		if (error)
+			return error;
+		fact = json_pack("{s:s, s:s, s:o, s:s, s:s}", "kind", "diagnostic", "path", rel,
+				 "range", r,
+				 "severity", severity_name(json_integer_value(json_object_get(d, "severity"))),
+				 "message", msg ? msg : "");
+		if (json_is_string(code))
+			json_object_set(fact, "code", code);
+		else if (json_is_integer(code)) {
+			char tmp[32];
+			snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(code));
+			json_object_set_new(fact, "code", json_string(tmp));
+		}
+		if (json_is_string(json_object_get(d, "source")))
+			json_object_set(fact, "source", json_object_get(d, "source"));
+		json_object_set_new(fact, "provenance", json_string("lsp"));
+		json_array_append_new(q->facts, fact);
+	}
+	return 0;
+}
+
+static void print_diagnostics(struct query *q)
+{
+	json_t *f;
+	size_t i;
+	int counts[2] = { 0, 0 };
+
+	json_array_foreach(q->facts, i, f) {
+		json_t *r = json_object_get(f, "range");
+		const char *sev = json_string_value(json_object_get(f, "severity"));
+		const char *code = json_string_value(json_object_get(f, "code"));
+		printf("%s:%lld:%lld: %s: %s%s%s%s\n",
+		       json_string_value(json_object_get(f, "path")),
+		       (long long)json_integer_value(json_array_get(r, 0)),
+		       (long long)json_integer_value(json_array_get(r, 1)), sev,
+		       json_string_value(json_object_get(f, "message")),
+		       code ? " [" : "", code ? code : "", code ? "]" : "");
+		counts[strcmp(sev, "error") ? 1 : 0]++;
+	}
+	printf("%d error%s, %d other\n", counts[0], counts[0] == 1 ? "" : "s", counts[1]);
+}
+
+int cmd_diag(struct cli *c)
+{
+	struct query q;
+	json_t *files = json_array(), *f;
+	size_t i;
+	int error;
+	struct opened { struct lsp_server_info *srv; int version; } *opened = NULL;
+
+	error = query_begin(&q, c, "diag");
+	if (error) {
+		json_decref(files);
+		return error;
+	}
+	if (c->argc == 0 || c->workspace) {
+		error = walk(c->root, "", lsp_workspace_profiles(q.ws), files, 0);
+		if (error)
+			goto done;
+		json_object_set_new(json_object_get(q.bundle, "request"), "target",
+				    json_pack("{s:b}", "workspace", 1));
+	} else {
+		for (i = 0; i < (size_t)c->argc; i++) {
+			char *rel = NULL;
+			error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[i]);
+			if (error)
+				goto done;
+			json_array_append_new(files, json_string(rel));
+			free(rel);
+		}
+		json_object_set_new(json_object_get(q.bundle, "request"), "target",
+				    json_pack("{s:O}", "paths", files));
+	}
+	opened = calloc(json_array_size(files) + 1, sizeof *opened);
+	if (!opened)
+		abort();
+	/* Open everything first so the servers work on all files at once. */
+	json_array_foreach(files, i, f) {
+		error = lsp_workspace_open(q.ws, &opened[i].srv, &opened[i].version,
+					   json_string_value(f));
+		if (error)
+			goto done;
+		note_server(&q, opened[i].srv);
+		note_document(&q, json_string_value(f));
+	}
+	json_array_foreach(files, i, f) {
+		json_t *diags = NULL;
+		char *uri = lsp_workspace_uri(q.ws, json_string_value(f));
+		error = lsp_session_wait_diagnostics(opened[i].srv->session, &diags, uri,
+						     opened[i].version, c->cfg.diagnostics_ms);
+		free(uri);
+		if (error)
+			goto done;
+		error = add_diagnostics(&q, opened[i].srv, json_string_value(f), diags);
+		json_decref(diags);
+		if (error)
+			goto done;
+	}
+done:
+	free(opened);
+	json_decref(files);
+	return query_end(&q, error, print_diagnostics);
+}

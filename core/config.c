@@ -1,0 +1,91 @@
+#include "config.h"
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int get_ms(const json_t *obj, const char *key, int dflt, int *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > 3600 * 1000)
+		return ln_error_set(LN_ECONFIG, "%s: timeouts.%s must be an integer between 1 and 3600000",
+				    LN_CONFIG_FILE, key);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+int ln_config_load(struct ln_config *cfg, const char *root)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	json_t *answer = NULL, *t;
+	json_error_t jerr;
+	int error = -1;
+
+	memset(cfg, 0, sizeof *cfg);
+	buf_addf(&path, "%s/%s", root, LN_CONFIG_FILE);
+	error = buf_read_file(&text, path.data, LN_CONFIG_MAX_BYTES);
+	if (error == LN_ENOTFOUND) {
+		cfg->json = json_object();
+	} else if (error) {
+		error = ln_error_set(LN_ECONFIG, "%s", ln_error_msg());
+		goto done;
+	} else {
+		cfg->json = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!cfg->json) {
+			error = ln_error_set(LN_ECONFIG, "%s:%d:%d: %s", LN_CONFIG_FILE, jerr.line,
+					     jerr.column, jerr.text);
+			goto done;
+		}
+		if (!json_is_object(cfg->json)) {
+			error = ln_error_set(LN_ECONFIG, "%s: the top level must be an object",
+					     LN_CONFIG_FILE);
+			goto done;
+		}
+	}
+	if (json_object_get(cfg->json, "servers") &&
+	    !json_is_object(json_object_get(cfg->json, "servers"))) {
+		error = ln_error_set(LN_ECONFIG, "%s: \"servers\" must be an object", LN_CONFIG_FILE);
+		goto done;
+	}
+	t = json_object_get(cfg->json, "timeouts");
+	if (t && !json_is_object(t)) {
+		error = ln_error_set(LN_ECONFIG, "%s: \"timeouts\" must be an object", LN_CONFIG_FILE);
+		goto done;
+	}
+	if ((error = get_ms(t, "requestMs", 30000, &cfg->request_ms)) ||
+	    (error = get_ms(t, "initMs", 60000, &cfg->init_ms)) ||
+	    (error = get_ms(t, "indexMs", 120000, &cfg->index_ms)) ||
+	    (error = get_ms(t, "diagnosticsMs", 60000, &cfg->diagnostics_ms)))
+		goto done;
+
+	answer = json_object();
+	if (json_object_get(cfg->json, "servers"))
+		json_object_set(answer, "servers", json_object_get(cfg->json, "servers"));
+	error = ln_json_digest(cfg->digest, answer);
+	if (error)
+		error = ln_error_set(LN_ECONFIG, "%s: %s", LN_CONFIG_FILE, ln_error_msg());
+done:
+	json_decref(answer);
+	buf_release(&path);
+	buf_release(&text);
+	if (error) {
+		json_decref(cfg->json);
+		cfg->json = NULL;
+	}
+	return error;
+}
+
+void ln_config_release(struct ln_config *cfg)
+{
+	json_decref(cfg->json);
+	cfg->json = NULL;
+}

@@ -1,0 +1,86 @@
+/*
+ * profile.h - how to run a language server for a kind of file.
+ *
+ * Built-in profiles: "clangd" (C/C++), "pyright" (Python), "typescript"
+ * (typescript-language-server, TS/JS) and "pylsp" (Python, disabled unless
+ * enabled in the config). `.lanser.json` may override any member of a
+ * built-in profile or add a new one for any stdio server:
+ *
+ *   "servers": {
+ *     "pyright": { "enabled": false },
+ *     "pylsp":   { "enabled": true },
+ *     "mylang":  { "command": ["mylang-ls", "--stdio"],
+ *                  "fileTypes": { "*.my": "mylang" },
+ *                  "initializationOptions": {}, "settings": {},
+ *                  "versionCommand": ["mylang-ls", "--version"],
+ *                  "readiness": "progress" }
+ *   }
+ *
+ * fileTypes maps fnmatch(3) globs to LSP language ids; a glob without '/'
+ * is matched against the file's base name, otherwise against its
+ * workspace-relative path. The first enabled profile (config-defined ones
+ * first, then clangd, pyright, typescript, pylsp) with a matching glob
+ * serves the file.
+ *
+ * readiness: "index" (answers that depend on the index wait for the end of
+ * the server's indexing progress, e.g. clangd's background index),
+ * "progress" (wait until no work-done progress is active), "none".
+ */
+#ifndef LANSER_LSP_PROFILE_H
+#define LANSER_LSP_PROFILE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+enum lsp_readiness { LSP_READY_NONE, LSP_READY_PROGRESS, LSP_READY_INDEX };
+
+struct lsp_filetype {
+	char *glob;
+	char *language_id;
+};
+
+struct lsp_profile {
+	char *name;
+	char **argv;            /* NULL-terminated */
+	char **version_argv;    /* NULL-terminated; may be NULL */
+	struct lsp_filetype *types;
+	size_t ntypes;
+	json_t *init_options;   /* owned; may be NULL */
+	json_t *settings;       /* owned; may be NULL */
+	enum lsp_readiness readiness;
+	const char *index_token; /* progress token/title naming the index, for LSP_READY_INDEX */
+	bool enabled;
+};
+
+struct lsp_profiles {
+	struct lsp_profile *v;
+	size_t n;
+};
+
+/* Builds the effective profiles from the built-ins and the config's
+ * "servers" object (may be NULL). `root` is the workspace root (used in
+ * default settings). LN_ECONFIG on a malformed server entry. */
+int lsp_profiles_load(struct lsp_profiles *out, const json_t *servers, const char *root);
+void lsp_profiles_release(struct lsp_profiles *p);
+
+/* The profile serving `relpath`, or NULL; *language_id (may be NULL) gets
+ * the language id (borrowed from the profile). */
+const struct lsp_profile *lsp_profiles_for_path(const struct lsp_profiles *p,
+						const char *relpath, const char **language_id);
+const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *p, const char *name);
+
+/* Resolves the profile's executable: lanser's own pinned npm folder
+ * (<dir of the lanser binary>/deps/node_modules/.bin) first, then PATH.
+ * *out is a malloc'd absolute path. LN_ENOSERVER when it cannot be found. */
+int lsp_profile_resolve(char **out, const struct lsp_profile *p);
+
+/* The server's version string (first line of its version command,
+ * trimmed), cached per binary (path, size, mtime) in the state directory
+ * so that no server is run twice for it. *out is malloc'd; "unknown" when
+ * the profile has no version command or it fails. */
+int lsp_profile_version(char **out, const struct lsp_profile *p);
+
+/* Directory holding the running lanser binary (malloc'd). */
+char *lsp_self_dir(void);
+
+#endif

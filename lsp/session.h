@@ -1,0 +1,120 @@
+/*
+ * session.h - one running language server and the client side of LSP.
+ *
+ * A session owns the server process, its pipes and the protocol state:
+ * pending requests matched by id, server-to-client requests answered
+ * (workspace/configuration, client/registerCapability,
+ * window/workDoneProgress/create, workspace/workspaceFolders — servers stall
+ * without these answers), notifications recorded (publishDiagnostics per
+ * document and version, $/progress per token), and the open documents.
+ *
+ * All I/O is non-blocking and pumped with poll(); the blocking helpers
+ * (lsp_session_request, lsp_session_wait_*) pump until their condition
+ * holds or their deadline passes. Single-threaded: a session must be used
+ * from one thread at a time.
+ *
+ * Failures are sticky: once the server crashed, hung past a deadline in a
+ * way that desynchronises the stream, or sent a malformed frame, the session
+ * is dead and every later call returns the same code (LN_ECRASH or
+ * LN_ETIMEOUT) with the original message.
+ *
+ * Positions inside a session are LSP positions in the negotiated encoding
+ * (lsp_session_encoding()); converting to and from the user's encoding is
+ * the caller's job (core/text.h).
+ */
+#ifndef LANSER_LSP_SESSION_H
+#define LANSER_LSP_SESSION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "text.h"
+
+struct lsp_session;
+
+/* Called for every frame body sent ('>') or received ('<'), before it is
+ * interpreted; used to record traces. */
+typedef void (*lsp_record_fn)(void *ctx, char dir, const char *body, size_t len);
+
+struct lsp_session_opts {
+	const char *name;            /* for messages, e.g. "clangd" */
+	const char *const *argv;     /* server command line */
+	const char *root;            /* absolute workspace root */
+	const char *const *env;      /* NULL: inherit */
+	json_t *init_options;        /* borrowed; may be NULL */
+	json_t *settings;            /* borrowed; answers workspace/configuration */
+	int init_timeout_ms;         /* 0: 30000 */
+	size_t max_frame;            /* 0: LSP_DEFAULT_MAX_BODY */
+	int stderr_fd;               /* server stderr is copied here; -1: discarded */
+	lsp_record_fn record;
+	void *record_ctx;
+};
+
+/* Starts the server and performs initialize/initialized. On success *out
+ * owns the session. Errors: LN_ENOSERVER (cannot execute), LN_ETIMEOUT (no
+ * initialize answer in time), LN_ECRASH (died or spoke garbage). */
+int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o);
+
+/* shutdown + exit with short deadlines, then kill and reap whatever is left.
+ * Never leaves a zombie. NULL is allowed. */
+void lsp_session_free(struct lsp_session *s);
+
+/* Sends a request and waits for its answer. Takes ownership of params
+ * (may be NULL). On success *out is a new reference to the result (json
+ * null is returned as json_null()). Errors: LN_ETIMEOUT (a $/cancelRequest
+ * is sent; the session stays usable), LN_ECRASH, LN_ECANCELLED,
+ * LN_EMODIFIED, LN_EUNSUPPORTED (method not found), LN_EGENERIC (other
+ * error responses; message carries the server's). */
+int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
+			json_t *params, int timeout_ms);
+
+/* Sends a notification; takes ownership of params. */
+int lsp_session_notify(struct lsp_session *s, const char *method, json_t *params);
+
+/* Processes I/O for up to timeout_ms (0: only what is ready). Returns 0 or
+ * the session's sticky error. */
+int lsp_session_pump(struct lsp_session *s, int timeout_ms);
+
+/* Makes the server's view of `uri` equal `text`: didOpen the first time,
+ * didChange (full text) when the content differs, nothing otherwise.
+ * *version_out (may be NULL) receives the document version now current. */
+int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *uri,
+			 const char *language_id, const char *text, size_t len);
+int lsp_session_close_doc(struct lsp_session *s, const char *uri);
+
+/* Waits until the server published diagnostics for `uri` at `version` (or,
+ * for servers that omit versions, after the last sync of that document).
+ * *out is a new reference to the diagnostics array. LN_ETIMEOUT when none
+ * came in time. */
+int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
+				 int version, int timeout_ms);
+
+/* Progress ($/progress) bookkeeping for readiness decisions. */
+struct lsp_progress_state {
+	int active;          /* tokens begun and not ended */
+	int begun;           /* tokens ever begun */
+	int ended;           /* tokens ever ended */
+	long long last_ms;   /* ln_now_ms() of the last progress message, 0: none */
+};
+void lsp_session_progress(const struct lsp_session *s, struct lsp_progress_state *out);
+/* True when a progress token whose title or token contains `needle` has
+ * ended at least once (e.g. clangd's "backgroundIndexProgress"). */
+bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
+bool lsp_session_progress_active(const struct lsp_session *s, const char *needle);
+
+/* The initialize result's capabilities (borrowed), the negotiated encoding,
+ * the server's self-reported name/version (serverInfo; may be NULL). */
+const json_t *lsp_session_capabilities(const struct lsp_session *s);
+enum ln_enc lsp_session_encoding(const struct lsp_session *s);
+const char *lsp_session_server_name(const struct lsp_session *s);
+const char *lsp_session_server_version(const struct lsp_session *s);
+/* True when the server advertises `cap` (e.g. "definitionProvider") with a
+ * value other than false/null. */
+bool lsp_session_has_capability(const struct lsp_session *s, const char *cap);
+/* 0 while usable; the sticky LN_E* code otherwise. */
+int lsp_session_error(const struct lsp_session *s);
+/* The last lines of the server's stderr (for error messages). */
+const char *lsp_session_stderr_tail(const struct lsp_session *s);
+
+#endif

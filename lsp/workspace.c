@@ -1,0 +1,273 @@
+#include "workspace.h"
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+#include "path.h"
+#include "proc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cached_text {
+	char *path;
+	struct ln_text text;
+	char digest[LN_SHA256_HEX_SIZE];
+};
+
+struct lsp_workspace {
+	char *root;
+	struct lsp_profiles profiles;
+	struct lsp_server_info *servers;
+	size_t nservers;
+	struct cached_text *texts;
+	size_t ntexts;
+	int init_ms, request_ms;
+	lsp_record_fn record;
+	void *record_ctx;
+};
+
+int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
+{
+	struct lsp_workspace *ws = calloc(1, sizeof *ws);
+	int error;
+
+	*out = NULL;
+	if (!ws)
+		abort();
+	ws->root = strdup(o->root);
+	ws->init_ms = o->init_ms;
+	ws->request_ms = o->request_ms;
+	ws->record = o->record;
+	ws->record_ctx = o->record_ctx;
+	error = lsp_profiles_load(&ws->profiles, o->servers, o->root);
+	if (error) {
+		lsp_workspace_free(ws);
+		return error;
+	}
+	*out = ws;
+	return 0;
+}
+
+void lsp_workspace_free(struct lsp_workspace *ws)
+{
+	size_t i;
+
+	if (!ws)
+		return;
+	for (i = 0; i < ws->nservers; i++) {
+		lsp_session_free(ws->servers[i].session);
+		free(ws->servers[i].version);
+	}
+	free(ws->servers);
+	for (i = 0; i < ws->ntexts; i++) {
+		free(ws->texts[i].path);
+		ln_text_release(&ws->texts[i].text);
+	}
+	free(ws->texts);
+	lsp_profiles_release(&ws->profiles);
+	free(ws->root);
+	free(ws);
+}
+
+const struct lsp_profiles *lsp_workspace_profiles(const struct lsp_workspace *ws)
+{
+	return &ws->profiles;
+}
+
+const char *lsp_workspace_root(const struct lsp_workspace *ws)
+{
+	return ws->root;
+}
+
+char *lsp_workspace_uri(const struct lsp_workspace *ws, const char *relpath)
+{
+	struct buf b = BUF_INIT;
+	char *uri;
+
+	if (relpath[0] == '/')
+		return ln_uri_from_path(relpath);
+	buf_addf(&b, "%s/%s", ws->root, relpath);
+	uri = ln_uri_from_path(b.data);
+	buf_release(&b);
+	return uri;
+}
+
+int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
+			 const struct lsp_profile *profile)
+{
+	struct lsp_session_opts so = { 0 };
+	struct lsp_server_info *si;
+	char *exe = NULL, **argv = NULL;
+	size_t i, n;
+	int error;
+
+	*out = NULL;
+	for (i = 0; i < ws->nservers; i++) {
+		if (ws->servers[i].profile == profile) {
+			*out = &ws->servers[i];
+			return lsp_session_error(ws->servers[i].session)
+				? ln_error_set(lsp_session_error(ws->servers[i].session), "%s",
+					       ln_error_msg())
+				: 0;
+		}
+	}
+	error = lsp_profile_resolve(&exe, profile);
+	if (error)
+		return error;
+	for (n = 0; profile->argv[n]; n++)
+		;
+	argv = calloc(n + 1, sizeof *argv);
+	if (!argv)
+		abort();
+	argv[0] = exe;
+	for (i = 1; i < n; i++)
+		argv[i] = profile->argv[i];
+
+	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
+	if (!ws->servers)
+		abort();
+	si = &ws->servers[ws->nservers];
+	memset(si, 0, sizeof *si);
+	si->profile = profile;
+
+	so.name = profile->name;
+	so.argv = (const char *const *)argv;
+	so.root = ws->root;
+	so.init_options = profile->init_options;
+	so.settings = profile->settings;
+	so.init_timeout_ms = ws->init_ms;
+	so.stderr_fd = -1;
+	so.record = ws->record;
+	so.record_ctx = ws->record_ctx;
+	error = lsp_session_start(&si->session, &so);
+	if (error)
+		goto done;
+	lsp_profile_version(&si->version, profile);
+	ws->nservers++;
+	*out = si;
+done:
+	free(argv);
+	free(exe);
+	return error;
+}
+
+static struct cached_text *find_text(struct lsp_workspace *ws, const char *path)
+{
+	size_t i;
+	for (i = 0; i < ws->ntexts; i++)
+		if (!strcmp(ws->texts[i].path, path))
+			return &ws->texts[i];
+	return NULL;
+}
+
+int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, const char *path)
+{
+	struct cached_text *ct = find_text(ws, path);
+	struct buf abs = BUF_INIT, data = BUF_INIT;
+	struct ln_text t;
+	int error;
+
+	*out = NULL;
+	if (ct) {
+		*out = &ct->text;
+		return 0;
+	}
+	if (path[0] == '/')
+		buf_adds(&abs, path);
+	else
+		buf_addf(&abs, "%s/%s", ws->root, path);
+	error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
+	if (error)
+		goto done;
+	error = ln_text_init(&t, data.data, data.len);
+	if (error) {
+		error = ln_error_set(error, "%s: %s", path, ln_error_msg());
+		goto done;
+	}
+	ws->texts = realloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
+	if (!ws->texts)
+		abort();
+	ct = &ws->texts[ws->ntexts++];
+	ct->path = strdup(path);
+	ct->text = t;
+	ln_sha256_hex(data.data, data.len, ct->digest);
+	*out = &ct->text;
+done:
+	buf_release(&abs);
+	buf_release(&data);
+	return error;
+}
+
+const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path)
+{
+	struct cached_text *ct = find_text(ws, path);
+	return ct ? ct->digest : NULL;
+}
+
+int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_out,
+		       int *version_out, const char *relpath)
+{
+	const struct lsp_profile *p;
+	const char *lang = NULL;
+	const struct ln_text *t;
+	char *uri = NULL;
+	int error;
+
+	*srv_out = NULL;
+	p = lsp_profiles_for_path(&ws->profiles, relpath, &lang);
+	if (!p)
+		return ln_error_set(LN_ENOSERVER, "%s: no language server is configured for this "
+				    "kind of file", relpath);
+	error = lsp_workspace_text(ws, &t, relpath);
+	if (error)
+		return error;
+	error = lsp_workspace_server(ws, srv_out, p);
+	if (error)
+		return error;
+	uri = lsp_workspace_uri(ws, relpath);
+	error = lsp_session_sync_doc((*srv_out)->session, version_out, uri, lang, t->data, t->len);
+	free(uri);
+	return error;
+}
+
+int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
+			     bool need_index, int timeout_ms)
+{
+	long long deadline = ln_now_ms() + timeout_ms;
+	const struct lsp_profile *p = srv->profile;
+	struct lsp_session *s = srv->session;
+
+	for (;;) {
+		struct lsp_progress_state st;
+		int error;
+		bool ready;
+
+		error = lsp_session_pump(s, 0);
+		if (error)
+			return error;
+		lsp_session_progress(s, &st);
+		switch (p->readiness) {
+		case LSP_READY_INDEX:
+			/* The index is done once its progress ended and nothing
+			 * else (a re-index after a change) is running. */
+			ready = !need_index ||
+				(lsp_session_progress_ended(s, p->index_token) &&
+				 !lsp_session_progress_active(s, p->index_token));
+			break;
+		case LSP_READY_PROGRESS:
+			ready = st.active == 0;
+			break;
+		default:
+			ready = true;
+		}
+		if (ready)
+			return 1;
+		if (ln_now_ms() >= deadline)
+			return 0;
+		error = lsp_session_pump(s, (int)(deadline - ln_now_ms()) > 50
+					    ? 50 : (int)(deadline - ln_now_ms()));
+		if (error)
+			return error;
+	}
+}
