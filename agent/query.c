@@ -29,6 +29,7 @@ struct query {
 	json_t *bundle;           /* owned */
 	json_t *facts;            /* borrowed from bundle */
 	long long started_ms;
+	FILE *debug;
 };
 
 /* ---- selectors (cursor form only; the full DSL is selectors/) ---- */
@@ -210,6 +211,15 @@ done:
 
 /* ---- shared flow ---- */
 
+/* LANSER_DEBUG_FRAMES=FILE appends every LSP frame (">" sent, "<" received)
+ * to FILE, one per line: a debugging aid until traces land. */
+static void debug_frame(void *ctx, char dir, const char *body, size_t len)
+{
+	FILE *f = ctx;
+	fprintf(f, "%c %.*s\n", dir, (int)len, body);
+	fflush(f);
+}
+
 static int query_begin(struct query *q, struct cli *c, const char *command)
 {
 	struct lsp_workspace_opts wo = { 0 };
@@ -229,6 +239,13 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 	wo.servers = json_object_get(c->cfg.json, "servers");
 	wo.init_ms = c->cfg.init_ms;
 	wo.request_ms = c->timeout_ms;
+	if (getenv("LANSER_DEBUG_FRAMES")) {
+		q->debug = fopen(getenv("LANSER_DEBUG_FRAMES"), "a");
+		if (q->debug) {
+			wo.record = debug_frame;
+			wo.record_ctx = q->debug;
+		}
+	}
 	return lsp_workspace_new(&q->ws, &wo);
 }
 
@@ -260,6 +277,8 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 				"incomplete (see --wait-index)\n");
 	lsp_workspace_free(q->ws);
 	json_decref(q->bundle);
+	if (q->debug)
+		fclose(q->debug);
 	if (saved)
 		ln_error_set(saved, "%s", msg);
 	free(msg);

@@ -126,14 +126,19 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	add_type(p, "*.hh", "cpp");
 	add_type(p, "*.hxx", "cpp");
 	p->readiness = LSP_READY_INDEX;
-	p->index_token = "backgroundIndexProgress";
+	p->index_token = strdup("backgroundIndexProgress");
+	p->index_needs_cdb = true;
 
 	p = add_profile(ps, "pyright");
 	p->argv = strv_new(pyright_argv);
 	p->version_argv = strv_new(pyright_ver);
 	add_type(p, "*.py", "python");
 	add_type(p, "*.pyi", "python");
-	p->readiness = LSP_READY_PROGRESS;
+	/* pyright answers references before it has discovered the
+	 * workspace's files (missing every file not opened); it logs
+	 * "Found N source files" / "No source files found" when done. */
+	p->readiness = LSP_READY_INDEX;
+	p->ready_log = strdup("source file");
 	/* The workspace's own packages resolve before any installed copy:
 	 * the root is an explicit extra path, searched before site-packages. */
 	p->settings = json_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
@@ -226,6 +231,22 @@ static int apply_config(struct lsp_profile *p, const char *name, const json_t *c
 			goto done;
 		}
 	}
+	if ((v = json_object_get(c, "indexProgress"))) {
+		if (!json_is_string(v)) {
+			error = ln_error_set(LN_ECONFIG, "servers.%s.indexProgress must be a string", name);
+			goto done;
+		}
+		free(p->index_token);
+		p->index_token = strdup(json_string_value(v));
+	}
+	if ((v = json_object_get(c, "readyLog"))) {
+		if (!json_is_string(v)) {
+			error = ln_error_set(LN_ECONFIG, "servers.%s.readyLog must be a string", name);
+			goto done;
+		}
+		free(p->ready_log);
+		p->ready_log = strdup(json_string_value(v));
+	}
 	if (!p->argv) {
 		error = ln_error_set(LN_ECONFIG, "servers.%s needs a \"command\"", name);
 		goto done;
@@ -287,6 +308,8 @@ void lsp_profiles_release(struct lsp_profiles *ps)
 		clear_types(p);
 		json_decref(p->init_options);
 		json_decref(p->settings);
+		free(p->index_token);
+		free(p->ready_log);
 	}
 	free(ps->v);
 	ps->v = NULL;

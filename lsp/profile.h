@@ -23,8 +23,15 @@
  * serves the file.
  *
  * readiness: "index" (answers that depend on the index wait for the end of
- * the server's indexing progress, e.g. clangd's background index),
- * "progress" (wait until no work-done progress is active), "none".
+ * the server's indexing progress, e.g. clangd's background index, and/or
+ * for a log line announcing that the workspace was discovered, e.g.
+ * pyright's "Found N source files"), "progress" (wait until no work-done
+ * progress is active), "none". Optional "indexProgress" (token or title of
+ * the indexing progress) and "readyLog" (text of the log line) refine
+ * "index". An index that needs a compilation database (clangd) is only
+ * waited for when one exists (compile_commands.json or compile_flags.txt at
+ * the root or in build/); without one the answer is marked incomplete at
+ * once instead of after a timeout.
  */
 #ifndef LANSER_LSP_PROFILE_H
 #define LANSER_LSP_PROFILE_H
@@ -48,7 +55,9 @@ struct lsp_profile {
 	json_t *init_options;   /* owned; may be NULL */
 	json_t *settings;       /* owned; may be NULL */
 	enum lsp_readiness readiness;
-	const char *index_token; /* progress token/title naming the index, for LSP_READY_INDEX */
+	char *index_token;      /* progress token/title naming the index (may be NULL) */
+	char *ready_log;        /* log text announcing discovery (may be NULL) */
+	bool index_needs_cdb;   /* the index only exists with a compilation database */
 	bool enabled;
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #define STDERR_TAIL 2048
+#define LOG_CAP (256 * 1024)
 
 struct pending {
 	long long id;
@@ -60,10 +61,12 @@ struct lsp_session {
 	struct progress *prog;
 	size_t nprog, capprog;
 	struct lsp_progress_state pstate;
+	struct buf logs;        /* window/logMessage texts, capped */
 	int stderr_fd;
 	char errtail[STDERR_TAIL];
 	size_t errtail_len;
 	int error;              /* sticky */
+	bool unresponsive;      /* a request timed out: skip the polite shutdown */
 	char errmsg[512];
 	lsp_record_fn record;
 	void *record_ctx;
@@ -379,6 +382,13 @@ static int dispatch(struct lsp_session *s, const char *body, size_t len)
 			on_diagnostics(s, params);
 		else if (!strcmp(method, "$/progress"))
 			on_progress(s, params);
+		else if (!strcmp(method, "window/logMessage")) {
+			const char *m = json_string_value(json_object_get(params, "message"));
+			if (m && s->logs.len < LOG_CAP) {
+				buf_adds(&s->logs, m);
+				buf_addch(&s->logs, '\n');
+			}
+		}
 		/* logMessage, showMessage, telemetry: nothing to do */
 	} else if (json_is_integer(id)) {
 		struct pending *p = find_pending(s, json_integer_value(id));
@@ -553,6 +563,7 @@ int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
 		if (now >= deadline) {
 			error = ln_error_set(LN_ETIMEOUT, "%s did not answer %s within %d ms",
 					     s->name, method, timeout_ms);
+			s->unresponsive = true;
 			send_msg(s, json_pack("{s:s, s:s, s:{s:I}}", "jsonrpc", "2.0", "method",
 					      "$/cancelRequest", "params", "id", (json_int_t)id));
 			lsp_session_pump(s, 0);
@@ -684,6 +695,11 @@ bool lsp_session_progress_active(const struct lsp_session *s, const char *needle
 	return false;
 }
 
+bool lsp_session_log_seen(const struct lsp_session *s, const char *needle)
+{
+	return memmem(s->logs.data, s->logs.len, needle, strlen(needle)) != NULL;
+}
+
 const json_t *lsp_session_capabilities(const struct lsp_session *s)
 {
 	return s->caps;
@@ -767,6 +783,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	lsp_reader_init(&s->reader, o->max_frame);
 	buf_init(&s->outq);
 	buf_init(&s->frame);
+	buf_init(&s->logs);
 
 	po.argv = o->argv;
 	po.cwd = o->root;
@@ -845,7 +862,7 @@ void lsp_session_free(struct lsp_session *s)
 
 	if (!s)
 		return;
-	if (!s->error && s->proc.pid > 0) {
+	if (!s->error && !s->unresponsive && s->proc.pid > 0) {
 		int saved = ln_error_code();
 		char msg[256];
 		snprintf(msg, sizeof msg, "%s", ln_error_msg());
@@ -870,6 +887,7 @@ void lsp_session_free(struct lsp_session *s)
 	lsp_reader_release(&s->reader);
 	buf_release(&s->outq);
 	buf_release(&s->frame);
+	buf_release(&s->logs);
 	for (i = 0; i < s->npend; i++)
 		json_decref(s->pend[i].response);
 	free(s->pend);

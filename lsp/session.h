@@ -102,6 +102,10 @@ void lsp_session_progress(const struct lsp_session *s, struct lsp_progress_state
  * ended at least once (e.g. clangd's "backgroundIndexProgress"). */
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
 bool lsp_session_progress_active(const struct lsp_session *s, const char *needle);
+/* True when a window/logMessage seen so far contains `needle` (the first
+ * 256 KiB of log text are kept). pyright, for one, announces the end of
+ * its workspace discovery only there ("Found 6 source files"). */
+bool lsp_session_log_seen(const struct lsp_session *s, const char *needle);
 
 /* The initialize result's capabilities (borrowed), the negotiated encoding,
  * the server's self-reported name/version (serverInfo; may be NULL). */

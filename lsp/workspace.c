@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct cached_text {
 	char *path;
@@ -231,6 +232,23 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 	return error;
 }
 
+static bool has_cdb(const char *root)
+{
+	static const char *const names[] = { "compile_commands.json", "compile_flags.txt",
+					     "build/compile_commands.json" };
+	struct buf b = BUF_INIT;
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0] && !found; i++) {
+		buf_reset(&b);
+		buf_addf(&b, "%s/%s", root, names[i]);
+		found = access(b.data, F_OK) == 0;
+	}
+	buf_release(&b);
+	return found;
+}
+
 int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
 			     bool need_index, int timeout_ms)
 {
@@ -249,11 +267,22 @@ int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *s
 		lsp_session_progress(s, &st);
 		switch (p->readiness) {
 		case LSP_READY_INDEX:
+			if (!need_index) {
+				ready = true;
+				break;
+			}
+			if (p->index_needs_cdb && !has_cdb(ws->root))
+				return 0; /* no index will ever come: partial at once */
 			/* The index is done once its progress ended and nothing
 			 * else (a re-index after a change) is running. */
-			ready = !need_index ||
-				(lsp_session_progress_ended(s, p->index_token) &&
-				 !lsp_session_progress_active(s, p->index_token));
+			ready = true;
+			if (p->index_token)
+				ready = lsp_session_progress_ended(s, p->index_token) &&
+					!lsp_session_progress_active(s, p->index_token);
+			else
+				ready = st.active == 0;
+			if (p->ready_log)
+				ready = ready && lsp_session_log_seen(s, p->ready_log);
 			break;
 		case LSP_READY_PROGRESS:
 			ready = st.active == 0;
