@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const struct ln_err_info ln_err_table[] = {
 	{ LN_OK, "OK", "success" },
@@ -54,10 +55,14 @@ const char *ln_err_name(int err)
 int ln_error_set(int code, const char *fmt, ...)
 {
 	va_list ap;
+	char tmp[sizeof last_msg];
 
+	/* Format into a copy: callers often wrap the previous message
+	 * ("%s: %s", path, ln_error_msg()). */
 	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
+	memcpy(last_msg, tmp, sizeof tmp);
 	last_code = code;
 	return code;
 }

@@ -26,3 +26,11 @@ TEST(core_err__exit_code_is_negated_code)
 	CHECK_EQ_INT(ln_exit_code(-12345), 1);
 	CHECK_EQ_STR(ln_err_name(LN_ECRASH), "SERVER_CRASH");
 }
+
+TEST(core_err__message_may_wrap_the_previous_message)
+{
+	ln_error_set(LN_ENOTFOUND, "inner %d", 42);
+	ln_error_set(LN_ESELECTOR, "outer: %s", ln_error_msg());
+	CHECK_EQ_STR(ln_error_msg(), "outer: inner 42");
+	CHECK_EQ_INT(ln_error_code(), LN_ESELECTOR);
+}
