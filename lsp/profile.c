@@ -154,7 +154,11 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	add_type(p, "*.jsx", "javascriptreact");
 	add_type(p, "*.mjs", "javascript");
 	add_type(p, "*.cjs", "javascript");
-	p->readiness = LSP_READY_PROGRESS;
+	/* By default the server answers from a syntax-only tsserver while the
+	 * project loads (a definition then stops at the import). Without the
+	 * syntax server every answer comes from the loaded project. */
+	p->readiness = LSP_READY_NONE;
+	p->init_options = json_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
 
 	p = add_profile(ps, "pylsp");
 	p->argv = strv_new(pylsp_argv);
