@@ -144,6 +144,17 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	p->settings = json_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
 				"extraPaths", root, "autoSearchPaths", 1,
 				"diagnosticMode", "openFilesOnly", "useLibraryCodeForTypes", 1);
+	{
+		/* src/ layout: the package lives in <root>/src */
+		struct buf src = BUF_INIT;
+		struct stat st;
+		buf_addf(&src, "%s/src", root);
+		if (stat(src.data, &st) == 0 && S_ISDIR(st.st_mode))
+			json_array_append_new(json_object_get(json_object_get(json_object_get(
+				p->settings, "python"), "analysis"), "extraPaths"),
+				json_string(src.data));
+		buf_release(&src);
+	}
 
 	p = add_profile(ps, "typescript");
 	p->argv = strv_new(ts_argv);
