@@ -300,10 +300,21 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 	*uri_out = NULL;
 	*pos_out = NULL;
 	error = parse_cursor(sel, &path, &line, &col);
-	if (error)
+	if (error) {
+		json_object_set_new(json_object_get(q->bundle, "request"), "target",
+				    json_string(sel));
 		goto done;
-	json_object_set_new(json_object_get(q->bundle, "request"), "target",
-			    json_string(sel));
+	}
+	{
+		/* Recorded workspace-relative even when resolution fails, so
+		 * error bundles hash the same from any directory. */
+		char *lex = NULL;
+		ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, path);
+		json_object_set_new(json_object_get(q->bundle, "request"), "target",
+				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : path,
+					      "line", (json_int_t)line, "col", (json_int_t)col));
+		free(lex);
+	}
 	error = ln_path_resolve_in_root(&rel, NULL, q->c->root, q->c->cwd, path);
 	if (error)
 		goto done;
@@ -707,11 +718,14 @@ int cmd_symbols(struct cli *c)
 	if (error)
 		return error;
 	if (!c->workspace) {
+		char *lex = NULL;
+		ln_path_lexical_rel(&lex, c->root, c->cwd, c->argv[0]);
+		json_object_set_new(json_object_get(q.bundle, "request"), "target",
+				    json_pack("{s:s}", "path", lex ? lex : c->argv[0]));
+		free(lex);
 		error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[0]);
 		if (error)
 			goto done;
-		json_object_set_new(json_object_get(q.bundle, "request"), "target",
-				    json_pack("{s:s}", "path", rel));
 		error = lsp_workspace_open(q.ws, &srv, &version, rel);
 		if (error)
 			goto done;

@@ -219,8 +219,17 @@ int ln_path_resolve_in_root(char **out_rel, char **out_abs, const char *root, co
 			goto done;
 		joined = join(cwdc, user_path);
 	}
-	if ((error = canonicalize(&abs, joined, user_path)) < 0)
+	if ((error = canonicalize(&abs, joined, user_path)) < 0) {
+		/* A missing file outside the workspace is refused as outside,
+		 * so the exit code never tells which outside files exist. */
+		char *lex = normalize(joined);
+		char *lrel = rel_under(rootc, lex);
+		if (error == LN_ENOTFOUND && !lrel)
+			error = ln_error_set(LN_EPERM, "path is outside the workspace: %s", user_path);
+		free(lex);
+		free(lrel);
 		goto done;
+	}
 	rel = rel_under(rootc, abs);
 	if (!rel) {
 		error = ln_error_set(LN_EPERM, "path is outside the workspace: %s", user_path);
@@ -387,5 +396,36 @@ int ln_uri_to_path(char **out, const char *uri)
 	error = 0;
 done:
 	buf_release(&b);
+	return error;
+}
+
+int ln_path_lexical_rel(char **out, const char *root, const char *cwd, const char *user_path)
+{
+	char *cwdc = NULL, *joined = NULL, *lex = NULL, *rel = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (user_path[0] == '/') {
+		joined = xstrdup(user_path);
+	} else {
+		if ((error = canonical_cwd(&cwdc, cwd)) < 0)
+			goto done;
+		joined = join(cwdc, user_path);
+	}
+	lex = normalize(joined);
+	rel = rel_under(root, lex);
+	if (rel) {
+		*out = rel;
+		rel = NULL;
+		error = 1;
+	} else {
+		*out = xstrdup(user_path);
+		error = 0;
+	}
+done:
+	free(cwdc);
+	free(joined);
+	free(lex);
+	free(rel);
 	return error;
 }

@@ -65,6 +65,16 @@ int ln_path_resolve_in_root(char **out_rel, char **out_abs, const char *root, co
 int ln_path_relativize(char **out_rel, const char *root, const char *abs_path);
 
 /*
+ * The workspace-relative form of a user-given path by lexical
+ * normalisation only (no filesystem access beyond the cwd; symlinks are not
+ * followed), for recording a request even when the file does not exist.
+ * `root` must be canonical. Returns 1 with *out relative when the path lies
+ * lexically inside root, 0 with *out a copy of user_path otherwise, or a
+ * negative code. *out is malloc'd.
+ */
+int ln_path_lexical_rel(char **out, const char *root, const char *cwd, const char *user_path);
+
+/*
  * The file:// URI of an absolute path: "file://" followed by the path with
  * every byte percent-encoded (uppercase hex) except the RFC 3986 unreserved
  * characters (A-Z a-z 0-9 - . _ ~) and '/'. Non-ASCII text is encoded as

@@ -28,5 +28,9 @@ run_suite() { # name, command...
 run_suite unit ./tests/unit/run
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
 run_suite integration bash tests/integration/run.sh
+# The fault and bad-input suites again, against the sanitizer build.
+LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
+	run_suite integration-asan bash tests/integration/run.sh \
+	tests/integration/t_faults.sh tests/integration/t_badinput.sh tests/integration/t_clangd.sh
 echo "total: $pass passed, $fail failed"
 [ "$fail" = 0 ]

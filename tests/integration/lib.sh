@@ -27,7 +27,7 @@ if [ -z "${LANSER_REPO_ROOT:-}" ]; then
 	LANSER_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 fi
 export LANSER_REPO_ROOT
-L=$LANSER_REPO_ROOT/lanser
+L=${LANSER_BIN:-$LANSER_REPO_ROOT/lanser}
 FAKELS=$LANSER_REPO_ROOT/tests/fakels/fakels
 PY=/usr/bin/python3
 FIXTURES=$LANSER_REPO_ROOT/tests/fixtures

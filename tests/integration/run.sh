@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs tests/integration/t_*.sh. Each script drives ./lanser the way a user
+# Runs tests/integration/t_*.sh (or the scripts given as arguments).
+# LANSER_BIN=path runs them against another build (e.g. ./lanser-asan). Each script drives ./lanser the way a user
 # would and reports through tests/integration/lib.sh (ok/fail lines).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export LANSER_REPO_ROOT="$PWD"
 pass=0; fail=0
-for t in tests/integration/t_*.sh; do
+if [ $# -gt 0 ]; then tests=("$@"); else tests=(tests/integration/t_*.sh); fi
+for t in "${tests[@]}"; do
 	[ -e "$t" ] || continue
 	out=$(mktemp)
 	timeout 600 bash "$t" > "$out" 2>&1
