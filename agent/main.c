@@ -12,6 +12,7 @@
 #include "path.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,9 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof c);
 	c.index_io = LN_ENC_CODEPOINT;
+	/* A server that dies while we write to it must surface as EPIPE
+	 * (-> SERVER_CRASH), not kill lanser. */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+hV", opts, NULL)) != -1 || optind < argc) {
 		if (ch == -1) {

@@ -18,6 +18,9 @@
  * is dead and every later call returns the same code (LN_ECRASH or
  * LN_ETIMEOUT) with the original message.
  *
+ * Writing to a server that has exited raises SIGPIPE: the program must
+ * ignore SIGPIPE (agent/main.c does) so that it surfaces as LN_ECRASH.
+ *
  * Positions inside a session are LSP positions in the negotiated encoding
  * (lsp_session_encoding()); converting to and from the user's encoding is
  * the caller's job (core/text.h).

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
 	int passed = 0, failed = 0;
 	const char *env = getenv("LANSER_REPO_ROOT");
 
+	signal(SIGPIPE, SIG_IGN);
 	if (env)
 		snprintf(repo_root, sizeof repo_root, "%s", env);
 	else if (!getcwd(repo_root, sizeof repo_root))
