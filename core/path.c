@@ -401,31 +401,23 @@ done:
 
 int ln_path_lexical_rel(char **out, const char *root, const char *cwd, const char *user_path)
 {
-	char *cwdc = NULL, *joined = NULL, *lex = NULL, *rel = NULL;
-	int error = 0;
+	char *cwdc = NULL, *joined = NULL;
+	int r;
 
 	*out = NULL;
 	if (user_path[0] == '/') {
 		joined = xstrdup(user_path);
 	} else {
-		if ((error = canonical_cwd(&cwdc, cwd)) < 0)
-			goto done;
+		if ((r = canonical_cwd(&cwdc, cwd)) < 0)
+			return r;
 		joined = join(cwdc, user_path);
 	}
-	lex = normalize(joined);
-	rel = rel_under(root, lex);
-	if (rel) {
-		*out = rel;
-		rel = NULL;
-		error = 1;
-	} else {
+	r = ln_path_relativize(out, root, joined);
+	if (r == 0) { /* outside: record what the user wrote */
+		free(*out);
 		*out = xstrdup(user_path);
-		error = 0;
 	}
-done:
 	free(cwdc);
 	free(joined);
-	free(lex);
-	free(rel);
-	return error;
+	return r;
 }

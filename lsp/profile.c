@@ -363,6 +363,22 @@ const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *ps, const
 	return NULL;
 }
 
+const char **lsp_argv_with_exe(char *const *argv, const char *exe)
+{
+	size_t n, i;
+	const char **r;
+
+	for (n = 0; argv[n]; n++)
+		;
+	r = calloc(n + 1, sizeof *r);
+	if (!r)
+		abort();
+	r[0] = exe;
+	for (i = 1; i < n; i++)
+		r[i] = argv[i];
+	return r;
+}
+
 char *lsp_self_dir(void)
 {
 	char path[PATH_MAX];
@@ -471,11 +487,11 @@ static int run_version(char **out, char **argv)
 
 int lsp_profile_version(char **out, const struct lsp_profile *p)
 {
-	char *exe = NULL, *dir = NULL, *cache_path = NULL, *ver = NULL, **argv = NULL;
+	char *exe = NULL, *dir = NULL, *cache_path = NULL, *ver = NULL;
+	const char **argv = NULL;
 	struct buf key = BUF_INIT, tmp = BUF_INIT;
 	json_t *cache = NULL;
 	struct stat st;
-	size_t i, n;
 	int error = 0;
 
 	*out = NULL;
@@ -497,15 +513,8 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 			goto done;
 		}
 	}
-	for (n = 0; p->version_argv[n]; n++)
-		;
-	argv = calloc(n + 1, sizeof *argv);
-	if (!argv)
-		abort();
-	argv[0] = exe;
-	for (i = 1; i < n; i++)
-		argv[i] = p->version_argv[i];
-	if (run_version(&ver, argv)) {
+	argv = lsp_argv_with_exe(p->version_argv, exe);
+	if (run_version(&ver, (char **)argv)) {
 		*out = strdup("unknown");
 		goto done;
 	}
@@ -535,7 +544,7 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		}
 	}
 done:
-	free(argv);
+	free((void *)argv);
 	free(exe);
 	free(dir);
 	free(cache_path);

@@ -89,6 +89,10 @@ int lsp_profile_resolve(char **out, const struct lsp_profile *p);
  * the profile has no version command or it fails. */
 int lsp_profile_version(char **out, const struct lsp_profile *p);
 
+/* A copy of `argv` (NULL-terminated) whose argv[0] is `exe`; the array is
+ * malloc'd, the strings are borrowed. */
+const char **lsp_argv_with_exe(char *const *argv, const char *exe);
+
 /* Directory holding the running lanser binary (malloc'd). */
 char *lsp_self_dir(void);
 

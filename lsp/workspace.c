@@ -99,8 +99,9 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 {
 	struct lsp_session_opts so = { 0 };
 	struct lsp_server_info *si;
-	char *exe = NULL, **argv = NULL;
-	size_t i, n;
+	char *exe = NULL;
+	const char **argv = NULL;
+	size_t i;
 	int error;
 
 	*out = NULL;
@@ -116,14 +117,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	error = lsp_profile_resolve(&exe, profile);
 	if (error)
 		return error;
-	for (n = 0; profile->argv[n]; n++)
-		;
-	argv = calloc(n + 1, sizeof *argv);
-	if (!argv)
-		abort();
-	argv[0] = exe;
-	for (i = 1; i < n; i++)
-		argv[i] = profile->argv[i];
+	argv = lsp_argv_with_exe(profile->argv, exe);
 
 	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
 	if (!ws->servers)
@@ -133,7 +127,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	si->profile = profile;
 
 	so.name = profile->name;
-	so.argv = (const char *const *)argv;
+	so.argv = argv;
 	so.root = ws->root;
 	so.init_options = profile->init_options;
 	so.settings = profile->settings;
@@ -148,7 +142,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	ws->nservers++;
 	*out = si;
 done:
-	free(argv);
+	free((void *)argv);
 	free(exe);
 	return error;
 }
