@@ -36,7 +36,7 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration test-long demo bench fuzz clean check-banned doctor
+.PHONY: all deps test test-unit test-asan test-integration demo clean check-banned
 all: lanser tests/fakels/fakels
 
 lanser: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
@@ -89,7 +89,7 @@ deps:
 	@bash scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all tests/unit/run tests/unit/run-asan lanser-asan
+	@$(MAKE) --no-print-directory check-banned all tests/unit/run tests/unit/run-asan lanser-asan
 	@bash tests/run-all.sh
 
 test-unit: tests/unit/run
@@ -100,9 +100,6 @@ test-asan: tests/unit/run-asan
 
 test-integration: all
 	bash tests/integration/run.sh
-
-test-long: test
-	LANSER_TEST_LONG=1 bash tests/run-all.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -435,107 +435,58 @@ static void print_locations(struct query *q)
 	}
 }
 
-static int position_query(struct cli *c, const char *command, const char *method,
-			  const char *cap, const char *kind, bool need_index,
-			  void (*human)(struct query *))
+/* MarkupContent | MarkedString | MarkedString[] -> one text, parts
+ * separated by a blank line. */
+static void hover_text(struct buf *out, const json_t *contents)
 {
-	struct query q;
-	struct lsp_server_info *srv = NULL;
-	char *uri = NULL;
-	json_t *pos = NULL, *res = NULL, *params;
-	int error;
+	const json_t *part;
+	const char *v;
+	size_t i;
 
-	if (c->argc != 1) {
-		fprintf(stderr, "usage: lanser %s <path@L<line>:C<col>>\n", command);
-		return ln_error_set(LN_EUSAGE, "%s takes exactly one selector", command);
+	if (json_is_array(contents)) {
+		json_array_foreach(contents, i, part)
+			hover_text(out, part);
+		return;
 	}
-	error = query_begin(&q, c, command);
-	if (error)
-		return error;
-	if (!strcmp(command, "refs"))
-		json_object_set_new(json_object_get(q.bundle, "request"), "options",
-				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
-	error = resolve_cursor(&q, &srv, &uri, &pos, c->argv[0]);
-	if (error)
-		goto done;
-	error = require_capability(&q, srv, cap, command);
-	if (error)
-		goto done;
-	error = wait_ready(&q, srv, need_index);
-	if (error)
-		goto done;
-	params = json_pack("{s:{s:s}, s:O}", "textDocument", "uri", uri, "position", pos);
-	if (!strcmp(command, "refs"))
-		json_object_set_new(params, "context",
-				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
-	error = lsp_session_request(srv->session, &res, method, params, c->timeout_ms);
-	if (error)
-		goto done;
-	if (!strcmp(command, "hover")) {
-		json_t *contents = json_object_get(res, "contents"), *fact;
-		struct buf text = BUF_INIT;
-		size_t i;
-		json_t *part;
-		if (json_is_null(res) || !contents)
-			goto done;
-		/* MarkupContent | MarkedString | MarkedString[] */
-		if (json_is_string(contents))
-			buf_adds(&text, json_string_value(contents));
-		else if (json_is_object(contents))
-			buf_adds(&text, json_string_value(json_object_get(contents, "value"))
-				 ? json_string_value(json_object_get(contents, "value")) : "");
-		else if (json_is_array(contents))
-			json_array_foreach(contents, i, part) {
-				const char *v = json_is_string(part) ? json_string_value(part)
-					: json_string_value(json_object_get(part, "value"));
-				if (v) {
-					if (text.len)
-						buf_adds(&text, "\n\n");
-					buf_adds(&text, v);
-				}
-			}
-		fact = json_pack("{s:s, s:s, s:s}", "kind", "hover",
-				 "path", json_string_value(json_object_get(
-					 json_object_get(q.bundle, "resolution"), "path")),
-				 "contents", text.data);
-		buf_release(&text);
-		if (json_object_get(res, "range")) {
-			const struct ln_text *t;
-			json_t *r;
-			lsp_workspace_text(q.ws, &t, json_string_value(json_object_get(fact, "path")));
-			error = convert_range(&q, &r, t, lsp_session_encoding(srv->session),
-					      json_object_get(res, "range"));
-			if (error) {
-				json_decref(fact);
-				goto done;
-			}
-			json_object_set_new(fact, "range", r);
+	v = json_is_string(contents) ? json_string_value(contents)
+				     : json_string_value(json_object_get(contents, "value"));
+	if (!v || !*v)
+		return;
+	if (out->len)
+		buf_adds(out, "\n\n");
+	buf_adds(out, v);
+}
+
+static int add_hover(struct query *q, struct lsp_server_info *srv, const char *kind,
+		     json_t *res)
+{
+	const char *path = json_string_value(json_object_get(
+		json_object_get(q->bundle, "resolution"), "path"));
+	const json_t *contents = json_object_get(res, "contents");
+	struct buf text = BUF_INIT;
+	json_t *fact;
+	int error = 0;
+
+	if (!contents)
+		return 0; /* null answer: nothing there */
+	hover_text(&text, contents);
+	fact = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "path", path,
+			 "contents", text.data, "provenance", "lsp");
+	buf_release(&text);
+	if (json_object_get(res, "range")) {
+		const struct ln_text *t = NULL;
+		json_t *r;
+		lsp_workspace_text(q->ws, &t, path);
+		error = convert_range(q, &r, t, lsp_session_encoding(srv->session),
+				      json_object_get(res, "range"));
+		if (error) {
+			json_decref(fact);
+			return error;
 		}
-		json_object_set_new(fact, "provenance", json_string("lsp"));
-		json_array_append_new(q.facts, fact);
-	} else {
-		error = add_locations(&q, srv, kind, res);
+		json_object_set_new(fact, "range", r);
 	}
-	if (!error && json_array_size(q.facts) == 0 && strcmp(command, "refs"))
-		error = ln_error_set(LN_ENOTFOUND, "%s: no %s found at %s", command, kind,
-				     c->argv[0]);
-done:
-	json_decref(res);
-	json_decref(pos);
-	free(uri);
-	return query_end(&q, error, human);
-}
-
-int cmd_def(struct cli *c)
-{
-	return position_query(c, "def", "textDocument/definition", "definitionProvider",
-			      "definition", true, print_locations);
-}
-
-int cmd_refs(struct cli *c)
-{
-	return position_query(c, "refs", "textDocument/references", "referencesProvider",
-			      "reference", true, print_locations);
+	json_array_append_new(q->facts, fact);
+	return 0;
 }
 
 static void print_hover(struct query *q)
@@ -547,10 +498,89 @@ static void print_hover(struct query *q)
 		printf("%s\n", json_string_value(json_object_get(f, "contents")));
 }
 
+/* One request at a cursor, described once per command. */
+struct position_cmd {
+	const char *command;
+	const char *method;       /* LSP request */
+	const char *cap;          /* server capability it needs */
+	const char *kind;         /* kind of the facts */
+	bool need_index;          /* the answer depends on the workspace index */
+	bool with_decl_context;   /* references: send context.includeDeclaration */
+	bool empty_ok;            /* an empty answer is an answer, not NOT_FOUND */
+	int (*add)(struct query *, struct lsp_server_info *, const char *kind, json_t *res);
+	void (*human)(struct query *);
+};
+
+static int position_query(struct cli *c, const struct position_cmd *pc)
+{
+	struct query q;
+	struct lsp_server_info *srv = NULL;
+	char *uri = NULL;
+	json_t *pos = NULL, *res = NULL, *params;
+	int error;
+
+	if (c->argc != 1) {
+		fprintf(stderr, "usage: lanser %s <path@L<line>:C<col>>\n", pc->command);
+		return ln_error_set(LN_EUSAGE, "%s takes exactly one selector", pc->command);
+	}
+	error = query_begin(&q, c, pc->command);
+	if (error)
+		return error;
+	if (pc->with_decl_context)
+		json_object_set_new(json_object_get(q.bundle, "request"), "options",
+				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
+	error = resolve_cursor(&q, &srv, &uri, &pos, c->argv[0]);
+	if (error)
+		goto done;
+	error = require_capability(&q, srv, pc->cap, pc->command);
+	if (error)
+		goto done;
+	error = wait_ready(&q, srv, pc->need_index);
+	if (error)
+		goto done;
+	params = json_pack("{s:{s:s}, s:O}", "textDocument", "uri", uri, "position", pos);
+	if (pc->with_decl_context)
+		json_object_set_new(params, "context",
+				    json_pack("{s:b}", "includeDeclaration", !c->no_decl));
+	error = lsp_session_request(srv->session, &res, pc->method, params, c->timeout_ms);
+	if (error)
+		goto done;
+	error = pc->add(&q, srv, pc->kind, res);
+	if (!error && json_array_size(q.facts) == 0 && !pc->empty_ok)
+		error = ln_error_set(LN_ENOTFOUND, "%s: no %s found at %s", pc->command, pc->kind,
+				     c->argv[0]);
+done:
+	json_decref(res);
+	json_decref(pos);
+	free(uri);
+	return query_end(&q, error, pc->human);
+}
+
+int cmd_def(struct cli *c)
+{
+	static const struct position_cmd pc = {
+		"def", "textDocument/definition", "definitionProvider", "definition",
+		true, false, false, add_locations, print_locations,
+	};
+	return position_query(c, &pc);
+}
+
+int cmd_refs(struct cli *c)
+{
+	static const struct position_cmd pc = {
+		"refs", "textDocument/references", "referencesProvider", "reference",
+		true, true, true, add_locations, print_locations,
+	};
+	return position_query(c, &pc);
+}
+
 int cmd_hover(struct cli *c)
 {
-	return position_query(c, "hover", "textDocument/hover", "hoverProvider", "hover", false,
-			      print_hover);
+	static const struct position_cmd pc = {
+		"hover", "textDocument/hover", "hoverProvider", "hover",
+		false, false, false, add_hover, print_hover,
+	};
+	return position_query(c, &pc);
 }
 
 /* ---- symbols ---- */
@@ -567,42 +597,51 @@ static const char *symbol_kind_name(json_int_t k)
 	return "Unknown";
 }
 
-static int add_document_symbols(struct query *q, struct lsp_server_info *srv,
-				const char *path, const char *container, json_t *arr, int depth)
+/* Copies src[skey] into dst[dkey] when it is a non-empty string. */
+static void copy_nonempty(json_t *dst, const char *dkey, const json_t *src, const char *skey)
 {
+	json_t *v = json_object_get(src, skey);
+
+	if (json_is_string(v) && *json_string_value(v))
+		json_object_set(dst, dkey, v);
+}
+
+/* DocumentSymbol[] (hierarchical: children get a dotted container) or
+ * SymbolInformation[] (documentSymbol from older servers, workspace/symbol). */
+static int add_symbols(struct query *q, struct lsp_server_info *srv, const char *path,
+		       const char *container, json_t *arr, int depth)
+{
+	enum ln_enc enc = lsp_session_encoding(srv->session);
+	const struct ln_text *t = NULL;
 	json_t *s;
 	size_t i;
 	int error = 0;
-	const struct ln_text *t = NULL;
 
 	if (depth > 64)
 		return ln_error_set(LN_ECRASH, "%s sent symbols nested too deeply", srv->profile->name);
-	lsp_workspace_text(q->ws, &t, path);
 	json_array_foreach(arr, i, s) {
 		const char *name = json_string_value(json_object_get(s, "name"));
-		json_t *fact, *r = NULL, *sr = NULL;
-		struct buf full = BUF_INIT;
+		json_t *loc = json_object_get(s, "location"), *fact, *r = NULL, *sr = NULL;
 		if (!name)
 			return ln_error_set(LN_ECRASH, "%s sent a symbol without a name",
 					    srv->profile->name);
-		if (json_object_get(s, "location")) { /* SymbolInformation */
-			json_t *loc = json_object_get(s, "location");
-			error = location_fact(q, &fact, "symbol",
-					      json_string_value(json_object_get(loc, "uri"))
-					      ? json_string_value(json_object_get(loc, "uri")) : "",
-					      json_object_get(loc, "range"), srv);
+		if (loc) {
+			const char *uri = json_string_value(json_object_get(loc, "uri"));
+			if (!uri)
+				return ln_error_set(LN_ECRASH, "%s sent a symbol without a uri",
+						    srv->profile->name);
+			error = location_fact(q, &fact, "symbol", uri, json_object_get(loc, "range"),
+					      srv);
 			if (error)
 				return error;
 			json_object_set_new(fact, "name", json_string(name));
-			if (json_string_value(json_object_get(s, "containerName")) &&
-			    *json_string_value(json_object_get(s, "containerName")))
-				json_object_set(fact, "container", json_object_get(s, "containerName"));
+			copy_nonempty(fact, "container", s, "containerName");
 		} else {
-			error = convert_range(q, &r, t, lsp_session_encoding(srv->session),
-					      json_object_get(s, "range"));
+			if (!t && (error = lsp_workspace_text(q->ws, &t, path)))
+				return error;
+			error = convert_range(q, &r, t, enc, json_object_get(s, "range"));
 			if (!error)
-				error = convert_range(q, &sr, t, lsp_session_encoding(srv->session),
-						      json_object_get(s, "selectionRange"));
+				error = convert_range(q, &sr, t, enc, json_object_get(s, "selectionRange"));
 			if (error) {
 				json_decref(r);
 				return error;
@@ -614,18 +653,15 @@ static int add_document_symbols(struct query *q, struct lsp_server_info *srv,
 		}
 		json_object_set_new(fact, "symbolKind", json_string(
 			symbol_kind_name(json_integer_value(json_object_get(s, "kind")))));
-		if (json_string_value(json_object_get(s, "detail")) &&
-		    *json_string_value(json_object_get(s, "detail")))
-			json_object_set(fact, "detail", json_object_get(s, "detail"));
+		copy_nonempty(fact, "detail", s, "detail");
 		json_object_set_new(fact, "provenance", json_string("lsp"));
 		json_array_append_new(q->facts, fact);
 		if (json_is_array(json_object_get(s, "children"))) {
-			if (container)
-				buf_addf(&full, "%s.%s", container, name);
-			else
-				buf_adds(&full, name);
-			error = add_document_symbols(q, srv, path, full.data,
-						     json_object_get(s, "children"), depth + 1);
+			struct buf full = BUF_INIT;
+			buf_addf(&full, "%s%s%s", container ? container : "", container ? "." : "",
+				 name);
+			error = add_symbols(q, srv, path, full.data, json_object_get(s, "children"),
+					    depth + 1);
 			buf_release(&full);
 			if (error)
 				return error;
@@ -744,7 +780,7 @@ int cmd_symbols(struct cli *c)
 		if (error)
 			goto done;
 		if (json_is_array(res))
-			error = add_document_symbols(&q, srv, rel, NULL, res, 0);
+			error = add_symbols(&q, srv, rel, NULL, res, 0);
 	} else {
 		/* One server per language present in the workspace; each gets
 		 * one of its files opened so that it loads the project. */
@@ -789,7 +825,7 @@ int cmd_symbols(struct cli *c)
 			if (error)
 				goto done;
 			if (json_is_array(res))
-				error = add_document_symbols(&q, srv, "", NULL, res, 0);
+				error = add_symbols(&q, srv, "", NULL, res, 0);
 			if (error)
 				goto done;
 		}

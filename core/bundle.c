@@ -14,10 +14,7 @@ json_t *ln_bundle_new(const char *command)
 	char platform[160] = "unknown";
 
 	if (uname(&u) == 0) {
-		struct buf b = BUF_INIT;
-		buf_addf(&b, "%s-%s", u.sysname, u.machine);
-		snprintf(platform, sizeof platform, "%s", b.data);
-		buf_release(&b);
+		snprintf(platform, sizeof platform, "%s-%s", u.sysname, u.machine);
 		for (char *p = platform; *p; p++)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');

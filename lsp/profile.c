@@ -1,5 +1,6 @@
 #include "profile.h"
 #include "buf.h"
+#include "config.h"
 #include "err.h"
 #include "hash.h"
 #include "proc.h"
@@ -307,6 +308,8 @@ int lsp_profiles_load(struct lsp_profiles *out, const json_t *servers, const cha
 	r.v = NULL;
 	r.n = 0;
 done:
+	if (error) /* every profile error is about the config file */
+		error = ln_error_set(error, "%s: %s", LN_CONFIG_FILE, ln_error_msg());
 	lsp_profiles_release(&b);
 	lsp_profiles_release(&r);
 	return error;
@@ -451,7 +454,7 @@ static int run_version(char **out, char **argv)
 	struct buf b = BUF_INIT;
 	long long deadline = ln_now_ms() + 10000;
 	int error;
-	char *nl;
+	char *start, *end;
 
 	o.argv = (const char *const *)argv;
 	o.out = LN_STDIO_PIPE;
@@ -466,21 +469,25 @@ static int run_version(char **out, char **argv)
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
 		n = read(proc.out_fd, chunk, sizeof chunk);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n <= 0)
 			break;
 		buf_add(&b, chunk, (size_t)n);
 	}
 	ln_proc_release(&proc, 200);
-	nl = strchr(b.data, '\n');
-	if (nl)
-		*nl = '\0';
-	while (b.len && strchr(" \t\r", b.data[strlen(b.data) - 1 + 0 * b.len]))
-		b.data[strlen(b.data) - 1] = '\0';
-	if (!b.data[0]) {
+	/* The first non-blank line, trimmed. */
+	start = b.data;
+	while (*start == ' ' || *start == '\t' || *start == '\r' || *start == '\n')
+		start++;
+	end = start + strcspn(start, "\r\n");
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == start) {
 		buf_release(&b);
 		return ln_error_set(LN_EGENERIC, "%s printed no version", argv[0]);
 	}
-	*out = strdup(b.data);
+	*out = strndup(start, (size_t)(end - start));
 	buf_release(&b);
 	return 0;
 }
@@ -492,6 +499,7 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 	struct buf key = BUF_INIT, tmp = BUF_INIT;
 	json_t *cache = NULL;
 	struct stat st;
+	size_t i;
 	int error = 0;
 
 	*out = NULL;
@@ -500,7 +508,11 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		*out = strdup("unknown");
 		goto done;
 	}
+	/* The key is the binary (path, size, mtime) and the arguments: one
+	 * interpreter serves several commands ("python3 -m pylsp --version"). */
 	buf_addf(&key, "%s|%lld|%lld", exe, (long long)st.st_size, (long long)st.st_mtime);
+	for (i = 1; p->version_argv[i]; i++)
+		buf_addf(&key, "|%s", p->version_argv[i]);
 	if (ln_state_dir(&dir) == 0) {
 		struct buf text = BUF_INIT;
 		buf_addf(&tmp, "%s/versions.json", dir);

@@ -83,8 +83,9 @@ const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *p, const 
  * *out is a malloc'd absolute path. LN_ENOSERVER when it cannot be found. */
 int lsp_profile_resolve(char **out, const struct lsp_profile *p);
 
-/* The server's version string (first line of its version command,
- * trimmed), cached per binary (path, size, mtime) in the state directory
+/* The server's version string (first non-blank line of its version
+ * command, trimmed), cached per command (the binary's path, size and mtime,
+ * and the arguments) in the state directory
  * so that no server is run twice for it. *out is malloc'd; "unknown" when
  * the profile has no version command or it fails. */
 int lsp_profile_version(char **out, const struct lsp_profile *p);

@@ -60,7 +60,6 @@ struct lsp_session {
 	size_t ndocs, capdocs;
 	struct progress *prog;
 	size_t nprog, capprog;
-	struct lsp_progress_state pstate;
 	struct buf logs;        /* window/logMessage texts, capped */
 	int stderr_fd;
 	char errtail[STDERR_TAIL];
@@ -233,23 +232,14 @@ static void on_progress(struct lsp_session *s, json_t *params)
 	p = get_progress(s, tok);
 	if (!p)
 		goto done;
-	s->pstate.last_ms = ln_now_ms();
 	if (!strcmp(kind, "begin")) {
 		const char *title = json_string_value(json_object_get(val, "title"));
-		if (!p->active) {
-			p->active = true;
-			s->pstate.active++;
-			s->pstate.begun++;
-		}
+		p->active = true;
 		free(p->title);
 		p->title = title ? strdup(title) : NULL;
 	} else if (!strcmp(kind, "end")) {
-		if (p->active) {
-			p->active = false;
-			s->pstate.active--;
-		}
+		p->active = false;
 		p->ended = true;
-		s->pstate.ended++;
 	}
 done:
 	free(tok);
@@ -667,32 +657,30 @@ int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char
 	}
 }
 
-void lsp_session_progress(const struct lsp_session *s, struct lsp_progress_state *out)
+/* Any token matching `needle` (NULL: any) with active (want_ended false)
+ * or ended (want_ended true) set. */
+static bool progress_any(const struct lsp_session *s, const char *needle, bool want_ended)
 {
-	*out = s->pstate;
-}
+	size_t i;
 
-static bool progress_match(const struct progress *p, const char *needle)
-{
-	return strstr(p->token, needle) || (p->title && strstr(p->title, needle));
+	for (i = 0; i < s->nprog; i++) {
+		const struct progress *p = &s->prog[i];
+		if (!(want_ended ? p->ended : p->active))
+			continue;
+		if (!needle || strstr(p->token, needle) || (p->title && strstr(p->title, needle)))
+			return true;
+	}
+	return false;
 }
 
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle)
 {
-	size_t i;
-	for (i = 0; i < s->nprog; i++)
-		if (s->prog[i].ended && progress_match(&s->prog[i], needle))
-			return true;
-	return false;
+	return progress_any(s, needle, true);
 }
 
 bool lsp_session_progress_active(const struct lsp_session *s, const char *needle)
 {
-	size_t i;
-	for (i = 0; i < s->nprog; i++)
-		if (s->prog[i].active && progress_match(&s->prog[i], needle))
-			return true;
-	return false;
+	return progress_any(s, needle, false);
 }
 
 bool lsp_session_log_seen(const struct lsp_session *s, const char *needle)
@@ -826,10 +814,9 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	enc = json_string_value(json_object_get(s->caps, "positionEncoding"));
 	if (!enc)
 		enc = json_string_value(json_object_get(res, "offsetEncoding")); /* clangd <= 14 */
-	if (enc && !strcmp(enc, "utf-8"))
-		s->enc = LN_ENC_UTF8;
-	else if (enc && !strcmp(enc, "utf-32"))
-		s->enc = LN_ENC_CODEPOINT;
+	/* Absent or unknown: LSP's default, UTF-16. */
+	if (!enc || ln_enc_parse(&s->enc, enc))
+		s->enc = LN_ENC_UTF16;
 	{
 		json_t *si = json_object_get(res, "serverInfo");
 		const char *n = json_string_value(json_object_get(si, "name"));
@@ -864,7 +851,7 @@ void lsp_session_free(struct lsp_session *s)
 		return;
 	if (!s->error && !s->unresponsive && s->proc.pid > 0) {
 		int saved = ln_error_code();
-		char msg[256];
+		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", ln_error_msg());
 		if (!lsp_session_request(s, &res, "shutdown", NULL, 2000)) {
 			json_decref(res);

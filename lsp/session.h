@@ -93,18 +93,12 @@ int lsp_session_close_doc(struct lsp_session *s, const char *uri);
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
 				 int version, int timeout_ms);
 
-/* Progress ($/progress) bookkeeping for readiness decisions. */
-struct lsp_progress_state {
-	int active;          /* tokens begun and not ended */
-	int begun;           /* tokens ever begun */
-	int ended;           /* tokens ever ended */
-	long long last_ms;   /* ln_now_ms() of the last progress message, 0: none */
-};
-void lsp_session_progress(const struct lsp_session *s, struct lsp_progress_state *out);
-/* True when a progress token whose title or token contains `needle` has
- * ended at least once (e.g. clangd's "backgroundIndexProgress"). */
-bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
+/* Progress ($/progress) for readiness decisions. A token matches `needle`
+ * when its token string or its title contains it; NULL matches every token.
+ * _active: a matching token has begun and not ended. _ended: a matching
+ * token has ended at least once (e.g. clangd's "backgroundIndexProgress"). */
 bool lsp_session_progress_active(const struct lsp_session *s, const char *needle);
+bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
 /* True when a window/logMessage seen so far contains `needle` (the first
  * 256 KiB of log text are kept). pyright, for one, announces the end of
  * its workspace discovery only there ("Found 6 source files"). */

@@ -108,10 +108,8 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	for (i = 0; i < ws->nservers; i++) {
 		if (ws->servers[i].profile == profile) {
 			*out = &ws->servers[i];
-			return lsp_session_error(ws->servers[i].session)
-				? ln_error_set(lsp_session_error(ws->servers[i].session), "%s",
-					       ln_error_msg())
-				: 0;
+			/* A dead session reports its own sticky error and message. */
+			return lsp_session_pump(ws->servers[i].session, 0);
 		}
 	}
 	error = lsp_profile_resolve(&exe, profile);
@@ -243,54 +241,51 @@ static bool has_cdb(const char *root)
 	return found;
 }
 
+/* Whether the server's answers are complete now (see profile.h). */
+static bool is_ready(struct lsp_session *s, const struct lsp_profile *p)
+{
+	switch (p->readiness) {
+	case LSP_READY_INDEX:
+		/* The index is done once its progress ended and nothing else
+		 * (a re-index after a change) is running. */
+		if (p->index_token && !(lsp_session_progress_ended(s, p->index_token) &&
+					!lsp_session_progress_active(s, p->index_token)))
+			return false;
+		if (!p->index_token && lsp_session_progress_active(s, NULL))
+			return false;
+		return !p->ready_log || lsp_session_log_seen(s, p->ready_log);
+	case LSP_READY_PROGRESS:
+		return !lsp_session_progress_active(s, NULL);
+	default:
+		return true;
+	}
+}
+
 int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
 			     bool need_index, int timeout_ms)
 {
 	long long deadline = ln_now_ms() + timeout_ms;
 	const struct lsp_profile *p = srv->profile;
-	struct lsp_session *s = srv->session;
+	int error;
 
-	for (;;) {
-		struct lsp_progress_state st;
-		int error;
-		bool ready;
-
-		error = lsp_session_pump(s, 0);
-		if (error)
-			return error;
-		lsp_session_progress(s, &st);
-		switch (p->readiness) {
-		case LSP_READY_INDEX:
-			if (!need_index) {
-				ready = true;
-				break;
-			}
-			if (p->index_needs_cdb && !has_cdb(ws->root))
-				return 0; /* no index will ever come: partial at once */
-			/* The index is done once its progress ended and nothing
-			 * else (a re-index after a change) is running. */
-			ready = true;
-			if (p->index_token)
-				ready = lsp_session_progress_ended(s, p->index_token) &&
-					!lsp_session_progress_active(s, p->index_token);
-			else
-				ready = st.active == 0;
-			if (p->ready_log)
-				ready = ready && lsp_session_log_seen(s, p->ready_log);
-			break;
-		case LSP_READY_PROGRESS:
-			ready = st.active == 0;
-			break;
-		default:
-			ready = true;
-		}
-		if (ready)
+	if (p->readiness == LSP_READY_INDEX) {
+		if (!need_index)
 			return 1;
-		if (ln_now_ms() >= deadline)
-			return 0;
-		error = lsp_session_pump(s, (int)(deadline - ln_now_ms()) > 50
-					    ? 50 : (int)(deadline - ln_now_ms()));
+		if (p->index_needs_cdb && !has_cdb(ws->root))
+			return 0; /* no index will ever come: partial at once */
+	}
+	/* Handle what has already arrived before deciding. */
+	error = lsp_session_pump(srv->session, 0);
+	for (;;) {
+		long long left;
 		if (error)
 			return error;
+		if (is_ready(srv->session, p))
+			return 1;
+		left = deadline - ln_now_ms();
+		if (left <= 0)
+			return 0;
+		/* returns after the next message (or the deadline) */
+		error = lsp_session_pump(srv->session, (int)left);
 	}
 }

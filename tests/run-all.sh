@@ -27,6 +27,8 @@ run_suite() { # name, command...
 }
 run_suite unit ./tests/unit/run
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
+# The fake server misbehaves exactly as the fault tests assume.
+run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
 run_suite integration bash tests/integration/run.sh
 # The fault and bad-input suites again, against the sanitizer build.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
