@@ -4,9 +4,14 @@
  * The dispatcher (agent/main.c) parses the shared options, finds the
  * workspace root and loads the configuration; a command reads its own
  * positional arguments from argv and returns an LN_E* code (0 on success).
- * Commands print their own answer on stdout; the dispatcher prints the
- * error message on stderr (human mode) and turns the code into the exit
- * status.
+ * Commands print their answer on c->out and notes/usage on c->err (never
+ * directly on stdout/stderr: under the daemon both are buffers sent back
+ * to the client); the dispatcher prints the error message and turns the
+ * code into the exit status.
+ *
+ * c->ws is the warm workspace when the command runs inside the daemon
+ * (borrowed; the command must not free it), NULL in-process: commands
+ * then start their own servers and stop them before returning.
  */
 #ifndef LANSER_AGENT_CLI_H
 #define LANSER_AGENT_CLI_H
@@ -15,6 +20,10 @@
 
 #include "config.h"
 #include "text.h"
+
+#include <stdio.h>
+
+struct lsp_workspace;
 
 struct cli {
 	int argc;              /* positional arguments after the command name */
@@ -30,6 +39,9 @@ struct cli {
 	bool workspace;        /* symbols/diag over the whole workspace */
 	bool no_decl;          /* refs: exclude the declaration */
 	bool explicit_root;
+	bool no_daemon;        /* --no-daemon */
+	FILE *out, *err;       /* where the command writes (see above) */
+	struct lsp_workspace *ws; /* warm workspace (daemon) or NULL */
 };
 
 int cmd_def(struct cli *c);

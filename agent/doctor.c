@@ -75,30 +75,30 @@ int cmd_doctor(struct cli *c)
 			"libcurl", curl_version_info(CURLVERSION_NOW)->version);
 	if (c->json) {
 		char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
-		puts(s);
+		fprintf(c->out, "%s\n", s);
 		free(s);
 	} else {
 		json_t *s;
-		printf("lanser %s\nworkspace  %s\nconfig     %s\nstate      %s\n\n", LANSER_VERSION,
+		fprintf(c->out, "lanser %s\nworkspace  %s\nconfig     %s\nstate      %s\n\n", LANSER_VERSION,
 		       c->root, c->cfg.digest, state ? state : "(unavailable)");
-		printf("language servers:\n");
+		fprintf(c->out, "language servers:\n");
 		json_array_foreach(servers, i, s) {
 			const char *miss = json_string_value(json_object_get(s, "missing"));
-			printf("  %-11s %-8s %s\n", json_string_value(json_object_get(s, "profile")),
+			fprintf(c->out, "  %-11s %-8s %s\n", json_string_value(json_object_get(s, "profile")),
 			       json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
 			       miss ? miss : json_string_value(json_object_get(s, "version")));
 			if (!miss)
-				printf("  %-11s %-8s %s\n", "", "", json_string_value(json_object_get(s, "path")));
+				fprintf(c->out, "  %-11s %-8s %s\n", "", "", json_string_value(json_object_get(s, "path")));
 		}
-		printf("tree-sitter (ABI %d):", TREE_SITTER_LANGUAGE_VERSION);
+		fprintf(c->out, "tree-sitter (ABI %d):", TREE_SITTER_LANGUAGE_VERSION);
 		json_array_foreach(grammars, i, s)
-			printf(" %s (ABI %d, %s)", json_string_value(json_object_get(s, "name")),
+			fprintf(c->out, " %s (ABI %d, %s)", json_string_value(json_object_get(s, "name")),
 			       (int)json_integer_value(json_object_get(s, "abi")),
 			       json_is_true(json_object_get(s, "loads")) ? "ok" : "FAILS TO LOAD");
-		printf("\nlibraries: libgit2 %s, jansson %s, libcurl %s\n", gitv, JANSSON_VERSION,
+		fprintf(c->out, "\nlibraries: libgit2 %s, jansson %s, libcurl %s\n", gitv, JANSSON_VERSION,
 		       curl_version_info(CURLVERSION_NOW)->version);
 		if (missing)
-			printf("\n%d enabled server%s missing: run 'make deps' in the lanser "
+			fprintf(c->out, "\n%d enabled server%s missing: run 'make deps' in the lanser "
 			       "checkout, or disable it in .lanser.json\n", missing,
 			       missing == 1 ? " is" : "s are");
 	}
@@ -114,9 +114,9 @@ int cmd_doctor(struct cli *c)
 int cmd_schema(struct cli *c)
 {
 	if (c->argc != 1 || strcmp(c->argv[0], "bundle")) {
-		fprintf(stderr, "usage: lanser schema bundle\n");
+		fprintf(c->err, "usage: lanser schema bundle\n");
 		return ln_error_set(LN_EUSAGE, "schema takes one format name: bundle");
 	}
-	fputs(ln_bundle_schema(), stdout);
+	fputs(ln_bundle_schema(), c->out);
 	return 0;
 }

@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 	int ch, error = 0, timeout = -1, index_ms = -1;
 
 	memset(&c, 0, sizeof c);
+	c.out = stdout;
+	c.err = stderr;
 	c.index_io = LN_ENC_CODEPOINT;
 	/* A server that dies while we write to it must surface as EPIPE
 	 * (-> SERVER_CRASH), not kill lanser. */
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
 		case 'W': c.no_wait = true; break;
 		case 'a': c.workspace = true; break;
 		case 'D': c.no_decl = true; break;
-		case 'N': break;
+		case 'N': c.no_daemon = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("lanser %s\n", LANSER_VERSION); return 0;
 		default:

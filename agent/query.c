@@ -246,6 +246,10 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 			wo.record_ctx = q->debug;
 		}
 	}
+	if (c->ws) {
+		q->ws = c->ws;
+		return 0;
+	}
 	return lsp_workspace_new(&q->ws, &wo);
 }
 
@@ -258,12 +262,12 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 
 	vol = json_object_get(json_object_get(q->bundle, "meta"), "volatile");
 	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - q->started_ms));
-	json_object_set_new(vol, "daemon", json_false());
+	json_object_set_new(vol, "daemon", json_boolean(q->c->ws != NULL));
 	if (ln_bundle_finish(q->bundle, err, msg) == 0) {
 		if (q->c->json) {
 			char *s = json_dumps(q->bundle, JSON_COMPACT | JSON_SORT_KEYS);
 			if (s) {
-				puts(s);
+				fprintf(q->c->out, "%s\n", s);
 				free(s);
 			}
 		} else if (!err && human) {
@@ -273,9 +277,10 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 		err = ln_error_code();
 	}
 	if (!err && !q->c->json && !json_is_true(json_object_get(q->bundle, "complete")))
-		fprintf(stderr, "lanser: note: the server was not ready; the answer may be "
+		fprintf(q->c->err, "lanser: note: the server was not ready; the answer may be "
 				"incomplete (see --wait-index)\n");
-	lsp_workspace_free(q->ws);
+	if (q->ws != q->c->ws)
+		lsp_workspace_free(q->ws);
 	json_decref(q->bundle);
 	if (q->debug)
 		fclose(q->debug);
@@ -425,10 +430,10 @@ static void print_locations(struct query *q)
 	size_t i;
 
 	if (json_array_size(q->facts) == 0)
-		printf("(no results)\n");
+		fprintf(q->c->out, "(no results)\n");
 	json_array_foreach(q->facts, i, f) {
 		json_t *r = json_object_get(f, "range");
-		printf("%s:%lld:%lld%s\n", json_string_value(json_object_get(f, "path")),
+		fprintf(q->c->out, "%s:%lld:%lld%s\n", json_string_value(json_object_get(f, "path")),
 		       (long long)json_integer_value(json_array_get(r, 0)),
 		       (long long)json_integer_value(json_array_get(r, 1)),
 		       json_is_true(json_object_get(f, "external")) ? "  (external)" : "");
@@ -495,7 +500,7 @@ static void print_hover(struct query *q)
 	size_t i;
 
 	json_array_foreach(q->facts, i, f)
-		printf("%s\n", json_string_value(json_object_get(f, "contents")));
+		fprintf(q->c->out, "%s\n", json_string_value(json_object_get(f, "contents")));
 }
 
 /* One request at a cursor, described once per command. */
@@ -520,7 +525,7 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	int error;
 
 	if (c->argc != 1) {
-		fprintf(stderr, "usage: lanser %s <path@L<line>:C<col>>\n", pc->command);
+		fprintf(c->err, "usage: lanser %s <path@L<line>:C<col>>\n", pc->command);
 		return ln_error_set(LN_EUSAGE, "%s takes exactly one selector", pc->command);
 	}
 	error = query_begin(&q, c, pc->command);
@@ -680,7 +685,7 @@ static void print_symbols(struct query *q)
 		const char *cont = json_string_value(json_object_get(f, "container"));
 		if (!r)
 			r = json_object_get(f, "range");
-		printf("%-12s %s%s%s  %s:%lld:%lld\n",
+		fprintf(q->c->out, "%-12s %s%s%s  %s:%lld:%lld\n",
 		       json_string_value(json_object_get(f, "symbolKind")),
 		       cont ? cont : "", cont ? "." : "",
 		       json_string_value(json_object_get(f, "name")),
@@ -746,7 +751,7 @@ int cmd_symbols(struct cli *c)
 	int error, version;
 
 	if ((c->workspace && c->argc > 1) || (!c->workspace && c->argc != 1)) {
-		fprintf(stderr, "usage: lanser symbols <file>\n"
+		fprintf(c->err, "usage: lanser symbols <file>\n"
 				"       lanser symbols --workspace [query]\n");
 		return ln_error_set(LN_EUSAGE, "symbols takes one file, or --workspace and a query");
 	}
@@ -901,7 +906,7 @@ static void print_diagnostics(struct query *q)
 		json_t *r = json_object_get(f, "range");
 		const char *sev = json_string_value(json_object_get(f, "severity"));
 		const char *code = json_string_value(json_object_get(f, "code"));
-		printf("%s:%lld:%lld: %s: %s%s%s%s\n",
+		fprintf(q->c->out, "%s:%lld:%lld: %s: %s%s%s%s\n",
 		       json_string_value(json_object_get(f, "path")),
 		       (long long)json_integer_value(json_array_get(r, 0)),
 		       (long long)json_integer_value(json_array_get(r, 1)), sev,
@@ -909,7 +914,7 @@ static void print_diagnostics(struct query *q)
 		       code ? " [" : "", code ? code : "", code ? "]" : "");
 		counts[strcmp(sev, "error") ? 1 : 0]++;
 	}
-	printf("%d error%s, %d other\n", counts[0], counts[0] == 1 ? "" : "s", counts[1]);
+	fprintf(q->c->out, "%d error%s, %d other\n", counts[0], counts[0] == 1 ? "" : "s", counts[1]);
 }
 
 int cmd_diag(struct cli *c)
