@@ -14,14 +14,11 @@
 #include "proc.h"
 #include "workspace.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define MAX_WORKSPACE_FILES 2000
 
 struct query {
 	struct cli *c;
@@ -695,53 +692,6 @@ static void print_symbols(struct query *q)
 	}
 }
 
-/* Lists the workspace's files that some enabled profile serves, sorted,
- * skipping hidden directories, node_modules and __pycache__. */
-static int walk(const char *root, const char *rel, const struct lsp_profiles *ps,
-		json_t *out, int depth)
-{
-	struct dirent **ents = NULL;
-	struct buf dir = BUF_INIT;
-	int n, i, error = 0;
-
-	if (depth > 32)
-		return 0;
-	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
-	n = scandir(dir.data, &ents, NULL, alphasort);
-	buf_release(&dir);
-	if (n < 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		struct buf child = BUF_INIT, abs = BUF_INIT;
-		struct stat st;
-		if (name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__") ||
-		    error) {
-			free(ents[i]);
-			continue;
-		}
-		buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", name);
-		buf_addf(&abs, "%s/%s", root, child.data);
-		if (lstat(abs.data, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				error = walk(root, child.data, ps, out, depth + 1);
-			else if (S_ISREG(st.st_mode) && lsp_profiles_for_path(ps, child.data, NULL)) {
-				if (json_array_size(out) >= MAX_WORKSPACE_FILES)
-					error = ln_error_set(LN_EINPUT,
-						"the workspace has more than %d source files; "
-						"name the files to check", MAX_WORKSPACE_FILES);
-				else
-					json_array_append_new(out, json_string(child.data));
-			}
-		}
-		buf_release(&child);
-		buf_release(&abs);
-		free(ents[i]);
-	}
-	free(ents);
-	return error;
-}
-
 int cmd_symbols(struct cli *c)
 {
 	struct query q;
@@ -796,8 +746,7 @@ int cmd_symbols(struct cli *c)
 
 		json_object_set_new(json_object_get(q.bundle, "request"), "target",
 				    json_pack("{s:s}", "query", query));
-		files = json_array();
-		error = walk(c->root, "", ps, files, 0);
+		error = lsp_workspace_source_files(q.ws, &files);
 		if (error)
 			goto done;
 		for (i = 0; i < ps->n; i++) {
@@ -931,9 +880,12 @@ int cmd_diag(struct cli *c)
 		return error;
 	}
 	if (c->argc == 0 || c->workspace) {
-		error = walk(c->root, "", lsp_workspace_profiles(q.ws), files, 0);
-		if (error)
+		json_decref(files);
+		error = lsp_workspace_source_files(q.ws, &files);
+		if (error) {
+			files = json_array();
 			goto done;
+		}
 		json_object_set_new(json_object_get(q.bundle, "request"), "target",
 				    json_pack("{s:b}", "workspace", 1));
 	} else {

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +60,7 @@ int ln_proc_spawn(struct ln_proc *p, const struct ln_proc_opts *o)
 	int ep[2] = { -1, -1 }, devnull = -1, error = -1;
 	int report[2];
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, parent;
 	sigset_t all, old;
 
 	memset(p, 0, sizeof *p);
@@ -80,11 +82,17 @@ int ln_proc_spawn(struct ln_proc *p, const struct ln_proc_opts *o)
 	/* Block signals across fork so the child cannot run our handlers. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		int sig;
 		for (sig = 1; sig < NSIG; sig++)
 			signal(sig, SIG_DFL);
+		if (o->die_with_parent) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent) /* the parent died before prctl */
+				_exit(127);
+		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (o->new_pgrp)
 			setpgid(0, 0);
@@ -227,4 +235,26 @@ void ln_proc_status_str(const struct ln_proc_status *st, char *out, size_t n)
 		snprintf(out, n, "exited with status %d", st->exitcode);
 	else
 		snprintf(out, n, "killed by signal %d (%s)", st->signal, strsignal(st->signal));
+}
+
+long ln_proc_rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(path, sizeof path, "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof path, "/proc/self/status");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmRSS:", 6)) {
+			kib = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
 }

@@ -25,6 +25,9 @@ struct ln_proc_opts {
 	const char *const *env;   /* NULL: inherit the environment; else exactly this */
 	enum ln_stdio in, out, err;
 	bool new_pgrp;            /* put the child in its own process group */
+	bool die_with_parent;     /* SIGKILL the child when this process dies
+	                           * (PR_SET_PDEATHSIG): a killed daemon never
+	                           * leaves its language servers behind */
 };
 
 struct ln_proc_status {
@@ -63,6 +66,10 @@ void ln_proc_release(struct ln_proc *p, int grace_ms);
 
 /* Formats "exited with status N" / "killed by signal N (SIGSEGV)". */
 void ln_proc_status_str(const struct ln_proc_status *st, char *out, size_t n);
+
+/* Resident memory of a process in KiB (VmRSS; pid 0: this process), or -1
+ * when it cannot be read. */
+long ln_proc_rss_kib(int pid);
 
 /* Monotonic milliseconds. */
 long long ln_now_ms(void);

@@ -580,8 +580,8 @@ int lsp_session_notify(struct lsp_session *s, const char *method, json_t *params
 	return error;
 }
 
-int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *uri,
-			 const char *language_id, const char *text, size_t len)
+static int sync_doc(struct lsp_session *s, int *version_out, const char *uri,
+		    const char *language_id, const char *text, size_t len, bool force)
 {
 	char hash[65];
 	struct doc *d;
@@ -591,7 +591,7 @@ int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *ur
 		return sticky(s);
 	ln_sha256_hex(text, len, hash);
 	d = get_doc(s, uri);
-	if (d->open && !strcmp(d->hash, hash)) {
+	if (d->open && !force && !strcmp(d->hash, hash)) {
 		if (version_out)
 			*version_out = d->version;
 		return 0;
@@ -616,6 +616,44 @@ int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *ur
 	if (version_out)
 		*version_out = d ? d->version : 0;
 	return error;
+}
+
+int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *uri,
+			 const char *language_id, const char *text, size_t len)
+{
+	return sync_doc(s, version_out, uri, language_id, text, len, false);
+}
+
+int lsp_session_resync_doc(struct lsp_session *s, int *version_out, const char *uri,
+			   const char *language_id, const char *text, size_t len)
+{
+	return sync_doc(s, version_out, uri, language_id, text, len, true);
+}
+
+size_t lsp_session_open_count(const struct lsp_session *s)
+{
+	return s->ndocs;
+}
+
+const char *lsp_session_open_uri(const struct lsp_session *s, size_t i)
+{
+	return i < s->ndocs && s->docs[i].open ? s->docs[i].uri : NULL;
+}
+
+int lsp_session_pid(const struct lsp_session *s)
+{
+	return (int)s->proc.pid;
+}
+
+void lsp_session_poll_fds(const struct lsp_session *s, int *out_fd, int *err_fd)
+{
+	*out_fd = s->error ? -1 : s->proc.out_fd;
+	*err_fd = s->error ? -1 : s->proc.err_fd;
+}
+
+long long lsp_session_requests_sent(const struct lsp_session *s)
+{
+	return s->next_id;
 }
 
 int lsp_session_close_doc(struct lsp_session *s, const char *uri)
@@ -778,6 +816,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	po.env = o->env;
 	po.in = po.out = po.err = LN_STDIO_PIPE;
 	po.new_pgrp = true;
+	po.die_with_parent = true;
 	error = ln_proc_spawn(&s->proc, &po);
 	if (error) {
 		error = ln_error_set(LN_ENOSERVER, "%s: %s", s->name, ln_error_msg());

@@ -85,6 +85,16 @@ int lsp_session_pump(struct lsp_session *s, int timeout_ms);
 int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *uri,
 			 const char *language_id, const char *text, size_t len);
 int lsp_session_close_doc(struct lsp_session *s, const char *uri);
+/* Like lsp_session_sync_doc, but an open document always gets a didChange
+ * with a new version even when its text is unchanged: used when a file it
+ * depends on changed on disk, so the server re-analyses it and publishes
+ * fresh diagnostics for the new version. */
+int lsp_session_resync_doc(struct lsp_session *s, int *version_out, const char *uri,
+			   const char *language_id, const char *text, size_t len);
+/* The open documents: *count of them; lsp_session_open_uri(s, i) for
+ * i < count (borrowed; valid until the next sync/close). */
+size_t lsp_session_open_count(const struct lsp_session *s);
+const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
 
 /* Waits until the server published diagnostics for `uri` at `version` (or,
  * for servers that omit versions, after the last sync of that document).
@@ -115,6 +125,12 @@ const char *lsp_session_server_version(const struct lsp_session *s);
 bool lsp_session_has_capability(const struct lsp_session *s, const char *cap);
 /* 0 while usable; the sticky LN_E* code otherwise. */
 int lsp_session_error(const struct lsp_session *s);
+/* The server's pid (0 once it has been reaped), the descriptors to poll
+ * for its output (-1 when closed; both may be -1), and how many requests
+ * this client has sent it (initialize and shutdown included). */
+int lsp_session_pid(const struct lsp_session *s);
+void lsp_session_poll_fds(const struct lsp_session *s, int *out_fd, int *err_fd);
+long long lsp_session_requests_sent(const struct lsp_session *s);
 /* The last lines of the server's stderr (for error messages). */
 const char *lsp_session_stderr_tail(const struct lsp_session *s);
 

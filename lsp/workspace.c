@@ -4,28 +4,62 @@
 #include "hash.h"
 #include "path.h"
 #include "proc.h"
+#include "snapshot.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Documents kept in the cache beyond the open ones (daemon). */
+#define MAX_CACHED_TEXTS 512
+/* Changed files synced into their server per refresh; beyond that the
+ * server only gets the watched-files notification. */
+#define MAX_SYNC_PER_REFRESH 64
+/* A server that ran this long without crashing starts its backoff afresh. */
+#define CRASH_FORGET_MS 60000
+#define MAX_BACKOFF_MS 30000
 
 struct cached_text {
 	char *path;
 	struct ln_text text;
 	char digest[LN_SHA256_HEX_SIZE];
+	bool overlay;
+	/* stat signature when read from disk */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_ns, ctime_ns;
+	bool racy;
+};
+
+/* A profile's server slot: `info.session` is NULL while it is down. */
+struct server_slot {
+	struct lsp_server_info info;   /* first: callers hold &slot->info */
+	int crashes;                   /* consecutive, for the backoff */
+	unsigned long total_crashes;
+	int restarts;
+	long long started_ms, next_start_ms;
+	char last_error[256];
 };
 
 struct lsp_workspace {
 	char *root;
 	struct lsp_profiles profiles;
-	struct lsp_server_info *servers;
+	struct server_slot **servers;
 	size_t nservers;
-	struct cached_text *texts;
+	struct cached_text **texts;
 	size_t ntexts;
 	int init_ms, request_ms;
 	lsp_record_fn record;
 	void *record_ctx;
+	bool restart, track_files;
+	struct ln_snapshot snap;
+	unsigned long generation, crashes;
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
@@ -41,6 +75,9 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	ws->request_ms = o->request_ms;
 	ws->record = o->record;
 	ws->record_ctx = o->record_ctx;
+	ws->restart = o->restart;
+	ws->track_files = o->track_files;
+	ln_snapshot_init(&ws->snap, o->root);
 	error = lsp_profiles_load(&ws->profiles, o->servers, o->root);
 	if (error) {
 		lsp_workspace_free(ws);
@@ -50,6 +87,13 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	return 0;
 }
 
+static void text_free(struct cached_text *ct)
+{
+	free(ct->path);
+	ln_text_release(&ct->text);
+	free(ct);
+}
+
 void lsp_workspace_free(struct lsp_workspace *ws)
 {
 	size_t i;
@@ -57,16 +101,16 @@ void lsp_workspace_free(struct lsp_workspace *ws)
 	if (!ws)
 		return;
 	for (i = 0; i < ws->nservers; i++) {
-		lsp_session_free(ws->servers[i].session);
-		free(ws->servers[i].version);
+		lsp_session_free(ws->servers[i]->info.session);
+		free(ws->servers[i]->info.version);
+		free(ws->servers[i]);
 	}
 	free(ws->servers);
-	for (i = 0; i < ws->ntexts; i++) {
-		free(ws->texts[i].path);
-		ln_text_release(&ws->texts[i].text);
-	}
+	for (i = 0; i < ws->ntexts; i++)
+		text_free(ws->texts[i]);
 	free(ws->texts);
 	lsp_profiles_release(&ws->profiles);
+	ln_snapshot_release(&ws->snap);
 	free(ws->root);
 	free(ws);
 }
@@ -94,36 +138,53 @@ char *lsp_workspace_uri(const struct lsp_workspace *ws, const char *relpath)
 	return uri;
 }
 
-int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
-			 const struct lsp_profile *profile)
+/* ---- servers ---- */
+
+static long long backoff_ms(int crashes)
 {
+	long long d;
+
+	if (crashes <= 1)
+		return 0; /* the first crash restarts at once */
+	d = 500LL << (crashes - 2 < 16 ? crashes - 2 : 16);
+	return d < MAX_BACKOFF_MS ? d : MAX_BACKOFF_MS;
+}
+
+/* Records the death of a slot's session and frees it (reaping the process). */
+static void slot_down(struct lsp_workspace *ws, struct server_slot *sl)
+{
+	long long now = ln_now_ms();
+	if (!sl->info.session)
+		return;
+	snprintf(sl->last_error, sizeof sl->last_error, "%s", ln_error_msg());
+	if (now - sl->started_ms > CRASH_FORGET_MS)
+		sl->crashes = 0;
+	sl->crashes++;
+	sl->total_crashes++;
+	ws->crashes++;
+	sl->next_start_ms = now + backoff_ms(sl->crashes);
+	{
+		int saved = ln_error_code();
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", ln_error_msg());
+		lsp_session_free(sl->info.session);
+		ln_error_set(saved, "%s", msg);
+	}
+	sl->info.session = NULL;
+}
+
+static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
+{
+	const struct lsp_profile *profile = sl->info.profile;
 	struct lsp_session_opts so = { 0 };
-	struct lsp_server_info *si;
 	char *exe = NULL;
 	const char **argv = NULL;
-	size_t i;
 	int error;
 
-	*out = NULL;
-	for (i = 0; i < ws->nservers; i++) {
-		if (ws->servers[i].profile == profile) {
-			*out = &ws->servers[i];
-			/* A dead session reports its own sticky error and message. */
-			return lsp_session_pump(ws->servers[i].session, 0);
-		}
-	}
 	error = lsp_profile_resolve(&exe, profile);
 	if (error)
 		return error;
 	argv = lsp_argv_with_exe(profile->argv, exe);
-
-	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
-	if (!ws->servers)
-		abort();
-	si = &ws->servers[ws->nservers];
-	memset(si, 0, sizeof *si);
-	si->profile = profile;
-
 	so.name = profile->name;
 	so.argv = argv;
 	so.root = ws->root;
@@ -133,32 +194,142 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	so.stderr_fd = -1;
 	so.record = ws->record;
 	so.record_ctx = ws->record_ctx;
-	error = lsp_session_start(&si->session, &so);
-	if (error)
-		goto done;
-	lsp_profile_version(&si->version, profile);
-	ws->nservers++;
-	*out = si;
-done:
+	error = lsp_session_start(&sl->info.session, &so);
 	free((void *)argv);
 	free(exe);
-	return error;
+	if (error)
+		return error;
+	if (!sl->info.version)
+		lsp_profile_version(&sl->info.version, profile);
+	sl->started_ms = ln_now_ms();
+	ws->generation++;
+	return 0;
 }
 
-static struct cached_text *find_text(struct lsp_workspace *ws, const char *path)
+int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
+			 const struct lsp_profile *profile)
+{
+	struct server_slot *sl = NULL;
+	size_t i;
+	int error;
+
+	*out = NULL;
+	for (i = 0; i < ws->nservers; i++)
+		if (ws->servers[i]->info.profile == profile)
+			sl = ws->servers[i];
+	if (sl && sl->info.session) {
+		/* A dead session reports its own sticky error and message. */
+		error = lsp_session_pump(sl->info.session, 0);
+		if (!error || !ws->restart) {
+			*out = &sl->info;
+			return error;
+		}
+		slot_down(ws, sl);
+	}
+	if (sl) {
+		long long wait = sl->next_start_ms - ln_now_ms();
+		if (!ws->restart)
+			return ln_error_set(LN_ECRASH, "%s is down: %s", profile->name,
+					    sl->last_error);
+		if (wait > 0)
+			return ln_error_set(LN_ECRASH, "%s crashed %d time%s in a row (%s); next "
+					    "restart in %lld ms", profile->name, sl->crashes,
+					    sl->crashes == 1 ? "" : "s", sl->last_error, wait);
+		error = slot_start(ws, sl);
+		if (error) {
+			snprintf(sl->last_error, sizeof sl->last_error, "%s", ln_error_msg());
+			sl->crashes++;
+			sl->total_crashes++;
+			sl->next_start_ms = ln_now_ms() + backoff_ms(sl->crashes + 1);
+			return error;
+		}
+		sl->restarts++;
+		*out = &sl->info;
+		return 0;
+	}
+	sl = calloc(1, sizeof *sl);
+	if (!sl)
+		abort();
+	sl->info.profile = profile;
+	error = slot_start(ws, sl);
+	if (error) {
+		free(sl);
+		return error;
+	}
+	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
+	if (!ws->servers)
+		abort();
+	ws->servers[ws->nservers++] = sl;
+	*out = &sl->info;
+	return 0;
+}
+
+/* ---- documents ---- */
+
+static struct cached_text *find_text(struct lsp_workspace *ws, const char *path, size_t *idx)
 {
 	size_t i;
 	for (i = 0; i < ws->ntexts; i++)
-		if (!strcmp(ws->texts[i].path, path))
-			return &ws->texts[i];
+		if (!strcmp(ws->texts[i]->path, path)) {
+			if (idx)
+				*idx = i;
+			return ws->texts[i];
+		}
 	return NULL;
+}
+
+static void text_remove(struct lsp_workspace *ws, size_t i)
+{
+	text_free(ws->texts[i]);
+	memmove(&ws->texts[i], &ws->texts[i + 1], (ws->ntexts - i - 1) * sizeof *ws->texts);
+	ws->ntexts--;
+}
+
+static void abs_path(struct buf *b, const struct lsp_workspace *ws, const char *path)
+{
+	if (path[0] == '/')
+		buf_adds(b, path);
+	else
+		buf_addf(b, "%s/%s", ws->root, path);
+}
+
+static long long ns_of(const struct timespec *t)
+{
+	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
+/* Whether the file behind a cached text may differ from it now. */
+static bool text_stale(const struct lsp_workspace *ws, const struct cached_text *ct)
+{
+	struct buf abs = BUF_INIT;
+	struct stat st;
+	int r;
+
+	if (ct->overlay)
+		return false;
+	abs_path(&abs, ws, ct->path);
+	r = stat(abs.data, &st);
+	buf_release(&abs);
+	return r < 0 || ct->racy || st.st_dev != ct->dev || st.st_ino != ct->ino ||
+	       st.st_size != ct->size || ns_of(&st.st_mtim) != ct->mtime_ns ||
+	       ns_of(&st.st_ctim) != ct->ctime_ns;
+}
+
+static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
+{
+	ws->texts = realloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
+	if (!ws->texts)
+		abort();
+	ws->texts[ws->ntexts++] = ct;
 }
 
 int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, const char *path)
 {
-	struct cached_text *ct = find_text(ws, path);
+	struct cached_text *ct = find_text(ws, path, NULL);
 	struct buf abs = BUF_INIT, data = BUF_INIT;
 	struct ln_text t;
+	struct stat st;
+	struct timespec now;
 	int error;
 
 	*out = NULL;
@@ -166,10 +337,11 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 		*out = &ct->text;
 		return 0;
 	}
-	if (path[0] == '/')
-		buf_adds(&abs, path);
-	else
-		buf_addf(&abs, "%s/%s", ws->root, path);
+	abs_path(&abs, ws, path);
+	/* stat before reading: a write in between makes the signature stale,
+	 * never the other way round */
+	if (stat(abs.data, &st) < 0)
+		memset(&st, 0, sizeof st);
 	error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
 	if (error)
 		goto done;
@@ -178,13 +350,21 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 		error = ln_error_set(error, "%s: %s", path, ln_error_msg());
 		goto done;
 	}
-	ws->texts = realloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
-	if (!ws->texts)
+	ct = calloc(1, sizeof *ct);
+	if (!ct)
 		abort();
-	ct = &ws->texts[ws->ntexts++];
 	ct->path = strdup(path);
 	ct->text = t;
 	ln_sha256_hex(data.data, data.len, ct->digest);
+	ct->dev = st.st_dev;
+	ct->ino = st.st_ino;
+	ct->size = st.st_size;
+	ct->mtime_ns = ns_of(&st.st_mtim);
+	ct->ctime_ns = ns_of(&st.st_ctim);
+	clock_gettime(CLOCK_REALTIME, &now);
+	ct->racy = ct->mtime_ns > ns_of(&now) - 2000000000LL ||
+		   ct->ctime_ns > ns_of(&now) - 2000000000LL;
+	cache_add(ws, ct);
 	*out = &ct->text;
 done:
 	buf_release(&abs);
@@ -194,8 +374,55 @@ done:
 
 const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path)
 {
-	struct cached_text *ct = find_text(ws, path);
+	struct cached_text *ct = find_text(ws, path, NULL);
 	return ct ? ct->digest : NULL;
+}
+
+int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const char *data,
+			      size_t len)
+{
+	struct cached_text *ct;
+	struct ln_text t;
+	size_t i;
+	int error;
+
+	if (len > LSP_MAX_FILE_BYTES)
+		return ln_error_set(LN_EINPUT, "%s: overlay larger than %zu bytes", path,
+				    LSP_MAX_FILE_BYTES);
+	error = ln_text_init(&t, data, len);
+	if (error)
+		return ln_error_set(error, "%s: %s", path, ln_error_msg());
+	if (find_text(ws, path, &i))
+		text_remove(ws, i);
+	ct = calloc(1, sizeof *ct);
+	if (!ct)
+		abort();
+	ct->path = strdup(path);
+	ct->text = t;
+	ct->overlay = true;
+	ln_sha256_hex(data, len, ct->digest);
+	cache_add(ws, ct);
+	return 0;
+}
+
+void lsp_workspace_drop_overlays(struct lsp_workspace *ws)
+{
+	size_t i = 0;
+
+	while (i < ws->ntexts)
+		if (ws->texts[i]->overlay)
+			text_remove(ws, i);
+		else
+			i++;
+}
+
+bool lsp_workspace_has_overlays(const struct lsp_workspace *ws)
+{
+	size_t i;
+	for (i = 0; i < ws->ntexts; i++)
+		if (ws->texts[i]->overlay)
+			return true;
+	return false;
 }
 
 int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_out,
@@ -223,6 +450,8 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 	free(uri);
 	return error;
 }
+
+/* ---- readiness ---- */
 
 static bool has_cdb(const char *root)
 {
@@ -261,31 +490,415 @@ static bool is_ready(struct lsp_session *s, const struct lsp_profile *p)
 	}
 }
 
-int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
-			     bool need_index, int timeout_ms)
+/* 1 ready, 0 not yet, -1 never (no index will come: no compilation database). */
+static int ready_state(struct lsp_workspace *ws, struct lsp_server_info *srv, bool need_index)
 {
-	long long deadline = ln_now_ms() + timeout_ms;
 	const struct lsp_profile *p = srv->profile;
-	int error;
 
 	if (p->readiness == LSP_READY_INDEX) {
 		if (!need_index)
 			return 1;
 		if (p->index_needs_cdb && !has_cdb(ws->root))
-			return 0; /* no index will ever come: partial at once */
+			return -1;
 	}
+	return is_ready(srv->session, p) ? 1 : 0;
+}
+
+int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
+			     bool need_index, int timeout_ms)
+{
+	long long deadline = ln_now_ms() + timeout_ms;
+	int error, r;
+
 	/* Handle what has already arrived before deciding. */
 	error = lsp_session_pump(srv->session, 0);
 	for (;;) {
 		long long left;
 		if (error)
 			return error;
-		if (is_ready(srv->session, p))
-			return 1;
+		r = ready_state(ws, srv, need_index);
+		if (r != 0)
+			return r > 0 ? 1 : 0; /* never: partial at once */
 		left = deadline - ln_now_ms();
 		if (left <= 0)
 			return 0;
 		/* returns after the next message (or the deadline) */
 		error = lsp_session_pump(srv->session, (int)left);
 	}
+}
+
+int lsp_workspace_wait_all_ready(struct lsp_workspace *ws, int timeout_ms)
+{
+	long long deadline = ln_now_ms() + timeout_ms;
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < ws->nservers; i++) {
+		struct server_slot *sl = ws->servers[i];
+		long long left = deadline - ln_now_ms();
+		int r;
+		if (!sl->info.session)
+			continue;
+		r = lsp_workspace_wait_ready(ws, &sl->info, true, left > 0 ? (int)left : 0);
+		if (r <= 0)
+			all = 0;
+	}
+	return all;
+}
+
+/* ---- the files of the workspace ---- */
+
+static int walk(const char *root, const char *rel, const struct lsp_profiles *ps,
+		json_t *out, int depth)
+{
+	struct dirent **ents = NULL;
+	struct buf dir = BUF_INIT;
+	int n, i, error = 0;
+
+	if (depth > 32)
+		return 0;
+	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	n = scandir(dir.data, &ents, NULL, alphasort);
+	buf_release(&dir);
+	if (n < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		struct buf child = BUF_INIT, abs = BUF_INIT;
+		struct stat st;
+		if (name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__") ||
+		    error) {
+			free(ents[i]);
+			continue;
+		}
+		buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", name);
+		buf_addf(&abs, "%s/%s", root, child.data);
+		if (lstat(abs.data, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				error = walk(root, child.data, ps, out, depth + 1);
+			else if (S_ISREG(st.st_mode) && lsp_profiles_for_path(ps, child.data, NULL)) {
+				if (json_array_size(out) >= LSP_MAX_WORKSPACE_FILES)
+					error = ln_error_set(LN_EINPUT,
+						"the workspace has more than %d source files; "
+						"name the files to check", LSP_MAX_WORKSPACE_FILES);
+				else
+					json_array_append_new(out, json_string(child.data));
+			}
+		}
+		buf_release(&child);
+		buf_release(&abs);
+		free(ents[i]);
+	}
+	free(ents);
+	return error;
+}
+
+static int cmp_json_str(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
+{
+	json_t *arr = json_array();
+	int error = 0;
+
+	*out = NULL;
+	if (ws->track_files && ws->snap.scanned) {
+		size_t i, n = ln_snapshot_count(&ws->snap);
+		for (i = 0; i < n && !error; i++) {
+			const char *p = ln_snapshot_path(&ws->snap, i);
+			if (!lsp_profiles_for_path(&ws->profiles, p, NULL))
+				continue;
+			if (json_array_size(arr) >= LSP_MAX_WORKSPACE_FILES)
+				error = ln_error_set(LN_EINPUT, "the workspace has more than %d source "
+						     "files; name the files to check",
+						     LSP_MAX_WORKSPACE_FILES);
+			else
+				json_array_append_new(arr, json_string(p));
+		}
+	} else {
+		error = walk(ws->root, "", &ws->profiles, arr, 0);
+	}
+	if (error) {
+		json_decref(arr);
+		return error;
+	}
+	/* alphasort per directory is not byte order across levels: sort */
+	{
+		size_t n = json_array_size(arr), i;
+		json_t **v = malloc((n ? n : 1) * sizeof *v);
+		if (!v)
+			abort();
+		for (i = 0; i < n; i++)
+			v[i] = json_incref(json_array_get(arr, i));
+		qsort(v, n, sizeof *v, cmp_json_str);
+		json_array_clear(arr);
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, v[i]);
+		free(v);
+	}
+	*out = arr;
+	return 0;
+}
+
+/* ---- warm workspaces ---- */
+
+/* The workspace-relative path of a file: URI (malloc'd), or NULL when it
+ * lies outside the workspace or is not a file: URI. */
+static char *rel_of_uri(const struct lsp_workspace *ws, const char *uri)
+{
+	char *abs = NULL, *rel = NULL;
+
+	if (ln_uri_to_path(&abs, uri))
+		return NULL;
+	if (ln_path_relativize(&rel, ws->root, abs) != 1) {
+		free(rel);
+		rel = NULL;
+	}
+	free(abs);
+	return rel;
+}
+
+static bool is_open(struct lsp_session *s, const char *uri)
+{
+	size_t i, n = lsp_session_open_count(s);
+	for (i = 0; i < n; i++) {
+		const char *u = lsp_session_open_uri(s, i);
+		if (u && !strcmp(u, uri))
+			return true;
+	}
+	return false;
+}
+
+static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
+			   const struct ln_file_change *ch, size_t nch)
+{
+	struct lsp_session *s = sl->info.session;
+	const struct lsp_profile *p = sl->info.profile;
+	json_t *events = json_array();
+	bool affected = false;
+	size_t i, n, synced = 0;
+
+	for (i = 0; i < nch; i++) {
+		const struct lsp_profile *served = lsp_profiles_for_path(&ws->profiles, ch[i].path,
+									 NULL);
+		char *uri = lsp_workspace_uri(ws, ch[i].path);
+		if (served == p || !served)
+			affected = true;
+		json_array_append_new(events, json_pack("{s:s, s:i}", "uri", uri, "type",
+							(int)ch[i].type));
+		free(uri);
+	}
+	if (json_array_size(events))
+		lsp_session_notify(s, "workspace/didChangeWatchedFiles",
+				   json_pack("{s:O}", "changes", events));
+	json_decref(events);
+
+	/* Every open document back to its disk text (this also undoes
+	 * overlays of an earlier request). */
+	n = lsp_session_open_count(s);
+	for (i = 0; i < n; i++) {
+		const char *u = lsp_session_open_uri(s, i);
+		const struct ln_text *t;
+		const char *lang = NULL;
+		char *uri, *rel;
+		if (!u)
+			continue;
+		uri = strdup(u);
+		rel = rel_of_uri(ws, uri);
+		if (rel && lsp_profiles_for_path(&ws->profiles, rel, &lang) == p &&
+		    lsp_workspace_text(ws, &t, rel) == 0) {
+			if (affected)
+				lsp_session_resync_doc(s, NULL, uri, lang, t->data, t->len);
+			else
+				lsp_session_sync_doc(s, NULL, uri, lang, t->data, t->len);
+		} else {
+			lsp_session_close_doc(s, uri);
+		}
+		free(rel);
+		free(uri);
+	}
+
+	/* Changed files this server serves: into its view, so that answers
+	 * about them (and its in-memory index) follow the disk. */
+	for (i = 0; i < nch && synced < MAX_SYNC_PER_REFRESH; i++) {
+		const char *lang = NULL;
+		const struct ln_text *t;
+		char *uri;
+		if (ch[i].type == LN_FILE_DELETED ||
+		    lsp_profiles_for_path(&ws->profiles, ch[i].path, &lang) != p)
+			continue;
+		uri = lsp_workspace_uri(ws, ch[i].path);
+		if (!is_open(s, uri) && lsp_workspace_text(ws, &t, ch[i].path) == 0) {
+			lsp_session_sync_doc(s, NULL, uri, lang, t->data, t->len);
+			synced++;
+		}
+		free(uri);
+	}
+}
+
+static bool open_anywhere(struct lsp_workspace *ws, const char *path)
+{
+	char *uri = lsp_workspace_uri(ws, path);
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < ws->nservers && !found; i++)
+		if (ws->servers[i]->info.session)
+			found = is_open(ws->servers[i]->info.session, uri);
+	free(uri);
+	return found;
+}
+
+int lsp_workspace_refresh(struct lsp_workspace *ws)
+{
+	struct ln_file_change *ch = NULL;
+	size_t nch = 0, i;
+	int error = 0;
+
+	for (i = 0; i < ws->ntexts;) {
+		if (text_stale(ws, ws->texts[i]))
+			text_remove(ws, i);
+		else
+			i++;
+	}
+	if (ws->track_files) {
+		error = ln_snapshot_scan(&ws->snap, &ch, &nch);
+		if (error)
+			return error;
+	}
+	for (i = 0; i < ws->nservers; i++)
+		if (ws->servers[i]->info.session && !lsp_session_error(ws->servers[i]->info.session))
+			refresh_server(ws, ws->servers[i], ch, nch);
+	ln_file_changes_free(ch, nch);
+	if (ws->ntexts > MAX_CACHED_TEXTS) {
+		for (i = 0; i < ws->ntexts;) {
+			if (!ws->texts[i]->overlay && !open_anywhere(ws, ws->texts[i]->path))
+				text_remove(ws, i);
+			else
+				i++;
+		}
+	}
+	return 0;
+}
+
+const char *lsp_workspace_content_digest(const struct lsp_workspace *ws)
+{
+	return ws->track_files ? ln_snapshot_digest(&ws->snap) : NULL;
+}
+
+unsigned long lsp_workspace_generation(const struct lsp_workspace *ws)
+{
+	return ws->generation;
+}
+
+unsigned long lsp_workspace_crashes(const struct lsp_workspace *ws)
+{
+	return ws->crashes;
+}
+
+void lsp_workspace_warm(struct lsp_workspace *ws)
+{
+	json_t *files = NULL, *f;
+	size_t i, j;
+
+	if (lsp_workspace_source_files(ws, &files))
+		return;
+	for (i = 0; i < ws->profiles.n; i++) {
+		const struct lsp_profile *p = &ws->profiles.v[i];
+		struct lsp_server_info *srv;
+		int version;
+		if (!p->enabled)
+			continue;
+		json_array_foreach(files, j, f)
+			if (lsp_profiles_for_path(&ws->profiles, json_string_value(f), NULL) == p) {
+				lsp_workspace_open(ws, &srv, &version, json_string_value(f));
+				break;
+			}
+	}
+	json_decref(files);
+}
+
+size_t lsp_workspace_poll_fds(const struct lsp_workspace *ws, int *fds, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ws->nservers; i++) {
+		int o, e;
+		if (!ws->servers[i]->info.session)
+			continue;
+		lsp_session_poll_fds(ws->servers[i]->info.session, &o, &e);
+		if (o >= 0 && n < max)
+			fds[n++] = o;
+		if (e >= 0 && n < max)
+			fds[n++] = e;
+	}
+	return n;
+}
+
+void lsp_workspace_pump(struct lsp_workspace *ws)
+{
+	size_t i;
+	for (i = 0; i < ws->nservers; i++)
+		if (ws->servers[i]->info.session)
+			lsp_session_pump(ws->servers[i]->info.session, 0);
+}
+
+int lsp_workspace_reap(struct lsp_workspace *ws)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < ws->nservers; i++) {
+		struct server_slot *sl = ws->servers[i];
+		if (sl->info.session && lsp_session_error(sl->info.session)) {
+			/* sets the last error to the session's sticky message */
+			lsp_session_pump(sl->info.session, 0);
+			slot_down(ws, sl);
+			n++;
+		}
+	}
+	return n;
+}
+
+json_t *lsp_workspace_status(struct lsp_workspace *ws)
+{
+	json_t *arr = json_array();
+	size_t i, j;
+
+	for (i = 0; i < ws->nservers; i++) {
+		struct server_slot *sl = ws->servers[i];
+		struct lsp_session *s = sl->info.session;
+		json_t *o = json_pack("{s:s, s:s, s:s*, s:i, s:I, s:s*}",
+				      "profile", sl->info.profile->name,
+				      "state", s ? "running" : "crashed",
+				      "version", sl->info.version,
+				      "restarts", sl->restarts,
+				      "crashes", (json_int_t)sl->total_crashes,
+				      "lastError", sl->last_error[0] ? sl->last_error : NULL);
+		if (s) {
+			size_t open = 0, n = lsp_session_open_count(s);
+			int r;
+			for (j = 0; j < n; j++)
+				open += lsp_session_open_uri(s, j) != NULL;
+			lsp_session_pump(s, 0);
+			r = ready_state(ws, &sl->info, true);
+			json_object_set_new(o, "pid", json_integer(lsp_session_pid(s)));
+			json_object_set_new(o, "positionEncoding",
+					    json_string(ln_enc_lsp_name(lsp_session_encoding(s))));
+			json_object_set_new(o, "ready", json_boolean(r != 0));
+			json_object_set_new(o, "readiness", json_string(
+				r > 0 ? "ready" : r < 0 ? "no-index" : "indexing"));
+			json_object_set_new(o, "requestsSent",
+					    json_integer(lsp_session_requests_sent(s)));
+			json_object_set_new(o, "openDocuments", json_integer((json_int_t)open));
+			json_object_set_new(o, "rssKiB",
+					    json_integer(ln_proc_rss_kib(lsp_session_pid(s))));
+			json_object_set_new(o, "uptimeMs",
+					    json_integer(ln_now_ms() - sl->started_ms));
+		}
+		json_array_append_new(arr, o);
+	}
+	return arr;
 }

@@ -6,9 +6,22 @@
  * it as UTF-8 text, didOpen/didChange) and when a server's answers are
  * complete (readiness, see profile.h).
  *
- * Documents read here are cached for the lifetime of the workspace object
- * by workspace-relative path (or absolute path for external files), so all
- * conversions within one request see the same bytes.
+ * Documents read here are cached by workspace-relative path (or absolute
+ * path for external files), so all conversions within one request see the
+ * same bytes; pointers returned stay valid until the next
+ * lsp_workspace_refresh() or lsp_workspace_drop_overlays().
+ *
+ * A warm workspace (the daemon's) lives across requests. Before each one
+ * the owner calls lsp_workspace_refresh(), which makes the cache and every
+ * server's view equal the files on disk; between requests it polls the
+ * servers' descriptors, pumps them, and reaps crashed servers with
+ * lsp_workspace_reap(). With `restart` set, a crashed server is started
+ * again on its next use, after a backoff that grows with repeated crashes.
+ *
+ * Overlays are in-memory texts that replace a file's disk content for the
+ * current request only (verified apply, group evaluation): set them, run
+ * the request, drop them; the next refresh puts the disk text back into
+ * every server, so an overlay never leaks into another request's answer.
  */
 #ifndef LANSER_LSP_WORKSPACE_H
 #define LANSER_LSP_WORKSPACE_H
@@ -35,6 +48,8 @@ struct lsp_workspace_opts {
 	int init_ms, request_ms;
 	lsp_record_fn record;      /* optional frame recorder for every session */
 	void *record_ctx;
+	bool restart;              /* restart crashed servers (with backoff) */
+	bool track_files;          /* keep a snapshot of the tree (refresh) */
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o);
@@ -72,5 +87,60 @@ int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *s
 
 /* file:// URI for a workspace-relative path (malloc'd). */
 char *lsp_workspace_uri(const struct lsp_workspace *ws, const char *relpath);
+
+/* The workspace files some enabled profile serves, sorted (hidden
+ * directories, node_modules and __pycache__ skipped), as a JSON array of
+ * relative paths. From the snapshot when the workspace tracks files.
+ * LN_EINPUT when there are more than LSP_MAX_WORKSPACE_FILES. */
+#define LSP_MAX_WORKSPACE_FILES 2000
+int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out);
+
+/* ---- warm workspaces (the daemon) ---- */
+
+/* Brings the document cache and every running server in line with the
+ * disk (see the top of this file). Changes since the last refresh are
+ * sent as workspace/didChangeWatchedFiles; changed source files are synced
+ * into their server (didOpen/didChange, didClose when deleted) and the
+ * other open documents of an affected server are re-versioned so that it
+ * publishes fresh diagnostics. Returns 0, or an error when the root is gone. */
+int lsp_workspace_refresh(struct lsp_workspace *ws);
+
+/* "sha256:..." over every file of the workspace as of the last refresh, or
+ * NULL (not tracking, or the tree is over the snapshot's bounds). */
+const char *lsp_workspace_content_digest(const struct lsp_workspace *ws);
+
+/* Counts server starts: changes whenever a server (re)starts, so a cache
+ * keyed on it never serves an answer from a server that is gone. */
+unsigned long lsp_workspace_generation(const struct lsp_workspace *ws);
+
+/* Starts the servers the workspace needs (one per language present) and
+ * opens one file in each so that they begin indexing. Errors are recorded
+ * per server (see status) and not returned. */
+void lsp_workspace_warm(struct lsp_workspace *ws);
+
+/* Waits until every running server is ready (index included) or the
+ * deadline passes: 1 all ready, 0 timeout. */
+int lsp_workspace_wait_all_ready(struct lsp_workspace *ws, int timeout_ms);
+
+/* Descriptors to poll for server output (at most `max`); returns the count. */
+size_t lsp_workspace_poll_fds(const struct lsp_workspace *ws, int *fds, size_t max);
+/* Handles whatever the servers sent (non-blocking). */
+void lsp_workspace_pump(struct lsp_workspace *ws);
+/* Frees (and reaps) the sessions whose server died; returns how many. */
+int lsp_workspace_reap(struct lsp_workspace *ws);
+/* Total crashes seen so far. */
+unsigned long lsp_workspace_crashes(const struct lsp_workspace *ws);
+
+/* One object per profile that was started:
+ * {profile, state ("running"|"crashed"), pid, version, positionEncoding,
+ *  ready, restarts, crashes, requestsSent, openDocuments, rssKiB,
+ *  uptimeMs, lastError}. */
+json_t *lsp_workspace_status(struct lsp_workspace *ws);
+
+/* Overlays (see the top of this file). `path` is workspace-relative. */
+int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const char *data,
+			      size_t len);
+void lsp_workspace_drop_overlays(struct lsp_workspace *ws);
+bool lsp_workspace_has_overlays(const struct lsp_workspace *ws);
 
 #endif

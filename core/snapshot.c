@@ -1,0 +1,297 @@
+#include "snapshot.h"
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_DEPTH 32
+/* Files bigger than this are identified by their stat signature instead of
+ * their bytes (still exact about "did it change", just not content-based). */
+#define MAX_HASHED_BYTES ((off_t)64 << 20)
+/* A file modified less than this long before the scan is re-hashed on the
+ * next scan even when its signature did not change. */
+#define RACY_NS 2000000000LL
+
+struct ln_snapshot_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_ns, ctime_ns;
+	bool racy;
+	char hash[LN_SHA256_HEX_SIZE];
+};
+
+void ln_snapshot_init(struct ln_snapshot *s, const char *root)
+{
+	memset(s, 0, sizeof *s);
+	s->root = strdup(root);
+	if (!s->root)
+		abort();
+}
+
+static void entries_free(struct ln_snapshot_entry *v, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+void ln_snapshot_release(struct ln_snapshot *s)
+{
+	entries_free(s->v, s->n);
+	free(s->root);
+	memset(s, 0, sizeof *s);
+}
+
+void ln_file_changes_free(struct ln_file_change *v, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+struct scan {
+	struct ln_snapshot_entry *v;
+	size_t n, cap;
+	bool truncated;
+};
+
+static bool skipped_dir(const char *name)
+{
+	return name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__");
+}
+
+static void walk(struct scan *sc, const char *root, const char *rel, int depth)
+{
+	struct buf dir = BUF_INIT, child = BUF_INIT;
+	struct dirent *e;
+	DIR *d;
+
+	if (depth > MAX_DEPTH) {
+		sc->truncated = true;
+		return;
+	}
+	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	d = opendir(dir.data);
+	if (!d) {
+		buf_release(&dir);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		buf_reset(&child);
+		buf_addf(&child, "%s/%s", dir.data, e->d_name);
+		if (lstat(child.data, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			struct buf sub = BUF_INIT;
+			if (skipped_dir(e->d_name))
+				continue;
+			buf_addf(&sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+			walk(sc, root, sub.data, depth + 1);
+			buf_release(&sub);
+		} else if (S_ISREG(st.st_mode)) {
+			struct ln_snapshot_entry *en;
+			if (e->d_name[0] == '.' && depth == 0 && !strcmp(e->d_name, ".lanser.json")) {
+				/* the configuration is a workspace input too */
+			} else if (e->d_name[0] == '.') {
+				continue;
+			}
+			if (sc->n >= LN_SNAPSHOT_MAX_FILES) {
+				sc->truncated = true;
+				break;
+			}
+			if (sc->n == sc->cap) {
+				sc->cap = sc->cap ? sc->cap * 2 : 256;
+				sc->v = realloc(sc->v, sc->cap * sizeof *sc->v);
+				if (!sc->v)
+					abort();
+			}
+			en = &sc->v[sc->n++];
+			memset(en, 0, sizeof *en);
+			{
+				struct buf p = BUF_INIT;
+				buf_addf(&p, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+				en->path = buf_detach(&p, NULL);
+			}
+			en->dev = st.st_dev;
+			en->ino = st.st_ino;
+			en->size = st.st_size;
+			en->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+			en->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+		}
+	}
+	closedir(d);
+	buf_release(&dir);
+	buf_release(&child);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct ln_snapshot_entry *)a)->path,
+		      ((const struct ln_snapshot_entry *)b)->path);
+}
+
+static void hash_file(const char *root, struct ln_snapshot_entry *en)
+{
+	struct ln_sha256_ctx c;
+	struct buf p = BUF_INIT;
+	char chunk[65536];
+	ssize_t got;
+	int fd;
+
+	if (en->size > MAX_HASHED_BYTES) {
+		char sig[128];
+		snprintf(sig, sizeof sig, "stat:%llu:%llu:%lld:%lld", (unsigned long long)en->ino,
+			 (unsigned long long)en->size, en->mtime_ns, en->ctime_ns);
+		ln_sha256_hex(sig, strlen(sig), en->hash);
+		return;
+	}
+	buf_addf(&p, "%s/%s", root, en->path);
+	fd = open(p.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	buf_release(&p);
+	ln_sha256_init(&c);
+	if (fd >= 0) {
+		while ((got = read(fd, chunk, sizeof chunk)) > 0)
+			ln_sha256_update(&c, chunk, (size_t)got);
+		close(fd);
+	} else {
+		/* vanished between stat and open: hash as unreadable */
+		ln_sha256_update(&c, "\0unreadable", 11);
+	}
+	ln_sha256_final_hex(&c, en->hash);
+}
+
+static void add_change(struct ln_file_change **v, size_t *n, const char *path,
+		       enum ln_change_type type)
+{
+	*v = realloc(*v, (*n + 1) * sizeof **v);
+	if (!*v)
+		abort();
+	(*v)[*n].path = strdup(path);
+	(*v)[*n].type = type;
+	(*n)++;
+}
+
+int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, size_t *nchanges)
+{
+	struct scan sc = { 0 };
+	struct ln_file_change *ch = NULL;
+	struct ln_sha256_ctx dc;
+	struct timespec now;
+	long long now_ns;
+	size_t nch = 0, i, j;
+	struct stat st;
+
+	if (changes)
+		*changes = NULL;
+	if (nchanges)
+		*nchanges = 0;
+	if (stat(s->root, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ln_error_set(LN_EGENERIC, "workspace root %s: %s", s->root,
+				    errno ? strerror(errno) : "not a directory");
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	walk(&sc, s->root, "", 0);
+	if (sc.n)
+		qsort(sc.v, sc.n, sizeof *sc.v, cmp_entry);
+
+	/* Merge with the previous scan (both sorted). */
+	for (i = 0, j = 0; i < sc.n || j < s->n;) {
+		int c = i >= sc.n ? 1 : j >= s->n ? -1 : strcmp(sc.v[i].path, s->v[j].path);
+		if (c < 0) {
+			hash_file(s->root, &sc.v[i]);
+			if (s->scanned)
+				add_change(&ch, &nch, sc.v[i].path, LN_FILE_CREATED);
+			i++;
+		} else if (c > 0) {
+			add_change(&ch, &nch, s->v[j].path, LN_FILE_DELETED);
+			j++;
+		} else {
+			struct ln_snapshot_entry *a = &sc.v[i], *b = &s->v[j];
+			if (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+			    a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && !b->racy) {
+				memcpy(a->hash, b->hash, sizeof a->hash);
+			} else {
+				hash_file(s->root, a);
+				if (strcmp(a->hash, b->hash))
+					add_change(&ch, &nch, a->path, LN_FILE_CHANGED);
+			}
+			i++;
+			j++;
+		}
+	}
+	for (i = 0; i < sc.n; i++)
+		sc.v[i].racy = sc.v[i].mtime_ns > now_ns - RACY_NS ||
+			       sc.v[i].ctime_ns > now_ns - RACY_NS;
+
+	entries_free(s->v, s->n);
+	s->v = sc.v;
+	s->n = sc.n;
+	s->scanned = true;
+	s->truncated = sc.truncated;
+	s->digest[0] = '\0';
+	if (!sc.truncated) {
+		char hex[LN_SHA256_HEX_SIZE];
+		ln_sha256_init(&dc);
+		for (i = 0; i < s->n; i++) {
+			ln_sha256_update(&dc, s->v[i].path, strlen(s->v[i].path) + 1);
+			ln_sha256_update(&dc, s->v[i].hash, strlen(s->v[i].hash) + 1);
+		}
+		ln_sha256_final_hex(&dc, hex);
+		snprintf(s->digest, sizeof s->digest, "sha256:%s", hex);
+	}
+	if (changes)
+		*changes = ch;
+	else
+		ln_file_changes_free(ch, nch);
+	if (nchanges)
+		*nchanges = nch;
+	return 0;
+}
+
+const char *ln_snapshot_digest(const struct ln_snapshot *s)
+{
+	return s->scanned && s->digest[0] ? s->digest : NULL;
+}
+
+const char *ln_snapshot_file_hash(const struct ln_snapshot *s, const char *path)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(path, s->v[mid].path);
+		if (!c)
+			return s->v[mid].hash;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+size_t ln_snapshot_count(const struct ln_snapshot *s)
+{
+	return s->n;
+}
+
+const char *ln_snapshot_path(const struct ln_snapshot *s, size_t i)
+{
+	return i < s->n ? s->v[i].path : NULL;
+}

@@ -1,0 +1,70 @@
+/*
+ * snapshot.h - what the files of a workspace contain, kept up to date by
+ * rescanning.
+ *
+ * A snapshot lists the workspace's regular files (workspace-relative
+ * paths, sorted; hidden directories, node_modules and __pycache__ are
+ * skipped, symbolic links are not followed) with each file's SHA-256. A
+ * rescan stats every file and re-hashes only those whose stat signature
+ * (device, inode, size, mtime, ctime) changed, or whose mtime is so recent
+ * that a second write in the same timestamp tick could hide behind it (the
+ * "racy clean" case: file times have a granularity of a few milliseconds).
+ *
+ * The content digest is the SHA-256 over every (path, file hash) pair in
+ * path order: two snapshots have the same digest exactly when they have the
+ * same paths with the same bytes. It is what answer caches key on.
+ *
+ * Bounded: at most LN_SNAPSHOT_MAX_FILES files and 32 directory levels; a
+ * bigger tree still scans (changes are still reported for the files seen)
+ * but has no digest (ln_snapshot_digest() returns NULL), so nothing may be
+ * cached against it.
+ */
+#ifndef LANSER_SNAPSHOT_H
+#define LANSER_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LN_SNAPSHOT_MAX_FILES 20000
+
+enum ln_change_type { LN_FILE_CREATED = 1, LN_FILE_CHANGED = 2, LN_FILE_DELETED = 3 };
+
+struct ln_file_change {
+	char *path;                 /* workspace-relative */
+	enum ln_change_type type;   /* numbered as LSP's FileChangeType */
+};
+
+struct ln_snapshot_entry;
+
+struct ln_snapshot {
+	char *root;
+	struct ln_snapshot_entry *v;
+	size_t n;
+	bool scanned;               /* at least one scan done */
+	bool truncated;             /* the last scan hit a bound */
+	char digest[72];            /* "sha256:<hex>", or "" when truncated */
+};
+
+void ln_snapshot_init(struct ln_snapshot *s, const char *root);
+void ln_snapshot_release(struct ln_snapshot *s);
+
+/* Rescans the tree. *changes (may be NULL) receives what differs from the
+ * previous scan, sorted by path (empty on the first scan); free it with
+ * ln_file_changes_free(). Returns 0, or LN_EGENERIC when the root itself
+ * cannot be read. */
+int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, size_t *nchanges);
+
+/* "sha256:<hex>" of the last scan, or NULL when it was truncated or no
+ * scan happened yet. */
+const char *ln_snapshot_digest(const struct ln_snapshot *s);
+
+/* The files of the last scan, sorted by path (bytewise). */
+size_t ln_snapshot_count(const struct ln_snapshot *s);
+const char *ln_snapshot_path(const struct ln_snapshot *s, size_t i);
+
+/* The hex SHA-256 of `path` as of the last scan, or NULL. */
+const char *ln_snapshot_file_hash(const struct ln_snapshot *s, const char *path);
+
+void ln_file_changes_free(struct ln_file_change *v, size_t n);
+
+#endif
