@@ -25,6 +25,12 @@
 
 struct lsp_workspace;
 
+/* What running one command line produced, besides its output. */
+struct exec_result {
+	int code;              /* exit status */
+	bool cacheable, complete, no_cache;
+};
+
 struct cli {
 	int argc;              /* positional arguments after the command name */
 	char **argv;
@@ -40,8 +46,22 @@ struct cli {
 	bool no_decl;          /* refs: exclude the declaration */
 	bool explicit_root;
 	bool no_daemon;        /* --no-daemon */
+	bool no_cache;         /* --no-cache: do not answer from the daemon's cache */
+	bool wait_ready;       /* daemon start --wait-ready */
+	bool all;              /* daemon stop --all */
+	const char *in_path, *out_path;   /* batch --in / --out */
+	int help_or_version;   /* 'h' / 'V' when asked */
 	FILE *out, *err;       /* where the command writes (see above) */
 	struct lsp_workspace *ws; /* warm workspace (daemon) or NULL */
+	/* Set by query commands for the daemon's answer cache: the answer is a
+	 * pure function of (request, workspace content, servers, config)
+	 * (cacheable) and the servers said it was complete. */
+	bool cacheable, complete;
+	/* Runs another command line in this process (batch, daemon). */
+	int (*exec)(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
+		    struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
+	bool in_daemon;        /* running inside the daemon (meta.volatile.daemon) */
+	const char *at;        /* locate --at <git-rev>: the snapshot a selector was written against */
 };
 
 int cmd_def(struct cli *c);
@@ -50,6 +70,10 @@ int cmd_hover(struct cli *c);
 int cmd_symbols(struct cli *c);
 int cmd_diag(struct cli *c);
 int cmd_doctor(struct cli *c);
+int cmd_batch(struct cli *c);
+int cmd_daemon(struct cli *c);
 int cmd_schema(struct cli *c);
+int cmd_outline(struct cli *c);
+int cmd_locate(struct cli *c);
 
 #endif

@@ -8,6 +8,8 @@
  * status (core/err.h; docs/exit-codes.md).
  */
 #include "cli.h"
+#include "daemon.h"
+#include "workspace.h"
 #include "err.h"
 #include "path.h"
 
@@ -18,7 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { NEEDS_WORKSPACE = 1 };
+/* NEEDS_WORKSPACE: finds the root and loads the configuration first.
+ * DAEMON: answered by the workspace's warm daemon unless --no-daemon. */
+enum { NEEDS_WORKSPACE = 1, DAEMON = 2 };
 
 struct command {
 	const char *name;
@@ -29,13 +33,17 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "def", cmd_def, NEEDS_WORKSPACE, "<path@L<line>:C<col>>", "go to definition" },
-	{ "refs", cmd_refs, NEEDS_WORKSPACE, "<path@L<line>:C<col>>", "find references" },
-	{ "hover", cmd_hover, NEEDS_WORKSPACE, "<path@L<line>:C<col>>", "type and documentation at a position" },
-	{ "symbols", cmd_symbols, NEEDS_WORKSPACE, "<file> | --workspace [query]", "document or workspace symbols" },
-	{ "diag", cmd_diag, NEEDS_WORKSPACE, "[file...]", "diagnostics for files (default: the whole workspace)" },
+	{ "def", cmd_def, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "go to definition" },
+	{ "refs", cmd_refs, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "find references" },
+	{ "hover", cmd_hover, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "type and documentation at a position" },
+	{ "symbols", cmd_symbols, NEEDS_WORKSPACE | DAEMON, "<file> | --workspace [query]", "document or workspace symbols" },
+	{ "diag", cmd_diag, NEEDS_WORKSPACE | DAEMON, "[file...]", "diagnostics for files (default: the whole workspace)" },
+	{ "batch", cmd_batch, NEEDS_WORKSPACE, "--in FILE --out FILE", "one request per JSONL line, one bundle per line" },
+	{ "daemon", cmd_daemon, NEEDS_WORKSPACE, "start|stop|status|run", "the warm per-workspace daemon (docs/daemon.md)" },
 	{ "doctor", cmd_doctor, NEEDS_WORKSPACE, "", "what is installed, versions, what is missing" },
 	{ "schema", cmd_schema, 0, "bundle", "print the JSON Schema of a format" },
+	{ "outline", cmd_outline, NEEDS_WORKSPACE, "<file>", "symbols from tree-sitter alone (no server)" },
+	{ "locate", cmd_locate, NEEDS_WORKSPACE, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -64,6 +72,7 @@ static void usage(FILE *out)
 		"  --no-wait            answer at once; the bundle says \"complete\": false\n"
 		"  --workspace          symbols/diag over the whole workspace\n"
 		"  --no-decl            refs: leave the declaration out\n"
+		"  --at REV             locate: the git revision the selector was written against\n"
 		"  --no-daemon          run in-process (the only mode so far)\n"
 		"  -h, --help           this help;  --version  print the version\n"
 		"\n"
@@ -83,7 +92,12 @@ static int parse_ms(const char *s, int *out, const char *opt)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Parses the options and the command, finds the workspace root and loads
+ * the configuration (for commands that need them). Relative paths are
+ * taken from `cwd`. *cmd is NULL for --help / --version (c->help_or_version
+ * says which, for run_prepared). */
+static int prepare(struct cli *c, const struct command **cmd_out, int argc, char **argv,
+		   const char *cwd)
 {
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, 'r' },
@@ -95,22 +109,22 @@ int main(int argc, char **argv)
 		{ "workspace", no_argument, NULL, 'a' },
 		{ "no-decl", no_argument, NULL, 'D' },
 		{ "no-daemon", no_argument, NULL, 'N' },
+		{ "no-cache", no_argument, NULL, 'C' },
+		{ "wait-ready", no_argument, NULL, 'R' },
+		{ "all", no_argument, NULL, 'A' },
+		{ "in", required_argument, NULL, 'I' },
+		{ "out", required_argument, NULL, 'O' },
+		{ "at", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli c;
 	const struct command *cmd = NULL;
 	const char *root_opt = NULL;
 	int ch, error = 0, timeout = -1, index_ms = -1;
 
-	memset(&c, 0, sizeof c);
-	c.out = stdout;
-	c.err = stderr;
-	c.index_io = LN_ENC_CODEPOINT;
-	/* A server that dies while we write to it must surface as EPIPE
-	 * (-> SERVER_CRASH), not kill lanser. */
-	signal(SIGPIPE, SIG_IGN);
+	*cmd_out = NULL;
+	optind = 0; /* full re-initialisation: the daemon parses many times */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+hV", opts, NULL)) != -1 || optind < argc) {
 		if (ch == -1) {
@@ -119,75 +133,172 @@ int main(int argc, char **argv)
 				for (cmd = commands; cmd->name; cmd++)
 					if (!strcmp(cmd->name, argv[optind]))
 						break;
-				if (!cmd->name) {
-					error = ln_error_set(LN_EUSAGE, "unknown command '%s' "
-							     "(see lanser --help)", argv[optind]);
-					goto done;
-				}
-				c.argv = calloc((size_t)argc, sizeof *c.argv);
-				if (!c.argv)
+				if (!cmd->name)
+					return ln_error_set(LN_EUSAGE, "unknown command '%s' "
+							    "(see lanser --help)", argv[optind]);
+				c->argv = calloc((size_t)argc, sizeof *c->argv);
+				if (!c->argv)
 					abort();
 			} else {
-				c.argv[c.argc++] = argv[optind];
+				c->argv[c->argc++] = argv[optind];
 			}
 			optind++;
 			continue;
 		}
 		switch (ch) {
-		case 'r': root_opt = optarg; c.explicit_root = true; break;
-		case 'j': c.json = true; break;
+		case 'r': root_opt = optarg; c->explicit_root = true; break;
+		case 'j': c->json = true; break;
 		case 'i':
-			if (ln_enc_parse(&c.index_io, optarg)) {
-				error = ln_error_set(LN_EUSAGE, "--index-io must be codepoint, utf-8 "
-						     "or utf-16 (got '%s')", optarg);
-				goto done;
-			}
+			if (ln_enc_parse(&c->index_io, optarg))
+				return ln_error_set(LN_EUSAGE, "--index-io must be codepoint, utf-8 "
+						    "or utf-16 (got '%s')", optarg);
 			break;
-		case 't': if ((error = parse_ms(optarg, &timeout, "--timeout"))) goto done; break;
-		case 'w': if ((error = parse_ms(optarg, &index_ms, "--wait-index"))) goto done; break;
-		case 'W': c.no_wait = true; break;
-		case 'a': c.workspace = true; break;
-		case 'D': c.no_decl = true; break;
-		case 'N': c.no_daemon = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("lanser %s\n", LANSER_VERSION); return 0;
+		case 't': if ((error = parse_ms(optarg, &timeout, "--timeout"))) return error; break;
+		case 'w': if ((error = parse_ms(optarg, &index_ms, "--wait-index"))) return error; break;
+		case 'W': c->no_wait = true; break;
+		case 'a': c->workspace = true; break;
+		case 'D': c->no_decl = true; break;
+		case 'N': c->no_daemon = true; break;
+		case 'C': c->no_cache = true; break;
+		case 'R': c->wait_ready = true; break;
+		case 'A': c->all = true; break;
+		case 'I': c->in_path = optarg; break;
+		case 'O': c->out_path = optarg; break;
+		case 'T': c->at = optarg; break;
+		case 'h': c->help_or_version = 'h'; return 0;
+		case 'V': c->help_or_version = 'V'; return 0;
 		default:
-			error = ln_error_set(LN_EUSAGE, "unknown or incomplete option '%s' "
-					     "(see lanser --help)", argv[optind - 1]);
-			goto done;
+			return ln_error_set(LN_EUSAGE, "unknown or incomplete option '%s' "
+					    "(see lanser --help)", argv[optind - 1]);
 		}
 	}
 	if (!cmd) {
-		usage(stderr);
-		error = ln_error_set(LN_EUSAGE, "no command given");
-		goto done;
+		usage(c->err);
+		return ln_error_set(LN_EUSAGE, "no command given");
 	}
-	c.cwd = getcwd(NULL, 0);
-	if (!c.cwd) {
-		error = ln_error_set(LN_EGENERIC, "cannot read the current directory");
-		goto done;
-	}
+	*cmd_out = cmd;
+	c->cwd = strdup(cwd);
+	if (!c->cwd)
+		abort();
 	if (cmd->flags & NEEDS_WORKSPACE) {
-		error = ln_workspace_find_root(&c.root, root_opt, c.cwd);
+		error = ln_workspace_find_root(&c->root, root_opt, c->cwd);
 		if (error)
-			goto done;
-		error = ln_config_load(&c.cfg, c.root);
+			return error;
+		error = ln_config_load(&c->cfg, c->root);
 		if (error)
-			goto done;
-		c.timeout_ms = timeout >= 0 ? timeout : c.cfg.request_ms;
-		c.index_ms = index_ms >= 0 ? index_ms : c.cfg.index_ms;
+			return error;
+		c->timeout_ms = timeout >= 0 ? timeout : c->cfg.request_ms;
+		c->index_ms = index_ms >= 0 ? index_ms : c->cfg.index_ms;
 	}
-	error = cmd->fn(&c);
-done:
-	if (fflush(stdout) != 0 || ferror(stdout)) {
+	return 0;
+}
+
+static void cli_release(struct cli *c)
+{
+	ln_config_release(&c->cfg);
+	free(c->argv);
+	free(c->root);
+	free(c->cwd);
+}
+
+/* Runs a command in this process (or, with ws set, inside the daemon) and
+ * writes its output, and its error message, to out/err. */
+static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
+		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
+
+static void cli_init(struct cli *c, FILE *out, FILE *err)
+{
+	memset(c, 0, sizeof *c);
+	c->out = out;
+	c->err = err;
+	c->index_io = LN_ENC_CODEPOINT;
+	c->exec = exec_argv;
+}
+
+static int finish(struct cli *c, int error)
+{
+	if (fflush(c->out) != 0 || ferror(c->out)) {
 		if (!error)
 			error = ln_error_set(LN_EGENERIC, "error writing to standard output");
 	}
 	if (error)
-		fprintf(stderr, "lanser: %s\n", ln_error_msg()[0] ? ln_error_msg() : ln_err_name(error));
-	ln_config_release(&c.cfg);
-	free(c.argv);
-	free(c.root);
-	free(c.cwd);
+		fprintf(c->err, "lanser: %s\n", ln_error_msg()[0] ? ln_error_msg() : ln_err_name(error));
+	return error;
+}
+
+static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
+		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res)
+{
+	const struct command *cmd = NULL;
+	struct cli c;
+	int error;
+
+	cli_init(&c, out, err);
+	memset(res, 0, sizeof *res);
+	ln_error_clear();
+	error = prepare(&c, &cmd, argc, argv, cwd);
+	if (!error && !cmd)
+		error = ln_error_set(LN_EUSAGE, "--help and --version are answered by the client");
+	if (!error && ws && !(cmd->flags & DAEMON))
+		error = ln_error_set(LN_EUSAGE, "the daemon does not run '%s'", cmd->name);
+	if (!error && ws && strcmp(c.root, lsp_workspace_root(ws)))
+		error = ln_error_set(LN_EUSAGE, "this daemon serves %s, not %s",
+				     lsp_workspace_root(ws), c.root);
+	if (!error) {
+		c.ws = ws;
+		c.in_daemon = in_daemon;
+		error = cmd->fn(&c);
+		res->cacheable = c.cacheable;
+		res->complete = c.complete;
+		res->no_cache = c.no_cache;
+	}
+	error = finish(&c, error);
+	res->code = ln_exit_code(error);
+	cli_release(&c);
+	return res->code;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	struct cli c;
+	char *cwd;
+	int error;
+
+	/* A server that dies while we write to it must surface as EPIPE
+	 * (-> SERVER_CRASH), not kill lanser. */
+	signal(SIGPIPE, SIG_IGN);
+	cli_init(&c, stdout, stderr);
+	cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		fprintf(stderr, "lanser: cannot read the current directory\n");
+		return ln_exit_code(LN_EGENERIC);
+	}
+	error = prepare(&c, &cmd, argc, argv, cwd);
+	if (!error && c.help_or_version == 'h') {
+		usage(stdout);
+		goto done;
+	}
+	if (!error && c.help_or_version == 'V') {
+		printf("lanser %s\n", LANSER_VERSION);
+		goto done;
+	}
+	if (!error && (cmd->flags & DAEMON) && !c.no_daemon && !daemon_disabled()) {
+		int code;
+		if (daemon_forward(&c, argc - 1, argv + 1, &code) == 0) {
+			cli_release(&c);
+			free(cwd);
+			return code;
+		}
+		/* no daemon could be reached: say why, answer in-process */
+		fprintf(stderr, "lanser: note: %s; answering without the daemon\n", ln_error_msg());
+		ln_error_clear();
+	}
+	if (!error)
+		error = cmd->fn(&c);
+done:
+	error = finish(&c, error);
+	cli_release(&c);
+	free(cwd);
 	return ln_exit_code(error);
 }

@@ -12,6 +12,9 @@
 #include "err.h"
 #include "path.h"
 #include "proc.h"
+#include "resolve.h"
+#include "selector.h"
+#include "source.h"
 #include "workspace.h"
 
 #include <errno.h>
@@ -29,46 +32,18 @@ struct query {
 	FILE *debug;
 };
 
-/* ---- selectors (cursor form only; the full DSL is selectors/) ---- */
+/* ---- selectors (the DSL: selectors/selector.h, resolution: resolve.h) ---- */
 
-/* Parses "path@L<line>:C<col>" (1-based). */
-static int parse_cursor(const char *sel, char **path, long *line, long *col)
+/* The resolver reads documents through the workspace, so it resolves
+ * against the very bytes the server is sent. */
+static int parse_cursor_text(void *ctx, const char *rel, const struct ln_text **out)
 {
-	const char *at = strrchr(sel, '@'), *p;
-	char *end;
-	long v;
+	return lsp_workspace_text(ctx, out, rel);
+}
 
-	*path = NULL;
-	if (!at || at == sel)
-		return ln_error_set(LN_ESELECTOR,
-			"selector:1:%zu: expected '@L<line>:C<col>' after a path in '%s'",
-			at ? (size_t)1 : strlen(sel) + 1, sel);
-	p = at + 1;
-	if (*p != 'L')
-		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected 'L'", (size_t)(p - sel) + 1);
-	p++;
-	errno = 0;
-	v = strtol(p, &end, 10);
-	if (end == p || *p == '-' || *p == '+' || errno || v < 1 || v > 100000000)
-		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected a line number >= 1",
-				    (size_t)(p - sel) + 1);
-	*line = v;
-	p = end;
-	if (*p != ':' || p[1] != 'C')
-		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected ':C<column>'",
-				    (size_t)(p - sel) + 1);
-	p += 2;
-	errno = 0;
-	v = strtol(p, &end, 10);
-	if (end == p || *p == '-' || *p == '+' || errno || v < 1 || v > 100000000)
-		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: expected a column number >= 1",
-				    (size_t)(p - sel) + 1);
-	*col = v;
-	if (*end)
-		return ln_error_set(LN_ESELECTOR, "selector:1:%zu: unexpected '%c' after the column",
-				    (size_t)(end - sel) + 1, *end);
-	*path = strndup(sel, (size_t)(at - sel));
-	return 0;
+static int parse_cursor_files(void *ctx, json_t **out)
+{
+	return sel_workspace_files(out, lsp_workspace_root(ctx));
 }
 
 /* ---- environment and inputs recorded in the bundle ---- */
@@ -259,7 +234,11 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 
 	vol = json_object_get(json_object_get(q->bundle, "meta"), "volatile");
 	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - q->started_ms));
-	json_object_set_new(vol, "daemon", json_boolean(q->c->ws != NULL));
+	json_object_set_new(vol, "daemon", json_boolean(q->c->in_daemon));
+	if (q->c->in_daemon)
+		json_object_set_new(vol, "cacheHit", json_false());
+	q->c->cacheable = true;
+	q->c->complete = json_is_true(json_object_get(q->bundle, "complete"));
 	if (ln_bundle_finish(q->bundle, err, msg) == 0) {
 		if (q->c->json) {
 			char *s = json_dumps(q->bundle, JSON_COMPACT | JSON_SORT_KEYS);
@@ -287,56 +266,89 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 	return err;
 }
 
-/* Resolves a cursor selector: opens the file in its server, records the
- * resolution, and gives the LSP position in the server's units. */
+/* Resolves any selector (cursor, range, symbolic, AST, anchor): records
+ * the target and the resolution, opens the file in its server, and gives
+ * the LSP position in the server's units. A cursor is taken as is; the
+ * other forms point where the resolver says (a symbol's name, an anchor's
+ * start). Ambiguous (4) and not found (3) leave the candidates in the
+ * bundle's resolution. */
 static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **uri_out,
-			  json_t **pos_out, const char *sel)
+			  json_t **pos_out, const char *text)
 {
-	char *path = NULL, *rel = NULL;
+	struct sel sel;
+	struct sel_resolution res;
+	struct sel_source src = { parse_cursor_text, parse_cursor_files, q->ws, q->c->root,
+				  q->c->cwd, false };
+	json_t *request = json_object_get(q->bundle, "request");
+	char *rel = NULL, *lex = NULL;
 	const struct ln_text *t;
 	long line = 0, col = 0, srv_col = 0;
 	size_t byte;
-	int error, version;
+	int error, version, l0;
 
 	*srv = NULL;
 	*uri_out = NULL;
 	*pos_out = NULL;
-	error = parse_cursor(sel, &path, &line, &col);
+	memset(&res, 0, sizeof res);
+	error = sel_parse(&sel, text, strlen(text), NULL);
 	if (error) {
-		json_object_set_new(json_object_get(q->bundle, "request"), "target",
-				    json_string(sel));
+		json_object_set_new(request, "target", json_string(text));
 		goto done;
 	}
-	{
+	if (sel.kind == SEL_CURSOR) {
+		line = sel.line;
+		col = sel.col;
 		/* Recorded workspace-relative even when resolution fails, so
 		 * error bundles hash the same from any directory. */
-		char *lex = NULL;
-		ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, path);
-		json_object_set_new(json_object_get(q->bundle, "request"), "target",
-				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : path,
+		ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, sel.path);
+		json_object_set_new(request, "target",
+				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : sel.path,
 					      "line", (json_int_t)line, "col", (json_int_t)col));
-		free(lex);
-	}
-	error = ln_path_resolve_in_root(&rel, NULL, q->c->root, q->c->cwd, path);
-	if (error)
-		goto done;
-	/* The request is recorded with the workspace-relative path, so the
-	 * same query from another directory hashes the same. */
-	json_object_set_new(json_object_get(q->bundle, "request"), "target",
-			    json_pack("{s:s, s:I, s:I}", "path", rel, "line", (json_int_t)line,
-				      "col", (json_int_t)col));
-	error = lsp_workspace_text(q->ws, &t, rel);
-	if (error)
-		goto done;
-	error = ln_text_to_byte(t, (int)(line - 1), col - 1, q->c->index_io, &byte);
-	if (error) {
-		error = ln_error_set(LN_ESELECTOR, "%s: %s", sel, ln_error_msg());
-		goto done;
+		error = ln_path_resolve_in_root(&rel, NULL, q->c->root, q->c->cwd, sel.path);
+		if (error)
+			goto done;
+		json_object_set_new(request, "target",
+				    json_pack("{s:s, s:I, s:I}", "path", rel, "line", (json_int_t)line,
+					      "col", (json_int_t)col));
+		error = lsp_workspace_text(q->ws, &t, rel);
+		if (error)
+			goto done;
+		error = ln_text_to_byte(t, (int)(line - 1), col - 1, q->c->index_io, &byte);
+		if (error) {
+			error = ln_error_set(LN_ESELECTOR, "%s: %s", text, ln_error_msg());
+			goto done;
+		}
+		json_object_set_new(q->bundle, "resolution",
+				    json_pack("{s:s, s:s, s:o}", "method", "cursor", "path", rel,
+					      "range", ln_range_new(line, col, line, col)));
+	} else {
+		json_t *target = sel_to_json(&sel);
+		if (sel.kind == SEL_RANGE) {
+			ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, sel.path);
+			if (lex)
+				json_object_set_new(target, "path", json_string(lex));
+		}
+		json_object_set_new(request, "target", target);
+		error = sel_resolve(&res, &sel, &src, q->c->index_io);
+		if (error)
+			goto done;
+		json_object_set_new(q->bundle, "resolution",
+				    sel_resolution_json(&res, &src, q->c->index_io));
+		if (res.status) {
+			error = ln_error_set(res.status, "%s", res.message ? res.message : text);
+			goto done;
+		}
+		rel = strdup(res.v[0].path);
+		if (!rel)
+			abort();
+		error = lsp_workspace_text(q->ws, &t, rel);
+		if (!error)
+			error = ln_text_line_of(t, res.v[0].point, &l0, &byte);
+		if (error)
+			goto done;
+		line = l0 + 1;
 	}
 	note_document(q, rel);
-	json_object_set_new(q->bundle, "resolution",
-			    json_pack("{s:s, s:s, s:o}", "method", "cursor", "path", rel,
-				      "range", ln_range_new(line, col, line, col)));
 	error = lsp_workspace_open(q->ws, srv, &version, rel);
 	if (error)
 		goto done;
@@ -349,7 +361,9 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 	*pos_out = json_pack("{s:i, s:I}", "line", (int)(line - 1), "character",
 			     (json_int_t)srv_col);
 done:
-	free(path);
+	sel_resolution_release(&res);
+	sel_release(&sel);
+	free(lex);
 	free(rel);
 	return error;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int get_ms(const json_t *obj, const char *key, int dflt, int *out)
+static int get_ms(const json_t *obj, const char *section, const char *key, int dflt, int *out)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -17,8 +17,8 @@ static int get_ms(const json_t *obj, const char *key, int dflt, int *out)
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 	    json_integer_value(v) > 3600 * 1000)
-		return ln_error_set(LN_ECONFIG, "%s: timeouts.%s must be an integer between 1 and 3600000",
-				    LN_CONFIG_FILE, key);
+		return ln_error_set(LN_ECONFIG, "%s: %s.%s must be an integer between 1 and 3600000",
+				    LN_CONFIG_FILE, section, key);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -61,10 +61,17 @@ int ln_config_load(struct ln_config *cfg, const char *root)
 		error = ln_error_set(LN_ECONFIG, "%s: \"timeouts\" must be an object", LN_CONFIG_FILE);
 		goto done;
 	}
-	if ((error = get_ms(t, "requestMs", 30000, &cfg->request_ms)) ||
-	    (error = get_ms(t, "initMs", 60000, &cfg->init_ms)) ||
-	    (error = get_ms(t, "indexMs", 120000, &cfg->index_ms)) ||
-	    (error = get_ms(t, "diagnosticsMs", 60000, &cfg->diagnostics_ms)))
+	if ((error = get_ms(t, "timeouts", "requestMs", 30000, &cfg->request_ms)) ||
+	    (error = get_ms(t, "timeouts", "initMs", 60000, &cfg->init_ms)) ||
+	    (error = get_ms(t, "timeouts", "indexMs", 120000, &cfg->index_ms)) ||
+	    (error = get_ms(t, "timeouts", "diagnosticsMs", 60000, &cfg->diagnostics_ms)))
+		goto done;
+	t = json_object_get(cfg->json, "daemon");
+	if (t && !json_is_object(t)) {
+		error = ln_error_set(LN_ECONFIG, "%s: \"daemon\" must be an object", LN_CONFIG_FILE);
+		goto done;
+	}
+	if ((error = get_ms(t, "daemon", "idleMs", 900000, &cfg->daemon_idle_ms)))
 		goto done;
 
 	answer = json_object();

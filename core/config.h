@@ -4,6 +4,7 @@
  * The file is JSON (at most 1 MiB). Recognised top-level members:
  *   "servers":  { NAME: PROFILE, ... }   language-server profiles (lsp/profile.h)
  *   "timeouts": { "requestMs": N, "initMs": N, "indexMs": N, "diagnosticsMs": N }
+ *   "daemon":   { "idleMs": N }   the warm daemon stops after this long unused
  * Unknown members are kept (later features read them) but do not fail.
  *
  * The config digest ("sha256:...") is the SHA-256 of the RFC 8785 canonical
@@ -23,6 +24,7 @@ struct ln_config {
 	json_t *json;           /* the whole file ({} when absent); owned */
 	char digest[72];        /* "sha256:<hex>" */
 	int request_ms, init_ms, index_ms, diagnostics_ms;
+	int daemon_idle_ms;
 };
 
 /* Loads `<root>/.lanser.json` if present. LN_ECONFIG (message with the

@@ -23,6 +23,7 @@ const struct ln_err_info ln_err_table[] = {
 	{ LN_EINPUT, "BAD_INPUT_FILE", "input file is binary, not valid UTF-8, or too large" },
 	{ LN_ECONFIG, "BAD_CONFIG", "invalid configuration (.lanser.json or options)" },
 	{ LN_ENOSERVER, "NO_SERVER", "no language server installed or configured for this file" },
+	{ LN_EDAEMON, "DAEMON", "daemon refused the caller, failed to start, or got a malformed request" },
 	{ LN_EUSAGE, "USAGE", "command-line usage error" },
 	{ 0, NULL, NULL },
 };

@@ -33,6 +33,7 @@ enum ln_err {
 	LN_EINPUT = -77,       /* unusable input file: binary, not UTF-8, too large */
 	LN_ECONFIG = -78,      /* invalid configuration (.lanser.json) */
 	LN_ENOSERVER = -79,    /* no language server available for the file */
+	LN_EDAEMON = -80,      /* daemon refused the peer, broke the protocol or failed */
 	LN_EUSAGE = -129,      /* command-line usage error */
 };
 

@@ -635,6 +635,15 @@ size_t lsp_session_open_count(const struct lsp_session *s)
 	return s->ndocs;
 }
 
+int lsp_session_doc_version(const struct lsp_session *s, const char *uri)
+{
+	size_t i;
+	for (i = 0; i < s->ndocs; i++)
+		if (s->docs[i].open && !strcmp(s->docs[i].uri, uri))
+			return s->docs[i].version;
+	return 0;
+}
+
 const char *lsp_session_open_uri(const struct lsp_session *s, size_t i)
 {
 	return i < s->ndocs && s->docs[i].open ? s->docs[i].uri : NULL;

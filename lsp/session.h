@@ -91,9 +91,12 @@ int lsp_session_close_doc(struct lsp_session *s, const char *uri);
  * fresh diagnostics for the new version. */
 int lsp_session_resync_doc(struct lsp_session *s, int *version_out, const char *uri,
 			   const char *language_id, const char *text, size_t len);
-/* The open documents: *count of them; lsp_session_open_uri(s, i) for
- * i < count (borrowed; valid until the next sync/close). */
+/* The documents this session has seen: lsp_session_open_uri(s, i) for
+ * i < lsp_session_open_count(s) is the URI of the i-th, or NULL when it is
+ * closed (borrowed; valid until the next sync/close). */
 size_t lsp_session_open_count(const struct lsp_session *s);
+/* The version of an open document, 0 when it is not open. */
+int lsp_session_doc_version(const struct lsp_session *s, const char *uri);
 const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
 
 /* Waits until the server published diagnostics for `uri` at `version` (or,

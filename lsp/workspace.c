@@ -23,6 +23,8 @@
 /* A server that ran this long without crashing starts its backoff afresh. */
 #define CRASH_FORGET_MS 60000
 #define MAX_BACKOFF_MS 30000
+/* How long a refresh waits for the servers to catch up with changed files. */
+#define REFRESH_WAIT_MS 10000
 
 struct cached_text {
 	char *path;
@@ -662,13 +664,31 @@ static char *rel_of_uri(const struct lsp_workspace *ws, const char *uri)
 
 static bool is_open(struct lsp_session *s, const char *uri)
 {
-	size_t i, n = lsp_session_open_count(s);
-	for (i = 0; i < n; i++) {
-		const char *u = lsp_session_open_uri(s, i);
-		if (u && !strcmp(u, uri))
-			return true;
-	}
-	return false;
+	return lsp_session_doc_version(s, uri) != 0;
+}
+
+struct pending_doc {
+	char *uri;
+	int version;
+};
+
+/* Syncs one document (reopening it when `reopen`) and, when the server's
+ * view changed, remembers the version to wait for. */
+static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_t *npend,
+			 const char *uri, const char *lang, const struct ln_text *t, bool reopen)
+{
+	int before = lsp_session_doc_version(s, uri), after = 0;
+
+	if (reopen && before)
+		lsp_session_close_doc(s, uri);
+	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
+		return;
+	*pend = realloc(*pend, (*npend + 1) * sizeof **pend);
+	if (!*pend)
+		abort();
+	(*pend)[*npend].uri = strdup(uri);
+	(*pend)[*npend].version = after;
+	(*npend)++;
 }
 
 static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
@@ -677,8 +697,11 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 	struct lsp_session *s = sl->info.session;
 	const struct lsp_profile *p = sl->info.profile;
 	json_t *events = json_array();
+	struct pending_doc *pend = NULL;
+	size_t npend = 0;
 	bool affected = false;
 	size_t i, n, synced = 0;
+	long long deadline;
 
 	for (i = 0; i < nch; i++) {
 		const struct lsp_profile *served = lsp_profiles_for_path(&ws->profiles, ch[i].path,
@@ -696,7 +719,10 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 	json_decref(events);
 
 	/* Every open document back to its disk text (this also undoes
-	 * overlays of an earlier request). */
+	 * overlays of an earlier request). When something this server
+	 * reads changed, every open document is reopened: servers skip the
+	 * rebuild of a document whose own text did not change (clangd
+	 * does), and its diagnostics would stay those of the old headers. */
 	n = lsp_session_open_count(s);
 	for (i = 0; i < n; i++) {
 		const char *u = lsp_session_open_uri(s, i);
@@ -708,14 +734,10 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 		uri = strdup(u);
 		rel = rel_of_uri(ws, uri);
 		if (rel && lsp_profiles_for_path(&ws->profiles, rel, &lang) == p &&
-		    lsp_workspace_text(ws, &t, rel) == 0) {
-			if (affected)
-				lsp_session_resync_doc(s, NULL, uri, lang, t->data, t->len);
-			else
-				lsp_session_sync_doc(s, NULL, uri, lang, t->data, t->len);
-		} else {
+		    lsp_workspace_text(ws, &t, rel) == 0)
+			sync_tracked(s, &pend, &npend, uri, lang, t, affected);
+		else
 			lsp_session_close_doc(s, uri);
-		}
 		free(rel);
 		free(uri);
 	}
@@ -730,12 +752,26 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 		    lsp_profiles_for_path(&ws->profiles, ch[i].path, &lang) != p)
 			continue;
 		uri = lsp_workspace_uri(ws, ch[i].path);
-		if (!is_open(s, uri) && lsp_workspace_text(ws, &t, ch[i].path) == 0) {
-			lsp_session_sync_doc(s, NULL, uri, lang, t->data, t->len);
+		if (!lsp_session_doc_version(s, uri) && lsp_workspace_text(ws, &t, ch[i].path) == 0) {
+			sync_tracked(s, &pend, &npend, uri, lang, t, false);
 			synced++;
 		}
 		free(uri);
 	}
+
+	/* The server has caught up with a document once it published its
+	 * diagnostics for the new version (clangd updates its index of an
+	 * open file at the same moment): answer only then. */
+	deadline = ln_now_ms() + REFRESH_WAIT_MS;
+	for (i = 0; i < npend; i++) {
+		json_t *d = NULL;
+		long long left = deadline - ln_now_ms();
+		if (left > 0)
+			lsp_session_wait_diagnostics(s, &d, pend[i].uri, pend[i].version, (int)left);
+		json_decref(d);
+		free(pend[i].uri);
+	}
+	free(pend);
 }
 
 static bool open_anywhere(struct lsp_workspace *ws, const char *path)

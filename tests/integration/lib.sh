@@ -43,6 +43,10 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/lanser-it-$T_NAME.XXXXXX") || {
 # Physical path: the workspace root lanser finds is the real path, and the
 # tests compare against it.
 TMP=$(cd "$TMP" && pwd -P)
+# Each script gets its own runtime folder, so its daemons (one per
+# workspace) are its own; they are stopped on exit.
+export XDG_RUNTIME_DIR=$TMP/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 T_FAILS=0
 T_CHECKS=0
 RC=0
@@ -51,6 +55,7 @@ ERR=
 
 _lib_cleanup() {
 	local rc=$?
+	"$L" daemon stop --all >/dev/null 2>&1
 	if [ "${LANSER_KEEP_TMP:-0}" = 1 ]; then
 		echo "# kept scratch directory $TMP"
 	else
@@ -275,11 +280,14 @@ check_no_procs() {
 # ELAPSED (seconds, float), ORPHANS (processes still running after CMD
 # exited) and ZOMBIES (children CMD never waited for: exited, unreaped),
 # with LEFTOVERS describing them. Leftovers are killed and reaped here.
+# The command runs with LANSER_NO_DAEMON=1: the daemon is meant to outlive
+# the call, so only the in-process path can promise to leave nothing behind
+# (t_daemon.sh checks the daemon's own clean-up).
 run_reaped() {
 	local secs=$1
 	shift
 	local o=$TMP/.run.out e=$TMP/.run.err r=$TMP/.run.reap
-	"$PY" - "$secs" "$o" "$e" "$r" "$@" <<'EOF'
+	LANSER_NO_DAEMON=1 "$PY" - "$secs" "$o" "$e" "$r" "$@" <<'EOF'
 import ctypes, os, signal, subprocess, sys, time
 
 secs, out, err, rep = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]

@@ -1,0 +1,308 @@
+/*
+ * batch.c - `lanser batch --in requests.jsonl --out bundles.jsonl`.
+ *
+ * One request per input line, one bundle per output line, in the same
+ * order; a line that fails (malformed JSON, unknown command, bad selector,
+ * server crash) gets an error bundle, never a missing line. A request is
+ * {"command": "def", "args": ["src/a.c@L3:C5"], "options": {...}, "id": any}
+ * (docs/batch.md); it runs exactly as the same command line would, through
+ * the daemon (or, with --no-daemon, in this process on one shared set of
+ * servers), so its bundle has the same bundleId.
+ */
+#include "cli.h"
+#include "buf.h"
+#include "bundle.h"
+#include "daemon.h"
+#include "err.h"
+#include "workspace.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE ((size_t)1 << 20)
+#define MAX_LINES 100000
+#define MAX_BATCH_ARGS 64
+
+static const char *const batch_commands[] = { "def", "refs", "hover", "symbols", "diag", NULL };
+
+/* Options a request may carry, and the flag each becomes. */
+static int add_options(json_t *argv, const json_t *opts)
+{
+	const char *key;
+	json_t *v;
+
+	if (!opts)
+		return 0;
+	if (!json_is_object(opts))
+		return ln_error_set(LN_EUSAGE, "\"options\" must be an object");
+	json_object_foreach((json_t *)opts, key, v) {
+		if (!strcmp(key, "indexIo") && json_is_string(v)) {
+			json_array_append_new(argv, json_string("--index-io"));
+			json_array_append(argv, v);
+		} else if ((!strcmp(key, "timeoutMs") || !strcmp(key, "waitIndexMs")) &&
+			   json_is_integer(v) && json_integer_value(v) >= 0 &&
+			   json_integer_value(v) <= 3600000) {
+			char tmp[24];
+			snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
+			json_array_append_new(argv, json_string(strcmp(key, "timeoutMs") ?
+								"--wait-index" : "--timeout"));
+			json_array_append_new(argv, json_string(tmp));
+		} else if ((!strcmp(key, "noWait") || !strcmp(key, "workspace") ||
+			    !strcmp(key, "noDecl") || !strcmp(key, "noCache")) && json_is_boolean(v)) {
+			if (json_is_true(v))
+				json_array_append_new(argv, json_string(
+					!strcmp(key, "noWait") ? "--no-wait" :
+					!strcmp(key, "workspace") ? "--workspace" :
+					!strcmp(key, "noDecl") ? "--no-decl" : "--no-cache"));
+		} else {
+			return ln_error_set(LN_EUSAGE, "unknown option or wrong type: \"%s\"", key);
+		}
+	}
+	return 0;
+}
+
+/* Turns a request line into a command line (without the program name). */
+static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
+			const char **command)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv, *a;
+	const char *cmd;
+	size_t i;
+	int error = 0, k;
+
+	*out = NULL;
+	*id = NULL;
+	*command = "batch";
+	if (!req)
+		return ln_error_set(LN_EUSAGE, "malformed JSON at column %d: %s", jerr.column,
+				    jerr.text);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return ln_error_set(LN_EUSAGE, "a request must be a JSON object");
+	}
+	if (json_object_get(req, "id"))
+		*id = json_incref(json_object_get(req, "id"));
+	cmd = json_string_value(json_object_get(req, "command"));
+	for (k = 0; cmd && batch_commands[k]; k++)
+		if (!strcmp(batch_commands[k], cmd))
+			break;
+	if (!cmd || !batch_commands[k]) {
+		json_decref(req);
+		return ln_error_set(LN_EUSAGE, "\"command\" must be one of def, refs, hover, "
+				    "symbols, diag");
+	}
+	*command = batch_commands[k];
+	argv = json_pack("[s]", "--json");
+	error = add_options(argv, json_object_get(req, "options"));
+	json_array_append_new(argv, json_string(*command));
+	a = json_object_get(req, "args");
+	if (!error && a && (!json_is_array(a) || json_array_size(a) > MAX_BATCH_ARGS))
+		error = ln_error_set(LN_EUSAGE, "\"args\" must be an array of at most %d strings",
+				     MAX_BATCH_ARGS);
+	for (i = 0; !error && i < json_array_size(a); i++) {
+		json_t *s = json_array_get(a, i);
+		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1))
+			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
+					     "option", i);
+		else
+			json_array_append(argv, s);
+	}
+	json_decref(req);
+	if (error) {
+		json_decref(argv);
+		return error;
+	}
+	*out = argv;
+	return 0;
+}
+
+/* An error bundle for a line that produced none. */
+static char *error_bundle(const char *command, int code, const char *msg)
+{
+	json_t *b = ln_bundle_new(command);
+	char *s = NULL;
+
+	if (ln_bundle_finish(b, code, msg) == 0)
+		s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(b);
+	return s;
+}
+
+/* Adds meta.volatile.batch = {line, id} to a bundle line (not hashed). */
+static char *stamp(const char *bundle, size_t len, long line, json_t *id)
+{
+	json_t *b = json_loadb(bundle, len, 0, NULL);
+	json_t *vol = json_object_get(json_object_get(b, "meta"), "volatile");
+	char *s;
+
+	if (!json_is_object(vol)) {
+		json_decref(b);
+		return NULL;
+	}
+	json_object_set_new(vol, "batch", json_pack("{s:I}", "line", (json_int_t)line));
+	if (id)
+		json_object_set(json_object_get(vol, "batch"), "id", id);
+	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(b);
+	return s;
+}
+
+/* The last line of a command's stderr, without "lanser: ". */
+static void last_message(char *out, size_t n, const char *err, size_t len)
+{
+	const char *end = err + len, *start;
+
+	while (end > err && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	start = end;
+	while (start > err && start[-1] != '\n')
+		start--;
+	if (end - start > 8 && !strncmp(start, "lanser: ", 8))
+		start += 8;
+	snprintf(out, n, "%.*s", (int)(end - start), start);
+}
+
+int cmd_batch(struct cli *c)
+{
+	FILE *in = NULL, *out = NULL;
+	struct lsp_workspace *ws = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	long lineno = 0, failed = 0;
+	bool use_daemon = !c->no_daemon && !daemon_disabled();
+	int error = 0;
+
+	if (c->argc || !c->in_path || !c->out_path) {
+		fprintf(c->err, "usage: lanser batch --in requests.jsonl --out bundles.jsonl\n");
+		return ln_error_set(LN_EUSAGE, "batch takes --in and --out (use - for stdin/stdout)");
+	}
+	in = strcmp(c->in_path, "-") ? fopen(c->in_path, "re") : stdin;
+	if (!in)
+		return ln_error_set(errno == ENOENT ? LN_ENOTFOUND : LN_EINPUT, "%s: %s",
+				    c->in_path, strerror(errno));
+	out = strcmp(c->out_path, "-") ? fopen(c->out_path, "we") : c->out;
+	if (!out) {
+		error = ln_error_set(LN_EPERM, "%s: %s", c->out_path, strerror(errno));
+		goto done;
+	}
+	if (!use_daemon) {
+		struct lsp_workspace_opts wo = { 0 };
+		wo.root = c->root;
+		wo.servers = json_object_get(c->cfg.json, "servers");
+		wo.init_ms = c->cfg.init_ms;
+		wo.request_ms = c->timeout_ms;
+		wo.restart = true;
+		error = lsp_workspace_new(&ws, &wo);
+		if (error)
+			goto done;
+	}
+	while ((got = getline(&line, &cap, in)) >= 0) {
+		json_t *argv = NULL, *id = NULL;
+		const char *command = "batch";
+		char *result = NULL, *stamped;
+		struct buf rout = BUF_INIT, rerr = BUF_INIT;
+		int code = 0;
+
+		lineno++;
+		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+			line[--got] = '\0';
+		if (got == 0)
+			continue; /* blank lines are not requests */
+		if (lineno > MAX_LINES) {
+			error = ln_error_set(LN_EINPUT, "%s: more than %d lines", c->in_path, MAX_LINES);
+			break;
+		}
+		if ((size_t)got > MAX_LINE || memchr(line, '\0', (size_t)got))
+			code = ln_error_set(LN_EINPUT, "line %ld is longer than %zu bytes or holds a "
+					    "NUL byte", lineno, MAX_LINE);
+		else
+			code = request_argv(&argv, line, (size_t)got, &id, &command);
+		if (!code) {
+			size_t n = json_array_size(argv), i;
+			char **args = calloc(n + 2, sizeof *args);
+			if (!args)
+				abort();
+			args[0] = "lanser";
+			for (i = 0; i < n; i++)
+				args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
+			if (use_daemon) {
+				struct daemon_reply r;
+				int e = daemon_call(c, (int)n, args + 1, &r);
+				if (e == LN_EDAEMON) { /* died mid-request: one more try */
+					buf_release(&r.out);
+					buf_release(&r.err);
+					e = daemon_call(c, (int)n, args + 1, &r);
+				}
+				if (e) {
+					code = e;
+				} else {
+					rout = r.out;
+					rerr = r.err;
+					code = -r.code; /* exit status -> LN_E* */
+				}
+			} else {
+				char *ob = NULL, *eb = NULL;
+				size_t ol = 0, el = 0;
+				FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
+				struct exec_result res;
+				if (!o || !e)
+					abort();
+				lsp_workspace_refresh(ws);
+				c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
+				lsp_workspace_drop_overlays(ws);
+				fclose(o);
+				fclose(e);
+				buf_add(&rout, ob, ol);
+				buf_add(&rerr, eb, el);
+				free(ob);
+				free(eb);
+				code = -res.code;
+			}
+			free(args);
+			/* a bundle came back: it is the answer, error or not */
+			if (rout.len && rout.data[0] == '{') {
+				while (rout.len && rout.data[rout.len - 1] == '\n')
+					rout.data[--rout.len] = '\0';
+				result = strdup(rout.data);
+			} else if (!code) {
+				code = ln_error_set(LN_EGENERIC, "the command printed no bundle");
+			} else {
+				char msg[512];
+				last_message(msg, sizeof msg, rerr.data ? rerr.data : "", rerr.len);
+				ln_error_set(code, "%s", msg);
+			}
+		}
+		if (!result)
+			result = error_bundle(command, code, ln_error_msg());
+		if (code)
+			failed++;
+		stamped = result ? stamp(result, strlen(result), lineno, id) : NULL;
+		if (stamped || result)
+			fprintf(out, "%s\n", stamped ? stamped : result);
+		else
+			fprintf(out, "{\"error\":{\"code\":%d}}\n", ln_exit_code(code));
+		free(stamped);
+		free(result);
+		json_decref(argv);
+		json_decref(id);
+		buf_release(&rout);
+		buf_release(&rerr);
+	}
+	if (!error && ferror(in))
+		error = ln_error_set(LN_EINPUT, "%s: read error", c->in_path);
+	if (!error)
+		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", lineno,
+			lineno == 1 ? "" : "s", failed);
+done:
+	free(line);
+	lsp_workspace_free(ws);
+	if (in && in != stdin)
+		fclose(in);
+	if (out && out != c->out && fclose(out) != 0 && !error)
+		error = ln_error_set(LN_EGENERIC, "%s: write error", c->out_path);
+	return error;
+}

@@ -1,0 +1,65 @@
+/*
+ * daemon.h - the warm per-workspace daemon and its client (docs/daemon.md).
+ *
+ * One daemon per workspace root owns that workspace's language servers and
+ * answers query commands (def, refs, hover, symbols, diag) for CLI calls
+ * that connect to its unix socket, so that a call costs a socket round trip
+ * instead of a server start. The first call starts it; it detaches fully
+ * (double fork, setsid, stdio on its log) and stops after an idle period,
+ * on `lanser daemon stop`, when its workspace root disappears, or when its
+ * socket is taken away.
+ *
+ * Files, in the workspace's state folder (core/state.h, mode 0700):
+ *   sock          the listening socket (0600)
+ *   daemon.lock   flock()ed by the live daemon for its whole life: at most
+ *                 one daemon per workspace, and a stale socket is detected
+ *   start.lock    flock()ed by a client while it starts the daemon, so
+ *                 concurrent first calls start exactly one
+ *   daemon.pid    "<pid>\n<root>\n" (informational)
+ *   daemon.log    the daemon's stdout/stderr (trimmed at start)
+ *
+ * Trust: the client only connects to a socket owned by its own uid in a
+ * folder it owns, and checks the daemon's uid with SO_PEERCRED; the daemon
+ * checks every connecting peer with SO_PEERCRED and refuses any uid but its
+ * own (permission bits do not stop root).
+ *
+ * Wire format (both directions bounded; see docs/daemon.md):
+ *   request  = u32be length, then that many bytes of JSON (at most 1 MiB):
+ *              {"op":"run","argv":[...],"cwd":"/abs"} | {"op":"status"} |
+ *              {"op":"stop"} | {"op":"ready","timeoutMs":N}
+ *   reply    = "LNR1", u32be exit status, u32be stdout length, u32be stderr
+ *              length, then the two byte strings.
+ * One request per connection.
+ */
+#ifndef LANSER_AGENT_DAEMON_H
+#define LANSER_AGENT_DAEMON_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "cli.h"
+
+#define DAEMON_MAX_REQUEST ((size_t)1 << 20)
+#define DAEMON_MAX_REPLY ((size_t)256 << 20)
+
+/* True when LANSER_NO_DAEMON is set to a non-empty value other than "0". */
+bool daemon_disabled(void);
+
+struct daemon_reply {
+	int code;              /* the command's exit status */
+	struct buf out, err;
+};
+
+/* Sends a command line (argv without the program name) to the daemon of
+ * c->root, starting the daemon if none answers, and waits for the reply.
+ * Returns 0 with *reply filled (release its buffers), or an LN_E* code
+ * when no daemon could be reached or it died mid-request (the caller may
+ * answer in-process instead). */
+int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_reply *reply);
+
+/* daemon_call, then writes the reply's output to stdout/stderr and gives
+ * its exit status in *code. Retries once with a fresh daemon when the
+ * daemon died while answering. */
+int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code);
+
+#endif
