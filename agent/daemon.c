@@ -825,11 +825,12 @@ static json_t *status_json(struct daemon *d)
 {
 	const char *digest = lsp_workspace_content_digest(d->ws);
 
-	return json_pack("{s:{s:i, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
+	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
 			 " s:o}",
 			 "daemon",
 			 "pid", (int)getpid(),
 			 "root", d->c->root,
+			 "stateDir", d->paths.dir,
 			 "version", LANSER_VERSION,
 			 "uptimeMs", (json_int_t)(ln_now_ms() - d->started_ms),
 			 "rssKiB", (json_int_t)ln_proc_rss_kib(0),

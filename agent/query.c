@@ -797,6 +797,13 @@ int cmd_symbols(struct cli *c)
 			if (error)
 				goto done;
 		}
+		/* Workspace symbols are the workspace's: servers report symbols of
+		 * external files (system headers, site-packages) only for the files
+		 * they happen to have open, which would make the answer depend on
+		 * earlier requests (docs/daemon.md). */
+		for (i = json_array_size(q.facts); i-- > 0;)
+			if (json_is_true(json_object_get(json_array_get(q.facts, i), "external")))
+				json_array_remove(q.facts, i);
 		if (!srv)
 			error = ln_error_set(LN_ENOSERVER,
 					     "no file in the workspace is served by a language server");

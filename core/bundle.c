@@ -124,6 +124,10 @@ int ln_bundle_finish(json_t *bundle, int err, const char *message)
 	int error;
 
 	error = sort_facts(json_object_get(bundle, "facts"));
+	/* the documents are listed in the order the answer touched them,
+	 * which is the server's order: sort them the same way */
+	if (!error)
+		error = sort_facts(json_object_get(json_object_get(bundle, "inputs"), "documents"));
 	if (error)
 		return error;
 	if (!json_is_object(meta)) {

@@ -66,6 +66,7 @@ struct lsp_session {
 	size_t errtail_len;
 	int error;              /* sticky */
 	bool unresponsive;      /* a request timed out: skip the polite shutdown */
+	bool versioned_diags;   /* the server puts versions on its diagnostics */
 	char errmsg[512];
 	lsp_record_fn record;
 	void *record_ctx;
@@ -253,6 +254,14 @@ static void on_diagnostics(struct lsp_session *s, json_t *params)
 	struct doc *d;
 
 	if (!uri || !json_is_array(diags))
+		return;
+	/* A server that versions its diagnostics sends unversioned ones only
+	 * to clear a closed document (clangd on didClose): those describe no
+	 * version we could wait for, and arriving after a reopen they would
+	 * pass for the new version's. */
+	if (json_is_integer(ver))
+		s->versioned_diags = true;
+	else if (s->versioned_diags)
 		return;
 	d = get_doc(s, uri);
 	json_decref(d->diags);

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# The warm daemon (docs/daemon.md): one per workspace even under concurrent
+# first calls, recovery from a killed daemon and a killed language server,
+# sync with edits on disk, the answer cache and its invalidation, peers of
+# another uid and foreign sockets refused, malformed and oversized requests,
+# idle and root-gone shutdown, mixed C + Python workspaces, batch, and the
+# same bundleId with and without the daemon.
+. "$(dirname "$0")/lib.sh"
+need_lanser
+
+ws=$(fixture cproj) || { fail "daemon: copy the cproj fixture" "fixture cproj failed"; exit 1; }
+cd "$ws" || exit 1
+
+# status --json field via python
+st() { "$L" daemon status --json 2>/dev/null | json "$1" -; }
+# the state folder of the cproj workspace (set once its daemon runs)
+SD=
+wsdir() { printf '%s' "$SD"; }
+alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# wait_until SECONDS CMD... : polls CMD every 0.1 s
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+daemon_procs() { pgrep -f -- "--root $1 daemon run" | wc -l; }
+
+# --- no daemon yet -------------------------------------------------------------
+check_rc_as "daemon status without a daemon exits 3 (NOT_FOUND)" 3 "$L" daemon status
+check_rc_as "daemon stop without a daemon exits 0" 0 "$L" daemon stop
+check_contains "daemon stop without a daemon says so" "$OUT" "no daemon runs"
+
+# --- concurrent first calls start exactly one daemon -------------------------
+for i in 1 2 3 4 5; do
+	("$L" def src/main.c@L23:C10 >"$TMP/c$i.out" 2>"$TMP/c$i.err"; echo $? >"$TMP/c$i.rc") &
+done
+wait
+all_ok=1
+for i in 1 2 3 4 5; do
+	[ "$(cat "$TMP/c$i.rc")" = 0 ] && [ "$(cat "$TMP/c$i.out")" = "src/util.c:3:5" ] || all_ok=0
+done
+check_eq "daemon five concurrent first calls all answer src/util.c:3:5" 1 "$all_ok"
+check_eq "daemon five concurrent first calls start exactly one daemon" 1 "$(daemon_procs "$ws")"
+SD=$(st .daemon.stateDir)
+check_eq "daemon the state folder is under the runtime dir, not in the workspace" \
+	"$XDG_RUNTIME_DIR/lanser/ws-" "${SD%????????????????}"
+check_eq "daemon the log shows one start" 1 "$(grep -c 'listening on' "$(wsdir)/daemon.log")"
+check_not_contains "daemon no call fell back to in-process" "$(cat "$TMP"/c*.err)" "without the daemon"
+
+# --- status -------------------------------------------------------------------
+run "$L" daemon status --json
+check_eq "daemon status exits 0" 0 "$RC"
+check_json_eq "daemon status: root is this workspace" '.daemon.root' "$ws"
+check_json_eq "daemon status: clangd is running and ready" \
+	'[(s["profile"], s["state"], s["ready"]) for s in b["servers"]]' '[["clangd","running",true]]'
+check_json_eq "daemon status: clangd's version is known" \
+	'"clangd" in b["servers"][0]["version"]' true
+check_json_eq "daemon status: daemon RSS is reported and under 30 MB" \
+	'0 < b["daemon"]["rssKiB"] < 30 * 1024' true
+run "$L" daemon status
+check_contains "daemon status (human) names the server and its readiness" "$OUT" "clangd"
+check_contains "daemon status (human) shows readiness" "$OUT" "ready"
+dpid=$(st .daemon.pid)
+spid=$(st .servers.0.pid)
+check_eq "daemon: the daemon is not the child of any test shell (detached: ppid 1 or a subreaper)" \
+	1 "$([ "$(awk '{print $4}' /proc/"$dpid"/stat)" != $$ ] && echo 1)"
+check_eq "daemon: the daemon is in a session of its own (setsid), not ours" 1 \
+	"$([ "$(ps -o sid= -p "$dpid" | tr -d ' ')" != "$(ps -o sid= -p $$ | tr -d ' ')" ] && echo 1)"
+check_eq "daemon: the daemon's stdout is its log, not our pipe" \
+	"$(wsdir)/daemon.log" "$(readlink /proc/"$dpid"/fd/1)"
+
+# --- the same bundles with and without the daemon -----------------------------
+for q in "def src/main.c@L23:C10" "refs src/util.c@L3:C5" "hover src/main.c@L14:C2" \
+	 "symbols src/list.c" "diag src/main.c"; do
+	# shellcheck disable=SC2086
+	run "$L" --json $q
+	a=$(json .bundleId)
+	dm=$(json .meta.volatile.daemon)
+	# shellcheck disable=SC2086
+	run "$L" --no-daemon --json $q
+	check_eq "daemon '$q': same bundleId through the daemon and --no-daemon" "$a" "$(json .bundleId)"
+	check_eq "daemon '$q': meta.volatile.daemon says where it ran" "true false" \
+		"$dm $(json .meta.volatile.daemon)"
+done
+
+# --- the answer cache ---------------------------------------------------------
+run "$L" --json def src/main.c@L14:C2
+run "$L" --json def src/main.c@L14:C2
+id=$(json .bundleId)
+check_eq "daemon a repeated query is answered from the cache" true "$(json .meta.volatile.cacheHit)"
+run "$L" --json --no-cache def src/main.c@L14:C2
+check_eq "daemon --no-cache asks the server again" false "$(json .meta.volatile.cacheHit)"
+check_eq "daemon the cached and the fresh answer have the same bundleId" "$id" "$(json .bundleId)"
+
+# single flight: identical concurrent queries cost one server request
+before=$(st .servers.0.requestsSent)
+for i in 1 2 3 4; do "$L" --json refs src/list.c@L15:C5 >"$TMP/sf$i" & done
+wait
+after=$(st .servers.0.requestsSent)
+check_eq "daemon four identical concurrent refs cost one server request" 1 $((after - before))
+check_eq "daemon ...and got the same bundle" 1 \
+	"$(for i in 1 2 3 4; do json .bundleId <"$TMP/sf$i" -; done | sort -u | wc -l)"
+
+# --- edits on disk between calls ----------------------------------------------
+run "$L" def src/main.c@L23:C10
+check_eq "daemon def clamp_int before the edit" "src/util.c:3:5" "$OUT"
+sed -i '1i /* two lines\n   inserted above */' src/util.c
+run "$L" def src/main.c@L23:C10
+check_eq "daemon def clamp_int after two lines were inserted above it (another program's edit)" \
+	"src/util.c:5:5" "$OUT"
+run "$L" --json diag src/util.c
+check_eq "daemon diag src/util.c is clean" 0 "$(json '.facts#')"
+printf 'int broken(void) { return "text"; }\n' >>src/util.c
+run "$L" --json diag src/util.c
+check_json_eq "daemon diag sees the conversion appended on disk" \
+	'[f["range"][0] for f in b["facts"]]' "[$(wc -l <src/util.c)]"
+check_eq "daemon diag after the edit was not answered from the cache" false \
+	"$(json .meta.volatile.cacheHit)"
+git checkout -q -- src/util.c 2>/dev/null || sed -i '1,2d;$d' src/util.c
+run "$L" def src/main.c@L23:C10
+check_eq "daemon def after the edit was undone" "src/util.c:3:5" "$OUT"
+
+# --- a language server killed under the daemon --------------------------------
+kill -9 "$spid"
+sleep 1.5 # the daemon's loop notices within its 1 s poll
+check_eq "daemon the killed clangd is reaped by the daemon (no zombie)" 0 \
+	"$(ps -o stat= -p "$spid" 2>/dev/null | grep -c Z)"
+run "$L" --no-cache def src/main.c@L14:C2
+check_eq "daemon after clangd was killed, the next call is answered (restart)" "0 src/list.c:15:5" \
+	"$RC $OUT"
+check_eq "daemon status counts the restart" 1 "$(st .servers.0.restarts)"
+spid2=$(st .servers.0.pid)
+check_eq "daemon the new clangd is another process" 1 "$([ "$spid2" != "$spid" ] && echo 1)"
+
+# --- the daemon itself killed -------------------------------------------------
+kill -9 "$dpid"
+wait_until 5 bash -c "! kill -0 $dpid 2>/dev/null" && ok "daemon SIGKILL ends the daemon" ||
+	fail "daemon SIGKILL ends the daemon" "pid $dpid still there"
+wait_until 5 bash -c "! kill -0 $spid2 2>/dev/null" &&
+	ok "daemon its clangd dies with it (PR_SET_PDEATHSIG)" ||
+	fail "daemon its clangd dies with it (PR_SET_PDEATHSIG)" "clangd $spid2 still runs"
+check_eq "daemon the dead daemon's socket is still there (stale)" 1 "$([ -S "$(wsdir)/sock" ] && echo 1)"
+run "$L" def src/main.c@L14:C2
+check_eq "daemon the next call starts a new daemon and answers" "0 src/list.c:15:5" "$RC $OUT"
+dpid2=$(st .daemon.pid)
+check_eq "daemon the new daemon is another process" 1 "$([ -n "$dpid2" ] && [ "$dpid2" != "$dpid" ] && echo 1)"
+
+# --- malformed and oversized requests -----------------------------------------
+cat >"$TMP/raw.py" <<'EOF'
+import socket, struct, sys, json
+path, what = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(path)
+def send(data):
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused at once: the reply is already waiting
+if what == "oversized":
+    send(struct.pack(">I", 0xFFFFFFF0))
+elif what == "garbage":
+    body = b"{not json"
+    send(struct.pack(">I", len(body)) + body)
+elif what == "unknown-op":
+    body = b'{"op":"format-disk"}'
+    send(struct.pack(">I", len(body)) + body)
+elif what == "bad-argv":
+    body = json.dumps({"op": "run", "argv": [1, 2], "cwd": "/"}).encode()
+    send(struct.pack(">I", len(body)) + body)
+elif what == "silent":
+    import time
+    time.sleep(float(sys.argv[3]))
+    print("silent-done")
+    sys.exit(0)
+hdr = b""
+while len(hdr) < 16:
+    chunk = s.recv(16 - len(hdr))
+    if not chunk:
+        print("closed-without-reply"); sys.exit(0)
+    hdr += chunk
+magic, code, ol, el = hdr[:4], *struct.unpack(">III", hdr[4:])
+data = b""
+while len(data) < ol + el:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(magic.decode(), code, data[ol:].decode().strip())
+EOF
+for what in oversized garbage unknown-op bad-argv; do
+	out=$("$PY" "$TMP/raw.py" "$(wsdir)/sock" "$what" 2>&1)
+	check_contains "daemon a $what request gets an error reply with exit 80 (DAEMON)" "$out" "LNR1 80 lanser:"
+done
+# a peer that connects and says nothing does not block the others
+"$PY" "$TMP/raw.py" "$(wsdir)/sock" silent 3 >/dev/null &
+sleep 0.3
+run "$L" def src/main.c@L14:C2
+check_eq "daemon answers while another connection stays silent" "0 src/list.c:15:5" "$RC $OUT"
+wait
+check_eq "daemon still the same daemon after the bad requests" "$dpid2" "$(st .daemon.pid)"
+
+# --- foreign sockets and peers ------------------------------------------------
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	# A socket in our folder that belongs to someone else is not used.
+	"$L" daemon stop >/dev/null
+	"$PY" - "$(wsdir)/sock" <<'EOF'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.chown(sys.argv[1], 65534, 65534)
+EOF
+	run "$L" daemon status
+	check_eq "daemon a socket owned by another uid is refused (71)" 71 "$RC"
+	check_contains "daemon ...with a message naming it" "$ERR" "not a socket owned by uid 0"
+	rm -f "$(wsdir)/sock"
+
+	# A daemon of another user refuses root (SO_PEERCRED; permission bits
+	# would not stop root).
+	other=$TMP/other
+	mkdir -p "$other/run" && chmod 755 "$TMP" "$other" && chown 65534 "$other/run" && chmod 700 "$other/run"
+	"$PY" - "$L" "$other" <<'EOF' &
+import os, sys
+os.setgid(65534); os.setuid(65534)
+os.environ["XDG_RUNTIME_DIR"] = sys.argv[2] + "/run"
+os.environ["LANSER_DAEMON_IDLE_MS"] = "20000"
+os.execv(sys.argv[1], [sys.argv[1], "--root", sys.argv[2], "daemon", "start"])
+EOF
+	wait
+	osock=$(ls "$other"/run/lanser/ws-*/sock 2>/dev/null | head -1)
+	if [ -S "$osock" ]; then
+		out=$("$PY" "$TMP/raw.py" "$osock" unknown-op 2>&1)
+		check_contains "daemon another uid's daemon refuses root with exit 80" "$out" "LNR1 80 lanser: refused"
+		opid=$(head -1 "$(dirname "$osock")/daemon.pid")
+		check_eq "daemon ...and the refused peer did not stop it" 1 "$(alive "$opid" && echo 1)"
+		kill "$opid" 2>/dev/null
+		wait_until 5 bash -c "! kill -0 $opid 2>/dev/null"
+	else
+		fail "daemon another uid's daemon starts" "no socket under $other/run"
+	fi
+else
+	echo "# skipped (needs root and a 'nobody' user): foreign socket and foreign peer checks"
+fi
+
+# --- mixed C + Python workspace -------------------------------------------------
+mixed=$(fixture mixed) || { fail "daemon: copy the mixed fixture" "fixture mixed failed"; exit 1; }
+cd "$mixed" || exit 1
+run "$L" def native/main.c@L9:C17
+check_eq "daemon mixed: C definition through the daemon" "0 native/geom.c:8:5" "$RC $OUT"
+run "$L" def tools/report.py@L5:C20
+check_eq "daemon mixed: Python definition through the same daemon" "0 tools/stats.py:4:5" "$RC $OUT"
+check_eq "daemon mixed: one daemon for the workspace" 1 "$(daemon_procs "$mixed")"
+run "$L" daemon status --json
+check_json_eq "daemon mixed: clangd and pyright side by side" \
+	'sorted(s["profile"] for s in b["servers"])' '["clangd","pyright"]'
+run "$L" --json symbols --workspace a
+check_json_eq "daemon mixed: workspace symbols merge both servers" \
+	'sorted(set(f["path"].split("/")[0] for f in b["facts"] if not f.get("external")))' \
+	'["native","tools"]'
+s1=$(json .bundleId)
+run "$L" --no-daemon --json symbols --workspace a
+check_eq "daemon mixed: merged workspace symbols are the same without the daemon" "$s1" "$(json .bundleId)"
+run "$L" --json diag
+check_json_eq "daemon mixed: workspace diagnostics cover both languages' files" \
+	'sorted(d["path"] for d in b["inputs"]["documents"])' \
+	'["native/geom.c","native/geom.h","native/main.c","tools/__init__.py","tools/report.py","tools/stats.py"]'
+
+# --- batch ----------------------------------------------------------------------
+cat >"$TMP/req.jsonl" <<'EOF'
+{"id": 1, "command": "def", "args": ["native/main.c@L9:C17"]}
+{"id": "two", "command": "def", "args": ["tools/report.py@L5:C20"], "options": {"indexIo": "utf-16"}}
+{not json
+
+{"command": "rm", "args": ["-rf", "/"]}
+{"command": "def", "args": ["native/main.c@L9"]}
+{"command": "refs", "args": ["native/geom.c@L8:C5"], "options": {"noDecl": true}}
+{"command": "hover", "args": ["../outside.c@L1:C1"]}
+{"command": "def", "args": ["native/main.c@L9:C17"], "options": {"bogus": 1}}
+EOF
+run "$L" batch --in "$TMP/req.jsonl" --out "$TMP/out.jsonl"
+check_eq "daemon batch exits 0 when every line got a bundle" 0 "$RC"
+check_eq "daemon batch: one output line per request line (blank lines skipped)" 8 "$(wc -l <"$TMP/out.jsonl")"
+"$PY" - "$TMP/out.jsonl" >"$TMP/batch.sum" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    b = json.loads(line)
+    print(b["request"]["command"], b["meta"]["exitCode"], b["meta"]["volatile"]["batch"]["line"],
+          json.dumps(b["meta"]["volatile"]["batch"].get("id")))
+EOF
+check_eq "daemon batch: commands, exit codes, line numbers and ids in order" \
+"def 0 1 1
+def 0 2 \"two\"
+batch 129 3 null
+batch 129 5 null
+def 2 6 null
+refs 0 7 null
+hover 71 8 null
+def 129 9 null" "$(cat "$TMP/batch.sum")"
+run "$L" --json def native/main.c@L9:C17
+check_eq "daemon batch line 1 has the bundleId of the same single call" "$(json .bundleId)" \
+	"$(head -1 "$TMP/out.jsonl" | json .bundleId -)"
+run "$L" --no-daemon batch --in "$TMP/req.jsonl" --out "$TMP/out2.jsonl"
+check_eq "daemon batch --no-daemon exits 0" 0 "$RC"
+check_eq "daemon batch --no-daemon gives the same bundleIds line by line" \
+	"$(while read -r l; do json .bundleId - <<<"$l"; done <"$TMP/out.jsonl")" \
+	"$(while read -r l; do json .bundleId - <<<"$l"; done <"$TMP/out2.jsonl")"
+run "$L" batch --in "$TMP/missing.jsonl" --out "$TMP/x.jsonl"
+check_eq "daemon batch with a missing input file exits 3" 3 "$RC"
+
+# --- stop: nothing left behind --------------------------------------------------
+cd "$ws" || exit 1
+dpid=$(st .daemon.pid)
+spid=$(st .servers.0.pid)
+run "$L" daemon stop
+check_eq "daemon stop exits 0" 0 "$RC"
+check_eq "daemon stop: the daemon is gone when stop returns" 0 "$(alive "$dpid" && echo 1 || echo 0)"
+check_eq "daemon stop: its clangd is gone too (no zombie either)" 0 "$(alive "$spid" && echo 1 || echo 0)"
+check_eq "daemon stop removes the socket" 0 "$([ -e "$(wsdir)/sock" ] && echo 1 || echo 0)"
+check_rc_as "daemon status after stop exits 3" 3 "$L" daemon status
+
+# --- idle shutdown and a vanished workspace --------------------------------------
+idle=$(fixture cproj idle)
+cd "$idle" || exit 1
+printf '{"daemon": {"idleMs": 1500}}\n' >.lanser.json
+run "$L" def src/main.c@L14:C2
+check_eq "daemon (idle 1.5 s) answers" "0 src/list.c:15:5" "$RC $OUT"
+ipid=$("$L" daemon status --json | json .daemon.pid -)
+wait_until 10 bash -c "! kill -0 $ipid 2>/dev/null" && ok "daemon stops by itself after daemon.idleMs" ||
+	fail "daemon stops by itself after daemon.idleMs" "pid $ipid still there after 10 s"
+
+gone=$(fixture cproj gone)
+cd "$gone" || exit 1
+run "$L" def src/main.c@L14:C2
+gpid=$("$L" daemon status --json | json .daemon.pid -)
+cd "$TMP" || exit 1
+rm -rf "$gone"
+wait_until 10 bash -c "! kill -0 $gpid 2>/dev/null" && ok "daemon stops when its workspace root is removed" ||
+	fail "daemon stops when its workspace root is removed" "pid $gpid still there after 10 s"
+
+"$L" --root "$mixed" daemon stop --all >/dev/null
+check_eq "daemon stop --all leaves no daemon of this test" 0 "$(pgrep -f -- "--root $TMP/" | wc -l)"
