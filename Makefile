@@ -36,7 +36,7 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration demo clean check-banned
+.PHONY: all deps test test-unit test-asan test-integration demo bench clean check-banned
 all: lanser tests/fakels/fakels
 
 lanser: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
@@ -85,6 +85,33 @@ tests/unit/run-asan: $(ASAN_OBJ)
 lanser-asan: $(patsubst %.c,$(ASAN)/%.o,$(MAIN_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
 
+# libFuzzer targets (clang): the selector parser under ASan + UBSan.
+# `make fuzz` runs for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`)
+# runs a bounded number of inputs. Seeds come from tests/selectors/parse.txt;
+# new inputs go to build/fuzz/corpus, never into the tree.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?= 200000
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Icore -Iselectors -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c
+build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
+build/fuzz/seeds.stamp: tests/selectors/parse.txt
+	@rm -rf build/fuzz/seeds && mkdir -p build/fuzz/seeds build/fuzz/corpus
+	@grep -v '^#' $< | cut -f1 | grep -v '\\' | awk '{ f = sprintf("build/fuzz/seeds/%03d", NR); \
+		printf "%s", $$0 > f; close(f) }'
+	@touch $@
+fuzz: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
+	./build/fuzz/fuzz_selector -dict=fuzz/selector.dict -max_len=512 \
+		-max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus build/fuzz/seeds
+fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
+	@./build/fuzz/fuzz_selector -dict=fuzz/selector.dict -max_len=512 -seed=1 \
+		-runs=$(FUZZ_RUNS) build/fuzz/corpus build/fuzz/seeds 2>build/fuzz/smoke.log \
+		&& echo "fuzz-selector: 1 passed, 0 failed ($(FUZZ_RUNS) runs)" \
+		|| { tail -30 build/fuzz/smoke.log; echo "fuzz-selector: 0 passed, 1 failed"; exit 1; }
+
 deps:
 	@bash scripts/deps.sh
 
@@ -105,11 +132,22 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
 
+# Benchmarks (bench/README.md; never part of `make test`): a raw LSP client
+# as the baseline, then bench/run.sh. `make bench BENCH_ARGS=--write`
+# updates bench/RESULTS.md.
+bench/rawlsp: bench/rawlsp.c
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(CFLAGS) $(LDFLAGS) -o $@ $< -ljansson
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench/rawlsp
+	@bash bench/run.sh $(BENCH_ARGS)
+
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|strncpy|strncat)\s*\(' \
 		$(LIB_SRC) $(MAIN_SRC) || { echo "banned function used (see STYLE)"; exit 1; }
 
 clean:
-	rm -rf $(BUILD) lanser lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels
+	rm -rf $(BUILD) lanser lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
+		bench/rawlsp
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

@@ -353,6 +353,28 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 	if (error)
 		goto done;
 	note_server(q, *srv);
+	if (sel.kind == SEL_SYMBOLIC && sel.role != SEL_ROLE_BODY && sel.role != SEL_ROLE_DOC &&
+	    lsp_session_has_capability((*srv)->session, "documentSymbolProvider")) {
+		/* Cross-check the structural answer with the server's own
+		 * symbols: recorded, never fatal unless the server died. */
+		json_t *syms = NULL;
+		char *uri = lsp_workspace_uri(q->ws, rel);
+		int e = lsp_session_request((*srv)->session, &syms, "textDocument/documentSymbol",
+					    json_pack("{s:{s:s}}", "textDocument", "uri", uri),
+					    q->c->timeout_ms);
+		free(uri);
+		json_object_set_new(json_object_get(q->bundle, "resolution"), "crossCheck",
+			json_pack("{s:s, s:s, s:o}", "server", (*srv)->profile->name,
+				  "method", "textDocument/documentSymbol", "agrees",
+				  e ? json_null() : json_boolean(sel_symbols_agree(
+					  syms, sel.qual[sel.nqual - 1], (int)(line - 1)))));
+		json_decref(syms);
+		if (e == LN_ECRASH) {
+			error = e;
+			goto done;
+		}
+		ln_error_clear();
+	}
 	error = ln_text_from_byte(t, (int)(line - 1), byte, lsp_session_encoding((*srv)->session),
 				  &srv_col);
 	if (error)

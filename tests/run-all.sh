@@ -26,6 +26,7 @@ run_suite() { # name, command...
 	fi
 }
 run_suite unit ./tests/unit/run
+run_suite fuzz-selector make --no-print-directory fuzz-smoke
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
 # The fake server misbehaves exactly as the fault tests assume.
 run_suite fakels /usr/bin/python3 tests/fakels/smoke.py

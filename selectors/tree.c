@@ -1,0 +1,233 @@
+/*
+ * tree.c - grammars and the tree cache (see tree.h).
+ */
+#include "tree.h"
+#include "err.h"
+#include "hash.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+const TSLanguage *tree_sitter_c(void);
+const TSLanguage *tree_sitter_python(void);
+
+#define SEL_DOC_MAX_BYTES ((size_t)16 << 20)
+
+struct entry {
+	char digest[65];
+	enum sel_grammar grammar;
+	char *key;              /* may be NULL */
+	char *text;
+	size_t len;
+	TSTree *tree;
+	unsigned long used;     /* LRU clock */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry cache[SEL_TREE_CACHE_ENTRIES];
+static size_t ncache, cache_bytes;
+static unsigned long clock_;
+static struct sel_tree_stats stats;
+
+enum sel_grammar sel_grammar_for_path(const char *path)
+{
+	const char *dot = path ? strrchr(path, '.') : NULL;
+
+	if (!dot || strchr(dot, '/'))
+		return SEL_GRAMMAR_NONE;
+	if (!strcmp(dot, ".c") || !strcmp(dot, ".h"))
+		return SEL_GRAMMAR_C;
+	if (!strcmp(dot, ".py") || !strcmp(dot, ".pyi"))
+		return SEL_GRAMMAR_PYTHON;
+	return SEL_GRAMMAR_NONE;
+}
+
+const char *sel_grammar_name(enum sel_grammar g)
+{
+	switch (g) {
+	case SEL_GRAMMAR_C: return "c";
+	case SEL_GRAMMAR_PYTHON: return "python";
+	case SEL_GRAMMAR_NONE: break;
+	}
+	return "none";
+}
+
+static const TSLanguage *language(enum sel_grammar g)
+{
+	return g == SEL_GRAMMAR_C ? tree_sitter_c() : tree_sitter_python();
+}
+
+static void entry_release(struct entry *e)
+{
+	free(e->key);
+	free(e->text);
+	ts_tree_delete(e->tree);
+	memset(e, 0, sizeof *e);
+}
+
+static void evict_one(void)
+{
+	size_t i, victim = 0;
+
+	for (i = 1; i < ncache; i++)
+		if (cache[i].used < cache[victim].used)
+			victim = i;
+	cache_bytes -= cache[victim].len;
+	entry_release(&cache[victim]);
+	cache[victim] = cache[--ncache];
+	memset(&cache[ncache], 0, sizeof cache[ncache]);
+	stats.evictions++;
+}
+
+static TSPoint point_at(const char *text, size_t off)
+{
+	TSPoint p = { 0, 0 };
+	size_t i, line_start = 0;
+
+	for (i = 0; i < off; i++)
+		if (text[i] == '\n') {
+			p.row++;
+			line_start = i + 1;
+		}
+	p.column = (uint32_t)(off - line_start);
+	return p;
+}
+
+/* An edited copy of `old`'s tree describing the change old -> new text. */
+static TSTree *edited_tree(const struct entry *old, const char *text, size_t len)
+{
+	size_t pre = 0, suf = 0, max_suf;
+	TSInputEdit e;
+	TSTree *t;
+
+	while (pre < old->len && pre < len && old->text[pre] == text[pre])
+		pre++;
+	max_suf = (old->len < len ? old->len : len) - pre;
+	while (suf < max_suf && old->text[old->len - 1 - suf] == text[len - 1 - suf])
+		suf++;
+	e.start_byte = (uint32_t)pre;
+	e.old_end_byte = (uint32_t)(old->len - suf);
+	e.new_end_byte = (uint32_t)(len - suf);
+	e.start_point = point_at(text, pre);
+	e.old_end_point = point_at(old->text, old->len - suf);
+	e.new_end_point = point_at(text, len - suf);
+	t = ts_tree_copy(old->tree);
+	ts_tree_edit(t, &e);
+	return t;
+}
+
+int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_t len,
+		  enum sel_grammar g)
+{
+	struct sel_doc *doc;
+	char digest[65];
+	size_t i;
+	struct entry *hit = NULL, *prev = NULL;
+	TSTree *tree = NULL;
+
+	*out = NULL;
+	if (g == SEL_GRAMMAR_NONE)
+		return ln_error_set(LN_EUNSUPPORTED, "no tree-sitter grammar for %s "
+				    "(supported: .c .h .py .pyi)", key ? key : "this file");
+	if (len > SEL_DOC_MAX_BYTES)
+		return ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", key ? key : "document");
+	ln_sha256_hex(text, len, digest);
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < ncache; i++) {
+		if (cache[i].grammar == g && !strcmp(cache[i].digest, digest)) {
+			hit = &cache[i];
+			break;
+		}
+		if (key && cache[i].key && cache[i].grammar == g && !strcmp(cache[i].key, key) &&
+		    (!prev || cache[i].used > prev->used))
+			prev = &cache[i];
+	}
+	if (hit) {
+		hit->used = ++clock_;
+		tree = ts_tree_copy(hit->tree);
+		stats.hits++;
+	} else {
+		TSParser *parser = ts_parser_new();
+		TSTree *old = prev ? edited_tree(prev, text, len) : NULL;
+		ts_parser_set_language(parser, language(g));
+		tree = ts_parser_parse_string(parser, old, text, (uint32_t)len);
+		ts_parser_delete(parser);
+		ts_tree_delete(old);
+		if (prev)
+			stats.incremental++;
+		else
+			stats.full++;
+		if (tree && len <= SEL_TREE_CACHE_BYTES) {
+			struct entry *e;
+			while (ncache && (ncache >= SEL_TREE_CACHE_ENTRIES ||
+					  cache_bytes + len > SEL_TREE_CACHE_BYTES))
+				evict_one();
+			e = &cache[ncache++];
+			memcpy(e->digest, digest, sizeof digest);
+			e->grammar = g;
+			e->key = key ? strdup(key) : NULL;
+			e->text = malloc(len + 1);
+			if (!e->text || (key && !e->key))
+				abort();
+			memcpy(e->text, text, len);
+			e->text[len] = '\0';
+			e->len = len;
+			e->tree = ts_tree_copy(tree);
+			e->used = ++clock_;
+			cache_bytes += len;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	if (!tree)
+		return ln_error_set(LN_EGENERIC, "tree-sitter could not parse %s", key ? key : "the document");
+	doc = calloc(1, sizeof *doc);
+	if (!doc)
+		abort();
+	doc->grammar = g;
+	doc->text = malloc(len + 1);
+	if (!doc->text)
+		abort();
+	memcpy(doc->text, text, len);
+	doc->text[len] = '\0';
+	doc->len = len;
+	doc->tree = tree;
+	memcpy(doc->digest, digest, sizeof digest);
+	*out = doc;
+	return 0;
+}
+
+void sel_doc_free(struct sel_doc *doc)
+{
+	if (!doc)
+		return;
+	ts_tree_delete(doc->tree);
+	free(doc->text);
+	free(doc);
+}
+
+TSNode sel_doc_root(const struct sel_doc *doc)
+{
+	return ts_tree_root_node(doc->tree);
+}
+
+void sel_tree_stats(struct sel_tree_stats *out)
+{
+	pthread_mutex_lock(&lock);
+	*out = stats;
+	out->entries = ncache;
+	out->bytes = cache_bytes;
+	pthread_mutex_unlock(&lock);
+}
+
+void sel_tree_cache_clear(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < ncache; i++)
+		entry_release(&cache[i]);
+	ncache = 0;
+	cache_bytes = 0;
+	pthread_mutex_unlock(&lock);
+}
