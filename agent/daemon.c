@@ -54,12 +54,22 @@ static void paths_release(struct paths *p)
 	buf_release(&p->log);
 }
 
+static void paths_zero(struct paths *p)
+{
+	p->dir = NULL;
+	buf_init(&p->sock);
+	buf_init(&p->lock);
+	buf_init(&p->start);
+	buf_init(&p->pid);
+	buf_init(&p->log);
+}
+
 static int paths_init(struct paths *p, const char *root)
 {
 	struct sockaddr_un sa;
 	int error;
 
-	memset(p, 0, sizeof *p);
+	paths_zero(p);
 	error = ln_state_workspace_dir(&p->dir, root);
 	if (error)
 		return error;
@@ -1279,8 +1289,7 @@ static int stop_all(struct cli *c)
 		if (!strncmp(ents[i]->d_name, "ws-", 3)) {
 			struct paths p;
 			bool was;
-			memset(&p, 0, sizeof p);
-			p.dir = NULL;
+			paths_zero(&p);
 			buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
 			buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
 			buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);

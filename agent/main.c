@@ -57,6 +57,8 @@ static void usage(FILE *out)
 		"\n"
 		"Answers questions about code with facts from real language servers.\n"
 		"Positions are 1-based lines and columns; the column unit is --index-io.\n"
+		"Query commands go through a warm per-workspace daemon that the first call\n"
+		"starts (docs/daemon.md); --no-daemon answers in-process, with the same bundle.\n"
 		"\n"
 		"commands:\n");
 	for (c = commands; c->name; c++)
@@ -73,7 +75,11 @@ static void usage(FILE *out)
 		"  --workspace          symbols/diag over the whole workspace\n"
 		"  --no-decl            refs: leave the declaration out\n"
 		"  --at REV             locate: the git revision the selector was written against\n"
-		"  --no-daemon          run in-process (the only mode so far)\n"
+		"  --no-daemon          answer in this process (also: LANSER_NO_DAEMON=1)\n"
+		"  --no-cache           do not answer from the daemon's answer cache\n"
+		"  --wait-ready         daemon start: wait until every server is ready\n"
+		"  --all                daemon stop: stop every daemon of this user\n"
+		"  --in FILE, --out FILE  batch input (JSONL requests) and output (bundles)\n"
 		"  -h, --help           this help;  --version  print the version\n"
 		"\n"
 		"exit codes:\n");
