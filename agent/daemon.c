@@ -1184,8 +1184,11 @@ done:
 		}
 		dlog("stopped");
 	}
-	if (d.lock_fd >= 0)
-		close(d.lock_fd); /* releases daemon.lock last: servers are reaped */
+	/* daemon.lock stays held until the process is gone (the kernel
+	 * releases it at exit): `daemon stop` waits on it, so when stop
+	 * returns the daemon and its servers no longer exist. */
+	if (d.lock_fd >= 0 && error)
+		close(d.lock_fd);
 	paths_release(&d.paths);
 	return error;
 }
@@ -1257,7 +1260,11 @@ static int stop_one(const struct cli *c, const struct paths *p, bool *was_runnin
 		return 0;
 	if (error < 0)
 		return error;
-	error = roundtrip(fd, json_pack("{s:s}", "op", "stop"), &r, ln_now_ms() + STOP_TIMEOUT_MS);
+	{
+		json_t *req = json_pack("{s:s}", "op", "stop");
+		error = roundtrip(fd, req, &r, ln_now_ms() + STOP_TIMEOUT_MS);
+		json_decref(req);
+	}
 	close(fd);
 	reply_release(&r);
 	*was_running = true;
