@@ -37,10 +37,23 @@ ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps test test-unit test-asan test-integration demo bench clean check-banned
-all: lanser tests/fakels/fakels
+all: lanser lanser-engine tests/fakels/fakels
 
-lanser: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
+# Two binaries (agent/main.c): the engine runs every command and the
+# daemon; `lanser` is the thin front end a user calls, linked with only the
+# core, so that a warm call through the daemon does not load libgit2,
+# libcurl and their dependencies. It execs lanser-engine for the rest.
+lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/agent/client.o \
+	$(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
+lanser: $(THIN_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lcrypto -lm
+
+$(BUILD)/thin/agent/main.o: agent/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -DLANSER_THIN -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -147,7 +160,7 @@ check-banned:
 		$(LIB_SRC) $(MAIN_SRC) || { echo "banned function used (see STYLE)"; exit 1; }
 
 clean:
-	rm -rf $(BUILD) lanser lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
+	rm -rf $(BUILD) lanser lanser-engine lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
 		bench/rawlsp
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

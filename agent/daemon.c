@@ -1,5 +1,6 @@
 /*
- * daemon.c - the warm per-workspace daemon and its client (see daemon.h).
+ * daemon.c - the warm per-workspace daemon (see daemon.h); its client and
+ * the wire format are in client.c.
  */
 #include "daemon.h"
 #include "err.h"
@@ -26,466 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define START_TIMEOUT_MS 15000      /* daemon start, as seen by a client */
-#define STOP_TIMEOUT_MS 15000
 #define CLIENT_READ_MS 10000        /* a connected peer must send its request in this time */
 #define REPLY_WRITE_MS 10000
+#define STOP_TIMEOUT_MS 15000
 #define MAX_CLIENTS 64
 #define MAX_ARGS 256
 #define MAX_LOG_BYTES (1 << 20)
 #define CACHE_MAX_ENTRIES 256
 #define CACHE_MAX_BYTES ((size_t)32 << 20)
 #define MAX_POLL_FDS (2 + MAX_CLIENTS + 64)
-
-/* ---- the workspace's state files ---- */
-
-struct paths {
-	char *dir;
-	struct buf sock, lock, start, pid, log;
-};
-
-static void paths_release(struct paths *p)
-{
-	free(p->dir);
-	buf_release(&p->sock);
-	buf_release(&p->lock);
-	buf_release(&p->start);
-	buf_release(&p->pid);
-	buf_release(&p->log);
-}
-
-static void paths_zero(struct paths *p)
-{
-	p->dir = NULL;
-	buf_init(&p->sock);
-	buf_init(&p->lock);
-	buf_init(&p->start);
-	buf_init(&p->pid);
-	buf_init(&p->log);
-}
-
-static int paths_init(struct paths *p, const char *root)
-{
-	struct sockaddr_un sa;
-	int error;
-
-	paths_zero(p);
-	error = ln_state_workspace_dir(&p->dir, root);
-	if (error)
-		return error;
-	buf_addf(&p->sock, "%s/sock", p->dir);
-	buf_addf(&p->lock, "%s/daemon.lock", p->dir);
-	buf_addf(&p->start, "%s/start.lock", p->dir);
-	buf_addf(&p->pid, "%s/daemon.pid", p->dir);
-	buf_addf(&p->log, "%s/daemon.log", p->dir);
-	if (p->sock.len >= sizeof sa.sun_path) {
-		error = ln_error_set(LN_EDAEMON, "socket path %s is longer than %zu bytes (set "
-				     "XDG_RUNTIME_DIR to a shorter folder)", p->sock.data,
-				     sizeof sa.sun_path - 1);
-		paths_release(p);
-	}
-	return error;
-}
-
-bool daemon_disabled(void)
-{
-	const char *v = getenv("LANSER_NO_DAEMON");
-	return v && *v && strcmp(v, "0");
-}
-
-/* ---- byte I/O with deadlines ---- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Waits for `events` on fd until the deadline (-1: none). 1 ready, 0 timeout. */
-static int wait_fd(int fd, short events, long long deadline)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
-		long long left = deadline < 0 ? -1 : deadline - ln_now_ms();
-		int r;
-		if (deadline >= 0 && left <= 0)
-			return 0;
-		r = poll(&pfd, 1, left < 0 ? -1 : (int)(left > 1000000 ? 1000000 : left));
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 1; /* let the read/write report it */
-	}
-}
-
-static int write_full(int fd, const void *data, size_t len, long long deadline)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!wait_fd(fd, POLLOUT, deadline))
-				return ln_error_set(LN_EDAEMON, "timed out writing to the socket");
-			continue;
-		}
-		return ln_error_set(LN_EDAEMON, "socket write: %s", strerror(errno));
-	}
-	return 0;
-}
-
-/* Reads exactly len bytes. LN_EDAEMON on EOF, error or deadline. */
-static int read_full(int fd, void *data, size_t len, long long deadline)
-{
-	char *p = data;
-
-	while (len) {
-		ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
-		if (r > 0) {
-			p += r;
-			len -= (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return ln_error_set(LN_EDAEMON, "the daemon closed the connection "
-					    "before answering");
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (!wait_fd(fd, POLLIN, deadline))
-				return ln_error_set(LN_EDAEMON, "timed out waiting for the daemon");
-			continue;
-		}
-		return ln_error_set(LN_EDAEMON, "socket read: %s", strerror(errno));
-	}
-	return 0;
-}
-
-/* ---- client ---- */
-
-/* Connects to the daemon's socket after checking that it, and the peer
- * behind it, belong to us. 0 connected; 1 nobody is listening (no socket,
- * or a stale one); an LN_E* code when something is wrong. */
-static int connect_sock(const struct paths *p, int *fd_out)
-{
-	struct sockaddr_un sa;
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	struct stat st;
-	int fd;
-
-	*fd_out = -1;
-	if (lstat(p->sock.data, &st) < 0)
-		return errno == ENOENT ? 1 : ln_error_set(LN_EDAEMON, "%s: %s", p->sock.data,
-							   strerror(errno));
-	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
-		return ln_error_set(LN_EPERM, "%s is not a socket owned by uid %d: refusing to "
-				    "use it", p->sock.data, (int)geteuid());
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ln_error_set(LN_EDAEMON, "socket: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, p->sock.data, p->sock.len + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-		close(fd);
-		if (e == ECONNREFUSED || e == ENOENT)
-			return 1;
-		return ln_error_set(LN_EDAEMON, "connect %s: %s", p->sock.data, strerror(e));
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-		close(fd);
-		return ln_error_set(LN_EPERM, "the process behind %s is not ours: refusing it",
-				    p->sock.data);
-	}
-	*fd_out = fd;
-	return 0;
-}
-
-/* The last line of the daemon's log, for error messages. */
-static void log_tail(const struct paths *p, char *out, size_t n)
-{
-	struct buf b = BUF_INIT;
-	char *end, *start;
-
-	out[0] = '\0';
-	if (buf_read_file(&b, p->log.data, 16 << 20) || !b.len) {
-		buf_release(&b);
-		return;
-	}
-	end = b.data + b.len;
-	while (end > b.data && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	*end = '\0';
-	start = strrchr(b.data, '\n');
-	snprintf(out, n, "%s", start ? start + 1 : b.data);
-	buf_release(&b);
-}
-
-/* Starts the daemon (double fork, setsid) and waits until it listens or
- * says why it could not. Called with start.lock held. */
-static int spawn_daemon(const struct cli *c, const struct paths *p)
-{
-	int ready[2], logfd, devnull;
-	pid_t pid;
-	char buf[8];
-	ssize_t n;
-	long long deadline;
-
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return ln_error_set(LN_EDAEMON, "pipe: %s", strerror(errno));
-	logfd = open(p->log.data, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (logfd < 0 || devnull < 0) {
-		int e = errno;
-		close(ready[0]);
-		close(ready[1]);
-		if (logfd >= 0)
-			close(logfd);
-		if (devnull >= 0)
-			close(devnull);
-		return ln_error_set(LN_EDAEMON, "%s: %s", p->log.data, strerror(e));
-	}
-	pid = fork();
-	if (pid == 0) {
-		/* intermediate child: new session, then the daemon as a
-		 * grandchild, so it is nobody's child and has no terminal */
-		char fdbuf[16];
-		int fd;
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		dup2(devnull, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		dup2(ready[1], 3); /* dup2 clears CLOEXEC on 3 */
-		for (fd = 4; fd < 4096; fd++)
-			close(fd);
-		snprintf(fdbuf, sizeof fdbuf, "3");
-		setenv("LANSER_DAEMON_READY_FD", fdbuf, 1);
-		signal(SIGPIPE, SIG_IGN);
-		execl("/proc/self/exe", "lanser", "--root", c->root, "daemon", "run", (char *)NULL);
-		dprintf(2, "lanser daemon: cannot execute /proc/self/exe: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(ready[1]);
-	close(logfd);
-	close(devnull);
-	if (pid < 0) {
-		close(ready[0]);
-		return ln_error_set(LN_EDAEMON, "fork: %s", strerror(errno));
-	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	deadline = ln_now_ms() + START_TIMEOUT_MS;
-	n = 0;
-	if (wait_fd(ready[0], POLLIN, deadline))
-		do
-			n = read(ready[0], buf, sizeof buf);
-		while (n < 0 && errno == EINTR);
-	close(ready[0]);
-	if (n > 0 && (buf[0] == 'R' || buf[0] == 'A'))
-		return 0; /* listening (R), or another daemon already is (A) */
-	{
-		char tail[300];
-		log_tail(p, tail, sizeof tail);
-		return ln_error_set(LN_EDAEMON, "the daemon did not start%s%s", tail[0] ? ": " : "",
-				    tail);
-	}
-}
-
-/* Connects, starting the daemon first when none listens (exactly one
- * daemon even when several clients race: start.lock + daemon.lock). */
-static int connect_or_start(const struct cli *c, const struct paths *p, int *fd, bool autostart)
-{
-	long long deadline;
-	int r, lockfd;
-
-	r = connect_sock(p, fd);
-	if (r <= 0 || !autostart)
-		return r < 0 ? r : r == 1 ? ln_error_set(LN_ENOTFOUND, "no daemon runs for %s",
-							  c->root) : 0;
-	lockfd = open(p->start.data, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lockfd < 0)
-		return ln_error_set(LN_EDAEMON, "%s: %s", p->start.data, strerror(errno));
-	deadline = ln_now_ms() + START_TIMEOUT_MS;
-	while (flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			close(lockfd);
-			return ln_error_set(LN_EDAEMON, "flock %s: %s", p->start.data, strerror(errno));
-		}
-		if (ln_now_ms() > deadline) {
-			close(lockfd);
-			return ln_error_set(LN_EDAEMON, "another client has been starting the daemon "
-					    "for %d ms", START_TIMEOUT_MS);
-		}
-		usleep(2000);
-	}
-	/* Someone may have started it while we waited for the lock. */
-	r = connect_sock(p, fd);
-	if (r == 1) {
-		r = spawn_daemon(c, p);
-		if (!r) {
-			r = connect_sock(p, fd);
-			if (r == 1)
-				r = ln_error_set(LN_EDAEMON, "the daemon started but does not listen");
-		}
-	}
-	close(lockfd); /* releases the lock */
-	return r;
-}
-
-static int roundtrip(int fd, json_t *req, struct daemon_reply *r, long long deadline)
-{
-	unsigned char hdr[16];
-	char *body = json_dumps(req, JSON_COMPACT);
-	size_t len = body ? strlen(body) : 0;
-	uint32_t olen, elen;
-	int error;
-
-	if (!body)
-		return ln_error_set(LN_EDAEMON, "cannot encode the request");
-	if (len > DAEMON_MAX_REQUEST) {
-		free(body);
-		return ln_error_set(LN_EUSAGE, "the request is larger than %zu bytes",
-				    DAEMON_MAX_REQUEST);
-	}
-	put_u32(hdr, (uint32_t)len);
-	error = write_full(fd, hdr, 4, deadline);
-	if (!error)
-		error = write_full(fd, body, len, deadline);
-	free(body);
-	if (!error)
-		error = read_full(fd, hdr, 16, deadline);
-	if (error)
-		return error;
-	if (memcmp(hdr, "LNR1", 4))
-		return ln_error_set(LN_EDAEMON, "the daemon sent a malformed reply");
-	r->code = (int)get_u32(hdr + 4);
-	olen = get_u32(hdr + 8);
-	elen = get_u32(hdr + 12);
-	if (olen > DAEMON_MAX_REPLY || elen > DAEMON_MAX_REPLY || r->code > 255)
-		return ln_error_set(LN_EDAEMON, "the daemon sent a malformed reply");
-	buf_grow(&r->out, olen + 1);
-	buf_grow(&r->err, elen + 1);
-	error = read_full(fd, r->out.data, olen, deadline);
-	if (!error)
-		error = read_full(fd, r->err.data, elen, deadline);
-	if (error)
-		return error;
-	r->out.len = olen;
-	r->out.data[olen] = '\0';
-	r->err.len = elen;
-	r->err.data[elen] = '\0';
-	return 0;
-}
-
-static void reply_init(struct daemon_reply *r)
-{
-	r->code = 0;
-	buf_init(&r->out);
-	buf_init(&r->err);
-}
-
-static void reply_release(struct daemon_reply *r)
-{
-	buf_release(&r->out);
-	buf_release(&r->err);
-}
-
-/* Sends one request; autostart says whether to start a daemon if none runs. */
-static int call(const struct cli *c, json_t *req, struct daemon_reply *r, bool autostart,
-		long long deadline)
-{
-	struct paths p;
-	int fd, error;
-
-	reply_init(r);
-	error = paths_init(&p, c->root);
-	if (error) {
-		json_decref(req);
-		return error;
-	}
-	error = connect_or_start(c, &p, &fd, autostart);
-	if (!error) {
-		error = roundtrip(fd, req, r, deadline);
-		close(fd);
-	}
-	json_decref(req);
-	paths_release(&p);
-	return error;
-}
-
-static long long call_deadline(const struct cli *c)
-{
-	/* generous: readiness wait + request + diagnostics + server start */
-	return ln_now_ms() + (long long)c->index_ms + c->timeout_ms + c->cfg.diagnostics_ms +
-	       c->cfg.init_ms + 30000;
-}
-
-int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_reply *reply)
-{
-	json_t *args = json_array();
-	int i;
-
-	if (argc > MAX_ARGS) {
-		json_decref(args);
-		reply_init(reply);
-		return ln_error_set(LN_EUSAGE, "more than %d arguments", MAX_ARGS);
-	}
-	for (i = 0; i < argc; i++)
-		json_array_append_new(args, json_string(argv[i]));
-	if ((size_t)argc != json_array_size(args)) {
-		json_decref(args);
-		reply_init(reply);
-		return ln_error_set(LN_EUSAGE, "arguments must be valid UTF-8");
-	}
-	return call(c, json_pack("{s:s, s:o, s:s}", "op", "run", "argv", args, "cwd", c->cwd),
-		    reply, true, call_deadline(c));
-}
-
-int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code)
-{
-	struct daemon_reply r;
-	int error, attempt;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		error = daemon_call(c, argc, argv, &r);
-		if (!error)
-			break;
-		reply_release(&r);
-		/* only a daemon that died mid-request is worth a second try */
-		if (error != LN_EDAEMON)
-			return error;
-	}
-	if (error)
-		return error;
-	fwrite(r.out.data, 1, r.out.len, stdout);
-	fwrite(r.err.data, 1, r.err.len, stderr);
-	*code = r.code;
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "lanser: error writing to standard output\n");
-		if (!*code)
-			*code = ln_exit_code(LN_EGENERIC);
-	}
-	reply_release(&r);
-	return 0;
-}
 
 /* ---- server ---- */
 
@@ -504,7 +54,7 @@ struct cache_entry {
 
 struct daemon {
 	const struct cli *c;
-	struct paths paths;
+	struct daemon_paths paths;
 	struct lsp_workspace *ws;
 	char cfg_digest[72];
 	int listen_fd, lock_fd;
@@ -637,11 +187,11 @@ static void send_reply(int fd, int code, const char *out, size_t olen, const cha
 	long long deadline = ln_now_ms() + REPLY_WRITE_MS;
 
 	memcpy(hdr, "LNR1", 4);
-	put_u32(hdr + 4, (uint32_t)code);
-	put_u32(hdr + 8, (uint32_t)olen);
-	put_u32(hdr + 12, (uint32_t)elen);
-	if (write_full(fd, hdr, 16, deadline) == 0 && write_full(fd, out, olen, deadline) == 0)
-		write_full(fd, err, elen, deadline);
+	wire_put_u32(hdr + 4, (uint32_t)code);
+	wire_put_u32(hdr + 8, (uint32_t)olen);
+	wire_put_u32(hdr + 12, (uint32_t)elen);
+	if (wire_write(fd, hdr, 16, deadline) == 0 && wire_write(fd, out, olen, deadline) == 0)
+		wire_write(fd, err, elen, deadline);
 }
 
 static void send_error(int fd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -951,7 +501,7 @@ static bool conn_read(struct daemon *d, struct conn *cn)
 		if (r > 0) {
 			buf_add(&cn->in, chunk, (size_t)r);
 			if (cn->in.len >= 4) {
-				uint32_t want = get_u32((const unsigned char *)cn->in.data);
+				uint32_t want = wire_get_u32((const unsigned char *)cn->in.data);
 				if (want > DAEMON_MAX_REQUEST) {
 					d->malformed++;
 					send_error(cn->fd, LN_EDAEMON, "request of %u bytes refused "
@@ -1030,7 +580,7 @@ static int listen_on(struct daemon *d)
 	return 0;
 }
 
-static void trim_log(const struct paths *p)
+static void trim_log(const struct daemon_paths *p)
 {
 	struct stat st;
 
@@ -1067,7 +617,7 @@ static int daemon_run(struct cli *c)
 	d.c = c;
 	d.listen_fd = d.lock_fd = -1;
 	d.started_ms = d.last_active_ms = d.last_check_ms = ln_now_ms();
-	error = paths_init(&d.paths, c->root);
+	error = dpaths_init(&d.paths, c->root);
 	if (error)
 		return error;
 	trim_log(&d.paths);
@@ -1189,7 +739,7 @@ done:
 	 * returns the daemon and its servers no longer exist. */
 	if (d.lock_fd >= 0 && error)
 		close(d.lock_fd);
-	paths_release(&d.paths);
+	dpaths_release(&d.paths);
 	return error;
 }
 
@@ -1234,7 +784,7 @@ static void print_status(FILE *out, json_t *st)
 
 /* Waits until no daemon holds daemon.lock (it has exited and reaped its
  * servers). 1 gone, 0 still there at the deadline. */
-static int wait_gone(const struct paths *p, int timeout_ms)
+static int wait_gone(const struct daemon_paths *p, int timeout_ms)
 {
 	long long deadline = ln_now_ms() + timeout_ms;
 	int fd = open(p->lock.data, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -1248,25 +798,25 @@ static int wait_gone(const struct paths *p, int timeout_ms)
 	return gone;
 }
 
-static int stop_one(const struct cli *c, const struct paths *p, bool *was_running)
+static int stop_one(const struct cli *c, const struct daemon_paths *p, bool *was_running)
 {
 	struct daemon_reply r;
 	int fd, error;
 
 	*was_running = false;
-	reply_init(&r);
-	error = connect_sock(p, &fd);
+	daemon_reply_init(&r);
+	error = daemon_connect(p, &fd);
 	if (error == 1)
 		return 0;
 	if (error < 0)
 		return error;
 	{
 		json_t *req = json_pack("{s:s}", "op", "stop");
-		error = roundtrip(fd, req, &r, ln_now_ms() + STOP_TIMEOUT_MS);
+		error = daemon_roundtrip(fd, req, &r, ln_now_ms() + STOP_TIMEOUT_MS);
 		json_decref(req);
 	}
 	close(fd);
-	reply_release(&r);
+	daemon_reply_release(&r);
 	*was_running = true;
 	if (error)
 		return error;
@@ -1294,15 +844,15 @@ static int stop_all(struct cli *c)
 	n = scandir(base, &ents, NULL, alphasort);
 	for (i = 0; i < n; i++) {
 		if (!strncmp(ents[i]->d_name, "ws-", 3)) {
-			struct paths p;
+			struct daemon_paths p;
 			bool was;
-			paths_zero(&p);
+			dpaths_zero(&p);
 			buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
 			buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
 			buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);
 			if (stop_one(c, &p, &was) == 0 && was)
 				stopped++;
-			paths_release(&p);
+			dpaths_release(&p);
 		}
 		free(ents[i]);
 	}
@@ -1328,15 +878,15 @@ int cmd_daemon(struct cli *c)
 	if (!strcmp(sub, "run"))
 		return daemon_run(c);
 	if (!strcmp(sub, "stop")) {
-		struct paths p;
+		struct daemon_paths p;
 		bool was;
 		if (c->all)
 			return stop_all(c);
-		error = paths_init(&p, c->root);
+		error = dpaths_init(&p, c->root);
 		if (error)
 			return error;
 		error = stop_one(c, &p, &was);
-		paths_release(&p);
+		dpaths_release(&p);
 		if (!error)
 			fprintf(c->out, was ? "stopped the daemon for %s\n" : "no daemon runs for %s\n",
 				c->root);
@@ -1347,19 +897,19 @@ int cmd_daemon(struct cli *c)
 		json_t *st;
 		json_error_t jerr;
 		if (start && c->wait_ready)
-			error = call(c, json_pack("{s:s, s:i}", "op", "ready", "timeoutMs", c->index_ms),
+			error = daemon_request(c, json_pack("{s:s, s:i}", "op", "ready", "timeoutMs", c->index_ms),
 				     &r, true, ln_now_ms() + c->index_ms + c->cfg.init_ms + 30000);
 		else
-			error = call(c, json_pack("{s:s}", "op", "status"), &r, start,
+			error = daemon_request(c, json_pack("{s:s}", "op", "status"), &r, start,
 				     ln_now_ms() + c->cfg.init_ms + 30000);
 		if (error) {
-			reply_release(&r);
+			daemon_reply_release(&r);
 			return error;
 		}
 		st = json_loadb(r.out.data, r.out.len, 0, &jerr);
 		if (!json_is_object(st)) {
 			json_decref(st);
-			reply_release(&r);
+			daemon_reply_release(&r);
 			return ln_error_set(LN_EDAEMON, "the daemon sent a malformed status");
 		}
 		if (c->json) {
@@ -1382,7 +932,7 @@ int cmd_daemon(struct cli *c)
 			error = ln_error_set(LN_ETIMEOUT, "the servers were not ready within %d ms "
 					     "(see --wait-index)", c->index_ms);
 		json_decref(st);
-		reply_release(&r);
+		daemon_reply_release(&r);
 		return error;
 	}
 	fprintf(c->err, "usage: lanser daemon start|status|stop|run\n");

@@ -35,6 +35,9 @@
 #define LANSER_AGENT_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -61,5 +64,39 @@ int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_
  * its exit status in *code. Retries once with a fresh daemon when the
  * daemon died while answering. */
 int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code);
+
+/* ---- shared by the client (client.c) and the daemon (daemon.c) ---- */
+
+/* The workspace's state files. */
+struct daemon_paths {
+	char *dir;
+	struct buf sock, lock, start, pid, log;
+};
+void dpaths_zero(struct daemon_paths *p);
+int dpaths_init(struct daemon_paths *p, const char *root);
+void dpaths_release(struct daemon_paths *p);
+
+void wire_put_u32(unsigned char *p, uint32_t v);
+uint32_t wire_get_u32(const unsigned char *p);
+/* Exactly len bytes, or LN_EDAEMON (closed, error, deadline; -1: none). */
+int wire_write(int fd, const void *data, size_t len, long long deadline);
+int wire_read(int fd, void *data, size_t len, long long deadline);
+
+/* 0 connected (socket and peer checked: ours); 1 nobody listens; else an
+ * LN_E* code. */
+int daemon_connect(const struct daemon_paths *p, int *fd_out);
+/* Sends one request (borrowed) and reads the reply. */
+int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long deadline);
+void daemon_reply_init(struct daemon_reply *r);
+void daemon_reply_release(struct daemon_reply *r);
+/* Connects (starting the daemon when `autostart`), sends `req` (owned),
+ * reads the reply. LN_ENOTFOUND when no daemon runs and !autostart. */
+int daemon_request(const struct cli *c, json_t *req, struct daemon_reply *r, bool autostart,
+		   long long deadline);
+
+/* The binary that runs the daemon and in-process commands: this one in
+ * the engine, `lanser-engine` next to it in the thin front end (set by
+ * main; LANSER_ENGINE overrides). */
+extern const char *lanser_engine_path;
 
 #endif

@@ -13,12 +13,29 @@
 #include "err.h"
 #include "path.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * Two binaries are built from this file (docs/daemon.md, "Two binaries"):
+ * the engine (`lanser-engine`, every command) and, with -DLANSER_THIN, the
+ * `lanser` front end, linked with nothing but jansson and libcrypto so that
+ * a warm call does not pay for loading libgit2, libcurl and their
+ * dependencies (~4.5 ms): it forwards query commands to the daemon and
+ * execs the engine for everything else.
+ */
+#ifdef LANSER_THIN
+static char **thin_argv;
+static int run_engine(struct cli *c);
+#define CMD(fn) run_engine
+#else
+#define CMD(fn) fn
+#endif
 
 /* NEEDS_WORKSPACE: finds the root and loads the configuration first.
  * DAEMON: answered by the workspace's warm daemon unless --no-daemon. */
@@ -33,17 +50,17 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "def", cmd_def, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "go to definition" },
-	{ "refs", cmd_refs, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "find references" },
-	{ "hover", cmd_hover, NEEDS_WORKSPACE | DAEMON, "<path@L<line>:C<col>>", "type and documentation at a position" },
-	{ "symbols", cmd_symbols, NEEDS_WORKSPACE | DAEMON, "<file> | --workspace [query]", "document or workspace symbols" },
-	{ "diag", cmd_diag, NEEDS_WORKSPACE | DAEMON, "[file...]", "diagnostics for files (default: the whole workspace)" },
-	{ "batch", cmd_batch, NEEDS_WORKSPACE, "--in FILE --out FILE", "one request per JSONL line, one bundle per line" },
-	{ "daemon", cmd_daemon, NEEDS_WORKSPACE, "start|stop|status|run", "the warm per-workspace daemon (docs/daemon.md)" },
-	{ "doctor", cmd_doctor, NEEDS_WORKSPACE, "", "what is installed, versions, what is missing" },
-	{ "schema", cmd_schema, 0, "bundle", "print the JSON Schema of a format" },
-	{ "outline", cmd_outline, NEEDS_WORKSPACE, "<file>", "symbols from tree-sitter alone (no server)" },
-	{ "locate", cmd_locate, NEEDS_WORKSPACE, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
+	{ "def", CMD(cmd_def), NEEDS_WORKSPACE | DAEMON, "<selector>", "go to definition" },
+	{ "refs", CMD(cmd_refs), NEEDS_WORKSPACE | DAEMON, "<selector>", "find references" },
+	{ "hover", CMD(cmd_hover), NEEDS_WORKSPACE | DAEMON, "<selector>", "type and documentation at a position" },
+	{ "symbols", CMD(cmd_symbols), NEEDS_WORKSPACE | DAEMON, "<file> | --workspace [query]", "document or workspace symbols" },
+	{ "diag", CMD(cmd_diag), NEEDS_WORKSPACE | DAEMON, "[file...]", "diagnostics for files (default: the whole workspace)" },
+	{ "batch", CMD(cmd_batch), NEEDS_WORKSPACE, "--in FILE --out FILE", "one request per JSONL line, one bundle per line" },
+	{ "daemon", CMD(cmd_daemon), NEEDS_WORKSPACE, "start|stop|status|run", "the warm per-workspace daemon (docs/daemon.md)" },
+	{ "doctor", CMD(cmd_doctor), NEEDS_WORKSPACE, "", "what is installed, versions, what is missing" },
+	{ "schema", CMD(cmd_schema), 0, "bundle", "print the JSON Schema of a format" },
+	{ "outline", CMD(cmd_outline), NEEDS_WORKSPACE | DAEMON, "<file>", "symbols from tree-sitter alone (no server)" },
+	{ "locate", CMD(cmd_locate), NEEDS_WORKSPACE | DAEMON, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -207,10 +224,12 @@ static void cli_release(struct cli *c)
 	free(c->cwd);
 }
 
+#ifndef LANSER_THIN
 /* Runs a command in this process (or, with ws set, inside the daemon) and
  * writes its output, and its error message, to out/err. */
 static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
 		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
+#endif
 
 static void cli_init(struct cli *c, FILE *out, FILE *err)
 {
@@ -218,7 +237,9 @@ static void cli_init(struct cli *c, FILE *out, FILE *err)
 	c->out = out;
 	c->err = err;
 	c->index_io = LN_ENC_CODEPOINT;
+#ifndef LANSER_THIN
 	c->exec = exec_argv;
+#endif
 }
 
 static int finish(struct cli *c, int error)
@@ -232,6 +253,7 @@ static int finish(struct cli *c, int error)
 	return error;
 }
 
+#ifndef LANSER_THIN
 static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
 		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res)
 {
@@ -264,6 +286,38 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	return res->code;
 }
 
+#else
+/* The engine binary: LANSER_ENGINE, else `lanser-engine` next to us. */
+static void find_engine(void)
+{
+	static char path[4096];
+	const char *env = getenv("LANSER_ENGINE");
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		lanser_engine_path = env;
+		return;
+	}
+	n = readlink("/proc/self/exe", path, sizeof path - 32);
+	if (n <= 0)
+		return;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "lanser-engine");
+	lanser_engine_path = path;
+}
+
+static int run_engine(struct cli *c)
+{
+	fflush(c->out);
+	fflush(c->err);
+	execv(lanser_engine_path, thin_argv);
+	return ln_error_set(LN_EGENERIC, "cannot run %s: %s (run 'make')", lanser_engine_path,
+			    strerror(errno));
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	const struct command *cmd = NULL;
@@ -274,6 +328,10 @@ int main(int argc, char **argv)
 	/* A server that dies while we write to it must surface as EPIPE
 	 * (-> SERVER_CRASH), not kill lanser. */
 	signal(SIGPIPE, SIG_IGN);
+#ifdef LANSER_THIN
+	thin_argv = argv;
+	find_engine();
+#endif
 	cli_init(&c, stdout, stderr);
 	cwd = getcwd(NULL, 0);
 	if (!cwd) {
@@ -299,6 +357,9 @@ int main(int argc, char **argv)
 		/* no daemon could be reached: say why, answer in-process */
 		fprintf(stderr, "lanser: note: %s; answering without the daemon\n", ln_error_msg());
 		ln_error_clear();
+#ifdef LANSER_THIN
+		setenv("LANSER_NO_DAEMON", "1", 1);
+#endif
 	}
 	if (!error)
 		error = cmd->fn(&c);
