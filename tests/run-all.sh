@@ -34,6 +34,7 @@ run_suite integration bash tests/integration/run.sh
 # The fault and bad-input suites again, against the sanitizer build.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
-	tests/integration/t_faults.sh tests/integration/t_badinput.sh tests/integration/t_clangd.sh
+	tests/integration/t_faults.sh tests/integration/t_badinput.sh tests/integration/t_clangd.sh \
+	tests/integration/t_daemon.sh
 echo "total: $pass passed, $fail failed"
 [ "$fail" = 0 ]
