@@ -62,6 +62,9 @@ struct cli {
 		    struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
 	bool in_daemon;        /* running inside the daemon (meta.volatile.daemon) */
 	const char *at;        /* locate --at <git-rev>: the snapshot a selector was written against */
+	/* edit commands (issue 5) */
+	/* sandbox commands (issue 6) */
+	/* reward and trace commands (issue 7) */
 };
 
 int cmd_def(struct cli *c);
@@ -75,5 +78,8 @@ int cmd_daemon(struct cli *c);
 int cmd_schema(struct cli *c);
 int cmd_outline(struct cli *c);
 int cmd_locate(struct cli *c);
+/* edit commands (issue 5) */
+/* sandbox commands (issue 6) */
+/* reward and trace commands (issue 7) */
 
 #endif

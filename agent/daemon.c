@@ -170,9 +170,10 @@ static bool cache_key(struct daemon *d, char key[LN_SHA256_HEX_SIZE], json_t *ar
 	json_array_foreach(argv, i, v)
 		if (strcmp(json_string_value(v), "--no-cache"))
 			json_array_append(k, v);
-	s = json_dumps(json_pack("{s:o, s:s, s:s, s:I}", "argv", k, "cwd", cwd, "content", digest,
-				 "generation", (json_int_t)lsp_workspace_generation(d->ws)),
-		       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	k = json_pack("{s:o, s:s, s:s, s:I}", "argv", k, "cwd", cwd, "content", digest,
+		      "generation", (json_int_t)lsp_workspace_generation(d->ws));
+	s = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
 	if (!s)
 		return false;
 	ln_sha256_hex(s, strlen(s), key);

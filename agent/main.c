@@ -61,6 +61,9 @@ static const struct command commands[] = {
 	{ "schema", CMD(cmd_schema), 0, "bundle", "print the JSON Schema of a format" },
 	{ "outline", CMD(cmd_outline), NEEDS_WORKSPACE | DAEMON, "<file>", "symbols from tree-sitter alone (no server)" },
 	{ "locate", CMD(cmd_locate), NEEDS_WORKSPACE | DAEMON, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
+	/* edit commands (issue 5) */
+	/* sandbox commands (issue 6) */
+	/* reward and trace commands (issue 7) */
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -138,6 +141,9 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		{ "in", required_argument, NULL, 'I' },
 		{ "out", required_argument, NULL, 'O' },
 		{ "at", required_argument, NULL, 'T' },
+		/* options of the edit commands (issue 5): codes 1000-1099 */
+		/* options of the sandbox commands (issue 6): codes 1100-1199 */
+		/* options of the reward and trace commands (issue 7): codes 1200-1299 */
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -188,6 +194,9 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		case 'I': c->in_path = optarg; break;
 		case 'O': c->out_path = optarg; break;
 		case 'T': c->at = optarg; break;
+		/* edit commands (issue 5) */
+		/* sandbox commands (issue 6) */
+		/* reward and trace commands (issue 7) */
 		case 'h': c->help_or_version = 'h'; return 0;
 		case 'V': c->help_or_version = 'V'; return 0;
 		default:

@@ -24,6 +24,11 @@ const struct ln_err_info ln_err_table[] = {
 	{ LN_ECONFIG, "BAD_CONFIG", "invalid configuration (.lanser.json or options)" },
 	{ LN_ENOSERVER, "NO_SERVER", "no language server installed or configured for this file" },
 	{ LN_EDAEMON, "DAEMON", "daemon refused the caller, failed to start, or got a malformed request" },
+	{ LN_EDIRTY, "DIRTY_TREE", "the work tree has uncommitted changes (use --allow-dirty)" },
+	{ LN_EROLLEDBACK, "ROLLED_BACK", "the edit was applied, then rolled back because verification failed" },
+	{ LN_ESANDBOX, "SANDBOX", "the sandbox could not be set up, or the run hit a limit" },
+	{ LN_EPOLICY, "POLICY_REJECTED", "the patch is not acceptable by the configured policy" },
+	{ LN_ETRACE, "BAD_TRACE", "the trace file is malformed, truncated or out of order" },
 	{ LN_EUSAGE, "USAGE", "command-line usage error" },
 	{ 0, NULL, NULL },
 };

@@ -34,6 +34,11 @@ enum ln_err {
 	LN_ECONFIG = -78,      /* invalid configuration (.lanser.json) */
 	LN_ENOSERVER = -79,    /* no language server available for the file */
 	LN_EDAEMON = -80,      /* daemon refused the peer, broke the protocol or failed */
+	LN_EDIRTY = -81,       /* the work tree has uncommitted changes (see --allow-dirty) */
+	LN_EROLLEDBACK = -82,  /* applied, then rolled back because verification failed */
+	LN_ESANDBOX = -83,     /* the sandbox could not be set up or the run broke a limit */
+	LN_EPOLICY = -84,      /* the patch is not acceptable by the configured policy */
+	LN_ETRACE = -85,       /* malformed, truncated or reordered trace file */
 	LN_EUSAGE = -129,      /* command-line usage error */
 };
 
