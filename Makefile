@@ -19,7 +19,7 @@ REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LI
 	-Isandbox -Irewards -Iagent -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
-LIBS := -lgit2 -ljansson -lcurl -lcrypto -lpthread -lm
+LIBS := -lgit2 -ljansson -lcurl -lnettle -lpthread -lm
 
 SRC_DIRS := core lsp selectors sandbox rewards agent
 LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
@@ -49,7 +49,7 @@ lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/agent/client.o \
 	$(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
 lanser: $(THIN_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lcrypto -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
 $(BUILD)/thin/agent/main.o: agent/main.c
 	@mkdir -p $(dir $@)

@@ -124,6 +124,18 @@ static void cache_put(struct daemon *d, const char *key, int code, const char *o
 
 	if (olen + elen > CACHE_MAX_BYTES / 4)
 		return;
+	e = cache_find(d, key);
+	if (e) { /* a --no-cache call refreshes its entry */
+		d->cache_bytes -= e->out.len + e->err.len;
+		buf_reset(&e->out);
+		buf_reset(&e->err);
+		buf_add(&e->out, out, olen);
+		buf_add(&e->err, err, elen);
+		e->code = code;
+		e->used = ln_now_ms();
+		d->cache_bytes += olen + elen;
+		return;
+	}
 	/* evict the least recently used until it fits */
 	while (d->ncache && (d->ncache >= CACHE_MAX_ENTRIES ||
 			     d->cache_bytes + olen + elen > CACHE_MAX_BYTES)) {
@@ -425,12 +437,12 @@ static void handle_request(struct daemon *d, int fd, const char *body, size_t le
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *op = json_string_value(json_object_get(req, "op"));
 
-	d->requests++;
 	if (!json_is_object(req) || !op) {
 		d->malformed++;
 		send_error(fd, LN_EDAEMON, "malformed request: %s",
 			   req ? "expected an object with \"op\"" : jerr.text);
 	} else if (!strcmp(op, "run")) {
+		d->requests++;
 		do_run(d, fd, req);
 	} else if (!strcmp(op, "status")) {
 		lsp_workspace_pump(d->ws);

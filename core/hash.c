@@ -2,12 +2,12 @@
 #include "buf.h"
 #include "jcs.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* libcrypto fails here only on allocation failure: abort, as buf.c does. */
+/* Only allocation can fail here: abort, as buf.c does. */
 static void die_crypto(void)
 {
 	static const char msg[] = "lanser: SHA-256 failed (out of memory)\n";
@@ -29,12 +29,12 @@ void ln_hex_encode(char out[LN_SHA256_HEX_SIZE], const unsigned char digest[LN_S
 
 void ln_sha256(const void *data, size_t len, unsigned char out[LN_SHA256_LEN])
 {
-	static const unsigned char nothing[1];
-	unsigned int n = 0;
+	struct sha256_ctx c;
 
-	if (!EVP_Digest(len ? data : nothing, len, out, &n, EVP_sha256(), NULL)
-	    || n != LN_SHA256_LEN)
-		die_crypto();
+	sha256_init(&c);
+	if (len)
+		sha256_update(&c, len, data);
+	sha256_digest(&c, LN_SHA256_LEN, out);
 }
 
 void ln_sha256_hex(const void *data, size_t len, char out[LN_SHA256_HEX_SIZE])
@@ -47,27 +47,24 @@ void ln_sha256_hex(const void *data, size_t len, char out[LN_SHA256_HEX_SIZE])
 
 void ln_sha256_init(struct ln_sha256_ctx *ctx)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sha256_ctx *c = malloc(sizeof *c);
 
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+	if (!c)
 		die_crypto();
-	ctx->impl_ = md;
+	sha256_init(c);
+	ctx->impl_ = c;
 }
 
 void ln_sha256_update(struct ln_sha256_ctx *ctx, const void *data, size_t len)
 {
 	if (!len)
 		return;
-	if (!EVP_DigestUpdate(ctx->impl_, data, len))
-		die_crypto();
+	sha256_update(ctx->impl_, len, data);
 }
 
 void ln_sha256_final(struct ln_sha256_ctx *ctx, unsigned char out[LN_SHA256_LEN])
 {
-	unsigned int n = 0;
-
-	if (!EVP_DigestFinal_ex(ctx->impl_, out, &n) || n != LN_SHA256_LEN)
-		die_crypto();
+	sha256_digest(ctx->impl_, LN_SHA256_LEN, out);
 	ln_sha256_release(ctx);
 }
 
@@ -81,7 +78,7 @@ void ln_sha256_final_hex(struct ln_sha256_ctx *ctx, char out[LN_SHA256_HEX_SIZE]
 
 void ln_sha256_release(struct ln_sha256_ctx *ctx)
 {
-	EVP_MD_CTX_free(ctx->impl_);
+	free(ctx->impl_);
 	ctx->impl_ = NULL;
 }
 

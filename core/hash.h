@@ -1,6 +1,9 @@
 /*
- * hash.h - SHA-256 (OpenSSL libcrypto, EVP interface) and the digest of a
- * JSON value's RFC 8785 canonical form.
+ * hash.h - SHA-256 and the digest of a JSON value's RFC 8785 canonical form.
+ *
+ * The hashing is Nettle's (libnettle): small and without dependencies, so
+ * the thin front end (agent/main.c) loads it in a fraction of the time
+ * libcrypto takes.
  *
  * Hashing cannot fail except by running out of memory, which aborts the
  * process (the same policy as buf.h), so the one-shot functions return
@@ -39,7 +42,7 @@ void ln_hex_encode(char out[LN_SHA256_HEX_SIZE], const unsigned char digest[LN_S
  * finishing, call ln_sha256_release (safe to call again, and after final).
  */
 struct ln_sha256_ctx {
-	void *impl_;	/* EVP_MD_CTX * */
+	void *impl_;	/* struct sha256_ctx * (nettle) */
 };
 
 void ln_sha256_init(struct ln_sha256_ctx *ctx);
