@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,15 +29,89 @@ struct ln_snapshot_entry {
 	off_t size;
 	long long mtime_ns, ctime_ns;
 	bool racy;
+	bool force;         /* named by an inotify event: re-hash */
 	char hash[LN_SHA256_HEX_SIZE];
 };
+
+struct ln_snapshot_watch {
+	int wd;
+	char *rel;   /* directory, workspace-relative ("" for the root) */
+};
+
+#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | \
+		    IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | \
+		    IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 void ln_snapshot_init(struct ln_snapshot *s, const char *root)
 {
 	memset(s, 0, sizeof *s);
+	s->ifd = -1;
+	s->full = true;
 	s->root = strdup(root);
 	if (!s->root)
 		abort();
+}
+
+static void watches_clear(struct ln_snapshot *s)
+{
+	size_t i;
+	for (i = 0; i < s->nw; i++)
+		free(s->w[i].rel);
+	free(s->w);
+	s->w = NULL;
+	s->nw = 0;
+}
+
+static void unwatch(struct ln_snapshot *s)
+{
+	watches_clear(s);
+	if (s->ifd >= 0)
+		close(s->ifd);
+	s->ifd = -1;
+}
+
+int ln_snapshot_watch(struct ln_snapshot *s)
+{
+	if (s->ifd >= 0)
+		return 0;
+	s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	s->full = true;
+	return s->ifd >= 0 ? 0 : -1;
+}
+
+bool ln_snapshot_watching(const struct ln_snapshot *s)
+{
+	return s->ifd >= 0;
+}
+
+/* Watches a directory before it is read. Out of watches: stop watching
+ * (full scans from now on). */
+static void watch_dir(struct ln_snapshot *s, const char *abs, const char *rel)
+{
+	size_t i;
+	int wd;
+
+	if (s->ifd < 0)
+		return;
+	wd = inotify_add_watch(s->ifd, abs, WATCH_MASK);
+	if (wd < 0) {
+		unwatch(s);
+		return;
+	}
+	for (i = 0; i < s->nw; i++)
+		if (s->w[i].wd == wd) {
+			if (strcmp(s->w[i].rel, rel)) {
+				free(s->w[i].rel);
+				s->w[i].rel = strdup(rel);
+			}
+			return;
+		}
+	s->w = realloc(s->w, (s->nw + 1) * sizeof *s->w);
+	if (!s->w)
+		abort();
+	s->w[s->nw].wd = wd;
+	s->w[s->nw].rel = strdup(rel);
+	s->nw++;
 }
 
 static void entries_free(struct ln_snapshot_entry *v, size_t n)
@@ -49,6 +124,7 @@ static void entries_free(struct ln_snapshot_entry *v, size_t n)
 
 void ln_snapshot_release(struct ln_snapshot *s)
 {
+	unwatch(s);
 	entries_free(s->v, s->n);
 	free(s->root);
 	memset(s, 0, sizeof *s);
@@ -68,12 +144,41 @@ struct scan {
 	bool truncated;
 };
 
+/* Adds a file (path owned by the entry from now on); NULL when the scan is
+ * full (truncated). */
+static struct ln_snapshot_entry *add_entry(struct scan *sc, char *path, const struct stat *st)
+{
+	struct ln_snapshot_entry *en;
+
+	if (sc->n >= LN_SNAPSHOT_MAX_FILES) {
+		sc->truncated = true;
+		free(path);
+		return NULL;
+	}
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 256;
+		sc->v = realloc(sc->v, sc->cap * sizeof *sc->v);
+		if (!sc->v)
+			abort();
+	}
+	en = &sc->v[sc->n++];
+	memset(en, 0, sizeof *en);
+	en->path = path;
+	en->dev = st->st_dev;
+	en->ino = st->st_ino;
+	en->size = st->st_size;
+	en->mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	en->ctime_ns = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	return en;
+}
+
 static bool skipped_dir(const char *name)
 {
 	return name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__");
 }
 
-static void walk(struct scan *sc, const char *root, const char *rel, int depth)
+static void walk(struct ln_snapshot *s, struct scan *sc, const char *root, const char *rel,
+		 int depth)
 {
 	struct buf dir = BUF_INIT, child = BUF_INIT;
 	struct dirent *e;
@@ -84,6 +189,7 @@ static void walk(struct scan *sc, const char *root, const char *rel, int depth)
 		return;
 	}
 	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	watch_dir(s, dir.data, rel);
 	d = opendir(dir.data);
 	if (!d) {
 		buf_release(&dir);
@@ -102,7 +208,7 @@ static void walk(struct scan *sc, const char *root, const char *rel, int depth)
 			if (skipped_dir(e->d_name))
 				continue;
 			buf_addf(&sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-			walk(sc, root, sub.data, depth + 1);
+			walk(s, sc, root, sub.data, depth + 1);
 			buf_release(&sub);
 		} else if (S_ISREG(st.st_mode)) {
 			struct ln_snapshot_entry *en;
@@ -111,28 +217,11 @@ static void walk(struct scan *sc, const char *root, const char *rel, int depth)
 			} else if (e->d_name[0] == '.') {
 				continue;
 			}
-			if (sc->n >= LN_SNAPSHOT_MAX_FILES) {
-				sc->truncated = true;
+			struct buf p = BUF_INIT;
+			buf_addf(&p, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+			en = add_entry(sc, buf_detach(&p, NULL), &st);
+			if (!en)
 				break;
-			}
-			if (sc->n == sc->cap) {
-				sc->cap = sc->cap ? sc->cap * 2 : 256;
-				sc->v = realloc(sc->v, sc->cap * sizeof *sc->v);
-				if (!sc->v)
-					abort();
-			}
-			en = &sc->v[sc->n++];
-			memset(en, 0, sizeof *en);
-			{
-				struct buf p = BUF_INIT;
-				buf_addf(&p, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-				en->path = buf_detach(&p, NULL);
-			}
-			en->dev = st.st_dev;
-			en->ino = st.st_ino;
-			en->size = st.st_size;
-			en->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-			en->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 		}
 	}
 	closedir(d);
@@ -187,6 +276,122 @@ static void add_change(struct ln_file_change **v, size_t *n, const char *path,
 	(*n)++;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether a file named `name` in directory `rel` is part of the snapshot. */
+static bool tracked_file(const char *rel, const char *name)
+{
+	if (name[0] != '.')
+		return true;
+	return !*rel && !strcmp(name, ".lanser.json");
+}
+
+#define MAX_EVENT_PATHS 10000
+
+/* Builds the next scan from the previous one and the pending inotify
+ * events: 0 when nothing happened, 1 with *sc filled, -1 when a full walk
+ * is needed (directory events, overflow, too many changes). */
+static int from_events(struct ln_snapshot *s, struct scan *sc)
+{
+	char evbuf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char **dirty = NULL;
+	size_t ndirty = 0, i, j;
+	int result = 0;
+
+	for (;;) {
+		ssize_t got = read(s->ifd, evbuf, sizeof evbuf);
+		char *p;
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* EAGAIN: all read */
+		for (p = evbuf; p < evbuf + got;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			const char *rel = NULL;
+			p += sizeof *ev + ev->len;
+			if (result < 0)
+				continue; /* drain the rest */
+			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF |
+					IN_ISDIR)) {
+				result = -1;
+				continue;
+			}
+			for (i = 0; i < s->nw && !rel; i++)
+				if (s->w[i].wd == ev->wd)
+					rel = s->w[i].rel;
+			if (!rel || !ev->len || !tracked_file(rel, ev->name))
+				continue;
+			if (ndirty >= MAX_EVENT_PATHS) {
+				result = -1;
+				continue;
+			}
+			dirty = realloc(dirty, (ndirty + 1) * sizeof *dirty);
+			if (!dirty)
+				abort();
+			{
+				struct buf b = BUF_INIT;
+				buf_addf(&b, "%s%s%s", rel, *rel ? "/" : "", ev->name);
+				dirty[ndirty++] = buf_detach(&b, NULL);
+			}
+			result = 1;
+		}
+	}
+	if (result <= 0)
+		goto done;
+	qsort(dirty, ndirty, sizeof *dirty, cmp_str);
+	/* The previous files, minus the ones named in events ... */
+	for (i = 0, j = 0; i < s->n; i++) {
+		struct stat st;
+		while (j < ndirty && strcmp(dirty[j], s->v[i].path) < 0)
+			j++;
+		if (j < ndirty && !strcmp(dirty[j], s->v[i].path))
+			continue;
+		memset(&st, 0, sizeof st);
+		st.st_dev = s->v[i].dev;
+		st.st_ino = s->v[i].ino;
+		st.st_size = s->v[i].size;
+		st.st_mtim.tv_sec = s->v[i].mtime_ns / 1000000000LL;
+		st.st_mtim.tv_nsec = s->v[i].mtime_ns % 1000000000LL;
+		st.st_ctim.tv_sec = s->v[i].ctime_ns / 1000000000LL;
+		st.st_ctim.tv_nsec = s->v[i].ctime_ns % 1000000000LL;
+		if (!add_entry(sc, strdup(s->v[i].path), &st)) {
+			result = -1;
+			goto done;
+		}
+	}
+	/* ... and those of them that exist now, as they are now. */
+	for (i = 0; i < ndirty; i++) {
+		struct buf abs = BUF_INIT;
+		struct stat st;
+		int r;
+		if (i && !strcmp(dirty[i], dirty[i - 1]))
+			continue;
+		buf_addf(&abs, "%s/%s", s->root, dirty[i]);
+		r = lstat(abs.data, &st);
+		buf_release(&abs);
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			result = -1;
+			goto done;
+		}
+		if (r == 0 && S_ISREG(st.st_mode)) {
+			struct ln_snapshot_entry *en = add_entry(sc, strdup(dirty[i]), &st);
+			if (!en) {
+				result = -1;
+				goto done;
+			}
+			en->force = true;
+		}
+	}
+done:
+	for (i = 0; i < ndirty; i++)
+		free(dirty[i]);
+	free(dirty);
+	return result;
+}
+
 int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, size_t *nchanges)
 {
 	struct scan sc = { 0 };
@@ -206,7 +411,20 @@ int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, siz
 				    errno ? strerror(errno) : "not a directory");
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-	walk(&sc, s->root, "", 0);
+	if (s->ifd >= 0 && s->scanned && !s->full && !s->truncated) {
+		int r = from_events(s, &sc);
+		if (r == 0)
+			return 0; /* nothing happened: nothing to do */
+		if (r < 0) {
+			entries_free(sc.v, sc.n);
+			memset(&sc, 0, sizeof sc);
+			s->full = true;
+		}
+	}
+	if (s->full || s->ifd < 0 || !s->scanned) {
+		walk(s, &sc, s->root, "", 0);
+		s->full = false;
+	}
 	if (sc.n)
 		qsort(sc.v, sc.n, sizeof *sc.v, cmp_entry);
 
@@ -224,7 +442,8 @@ int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, siz
 		} else {
 			struct ln_snapshot_entry *a = &sc.v[i], *b = &s->v[j];
 			if (a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-			    a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && !b->racy) {
+			    a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && !b->racy &&
+			    !a->force) {
 				memcpy(a->hash, b->hash, sizeof a->hash);
 			} else {
 				hash_file(s->root, a);
@@ -235,9 +454,12 @@ int ln_snapshot_scan(struct ln_snapshot *s, struct ln_file_change **changes, siz
 			j++;
 		}
 	}
-	for (i = 0; i < sc.n; i++)
-		sc.v[i].racy = sc.v[i].mtime_ns > now_ns - RACY_NS ||
-			       sc.v[i].ctime_ns > now_ns - RACY_NS;
+	/* With inotify every later write is an event: no racy files. */
+	for (i = 0; i < sc.n; i++) {
+		sc.v[i].force = false;
+		sc.v[i].racy = s->ifd < 0 && (sc.v[i].mtime_ns > now_ns - RACY_NS ||
+					      sc.v[i].ctime_ns > now_ns - RACY_NS);
+	}
 
 	entries_free(s->v, s->n);
 	s->v = sc.v;

@@ -14,6 +14,14 @@
  * path order: two snapshots have the same digest exactly when they have the
  * same paths with the same bytes. It is what answer caches key on.
  *
+ * Watching (ln_snapshot_watch): with inotify, a rescan reads the kernel's
+ * change events and re-examines only the files named in them, so a warm
+ * daemon's per-request check costs microseconds however big the tree is.
+ * Every directory is watched before it is read, so no change can fall
+ * between the listing and the watch. A new, removed or moved directory, a
+ * queue overflow or running out of watches falls back to a full scan (the
+ * latter for good, said by ln_snapshot_watching()).
+ *
  * Bounded: at most LN_SNAPSHOT_MAX_FILES files and 32 directory levels; a
  * bigger tree still scans (changes are still reported for the files seen)
  * but has no digest (ln_snapshot_digest() returns NULL), so nothing may be
@@ -35,11 +43,16 @@ struct ln_file_change {
 };
 
 struct ln_snapshot_entry;
+struct ln_snapshot_watch;
 
 struct ln_snapshot {
 	char *root;
 	struct ln_snapshot_entry *v;
 	size_t n;
+	int ifd;                    /* inotify descriptor, -1 when not watching */
+	struct ln_snapshot_watch *w;  /* watch descriptor -> directory */
+	size_t nw;
+	bool full;                  /* the next scan must walk the tree */
 	bool scanned;               /* at least one scan done */
 	bool truncated;             /* the last scan hit a bound */
 	char digest[72];            /* "sha256:<hex>", or "" when truncated */
@@ -47,6 +60,12 @@ struct ln_snapshot {
 
 void ln_snapshot_init(struct ln_snapshot *s, const char *root);
 void ln_snapshot_release(struct ln_snapshot *s);
+
+/* Turns on inotify watching (before the first scan). Returns 0, or -1 when
+ * inotify is unavailable (scans then walk the tree every time). */
+int ln_snapshot_watch(struct ln_snapshot *s);
+/* Whether scans are driven by inotify now. */
+bool ln_snapshot_watching(const struct ln_snapshot *s);
 
 /* Rescans the tree. *changes (may be NULL) receives what differs from the
  * previous scan, sorted by path (empty on the first scan); free it with

@@ -80,6 +80,8 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	ws->restart = o->restart;
 	ws->track_files = o->track_files;
 	ln_snapshot_init(&ws->snap, o->root);
+	if (ws->track_files)
+		ln_snapshot_watch(&ws->snap); /* else: a stat walk per refresh */
 	error = lsp_profiles_load(&ws->profiles, o->servers, o->root);
 	if (error) {
 		lsp_workspace_free(ws);

@@ -195,3 +195,62 @@ TEST(core_snapshot__missing_root_is_an_error)
 	CHECK(ln_snapshot_digest(&s) == NULL);
 	ln_snapshot_release(&s);
 }
+
+/* The same answers with inotify: changes come from events, a new directory
+ * falls back to a walk, and nothing changed costs no walk at all. */
+TEST(core_snapshot__watching_reports_the_same_changes)
+{
+	char dir[64], p[600];
+	struct ln_snapshot s, ref;
+	struct ln_file_change *ch = NULL;
+	size_t n = 0;
+
+	make_tree(dir, sizeof dir);
+	ln_snapshot_init(&s, dir);
+	CHECK_EQ_INT(ln_snapshot_watch(&s), 0);
+	CHECK_EQ_INT(ln_snapshot_scan(&s, NULL, NULL), 0);
+	CHECK(ln_snapshot_watching(&s));
+	CHECK_EQ_INT(ln_snapshot_scan(&s, &ch, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	ln_file_changes_free(ch, n);
+
+	put(dir, "src/a.c", "int a2;\n");
+	put(dir, "src/new.c", "int n;\n");
+	snprintf(p, sizeof p, "%s/src/b.c", dir);
+	unlink(p);
+	put(dir, ".hidden", "still not tracked\n");
+	CHECK_EQ_INT(ln_snapshot_scan(&s, &ch, &n), 0);
+	CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		CHECK_EQ_STR(ch[0].path, "src/a.c");
+		CHECK_EQ_INT(ch[0].type, LN_FILE_CHANGED);
+		CHECK_EQ_STR(ch[1].path, "src/b.c");
+		CHECK_EQ_INT(ch[1].type, LN_FILE_DELETED);
+		CHECK_EQ_STR(ch[2].path, "src/new.c");
+		CHECK_EQ_INT(ch[2].type, LN_FILE_CREATED);
+	}
+	ln_file_changes_free(ch, n);
+
+	/* a new directory with a file: seen through the fallback walk */
+	mkd(dir, "lib");
+	put(dir, "lib/x.c", "int x;\n");
+	CHECK_EQ_INT(ln_snapshot_scan(&s, &ch, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_EQ_STR(ch[0].path, "lib/x.c");
+	ln_file_changes_free(ch, n);
+	/* and a file written inside it later is an event again */
+	put(dir, "lib/x.c", "int y;\n");
+	CHECK_EQ_INT(ln_snapshot_scan(&s, &ch, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	ln_file_changes_free(ch, n);
+
+	/* same digest as a fresh walk of the same tree */
+	ln_snapshot_init(&ref, dir);
+	CHECK_EQ_INT(ln_snapshot_scan(&ref, NULL, NULL), 0);
+	CHECK_EQ_STR(ln_snapshot_digest(&s), ln_snapshot_digest(&ref));
+	CHECK_EQ_INT(ln_snapshot_count(&s), ln_snapshot_count(&ref));
+	ln_snapshot_release(&ref);
+	ln_snapshot_release(&s);
+	rmtree(dir);
+}
