@@ -36,7 +36,8 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration demo bench clean check-banned
+.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned \
+	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
@@ -125,6 +126,69 @@ fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
 		&& echo "fuzz-selector: 1 passed, 0 failed ($(FUZZ_RUNS) runs)" \
 		|| { tail -30 build/fuzz/smoke.log; echo "fuzz-selector: 0 passed, 1 failed"; exit 1; }
 
+# The trace reader (rewards/tracefile.c) under the same flags: `make
+# fuzz-trace` runs for FUZZ_SECONDS, `make fuzz-trace-smoke` (part of
+# `make test`) a bounded number of inputs from fuzz/trace-seeds.
+FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c
+build/fuzz/fuzz_trace: $(FUZZ_TRACE_SRC) rewards/tracefile.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Irewards -o $@ $(FUZZ_TRACE_SRC) -ljansson
+fuzz-trace: build/fuzz/fuzz_trace
+	@mkdir -p build/fuzz/trace-corpus
+	./build/fuzz/fuzz_trace -max_len=8192 -max_total_time=$(FUZZ_SECONDS) \
+		build/fuzz/trace-corpus fuzz/trace-seeds
+FUZZ_TRACE_RUNS ?= 50000
+fuzz-trace-smoke: build/fuzz/fuzz_trace
+	@mkdir -p build/fuzz/trace-corpus
+	@./build/fuzz/fuzz_trace -max_len=8192 -seed=1 -runs=$(FUZZ_TRACE_RUNS) \
+		build/fuzz/trace-corpus fuzz/trace-seeds 2>build/fuzz/trace-smoke.log \
+		&& echo "fuzz-trace: 1 passed, 0 failed ($(FUZZ_TRACE_RUNS) runs)" \
+		|| { tail -30 build/fuzz/trace-smoke.log; echo "fuzz-trace: 0 passed, 1 failed"; exit 1; }
+
+# The patch reader and in-memory applier (sandbox/edit.c, issue 5): `make
+# fuzz-patch` runs for FUZZ_SECONDS, `make fuzz-patch-smoke` (part of `make
+# test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
+# that lanser's preview of an applied patch applies again to the same result.
+FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
+	core/config.c core/path.c core/text.c core/jcs.c core/hash.c
+FUZZ_PATCH_RUNS ?= 30000
+build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
+fuzz-patch: build/fuzz/fuzz_patch
+	@mkdir -p build/fuzz/patch-corpus
+	./build/fuzz/fuzz_patch -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/patch-corpus fuzz/patch-seeds
+fuzz-patch-smoke: build/fuzz/fuzz_patch
+	@mkdir -p build/fuzz/patch-corpus
+	@./build/fuzz/fuzz_patch -max_len=4096 -seed=1 -runs=$(FUZZ_PATCH_RUNS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/patch-corpus fuzz/patch-seeds 2>build/fuzz/patch-smoke.log \
+		&& echo "fuzz-patch: 1 passed, 0 failed ($(FUZZ_PATCH_RUNS) runs)" \
+		|| { tail -30 build/fuzz/patch-smoke.log; echo "fuzz-patch: 0 passed, 1 failed"; exit 1; }
+
+# The test-result parsers (sandbox/outcome.c, issue 6): `make fuzz-outcome`
+# runs for FUZZ_SECONDS, `make fuzz-outcome-smoke` (part of `make test`) a
+# bounded number of inputs seeded from tests/outcomes (first byte: parser).
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c
+FUZZ_OUTCOME_RUNS ?= 100000
+build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
+build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)
+	@rm -rf build/fuzz/outcome-seeds && mkdir -p build/fuzz/outcome-seeds build/fuzz/outcome-corpus
+	@for f in tests/outcomes/*.xml; do { printf '\000'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done
+	@for f in tests/outcomes/*.tap; do { printf '\001'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done
+	@for f in tests/outcomes/pytest-*.txt; do { printf '\002'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done
+	@touch $@
+fuzz-outcome: build/fuzz/fuzz_outcome build/fuzz/outcome-seeds.stamp
+	./build/fuzz/fuzz_outcome -max_len=8192 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/outcome-corpus build/fuzz/outcome-seeds
+fuzz-outcome-smoke: build/fuzz/fuzz_outcome build/fuzz/outcome-seeds.stamp
+	@./build/fuzz/fuzz_outcome -max_len=8192 -seed=1 -runs=$(FUZZ_OUTCOME_RUNS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/outcome-corpus build/fuzz/outcome-seeds 2>build/fuzz/outcome-smoke.log \
+		&& echo "fuzz-outcome: 1 passed, 0 failed ($(FUZZ_OUTCOME_RUNS) runs)" \
+		|| { tail -30 build/fuzz/outcome-smoke.log; echo "fuzz-outcome: 0 passed, 1 failed"; exit 1; }
+
 deps:
 	@bash scripts/deps.sh
 
@@ -140,6 +204,12 @@ test-asan: tests/unit/run-asan
 
 test-integration: all
 	bash tests/integration/run.sh
+
+# Long runs, never part of `make test`: the kill harness with 400 random
+# SIGKILLs per variant (docs/edits.md).
+test-long: deps
+	@$(MAKE) --no-print-directory all
+	KILL_RANDOM=400 bash tests/integration/run.sh tests/integration/t_kill.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

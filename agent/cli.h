@@ -62,9 +62,35 @@ struct cli {
 		    struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
 	bool in_daemon;        /* running inside the daemon (meta.volatile.daemon) */
 	const char *at;        /* locate --at <git-rev>: the snapshot a selector was written against */
+	/* --verify, shared by the edit commands (`--verify diagnostics`, the
+	 * parser takes the word "diagnostics" as its value) and trace replay
+	 * (bare `--verify`: ""). NULL when absent. */
+	const char *verify;
 	/* edit commands (issue 5) */
+	bool apply;            /* --apply: write the change (default: preview) */
+	bool allow_dirty;      /* --allow-dirty */
+	const char *commit_msg; /* --commit MSG */
+	int pick;              /* actions --pick N (1-based; 0: list) */
+	int max_new_errors;    /* --max-new-errors N (verify threshold; default 0) */
 	/* sandbox commands (issue 6) */
+	const char *task_path;     /* test --task FILE */
+	const char *patches[64];   /* test --patch FILE (repeatable) */
+	int npatches;
+	const char *base;          /* test --base REV */
+	const char *tests;         /* test --tests id,... (FAIL_TO_PASS) */
+	bool no_isolation;         /* test --no-isolation: the forced fallback */
+	int jobs;                  /* test --jobs N: candidates run at once */
 	/* reward and trace commands (issue 7) */
+	const char *trace_path;   /* --trace FILE: append a JSONL trace (docs/trace.md) */
+	const char *mode;         /* reward --mode, advantages --mode */
+	const char *preset;       /* advantages --preset trl|verl|openrlhf */
+	const char *functional;   /* reward --functional paper|delta|bounded */
+	const char *format;       /* trace export --format */
+	const char *event_kind;   /* trace list/show --event KIND */
+	const char *eps;          /* advantages --eps X (overrides the preset's) */
+	bool explain;             /* reward --explain */
+	void *trace;              /* the open trace of this run (agent/trace.c) or NULL */
+	void *replay;             /* set while `trace replay` re-runs this command */
 };
 
 int cmd_def(struct cli *c);
@@ -79,7 +105,15 @@ int cmd_schema(struct cli *c);
 int cmd_outline(struct cli *c);
 int cmd_locate(struct cli *c);
 /* edit commands (issue 5) */
+int cmd_prepare_rename(struct cli *c);
+int cmd_rename(struct cli *c);
+int cmd_actions(struct cli *c);
+int cmd_patch(struct cli *c);
 /* sandbox commands (issue 6) */
+int cmd_test(struct cli *c);
 /* reward and trace commands (issue 7) */
+int cmd_reward(struct cli *c);
+int cmd_advantages(struct cli *c);
+int cmd_trace(struct cli *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "proc.h"
 #include "state.h"
+#include "txn.h"
 #include "workspace.h"
 
 #include <dirent.h>
@@ -289,7 +290,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	struct exec_result res;
 	struct ln_config cfg;
 	long long started = ln_now_ms();
-	bool keyed = false;
+	bool keyed = false, traced;
 	size_t i, n;
 	int attempt, error;
 	char *obuf = NULL, *ebuf = NULL;
@@ -328,6 +329,8 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		error = ws_setup(d, &cfg);
 	}
 	ln_config_release(&cfg);
+	if (!error && ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
+		dlog("transaction recovery failed: %s", ln_error_msg());
 	if (!error)
 		error = lsp_workspace_refresh(d->ws);
 	if (error) {
@@ -340,7 +343,12 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 			return;
 		}
 	}
-	keyed = !error && cache_key(d, key, argv, cwd);
+	/* --trace records the frames of this very request: never answered
+	 * from the cache (a hit has no frames), never stored in it. */
+	traced = false;
+	for (i = 0; i < n; i++)
+		traced |= !strcmp(args[i + 1], "--trace") || !strncmp(args[i + 1], "--trace=", 8);
+	keyed = !error && !traced && cache_key(d, key, argv, cwd);
 	if (keyed) {
 		bool no_cache = false;
 		for (i = 0; i < n; i++)

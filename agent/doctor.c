@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "bundle.h"
+#include "tracefile.h"
 #include "err.h"
 #include "profile.h"
 #include "state.h"
@@ -113,9 +114,13 @@ int cmd_doctor(struct cli *c)
 
 int cmd_schema(struct cli *c)
 {
+	if (c->argc == 1 && !strcmp(c->argv[0], "trace")) {
+		fputs(rwd_trace_schema(), c->out);
+		return 0;
+	}
 	if (c->argc != 1 || strcmp(c->argv[0], "bundle")) {
-		fprintf(c->err, "usage: lanser schema bundle\n");
-		return ln_error_set(LN_EUSAGE, "schema takes one format name: bundle");
+		fprintf(c->err, "usage: lanser schema bundle|trace\n");
+		return ln_error_set(LN_EUSAGE, "schema takes one format name: bundle or trace");
 	}
 	fputs(ln_bundle_schema(), c->out);
 	return 0;

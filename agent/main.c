@@ -9,9 +9,13 @@
  */
 #include "cli.h"
 #include "daemon.h"
+#include "trace.h"
 #include "workspace.h"
 #include "err.h"
 #include "path.h"
+#ifndef LANSER_THIN
+#include "txn.h"
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -58,12 +62,20 @@ static const struct command commands[] = {
 	{ "batch", CMD(cmd_batch), NEEDS_WORKSPACE, "--in FILE --out FILE", "one request per JSONL line, one bundle per line" },
 	{ "daemon", CMD(cmd_daemon), NEEDS_WORKSPACE, "start|stop|status|run", "the warm per-workspace daemon (docs/daemon.md)" },
 	{ "doctor", CMD(cmd_doctor), NEEDS_WORKSPACE, "", "what is installed, versions, what is missing" },
-	{ "schema", CMD(cmd_schema), 0, "bundle", "print the JSON Schema of a format" },
+	{ "schema", CMD(cmd_schema), 0, "bundle|trace", "print the JSON Schema of a format" },
 	{ "outline", CMD(cmd_outline), NEEDS_WORKSPACE | DAEMON, "<file>", "symbols from tree-sitter alone (no server)" },
 	{ "locate", CMD(cmd_locate), NEEDS_WORKSPACE | DAEMON, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
 	/* edit commands (issue 5) */
+	{ "prepare-rename", CMD(cmd_prepare_rename), NEEDS_WORKSPACE, "<selector>", "can the symbol here be renamed, and its range" },
+	{ "rename", CMD(cmd_rename), NEEDS_WORKSPACE, "<selector> <new-name>", "rename a symbol everywhere (diff preview; --apply writes)" },
+	{ "actions", CMD(cmd_actions), NEEDS_WORKSPACE, "<selector> [--pick N]", "code actions at a position; --pick N previews one, --apply writes it" },
+	{ "patch", CMD(cmd_patch), NEEDS_WORKSPACE, "<file|->", "check and preview a unified diff; --apply writes it (docs/edits.md)" },
 	/* sandbox commands (issue 6) */
+	{ "test", CMD(cmd_test), NEEDS_WORKSPACE, "[--task T] [--patch P]...", "build and run the tests in the sandbox (docs/sandbox.md)" },
 	/* reward and trace commands (issue 7) */
+	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...", "process or episode reward from given terms (docs/rewards.md)" },
+	{ "advantages", CMD(cmd_advantages), 0, "< groups.jsonl", "GRPO advantages for JSONL groups of rewards" },
+	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE", "read, verify and export traces (docs/trace.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -100,6 +112,28 @@ static void usage(FILE *out)
 		"  --wait-ready         daemon start: wait until every server is ready\n"
 		"  --all                daemon stop: stop every daemon of this user\n"
 		"  --in FILE, --out FILE  batch input (JSONL requests) and output (bundles)\n"
+		"  --apply              rename/actions/patch: write the change (default: preview)\n"
+		"  --allow-dirty        apply over uncommitted changes (they are kept)\n"
+		"  --commit MSG         commit the applied change with this message\n"
+		"  --verify diagnostics apply, compare errors before/after, roll back on new ones\n"
+		"  --max-new-errors N   --verify: new errors tolerated (default 0)\n"
+		"  --pick N             actions: the Nth action (1-based)\n"
+		"  --trace FILE         append a replayable JSONL trace of the run (docs/trace.md)\n"
+		"  --mode M             reward episode: p-grpo (default), outcome, process, sum;\n"
+		"                       advantages: grpo (default), dr_grpo, batch, step\n"
+		"  --functional F       reward step: delta (default), paper, bounded\n"
+		"  --preset P           advantages: trl (default, eps 1e-4), verl (1e-6), openrlhf (1e-9)\n"
+		"  --eps X              advantages: override the preset's epsilon\n"
+		"  --explain            reward: show the formula with the values put in\n"
+		"  --verify             trace replay: recompute and compare every bundle and reward\n"
+		"  --format F           trace export: trl, openrlhf, verl, prm\n"
+		"  --event KIND         trace list/show: only events of this kind\n"
+		"  --task FILE          test: a task file (docs/task.schema.json)\n"
+		"  --patch FILE         test: a candidate patch, in a worktree of its own (repeatable)\n"
+		"  --base REV           test: the revision candidates start from (default HEAD)\n"
+		"  --tests ID,...       test: FAIL_TO_PASS test ids to account for\n"
+		"  --no-isolation       test: no namespaces, resource limits only (loudly)\n"
+		"  --jobs N             test: candidates run at once (default 2)\n"
 		"  -h, --help           this help;  --version  print the version\n"
 		"\n"
 		"exit codes:\n");
@@ -142,8 +176,30 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		{ "out", required_argument, NULL, 'O' },
 		{ "at", required_argument, NULL, 'T' },
 		/* options of the edit commands (issue 5): codes 1000-1099 */
+		{ "apply", no_argument, NULL, 1000 },
+		{ "allow-dirty", no_argument, NULL, 1001 },
+		{ "commit", required_argument, NULL, 1002 },
+		{ "pick", required_argument, NULL, 1003 },
+		{ "max-new-errors", required_argument, NULL, 1004 },
 		/* options of the sandbox commands (issue 6): codes 1100-1199 */
+		{ "task", required_argument, NULL, 1100 },
+		{ "patch", required_argument, NULL, 1101 },
+		{ "base", required_argument, NULL, 1102 },
+		{ "tests", required_argument, NULL, 1103 },
+		{ "no-isolation", no_argument, NULL, 1104 },
+		{ "jobs", required_argument, NULL, 1105 },
 		/* options of the reward and trace commands (issue 7): codes 1200-1299 */
+		{ "trace", required_argument, NULL, 1200 },
+		{ "mode", required_argument, NULL, 1201 },
+		{ "preset", required_argument, NULL, 1202 },
+		{ "explain", no_argument, NULL, 1203 },
+		{ "format", required_argument, NULL, 1204 },
+		/* shared: `--verify diagnostics` (edits) and bare `--verify` (trace
+		 * replay); see case 1205 */
+		{ "verify", optional_argument, NULL, 1205 },
+		{ "functional", required_argument, NULL, 1206 },
+		{ "eps", required_argument, NULL, 1207 },
+		{ "event", required_argument, NULL, 1208 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -195,8 +251,64 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		case 'O': c->out_path = optarg; break;
 		case 'T': c->at = optarg; break;
 		/* edit commands (issue 5) */
+		case 1000: c->apply = true; break;
+		case 1001: c->allow_dirty = true; break;
+		case 1002:
+			if (!*optarg)
+				return ln_error_set(LN_EUSAGE, "--commit needs a message");
+			c->commit_msg = optarg;
+			break;
+		case 1003: case 1004: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < (ch == 1003 ? 1 : 0) || v > 100000)
+				return ln_error_set(LN_EUSAGE, "%s needs a number", ch == 1003 ?
+						    "--pick" : "--max-new-errors");
+			if (ch == 1003)
+				c->pick = (int)v;
+			else
+				c->max_new_errors = (int)v;
+			break;
+		}
 		/* sandbox commands (issue 6) */
+		case 1100: c->task_path = optarg; break;
+		case 1101:
+			if (c->npatches == (int)(sizeof c->patches / sizeof c->patches[0]))
+				return ln_error_set(LN_EUSAGE, "at most %zu --patch options (use a task "
+						    "file with \"candidates\")",
+						    sizeof c->patches / sizeof c->patches[0]);
+			c->patches[c->npatches++] = optarg;
+			break;
+		case 1102: c->base = optarg; break;
+		case 1103: c->tests = optarg; break;
+		case 1104: c->no_isolation = true; break;
+		case 1105: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 1 || v > 64)
+				return ln_error_set(LN_EUSAGE, "--jobs needs a number from 1 to 64");
+			c->jobs = (int)v;
+			break;
+		}
 		/* reward and trace commands (issue 7) */
+		case 1200: c->trace_path = optarg; break;
+		case 1201: c->mode = optarg; break;
+		case 1202: c->preset = optarg; break;
+		case 1203: c->explain = true; break;
+		case 1204: c->format = optarg; break;
+		case 1205:
+			/* --verify=MODE, --verify diagnostics (the one edit mode), or
+			 * a bare --verify (trace replay): "" */
+			if (optarg)
+				c->verify = optarg;
+			else if (optind < argc && !strcmp(argv[optind], "diagnostics"))
+				c->verify = argv[optind++];
+			else
+				c->verify = "";
+			break;
+		case 1206: c->functional = optarg; break;
+		case 1207: c->eps = optarg; break;
+		case 1208: c->event_kind = optarg; break;
 		case 'h': c->help_or_version = 'h'; return 0;
 		case 'V': c->help_or_version = 'V'; return 0;
 		default:
@@ -221,6 +333,13 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 			return error;
 		c->timeout_ms = timeout >= 0 ? timeout : c->cfg.request_ms;
 		c->index_ms = index_ms >= 0 ? index_ms : c->cfg.index_ms;
+#ifndef LANSER_THIN
+		/* an interrupted edit transaction is finished or undone before
+		 * anything reads the workspace (docs/edits.md) */
+		if ((error = ln_txn_recover(c->root)) < 0)
+			return error;
+		error = 0;
+#endif
 	}
 	return 0;
 }
@@ -284,7 +403,9 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	if (!error) {
 		c.ws = ws;
 		c.in_daemon = in_daemon;
-		error = cmd->fn(&c);
+		error = trace_begin(&c, cmd->name);
+		if (!error)
+			error = trace_end(&c, cmd->fn(&c));
 		res->cacheable = c.cacheable;
 		res->complete = c.complete;
 		res->no_cache = c.no_cache;
@@ -370,8 +491,15 @@ int main(int argc, char **argv)
 		setenv("LANSER_NO_DAEMON", "1", 1);
 #endif
 	}
+#ifndef LANSER_THIN
+	if (!error)
+		error = trace_begin(&c, cmd->name);
+	if (!error)
+		error = trace_end(&c, cmd->fn(&c));
+#else
 	if (!error)
 		error = cmd->fn(&c);
+#endif
 done:
 	error = finish(&c, error);
 	cli_release(&c);

@@ -15,6 +15,7 @@
 #include "resolve.h"
 #include "selector.h"
 #include "source.h"
+#include "trace.h"
 #include "workspace.h"
 
 #include <errno.h>
@@ -43,7 +44,14 @@ static int parse_cursor_text(void *ctx, const char *rel, const struct ln_text **
 
 static int parse_cursor_files(void *ctx, json_t **out)
 {
-	return sel_workspace_files(out, lsp_workspace_root(ctx));
+	int error;
+
+	/* a disk probe: recorded in traces, answered from them in replay */
+	if (lsp_workspace_replaying(ctx))
+		return lsp_workspace_probe_get(ctx, "selectorFiles", "", out);
+	error = sel_workspace_files(out, lsp_workspace_root(ctx));
+	lsp_workspace_probe_put(ctx, "selectorFiles", "", error ? NULL : *out, error);
+	return error;
 }
 
 /* ---- environment and inputs recorded in the bundle ---- */
@@ -195,6 +203,7 @@ static void debug_frame(void *ctx, char dir, const char *body, size_t len)
 static int query_begin(struct query *q, struct cli *c, const char *command)
 {
 	struct lsp_workspace_opts wo = { 0 };
+	int error;
 
 	memset(q, 0, sizeof *q);
 	q->c = c;
@@ -220,9 +229,17 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 	}
 	if (c->ws) {
 		q->ws = c->ws;
+		trace_attach(c, q->ws);
 		return 0;
 	}
-	return lsp_workspace_new(&q->ws, &wo);
+	/* `trace replay`: the same query against the recorded data alone */
+	wo.replay = trace_replayer(c);
+	if (wo.replay)
+		wo.record = NULL;
+	error = lsp_workspace_new(&q->ws, &wo);
+	if (!error)
+		trace_attach(c, q->ws);
+	return error;
 }
 
 /* Prints the bundle (--json) or the human form, and frees everything. */
@@ -240,6 +257,7 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 	q->c->cacheable = true;
 	q->c->complete = json_is_true(json_object_get(q->bundle, "complete"));
 	if (ln_bundle_finish(q->bundle, err, msg) == 0) {
+		trace_bundle(q->c, q->ws, q->bundle);
 		if (q->c->json) {
 			char *s = json_dumps(q->bundle, JSON_COMPACT | JSON_SORT_KEYS);
 			if (s) {
@@ -255,8 +273,10 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 	if (!err && !q->c->json && !json_is_true(json_object_get(q->bundle, "complete")))
 		fprintf(q->c->err, "lanser: note: the server was not ready; the answer may be "
 				"incomplete (see --wait-index)\n");
-	if (q->ws != q->c->ws)
+	if (q->ws != q->c->ws) {
+		lsp_workspace_set_recorder(q->ws, NULL);
 		lsp_workspace_free(q->ws);
+	}
 	json_decref(q->bundle);
 	if (q->debug)
 		fclose(q->debug);
@@ -278,7 +298,7 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 	struct sel sel;
 	struct sel_resolution res;
 	struct sel_source src = { parse_cursor_text, parse_cursor_files, q->ws, q->c->root,
-				  q->c->cwd, false };
+				  q->c->cwd, lsp_workspace_replaying(q->ws) };
 	json_t *request = json_object_get(q->bundle, "request");
 	char *rel = NULL, *lex = NULL;
 	const struct ln_text *t;
@@ -304,7 +324,7 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 		json_object_set_new(request, "target",
 				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : sel.path,
 					      "line", (json_int_t)line, "col", (json_int_t)col));
-		error = ln_path_resolve_in_root(&rel, NULL, q->c->root, q->c->cwd, sel.path);
+		error = lsp_workspace_resolve_path(q->ws, &rel, q->c->cwd, sel.path);
 		if (error)
 			goto done;
 		json_object_set_new(request, "target",
@@ -750,7 +770,7 @@ int cmd_symbols(struct cli *c)
 		json_object_set_new(json_object_get(q.bundle, "request"), "target",
 				    json_pack("{s:s}", "path", lex ? lex : c->argv[0]));
 		free(lex);
-		error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[0]);
+		error = lsp_workspace_resolve_path(q.ws, &rel, c->cwd, c->argv[0]);
 		if (error)
 			goto done;
 		error = lsp_workspace_open(q.ws, &srv, &version, rel);
@@ -800,6 +820,18 @@ int cmd_symbols(struct cli *c)
 			error = lsp_workspace_open(q.ws, &srv, &version, first);
 			if (error)
 				goto done;
+			/* Servers answer workspace symbols from their index plus the
+			 * files they have built: wait until the file just opened is
+			 * built (its diagnostics are out), so a fresh process answers
+			 * like a warm daemon that opened it long ago. */
+			if (!c->no_wait) {
+				json_t *dg = NULL;
+				char *furi = lsp_workspace_uri(q.ws, first);
+				lsp_session_wait_diagnostics(srv->session, &dg, furi, version,
+							     c->cfg.diagnostics_ms);
+				json_decref(dg);
+				free(furi);
+			}
 			note_server(&q, srv);
 			error = require_capability(&q, srv, "workspaceSymbolProvider",
 						   "workspace symbols");
@@ -934,7 +966,7 @@ int cmd_diag(struct cli *c)
 	} else {
 		for (i = 0; i < (size_t)c->argc; i++) {
 			char *rel = NULL;
-			error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[i]);
+			error = lsp_workspace_resolve_path(q.ws, &rel, c->cwd, c->argv[i]);
 			if (error)
 				goto done;
 			json_array_append_new(files, json_string(rel));

@@ -431,6 +431,16 @@ report=$work/RESULTS.md
 	"BENCH_N=$N BENCH_RAW_N=$RAW_N BENCH_COLD_C=$COLD_C BENCH_COLD_PY=$COLD_PY BENCH_SCALE_FILES=$SCALE" \
 	"${LANSER_BIN:+LANSER_BIN=$LANSER_BIN }bash bench/run.sh $*" >"$report"
 if [ "$write" = 1 ]; then
+	# sections other scripts maintain (between <!-- name: ... --> and
+	# <!-- /name --> markers, e.g. bench/trace_replay.sh) are carried over
+	"$PY" - "$repo/bench/RESULTS.md" "$report" <<'P'
+import re, sys
+old = open(sys.argv[1]).read() if __import__("os").path.exists(sys.argv[1]) else ""
+blocks = [m.group(0) for m in re.finditer(r"<!-- ([a-z-]+):.*?<!-- /\1 -->", old, re.S)]
+if blocks:
+    with open(sys.argv[2], "a") as f:
+        f.write("\n" + "\n\n".join(blocks) + "\n")
+P
 	cp "$report" "$repo/bench/RESULTS.md"
 	log "wrote bench/RESULTS.md"
 fi

@@ -37,7 +37,14 @@
 struct lsp_session;
 
 /* Called for every frame body sent ('>') or received ('<'), before it is
- * interpreted; used to record traces. */
+ * interpreted; used to record traces. Two more kinds of record let a trace
+ * replay the client's decisions exactly (docs/trace.md):
+ *   'p'  the end of one lsp_session_pump() call on a live session; body is
+ *        {"n": frames dispatched} plus "error"/"message" when the pump
+ *        left the session dead;
+ *   'd'  a wait (request, diagnostics, readiness) gave up at its deadline;
+ *        body is "{}".
+ * Recorders that only want frames ignore every other dir. */
 typedef void (*lsp_record_fn)(void *ctx, char dir, const char *body, size_t len);
 
 struct lsp_session_opts {
@@ -136,5 +143,52 @@ void lsp_session_poll_fds(const struct lsp_session *s, int *out_fd, int *err_fd)
 long long lsp_session_requests_sent(const struct lsp_session *s);
 /* The last lines of the server's stderr (for error messages). */
 const char *lsp_session_stderr_tail(const struct lsp_session *s);
+
+/* ---- traces and replay (docs/trace.md) ---- */
+
+/* Installs (fn non-NULL) or removes the recorder of a running session; a
+ * warm session gets one for the duration of a traced request. */
+void lsp_session_set_recorder(struct lsp_session *s, lsp_record_fn fn, void *ctx);
+
+/* Everything about a session's protocol state that decides what the
+ * client does next: capabilities, encoding, server info, the next request
+ * id, the open documents (versions, text hashes, last diagnostics), the
+ * progress tokens, the log text readiness looks for, the settings, the
+ * sticky error. New reference. */
+json_t *lsp_session_snapshot(const struct lsp_session *s);
+
+/* One recorded item a replaying session consumes: '>' a frame the client
+ * must send (compared byte for byte), '<' a frame to dispatch, 'p' the end
+ * of a pump call, 'd' a deadline. `line` names it in messages. */
+struct lsp_replay_item {
+	char dir;
+	const char *body;
+	size_t len;
+	long line;
+};
+struct lsp_replay {
+	/* 1 and *out when there is a next item (borrowed until advance), 0 at
+	 * the end of the recording. */
+	int (*peek)(void *ctx, struct lsp_replay_item *out);
+	void (*advance)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * A session with no server behind it, in the state `snapshot` describes,
+ * that replays `src` in lockstep: every message it sends must be the next
+ * recorded '>' frame, every pump dispatches the recorded '<' frames up to
+ * the next 'p', every wait ends where a 'd' was recorded (never by the
+ * clock). A divergence kills the session with LN_EREPLAY and a message
+ * naming the trace line. Errors: LN_ETRACE when the snapshot is malformed.
+ * `src` is copied; its ctx must outlive the session.
+ */
+int lsp_session_replay_new(struct lsp_session **out, const json_t *snapshot,
+			   const struct lsp_replay *src);
+
+/* The deadline decision of a wait loop: live, returns `passed` (recording
+ * a 'd' when true); replaying, returns whether the recording has a 'd'
+ * next (consuming it) and ignores `passed`. */
+bool lsp_session_deadline(struct lsp_session *s, bool passed);
 
 #endif

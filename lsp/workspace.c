@@ -47,6 +47,8 @@ struct server_slot {
 	int restarts;
 	long long started_ms, next_start_ms;
 	char last_error[256];
+	struct lsp_workspace *ws;      /* back pointer for the trace recorder */
+	bool traced;                   /* its state was recorded in this request */
 };
 
 struct lsp_workspace {
@@ -62,6 +64,10 @@ struct lsp_workspace {
 	bool restart, track_files;
 	struct ln_snapshot snap;
 	unsigned long generation, crashes;
+	struct lsp_recorder rec;       /* valid while `recording` */
+	bool recording, cdb_recorded;
+	struct lsp_replayer rep;       /* valid while `replaying` */
+	bool replaying;
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
@@ -79,6 +85,10 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	ws->record_ctx = o->record_ctx;
 	ws->restart = o->restart;
 	ws->track_files = o->track_files;
+	if (o->replay) {
+		ws->rep = *o->replay;
+		ws->replaying = true;
+	}
 	ln_snapshot_init(&ws->snap, o->root);
 	if (ws->track_files)
 		ln_snapshot_watch(&ws->snap); /* else: a stat walk per refresh */
@@ -177,6 +187,80 @@ static void slot_down(struct lsp_workspace *ws, struct server_slot *sl)
 	sl->info.session = NULL;
 }
 
+/* The session recorder while a trace is attached: frames go to the trace
+ * under the server's profile name (and to the debug recorder, if any). */
+static void slot_record(void *ctx, char dir, const char *body, size_t len)
+{
+	struct server_slot *sl = ctx;
+	struct lsp_workspace *ws = sl->ws;
+
+	if (ws->record && (dir == '<' || dir == '>'))
+		ws->record(ws->record_ctx, dir, body, len);
+	if (ws->recording && ws->rec.frame)
+		ws->rec.frame(ws->rec.ctx, sl->info.profile->name, dir, body, len);
+}
+
+/* The first use of a server in a traced request records its state and
+ * from then on its frames. `warm`: the session was already running, and
+ * lsp_workspace_server() pumps it next (a replay must do the same). */
+static void trace_server(struct lsp_workspace *ws, struct server_slot *sl, bool warm)
+{
+	json_t *snap;
+
+	if (!ws->recording || sl->traced || !sl->info.session)
+		return;
+	sl->traced = true;
+	snap = lsp_session_snapshot(sl->info.session);
+	json_object_set_new(snap, "warm", json_boolean(warm));
+	json_object_set_new(snap, "restart", json_boolean(ws->restart));
+	if (ws->rec.server)
+		ws->rec.server(ws->rec.ctx, sl->info.profile->name, sl->info.version, snap);
+	json_decref(snap);
+	lsp_session_set_recorder(sl->info.session, slot_record, sl);
+}
+
+/* Replaying: the server's next recorded start stands in for a process. */
+static int replay_start(struct lsp_workspace *ws, struct server_slot *sl)
+{
+	const json_t *snap = NULL;
+	const char *version = NULL;
+	struct lsp_replay src;
+	const json_t *v = NULL;
+	const char *msg = NULL;
+	int error, rerr = 0;
+
+	/* a start that failed in the recorded run fails the same way */
+	if (ws->rep.probe(ws->rep.ctx, "serverStart", sl->info.profile->name, &v, &rerr, &msg) == 0 &&
+	    rerr)
+		return ln_error_set(rerr, "%s", msg ? msg : "");
+	ln_error_clear();
+	error = ws->rep.server(ws->rep.ctx, sl->info.profile->name, &snap, &version, &src);
+	if (error)
+		return error;
+	error = lsp_session_replay_new(&sl->info.session, snap, &src);
+	if (error)
+		return error;
+	if (!sl->info.version && version)
+		sl->info.version = strdup(version);
+	sl->started_ms = ln_now_ms();
+	ws->generation++;
+	/* recorded from a warm session: lsp_workspace_server() pumped it, and
+	 * when that found it dead, the daemon (restart) started it again: the
+	 * restart's own server event follows in the trace */
+	if (json_is_true(json_object_get(snap, "warm"))) {
+		error = lsp_session_pump(sl->info.session, 0);
+		if (error) {
+			bool restart = json_is_true(json_object_get(snap, "restart"));
+			lsp_session_free(sl->info.session);
+			sl->info.session = NULL;
+			if (restart)
+				return replay_start(ws, sl);
+		}
+		return error;
+	}
+	return 0;
+}
+
 static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 {
 	const struct lsp_profile *profile = sl->info.profile;
@@ -185,9 +269,14 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	const char **argv = NULL;
 	int error;
 
+	sl->ws = ws;
+	if (ws->replaying)
+		return replay_start(ws, sl);
 	error = lsp_profile_resolve(&exe, profile);
-	if (error)
+	if (error) {
+		lsp_workspace_probe_put(ws, "serverStart", profile->name, NULL, error);
 		return error;
+	}
 	argv = lsp_argv_with_exe(profile->argv, exe);
 	so.name = profile->name;
 	so.argv = argv;
@@ -198,15 +287,23 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	so.stderr_fd = -1;
 	so.record = ws->record;
 	so.record_ctx = ws->record_ctx;
+	if (ws->recording) {
+		so.record = slot_record;
+		so.record_ctx = sl;
+	}
 	error = lsp_session_start(&sl->info.session, &so);
 	free((void *)argv);
 	free(exe);
-	if (error)
+	if (error) {
+		lsp_workspace_probe_put(ws, "serverStart", profile->name, NULL, error);
 		return error;
+	}
 	if (!sl->info.version)
 		lsp_profile_version(&sl->info.version, profile);
 	sl->started_ms = ln_now_ms();
 	ws->generation++;
+	sl->traced = false;
+	trace_server(ws, sl, false);
 	return 0;
 }
 
@@ -222,6 +319,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 		if (ws->servers[i]->info.profile == profile)
 			sl = ws->servers[i];
 	if (sl && sl->info.session) {
+		trace_server(ws, sl, true);
 		/* A dead session reports its own sticky error and message. */
 		error = lsp_session_pump(sl->info.session, 0);
 		if (!error || !ws->restart) {
@@ -255,6 +353,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	if (!sl)
 		abort();
 	sl->info.profile = profile;
+	sl->ws = ws;
 	error = slot_start(ws, sl);
 	if (error) {
 		free(sl);
@@ -327,6 +426,13 @@ static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
 	ws->texts[ws->ntexts++] = ct;
 }
 
+static void record_text(struct lsp_workspace *ws, const struct cached_text *ct)
+{
+	if (ws->recording && ws->rec.document)
+		ws->rec.document(ws->rec.ctx, ct->path, ct->text.data, ct->text.len, ct->digest, 0,
+				 NULL);
+}
+
 int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, const char *path)
 {
 	struct cached_text *ct = find_text(ws, path, NULL);
@@ -338,20 +444,40 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 
 	*out = NULL;
 	if (ct) {
+		record_text(ws, ct);
 		*out = &ct->text;
 		return 0;
 	}
-	abs_path(&abs, ws, path);
-	/* stat before reading: a write in between makes the signature stale,
-	 * never the other way round */
-	if (stat(abs.data, &st) < 0)
+	if (ws->replaying) {
+		const char *d = NULL, *msg = NULL;
+		size_t n = 0;
+		int rerr = 0;
+		error = ws->rep.document(ws->rep.ctx, path, &d, &n, &rerr, &msg);
+		if (!error && rerr)
+			error = ln_error_set(rerr, "%s", msg ? msg : "");
+		if (error)
+			goto done;
 		memset(&st, 0, sizeof st);
-	error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
-	if (error)
+		buf_add(&data, d, n);
+	} else {
+		abs_path(&abs, ws, path);
+		/* stat before reading: a write in between makes the signature
+		 * stale, never the other way round */
+		if (stat(abs.data, &st) < 0)
+			memset(&st, 0, sizeof st);
+		error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
+	}
+	if (error) {
+		if (ws->recording && ws->rec.document)
+			ws->rec.document(ws->rec.ctx, path, NULL, 0, NULL, error, ln_error_msg());
 		goto done;
+	}
 	error = ln_text_init(&t, data.data, data.len);
 	if (error) {
 		error = ln_error_set(error, "%s: %s", path, ln_error_msg());
+		if (ws->recording && ws->rec.document)
+			ws->rec.document(ws->rec.ctx, path, data.data, data.len, NULL, error,
+					 ln_error_msg());
 		goto done;
 	}
 	ct = calloc(1, sizeof *ct);
@@ -369,6 +495,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 	ct->racy = ct->mtime_ns > ns_of(&now) - 2000000000LL ||
 		   ct->ctime_ns > ns_of(&now) - 2000000000LL;
 	cache_add(ws, ct);
+	record_text(ws, ct);
 	*out = &ct->text;
 done:
 	buf_release(&abs);
@@ -494,6 +621,26 @@ static bool is_ready(struct lsp_session *s, const struct lsp_profile *p)
 	}
 }
 
+/* has_cdb() of the root, recorded once per traced request (and read
+ * from the trace when replaying). */
+static bool cdb_probe(struct lsp_workspace *ws)
+{
+	json_t *v = NULL;
+	bool found;
+
+	if (ws->replaying) {
+		found = lsp_workspace_probe_get(ws, "hasCdb", "", &v) == 0 && json_is_true(v);
+		json_decref(v);
+		return found;
+	}
+	found = has_cdb(ws->root);
+	if (ws->recording && !ws->cdb_recorded) {
+		ws->cdb_recorded = true;
+		lsp_workspace_probe_put(ws, "hasCdb", "", found ? json_true() : json_false(), 0);
+	}
+	return found;
+}
+
 /* 1 ready, 0 not yet, -1 never (no index will come: no compilation database). */
 static int ready_state(struct lsp_workspace *ws, struct lsp_server_info *srv, bool need_index)
 {
@@ -502,7 +649,7 @@ static int ready_state(struct lsp_workspace *ws, struct lsp_server_info *srv, bo
 	if (p->readiness == LSP_READY_INDEX) {
 		if (!need_index)
 			return 1;
-		if (p->index_needs_cdb && !has_cdb(ws->root))
+		if (p->index_needs_cdb && !cdb_probe(ws))
 			return -1;
 	}
 	return is_ready(srv->session, p) ? 1 : 0;
@@ -524,10 +671,10 @@ int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *s
 		if (r != 0)
 			return r > 0 ? 1 : 0; /* never: partial at once */
 		left = deadline - ln_now_ms();
-		if (left <= 0)
+		if (lsp_session_deadline(srv->session, left <= 0))
 			return 0;
 		/* returns after the next message (or the deadline) */
-		error = lsp_session_pump(srv->session, (int)left);
+		error = lsp_session_pump(srv->session, left > 0 ? (int)left : 0);
 	}
 }
 
@@ -608,6 +755,16 @@ int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 	int error = 0;
 
 	*out = NULL;
+	if (ws->replaying) {
+		json_decref(arr);
+		error = lsp_workspace_probe_get(ws, "sourceFiles", "", out);
+		if (!error && !json_is_array(*out)) {
+			json_decref(*out);
+			*out = NULL;
+			error = ln_error_set(LN_ETRACE, "trace: the sourceFiles probe is not an array");
+		}
+		return error;
+	}
 	if (ws->track_files && ws->snap.scanned) {
 		size_t i, n = ln_snapshot_count(&ws->snap);
 		for (i = 0; i < n && !error; i++) {
@@ -625,6 +782,7 @@ int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 		error = walk(ws->root, "", &ws->profiles, arr, 0);
 	}
 	if (error) {
+		lsp_workspace_probe_put(ws, "sourceFiles", "", NULL, error);
 		json_decref(arr);
 		return error;
 	}
@@ -642,6 +800,7 @@ int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 			json_array_append_new(arr, v[i]);
 		free(v);
 	}
+	lsp_workspace_probe_put(ws, "sourceFiles", "", arr, 0);
 	*out = arr;
 	return 0;
 }
@@ -939,4 +1098,91 @@ json_t *lsp_workspace_status(struct lsp_workspace *ws)
 		json_array_append_new(arr, o);
 	}
 	return arr;
+}
+
+/* ---- traces ---- */
+
+void lsp_workspace_set_recorder(struct lsp_workspace *ws, const struct lsp_recorder *r)
+{
+	size_t i;
+
+	for (i = 0; i < ws->nservers; i++) {
+		struct server_slot *sl = ws->servers[i];
+		sl->ws = ws;
+		sl->traced = false;
+		if (!r && sl->info.session)
+			lsp_session_set_recorder(sl->info.session, ws->record, ws->record_ctx);
+	}
+	ws->cdb_recorded = false;
+	if (r) {
+		ws->rec = *r;
+		ws->recording = true;
+	} else {
+		memset(&ws->rec, 0, sizeof ws->rec);
+		ws->recording = false;
+	}
+}
+
+bool lsp_workspace_replaying(const struct lsp_workspace *ws)
+{
+	return ws->replaying;
+}
+
+void lsp_workspace_probe_put(struct lsp_workspace *ws, const char *name, const char *key,
+			     const json_t *value, int error)
+{
+	if (ws->recording && ws->rec.probe)
+		ws->rec.probe(ws->rec.ctx, name, key, error ? NULL : value, error,
+			      error ? ln_error_msg() : NULL);
+}
+
+int lsp_workspace_probe_get(struct lsp_workspace *ws, const char *name, const char *key,
+			    json_t **out)
+{
+	const json_t *v = NULL;
+	const char *msg = NULL;
+	int rerr = 0, error;
+
+	*out = NULL;
+	if (!ws->replaying)
+		return ln_error_set(LN_EGENERIC, "probe_get outside a replay");
+	error = ws->rep.probe(ws->rep.ctx, name, key, &v, &rerr, &msg);
+	if (error)
+		return error;
+	if (rerr)
+		return ln_error_set(rerr, "%s", msg ? msg : "");
+	*out = v ? json_incref((json_t *)v) : json_null();
+	return 0;
+}
+
+int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const char *cwd,
+			       const char *user_path)
+{
+	struct buf key = BUF_INIT;
+	json_t *v = NULL;
+	int error;
+
+	*out_rel = NULL;
+	buf_addf(&key, "%s\n%s", cwd ? cwd : "", user_path ? user_path : "");
+	if (ws->replaying) {
+		error = lsp_workspace_probe_get(ws, "path", key.data, &v);
+		if (!error && !json_is_string(v))
+			error = ln_error_set(LN_ETRACE, "trace: a path probe is not a string");
+		if (!error) {
+			*out_rel = strdup(json_string_value(v));
+			if (!*out_rel)
+				abort();
+		}
+		json_decref(v);
+		buf_release(&key);
+		return error;
+	}
+	error = ln_path_resolve_in_root(out_rel, NULL, ws->root, cwd, user_path);
+	if (ws->recording) {
+		v = error ? NULL : json_string(*out_rel);
+		lsp_workspace_probe_put(ws, "path", key.data, v, error);
+		json_decref(v);
+	}
+	buf_release(&key);
+	return error;
 }

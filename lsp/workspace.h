@@ -42,6 +42,43 @@ struct lsp_server_info {
 	char *version;             /* from the version command (cached) */
 };
 
+/*
+ * Traces (docs/trace.md). A recorder sees, for one request, everything the
+ * answer depends on besides the request itself: each server's state when
+ * the request first uses it (lsp_session_snapshot) and its frames after
+ * that (with pump and deadline records, session.h), every document text
+ * read, and every "probe" of the disk: path resolutions ("path", key
+ * "<cwd>\n<path>"), the workspace's source files ("sourceFiles"), whether
+ * a compilation database exists ("hasCdb"), and whatever callers record
+ * with lsp_workspace_probe_put. A replayer hands the same things back, so
+ * the same code runs with no server and no disk (lsp_workspace_opts.replay).
+ * Callbacks are called on the thread using the workspace.
+ */
+struct lsp_recorder {
+	void (*server)(void *ctx, const char *profile, const char *version, const json_t *snapshot);
+	void (*frame)(void *ctx, const char *profile, char dir, const char *body, size_t len);
+	/* error 0: the text (data, len, hex digest); else the read failed */
+	void (*document)(void *ctx, const char *path, const char *data, size_t len,
+			 const char *digest, int error, const char *message);
+	void (*probe)(void *ctx, const char *name, const char *key, const json_t *value, int error,
+		      const char *message);
+	void *ctx;
+};
+struct lsp_replayer {
+	/* The next recorded start of `profile`'s server: its snapshot and
+	 * version (borrowed) and the items that followed. LN_EREPLAY when the
+	 * trace has none. */
+	int (*server)(void *ctx, const char *profile, const json_t **snapshot, const char **version,
+		      struct lsp_replay *src);
+	/* 0 with *data and *len (borrowed), or with *error set; LN_EREPLAY when the
+	 * trace never read the document. */
+	int (*document)(void *ctx, const char *path, const char **data, size_t *len, int *error,
+			const char **message);
+	int (*probe)(void *ctx, const char *name, const char *key, const json_t **value,
+		     int *error, const char **message);
+	void *ctx;
+};
+
 struct lsp_workspace_opts {
 	const char *root;          /* absolute, canonical */
 	const json_t *servers;     /* config "servers" (borrowed; may be NULL) */
@@ -50,6 +87,7 @@ struct lsp_workspace_opts {
 	void *record_ctx;
 	bool restart;              /* restart crashed servers (with backoff) */
 	bool track_files;          /* keep a snapshot of the tree (refresh) */
+	const struct lsp_replayer *replay; /* replay a trace: no server, no disk (copied) */
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o);
@@ -94,6 +132,29 @@ char *lsp_workspace_uri(const struct lsp_workspace *ws, const char *relpath);
  * LN_EINPUT when there are more than LSP_MAX_WORKSPACE_FILES. */
 #define LSP_MAX_WORKSPACE_FILES 2000
 int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out);
+
+/* ---- traces (see struct lsp_recorder) ---- */
+
+/* Attaches a recorder (copied) for the coming request, or detaches it
+ * (NULL). Attaching forgets which servers were already recorded, so each
+ * request records the state of every server it uses. */
+void lsp_workspace_set_recorder(struct lsp_workspace *ws, const struct lsp_recorder *r);
+bool lsp_workspace_replaying(const struct lsp_workspace *ws);
+
+/* ln_path_resolve_in_root() against the workspace root, recorded as a
+ * "path" probe (and answered from the trace when replaying). */
+int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const char *cwd,
+			       const char *user_path);
+
+/* Records the outcome of a disk probe done by the caller (value borrowed;
+ * error 0 for success, the message is the last error's), when a recorder
+ * is attached. */
+void lsp_workspace_probe_put(struct lsp_workspace *ws, const char *name, const char *key,
+			     const json_t *value, int error);
+/* Replaying: the recorded outcome (*out a new reference, or the recorded
+ * error returned with its message). LN_EREPLAY when the trace has none. */
+int lsp_workspace_probe_get(struct lsp_workspace *ws, const char *name, const char *key,
+			    json_t **out);
 
 /* ---- warm workspaces (the daemon) ---- */
 

@@ -27,6 +27,9 @@ run_suite() { # name, command...
 }
 run_suite unit ./tests/unit/run
 run_suite fuzz-selector make --no-print-directory fuzz-smoke
+run_suite fuzz-trace make --no-print-directory fuzz-trace-smoke
+run_suite fuzz-outcome make --no-print-directory fuzz-outcome-smoke
+run_suite fuzz-patch make --no-print-directory fuzz-patch-smoke
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
 # The fake server misbehaves exactly as the fault tests assume.
 run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
@@ -35,6 +38,10 @@ run_suite integration bash tests/integration/run.sh
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh tests/integration/t_clangd.sh \
-	tests/integration/t_daemon.sh
+	tests/integration/t_daemon.sh \
+	tests/integration/t_test.sh tests/integration/t_worktree.sh tests/integration/t_sandbox_hostile.sh \
+	tests/integration/t_sandbox_unpriv.sh \
+	tests/integration/t_jail.sh tests/integration/t_edit_patch.sh tests/integration/t_kill.sh \
+	tests/integration/t_trace.sh tests/integration/t_reward.sh
 echo "total: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -76,7 +76,7 @@ check_eq "daemon: the daemon's stdout is its log, not our pipe" \
 
 # --- the same bundles with and without the daemon -----------------------------
 for q in "def src/main.c@L23:C10" "refs src/util.c@L3:C5" "hover src/main.c@L14:C2" \
-	 "symbols src/list.c" "diag src/main.c"; do
+	 "symbols src/list.c" "symbols --workspace list_" "diag src/main.c"; do
 	# shellcheck disable=SC2086
 	run "$L" --json $q
 	a=$(json .bundleId)

@@ -17,3 +17,7 @@ if [ "$(printf '%s\n' "$help_codes" | wc -l)" -ge 19 ]; then
 else
 	fail "docs: the table has every code" "only $(printf '%s\n' "$help_codes" | wc -l) rows"
 fi
+
+run "$L" schema trace
+check_eq "docs: docs/trace.schema.json is what 'lanser schema trace' prints" \
+	"$(cat "$LANSER_REPO_ROOT/docs/trace.schema.json")" "$OUT"

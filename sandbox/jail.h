@@ -1,0 +1,61 @@
+/*
+ * jail.h - the workspace jail (issue 5; docs/edits.md "Jail").
+ *
+ * Every path an edit touches is checked before anything is read or written:
+ *   - lexically: not empty, relative, no "." / ".." / empty components, no
+ *     NUL, control bytes or backslash, at most LN_PATH_MAX bytes and 255 per
+ *     component; no component equal to ".git" in any letter case, at any
+ *     depth; nothing under ".cache/clangd/" (a server's cache) or lanser's
+ *     own temporaries;
+ *   - against the configuration: `.lanser.json` "jail": {"allow": [...],
+ *     "deny": [...]} glob patterns (fnmatch, '*' also matches '/'; a
+ *     pattern naming a folder covers everything below it); deny wins, and a
+ *     non-empty allow list must match;
+ *   - against the filesystem: no existing component on the way (the
+ *     directories and the file itself) may be a symlink, and no directory
+ *     may be anything but a directory.
+ * The transaction opens every directory again with O_NOFOLLOW when it
+ * writes, so a symlink swapped in after the check is refused too.
+ *
+ * Violations are LN_EPERM (LN_EINPUT for an over-long path), with a message
+ * naming the path as given (made printable).
+ */
+#ifndef LANSER_SBX_JAIL_H
+#define LANSER_SBX_JAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct buf;
+
+struct sbx_jail {
+	char *root;          /* canonical workspace root */
+	json_t *allow, *deny;   /* arrays of patterns (owned; may be NULL) */
+};
+
+/* Loads the jail of `root` from its .lanser.json ("jail" member).
+ * LN_ECONFIG for a malformed file or "jail" member. */
+int sbx_jail_init(struct sbx_jail *j, const char *root);
+void sbx_jail_release(struct sbx_jail *j);
+
+/* Checks one workspace-relative path (see the top of this file). */
+int sbx_jail_check(const struct sbx_jail *j, const char *rel);
+
+/* The lexical part alone (no configuration, no filesystem). */
+int sbx_jail_check_lexical(const char *rel);
+
+/* Opens the directory that holds `rel` below `rootfd`, one component at a
+ * time with O_NOFOLLOW|O_DIRECTORY; with `create`, missing directories are
+ * made (mode 0777 & ~umask). Returns the directory descriptor (close it) and
+ * the last component in *leaf (points into rel), or a negative LN_E* code. */
+int sbx_open_parent(int rootfd, const char *rel, bool create, const char **leaf);
+
+/* Reads a regular file below `root` without following any symlink.
+ * *exists false (and 0 returned) when it is absent; LN_EPERM for a
+ * symlink or a non-regular file; LN_EINPUT above `max` bytes. */
+int sbx_read_file(const char *root, const char *rel, size_t max, bool *exists,
+		  struct buf *out, unsigned *mode);
+
+#endif

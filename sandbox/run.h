@@ -1,0 +1,143 @@
+/*
+ * run.h - the sandboxed process runner (docs/sandbox.md).
+ *
+ * sbx_run() runs one untrusted command (a build or a test suite) and returns
+ * when it and everything it started are gone:
+ *   - explicit argv (a shell only when the caller puts one in argv);
+ *   - stdin fed from a buffer (or /dev/null), stdout and stderr pumped with
+ *     poll() into buffers capped at limits.out_bytes each (the rest is read
+ *     and dropped: result.truncated);
+ *   - a wall-clock timeout, rlimits (CPU, address space, processes, open
+ *     files, file size, no core files), a pids cgroup when one is writable;
+ *   - a supervisor process between lanser and the command reaps every
+ *     descendant and, when the command exits, the run times out, lanser asks
+ *     or lanser dies, kills the whole tree (pid namespace, else the
+ *     process group, the cgroup and every orphan it adopted as a child
+ *     subreaper): nothing is left running, nothing is left a zombie;
+ *   - exec failures come back as LN_ENOTFOUND with the program and errno,
+ *     never as a silent exit 127; no descriptor of lanser leaks into the
+ *     command (close_range in the supervisor).
+ *
+ * Isolation (isolate.h): with SBX_ISO_AUTO (the default) the supervisor
+ * starts in fresh user, mount, pid, network (loopback only), ipc and uts
+ * namespaces, the root filesystem read-only, `writable` writable, a private
+ * /tmp, and the command as an unprivileged uid. When the kernel refuses,
+ * the run goes on with limits only: result.isolated is false and
+ * result.iso_note says why (callers must print it and record
+ * "isolation": "none"). SBX_ISO_NONE forces that fallback, SBX_ISO_REQUIRED
+ * turns it into LN_ESANDBOX.
+ *
+ * Why not ln_proc_spawn (core/proc.h): a pid namespace needs clone(2) and a
+ * supervisor that is pid 1 in it; the status types and clocks of proc.h are
+ * reused.
+ *
+ * Thread-safe: several runs may go on at once in different threads (the
+ * candidate runner does this); between clone and exec only
+ * async-signal-safe calls are made.
+ */
+#ifndef LANSER_SANDBOX_RUN_H
+#define LANSER_SANDBOX_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+struct sbx_limits {
+	long long wall_ms;      /* wall clock for the whole run; 0: none */
+	int cpu_s;              /* RLIMIT_CPU of every process (seconds); 0: none */
+	long long mem_bytes;    /* RLIMIT_AS of every process; 0: none */
+	int nproc;              /* RLIMIT_NPROC of the sandbox uid and pids.max; 0: none */
+	int nofile;             /* RLIMIT_NOFILE; 0: none */
+	long long fsize_bytes;  /* RLIMIT_FSIZE; 0: none */
+	size_t out_bytes;       /* cap of captured stdout and of stderr, each */
+	long long tmp_bytes;    /* size of the private /tmp (isolated runs) */
+};
+
+/* Defaults (docs/sandbox.md): 10 min wall, 300 s CPU, 2 GiB address space,
+ * 256 processes, 1024 files, 1 GiB file size, 1 MiB output, 256 MiB /tmp. */
+void sbx_limits_default(struct sbx_limits *l);
+
+enum sbx_iso {
+	SBX_ISO_AUTO = 0,       /* namespaces when the kernel allows, else limits only (loudly) */
+	SBX_ISO_REQUIRED,       /* namespaces or LN_ESANDBOX */
+	SBX_ISO_NONE,           /* limits only (the forced fallback) */
+};
+
+/* Which limits a run ran into (bits of sbx_result.hits). */
+enum {
+	SBX_HIT_WALL = 1,       /* killed at the wall-clock timeout */
+	SBX_HIT_CPU = 2,        /* a process died of SIGXCPU (or SIGKILL past the CPU limit) */
+	SBX_HIT_MEMORY = 4,     /* the tree's peak RSS reached 3/4 of the address-space limit
+	                         * and the command failed (RLIMIT_AS failures are silent) */
+	SBX_HIT_PROCS = 8,      /* the pids cgroup refused a fork */
+	SBX_HIT_FSIZE = 16,     /* a process died of SIGXFSZ */
+	SBX_HIT_OUTPUT = 32,    /* stdout or stderr went past limits.out_bytes */
+};
+
+struct sbx_opts {
+	const char *const *argv;   /* argv[0] without '/' is looked up in the PATH of env */
+	const char *cwd;           /* where the command starts (absolute) */
+	const char *const *env;    /* exactly this environment (NULL: an empty one) */
+	const char *writable;      /* absolute directory left writable (the worktree);
+	                            * NULL: nothing but the private /tmp */
+	const char *stdin_data;    /* NULL: /dev/null */
+	size_t stdin_len;
+	struct sbx_limits limits;
+	enum sbx_iso iso;
+	/* Set to non-zero (from another thread or a signal handler) to stop the
+	 * run: the tree is killed and result.cancelled is set. May be NULL. */
+	const volatile sig_atomic_t *cancel;
+};
+
+struct sbx_result {
+	bool exited;            /* true: exitcode valid; false: signal valid */
+	int exitcode;
+	int signal;
+	bool timed_out, truncated, cancelled;
+	struct buf out, err;    /* captured output (capped) */
+	long long wall_ms;      /* volatile: elapsed */
+	long long cpu_ms;       /* user + system time of the whole tree */
+	long max_rss_kib;       /* largest resident set of any process of the tree */
+	unsigned hits;          /* SBX_HIT_* */
+	bool isolated;          /* namespaces were used */
+	long uid;               /* the uid outside the sandbox the tests ran as */
+	char iso_note[256];     /* why not (empty when isolated) */
+	long pids_max_events;   /* forks refused by the pids cgroup (-1: no cgroup) */
+};
+
+void sbx_result_init(struct sbx_result *r);
+void sbx_result_release(struct sbx_result *r);
+
+/*
+ * Runs the command. Returns 0 when it ran (whatever its status: see
+ * *res), LN_ENOTFOUND when it could not be executed (cwd missing, program
+ * not found or not executable: the message names it), LN_ESANDBOX when
+ * isolation was required but refused, or the sandbox could not be set up.
+ * *res (initialised by the caller with sbx_result_init) is filled in every
+ * case as far as the run got; the caller releases it.
+ */
+int sbx_run(struct sbx_result *res, const struct sbx_opts *o);
+
+/* "exited 0", "killed by SIGKILL", ... into out. */
+void sbx_result_status_str(const struct sbx_result *r, char *out, size_t n);
+
+/* The hits as a JSON array of names (new reference): ["wall", "cpu", ...]. */
+json_t *sbx_hits_json(unsigned hits);
+
+/* The limits as a JSON object (new reference), the form of task files. */
+json_t *sbx_limits_json(const struct sbx_limits *l);
+
+/*
+ * Reads a "limits" object (task file or .lanser.json) over *l:
+ * {"wallMs", "cpuSeconds", "memoryMiB", "processes", "openFiles",
+ *  "fileSizeMiB", "outputKiB", "tmpMiB"}, each a positive integer within
+ * documented bounds. LN_ECONFIG (message names `what` and the member) on a
+ * wrong type, an unknown member or a value out of range.
+ */
+int sbx_limits_parse(struct sbx_limits *l, const json_t *obj, const char *what);
+
+#endif

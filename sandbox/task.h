@@ -1,0 +1,81 @@
+/*
+ * task.h - what to test: the task file (docs/task.schema.json,
+ * docs/sandbox.md "Task files") and the test settings of .lanser.json.
+ *
+ * A task names a workspace and a base revision, one patch or several
+ * candidate patches, build and test commands, the results format,
+ * FAIL_TO_PASS / PASS_TO_PASS test ids, limits, the isolation mode and
+ * extra environment variables. .lanser.json may hold the same members
+ * "build", "test", "results", "limits", "isolation" and "env"; a task file
+ * overrides them member by member, command-line options override both.
+ *
+ * A command is either an array of strings (argv, no shell) or one string
+ * (run as /bin/sh -c STRING). Everything read here is untrusted: sizes are
+ * bounded (task file 1 MiB, 256 arguments, 64 KiB per argument, 1024
+ * candidates, 10000 test ids) and every error is LN_ECONFIG (a malformed
+ * file or a wrong member: the message names the file and the member, with
+ * line and column for JSON syntax errors) or LN_ENOTFOUND / LN_EINPUT for
+ * unreadable files.
+ */
+#ifndef LANSER_SANDBOX_TASK_H
+#define LANSER_SANDBOX_TASK_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "outcome.h"
+#include "run.h"
+
+#define SBX_TASK_SCHEMA "lanser.task/1"
+#define SBX_TASK_MAX_BYTES (1 << 20)
+#define SBX_PATCH_MAX_BYTES (16 << 20)
+
+struct sbx_candidate {
+	char *id;           /* "c1", ... or the task's */
+	char *patch_path;   /* absolute; NULL: the base revision itself */
+};
+
+struct sbx_task {
+	char *workspace;            /* absolute; NULL: the current workspace */
+	char *base;                 /* git revision; NULL: run in place (no worktree) */
+	struct sbx_candidate *cands;
+	size_t ncands;
+	char **build_argv;          /* NULL-terminated, or NULL: no build step */
+	char **test_argv;           /* NULL-terminated, or NULL: not configured */
+	enum sbx_format format;
+	char *junit_path;           /* relative to the worktree, or NULL */
+	json_t *f2p, *p2p;          /* arrays of strings (never NULL after init) */
+	struct sbx_limits limits;
+	enum sbx_iso iso;
+	json_t *env;                /* object NAME -> value (never NULL after init) */
+	char *task_id;              /* "id" of the task file, or NULL */
+};
+
+void sbx_task_init(struct sbx_task *t);
+void sbx_task_release(struct sbx_task *t);
+
+/* Applies the test members of a configuration object (.lanser.json) or of
+ * a task file; `what` names the file in messages. `dir` resolves relative
+ * patch paths and "workspace" (task files only: is_task). */
+int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, const char *dir,
+		   bool is_task);
+
+/* Loads a task file (relative paths in it are relative to its directory). */
+int sbx_task_load(struct sbx_task *t, const char *path);
+
+/* Adds a candidate patch (absolute or relative to cwd). */
+int sbx_task_add_patch(struct sbx_task *t, const char *path, const char *cwd);
+
+/* Sets FAIL_TO_PASS from a comma-separated list (--tests). */
+int sbx_task_set_tests(struct sbx_task *t, const char *csv);
+
+/* A default test command for a workspace without one: "make test" when a
+ * Makefile has a test target, pytest (/usr/bin/python3 -m pytest -q -rA)
+ * when the tree has pytest tests. 0 and t->test_argv set, or LN_ECONFIG. */
+int sbx_task_default_test(struct sbx_task *t, const char *root);
+
+/* A command as a JSON array of strings (new reference). */
+json_t *sbx_argv_json(char *const *argv);
+
+#endif

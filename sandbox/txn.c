@@ -1,0 +1,1182 @@
+/*
+ * txn.c - transactions over a git work tree (txn.h, transaction.h).
+ *
+ * Protocol (docs/edits.md has the whole story):
+ *   1. lock <gitdir>/lanser-txn.lock; resolve any earlier journal;
+ *   2. checks: dirty tree, files unchanged since the edit set was built;
+ *   3. journal: <gitdir>/lanser-txn.tmp/ gets a backup of every file's old
+ *      bytes and manifest.json, all fsync'ed, then is renamed to
+ *      <gitdir>/lanser-txn/ - from here on recovery rolls back;
+ *   4. every file: new bytes into a temporary beside it (name in the
+ *      manifest), fsync, chmod, rename over; deletions unlink;
+ *   5. commit (optional): objects, then "commit" (the new id) into the
+ *      journal, then the index and HEAD;
+ *   6. COMMITTED is written into the journal: from here on recovery keeps
+ *      the result;
+ *   7. the journal is renamed to lanser-txn.dead and removed.
+ * Recovery rolls back (restores backups, modes, index bytes, HEAD) when
+ * COMMITTED is absent and only drops the journal when it is present; both
+ * are idempotent, so a kill during recovery is recovered again.
+ */
+#include "transaction.h"
+#include "buf.h"
+#include "err.h"
+#include "hash.h"
+#include "jail.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOURNAL "lanser-txn"
+#define MANIFEST_MAX ((size_t)64 << 20)
+
+struct entry {
+	char *path;
+	bool old_exists, new_exists;
+	unsigned old_mode, new_mode;
+	const struct buf *old, *new;   /* borrowed from the edit set */
+};
+
+struct sbx_txn {
+	char *root, *top, *gitdir, *prefix;
+	char id[17];
+	int lockfd;
+	struct entry *v;
+	size_t n;
+	const struct sbx_edits *e;
+	struct ln_apply_opts o;
+	bool pending, committed;
+};
+
+/* ---- the kill hook ---- */
+
+static long step_no, kill_at = -1, step_us;
+
+static void step(void)
+{
+	step_no++;
+	if (kill_at < 0) {
+		const char *s = getenv("LANSER_TXN_KILL_AT"), *u = getenv("LANSER_TXN_STEP_US");
+		kill_at = s ? strtol(s, NULL, 10) : 0;
+		step_us = u ? strtol(u, NULL, 10) : 0;
+		if (step_us < 0 || step_us > 1000000)
+			step_us = 0;
+	}
+	if (kill_at > 0 && step_no == kill_at)
+		raise(SIGKILL);
+	if (step_us > 0)
+		usleep((useconds_t)step_us);
+}
+
+static void steps_report(void)
+{
+	const char *f = getenv("LANSER_TXN_STEPS");
+	FILE *fp;
+
+	if (!f || !*f)
+		return;
+	fp = fopen(f, "a");
+	if (fp) {
+		fprintf(fp, "%ld\n", step_no);
+		fclose(fp);
+	}
+}
+
+/* ---- finding the git directory without libgit2 (cheap) ---- */
+
+/* The work tree top holding `root` and its git directory. */
+static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
+{
+	struct buf dir = BUF_INIT, p = BUF_INIT;
+	struct stat st;
+	int error = LN_ENOTFOUND;
+
+	*top_out = *gitdir_out = NULL;
+	buf_adds(&dir, root);
+	for (;;) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/.git", dir.len ? dir.data : "");
+		if (lstat(p.data, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				*gitdir_out = buf_detach(&p, NULL);
+				error = 0;
+			} else if (S_ISREG(st.st_mode)) {
+				struct buf g = BUF_INIT;
+				if (buf_read_file(&g, p.data, 8192) == 0 && !strncmp(g.data, "gitdir: ", 8)) {
+					char *nl;
+					buf_consume(&g, 8);
+					nl = strpbrk(g.data, "\r\n");
+					if (nl)
+						g.len = (size_t)(nl - g.data), g.data[g.len] = '\0';
+					if (g.data[0] != '/') {
+						struct buf a = BUF_INIT;
+						buf_addf(&a, "%s/%s", dir.len ? dir.data : "", g.data);
+						buf_release(&g);
+						g = a;
+					}
+					*gitdir_out = buf_detach(&g, NULL);
+					error = 0;
+				}
+				buf_release(&g);
+			}
+			if (!error) {
+				*top_out = buf_detach(&dir, NULL);
+				if (!**top_out) {
+					free(*top_out);
+					*top_out = strdup("/");
+				}
+			}
+			break;
+		}
+		{
+			char *slash = strrchr(dir.data, '/');
+			if (!slash || dir.len <= 1)
+				break;
+			dir.len = (size_t)(slash - dir.data);
+			dir.data[dir.len] = '\0';
+		}
+	}
+	buf_release(&dir);
+	buf_release(&p);
+	if (error)
+		return ln_error_set(LN_ENOTFOUND, "the workspace is not inside a git work tree "
+				    "(transactions need git)");
+	return 0;
+}
+
+/* ---- small file helpers ---- */
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Writes a whole file in the journal (not in the work tree). */
+static int journal_write(const char *dir, const char *name, const char *data, size_t len)
+{
+	struct buf p = BUF_INIT;
+	int fd, error = 0;
+
+	buf_addf(&p, "%s/%s", dir, name);
+	fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
+		error = ln_error_set(LN_EGENERIC, "cannot write the journal (%s): %s", p.data,
+				     strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	buf_release(&p);
+	return error;
+}
+
+static int rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	struct buf p = BUF_INIT;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		buf_reset(&p);
+		buf_addf(&p, "%s/%s", path, de->d_name);
+		if (unlink(p.data) < 0 && errno == EISDIR)
+			rm_rf(p.data);
+	}
+	closedir(d);
+	buf_release(&p);
+	return rmdir(path);
+}
+
+/* Replaces `rel` below the root with data/mode through a temporary beside
+ * it (never following a symlink on the way). */
+static int put_file(int rootfd, const char *rel, const char *tmpname, const char *data,
+		    size_t len, unsigned mode)
+{
+	const char *leaf;
+	int dfd, fd, error = 0;
+
+	dfd = sbx_open_parent(rootfd, rel, true, &leaf);
+	if (dfd < 0)
+		return dfd;
+	step();   /* folders made, file not yet */
+	unlinkat(dfd, tmpname, 0);
+	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
+	    fsync(fd) < 0) {
+		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
+				     "cannot write %s: %s", rel, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlinkat(dfd, tmpname, 0);
+		close(dfd);
+		return error;
+	}
+	close(fd);
+	step();   /* the temporary is complete, the file not yet replaced */
+	if (renameat(dfd, tmpname, dfd, leaf) < 0) {
+		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
+				     "cannot replace %s: %s", rel, strerror(errno));
+		unlinkat(dfd, tmpname, 0);
+	} else {
+		fsync(dfd);
+	}
+	close(dfd);
+	return error;
+}
+
+/* Removes `rel` (absent is fine) and, with `prune`, the folders it leaves
+ * empty (as git does). A rollback does not prune: it removes exactly the
+ * folders the transaction created (manifest "createdDirs"). */
+static int drop_file(int rootfd, const char *rel, const char *tmpname, bool prune)
+{
+	const char *leaf;
+	int dfd, error = 0;
+
+	dfd = sbx_open_parent(rootfd, rel, false, &leaf);
+	if (dfd == LN_ENOTFOUND) {
+		ln_error_clear();
+		return 0;
+	}
+	if (dfd < 0)
+		return dfd;
+	if (tmpname)
+		unlinkat(dfd, tmpname, 0);
+	if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
+		error = ln_error_set(LN_EGENERIC, "cannot remove %s: %s", rel, strerror(errno));
+	else
+		fsync(dfd);
+	close(dfd);
+	if (!error && prune) {
+		/* empty folders go, as with git */
+		char *d = strdup(rel), *s;
+		if (!d)
+			abort();
+		while ((s = strrchr(d, '/'))) {
+			*s = '\0';
+			if (unlinkat(rootfd, d, AT_REMOVEDIR) < 0)
+				break;
+		}
+		free(d);
+	}
+	return error;
+}
+
+static void drop_tmp(int rootfd, const char *rel, const char *tmpname)
+{
+	const char *leaf;
+	int dfd = sbx_open_parent(rootfd, rel, false, &leaf);
+
+	if (dfd < 0) {
+		ln_error_clear();
+		return;
+	}
+	unlinkat(dfd, tmpname, 0);
+	close(dfd);
+}
+
+static void tmp_name(char *out, size_t size, const char *id, size_t i)
+{
+	snprintf(out, size, ".lanser-txn-%s-%zu", id, i);
+}
+
+/* ---- git ---- */
+
+static int git_fail(const char *what)
+{
+	const git_error *e = git_error_last();
+	return ln_error_set(LN_EGENERIC, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
+}
+
+static bool ignored_cache(const char *path, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	if (pl && strncmp(path, prefix, pl))
+		return false;
+	return !strncmp(path + pl, ".cache/clangd/", 14);
+}
+
+/* LN_EDIRTY when the repository has uncommitted changes (besides
+ * clangd's cache); the message names a few. */
+/* With --commit over a dirty tree: the touched files themselves must be
+ * clean, or the commit would carry the user's uncommitted work. */
+static int check_touched_clean(git_repository *repo, const struct sbx_txn *t)
+{
+	struct buf full = BUF_INIT;
+	unsigned flags;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < t->n && !error; i++) {
+		buf_reset(&full);
+		buf_addf(&full, "%s%s%s", t->prefix, *t->prefix ? "/" : "", t->v[i].path);
+		if (git_status_file(&flags, repo, full.data) == 0 && flags != GIT_STATUS_CURRENT &&
+		    !(flags & GIT_STATUS_IGNORED))
+			error = ln_error_set(LN_EDIRTY, "%s has uncommitted changes: --commit would "
+					     "commit them too (commit them first, or apply without "
+					     "--commit)", t->v[i].path);
+	}
+	buf_release(&full);
+	return error;
+}
+
+static int check_clean(git_repository *repo, const char *prefix)
+{
+	git_status_options so;
+	git_status_list *list = NULL;
+	struct buf names = BUF_INIT;
+	size_t i, n, dirty = 0;
+	int error = 0;
+
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(&list, repo, &so) < 0)
+		return git_fail("cannot read the status of the work tree");
+	n = git_status_list_entrycount(list);
+	for (i = 0; i < n; i++) {
+		const git_status_entry *s = git_status_byindex(list, i);
+		const git_diff_delta *d = s->index_to_workdir ? s->index_to_workdir : s->head_to_index;
+		const char *path = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "";
+		if (s->status == GIT_STATUS_CURRENT || ignored_cache(path, prefix))
+			continue;
+		if (dirty++ < 5)
+			buf_addf(&names, "%s%s", names.len ? ", " : "", path);
+	}
+	if (dirty)
+		error = ln_error_set(LN_EDIRTY, "the work tree has uncommitted changes (%s%s); "
+				     "commit or stash them, or pass --allow-dirty", names.data,
+				     dirty > 5 ? ", ..." : "");
+	buf_release(&names);
+	git_status_list_free(list);
+	return error;
+}
+
+/* ---- the manifest ---- */
+
+/* Adds to `created` (folders missing now that writing `rel` makes) or to
+ * `modes` ([folder, mode] of the existing folders above a file that goes,
+ * which deleting it may remove). */
+static void note_dirs(const struct sbx_txn *t, const char *rel, json_t *created, json_t *modes)
+{
+	struct buf full = BUF_INIT;
+	char *d = strdup(rel), *slash;
+	struct stat st;
+
+	if (!d)
+		abort();
+	for (slash = strchr(d, '/'); slash; slash = strchr(slash + 1, '/')) {
+		json_t *v;
+		size_t k;
+		bool dup = false;
+		*slash = '\0';
+		buf_reset(&full);
+		buf_addf(&full, "%s/%s", t->root, d);
+		json_array_foreach(created, k, v)
+			dup |= !strcmp(json_string_value(v), d);
+		json_array_foreach(modes, k, v)
+			dup |= !strcmp(json_string_value(json_array_get(v, 0)), d);
+		if (!dup) {
+			if (lstat(full.data, &st) != 0) {
+				if (created)
+					json_array_append_new(created, json_string(d));
+			} else if (modes && S_ISDIR(st.st_mode)) {
+				json_array_append_new(modes, json_pack("[s, i]", d, (int)(st.st_mode & 07777)));
+			}
+		}
+		*slash = '/';
+	}
+	free(d);
+	buf_release(&full);
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const char *x = json_string_value(*(json_t *const *)a), *y = json_string_value(*(json_t *const *)b);
+	size_t lx = strlen(x), ly = strlen(y);
+	return lx < ly ? 1 : lx > ly ? -1 : strcmp(x, y);
+}
+
+static json_t *manifest_new(const struct sbx_txn *t)
+{
+	json_t *m = json_pack("{s:i, s:s, s:s, s:[]}", "version", 1, "id", t->id, "prefix",
+			      t->prefix, "entries");
+	json_t *es = json_object_get(m, "entries");
+	json_t *created = json_array(), *modes = json_array(), **sorted;
+	size_t i, n;
+
+	for (i = 0; i < t->n; i++)
+		note_dirs(t, t->v[i].path, t->v[i].new_exists ? created : NULL,
+			  t->v[i].old_exists && !t->v[i].new_exists ? modes : NULL);
+	/* deepest first, so that a parent is tried after its children */
+	n = json_array_size(created);
+	sorted = calloc(n + 1, sizeof *sorted);
+	if (!sorted)
+		abort();
+	for (i = 0; i < n; i++)
+		sorted[i] = json_incref(json_array_get(created, i));
+	qsort(sorted, n, sizeof *sorted, cmp_depth);
+	json_array_clear(created);
+	for (i = 0; i < n; i++)
+		json_array_append_new(created, sorted[i]);
+	free(sorted);
+	json_object_set_new(m, "createdDirs", created);
+	json_object_set_new(m, "dirModes", modes);
+
+	for (i = 0; i < t->n; i++) {
+		char tmp[64], bk[32];
+		tmp_name(tmp, sizeof tmp, t->id, i);
+		snprintf(bk, sizeof bk, "b%zu", i);
+		json_array_append_new(es, json_pack("{s:s, s:s, s:b, s:i, s:s?, s:b, s:i}",
+			"path", t->v[i].path, "tmp", tmp, "oldExists", t->v[i].old_exists,
+			"oldMode", (int)t->v[i].old_mode, "backup", t->v[i].old_exists ? bk : NULL,
+			"newExists", t->v[i].new_exists, "newMode", (int)t->v[i].new_mode));
+	}
+	return m;
+}
+
+/* Restores everything a journal describes. Idempotent. */
+static int rollback_journal(const char *top, const char *gitdir, const char *jdir)
+{
+	struct buf p = BUF_INIT, data = BUF_INIT;
+	json_t *m = NULL, *es, *en;
+	json_error_t je;
+	size_t i;
+	int rootfd = -1, error = 0;
+	const char *prefix;
+
+	buf_addf(&p, "%s/manifest.json", jdir);
+	if (buf_read_file(&data, p.data, MANIFEST_MAX) != 0) {
+		error = ln_error_set(LN_EGENERIC, "the transaction journal %s has no readable "
+				     "manifest", jdir);
+		goto done;
+	}
+	m = json_loadb(data.data, data.len, 0, &je);
+	es = json_object_get(m, "entries");
+	prefix = json_string_value(json_object_get(m, "prefix"));
+	if (!m || !json_is_array(es) || !prefix) {
+		error = ln_error_set(LN_EGENERIC, "the transaction journal %s is malformed", jdir);
+		goto done;
+	}
+	buf_reset(&p);
+	buf_addf(&p, "%s%s%s", top, *prefix ? "/" : "", prefix);
+	rootfd = open(p.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		error = ln_error_set(LN_EGENERIC, "cannot open %s to recover it: %s", p.data,
+				     strerror(errno));
+		goto done;
+	}
+	for (i = json_array_size(es); i-- > 0 && !error;) {
+		const char *path, *tmp, *bk;
+		en = json_array_get(es, i);
+		path = json_string_value(json_object_get(en, "path"));
+		tmp = json_string_value(json_object_get(en, "tmp"));
+		bk = json_string_value(json_object_get(en, "backup"));
+		if (!path || !tmp || sbx_jail_check_lexical(path) || strchr(tmp, '/')) {
+			error = ln_error_set(LN_EGENERIC, "the transaction journal %s is malformed", jdir);
+			break;
+		}
+		if (json_is_true(json_object_get(en, "oldExists"))) {
+			struct buf b = BUF_INIT;
+			if (!bk || strchr(bk, '/')) {
+				error = ln_error_set(LN_EGENERIC, "the transaction journal %s is "
+						     "malformed", jdir);
+				break;
+			}
+			buf_reset(&p);
+			buf_addf(&p, "%s/%s", jdir, bk);
+			error = buf_read_file(&b, p.data, SBX_FILE_MAX_BYTES);
+			if (!error)
+				error = put_file(rootfd, path, tmp, b.data, b.len,
+						 (unsigned)json_integer_value(json_object_get(en, "oldMode")));
+			buf_release(&b);
+		} else {
+			error = drop_file(rootfd, path, tmp, false);
+		}
+		drop_tmp(rootfd, path, tmp);
+	}
+	if (error)
+		goto done;
+	/* folders: those the transaction made go (deepest first, only when
+	 * empty); those it emptied and removed came back above with
+	 * default modes, which get their old modes again */
+	{
+		json_t *d;
+		size_t k;
+		json_array_foreach(json_object_get(m, "createdDirs"), k, d) {
+			const char *dp = json_string_value(d);
+			if (dp && !sbx_jail_check_lexical(dp))
+				unlinkat(rootfd, dp, AT_REMOVEDIR);
+		}
+		json_array_foreach(json_object_get(m, "dirModes"), k, d) {
+			const char *dp = json_string_value(json_array_get(d, 0));
+			json_int_t mode = json_integer_value(json_array_get(d, 1));
+			struct stat st;
+			if (dp && !sbx_jail_check_lexical(dp) &&
+			    fstatat(rootfd, dp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+			    (st.st_mode & 07777) != (mode & 07777))
+				fchmodat(rootfd, dp, (mode_t)(mode & 07777), 0);
+		}
+	}
+	/* the index and HEAD, when the transaction was making a commit */
+	buf_reset(&p);
+	buf_addf(&p, "%s/index.bak", jdir);
+	if (access(p.data, F_OK) == 0) {
+		struct buf b = BUF_INIT;
+		const char *ipath = json_string_value(json_object_get(m, "indexPath"));
+		if (ipath && buf_read_file(&b, p.data, MANIFEST_MAX) == 0) {
+			struct buf tmp = BUF_INIT;
+			int fd;
+			buf_addf(&tmp, "%s.lanser-tmp", ipath);
+			fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
+			    rename(tmp.data, ipath) < 0)
+				error = ln_error_set(LN_EGENERIC, "cannot restore the index: %s",
+						     strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			buf_release(&tmp);
+		}
+		buf_release(&b);
+	}
+	buf_reset(&p);
+	buf_addf(&p, "%s/commit", jdir);
+	if (!error && access(p.data, F_OK) == 0) {
+		struct buf b = BUF_INIT;
+		const char *ref = json_string_value(json_object_get(m, "ref"));
+		const char *old = json_string_value(json_object_get(m, "oldHead"));
+		git_repository *repo = NULL;
+		git_oid cur, want, neu;
+		git_libgit2_init();
+		if (ref && buf_read_file(&b, p.data, 100) == 0 && git_oid_fromstrn(&neu, b.data,
+		    b.len < 40 ? b.len : 40) == 0 && git_repository_open(&repo, gitdir) == 0 &&
+		    git_reference_name_to_id(&cur, repo, ref) == 0 && git_oid_equal(&cur, &neu)) {
+			git_reference *r = NULL;
+			if (old && git_oid_fromstr(&want, old) == 0) {
+				if (git_reference_create(&r, repo, ref, &want, 1, "lanser: roll back") < 0)
+					error = git_fail("cannot restore HEAD");
+			} else {
+				if (git_reference_lookup(&r, repo, ref) == 0 && git_reference_delete(r) < 0)
+					error = git_fail("cannot restore HEAD");
+			}
+			git_reference_free(r);
+		}
+		git_repository_free(repo);
+		git_libgit2_shutdown();
+		buf_release(&b);
+	}
+done:
+	if (rootfd >= 0)
+		close(rootfd);
+	json_decref(m);
+	buf_release(&p);
+	buf_release(&data);
+	return error;
+}
+
+/* Drops a journal directory: renamed away first, so a half-removed one is
+ * never mistaken for a live journal. */
+static void drop_journal(const char *gitdir, const char *jdir)
+{
+	struct buf dead = BUF_INIT;
+
+	buf_addf(&dead, "%s/" JOURNAL ".dead", gitdir);
+	rm_rf(dead.data);
+	if (rename(jdir, dead.data) == 0) {
+		fsync_dir(gitdir);
+		step();
+		rm_rf(dead.data);
+	}
+	buf_release(&dead);
+}
+
+/* With the lock held: resolves whatever journal is there. 1 when one was. */
+static int recover_locked(const char *top, const char *gitdir)
+{
+	struct buf j = BUF_INIT, p = BUF_INIT;
+	struct stat st;
+	int r = 0, error;
+
+	buf_addf(&p, "%s/" JOURNAL ".tmp", gitdir);
+	if (lstat(p.data, &st) == 0)
+		rm_rf(p.data);     /* died while journaling: nothing was written */
+	buf_reset(&p);
+	buf_addf(&p, "%s/" JOURNAL ".dead", gitdir);
+	if (lstat(p.data, &st) == 0)
+		rm_rf(p.data);
+	buf_addf(&j, "%s/" JOURNAL, gitdir);
+	if (lstat(j.data, &st) == 0) {
+		buf_reset(&p);
+		buf_addf(&p, "%s/COMMITTED", j.data);
+		if (access(p.data, F_OK) != 0) {
+			error = rollback_journal(top, gitdir, j.data);
+			if (error) {
+				r = error;
+				goto done;
+			}
+		}
+		drop_journal(gitdir, j.data);
+		r = 1;
+	}
+done:
+	buf_release(&j);
+	buf_release(&p);
+	return r;
+}
+
+static int lock_repo(const char *gitdir, bool wait)
+{
+	struct buf p = BUF_INIT;
+	int fd;
+
+	buf_addf(&p, "%s/" JOURNAL ".lock", gitdir);
+	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	buf_release(&p);
+	if (fd < 0)
+		return ln_error_set(LN_EPERM, "cannot open the transaction lock in the git "
+				    "directory: %s", strerror(errno));
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		close(fd);
+		return ln_error_set(LN_EGENERIC, "another lanser transaction is running in this "
+				    "repository");
+	}
+	return fd;
+}
+
+int ln_txn_recover(const char *root)
+{
+	char *top = NULL, *gitdir = NULL;
+	struct buf p = BUF_INIT;
+	struct stat st;
+	int fd, r = 0;
+
+	if (find_gitdir(root, &top, &gitdir)) {
+		ln_error_clear();
+		return 0;   /* not a git work tree: nothing can be pending */
+	}
+	buf_addf(&p, "%s/" JOURNAL, gitdir);
+	if (lstat(p.data, &st) != 0) {
+		/* the common case: three stats */
+		buf_adds(&p, ".dead");
+		if (lstat(p.data, &st) != 0) {
+			p.len -= 5;
+			buf_adds(&p, ".tmp");
+			if (lstat(p.data, &st) != 0)
+				goto done;
+		}
+	}
+	fd = lock_repo(gitdir, false);
+	if (fd < 0) {
+		ln_error_clear();
+		goto done;  /* a live transaction owns it */
+	}
+	r = recover_locked(top, gitdir);
+	close(fd);
+done:
+	buf_release(&p);
+	free(top);
+	free(gitdir);
+	return r;
+}
+
+/* ---- begin / commit / free ---- */
+
+static void txn_release(struct sbx_txn *t)
+{
+	size_t i;
+
+	if (t->lockfd >= 0)
+		close(t->lockfd);
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].path);
+	free(t->v);
+	free(t->root);
+	free(t->top);
+	free(t->gitdir);
+	free(t->prefix);
+	free(t);
+}
+
+static void add_entry(struct sbx_txn *t, const char *path, bool oe, unsigned om, const struct buf *ob,
+		      bool ne, unsigned nm, const struct buf *nb)
+{
+	struct entry *x = &t->v[t->n++];
+
+	x->path = strdup(path);
+	if (!x->path)
+		abort();
+	x->old_exists = oe;
+	x->old_mode = om;
+	x->old = ob;
+	x->new_exists = ne;
+	x->new_mode = nm;
+	x->new = nb;
+}
+
+/* The files must still be what the edit set was built from. */
+static int check_unchanged(struct sbx_txn *t)
+{
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < t->n && !error; i++) {
+		struct buf cur = BUF_INIT;
+		bool exists;
+		unsigned mode;
+		error = sbx_read_file(t->root, t->v[i].path, SBX_FILE_MAX_BYTES, &exists, &cur, &mode);
+		if (!error && (exists != t->v[i].old_exists ||
+		    (exists && (cur.len != t->v[i].old->len ||
+				memcmp(cur.data, t->v[i].old->data, cur.len)))))
+			error = ln_error_set(LN_ECONFLICT, "%s changed on disk while the edit was "
+					     "prepared", t->v[i].path);
+		buf_release(&cur);
+	}
+	return error;
+}
+
+static int write_journal(struct sbx_txn *t)
+{
+	struct buf tmpdir = BUF_INIT, jdir = BUF_INIT;
+	json_t *m = NULL;
+	char *s = NULL;
+	size_t i;
+	int error = 0;
+
+	buf_addf(&tmpdir, "%s/" JOURNAL ".tmp", t->gitdir);
+	buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
+	rm_rf(tmpdir.data);
+	if (mkdir(tmpdir.data, 0700) < 0) {
+		error = ln_error_set(LN_EPERM, "cannot create the journal in the git directory: %s",
+				     strerror(errno));
+		goto done;
+	}
+	step();
+	for (i = 0; i < t->n && !error; i++) {
+		char bk[32];
+		if (!t->v[i].old_exists)
+			continue;
+		snprintf(bk, sizeof bk, "b%zu", i);
+		error = journal_write(tmpdir.data, bk, t->v[i].old->data, t->v[i].old->len);
+		step();
+	}
+	if (error)
+		goto done;
+	m = manifest_new(t);
+	if (t->o.commit_message) {
+		/* the index bytes, to put back on rollback */
+		git_repository *repo = NULL;
+		git_index *idx = NULL;
+		git_reference *head = NULL;
+		const char *refname = "HEAD";
+		git_oid oid;
+		git_libgit2_init();
+		if (git_repository_open(&repo, t->gitdir) < 0 ||
+		    git_repository_index(&idx, repo) < 0) {
+			error = git_fail("cannot open the repository");
+		} else {
+			struct buf ib = BUF_INIT;
+			const char *ipath = git_index_path(idx);
+			json_object_set_new(m, "indexPath", json_string(ipath));
+			if (ipath && buf_read_file(&ib, ipath, MANIFEST_MAX) == 0)
+				error = journal_write(tmpdir.data, "index.bak", ib.data, ib.len);
+			else
+				ln_error_clear();
+			buf_release(&ib);
+			if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
+			    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC)
+				refname = git_reference_symbolic_target(head);
+			json_object_set_new(m, "ref", json_string(refname));
+			if (git_reference_name_to_id(&oid, repo, refname) == 0) {
+				char hex[GIT_OID_HEXSZ + 1];
+				git_oid_tostr(hex, sizeof hex, &oid);
+				json_object_set_new(m, "oldHead", json_string(hex));
+			}
+		}
+		git_reference_free(head);
+		git_index_free(idx);
+		git_repository_free(repo);
+		git_libgit2_shutdown();
+	}
+	if (error)
+		goto done;
+	s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	error = journal_write(tmpdir.data, "manifest.json", s, strlen(s));
+	if (error)
+		goto done;
+	fsync_dir(tmpdir.data);
+	step();
+	if (rename(tmpdir.data, jdir.data) < 0) {
+		error = ln_error_set(LN_EGENERIC, "cannot install the journal: %s", strerror(errno));
+		goto done;
+	}
+	fsync_dir(t->gitdir);
+	t->pending = true;
+	step();
+done:
+	if (error)
+		rm_rf(tmpdir.data);
+	free(s);
+	json_decref(m);
+	buf_release(&tmpdir);
+	buf_release(&jdir);
+	return error;
+}
+
+static int write_files(struct sbx_txn *t)
+{
+	int rootfd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t i;
+	int error = 0;
+
+	if (rootfd < 0)
+		return ln_error_set(LN_EGENERIC, "cannot open the workspace: %s", strerror(errno));
+	for (i = 0; i < t->n && !error; i++) {
+		char tmp[64];
+		tmp_name(tmp, sizeof tmp, t->id, i);
+		if (t->v[i].new_exists)
+			error = put_file(rootfd, t->v[i].path, tmp, t->v[i].new->data, t->v[i].new->len,
+					 t->v[i].new_mode);
+		else
+			error = drop_file(rootfd, t->v[i].path, tmp, true);
+		step();
+	}
+	close(rootfd);
+	return error;
+}
+
+int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits *e,
+		  const struct ln_apply_opts *o)
+{
+	struct sbx_txn *t;
+	git_repository *repo = NULL;
+	unsigned char rnd[8];
+	size_t i;
+	int error;
+
+	*out = NULL;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->lockfd = -1;
+	t->e = e;
+	t->o = *o;
+	t->root = strdup(root);
+	if (!t->root)
+		abort();
+	error = find_gitdir(root, &t->top, &t->gitdir);
+	if (error)
+		goto fail;
+	{
+		size_t tl = strlen(t->top);
+		t->prefix = strdup(!strcmp(t->top, "/") ? root + 1 :
+				   root[tl] == '/' ? root + tl + 1 : "");
+		if (!t->prefix)
+			abort();
+	}
+	t->v = calloc(2 * e->n + 1, sizeof *t->v);
+	if (!t->v)
+		abort();
+	for (i = 0; i < e->n; i++) {
+		const struct sbx_file *f = &e->v[i];
+		if (f->status == SBX_RENAMED) {
+			add_entry(t, f->from, true, f->old_mode, &f->old, false, 0, NULL);
+			add_entry(t, f->path, false, 0, &f->new /* unused */, true, f->new_mode, &f->new);
+			t->v[t->n - 1].old = NULL;
+		} else {
+			add_entry(t, f->path, f->old_exists, f->old_mode, &f->old, f->new_exists,
+				  f->new_mode, &f->new);
+		}
+	}
+	/* the absent old side of a rename's destination reads as empty */
+	for (i = 0; i < t->n; i++)
+		if (!t->v[i].old) {
+			static const struct buf empty = BUF_INIT;
+			t->v[i].old = &empty;
+		}
+	t->lockfd = lock_repo(t->gitdir, true);
+	if (t->lockfd < 0) {
+		error = t->lockfd;
+		goto fail;
+	}
+	error = recover_locked(t->top, t->gitdir);
+	if (error < 0)
+		goto fail;
+	error = 0;
+	git_libgit2_init();
+	if (git_repository_open(&repo, t->gitdir) < 0) {
+		error = git_fail("cannot open the repository");
+	} else {
+		if (git_repository_is_bare(repo))
+			error = ln_error_set(LN_EUSAGE, "the repository is bare");
+		else if (!o->allow_dirty)
+			error = check_clean(repo, t->prefix);
+		else if (o->commit_message)
+			error = check_touched_clean(repo, t);
+	}
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	if (!error)
+		error = check_unchanged(t);
+	if (error || o->dry_run)
+		goto fail;
+	{
+		FILE *f = fopen("/dev/urandom", "rb");
+		if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) {
+			unsigned long long x = (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
+			memcpy(rnd, &x, sizeof rnd);
+		}
+		if (f)
+			fclose(f);
+		for (i = 0; i < sizeof rnd; i++)
+			snprintf(t->id + 2 * i, 3, "%02x", rnd[i]);
+	}
+	step_no = 0;
+	error = write_journal(t);
+	if (error)
+		goto fail;
+	error = write_files(t);
+	if (error) {
+		int e2 = sbx_txn_free(t);
+		(void)e2;
+		return error;
+	}
+	*out = t;
+	return 0;
+fail:
+	txn_release(t);
+	return error;
+}
+
+/* The commit: HEAD's tree plus exactly our changes (not the user's other
+ * staged or unstaged work), then the index entries of our paths and HEAD. */
+static int make_commit(struct sbx_txn *t, git_oid *out)
+{
+	git_repository *repo = NULL;
+	git_index *mem = NULL, *idx = NULL;
+	git_reference *head = NULL, *nref = NULL;
+	git_commit *parent = NULL;
+	git_tree *ptree = NULL, *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid toid, poid;
+	const char *refname = "HEAD";
+	struct buf full = BUF_INIT, jp = BUF_INIT;
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i;
+	int error = 0, has_parent;
+
+	git_libgit2_init();
+	if (git_repository_open(&repo, t->gitdir) < 0 || git_index_new(&mem) < 0 ||
+	    git_repository_index(&idx, repo) < 0) {
+		error = git_fail("cannot open the repository");
+		goto done;
+	}
+	if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC)
+		refname = git_reference_symbolic_target(head);
+	has_parent = git_reference_name_to_id(&poid, repo, refname) == 0;
+	if (has_parent && (git_commit_lookup(&parent, repo, &poid) < 0 ||
+			   git_commit_tree(&ptree, parent) < 0 || git_index_read_tree(mem, ptree) < 0)) {
+		error = git_fail("cannot read HEAD");
+		goto done;
+	}
+	for (i = 0; i < t->n && !error; i++) {
+		git_index_entry ie;
+		buf_reset(&full);
+		buf_addf(&full, "%s%s%s", t->prefix, *t->prefix ? "/" : "", t->v[i].path);
+		if (!t->v[i].new_exists) {
+			git_index_remove(mem, full.data, 0);
+			git_index_remove(idx, full.data, 0);
+			continue;
+		}
+		memset(&ie, 0, sizeof ie);
+		ie.path = full.data;
+		ie.mode = (t->v[i].new_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+		if (git_blob_create_from_buffer(&ie.id, repo, t->v[i].new->data, t->v[i].new->len) < 0 ||
+		    git_index_add(mem, &ie) < 0 || git_index_add(idx, &ie) < 0)
+			error = git_fail("cannot stage the change");
+	}
+	if (error)
+		goto done;
+	if (git_index_write_tree_to(&toid, mem, repo) < 0 || git_tree_lookup(&tree, repo, &toid) < 0) {
+		error = git_fail("cannot write the tree");
+		goto done;
+	}
+	if (git_signature_default(&sig, repo) < 0 &&
+	    git_signature_now(&sig, "lanser", "lanser@localhost") < 0) {
+		error = git_fail("cannot make a signature");
+		goto done;
+	}
+	if (git_commit_create(out, repo, NULL, sig, sig, NULL, t->o.commit_message, tree,
+			      has_parent ? 1 : 0, has_parent ? (const git_commit **)&parent : NULL) < 0) {
+		error = git_fail("cannot create the commit");
+		goto done;
+	}
+	git_oid_tostr(hex, sizeof hex, out);
+	buf_addf(&jp, "%s/" JOURNAL, t->gitdir);
+	error = journal_write(jp.data, "commit", hex, strlen(hex));
+	if (error)
+		goto done;
+	step();
+	if (git_index_write(idx) < 0) {
+		error = git_fail("cannot write the index");
+		goto done;
+	}
+	step();
+	if (git_reference_create(&nref, repo, refname, out, 1, t->o.commit_message) < 0)
+		error = git_fail("cannot update HEAD");
+	step();
+done:
+	buf_release(&full);
+	buf_release(&jp);
+	git_reference_free(nref);
+	git_reference_free(head);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_tree_free(ptree);
+	git_commit_free(parent);
+	git_index_free(mem);
+	git_index_free(idx);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int sbx_txn_commit(struct sbx_txn *t, json_t *report)
+{
+	struct buf jdir = BUF_INIT;
+	git_oid oid;
+	int error = 0;
+
+	buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
+	if (t->o.commit_message) {
+		error = make_commit(t, &oid);
+		if (error)
+			goto done;
+	}
+	error = journal_write(jdir.data, "COMMITTED", "", 0);
+	if (error)
+		goto done;
+	fsync_dir(jdir.data);
+	t->committed = true;
+	step();
+	drop_journal(t->gitdir, jdir.data);
+	t->pending = false;
+	steps_report();
+	if (report) {
+		char hex[GIT_OID_HEXSZ + 1];
+		if (t->o.commit_message)
+			git_oid_tostr(hex, sizeof hex, &oid);
+		json_object_set_new(report, "commit", t->o.commit_message ? json_string(hex)
+									 : json_null());
+	}
+done:
+	buf_release(&jdir);
+	return error;
+}
+
+int sbx_txn_free(struct sbx_txn *t)
+{
+	struct buf jdir = BUF_INIT;
+	int error = 0;
+
+	if (!t)
+		return 0;
+	if (t->pending && !t->committed) {
+		buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
+		error = rollback_journal(t->top, t->gitdir, jdir.data);
+		if (!error)
+			drop_journal(t->gitdir, jdir.data);
+		buf_release(&jdir);
+	}
+	txn_release(t);
+	return error;
+}
+
+int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln_apply_opts *o,
+		    json_t **report)
+{
+	struct sbx_txn *t = NULL;
+	json_t *rep = json_pack("{s:o, s:n, s:o}", "files", sbx_edits_files_json(e), "commit",
+				"conflicts", json_array());
+	int error;
+
+	error = sbx_txn_begin(&t, root, e, o);
+	if (!error && t) {
+		error = sbx_txn_commit(t, rep);
+		if (error) {
+			int saved = error;
+			char *msg = strdup(ln_error_msg());
+			sbx_txn_free(t);
+			ln_error_set(saved, "%s", msg ? msg : "");
+			free(msg);
+			t = NULL;
+		} else {
+			sbx_txn_free(t);
+		}
+	}
+	if (report)
+		*report = rep;
+	else
+		json_decref(rep);
+	return error;
+}
+
+int ln_patch_apply(const char *root, const char *diff, size_t len,
+		   const struct ln_apply_opts *o, json_t **report)
+{
+	struct sbx_edits e;
+	json_t *rep = NULL;
+	int error;
+
+	if (report)
+		*report = NULL;
+	/* an interrupted earlier transaction first: the files must be whole */
+	error = ln_txn_recover(root);
+	if (error < 0)
+		return error;
+	sbx_edits_init(&e);
+	error = sbx_edits_from_diff(&e, root, diff, len);
+	if (error) {
+		rep = json_pack("{s:o, s:n, s:O}", "files", sbx_edits_files_json(&e), "commit",
+				"conflicts", e.conflicts);
+	} else {
+		error = sbx_apply_edits(root, &e, o, &rep);
+	}
+	if (report)
+		*report = rep;
+	else
+		json_decref(rep);
+	sbx_edits_release(&e);
+	return error;
+}

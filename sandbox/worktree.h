@@ -1,0 +1,54 @@
+/*
+ * worktree.h - candidate worktrees: independent git work trees of one
+ * repository at one base commit, for applying and testing candidate
+ * patches side by side (libgit2; docs/sandbox.md "Candidate worktrees").
+ *
+ * Each worktree is a linked git worktree named "lanser-<pid>-<n>" on its
+ * own branch "lanser-wt/<pid>-<n>" (libgit2 1.5 cannot add a detached
+ * worktree) at the base commit, in the workspace's state folder
+ * (<state>/wt/<name>), never in the user's tree. The pid in the name is
+ * the lanser process that owns it: sbx_wt_prune() removes those whose
+ * process is gone (after a crash or a kill), with their branches and
+ * folders, and is called at the start of every `lanser test`.
+ *
+ * A worktree is reused for the next candidate by sbx_wt_reset(): a hard
+ * reset to the base that also removes untracked and ignored files (build
+ * outputs), so that every candidate starts from the same tree.
+ *
+ * Not thread-safe: one thread at a time per set (the candidate runner
+ * serialises the git steps and runs builds and tests in parallel).
+ */
+#ifndef LANSER_SANDBOX_WORKTREE_H
+#define LANSER_SANDBOX_WORKTREE_H
+
+#include <stddef.h>
+
+struct sbx_wtset;
+
+/* Resolves `base` (any revision) in the repository at `repo_root` and
+ * creates `n` worktrees at that commit. *base_oid gets the 40-hex commit
+ * id (41 bytes). LN_ENOTFOUND when the revision does not exist, LN_EINPUT
+ * when repo_root is not a git repository, LN_ESANDBOX on other git
+ * failures (message from libgit2). On failure nothing is left behind. */
+int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *base, size_t n,
+		  char base_oid[41]);
+
+/* Absolute path of worktree i. */
+const char *sbx_wt_path(const struct sbx_wtset *s, size_t i);
+
+/* Back to the base commit: hard reset, untracked and ignored files removed. */
+int sbx_wt_reset(struct sbx_wtset *s, size_t i);
+
+/* Removes every worktree of the set (folders, git metadata, branches) and
+ * frees it. NULL is fine. */
+void sbx_wt_free(struct sbx_wtset *s);
+
+/* Removes the worktrees, branches and folders left by lanser processes
+ * that no longer run. Returns how many worktrees were pruned, or a
+ * negative LN_E* code. */
+int sbx_wt_prune(const char *repo_root);
+
+/* rm -rf without following symbolic links. 0 or an errno value. */
+int sbx_rmtree(const char *path);
+
+#endif

@@ -1,0 +1,165 @@
+/* Task files and the test settings of .lanser.json (sandbox/task.h). */
+#include "harness.h"
+
+#include "err.h"
+#include "task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int apply_text(struct sbx_task *t, const char *text, bool is_task)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	int e;
+
+	if (!j)
+		return -999;
+	e = sbx_task_apply(t, j, "task.json", "/tasks", is_task);
+	json_decref(j);
+	return e;
+}
+
+TEST(sbx_task__reads_every_member)
+{
+	struct sbx_task t;
+
+	sbx_task_init(&t);
+	CHECK_EQ_INT(apply_text(&t, "{\"schema\": \"lanser.task/1\", \"id\": \"t-1\","
+				" \"workspace\": \"repo\", \"base\": \"HEAD~1\","
+				" \"candidates\": [{\"id\": \"a\", \"patch\": \"a.diff\"}, {\"patch\": null}],"
+				" \"build\": \"make -j2\", \"test\": [\"make\", \"test\"],"
+				" \"results\": {\"junit\": \"out/junit.xml\"},"
+				" \"FAIL_TO_PASS\": [\"x::y\"], \"PASS_TO_PASS\": [],"
+				" \"limits\": {\"wallMs\": 1000}, \"isolation\": \"required\","
+				" \"env\": {\"CC\": \"gcc\"}}", true), 0);
+	CHECK_EQ_STR(t.task_id, "t-1");
+	CHECK_EQ_STR(t.workspace, "/tasks/repo");
+	CHECK_EQ_STR(t.base, "HEAD~1");
+	CHECK_EQ_INT(t.ncands, 2);
+	CHECK_EQ_STR(t.cands[0].patch_path, "/tasks/a.diff");
+	CHECK_EQ_STR(t.cands[1].id, "c2");
+	CHECK(t.cands[1].patch_path == NULL);
+	CHECK_EQ_STR(t.build_argv[0], "/bin/sh");
+	CHECK_EQ_STR(t.build_argv[2], "make -j2");
+	CHECK_EQ_STR(t.test_argv[1], "test");
+	CHECK(t.test_argv[2] == NULL);
+	CHECK_EQ_INT(t.format, SBX_FMT_JUNIT);
+	CHECK_EQ_STR(t.junit_path, "out/junit.xml");
+	CHECK_EQ_INT(json_array_size(t.f2p), 1);
+	CHECK_EQ_INT(t.limits.wall_ms, 1000);
+	CHECK_EQ_INT(t.iso, SBX_ISO_REQUIRED);
+	CHECK_EQ_STR(json_string_value(json_object_get(t.env, "CC")), "gcc");
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__rejects_bad_members_with_their_name)
+{
+	static const char *const cases[][2] = {
+		{ "{\"bogus\": 1}", "unknown member \"bogus\"" },
+		{ "{\"schema\": \"lanser.task/9\"}", "\"schema\" must be" },
+		{ "{\"test\": []}", "\"test\" must be" },
+		{ "{\"test\": [\"make\", 3]}", "\"test\"[1]" },
+		{ "{\"build\": \"\"}", "\"build\" must be" },
+		{ "{\"results\": {\"format\": \"xml\"}}", "results.format" },
+		{ "{\"results\": {\"junit\": \"../x.xml\"}}", "results.junit" },
+		{ "{\"results\": {\"junit\": \"/abs.xml\"}}", "results.junit" },
+		{ "{\"FAIL_TO_PASS\": \"a\"}", "FAIL_TO_PASS" },
+		{ "{\"FAIL_TO_PASS\": [\"\"]}", "FAIL_TO_PASS\"[0]" },
+		{ "{\"isolation\": \"maybe\"}", "isolation" },
+		{ "{\"env\": {\"1X\": \"a\"}}", "env.1X" },
+		{ "{\"env\": {\"X\": 1}}", "env.X" },
+		{ "{\"limits\": {\"memoryMiB\": 1}}", "limits.memoryMiB" },
+		{ "{\"candidates\": [{\"id\": \"a\"}, {\"id\": \"a\"}]}", "two candidates" },
+		{ "{\"candidates\": [{\"id\": \"../x\"}]}", "candidates\"[0]" },
+		{ "{\"id\": \"has space\"}", "\"id\" must be" },
+		{ "{\"base\": 7}", "\"base\"" },
+		{ "[1]", "must be a JSON object" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sbx_task t;
+		int e;
+		sbx_task_init(&t);
+		e = apply_text(&t, cases[i][0], true);
+		if (e != LN_ECONFIG || !strstr(ln_error_msg(), cases[i][1]))
+			test_fail(__FILE__, __LINE__, "%s: rc %d, message '%s' (want '%s')",
+				  cases[i][0], e, ln_error_msg(), cases[i][1]);
+		sbx_task_release(&t);
+	}
+}
+
+TEST(sbx_task__config_cannot_hold_task_members_but_keeps_unknown_ones)
+{
+	struct sbx_task t;
+
+	sbx_task_init(&t);
+	/* .lanser.json has other members (servers, ...): ignored here */
+	CHECK_EQ_INT(apply_text(&t, "{\"servers\": {}, \"test\": \"pytest -q\", \"base\": \"x\"}",
+				false), 0);
+	CHECK(t.base == NULL);
+	CHECK_EQ_STR(t.test_argv[2], "pytest -q");
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__loads_a_file_and_reports_syntax_errors_with_position)
+{
+	char dir[] = "/tmp/lanser-task-XXXXXX", path[128];
+	struct sbx_task t;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/task.json", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("{\"test\": \"true\",\n \"patch\": }\n", f);
+	fclose(f);
+	sbx_task_init(&t);
+	CHECK_EQ_INT(sbx_task_load(&t, path), LN_ECONFIG);
+	CHECK(strstr(ln_error_msg(), "task.json:2:") != NULL);
+	sbx_task_release(&t);
+
+	f = fopen(path, "w");
+	fputs("{\"patch\": \"p.diff\", \"test\": [\"true\"]}", f);
+	fclose(f);
+	sbx_task_init(&t);
+	CHECK_EQ_INT(sbx_task_load(&t, path), 0);
+	CHECK_EQ_INT(t.ncands, 1);
+	CHECK(strstr(t.cands[0].patch_path, "/p.diff") != NULL);
+	CHECK(t.cands[0].patch_path[0] == '/');
+	sbx_task_release(&t);
+
+	sbx_task_init(&t);
+	CHECK_EQ_INT(sbx_task_load(&t, "/nonexistent/task.json"), LN_ENOTFOUND);
+	sbx_task_release(&t);
+	unlink(path);
+	rmdir(dir);
+}
+
+TEST(sbx_task__tests_option_and_default_commands)
+{
+	struct sbx_task t;
+	char path[4096];
+
+	sbx_task_init(&t);
+	CHECK_EQ_INT(sbx_task_set_tests(&t, "a::b,c::d"), 0);
+	CHECK_EQ_INT(json_array_size(t.f2p), 2);
+	CHECK_EQ_INT(sbx_task_set_tests(&t, "a,,b"), LN_EUSAGE);
+	snprintf(path, sizeof path, "%s/tests/fixtures/cproj", test_repo_root());
+	CHECK_EQ_INT(sbx_task_default_test(&t, path), 0);
+	CHECK_EQ_STR(t.test_argv[0], "make");
+	sbx_task_release(&t);
+
+	sbx_task_init(&t);
+	snprintf(path, sizeof path, "%s/tests/fixtures/pyproj", test_repo_root());
+	CHECK_EQ_INT(sbx_task_default_test(&t, path), 0);
+	CHECK_EQ_STR(t.test_argv[0], "/usr/bin/python3");
+	sbx_task_release(&t);
+
+	sbx_task_init(&t);
+	CHECK_EQ_INT(sbx_task_default_test(&t, "/"), LN_ECONFIG);
+	sbx_task_release(&t);
+}
