@@ -17,6 +17,7 @@
 #include "task.h"
 #include "txn.h"
 #include "worktree.h"
+#include "testcmd.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -39,7 +40,8 @@ static const char *const base_env[][2] = {
 };
 
 struct tctx {
-	struct cli *c;
+	FILE *err;                   /* notes */
+	enum ln_enc index_io;
 	struct sbx_task *t;
 	const char *root;            /* the workspace (canonical) */
 	bool candidates;             /* worktrees from a base, else in place */
@@ -52,7 +54,7 @@ struct tctx {
 	size_t next;
 	json_t **records;
 	int *codes;
-	volatile sig_atomic_t cancel;
+	volatile sig_atomic_t *cancel;   /* never NULL while running */
 };
 
 static volatile sig_atomic_t *cancel_flag;
@@ -144,7 +146,7 @@ static int step(struct tctx *x, const char *dir, char **argv, struct sbx_result 
 	o.writable = dir;
 	o.limits = x->t->limits;
 	o.iso = x->t->iso;
-	o.cancel = &x->cancel;
+	o.cancel = x->cancel;
 	return sbx_run(r, &o);
 }
 
@@ -259,9 +261,9 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 	sbx_tests_init(&tests);
 
 	/* the request: what was asked, without absolute paths */
-	json_object_set_new(req, "indexIo", json_string(ln_enc_name(x->c->index_io)));
+	json_object_set_new(req, "indexIo", json_string(ln_enc_name(x->index_io)));
 	json_object_set_new(json_object_get(rec, "environment"), "indexIo",
-			    json_string(ln_enc_name(x->c->index_io)));
+			    json_string(ln_enc_name(x->index_io)));
 	json_object_set_new(json_object_get(rec, "environment"), "configDigest",
 			    json_string(x->config_digest));
 	json_object_set_new(req, "candidate", cand && cand->id ? json_string(cand->id) : json_null());
@@ -458,7 +460,7 @@ finish:
 	{
 		int saved = error;
 		if (ln_bundle_finish(rec, error, msg.len ? msg.data : NULL))
-			fprintf(x->c->err, "lanser: cannot finish the outcome record: %s\n",
+			fprintf(x->err, "lanser: cannot finish the outcome record: %s\n",
 				ln_error_msg());
 		error = saved;
 		if (error)
@@ -498,9 +500,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void print_summary(struct tctx *x, json_t *rec)
+static void print_summary(FILE *out, json_t *rec)
 {
-	FILE *out = x->c->out;
 	json_t *o = json_object_get(rec, "outcome"), *counts = json_object_get(o, "counts");
 	json_t *req = json_object_get(rec, "request");
 	const char *cand = json_string_value(json_object_get(req, "candidate"));
@@ -595,27 +596,24 @@ static int load_task(struct sbx_task *t, struct cli *c, char **root_out, char di
 	return error;
 }
 
-int cmd_test(struct cli *c)
+int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records_out)
 {
-	struct sbx_task t;
 	struct tctx x;
-	char *other_root = NULL;
-	struct sigaction sa, old_int, old_term;
-	int error, first_error = 0;
-	size_t i, jobs;
+	volatile sig_atomic_t no_cancel = 0;
+	size_t i, jobs, n;
+	int error = 0;
 
+	*records_out = NULL;
 	memset(&x, 0, sizeof x);
-	sbx_task_init(&t);
-	if (c->argc > 0) {
-		error = ln_error_set(LN_EUSAGE, "test takes no arguments (see --task, --patch)");
-		goto done;
-	}
-	if ((error = load_task(&t, c, &other_root, x.config_digest)))
-		goto done;
-	x.c = c;
-	x.t = &t;
-	x.root = other_root ? other_root : c->root;
-	x.candidates = t.base || t.ncands > 0;
+	x.err = o->err;
+	x.index_io = o->index_io;
+	x.t = t;
+	x.root = o->root;
+	x.cancel = o->cancel ? o->cancel : &no_cancel;
+	snprintf(x.config_digest, sizeof x.config_digest, "%s", o->config_digest);
+	x.candidates = t->base || t->ncands > 0;
+	if (!t->test_argv)
+		return ln_error_set(LN_ECONFIG, "no test command");
 	pthread_mutex_init(&x.git_lock, NULL);
 	pthread_mutex_init(&x.q_lock, NULL);
 	build_env(&x);
@@ -624,15 +622,15 @@ int cmd_test(struct cli *c)
 	sbx_cgroup_prune();
 	if (x.candidates) {
 		int pruned = sbx_wt_prune(x.root);
-		if (pruned > 0)
-			fprintf(c->err, "lanser: note: pruned %d stale candidate worktree%s of an "
+		if (pruned > 0 && x.err)
+			fprintf(x.err, "lanser: note: pruned %d stale candidate worktree%s of an "
 				"earlier run\n", pruned, pruned == 1 ? "" : "s");
-		if (!t.base) {
-			t.base = strdup("HEAD");
-			if (!t.base)
+		if (!t->base) {
+			t->base = strdup("HEAD");
+			if (!t->base)
 				abort();
 		}
-		if (t.ncands == 0) {
+		if (t->ncands == 0) {
 			/* --base alone: the base revision itself is the candidate */
 			struct sbx_candidate *cd = calloc(1, sizeof *cd);
 			if (!cd)
@@ -640,35 +638,28 @@ int cmd_test(struct cli *c)
 			cd->id = strdup("base");
 			if (!cd->id)
 				abort();
-			t.cands = cd;
-			t.ncands = 1;
+			t->cands = cd;
+			t->ncands = 1;
 		}
 	}
-
-	cancel_flag = &x.cancel;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	n = x.candidates ? t->ncands : 1;
+	x.records = calloc(n, sizeof *x.records);
+	x.codes = calloc(n, sizeof *x.codes);
+	if (!x.records || !x.codes)
+		abort();
 
 	if (!x.candidates) {
-		x.records = calloc(1, sizeof *x.records);
-		x.codes = calloc(1, sizeof *x.codes);
-		if (!x.records || !x.codes)
-			abort();
 		x.codes[0] = evaluate(&x, 0, NULL, false, &x.records[0]);
 	} else {
 		struct worker *w;
-		jobs = c->jobs > 0 ? (size_t)c->jobs : 2;
-		if (jobs > t.ncands)
-			jobs = t.ncands;
-		error = sbx_wt_create(&x.wts, x.root, t.base, jobs, x.base_oid);
+		jobs = o->jobs > 0 ? (size_t)o->jobs : 2;
+		if (jobs > t->ncands)
+			jobs = t->ncands;
+		error = sbx_wt_create(&x.wts, x.root, t->base, jobs, x.base_oid);
 		if (error)
-			goto restore;
-		x.records = calloc(t.ncands, sizeof *x.records);
-		x.codes = calloc(t.ncands, sizeof *x.codes);
+			goto done;
 		w = calloc(jobs, sizeof *w);
-		if (!x.records || !x.codes || !w)
+		if (!w)
 			abort();
 		for (i = 0; i < jobs; i++) {
 			w[i].x = &x;
@@ -676,7 +667,7 @@ int cmd_test(struct cli *c)
 			if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0) {
 				error = ln_error_set(LN_EGENERIC, "cannot start a worker thread");
 				jobs = i;
-				x.cancel = 1;
+				*x.cancel = 1;
 				break;
 			}
 		}
@@ -686,65 +677,16 @@ int cmd_test(struct cli *c)
 		sbx_wt_free(x.wts);
 		x.wts = NULL;
 		if (error)
-			goto restore;
+			goto done;
 	}
-
-	/* every record, in candidate order; loud when not isolated */
-	{
-		size_t n = x.candidates ? t.ncands : 1;
-		bool warned = false;
-		for (i = 0; i < n; i++) {
-			json_t *rec = x.records[i];
-			const char *iso = json_string_value(json_object_get(rec, "isolation"));
-			if (iso && !strcmp(iso, "none") && !warned) {
-				const char *note = json_string_value(json_object_get(json_object_get(
-					json_object_get(rec, "meta"), "volatile"), "isolationNote"));
-				fprintf(c->err, "lanser: WARNING: TESTS RAN WITHOUT ISOLATION (resource "
-					"limits only; \"isolation\": \"none\"): %s\n",
-					note ? note : "namespaces unavailable");
-				warned = true;
-			}
-			if (c->json) {
-				char *s = json_dumps(rec, JSON_COMPACT);
-				fprintf(c->out, "%s\n", s ? s : "{}");
-				free(s);
-			} else {
-				print_summary(&x, rec);
-			}
-			if (x.codes[i] && !first_error)
-				first_error = x.codes[i];
-		}
-		if (n == 1) {
-			error = x.codes[0];
-			if (error) {
-				const char *m = json_string_value(json_object_get(json_object_get(
-					json_object_get(x.records[0], "meta"), "volatile"), "message"));
-				ln_error_set(error, "%s", m ? m : ln_err_name(error));
-			}
-		} else {
-			/* a group: failing candidates are results, not errors; only a
-			 * candidate that could not be evaluated at all fails the command */
-			for (i = 0; i < n; i++) {
-				const char *st = json_string_value(json_object_get(json_object_get(
-					x.records[i], "outcome"), "status"));
-				if (x.codes[i] && (!strcmp(st, "error") || !strcmp(st, "cancelled"))) {
-					error = ln_error_set(x.codes[i], "candidate %s: %s",
-							     t.cands[i].id, ln_err_name(x.codes[i]));
-					break;
-				}
-			}
-		}
+	*records_out = json_array();
+	for (i = 0; i < n; i++) {
+		json_array_append_new(*records_out, x.records[i]);
+		x.records[i] = NULL;
 	}
-restore:
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	cancel_flag = NULL;
-	if (x.wts)
-		sbx_wt_free(x.wts);
-	if (x.records) {
-		for (i = 0; i < (x.candidates ? t.ncands : 1); i++)
-			json_decref(x.records[i]);
-	}
+done:
+	for (i = 0; x.records && i < n; i++)
+		json_decref(x.records[i]);
 	free(x.records);
 	free(x.codes);
 	if (x.env) {
@@ -755,7 +697,107 @@ restore:
 	json_decref(x.env_json);
 	pthread_mutex_destroy(&x.git_lock);
 	pthread_mutex_destroy(&x.q_lock);
+	return error;
+}
+
+/* The LN_E* code of a record (its meta.exitCode, negated). */
+static int record_code(json_t *rec)
+{
+	json_int_t ec = json_integer_value(json_object_get(json_object_get(rec, "meta"),
+							   "exitCode"));
+	return ec ? -(int)ec : 0;
+}
+
+static const char *record_str(json_t *rec, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(rec, a), b));
+}
+
+int cmd_test(struct cli *c)
+{
+	struct sbx_task t;
+	struct test_run_opts o;
+	char *other_root = NULL, digest[72] = "";
+	struct sigaction sa, old_int, old_term;
+	static volatile sig_atomic_t cancel;
+	json_t *records = NULL, *rec;
+	bool warned = false;
+	size_t i;
+	int error;
+
+	sbx_task_init(&t);
+	if (c->argc > 0) {
+		error = ln_error_set(LN_EUSAGE, "test takes no arguments (see --task, --patch)");
+		goto done;
+	}
+	if ((error = load_task(&t, c, &other_root, digest)))
+		goto done;
+	memset(&o, 0, sizeof o);
+	o.root = other_root ? other_root : c->root;
+	o.config_digest = digest;
+	o.index_io = c->index_io;
+	o.jobs = c->jobs;
+	o.err = c->err;
+	o.cancel = &cancel;
+
+	/* Ctrl-C and TERM cancel the runs: the trees are killed, the
+	 * worktrees removed, the records say "cancelled" */
+	cancel = 0;
+	cancel_flag = &cancel;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	error = test_run(&t, &o, &records);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	cancel_flag = NULL;
+	if (error)
+		goto done;
+
+	/* every record, in candidate order; loud when not isolated */
+	json_array_foreach(records, i, rec) {
+		const char *iso = json_string_value(json_object_get(rec, "isolation"));
+		if (iso && !strcmp(iso, "none") && !warned) {
+			const char *note = json_string_value(json_object_get(json_object_get(
+				json_object_get(rec, "meta"), "volatile"), "isolationNote"));
+			fprintf(c->err, "lanser: WARNING: TESTS RAN WITHOUT ISOLATION (resource "
+				"limits only; \"isolation\": \"none\"): %s\n",
+				note ? note : "namespaces unavailable");
+			warned = true;
+		}
+		if (c->json) {
+			char *s = json_dumps(rec, JSON_COMPACT);
+			fprintf(c->out, "%s\n", s ? s : "{}");
+			free(s);
+		} else {
+			print_summary(c->out, rec);
+		}
+	}
+	if (json_array_size(records) == 1) {
+		rec = json_array_get(records, 0);
+		error = record_code(rec);
+		if (error) {
+			const char *m = json_string_value(json_object_get(json_object_get(
+				json_object_get(rec, "meta"), "volatile"), "message"));
+			ln_error_set(error, "%s", m ? m : ln_err_name(error));
+		}
+	} else {
+		/* a group: failing candidates are results, not errors; only a
+		 * candidate that could not be evaluated at all fails the command */
+		json_array_foreach(records, i, rec) {
+			const char *st = record_str(rec, "outcome", "status");
+			int code = record_code(rec);
+			if (code && st && (!strcmp(st, "error") || !strcmp(st, "cancelled"))) {
+				error = ln_error_set(code, "candidate %s: %s",
+						     record_str(rec, "request", "candidate"),
+						     ln_err_name(code));
+				break;
+			}
+		}
+	}
 done:
+	json_decref(records);
 	free(other_root);
 	sbx_task_release(&t);
 	return error;

@@ -11,9 +11,11 @@
  *     refused (no entity expansion), only the five XML entities and
  *     character references are decoded;
  *   - TAP (version 12/13: "ok N - desc", "not ok N", "# SKIP"/"# TODO"
- *     directives, a plan "1..N" first or last, "Bail out!"). Test id: the
- *     description, else the test number. Lines that are not TAP (a build's
- *     output before the tests) are ignored;
+ *     directives, a plan "1..N" first or last, "Bail out!"), also several
+ *     complete streams one after the other (a `make test` running several
+ *     TAP programs). Test id: the description, else the test number ("k:N"
+ *     in the k-th stream, k > 1). Lines that are not TAP (a build's output
+ *     before the tests) are ignored;
  *   - pytest's short test summary (-rA): "PASSED id", "FAILED id - msg",
  *     "ERROR id", "SKIPPED [n] file:line: reason", "XFAIL id", "XPASS id",
  *     closed by the "=== N passed ... in S ===" line.

@@ -1,0 +1,45 @@
+/*
+ * testcmd.h - evaluating a task in the sandbox, for `lanser test` and for
+ * the front ends that score candidates (the reward server, the agent).
+ *
+ * test_run() runs a task's build and tests: in place in the workspace when
+ * the task has no base and no candidate, else each candidate in a git
+ * worktree of its own at the base (docs/sandbox.md). It prunes what a
+ * crashed earlier run left first (worktrees, cgroups). Thread-safe against
+ * other test_run() calls on other workspaces; on the same repository two
+ * calls use distinct worktrees but share its git directory.
+ */
+#ifndef LANSER_AGENT_TESTCMD_H
+#define LANSER_AGENT_TESTCMD_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "task.h"
+#include "text.h"
+
+struct test_run_opts {
+	const char *root;            /* the workspace (canonical absolute path) */
+	const char *config_digest;   /* "sha256:..." of its .lanser.json (bundles) */
+	enum ln_enc index_io;        /* recorded in the bundles */
+	int jobs;                    /* candidates at once; 0: 2 */
+	FILE *err;                   /* notes (pruning); may be NULL */
+	/* set to non-zero to cancel: every tree is killed, the records say
+	 * "cancelled"; may be NULL */
+	volatile sig_atomic_t *cancel;
+};
+
+/*
+ * Evaluates the task. *records (new reference) gets a JSON array with one
+ * outcome record per candidate, in the task's order (one record in place);
+ * each record's meta.exitCode is that candidate's code. Returns 0 when
+ * records were made, else an LN_E* code with the last error set (the
+ * repository or base revision unusable: LN_EINPUT, LN_ENOTFOUND,
+ * LN_ESANDBOX; no test command: LN_ECONFIG). `t` may be completed (base
+ * "HEAD", the "base" candidate) but stays the caller's.
+ */
+int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records);
+
+#endif
