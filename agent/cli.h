@@ -72,6 +72,7 @@ struct cli {
 	const char *commit_msg; /* --commit MSG */
 	int pick;              /* actions --pick N (1-based; 0: list) */
 	int max_new_errors;    /* --max-new-errors N (verify threshold; default 0) */
+	bool max_new_errors_set; /* given on the command line (else .lanser.json verify.maxNewErrors) */
 	/* sandbox commands (issue 6) */
 	const char *task_path;     /* test --task FILE */
 	const char *patches[64];   /* test --patch FILE (repeatable) */
@@ -91,6 +92,8 @@ struct cli {
 	bool explain;             /* reward --explain */
 	void *trace;              /* the open trace of this run (agent/trace.c) or NULL */
 	void *replay;             /* set while `trace replay` re-runs this command */
+	const char *sarif_path;   /* eval --sarif FILE: the new diagnostics as SARIF 2.1.0 */
+	const char *episode_mode; /* group --episode M: the episode reward mode (--mode is the advantage mode) */
 };
 
 int cmd_def(struct cli *c);
@@ -115,5 +118,7 @@ int cmd_test(struct cli *c);
 int cmd_reward(struct cli *c);
 int cmd_advantages(struct cli *c);
 int cmd_trace(struct cli *c);
+int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
+int cmd_group(struct cli *c);
 
 #endif

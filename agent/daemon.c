@@ -58,6 +58,7 @@ struct daemon {
 	struct daemon_paths paths;
 	struct lsp_workspace *ws;
 	char cfg_digest[72];
+	json_t *servers_cfg;      /* the "servers" the servers were started with */
 	int listen_fd, lock_fd;
 	struct conn conns[MAX_CLIENTS];
 	size_t nconns;
@@ -267,6 +268,8 @@ static int ws_setup(struct daemon *d, const struct ln_config *cfg)
 	if (error)
 		return error;
 	snprintf(d->cfg_digest, sizeof d->cfg_digest, "%s", cfg->digest);
+	json_decref(d->servers_cfg);
+	d->servers_cfg = json_deep_copy(json_object_get(cfg->json, "servers"));
 	d->idle_ms = cfg->daemon_idle_ms;
 	if (getenv("LANSER_DAEMON_IDLE_MS")) {
 		long v = strtol(getenv("LANSER_DAEMON_IDLE_MS"), NULL, 10);
@@ -324,10 +327,15 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	}
 	/* The configuration may have changed since the servers started. */
 	error = ln_config_load(&cfg, d->c->root);
-	if (!error && strcmp(cfg.digest, d->cfg_digest)) {
+	/* Only the servers' configuration needs new servers; the rest of it
+	 * is read by each command. */
+	if (!error && !json_equal(json_object_get(cfg.json, "servers"), d->servers_cfg) &&
+	    (json_object_get(cfg.json, "servers") || d->servers_cfg)) {
 		dlog("configuration changed: restarting the servers");
 		error = ws_setup(d, &cfg);
 	}
+	if (!error)
+		snprintf(d->cfg_digest, sizeof d->cfg_digest, "%s", cfg.digest);
 	ln_config_release(&cfg);
 	if (!error && ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
 		dlog("transaction recovery failed: %s", ln_error_msg());
@@ -744,6 +752,7 @@ done:
 	while (d.nconns)
 		conn_close(&d, d.nconns - 1);
 	lsp_workspace_free(d.ws);
+	json_decref(d.servers_cfg);
 	cache_clear(&d);
 	if (d.listen_fd >= 0) {
 		struct stat sst;

@@ -69,9 +69,19 @@ static int ectx_begin(struct ectx *x, struct cli *c, const char *command, bool n
 	env = json_object_get(x->bundle, "environment");
 	json_object_set_new(env, "configDigest", json_string(c->cfg.digest));
 	json_object_set_new(env, "indexIo", json_string(ln_enc_name(c->index_io)));
-	options_json(x);
 	if (c->verify && *c->verify && strcmp(c->verify, "diagnostics"))
 		return ln_error_set(LN_EUSAGE, "--verify takes 'diagnostics' (got '%s')", c->verify);
+	if (!c->max_new_errors_set) {
+		/* the threshold's default comes from .lanser.json */
+		json_t *v = json_object_get(json_object_get(c->cfg.json, "verify"), "maxNewErrors");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			  json_integer_value(v) > 100000))
+			return ln_error_set(LN_ECONFIG, ".lanser.json: verify.maxNewErrors must be an "
+					    "integer from 0 to 100000");
+		if (v)
+			c->max_new_errors = (int)json_integer_value(v);
+	}
+	options_json(x);
 	if (!need_ws && !c->verify)
 		return 0;
 	if (c->ws) {

@@ -76,6 +76,8 @@ static const struct command commands[] = {
 	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...", "process or episode reward from given terms (docs/rewards.md)" },
 	{ "advantages", CMD(cmd_advantages), 0, "< groups.jsonl", "GRPO advantages for JSONL groups of rewards" },
 	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE", "read, verify and export traces (docs/trace.md)" },
+	{ "eval", CMD(cmd_eval), NEEDS_WORKSPACE, "--patch P | --task T [--sarif F]", "CI verdict for a patch: diagnostics, tests, reward, policy (docs/eval.md)" },
+	{ "group", CMD(cmd_group), NEEDS_WORKSPACE, "[--task T] P... | --in C.jsonl", "rewards and GRPO advantages of a group of candidates (docs/eval.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -94,7 +96,7 @@ static void usage(FILE *out)
 		"\n"
 		"commands:\n");
 	for (c = commands; c->name; c++)
-		fprintf(out, "  %-8s %-30s %s\n", c->name, c->args, c->summary);
+		fprintf(out, "  %-14s %-30s %s\n", c->name, c->args, c->summary);
 	fprintf(out,
 		"\n"
 		"options:\n"
@@ -128,6 +130,9 @@ static void usage(FILE *out)
 		"  --verify             trace replay: recompute and compare every bundle and reward\n"
 		"  --format F           trace export: trl, openrlhf, verl, prm\n"
 		"  --event KIND         trace list/show: only events of this kind\n"
+		"  --sarif FILE         eval: write the new diagnostics as SARIF 2.1.0\n"
+		"  --episode M          group: episode reward mode (p-grpo, outcome, process, sum);\n"
+		"                       eval takes it as --mode\n"
 		"  --task FILE          test: a task file (docs/task.schema.json)\n"
 		"  --patch FILE         test: a candidate patch, in a worktree of its own (repeatable)\n"
 		"  --base REV           test: the revision candidates start from (default HEAD)\n"
@@ -200,6 +205,9 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		{ "functional", required_argument, NULL, 1206 },
 		{ "eps", required_argument, NULL, 1207 },
 		{ "event", required_argument, NULL, 1208 },
+		/* eval and group (issue 7, items 7-8): codes 1300-1399 */
+		{ "sarif", required_argument, NULL, 1300 },
+		{ "episode", required_argument, NULL, 1301 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -264,10 +272,12 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 			if (!*optarg || *end || v < (ch == 1003 ? 1 : 0) || v > 100000)
 				return ln_error_set(LN_EUSAGE, "%s needs a number", ch == 1003 ?
 						    "--pick" : "--max-new-errors");
-			if (ch == 1003)
+			if (ch == 1003) {
 				c->pick = (int)v;
-			else
+			} else {
 				c->max_new_errors = (int)v;
+				c->max_new_errors_set = true;
+			}
 			break;
 		}
 		/* sandbox commands (issue 6) */
@@ -309,6 +319,8 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		case 1206: c->functional = optarg; break;
 		case 1207: c->eps = optarg; break;
 		case 1208: c->event_kind = optarg; break;
+		case 1300: c->sarif_path = optarg; break;
+		case 1301: c->episode_mode = optarg; break;
 		case 'h': c->help_or_version = 'h'; return 0;
 		case 'V': c->help_or_version = 'V'; return 0;
 		default:

@@ -74,9 +74,13 @@ int ln_config_load(struct ln_config *cfg, const char *root)
 	if ((error = get_ms(t, "daemon", "idleMs", 900000, &cfg->daemon_idle_ms)))
 		goto done;
 
-	answer = json_object();
-	if (json_object_get(cfg->json, "servers"))
-		json_object_set(answer, "servers", json_object_get(cfg->json, "servers"));
+	/* Everything but the members known not to change any answer (how long
+	 * to wait, when the daemon stops): servers change query answers, jail
+	 * and verify edit answers, build/test/limits/isolation test outcomes,
+	 * policy eval verdicts, and a member added later counts by default. */
+	answer = json_deep_copy(cfg->json);
+	json_object_del(answer, "timeouts");
+	json_object_del(answer, "daemon");
 	error = ln_json_digest(cfg->digest, answer);
 	if (error)
 		error = ln_error_set(LN_ECONFIG, "%s: %s", LN_CONFIG_FILE, ln_error_msg());

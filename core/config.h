@@ -8,9 +8,9 @@
  * Unknown members are kept (later features read them) but do not fail.
  *
  * The config digest ("sha256:...") is the SHA-256 of the RFC 8785 canonical
- * JSON of the members that change answers ("servers"); timeouts do not
- * change answers (a timed-out answer says "complete": false instead) and are
- * left out. Without a file the digest is that of {}.
+ * JSON of the whole file minus the members that change no answer
+ * ("timeouts": a timed-out answer says "complete": false instead;
+ * "daemon"). Without a file the digest is that of {}.
  */
 #ifndef LANSER_CONFIG_H
 #define LANSER_CONFIG_H

@@ -33,6 +33,23 @@ static void put(const char *rel, const char *text)
 	}
 }
 
+/* The tree goes when the fuzzer exits (nothing is ever written into it). */
+static void remove_tree(void)
+{
+	static const char *const files[] = { "f.txt", "crlf.txt", "nonl.txt", "src/a.c",
+					     "empty.txt", "link" };
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", root, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof path, "%s/src", root);
+	rmdir(path);
+	rmdir(root);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -44,6 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(root, sizeof root, "/tmp/lanser-fuzz-patch.XXXXXX");
 	if (!mkdtemp(root))
 		abort();
+	atexit(remove_tree);
 	snprintf(path, sizeof path, "%s/src", root);
 	mkdir(path, 0755);
 	put("f.txt", "one\ntwo\nthree\nfour\nfive\nsix\nseven\n");

@@ -143,3 +143,17 @@ cmp -s uni.c "$TMP/uni.c.want" && ok "edit: ... gives exactly the expected file"
 run "$L" --index-io utf-16 rename "uni.py@L15:C$(( $(col uni.py 15 shout) + 1 ))" cry
 rc_is "edit: a UTF-16 column (--index-io utf-16) resolves the same symbol" 0
 check_contains "edit: ... and renames it" "$OUT" 'loud = cry(名前)'
+
+# the verify threshold's default from .lanser.json
+cd "$C" || exit 1
+git checkout -q . 2>/dev/null; git clean -qfdx -e compile_commands.json
+printf '{"verify": {"maxNewErrors": 1}}\n' >.lanser.json; git_commit_all "$C"
+run "$L" --json patch --apply --verify diagnostics "$TMP/break.diff"
+rc_is "edit: verify.maxNewErrors in .lanser.json tolerates one new error" 0
+check_json_eq "edit: ... and the bundle records the threshold" .request.options.maxNewErrors 1
+git checkout -q src/main.c
+run "$L" patch --apply --verify diagnostics --max-new-errors 0 "$TMP/break.diff"
+rc_is "edit: --max-new-errors 0 overrides it" 82
+printf '{"verify": {"maxNewErrors": "x"}}\n' >.lanser.json
+run "$L" patch --verify diagnostics "$TMP/break.diff"
+rc_is "edit: a malformed verify.maxNewErrors is a config error (78)" 78
