@@ -264,6 +264,8 @@ static int ws_setup(struct daemon *d, const struct ln_config *cfg)
 	wo.request_ms = cfg->request_ms;
 	wo.restart = true;
 	wo.track_files = true;
+	json_decref(d->servers_cfg);
+	d->servers_cfg = NULL;
 	error = lsp_workspace_new(&d->ws, &wo);
 	if (error)
 		return error;
@@ -325,31 +327,36 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		free(args);
 		return;
 	}
-	/* The configuration may have changed since the servers started. */
+	/* The configuration may have changed since the servers started; a
+	 * broken one is answered like the command would (78), and the next
+	 * request tries again. */
 	error = ln_config_load(&cfg, d->c->root);
 	/* Only the servers' configuration needs new servers; the rest of it
 	 * is read by each command. */
-	if (!error && !json_equal(json_object_get(cfg.json, "servers"), d->servers_cfg) &&
-	    (json_object_get(cfg.json, "servers") || d->servers_cfg)) {
-		dlog("configuration changed: restarting the servers");
+	if (!error && (!d->ws ||
+		       (!json_equal(json_object_get(cfg.json, "servers"), d->servers_cfg) &&
+			(json_object_get(cfg.json, "servers") || d->servers_cfg)))) {
+		if (d->ws)
+			dlog("configuration changed: restarting the servers");
 		error = ws_setup(d, &cfg);
 	}
 	if (!error)
 		snprintf(d->cfg_digest, sizeof d->cfg_digest, "%s", cfg.digest);
 	ln_config_release(&cfg);
-	if (!error && ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
-		dlog("transaction recovery failed: %s", ln_error_msg());
-	if (!error)
-		error = lsp_workspace_refresh(d->ws);
 	if (error) {
-		/* the configuration is reported by the command itself; a
-		 * vanished root ends the daemon */
-		if (error != LN_ECONFIG) {
-			send_error(fd, error, "%s", ln_error_msg());
-			d->stopping = true;
-			free(args);
-			return;
-		}
+		send_error(fd, error, "%s", ln_error_msg());
+		free(args);
+		return;
+	}
+	if (ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
+		dlog("transaction recovery failed: %s", ln_error_msg());
+	error = lsp_workspace_refresh(d->ws);
+	if (error) {
+		/* the root is gone: answer, then end */
+		send_error(fd, error, "%s", ln_error_msg());
+		d->stopping = true;
+		free(args);
+		return;
 	}
 	/* --trace records the frames of this very request: never answered
 	 * from the cache (a hit has no frames), never stored in it. */
@@ -412,7 +419,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 
 static json_t *status_json(struct daemon *d)
 {
-	const char *digest = lsp_workspace_content_digest(d->ws);
+	const char *digest = d->ws ? lsp_workspace_content_digest(d->ws) : NULL;
 
 	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
 			 " s:o}",
@@ -431,7 +438,7 @@ static json_t *status_json(struct daemon *d)
 			 "refusedPeers", (json_int_t)d->refused,
 			 "contentDigest", digest,
 			 "configDigest", d->cfg_digest,
-			 "servers", lsp_workspace_status(d->ws));
+			 "servers", d->ws ? lsp_workspace_status(d->ws) : json_array());
 }
 
 static void send_json(int fd, json_t *v)
@@ -461,17 +468,23 @@ static void handle_request(struct daemon *d, int fd, const char *body, size_t le
 		d->requests++;
 		do_run(d, fd, req);
 	} else if (!strcmp(op, "status")) {
-		lsp_workspace_pump(d->ws);
+		if (d->ws)
+			lsp_workspace_pump(d->ws);
 		send_json(fd, status_json(d));
 	} else if (!strcmp(op, "ready")) {
 		json_t *t = json_object_get(req, "timeoutMs");
 		int ms = json_is_integer(t) && json_integer_value(t) >= 0 &&
 			 json_integer_value(t) <= 3600000 ? (int)json_integer_value(t) : 120000;
 		int ready;
-		lsp_workspace_refresh(d->ws);
-		ready = lsp_workspace_wait_all_ready(d->ws, ms);
-		send_json(fd, json_pack("{s:b, s:o}", "ready", ready,
-					"servers", lsp_workspace_status(d->ws)));
+		if (!d->ws) {
+			send_error(fd, LN_ECONFIG, "the workspace's servers could not be set up "
+				   "(see daemon.log)");
+		} else {
+			lsp_workspace_refresh(d->ws);
+			ready = lsp_workspace_wait_all_ready(d->ws, ms);
+			send_json(fd, json_pack("{s:b, s:o}", "ready", ready,
+						"servers", lsp_workspace_status(d->ws)));
+		}
 	} else if (!strcmp(op, "stop")) {
 		send_reply(fd, 0, "", 0, "", 0);
 		d->stopping = true;
@@ -686,11 +699,10 @@ static int daemon_run(struct cli *c)
 		dlog("chdir /: %s", strerror(errno));
 	dlog("listening on %s for %s (lanser %s)", d.paths.sock.data, c->root, LANSER_VERSION);
 	ready_signal('R');
-	error = ws_setup(&d, &c->cfg);
-	if (error) {
+	/* A broken configuration does not end the daemon: requests answer
+	 * with its error until it is fixed. */
+	if (ws_setup(&d, &c->cfg))
 		dlog("workspace setup failed: %s", ln_error_msg());
-		goto done;
-	}
 	d.last_active_ms = ln_now_ms();
 
 	while (!d.stopping && !got_signal) {
@@ -702,7 +714,7 @@ static int daemon_run(struct cli *c)
 		pfd[np++] = (struct pollfd){ .fd = d.listen_fd, .events = POLLIN };
 		for (i = 0; i < d.nconns; i++)
 			pfd[np++] = (struct pollfd){ .fd = d.conns[i].fd, .events = POLLIN };
-		ns = lsp_workspace_poll_fds(d.ws, sfd, 64);
+		ns = d.ws ? lsp_workspace_poll_fds(d.ws, sfd, 64) : 0;
 		for (i = 0; i < ns; i++)
 			pfd[np++] = (struct pollfd){ .fd = sfd[i], .events = POLLIN };
 		wait = d.last_active_ms + d.idle_ms - now;
@@ -717,10 +729,11 @@ static int daemon_run(struct cli *c)
 		/* servers first: their notifications must not pile up */
 		for (i = 1 + d.nconns; i < np; i++)
 			if (pfd[i].revents) {
-				lsp_workspace_pump(d.ws);
+				if (d.ws)
+					lsp_workspace_pump(d.ws);
 				break;
 			}
-		if (lsp_workspace_reap(d.ws) > 0)
+		if (d.ws && lsp_workspace_reap(d.ws) > 0)
 			dlog("a language server exited: %s", ln_error_msg());
 		for (i = d.nconns; i-- > 0;) {
 			struct conn *cn = &d.conns[i];
