@@ -312,6 +312,25 @@ check_eq "daemon batch --no-daemon gives the same bundleIds line by line" \
 run "$L" batch --in "$TMP/missing.jsonl" --out "$TMP/x.jsonl"
 check_eq "daemon batch with a missing input file exits 3" 3 "$RC"
 
+# --- configuration changes ---------------------------------------------------------
+cd "$ws" || exit 1
+"$L" def src/main.c@L14:C2 >/dev/null 2>&1
+cpid=$(st .daemon.pid)
+printf '{"servers": {"clangd": {"enabled": "no"}}}\n' >.lanser.json
+run "$L" def src/main.c@L14:C2
+check_eq "daemon a broken .lanser.json is answered with 78 by the daemon" 78 "$RC"
+check_not_contains "daemon ...not by falling back in-process" "$ERR" "without the daemon"
+printf '{"jail": {"deny": ["*.lock"]}}\n' >.lanser.json
+run "$L" --json def src/main.c@L14:C2
+check_eq "daemon the fixed configuration answers again" "0 src/list.c:15:5" \
+	"$RC $(json '"%s:%d:%d" % (b["facts"][0]["path"], b["facts"][0]["range"][0], b["facts"][0]["range"][1])')"
+check_eq "daemon ...in the same daemon" "$cpid" "$(st .daemon.pid)"
+d1=$(json .environment.configDigest)
+rm -f .lanser.json
+run "$L" --json def src/main.c@L14:C2
+check_eq "daemon the config digest follows the file (jail counts, it changes edit answers)" 1 \
+	"$([ "$d1" != "$(json .environment.configDigest)" ] && echo 1)"
+
 # --- stop: nothing left behind --------------------------------------------------
 cd "$ws" || exit 1
 dpid=$(st .daemon.pid)
