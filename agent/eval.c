@@ -28,6 +28,7 @@
 #include "err.h"
 #include "hash.h"
 #include "jcs.h"
+#include "outline.h"
 #include "path.h"
 #include "proc.h"
 #include "reward.h"
@@ -44,6 +45,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,7 @@
 #include <unistd.h>
 
 #define EVAL_MAX_CANDIDATES 1024
-#define EVAL_MAX_LINE ((size_t)SBX_PATCH_MAX_BYTES + 65536)
+#define EVAL_MAX_LINE (2 * (size_t)SBX_PATCH_MAX_BYTES + 65536)   /* JSON escapes */
 #define EVAL_MAX_SYMBOLS 16      /* touched symbols per file whose references are followed */
 #define EVAL_MAX_RELEVANT 256    /* relevant files per candidate */
 
@@ -88,6 +90,7 @@ struct cand {
 	long new_errors;
 	json_t *bundle;
 	int code;                /* LN_E* of this candidate */
+	bool removed;            /* files taken out of the base worktree (restore_base) */
 	bool accepted;
 	json_t *reasons;
 };
@@ -363,7 +366,7 @@ static int read_completions(struct ectx *x, const char *path)
 		if (line.len == 0 || strspn(line.data, " \t\r") == line.len)
 			continue;
 		snprintf(idbuf, sizeof idbuf, "c%zu", x->n + 1);
-		v = json_loadb(line.data, line.len, JSON_REJECT_DUPLICATES, &je);
+		v = json_loadb(line.data, line.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 		id = json_string_value(json_object_get(v, "id"));
 		if (!id || !*id || strlen(id) > 64 || strpbrk(id, "/\n\t "))
 			id = idbuf;
@@ -539,6 +542,46 @@ static long conv_col(const struct ln_text *t, enum ln_enc from, enum ln_enc to, 
 	return out + 1;
 }
 
+/* Annotates the diagnostic facts facts[from..] of `rel` with "symbol": the
+ * qualified name of the innermost symbol (tree-sitter outline of the text
+ * the server saw) holding the diagnostic's start: part of the matching key
+ * (rewards.md), so the same message in two functions is two diagnostics,
+ * and a diagnostic that moved with its function is the same one. */
+static void annotate_symbols(const char *rel, const struct ln_text *t, enum ln_enc enc,
+			     json_t *facts, size_t from, json_t *raw)
+{
+	enum sel_grammar g = sel_grammar_for_path(rel);
+	struct sel_outline ol = { NULL, 0 };
+	struct sel_doc *doc = NULL;
+	size_t i;
+
+	if (g == SEL_GRAMMAR_NONE || sel_doc_parse(&doc, NULL, t->data, t->len, g) ||
+	    sel_outline_build(&ol, doc)) {
+		ln_error_clear();
+		sel_doc_free(doc);
+		return;
+	}
+	for (i = from; i < json_array_size(facts); i++) {
+		const json_t *st = json_object_get(json_object_get(json_array_get(raw, i - from),
+								   "range"), "start");
+		json_int_t line = json_integer_value(json_object_get(st, "line"));
+		const struct sel_symbol *sym;
+		size_t byte;
+		if (line < 0 || line >= t->nlines ||
+		    ln_text_to_byte(t, (int)line, (long)json_integer_value(json_object_get(st,
+					"character")), enc, &byte)) {
+			ln_error_clear();
+			continue;
+		}
+		byte += t->line_starts[line];
+		sym = sel_outline_enclosing(&ol, byte, byte);
+		if (sym && sym->qual)
+			json_object_set_new(json_array_get(facts, i), "symbol", json_string(sym->qual));
+	}
+	sel_outline_release(&ol);
+	sel_doc_free(doc);
+}
+
 /* Diagnostics of `rel` as the server sees it now (the overlay when one is
  * set); `force`: re-analyse even if its own text did not change (a file it
  * depends on did). Facts appended to `facts`. */
@@ -551,8 +594,21 @@ static int diag_file(struct ectx *x, const char *rel, bool force, json_t *facts,
 	enum ln_enc enc;
 	char *uri;
 	int version, error;
-	size_t i;
+	size_t i, first;
 
+	if (force) {
+		/* servers skip the rebuild of a document whose own text did not
+		 * change (clangd does): close it, so the open below rebuilds it
+		 * against the files it depends on as they are now */
+		if (lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, &lang) &&
+		    lsp_workspace_server(x->ws, &srv, lsp_profiles_for_path(
+				lsp_workspace_profiles(x->ws), rel, &lang)) == 0) {
+			uri = lsp_workspace_uri(x->ws, rel);
+			lsp_session_close_doc(srv->session, uri);
+			free(uri);
+		}
+		ln_error_clear();
+	}
 	error = lsp_workspace_open(x->ws, &srv, &version, rel);
 	if (error == LN_ENOSERVER) {
 		ln_error_clear();
@@ -565,13 +621,7 @@ static int diag_file(struct ectx *x, const char *rel, bool force, json_t *facts,
 	if (error)
 		return error;
 	uri = lsp_workspace_uri(x->ws, rel);
-	if (force) {
-		lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, &lang);
-		error = lsp_session_resync_doc(srv->session, &version, uri, lang ? lang : "",
-					       t->data, t->len);
-	}
-	if (!error)
-		error = lsp_session_wait_diagnostics(srv->session, &diags, uri, version,
+	error = lsp_session_wait_diagnostics(srv->session, &diags, uri, version,
 						     x->c->cfg.diagnostics_ms);
 	free(uri);
 	if (error == LN_ETIMEOUT) {
@@ -582,6 +632,7 @@ static int diag_file(struct ectx *x, const char *rel, bool force, json_t *facts,
 	if (error)
 		return error;
 	enc = lsp_session_encoding(srv->session);
+	first = json_array_size(facts);
 	json_array_foreach(diags, i, d) {
 		const json_t *r = json_object_get(d, "range"), *s = json_object_get(r, "start");
 		const json_t *e = json_object_get(r, "end"), *code = json_object_get(d, "code");
@@ -607,6 +658,7 @@ static int diag_file(struct ectx *x, const char *rel, bool force, json_t *facts,
 			json_object_set(fact, "source", json_object_get(d, "source"));
 		json_array_append_new(facts, fact);
 	}
+	annotate_symbols(rel, t, enc, facts, first, diags);
 	json_decref(diags);
 	return 0;
 }
@@ -632,6 +684,7 @@ static void touched_symbols(const json_t *syms, long lo, long hi, json_t *out)
 		const json_t *r = json_object_get(s, "range");
 		const json_t *sel = json_object_get(s, "selectionRange");
 		long sl, el;
+		json_int_t k;
 		size_t before;
 		if (!r) {      /* SymbolInformation */
 			r = json_object_get(json_object_get(s, "location"), "range");
@@ -642,29 +695,32 @@ static void touched_symbols(const json_t *syms, long lo, long hi, json_t *out)
 		if (el < lo || sl > hi || json_array_size(out) >= EVAL_MAX_SYMBOLS)
 			continue;
 		before = json_array_size(out);
-		touched_symbols(json_object_get(s, "children"), lo, hi, out);
+		/* the parameters and locals of a function are not symbols
+		 * other files can depend on: a function is a leaf here */
+		k = json_integer_value(json_object_get(s, "kind"));
+		if (k != 6 && k != 9 && k != 12)
+			touched_symbols(json_object_get(s, "children"), lo, hi, out);
 		if (json_array_size(out) == before && sel)
 			json_array_append(out, json_object_get(sel, "start"));
 	}
 }
 
 /* Lines [lo, hi] (0-based, of the old text) that the change touched:
- * everything between the common prefix and the common suffix of lines. */
+ * everything between the common prefix and the common suffix of the two
+ * texts (one region: a diff with two distant hunks makes it span both,
+ * which only adds symbols, up to the cap below). */
 static void changed_lines(const struct buf *a, const struct buf *b, long *lo, long *hi)
 {
-	size_t p = 0, sa = a->len, sb = b->len, lastnl = 0;
+	size_t p = 0, sa = a->len, sb = b->len;
 	long line = 0, total = 0;
 	size_t i;
 
 	while (p < a->len && p < b->len && a->data[p] == b->data[p]) {
-		if (a->data[p] == '\n') {
+		if (a->data[p] == '\n')
 			line++;
-			lastnl = p + 1;
-		}
 		p++;
 	}
 	*lo = line;
-	(void)lastnl;
 	while (sa > p && sb > p && a->data[sa - 1] == b->data[sb - 1]) {
 		sa--;
 		sb--;
@@ -787,35 +843,171 @@ static const struct sbx_file *edit_of(const struct cand *cd, const char *rel, bo
 	return NULL;
 }
 
-/* Before (cached per file: the base is the same for every candidate) and
- * after (overlays) diagnostics of one candidate's relevant files. */
-static int diag_candidate(struct ectx *x, struct cand *cd)
+/* Puts back what remove_files took out, drops the candidate's overlays and
+ * puts the servers' view of the files
+ * it touched back to the base texts (didChange, no wait: a later answer is
+ * matched to its document version). Files re-analysed as dependents keep
+ * their base text and are rebuilt again whenever a later candidate needs
+ * them; their base diagnostics were cached before any overlay. */
+static struct lsp_server_info *server_of(struct ectx *x, const char *rel)
+{
+	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel,
+							     NULL);
+	struct lsp_server_info *srv = NULL;
+
+	if (!p || lsp_workspace_server(x->ws, &srv, p)) {
+		ln_error_clear();
+		return NULL;
+	}
+	return srv;
+}
+
+/* The path a file had before the change, when the change removes it (a
+ * deletion, or the old name of a rename); NULL otherwise. */
+static const char *removed_path(const struct sbx_file *f)
+{
+	if (!f->old_exists)
+		return NULL;
+	if (f->from)
+		return f->from;
+	return f->new_exists ? NULL : f->path;
+}
+
+/* Overlays cannot remove a file: a file the candidate deletes (or renames
+ * away) is taken out of the base worktree - lanser's own, never the user's
+ * tree - and closed in its server, which is told through
+ * didChangeWatchedFiles, so that the files that include or import it see it
+ * gone; restore_base writes it back byte for byte. type: 3 deleted, 1 created. */
+static void watched_change(struct ectx *x, const char *rel, int type)
+{
+	struct lsp_server_info *srv = server_of(x, rel);
+	char *uri;
+
+	if (!srv)
+		return;
+	uri = lsp_workspace_uri(x->ws, rel);
+	if (type == 3)
+		lsp_session_close_doc(srv->session, uri);
+	lsp_session_notify(srv->session, "workspace/didChangeWatchedFiles",
+			   json_pack("{s:[{s:s, s:i}]}", "changes", "uri", uri, "type", type));
+	free(uri);
+}
+
+static int remove_files(struct ectx *x, struct cand *cd)
+{
+	size_t i;
+
+	for (i = 0; i < cd->e.n; i++) {
+		const char *rel = removed_path(&cd->e.v[i]);
+		struct buf abs = BUF_INIT;
+		if (!rel)
+			continue;
+		buf_addf(&abs, "%s/%s", x->wt, rel);
+		if (unlink(abs.data) == 0) {
+			cd->removed = true;
+			watched_change(x, rel, 3);
+		}
+		buf_release(&abs);
+	}
+	return 0;
+}
+
+static void restore_files(struct ectx *x, struct cand *cd)
+{
+	size_t i;
+
+	if (!cd->removed)
+		return;
+	for (i = 0; i < cd->e.n; i++) {
+		const struct sbx_file *f = &cd->e.v[i];
+		const char *rel = removed_path(f);
+		struct buf abs = BUF_INIT;
+		int fd;
+		if (!rel)
+			continue;
+		buf_addf(&abs, "%s/%s", x->wt, rel);
+		fd = open(abs.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			  f->old_mode ? f->old_mode & 07777 : 0644);
+		if (fd >= 0) {
+			if (write(fd, f->old.data, f->old.len) != (ssize_t)f->old.len && x->c->err)
+				fprintf(x->c->err, "lanser: warning: cannot restore %s in the base "
+					"worktree\n", rel);
+			close(fd);
+			watched_change(x, rel, 1);
+		}
+		buf_release(&abs);
+	}
+	cd->removed = false;
+}
+
+static void restore_base(struct ectx *x, struct cand *cd)
+{
+	size_t i;
+
+	restore_files(x, cd);
+	lsp_workspace_drop_overlays(x->ws);
+	for (i = 0; i < cd->e.n; i++) {
+		struct lsp_server_info *srv;
+		int version;
+		if (cd->e.v[i].new_exists && exists_in_wt(x, cd->e.v[i].path))
+			lsp_workspace_open(x->ws, &srv, &version, cd->e.v[i].path);
+		else if (cd->e.v[i].new_exists && lsp_profiles_for_path(
+				lsp_workspace_profiles(x->ws), cd->e.v[i].path, NULL) &&
+			 lsp_workspace_server(x->ws, &srv, lsp_profiles_for_path(
+				lsp_workspace_profiles(x->ws), cd->e.v[i].path, NULL)) == 0) {
+			/* a file the candidate added: gone again */
+			char *uri = lsp_workspace_uri(x->ws, cd->e.v[i].path);
+			lsp_session_close_doc(srv->session, uri);
+			free(uri);
+		}
+	}
+	ln_error_clear();
+}
+
+/* Relevance and diagnostics before: at the base, for every candidate
+ * before any candidate's change reaches a server (references and the index
+ * must be those of the base; a file one candidate deletes is re-indexed
+ * when it comes back). Cached per file: the base is the same for all. */
+static int diag_before(struct ectx *x, struct cand *cd)
 {
 	json_t *f;
 	size_t i;
-	int error = 0;
+	int error;
 
 	cd->before = json_array();
-	cd->after = json_array();
 	error = compute_relevant(x, cd);
-	/* before */
 	json_array_foreach(cd->relevant, i, f) {
 		const char *rel = json_string_value(f);
 		json_t *cached = json_object_get(x->before_cache, rel);
+		if (error)
+			break;
 		if (!cached) {
 			cached = json_array();
 			if (exists_in_wt(x, rel))
 				error = diag_file(x, rel, false, cached, &cd->complete);
 			if (error) {
 				json_decref(cached);
-				return error;
+				break;
 			}
 			json_object_set_new(x->before_cache, rel, cached);
 		}
 		json_array_extend(cd->before, cached);
 	}
-	/* after: the candidate's texts as overlays, the touched files synced
-	 * first, then every other relevant file re-analysed against them */
+	return error;
+}
+
+static int diag_after(struct ectx *x, struct cand *cd)
+{
+	json_t *f;
+	size_t i;
+	int error = 0;
+
+	cd->after = json_array();
+	/* after: the files the candidate removes taken out, its texts as
+	 * overlays, the touched files synced first, then every other relevant
+	 * file re-analysed against them */
+	if (!error)
+		error = remove_files(x, cd);
 	for (i = 0; i < cd->e.n && !error; i++)
 		if (cd->e.v[i].new_exists)
 			error = lsp_workspace_set_overlay(x->ws, cd->e.v[i].path, cd->e.v[i].new.data,
@@ -841,10 +1033,19 @@ static int diag_candidate(struct ectx *x, struct cand *cd)
 			continue;
 		error = diag_file(x, rel, ed == NULL, cd->after, &cd->complete);
 	}
-	lsp_workspace_drop_overlays(x->ws);
-	if (lsp_workspace_refresh(x->ws) && !error)
-		error = ln_error_code();
+	restore_base(x, cd);
 	return error;
+}
+
+/* ---- cancellation (Ctrl-C, TERM): the test trees are killed, the
+ * worktrees removed, the command exits 73 ---- */
+
+static volatile sig_atomic_t eval_cancel;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	eval_cancel = 1;
 }
 
 /* ---- tests (in a thread of their own, while the diagnostics run) ---- */
@@ -880,6 +1081,7 @@ static void *tests_main(void *arg)
 		o.index_io = x->c->index_io;
 		o.jobs = x->c->jobs > 0 ? x->c->jobs : 2;
 		o.err = NULL;
+		o.cancel = &eval_cancel;
 		x->tests_code = test_run(t, &o, &x->records);
 		if (x->tests_code)
 			snprintf(x->tests_msg, sizeof x->tests_msg, "%s", ln_error_msg());
@@ -1051,6 +1253,7 @@ static void make_bundle(struct ectx *x, struct cand *cd, long long started)
 	json_t *env = json_object_get(b, "environment"), *outc = json_object(), *f;
 	json_t *vol = json_object_get(json_object_get(b, "meta"), "volatile");
 	json_t *docs = json_object_get(json_object_get(b, "inputs"), "documents");
+	json_t *files;
 	char hex[LN_SHA256_HEX_SIZE], dg[80];
 	size_t i;
 
@@ -1070,17 +1273,34 @@ static void make_bundle(struct ectx *x, struct cand *cd, long long started)
 		rwd_episode_mode_name(x->emode), "policy", policy_json(&x->pol),
 		"FAIL_TO_PASS", json_deep_copy(x->t.f2p), "PASS_TO_PASS", json_deep_copy(x->t.p2p)));
 	json_object_set_new(b, "complete", json_boolean(cd->complete));
-	json_array_foreach(cd->introduced, i, f)
-		json_array_append(json_object_get(b, "facts"), f);
+	/* the enclosing symbol is a fact's "container" in a bundle */
+	json_array_foreach(cd->introduced, i, f) {
+		json_t *copy = json_copy(f);
+		if (json_object_get(copy, "symbol")) {
+			json_object_set(copy, "container", json_object_get(copy, "symbol"));
+			json_object_del(copy, "symbol");
+		}
+		json_array_append_new(json_object_get(b, "facts"), copy);
+	}
+	/* the base texts the patch was applied to; per file before and after
+	 * in outcome.patch.files */
+	files = json_array();
 	for (i = 0; i < cd->e.n; i++) {
 		const struct sbx_file *sf = &cd->e.v[i];
 		char h1[LN_SHA256_HEX_SIZE], h2[LN_SHA256_HEX_SIZE];
+		json_t *fj;
 		ln_sha256_hex(sf->old.data, sf->old.len, h1);
 		ln_sha256_hex(sf->new.data, sf->new.len, h2);
-		json_array_append_new(docs, json_pack("{s:s, s:s, s:o, s:o}", "path", sf->path,
+		if (sf->old_exists)
+			json_array_append_new(docs, json_pack("{s:s, s:s}", "path",
+				sf->from ? sf->from : sf->path, "sha256", h1));
+		fj = json_pack("{s:s, s:s, s:o, s:o}", "path", sf->path,
 			"status", sbx_status_name(sf->status),
 			"before", sf->old_exists ? json_string(h1) : json_null(),
-			"after", sf->new_exists ? json_string(h2) : json_null()));
+			"after", sf->new_exists ? json_string(h2) : json_null());
+		if (sf->from)
+			json_object_set_new(fj, "from", json_string(sf->from));
+		json_array_append_new(files, fj);
 	}
 	{
 		const char *st = cd->record ? json_string_value(json_object_get(json_object_get(
@@ -1089,8 +1309,7 @@ static void make_bundle(struct ectx *x, struct cand *cd, long long started)
 								 st ? st : "error"));
 	}
 	json_object_set_new(outc, "patch", json_pack("{s:b, s:s, s:o}", "usable", cd->have_edits,
-		"code", ln_err_name(cd->apply_code), "files", cd->have_edits ?
-		sbx_edits_files_json(&cd->e) : json_array()));
+		"code", ln_err_name(cd->apply_code), "files", files));
 	if (cd->apply_code == LN_ECONFLICT && json_array_size(cd->e.conflicts))
 		json_object_set(json_object_get(outc, "patch"), "conflicts", cd->e.conflicts);
 	if (cd->have_edits && !cd->diag_code)
@@ -1103,7 +1322,7 @@ static void make_bundle(struct ectx *x, struct cand *cd, long long started)
 			"newErrors", (json_int_t)cd->new_errors, "relevant", cd->relevant));
 	if (cd->record) {
 		json_t *ro = json_object_get(cd->record, "outcome");
-		json_object_set_new(outc, "tests", json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}",
+		json_object_set_new(outc, "testRun", json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}",
 			"record", json_object_get(cd->record, "bundleId"),
 			"counts", json_object_get(ro, "counts"),
 			"FAIL_TO_PASS", json_object_get(ro, "FAIL_TO_PASS"),
@@ -1113,7 +1332,7 @@ static void make_bundle(struct ectx *x, struct cand *cd, long long started)
 		json_object_set(env, "sandbox", json_object_get(json_object_get(cd->record,
 							"environment"), "sandbox"));
 		if (cd->ep.scorable)
-			json_object_set_new(json_object_get(outc, "tests"), "outcome",
+			json_object_set_new(json_object_get(outc, "testRun"), "outcome",
 					    rwd_outcome_json(&cd->oc));
 	}
 	json_object_set_new(outc, "reward", reward_json(x, cd));
@@ -1179,6 +1398,10 @@ static int write_sarif(struct ectx *x, const struct cand *cd, const char *path)
 			"region", "startLine", json_array_get(r, 0), "startColumn", json_array_get(r, 1),
 			"endLine", json_array_get(r, 2), "endColumn", json_array_get(r, 3)));
 		buf_release(&rule);
+		if (json_is_string(json_object_get(f, "symbol")))
+			json_object_set_new(json_array_get(json_object_get(json_array_get(results,
+				json_array_size(results) - 1), "locations"), 0), "logicalLocations",
+				json_pack("[{s:O}]", "fullyQualifiedName", json_object_get(f, "symbol")));
 	}
 	doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:s}}, s:o, s:s, s:{s:s}, s:{s:o}}]}",
 		"$schema", "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0",
@@ -1273,6 +1496,7 @@ static int stage_patches(struct ectx *x)
 
 static int run_pipeline(struct ectx *x)
 {
+	struct sigaction sa, old_int, old_term;
 	pthread_t th;
 	bool threaded = false;
 	long long t0;
@@ -1306,6 +1530,11 @@ static int run_pipeline(struct ectx *x)
 	error = stage_patches(x);
 	if (error)
 		return error;
+	eval_cancel = 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	if (pthread_create(&th, NULL, tests_main, x) == 0)
 		threaded = true;
 	else
@@ -1314,19 +1543,33 @@ static int run_pipeline(struct ectx *x)
 	t0 = ln_now_ms();
 	for (i = 0; i < x->n; i++) {
 		struct cand *cd = &x->v[i];
-		if (!cd->have_edits)
+		if (!cd->have_edits || eval_cancel)
 			continue;
-		cd->diag_code = diag_candidate(x, cd);
+		cd->diag_code = diag_before(x, cd);
 		if (cd->diag_code) {
 			snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", ln_error_msg());
 			ln_error_clear();
-			lsp_workspace_drop_overlays(x->ws);
-			lsp_workspace_refresh(x->ws);
+		}
+	}
+	/* after: one candidate at a time (a server has one view of a file) */
+	for (i = 0; i < x->n; i++) {
+		struct cand *cd = &x->v[i];
+		if (!cd->have_edits || cd->diag_code || eval_cancel)
+			continue;
+		cd->diag_code = diag_after(x, cd);
+		if (cd->diag_code) {
+			snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", ln_error_msg());
+			ln_error_clear();
+			restore_base(x, cd);
 		}
 	}
 	x->t_diag_ms = ln_now_ms() - t0;
 	if (threaded)
 		pthread_join(th, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (eval_cancel)
+		return ln_error_set(LN_ECANCELLED, "cancelled");
 	/* records come back in the order the candidates went in */
 	{
 		size_t k = 0;
@@ -1368,7 +1611,10 @@ static void ectx_release(struct ectx *x)
 
 static void print_json_line(struct cli *c, const json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	/* canonical (RFC 8785): numbers in their shortest round-trip form */
+	char *s = jcs_dumps(v);
+	if (!s)
+		s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	fprintf(c->out, "%s\n", s ? s : "{}");
 	free(s);
 }
@@ -1455,7 +1701,8 @@ int cmd_eval(struct cli *c)
 				     "lanser group)");
 		goto done;
 	}
-	if ((error = load_settings(&x)) || (error = parse_episode_mode(&x, c->mode)))
+	if ((error = load_settings(&x)) ||
+	    (error = parse_episode_mode(&x, c->episode_mode ? c->episode_mode : c->mode)))
 		goto done;
 	if (c->npatches == 1) {
 		if (x.t.ncands) {
@@ -1498,6 +1745,38 @@ done:
 }
 
 /* ---- lanser group ---- */
+
+/* --out FILE: every candidate's eval bundle, one per line (JSONL). */
+static int write_bundles(struct ectx *x, const char *path)
+{
+	struct buf abs = BUF_INIT;
+	FILE *f;
+	size_t i;
+	int error = 0;
+
+	if (path[0] == '/')
+		buf_adds(&abs, path);
+	else
+		buf_addf(&abs, "%s/%s", x->c->cwd, path);
+	f = fopen(abs.data, "w");
+	if (!f) {
+		error = ln_error_set(LN_EPERM, "--out %s: %s", path, strerror(errno));
+		goto done;
+	}
+	for (i = 0; i < x->n; i++) {
+		char *s = jcs_dumps(x->v[i].bundle);
+		if (!s || fprintf(f, "%s\n", s) < 0)
+			error = ln_error_set(LN_EPERM, "--out %s: write error", path);
+		free(s);
+		if (error)
+			break;
+	}
+	if (fclose(f) && !error)
+		error = ln_error_set(LN_EPERM, "--out %s: %s", path, strerror(errno));
+done:
+	buf_release(&abs);
+	return error;
+}
 
 int cmd_group(struct cli *c)
 {
@@ -1607,6 +1886,8 @@ int cmd_group(struct cli *c)
 			"advantage", json_array_get(json_object_get(adv, "advantages"), i),
 			"accepted", cd->accepted));
 	}
+	if (c->out_path && (error = write_bundles(&x, c->out_path)))
+		goto done;
 	if (c->json) {
 		json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:O, s:O}", "schema",
 			"lanser.group/1", "base", x.base_oid,
@@ -1648,6 +1929,7 @@ int cmd_group(struct cli *c)
 			json_is_true(json_object_get(adv, "allEqual")) ? ", all equal (no signal)" : "");
 	}
 done:
+	json_decref(rewards);
 	json_decref(cands);
 	json_decref(adv);
 	json_decref(gj);

@@ -113,7 +113,8 @@ static void usage(FILE *out)
 		"  --no-cache           do not answer from the daemon's answer cache\n"
 		"  --wait-ready         daemon start: wait until every server is ready\n"
 		"  --all                daemon stop: stop every daemon of this user\n"
-		"  --in FILE, --out FILE  batch input (JSONL requests) and output (bundles)\n"
+		"  --in FILE, --out FILE  batch input (JSONL requests) and output (bundles);\n"
+		"                       group: completions JSONL in, candidates' eval bundles out\n"
 		"  --apply              rename/actions/patch: write the change (default: preview)\n"
 		"  --allow-dirty        apply over uncommitted changes (they are kept)\n"
 		"  --commit MSG         commit the applied change with this message\n"
@@ -138,7 +139,7 @@ static void usage(FILE *out)
 		"  --base REV           test: the revision candidates start from (default HEAD)\n"
 		"  --tests ID,...       test: FAIL_TO_PASS test ids to account for\n"
 		"  --no-isolation       test: no namespaces, resource limits only (loudly)\n"
-		"  --jobs N             test: candidates run at once (default 2)\n"
+		"  --jobs N             test, group: candidates run at once (default 2)\n"
 		"  -h, --help           this help;  --version  print the version\n"
 		"\n"
 		"exit codes:\n");

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# `lanser group` end to end: a GRPO group of candidate patches on the C
+# fixture (one server on the base worktree, overlays per candidate; tests in
+# sandboxed worktrees, two at a time), one candidate that times out
+# (unscorable, never 0), one that is not a patch (R_format 0); rewards and
+# advantages checked against an independent computation in python3; a JSONL
+# of completions on the Python fixture; traces that replay.
+. "$(dirname "$0")/lib.sh"
+need_lanser
+
+GIT="git -c user.email=t@example.com -c user.name=t"
+C=$(fixture cproj)
+P=$(fixture pyproj)
+for d in "$C" "$P"; do
+	(cd "$d" && $GIT add -A && $GIT commit -qm base) || exit 1
+done
+cd "$TMP" || exit 1
+
+mkpatch() {
+	(cd "$1" && sed -i "$3" "$4" && git diff >"$TMP/$2" && git checkout -q -- .)
+	[ -s "$TMP/$2" ] || echo "mkpatch: $2 is empty" >&2
+}
+mkpatch "$C" good.diff 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c
+mkpatch "$C" break.diff 's/int max_int(int a, int b);/int max_int(int a, int b, int c);/' src/util.h
+mkpatch "$C" testfail.diff 's/return hi;/return hi - 1;/' src/util.c
+mkpatch "$C" hang.diff 's/^\tlist_init(&l);/\tfor (;;) { }\n\tlist_init(\&l);/' tests/test_list.c
+printf 'I could not produce a patch.\n' >"$TMP/junk.diff"
+mkpatch "$P" p-good.diff 's/return math.pi \* self.radius \*\* 2/return math.pi * (self.radius ** 2)/' shapes/circle.py
+mkpatch "$P" p-break.diff 's/def scaled(self, factor: float)/def scaled(self, factor: float, extra: int)/' shapes/circle.py
+
+(cd "$C" && git rm -q src/util.h && git diff --cached >"$TMP/delete.diff" && git reset -q --hard)
+
+# a wall-clock limit that the hanging candidate runs into
+printf '{"schema": "lanser.task/1", "id": "grp-c", "limits": {"wallMs": 6000}}\n' >"$TMP/task.json"
+
+run "$L" --root "$C" --json group --task "$TMP/task.json" --jobs 2 --trace "$TMP/c.trace" --out "$TMP/bundles.jsonl" \
+	"$TMP/good.diff" "$TMP/break.diff" "$TMP/testfail.diff" "$TMP/hang.diff" "$TMP/junk.diff"
+check_eq "cproj group: exit 0 (unscorable members are results)" 0 "$RC"
+printf '%s' "$OUT" >"$TMP/group.json"
+check_json_eq "cproj group: five candidates in order" '[c["id"] for c in b["candidates"]]' '["c1","c2","c3","c4","c5"]'
+check_json_eq "cproj group: the hanging candidate is unscorable, reward and advantage null" \
+	'[b["candidates"][3]["scorable"], b["candidates"][3]["reward"], b["candidates"][3]["advantage"]]' '[false,null,null]'
+check_json_eq "cproj group: ... because of the wall-clock limit" '"wall" in b["candidates"][3]["reason"]' true
+check_json_eq "cproj group: the text that is not a patch gets R_format 0 and reward 0" \
+	'[b["candidates"][4]["scorable"], b["candidates"][4]["rFormat"], b["candidates"][4]["reward"]]' '[true,0,0]'
+check_json_eq "cproj group: formats, outcomes" \
+	'[(c["rFormat"], c["rOutcome"]) for c in b["candidates"]]' '[[1,1],[1,0],[1,0],[1,null],[0,0]]'
+check_json_eq "cproj group: the header change brings 2 new errors" '[c["newErrors"] for c in b["candidates"]]' '[0,2,0,0,0]'
+# expected rewards and advantages, independently of lanser's code:
+# p-grpo R = F + O + O*P with P the bounded process reward of one step
+# (S 1, c 1 -> 1): (0.5*dn + 0.4 + 0.5 + 0.1)/1.6, dn = (D0 - D)/max(D0, D, 1);
+# GRPO (TRL preset) A = (r - mean)/(sample std + 1e-4) over the scorable ones
+expect() {
+	"$PY" - "$TMP/group.json" "$1" <<'EOF'
+import json, statistics, sys
+b = json.load(open(sys.argv[1]))
+c = b["candidates"]
+r = [x["reward"] for x in c]
+def proc(d0, d):
+    return (0.5 * (d0 - d) / max(d0, d, 1) + 0.4 + 0.5 + 0.1) / (2 * 0.5 + 0.4 + 2 * 0.1)
+def close(want, got):
+    return all((w is None and g is None) or (w is not None and g is not None and abs(w - g) < 1e-12)
+               for w, g in zip(want, got))
+if sys.argv[2] == "rewards":
+    want = [1 + 1 + proc(0, 0), 1 + 0, 1 + 0, None, 0]
+    print(close(want, r) and "same" or "want %s got %s" % (want, r))
+elif sys.argv[2] == "grpo":
+    s = [x for x in r if x is not None]
+    m, sd = statistics.mean(s), statistics.stdev(s)
+    want = [None if x is None else (x - m) / (sd + 1e-4) for x in r]
+    got = [x["advantage"] for x in c]
+    print(close(want, got) and "same" or "want %s got %s" % (want, got))
+elif sys.argv[2] == "drgrpo":
+    m = sum(r) / len(r)
+    want = [x - m for x in r]
+    got = [x["advantage"] for x in c]
+    print(close(want, got) and "same" or "want %s got %s" % (want, got))
+EOF
+}
+check_eq "cproj group: rewards as computed by hand" same "$(expect rewards)"
+check_eq "cproj group: GRPO advantages (TRL: sample std + 1e-4) over the scorable rewards" same "$(expect grpo)"
+check_json_eq "cproj group: group statistics" '[b["advantages"]["scored"], b["advantages"]["mode"], b["advantages"]["preset"]]' '[4,"grpo","trl"]'
+check_json_eq "cproj group: a bundle per candidate" 'all(c["bundleId"].startswith("sha256:") for c in b["candidates"])' true
+check_eq "cproj group: --out has the candidates' eval bundles" \
+	"$(json 'json.dumps([c["bundleId"] for c in b["candidates"]])')" \
+	"$("$PY" -c "import json; print(json.dumps([json.loads(l)['bundleId'] for l in open('$TMP/bundles.jsonl')]))")"
+# the same numbers through `lanser advantages`
+REW=$(json 'json.dumps([c["reward"] for c in b["candidates"]])')
+ADV=$(json 'json.dumps(b["advantages"]["advantages"])')
+run sh -c "printf '%s\n' '$REW' | '$L' advantages"
+check_json_eq "cproj group: lanser advantages gives the same advantages" 'json.dumps(b["advantages"])' "$ADV"
+# the trace: edits, outcomes, rewards and the advantages, and it replays
+check_eq "cproj group: trace events (edit, outcome, reward, advantages)" "5 4 9 1" \
+	"$(for t in edit outcome reward advantages; do grep -c "\"type\":\"$t\"" "$TMP/c.trace"; done | xargs)"
+run "$L" trace replay --verify "$TMP/c.trace"
+check_eq "cproj group: trace replay --verify" 0 "$RC"
+check_contains "cproj group: the rewards were recomputed" "$OUT" "9 rewards and 1 advantage group"
+if "$PY" -c "import jsonschema" 2>/dev/null; then
+	"$L" schema trace >"$TMP/trace.schema.json"
+	check_eq "cproj group: every trace event validates against 'lanser schema trace'" 0 "$("$PY" -c "
+import json, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open('$TMP/trace.schema.json')))
+print(sum(1 for l in open('$TMP/c.trace') for _ in v.iter_errors(json.loads(l))))")"
+fi
+check_eq "cproj group: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
+check_eq "cproj group: no branch left" "" "$(git -C "$C" branch --list 'lanser-wt/*')"
+
+# a candidate's bundle is the one `lanser eval` gives it, whatever its group
+C2ID=$(json '[c["bundleId"] for c in b["candidates"]][1]' "$(cat "$TMP/group.json")")
+printf '{"schema": "lanser.task/1", "id": "grp-c", "limits": {"wallMs": 6000}, "patch": "good.diff"}\n' >"$TMP/task1.json"
+run "$L" --root "$C" --json eval --task "$TMP/task1.json"
+EID=$(json .bundleId)
+run "$L" --root "$C" --json group --task "$TMP/task1.json" --jobs 1 "$TMP/break.diff"
+check_eq "cproj: group member = lanser eval of the same candidate (same bundleId)" "$EID" "$(json '[c["bundleId"] for c in b["candidates"]][0]')"
+check_eq "cproj: a member's bundle does not depend on its group or --jobs" "$C2ID" "$(json '[c["bundleId"] for c in b["candidates"]][1]')"
+
+# one server, many views: a deleted header, then the base again, then a
+# changed header, then the deletion again; every candidate sees only its own
+run "$L" --root "$C" --json group --jobs 2 --out "$TMP/bundles2.jsonl" "$TMP/delete.diff" "$TMP/good.diff" "$TMP/break.diff" "$TMP/delete.diff"
+check_eq "cproj delete/good/break/delete: exit 0" 0 "$RC"
+check_json_eq "cproj delete/good/break/delete: new errors per candidate" '[c["newErrors"] for c in b["candidates"]]' '[4,0,2,4]'
+check_json_eq "cproj delete: every user of the deleted header reports it missing" \
+	'sorted(set(f["path"] for f in b["facts"] if f["message"] == "'"'"'util.h'"'"' file not found"))' \
+	'["src/list.c","src/main.c","src/util.c","tests/test_list.c"]' "$(sed -n 1p "$TMP/bundles2.jsonl" 2>/dev/null || echo '{}')"
+check_eq "cproj delete/good/break/delete: the base worktree's header came back (c2 clean)" 0 \
+	"$(json '[c["newErrors"] for c in b["candidates"]][1]')"
+
+# --- Ctrl-C: the hanging candidate's tests are killed, nothing is left
+"$L" --root "$C" group --task "$TMP/task.json" "$TMP/good.diff" "$TMP/hang.diff" \
+	>"$TMP/int.out" 2>"$TMP/int.err" &
+GPID=$!
+# wait (bounded) until the hanging test runs, in a worktree of this script
+for _ in $(seq 300); do
+	hit=
+	for p in $(pgrep -f 'tests/test_list' 2>/dev/null); do
+		case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in "$TMP"/*) hit=$p ;; esac
+	done
+	[ -n "$hit" ] && break
+	sleep 0.1
+done
+kill -INT "$GPID"
+wait "$GPID"
+check_eq "cproj group, SIGINT while a test hangs: exit 73 CANCELLED" 73 "$?"
+check_eq "cproj group, SIGINT: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
+
+# --- completions as JSONL on the Python fixture, Dr. GRPO with verl's preset
+"$PY" - "$TMP" <<'EOF'
+import json, sys
+t = sys.argv[1]
+good, bad = open(t + "/p-good.diff").read(), open(t + "/p-break.diff").read()
+with open(t + "/completions.jsonl", "w") as f:
+    f.write(json.dumps({"id": "fenced", "patch": "The fix:\n```diff\n" + good + "```\nDone."}) + "\n")
+    f.write(json.dumps({"id": "breaks", "patch": bad}) + "\n")
+    f.write("{this is not json\n")
+    f.write(json.dumps({"id": "nopatch", "text": "no patch field"}) + "\n")
+    f.write(json.dumps({"id": "hostile", "patch": "diff --git a/.git/config b/.git/config\n--- a/.git/config\n+++ b/.git/config\n@@ -1 +1,2 @@\n [core]\n+\thooksPath = /tmp\n"}) + "\n")
+    f.write(json.dumps({"id": "nul", "patch": good.replace("(self.radius ** 2)", "(self.radius\u0000 ** 2)")}) + "\n")
+EOF
+run "$L" --root "$P" --json group --in "$TMP/completions.jsonl" --mode dr_grpo --preset verl
+check_eq "pyproj completions: exit 0" 0 "$RC"
+check_json_eq "pyproj completions: ids (given, else by position)" '[c["id"] for c in b["candidates"]]' '["fenced","breaks","c3","nopatch","hostile","nul"]'
+check_json_eq "pyproj completions: R_format (not JSON, no patch, into .git/, a NUL byte: 0)" '[c["rFormat"] for c in b["candidates"]]' '[1,1,0,0,0,0]'
+check_eq "pyproj completions: nothing written into .git/config" "" "$(grep hooksPath "$P/.git/config")"
+check_json_eq "pyproj completions: the fenced diff was used and its tests pass" '[b["candidates"][0]["tests"], b["candidates"][0]["reward"]]' '["passed",2.625]'
+check_json_eq "pyproj completions: the breaking one has 2 new errors, failing tests" '[b["candidates"][1]["newErrors"], b["candidates"][1]["tests"]]' '[2,"failed"]'
+printf '%s' "$OUT" >"$TMP/group.json"
+check_eq "pyproj completions: Dr. GRPO advantages are r - mean" same "$(expect drgrpo)"
+check_json_eq "pyproj completions: not-a-patch reasons" '[b["candidates"][2]["formatNote"][:12], b["candidates"][3]["formatNote"][:12]]' '["line 3 is no","line 4 has n"]'
+run "$L" --root "$P" group "$TMP/p-good.diff" "$TMP/p-good.diff"
+check_eq "pyproj: two equal candidates, exit 0" 0 "$RC"
+check_contains "pyproj: an all-equal group is flagged" "$OUT" "all equal (no signal)"
+
+# --- usage
+run "$L" --root "$C" group
+check_eq "group without candidates: 129" 129 "$RC"
+run "$L" --root "$C" group --mode step "$TMP/good.diff"
+check_eq "group --mode step: 129" 129 "$RC"
+run "$L" --root "$C" group --in "$TMP/nonexistent.jsonl"
+check_eq "group --in missing file: 3" 3 "$RC"
+check_eq "pyproj: no worktree left" 1 "$(git -C "$P" worktree list | wc -l)"
+check_no_procs "no language server or test left" "$TMP"
