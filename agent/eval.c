@@ -36,9 +36,6 @@
 #include "trace.h"
 #include "workspace.h"
 #include "worktree.h"
-/* edit.h and task.h both define SBX_PATCH_MAX_BYTES (32 and 16 MiB): the
- * smaller bound of task.h applies here */
-#undef SBX_PATCH_MAX_BYTES
 #include "testcmd.h"
 
 #include <errno.h>
@@ -390,7 +387,7 @@ static int read_completions(struct ectx *x, const char *path)
 			extract_patch(patch, json_string_length(json_object_get(v, "patch")), &p, &n);
 			if (n > SBX_PATCH_MAX_BYTES)
 				snprintf(cd->format_note, sizeof cd->format_note, "patch larger than "
-					 "%d bytes", SBX_PATCH_MAX_BYTES);
+					 "%zu bytes", SBX_PATCH_MAX_BYTES);
 			else
 				cand_set_patch(cd, p, n);
 		}

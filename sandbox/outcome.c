@@ -799,6 +799,8 @@ int sbx_parse_pytest(struct sbx_tests *t, const char *data, size_t len, struct s
 		}
 		if (starts(l, n, "="))
 			continue; /* another section header */
+		if (starts(l, n, "!"))
+			continue; /* "!!!! Interrupted: 1 error during collection !!!!" */
 		for (i = 0; i < sizeof words / sizeof words[0]; i++)
 			if (starts(l, n, words[i].word))
 				break;

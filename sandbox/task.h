@@ -24,12 +24,13 @@
 
 #include <jansson.h>
 
+#include "edit.h"   /* SBX_PATCH_MAX_BYTES: the applier's bound on a patch */
+
 #include "outcome.h"
 #include "run.h"
 
 #define SBX_TASK_SCHEMA "lanser.task/1"
 #define SBX_TASK_MAX_BYTES (1 << 20)
-#define SBX_PATCH_MAX_BYTES (16 << 20)
 
 struct sbx_candidate {
 	char *id;           /* "c1", ... or the task's */
