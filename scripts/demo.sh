@@ -29,6 +29,11 @@ run def src/main.c@L14:C2
 run refs src/main.c@L14:C2
 run hover src/main.c@L23:C10
 run symbols src/list.c
+echo; echo "== selectors: address code by what it is, not where it is"
+run locate 'c://src/list.c#list_push:sig'
+run refs 'c://#clamp_int:name'
+echo; echo "== a rename, previewed as a diff (add --apply to write it, all files or none)"
+run rename 'c://#list_push:name' list_append
 
 cd "$demo/cproj-errors"
 echo; echo "== diagnostics of a broken C file"
@@ -43,3 +48,8 @@ run hover app.py@L10:C37
 
 echo; echo "== the same definition as an Analysis Bundle (--json)"
 run --json def app.py@L8:C5
+
+echo; echo "== the warm daemon that answered all of that (docs/daemon.md)"
+run daemon status
+echo; echo "(stopping the demo's daemons)"
+for p in cproj cproj-errors pyproj; do "$L" --root "$demo/$p" daemon stop; done
