@@ -11,6 +11,7 @@
  * conflicts, diagnostics before/after and the decision.
  */
 #include "cli.h"
+#include "position.h"
 #include "buf.h"
 #include "bundle.h"
 #include "edit.h"
@@ -613,32 +614,16 @@ int cmd_patch(struct cli *c)
 	return error;
 }
 
-/* ---- selectors (as agent/query.c resolves them) ---- */
-
-static int src_text(void *ctx, const char *rel, const struct ln_text **out)
-{
-	return lsp_workspace_text(ctx, out, rel);
-}
-
-static int src_files(void *ctx, json_t **out)
-{
-	return sel_workspace_files(out, lsp_workspace_root(ctx));
-}
+/* ---- selectors (resolved as for every position command: position.h) ---- */
 
 /* Resolves a selector to a file, its server and an LSP position (and, for
  * a range selector, an LSP range). */
 static int resolve_target(struct ectx *x, struct lsp_server_info **srv, char **rel_out,
 			  json_t **pos_out, json_t **range_out, const char *text)
 {
-	struct sel sel;
-	struct sel_resolution res;
-	struct sel_source src = { src_text, src_files, x->ws, x->c->root, x->c->cwd, false };
-	json_t *request = json_object_get(x->bundle, "request");
-	char *rel = NULL, *lex = NULL;
-	const struct ln_text *t;
-	long line = 0, col = 0, srv_col = 0;
-	size_t byte;
-	int error, version, l0;
+	struct resolved_position p;
+	long srv_col = 0;
+	int error, version;
 	enum ln_enc enc;
 
 	*srv = NULL;
@@ -646,94 +631,42 @@ static int resolve_target(struct ectx *x, struct lsp_server_info **srv, char **r
 	*pos_out = NULL;
 	if (range_out)
 		*range_out = NULL;
-	memset(&res, 0, sizeof res);
-	error = sel_parse(&sel, text, strlen(text), NULL);
-	if (error) {
-		json_object_set_new(request, "target", json_string(text));
-		return error;
-	}
-	if (sel.kind == SEL_CURSOR) {
-		line = sel.line;
-		col = sel.col;
-		ln_path_lexical_rel(&lex, x->c->root, x->c->cwd, sel.path);
-		json_object_set_new(request, "target", json_pack("{s:s, s:I, s:I}", "path",
-				    lex ? lex : sel.path, "line", (json_int_t)line, "col", (json_int_t)col));
-		error = ln_path_resolve_in_root(&rel, NULL, x->c->root, x->c->cwd, sel.path);
-		if (!error)
-			error = lsp_workspace_text(x->ws, &t, rel);
-		if (error)
-			goto done;
-		json_object_set_new(request, "target", json_pack("{s:s, s:I, s:I}", "path", rel,
-				    "line", (json_int_t)line, "col", (json_int_t)col));
-		error = ln_text_to_byte(t, (int)(line - 1), col - 1, x->c->index_io, &byte);
-		if (error) {
-			error = ln_error_set(LN_ESELECTOR, "%s: %s", text, ln_error_msg());
-			goto done;
-		}
-		json_object_set_new(x->bundle, "resolution", json_pack("{s:s, s:s, s:o}", "method",
-				    "cursor", "path", rel, "range", ln_range_new(line, col, line, col)));
-	} else {
-		json_t *target = sel_to_json(&sel);
-		if (sel.kind == SEL_RANGE) {
-			ln_path_lexical_rel(&lex, x->c->root, x->c->cwd, sel.path);
-			if (lex)
-				json_object_set_new(target, "path", json_string(lex));
-		}
-		json_object_set_new(request, "target", target);
-		error = sel_resolve(&res, &sel, &src, x->c->index_io);
-		if (error)
-			goto done;
-		json_object_set_new(x->bundle, "resolution",
-				    sel_resolution_json(&res, &src, x->c->index_io));
-		if (res.status) {
-			error = ln_error_set(res.status, "%s", res.message ? res.message : text);
-			goto done;
-		}
-		rel = strdup(res.v[0].path);
-		if (!rel)
-			abort();
-		error = lsp_workspace_text(x->ws, &t, rel);
-		if (!error)
-			error = ln_text_line_of(t, res.v[0].point, &l0, &byte);
-		if (error)
-			goto done;
-		line = l0 + 1;
-	}
-	error = lsp_workspace_open(x->ws, srv, &version, rel);
+	error = resolve_position(&p, x->c, x->ws, x->bundle, text);
+	if (error)
+		goto done;
+	error = lsp_workspace_open(x->ws, srv, &version, p.rel);
 	if (error)
 		goto done;
 	note_server(x, *srv);
 	{
 		struct buf b = BUF_INIT;
-		buf_add(&b, t->data, t->len);
-		note_input(x, rel, &b);
+		buf_add(&b, p.text->data, p.text->len);
+		note_input(x, p.rel, &b);
 		buf_release(&b);
 	}
 	enc = lsp_session_encoding((*srv)->session);
-	error = ln_text_from_byte(t, (int)(line - 1), byte, enc, &srv_col);
+	error = ln_text_from_byte(p.text, (int)(p.line - 1), p.byte, enc, &srv_col);
 	if (error)
 		goto done;
-	*pos_out = json_pack("{s:i, s:I}", "line", (int)(line - 1), "character", (json_int_t)srv_col);
+	*pos_out = json_pack("{s:i, s:I}", "line", (int)(p.line - 1), "character",
+			     (json_int_t)srv_col);
 	if (range_out) {
 		*range_out = json_pack("{s:O, s:O}", "start", *pos_out, "end", *pos_out);
-		if (sel.kind == SEL_RANGE) {
+		if (p.sel.kind == SEL_RANGE) {
 			size_t b2;
 			long c2;
-			if (ln_text_to_byte(t, (int)(sel.end_line - 1), sel.end_col - 1, x->c->index_io,
-					    &b2) == 0 &&
-			    ln_text_from_byte(t, (int)(sel.end_line - 1), b2, enc, &c2) == 0)
+			if (ln_text_to_byte(p.text, (int)(p.sel.end_line - 1), p.sel.end_col - 1,
+					    x->c->index_io, &b2) == 0 &&
+			    ln_text_from_byte(p.text, (int)(p.sel.end_line - 1), b2, enc, &c2) == 0)
 				json_object_set_new(*range_out, "end", json_pack("{s:i, s:I}", "line",
-						    (int)(sel.end_line - 1), "character", (json_int_t)c2));
+						    (int)(p.sel.end_line - 1), "character", (json_int_t)c2));
 			ln_error_clear();
 		}
 	}
-	*rel_out = rel;
-	rel = NULL;
+	*rel_out = p.rel;
+	p.rel = NULL;
 done:
-	sel_resolution_release(&res);
-	sel_release(&sel);
-	free(lex);
-	free(rel);
+	resolved_position_release(&p);
 	return error;
 }
 

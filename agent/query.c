@@ -7,6 +7,7 @@
  * document text the server was sent.
  */
 #include "cli.h"
+#include "position.h"
 #include "buf.h"
 #include "bundle.h"
 #include "err.h"
@@ -286,99 +287,116 @@ static int query_end(struct query *q, int err, void (*human)(struct query *))
 	return err;
 }
 
-/* Resolves any selector (cursor, range, symbolic, AST, anchor): records
- * the target and the resolution, opens the file in its server, and gives
- * the LSP position in the server's units. A cursor is taken as is; the
- * other forms point where the resolver says (a symbol's name, an anchor's
- * start). Ambiguous (4) and not found (3) leave the candidates in the
- * bundle's resolution. */
-static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **uri_out,
-			  json_t **pos_out, const char *text)
+int resolve_position(struct resolved_position *p, struct cli *c, struct lsp_workspace *ws,
+		     json_t *bundle, const char *text)
 {
-	struct sel sel;
 	struct sel_resolution res;
-	struct sel_source src = { parse_cursor_text, parse_cursor_files, q->ws, q->c->root,
-				  q->c->cwd, lsp_workspace_replaying(q->ws) };
-	json_t *request = json_object_get(q->bundle, "request");
-	char *rel = NULL, *lex = NULL;
-	const struct ln_text *t;
-	long line = 0, col = 0, srv_col = 0;
-	size_t byte;
-	int error, version, l0;
+	struct sel_source src = { parse_cursor_text, parse_cursor_files, ws, c->root, c->cwd,
+				  lsp_workspace_replaying(ws) };
+	json_t *request = json_object_get(bundle, "request");
+	char *lex = NULL;
+	int error, l0;
 
-	*srv = NULL;
-	*uri_out = NULL;
-	*pos_out = NULL;
+	memset(p, 0, sizeof *p);
 	memset(&res, 0, sizeof res);
-	error = sel_parse(&sel, text, strlen(text), NULL);
+	error = sel_parse(&p->sel, text, strlen(text), NULL);
 	if (error) {
 		json_object_set_new(request, "target", json_string(text));
-		goto done;
+		return error;
 	}
-	if (sel.kind == SEL_CURSOR) {
-		line = sel.line;
-		col = sel.col;
+	if (p->sel.kind == SEL_CURSOR) {
+		long line = p->sel.line, col = p->sel.col;
 		/* Recorded workspace-relative even when resolution fails, so
 		 * error bundles hash the same from any directory. */
-		ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, sel.path);
+		ln_path_lexical_rel(&lex, c->root, c->cwd, p->sel.path);
 		json_object_set_new(request, "target",
-				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : sel.path,
+				    json_pack("{s:s, s:I, s:I}", "path", lex ? lex : p->sel.path,
 					      "line", (json_int_t)line, "col", (json_int_t)col));
-		error = lsp_workspace_resolve_path(q->ws, &rel, q->c->cwd, sel.path);
+		error = lsp_workspace_resolve_path(ws, &p->rel, c->cwd, p->sel.path);
 		if (error)
 			goto done;
 		json_object_set_new(request, "target",
-				    json_pack("{s:s, s:I, s:I}", "path", rel, "line", (json_int_t)line,
-					      "col", (json_int_t)col));
-		error = lsp_workspace_text(q->ws, &t, rel);
+				    json_pack("{s:s, s:I, s:I}", "path", p->rel, "line",
+					      (json_int_t)line, "col", (json_int_t)col));
+		error = lsp_workspace_text(ws, &p->text, p->rel);
 		if (error)
 			goto done;
-		error = ln_text_to_byte(t, (int)(line - 1), col - 1, q->c->index_io, &byte);
+		error = ln_text_to_byte(p->text, (int)(line - 1), col - 1, c->index_io, &p->byte);
 		if (error) {
 			error = ln_error_set(LN_ESELECTOR, "%s: %s", text, ln_error_msg());
 			goto done;
 		}
-		json_object_set_new(q->bundle, "resolution",
-				    json_pack("{s:s, s:s, s:o}", "method", "cursor", "path", rel,
+		p->line = line;
+		json_object_set_new(bundle, "resolution",
+				    json_pack("{s:s, s:s, s:o}", "method", "cursor", "path", p->rel,
 					      "range", ln_range_new(line, col, line, col)));
 	} else {
-		json_t *target = sel_to_json(&sel);
-		if (sel.kind == SEL_RANGE) {
-			ln_path_lexical_rel(&lex, q->c->root, q->c->cwd, sel.path);
+		json_t *target = sel_to_json(&p->sel);
+		if (p->sel.kind == SEL_RANGE) {
+			ln_path_lexical_rel(&lex, c->root, c->cwd, p->sel.path);
 			if (lex)
 				json_object_set_new(target, "path", json_string(lex));
 		}
 		json_object_set_new(request, "target", target);
-		error = sel_resolve(&res, &sel, &src, q->c->index_io);
+		error = sel_resolve(&res, &p->sel, &src, c->index_io);
 		if (error)
 			goto done;
-		json_object_set_new(q->bundle, "resolution",
-				    sel_resolution_json(&res, &src, q->c->index_io));
+		json_object_set_new(bundle, "resolution", sel_resolution_json(&res, &src, c->index_io));
 		if (res.status) {
 			error = ln_error_set(res.status, "%s", res.message ? res.message : text);
 			goto done;
 		}
-		rel = strdup(res.v[0].path);
-		if (!rel)
+		p->rel = strdup(res.v[0].path);
+		if (!p->rel)
 			abort();
-		error = lsp_workspace_text(q->ws, &t, rel);
+		error = lsp_workspace_text(ws, &p->text, p->rel);
 		if (!error)
-			error = ln_text_line_of(t, res.v[0].point, &l0, &byte);
+			error = ln_text_line_of(p->text, res.v[0].point, &l0, &p->byte);
 		if (error)
 			goto done;
-		line = l0 + 1;
+		p->line = l0 + 1;
 	}
-	note_document(q, rel);
-	error = lsp_workspace_open(q->ws, srv, &version, rel);
+done:
+	sel_resolution_release(&res);
+	free(lex);
+	return error;
+}
+
+void resolved_position_release(struct resolved_position *p)
+{
+	sel_release(&p->sel);
+	free(p->rel);
+	memset(p, 0, sizeof *p);
+}
+
+/* Resolves any selector (see resolve_position), opens the file in its
+ * server, cross-checks a symbolic selector with the server's symbols, and
+ * gives the LSP position in the server's units. */
+static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **uri_out,
+			  json_t **pos_out, const char *text)
+{
+	struct resolved_position p;
+	long srv_col = 0;
+	int error, version;
+
+	*srv = NULL;
+	*uri_out = NULL;
+	*pos_out = NULL;
+	error = resolve_position(&p, q->c, q->ws, q->bundle, text);
+	if (error)
+		goto done;
+	note_document(q, p.rel);
+	error = lsp_workspace_open(q->ws, srv, &version, p.rel);
 	if (error)
 		goto done;
 	note_server(q, *srv);
-	if (sel.kind == SEL_SYMBOLIC && sel.role != SEL_ROLE_BODY && sel.role != SEL_ROLE_DOC &&
+	if (p.sel.kind == SEL_SYMBOLIC && p.sel.role != SEL_ROLE_BODY &&
+	    p.sel.role != SEL_ROLE_DOC &&
 	    lsp_session_has_capability((*srv)->session, "documentSymbolProvider")) {
 		/* Cross-check the structural answer with the server's own
 		 * symbols: recorded, never fatal unless the server died. */
 		json_t *syms = NULL;
-		char *uri = lsp_workspace_uri(q->ws, rel);
+		char *uri = lsp_workspace_uri(q->ws, p.rel);
 		int e = lsp_session_request((*srv)->session, &syms, "textDocument/documentSymbol",
 					    json_pack("{s:{s:s}}", "textDocument", "uri", uri),
 					    q->c->timeout_ms);
@@ -387,7 +405,7 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 			json_pack("{s:s, s:s, s:o}", "server", (*srv)->profile->name,
 				  "method", "textDocument/documentSymbol", "agrees",
 				  e ? json_null() : json_boolean(sel_symbols_agree(
-					  syms, sel.qual[sel.nqual - 1], (int)(line - 1)))));
+					  syms, p.sel.qual[p.sel.nqual - 1], (int)(p.line - 1)))));
 		json_decref(syms);
 		if (e == LN_ECRASH) {
 			error = e;
@@ -395,18 +413,15 @@ static int resolve_cursor(struct query *q, struct lsp_server_info **srv, char **
 		}
 		ln_error_clear();
 	}
-	error = ln_text_from_byte(t, (int)(line - 1), byte, lsp_session_encoding((*srv)->session),
-				  &srv_col);
+	error = ln_text_from_byte(p.text, (int)(p.line - 1), p.byte,
+				  lsp_session_encoding((*srv)->session), &srv_col);
 	if (error)
 		goto done;
-	*uri_out = lsp_workspace_uri(q->ws, rel);
-	*pos_out = json_pack("{s:i, s:I}", "line", (int)(line - 1), "character",
+	*uri_out = lsp_workspace_uri(q->ws, p.rel);
+	*pos_out = json_pack("{s:i, s:I}", "line", (int)(p.line - 1), "character",
 			     (json_int_t)srv_col);
 done:
-	sel_resolution_release(&res);
-	sel_release(&sel);
-	free(lex);
-	free(rel);
+	resolved_position_release(&p);
 	return error;
 }
 

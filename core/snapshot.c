@@ -517,3 +517,85 @@ const char *ln_snapshot_path(const struct ln_snapshot *s, size_t i)
 {
 	return i < s->n ? s->v[i].path : NULL;
 }
+
+struct listing {
+	json_t *out;
+	bool (*keep)(const char *rel, void *ctx);
+	void *ctx;
+	size_t max;
+};
+
+static int list_dir(struct listing *l, const char *root, const char *rel, int depth)
+{
+	struct buf dir = BUF_INIT, child = BUF_INIT, abs = BUF_INIT;
+	struct dirent *e;
+	int error = 0;
+	DIR *d;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
+	d = opendir(dir.data);
+	buf_release(&dir);
+	if (!d)
+		return 0;
+	while (!error && (e = readdir(d)) != NULL) {
+		struct stat st;
+		if (skipped_dir(e->d_name)) /* also every hidden entry */
+			continue;
+		buf_reset(&child);
+		buf_reset(&abs);
+		buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		buf_addf(&abs, "%s/%s", root, child.data);
+		if (lstat(abs.data, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			error = list_dir(l, root, child.data, depth + 1);
+		else if (S_ISREG(st.st_mode) && (!l->keep || l->keep(child.data, l->ctx))) {
+			if (json_array_size(l->out) >= l->max)
+				error = ln_error_set(LN_EINPUT, "the workspace has more than %zu "
+						     "source files; name the files", l->max);
+			else
+				json_array_append_new(l->out, json_string(child.data));
+		}
+	}
+	closedir(d);
+	buf_release(&child);
+	buf_release(&abs);
+	return error;
+}
+
+static int cmp_json_path(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a),
+		      json_string_value(*(json_t *const *)b));
+}
+
+int ln_tree_files(json_t **out, const char *root, bool (*keep)(const char *rel, void *ctx),
+		  void *ctx, size_t max)
+{
+	struct listing l = { json_array(), keep, ctx, max };
+	json_t **v;
+	size_t n, i;
+	int error;
+
+	*out = NULL;
+	error = list_dir(&l, root, "", 0);
+	if (error) {
+		json_decref(l.out);
+		return error;
+	}
+	n = json_array_size(l.out);
+	v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		abort();
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(l.out, i));
+	qsort(v, n, sizeof *v, cmp_json_path);
+	json_array_clear(l.out);
+	for (i = 0; i < n; i++)
+		json_array_append_new(l.out, v[i]);
+	free(v);
+	*out = l.out;
+	return 0;
+}

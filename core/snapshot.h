@@ -33,6 +33,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define LN_SNAPSHOT_MAX_FILES 20000
 
 enum ln_change_type { LN_FILE_CREATED = 1, LN_FILE_CHANGED = 2, LN_FILE_DELETED = 3 };
@@ -85,5 +87,13 @@ const char *ln_snapshot_path(const struct ln_snapshot *s, size_t i);
 const char *ln_snapshot_file_hash(const struct ln_snapshot *s, const char *path);
 
 void ln_file_changes_free(struct ln_file_change *v, size_t n);
+
+/* Lists the workspace's regular files that `keep` accepts (NULL: all), by
+ * the snapshot's rules (hidden entries, node_modules and __pycache__
+ * skipped, symlinks not followed, 32 levels), sorted bytewise, as a JSON
+ * array of relative paths; no hashing. LN_EINPUT when more than `max`
+ * files are kept ("..., name the files"). */
+int ln_tree_files(json_t **out, const char *root, bool (*keep)(const char *rel, void *ctx),
+		  void *ctx, size_t max);
 
 #endif

@@ -6,7 +6,6 @@
 #include "proc.h"
 #include "snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -699,64 +698,45 @@ int lsp_workspace_wait_all_ready(struct lsp_workspace *ws, int timeout_ms)
 
 /* ---- the files of the workspace ---- */
 
-static int walk(const char *root, const char *rel, const struct lsp_profiles *ps,
-		json_t *out, int depth)
+static bool served(const char *rel, void *ctx)
 {
-	struct dirent **ents = NULL;
-	struct buf dir = BUF_INIT;
-	int n, i, error = 0;
-
-	if (depth > 32)
-		return 0;
-	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
-	n = scandir(dir.data, &ents, NULL, alphasort);
-	buf_release(&dir);
-	if (n < 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		struct buf child = BUF_INIT, abs = BUF_INIT;
-		struct stat st;
-		if (name[0] == '.' || !strcmp(name, "node_modules") || !strcmp(name, "__pycache__") ||
-		    error) {
-			free(ents[i]);
-			continue;
-		}
-		buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", name);
-		buf_addf(&abs, "%s/%s", root, child.data);
-		if (lstat(abs.data, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				error = walk(root, child.data, ps, out, depth + 1);
-			else if (S_ISREG(st.st_mode) && lsp_profiles_for_path(ps, child.data, NULL)) {
-				if (json_array_size(out) >= LSP_MAX_WORKSPACE_FILES)
-					error = ln_error_set(LN_EINPUT,
-						"the workspace has more than %d source files; "
-						"name the files to check", LSP_MAX_WORKSPACE_FILES);
-				else
-					json_array_append_new(out, json_string(child.data));
-			}
-		}
-		buf_release(&child);
-		buf_release(&abs);
-		free(ents[i]);
-	}
-	free(ents);
-	return error;
+	return lsp_profiles_for_path(ctx, rel, NULL) != NULL;
 }
 
-static int cmp_json_str(const void *a, const void *b)
+/* The listing itself: the snapshot (already sorted) when the workspace
+ * tracks files, else a walk with the same rules. */
+static int list_source_files(struct lsp_workspace *ws, json_t **out)
 {
-	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+	json_t *arr;
+	size_t i, n;
+
+	if (!ws->track_files || !ws->snap.scanned)
+		return ln_tree_files(out, ws->root, served, &ws->profiles, LSP_MAX_WORKSPACE_FILES);
+	*out = NULL;
+	arr = json_array();
+	n = ln_snapshot_count(&ws->snap);
+	for (i = 0; i < n; i++) {
+		const char *p = ln_snapshot_path(&ws->snap, i);
+		if (!served(p, &ws->profiles))
+			continue;
+		if (json_array_size(arr) >= LSP_MAX_WORKSPACE_FILES) {
+			json_decref(arr);
+			return ln_error_set(LN_EINPUT, "the workspace has more than %d source files; "
+					    "name the files", LSP_MAX_WORKSPACE_FILES);
+		}
+		json_array_append_new(arr, json_string(p));
+	}
+	*out = arr;
+	return 0;
 }
 
 int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 {
-	json_t *arr = json_array();
-	int error = 0;
+	int error;
 
+	/* a disk probe: recorded in traces, answered from them in replay */
 	*out = NULL;
 	if (ws->replaying) {
-		json_decref(arr);
 		error = lsp_workspace_probe_get(ws, "sourceFiles", "", out);
 		if (!error && !json_is_array(*out)) {
 			json_decref(*out);
@@ -765,44 +745,9 @@ int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 		}
 		return error;
 	}
-	if (ws->track_files && ws->snap.scanned) {
-		size_t i, n = ln_snapshot_count(&ws->snap);
-		for (i = 0; i < n && !error; i++) {
-			const char *p = ln_snapshot_path(&ws->snap, i);
-			if (!lsp_profiles_for_path(&ws->profiles, p, NULL))
-				continue;
-			if (json_array_size(arr) >= LSP_MAX_WORKSPACE_FILES)
-				error = ln_error_set(LN_EINPUT, "the workspace has more than %d source "
-						     "files; name the files to check",
-						     LSP_MAX_WORKSPACE_FILES);
-			else
-				json_array_append_new(arr, json_string(p));
-		}
-	} else {
-		error = walk(ws->root, "", &ws->profiles, arr, 0);
-	}
-	if (error) {
-		lsp_workspace_probe_put(ws, "sourceFiles", "", NULL, error);
-		json_decref(arr);
-		return error;
-	}
-	/* alphasort per directory is not byte order across levels: sort */
-	{
-		size_t n = json_array_size(arr), i;
-		json_t **v = malloc((n ? n : 1) * sizeof *v);
-		if (!v)
-			abort();
-		for (i = 0; i < n; i++)
-			v[i] = json_incref(json_array_get(arr, i));
-		qsort(v, n, sizeof *v, cmp_json_str);
-		json_array_clear(arr);
-		for (i = 0; i < n; i++)
-			json_array_append_new(arr, v[i]);
-		free(v);
-	}
-	lsp_workspace_probe_put(ws, "sourceFiles", "", arr, 0);
-	*out = arr;
-	return 0;
+	error = list_source_files(ws, out);
+	lsp_workspace_probe_put(ws, "sourceFiles", "", error ? NULL : *out, error);
+	return error;
 }
 
 /* ---- warm workspaces ---- */

@@ -4,11 +4,11 @@
 #include "source.h"
 #include "buf.h"
 #include "err.h"
+#include "snapshot.h"
 #include "hash.h"
 #include "path.h"
 #include "tree.h"
 
-#include <dirent.h>
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,59 +122,15 @@ done:
 	return error;
 }
 
-static int walk(const char *root, const char *rel, json_t *out, int depth)
+static bool has_grammar(const char *rel, void *ctx)
 {
-	struct dirent **ents = NULL;
-	struct buf dir = BUF_INIT;
-	int n, i, error = 0;
-
-	if (depth > 32)
-		return 0;
-	buf_addf(&dir, "%s%s%s", root, *rel ? "/" : "", rel);
-	n = scandir(dir.data, &ents, NULL, alphasort);
-	buf_release(&dir);
-	if (n < 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-		struct buf child = BUF_INIT, abs = BUF_INIT;
-		struct stat st;
-		if (!error && name[0] != '.' && strcmp(name, "node_modules") &&
-		    strcmp(name, "__pycache__")) {
-			buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "", name);
-			buf_addf(&abs, "%s/%s", root, child.data);
-			if (lstat(abs.data, &st) == 0) {
-				if (S_ISDIR(st.st_mode))
-					error = walk(root, child.data, out, depth + 1);
-				else if (S_ISREG(st.st_mode) &&
-					 sel_grammar_for_path(child.data) != SEL_GRAMMAR_NONE) {
-					if (json_array_size(out) >= SEL_MAX_FILES)
-						error = ln_error_set(LN_EINPUT, "the workspace has more "
-							"than %d source files; name the file", SEL_MAX_FILES);
-					else
-						json_array_append_new(out, json_string(child.data));
-				}
-			}
-		}
-		buf_release(&child);
-		buf_release(&abs);
-		free(ents[i]);
-	}
-	free(ents);
-	return error;
+	(void)ctx;
+	return sel_grammar_for_path(rel) != SEL_GRAMMAR_NONE;
 }
 
 int sel_workspace_files(json_t **out, const char *root)
 {
-	int error;
-
-	*out = json_array();
-	error = walk(root, "", *out, 0);
-	if (error) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return error;
+	return ln_tree_files(out, root, has_grammar, NULL, SEL_MAX_FILES);
 }
 
 static int files_cb(void *ctx, json_t **out)

@@ -312,6 +312,22 @@ check_eq "daemon batch --no-daemon gives the same bundleIds line by line" \
 run "$L" batch --in "$TMP/missing.jsonl" --out "$TMP/x.jsonl"
 check_eq "daemon batch with a missing input file exits 3" 3 "$RC"
 
+# --- start --wait-ready, batch on standard input and output ------------------------
+cd "$ws" || exit 1
+"$L" daemon stop >/dev/null 2>&1
+run "$L" daemon start --wait-ready
+check_eq "daemon start --wait-ready exits 0 once the servers are ready" 0 "$RC"
+check_contains "daemon start --wait-ready names the ready server" "$OUT" "clangd     ready"
+check_json_eq "daemon ...and status agrees" '[s["ready"] for s in b["servers"]]' '[true]' \
+	"$("$L" daemon status --json)"
+spid0=$(st .daemon.pid)
+run "$L" daemon start
+check_eq "daemon start with a daemon running keeps it" "0 $spid0" "$RC $(st .daemon.pid)"
+out=$(printf '%s\n' '{"command":"def","args":["src/main.c@L14:C2"]}' | "$L" batch --in - --out - 2>"$TMP/b.err")
+check_json_eq "daemon batch --in - --out - answers on standard output" \
+	'[b["facts"][0]["path"], b["meta"]["volatile"]["batch"]["line"]]' '["src/list.c",1]' "$out"
+check_contains "daemon batch reports its count on stderr" "$(cat "$TMP/b.err")" "1 request, 0 failed"
+
 # --- configuration changes ---------------------------------------------------------
 cd "$ws" || exit 1
 "$L" def src/main.c@L14:C2 >/dev/null 2>&1
