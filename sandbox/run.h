@@ -18,18 +18,30 @@
  *     never as a silent exit 127; no descriptor of lanser leaks into the
  *     command (close_range in the supervisor).
  *
- * Isolation (isolate.h): with SBX_ISO_AUTO (the default) the supervisor
- * starts in fresh user, mount, pid, network (loopback only), ipc and uts
- * namespaces, the root filesystem read-only, `writable` writable, a private
- * /tmp, and the command as an unprivileged uid. When the kernel refuses,
- * the run goes on with limits only: result.isolated is false and
- * result.iso_note says why (callers must print it and record
- * "isolation": "none"). SBX_ISO_NONE forces that fallback, SBX_ISO_REQUIRED
- * turns it into LN_ESANDBOX.
+ * Isolation (box.h): by default (SBX_ISO_REQUIRED) the command runs in a
+ * bubblewrap box: an unprivileged uid outside (a fresh one when lanser is
+ * root), uid SBX_BOX_UID without capabilities inside, the seccomp filter of
+ * sysfilter.h, the read-only system, `writable` the only writable place
+ * besides a private size-limited /tmp, loopback-only network, new pid, ipc,
+ * uts and cgroup namespaces. When the box cannot be built (bubblewrap
+ * missing, the kernel refuses user namespaces, ...) nothing runs: the
+ * result is LN_ESANDBOX and result.iso_note says why. SBX_ISO_NONE (only
+ * from --no-isolation on the command line) runs with limits only:
+ * result.isolated is false and result.iso_note is "isolation switched off
+ * (--no-isolation)"; callers record "isolation": "none".
  *
- * Why not ln_proc_spawn (core/proc.h): a pid namespace needs clone(2) and a
- * supervisor that is pid 1 in it; the status types and clocks of proc.h are
- * reused.
+ * Test hook: LANSER_SANDBOX_SIMULATE_REFUSAL=1 in lanser's environment
+ * installs a seccomp filter refusing new user namespaces before bubblewrap
+ * starts, so that the kernel really refuses as one without unprivileged
+ * user namespaces does.
+ *
+ * The disk quota (quota.h): limits.disk_bytes of blocks added under
+ * `writable`, watched every SBX_QUOTA_PERIOD_MS; over it, the tree is
+ * killed and SBX_HIT_DISK set.
+ *
+ * Why not ln_proc_spawn (core/proc.h): the supervisor is cloned (a small
+ * stack, raw system calls) so that runs may start from several threads;
+ * the status types and clocks of proc.h are reused.
  *
  * Thread-safe: several runs may go on at once in different threads (the
  * candidate runner does this); between clone and exec only
@@ -55,16 +67,17 @@ struct sbx_limits {
 	long long fsize_bytes;  /* RLIMIT_FSIZE; 0: none */
 	size_t out_bytes;       /* cap of captured stdout and of stderr, each */
 	long long tmp_bytes;    /* size of the private /tmp (isolated runs) */
+	long long disk_bytes;   /* blocks the run may add under `writable`; 0: none */
 };
 
 /* Defaults (docs/sandbox.md): 10 min wall, 300 s CPU, 2 GiB address space,
- * 256 processes, 1024 files, 1 GiB file size, 1 MiB output, 256 MiB /tmp. */
+ * 256 processes, 1024 files, 1 GiB file size, 1 MiB output, 256 MiB /tmp,
+ * 1 GiB disk. */
 void sbx_limits_default(struct sbx_limits *l);
 
 enum sbx_iso {
-	SBX_ISO_AUTO = 0,       /* namespaces when the kernel allows, else limits only (loudly) */
-	SBX_ISO_REQUIRED,       /* namespaces or LN_ESANDBOX */
-	SBX_ISO_NONE,           /* limits only (the forced fallback) */
+	SBX_ISO_REQUIRED = 0,   /* the box or LN_ESANDBOX (the default: fail closed) */
+	SBX_ISO_NONE,           /* limits only: --no-isolation on the command line, nothing else */
 };
 
 /* Which limits a run ran into (bits of sbx_result.hits). */
@@ -76,6 +89,7 @@ enum {
 	SBX_HIT_PROCS = 8,      /* the pids cgroup refused a fork */
 	SBX_HIT_FSIZE = 16,     /* a process died of SIGXFSZ */
 	SBX_HIT_OUTPUT = 32,    /* stdout or stderr went past limits.out_bytes */
+	SBX_HIT_DISK = 64,      /* the run added more than limits.disk_bytes under `writable` */
 };
 
 struct sbx_opts {
@@ -103,9 +117,10 @@ struct sbx_result {
 	long long cpu_ms;       /* user + system time of the whole tree */
 	long max_rss_kib;       /* largest resident set of any process of the tree */
 	unsigned hits;          /* SBX_HIT_* */
-	bool isolated;          /* namespaces were used */
+	bool isolated;          /* the box was used */
 	long uid;               /* the uid outside the sandbox the tests ran as */
 	char iso_note[256];     /* why not (empty when isolated) */
+	long long disk_added;   /* bytes the quota's last walk found (0: no walk) */
 	long pids_max_events;   /* forks refused by the pids cgroup (-1: no cgroup) */
 };
 
@@ -116,7 +131,8 @@ void sbx_result_release(struct sbx_result *r);
  * Runs the command. Returns 0 when it ran (whatever its status: see
  * *res), LN_ENOTFOUND when it could not be executed (cwd missing, program
  * not found or not executable: the message names it), LN_ESANDBOX when
- * isolation was required but refused, or the sandbox could not be set up.
+ * the box could not be built (bubblewrap missing, user namespaces refused:
+ * the message names the cause and --no-isolation), or the runner failed.
  * *res (initialised by the caller with sbx_result_init) is filled in every
  * case as far as the run got; the caller releases it.
  */
@@ -134,7 +150,7 @@ json_t *sbx_limits_json(const struct sbx_limits *l);
 /*
  * Reads a "limits" object (task file or .lanser.json) over *l:
  * {"wallMs", "cpuSeconds", "memoryMiB", "processes", "openFiles",
- *  "fileSizeMiB", "outputKiB", "tmpMiB"}, each a positive integer within
+ *  "fileSizeMiB", "outputKiB", "tmpMiB", "diskMiB"}, each a positive integer within
  * documented bounds. LN_ECONFIG (message names `what` and the member) on a
  * wrong type, an unknown member or a value out of range.
  */

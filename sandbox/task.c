@@ -21,7 +21,7 @@ void sbx_task_init(struct sbx_task *t)
 	memset(t, 0, sizeof *t);
 	sbx_limits_default(&t->limits);
 	t->format = SBX_FMT_AUTO;
-	t->iso = SBX_ISO_AUTO;
+	t->iso = SBX_ISO_REQUIRED;
 	t->f2p = json_array();
 	t->p2p = json_array();
 	t->env = json_object();
@@ -312,16 +312,18 @@ int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, cons
 	if ((v = json_object_get(obj, "limits")) && (error = sbx_limits_parse(&t->limits, v, what)))
 		return error;
 	if ((v = json_object_get(obj, "isolation"))) {
+		/* a file never lowers isolation: only --no-isolation on the
+		 * command line does (docs/sandbox.md, "Fail closed") */
 		const char *s = json_is_string(v) ? json_string_value(v) : "";
-		if (!strcmp(s, "auto"))
-			t->iso = SBX_ISO_AUTO;
-		else if (!strcmp(s, "required"))
-			t->iso = SBX_ISO_REQUIRED;
-		else if (!strcmp(s, "none"))
-			t->iso = SBX_ISO_NONE;
-		else
-			return ln_error_set(LN_ECONFIG, "%s: \"isolation\" must be auto, required or "
-					    "none", what);
+		if (!strcmp(s, "none") || !strcmp(s, "auto"))
+			return ln_error_set(LN_ECONFIG, "%s: \"isolation\": \"%s\" is refused: a "
+					    "configuration or task file cannot lower isolation (pass "
+					    "--no-isolation on the command line to run without the "
+					    "sandbox)", what, s);
+		if (strcmp(s, "required") != 0)
+			return ln_error_set(LN_ECONFIG, "%s: \"isolation\" must be \"required\"",
+					    what);
+		t->iso = SBX_ISO_REQUIRED;
 	}
 	if ((v = json_object_get(obj, "env"))) {
 		const char *name;

@@ -69,6 +69,8 @@ TEST(sbx_task__rejects_bad_members_with_their_name)
 		{ "{\"FAIL_TO_PASS\": \"a\"}", "FAIL_TO_PASS" },
 		{ "{\"FAIL_TO_PASS\": [\"\"]}", "FAIL_TO_PASS\"[0]" },
 		{ "{\"isolation\": \"maybe\"}", "isolation" },
+		{ "{\"isolation\": \"none\"}", "cannot lower isolation" },
+		{ "{\"isolation\": \"auto\"}", "cannot lower isolation" },
 		{ "{\"env\": {\"1X\": \"a\"}}", "env.1X" },
 		{ "{\"env\": {\"X\": 1}}", "env.X" },
 		{ "{\"limits\": {\"memoryMiB\": 1}}", "limits.memoryMiB" },
