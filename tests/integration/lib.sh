@@ -15,7 +15,7 @@
 # exit unless LANSER_KEEP_TMP=1 (then its path is printed).
 #
 # Running a command:  run CMD...        -> $RC, $OUT (stdout), $ERR (stderr)
-# Checks:             ok / fail / check_eq / check_contains / check_not_contains
+# Checks:             ok / fail / skip / check_eq / check_contains / check_not_contains
 #                     check_rc / check_rc_as / check_json_eq / check_no_procs
 # Fixtures:           fixture NAME [DEST]  -> prints the path of a prepared copy
 # JSON:               json EXPR [JSON|-]   -> prints a field of JSON ($OUT by
@@ -73,6 +73,12 @@ trap 'exit 130' INT TERM
 ok() {
 	T_CHECKS=$((T_CHECKS + 1))
 	echo "ok $1"
+}
+
+# skip NAME REASON: a check this machine cannot make, said visibly;
+# run.sh counts these lines ("skip ...") apart from ok and FAIL.
+skip() {
+	echo "skip $1: $2"
 }
 
 # fail NAME [DETAILS...]

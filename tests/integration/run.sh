@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export LANSER_REPO_ROOT="$PWD"
-pass=0; fail=0
+pass=0; fail=0; skipped=0
 if [ $# -gt 0 ]; then tests=("$@"); else tests=(tests/integration/t_*.sh); fi
 for t in "${tests[@]}"; do
 	[ -e "$t" ] || continue
@@ -13,12 +13,12 @@ for t in "${tests[@]}"; do
 	timeout 600 bash "$t" > "$out" 2>&1
 	rc=$?
 	cat "$out"
-	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^FAIL ' "$out")
+	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^FAIL ' "$out"); s=$(grep -c '^skip ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "FAIL $t exited $rc"; f=1
 	fi
-	pass=$((pass+p)); fail=$((fail+f))
+	pass=$((pass+p)); fail=$((fail+f)); skipped=$((skipped+s))
 	rm -f "$out"
 done
-echo "integration: $pass passed, $fail failed"
+echo "integration: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lanser run by an unprivileged user (CI runs as root; developers do not):
-# the user namespace maps the sandbox's root to the caller's own uid, there
+# bubblewrap runs as the caller's own uid (uid 1000 inside the box), there
 # is no idmapped mount and no cgroup, and the limits still hold.
+# tests/integration/t_escape.sh has the attacks as such a user.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then

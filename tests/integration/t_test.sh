@@ -119,19 +119,26 @@ check_json_eq "--no-isolation: the record says isolation none" .isolation none
 check_contains "--no-isolation: loud warning on stderr" "$ERR" "WARNING: TESTS RAN WITHOUT ISOLATION"
 check_contains "--no-isolation: the reason" "$(json .meta.volatile.isolationNote)" "--no-isolation"
 
-# --- the kernel refusing namespaces (simulated with a clone the kernel
-# really rejects): the run goes on with limits only, loudly, or is refused
-# when isolation is required
+# --- the kernel refusing user namespaces (simulated: a seccomp filter makes
+# the kernel refuse them to bwrap for real): fail closed, exit 83, nothing ran
 LANSER_SANDBOX_SIMULATE_REFUSAL=1 run "$L" --root "$C" --json test
-check_eq "namespaces refused: the tests still run" 0 "$RC"
-check_json_eq "namespaces refused: isolation none in the record" .isolation none
-check_contains "namespaces refused: the warning says why" "$ERR" "the kernel refused new namespaces"
-check_contains "namespaces refused: the note says why" "$(json .meta.volatile.isolationNote)" "clone"
-printf '{"isolation": "required"}' >"$C/.lanser.json"
-LANSER_SANDBOX_SIMULATE_REFUSAL=1 run "$L" --root "$C" --json test
-check_eq "namespaces refused, isolation required: exit 83" 83 "$RC"
-check_json_eq "namespaces refused, isolation required: status error" .outcome.status error
-check_not_contains "namespaces refused, isolation required: nothing ran, no 'ran' warning" "$ERR" "TESTS RAN"
+check_eq "namespaces refused: exit 83 (fail closed)" 83 "$RC"
+check_json_eq "namespaces refused: status error" .outcome.status error
+check_contains "namespaces refused: the message names the cause" "$ERR" "bwrap"
+check_contains "namespaces refused: the message names --no-isolation" "$ERR" "--no-isolation"
+check_not_contains "namespaces refused: nothing ran, no 'ran' warning" "$ERR" "TESTS RAN"
+LANSER_SANDBOX_SIMULATE_REFUSAL=1 run "$L" --root "$C" --json --no-isolation test
+check_eq "namespaces refused, --no-isolation: runs" "0 none" "$RC $(json .isolation)"
+LANSER_BWRAP=/nonexistent/bwrap run "$L" --root "$C" --json test
+check_eq "bubblewrap missing: exit 83" 83 "$RC"
+check_contains "bubblewrap missing: said" "$ERR" "bubblewrap"
+# --- a file cannot lower isolation
+for v in none auto; do
+	printf '{"isolation": "%s"}' "$v" >"$C/.lanser.json"
+	run "$L" --root "$C" --json test
+	check_eq "\"isolation\": \"$v\" in .lanser.json: refused (78)" 78 "$RC"
+	check_contains "\"isolation\": \"$v\": the message says why" "$ERR" "cannot lower isolation"
+done
 rm -f "$C/.lanser.json"
 
 # --- the Python fixture: pytest through Debian's /usr/bin/python3
