@@ -139,7 +139,7 @@ static void usage(FILE *out)
 		"  --patch FILE         test: a candidate patch, in a worktree of its own (repeatable)\n"
 		"  --base REV           test: the revision candidates start from (default HEAD)\n"
 		"  --tests ID,...       test: FAIL_TO_PASS test ids to account for\n"
-		"  --no-isolation       test: no namespaces, resource limits only (loudly)\n"
+		"  --no-isolation       test: no sandbox box, resource limits only (loudly)\n"
 		"  --jobs N             test, group: candidates run at once (default 2)\n"
 		"  -h, --help           this help;  --version  print the version\n"
 		"\n"

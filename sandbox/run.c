@@ -139,6 +139,10 @@ static void bwrap_message(const struct buf *err, char *out, size_t n)
 		return;
 	end = memchr(p, '\n', err->len);
 	len = end ? (size_t)(end - p) : err->len;
+	/* its first sentence: the rest is a pointer to its README */
+	end = memmem(p, len, ". ", 2);
+	if (end)
+		len = (size_t)(end - p);
 	snprintf(out, n, "%.*s", (int)len, p);
 }
 
