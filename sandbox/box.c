@@ -572,9 +572,11 @@ int sbx_box_main(int argc, char **argv)
 	for (size_t k = 0; k < nro; k++)
 		if (!path_ok(ro[k]))
 			return box_usage("--ro must be an absolute path");
-	for (size_t k = 0; k < ntmp; k++)
+	for (size_t k = 0; k < ntmp; k++) {
 		if (!path_ok(tmpfs[k]))
 			return box_usage("--tmpfs must be an absolute path");
+		mkdir_p(tmpfs[k]); /* a read-only root cannot get it inside */
+	}
 	o.spec.ro_paths = ro;
 	o.spec.tmpfs_paths = tmpfs;
 	o.tmp_bytes = BOX_TMP_BYTES;

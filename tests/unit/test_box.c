@@ -182,3 +182,41 @@ TEST(sbx_box_main__refuses_malformed_arguments)
 	CHECK_EQ_INT(sbx_box_main(5, bad_opt), 2);
 	CHECK_EQ_INT(sbx_box_main(4, no_prog), 2);
 }
+
+TEST(sbx_box_command__read_only_root_with_tmpfs_and_extra_paths)
+{
+	const char *root = make_root();
+	char cache[300], extra[300], probe[400], script[1200], **argv = NULL, out[8192];
+	const char *ro[] = { extra, NULL }, *tmpfs[] = { cache, NULL };
+	struct sbx_box_spec spec = { root, false, ro, tmpfs };
+	const char *sh[] = { "/bin/sh", "-c", script, NULL };
+	FILE *f;
+	int code = -1;
+
+	snprintf(cache, sizeof cache, "%s/.cache", root);
+	snprintf(extra, sizeof extra, "/tmp/lanser-box-extra-%d", (int)getpid());
+	CHECK(mkdir(extra, 0755) == 0 || errno == EEXIST);
+	snprintf(probe, sizeof probe, "%s/probe.txt", extra);
+	f = fopen(probe, "w");
+	CHECK(f != NULL);
+	fprintf(f, "extra-ok\n");
+	fclose(f);
+	snprintf(script, sizeof script,
+		 "echo c > .cache/x && echo cache-ok; touch root-write 2>/dev/null || echo root-ro; "
+		 "cat %s; touch %s/w 2>/dev/null || echo extra-ro; echo home=$HOME; pwd",
+		 probe, extra);
+	CHECK(sbx_box_command(&argv, &spec, sh) == 0);
+	CHECK(run_collect((const char *const *)argv, out, sizeof out, &code) == 0);
+	sbx_argv_free(argv);
+	unlink(probe);
+	rmdir(extra);
+	rmdir(cache);
+	rmdir(root);
+	CHECK_EQ_INT(code, 0);
+	CHECK(strstr(out, "cache-ok\n") != NULL);
+	CHECK(strstr(out, "root-ro\n") != NULL);
+	CHECK(strstr(out, "extra-ok\n") != NULL);
+	CHECK(strstr(out, "extra-ro\n") != NULL);
+	CHECK(strstr(out, "home=/tmp\n") != NULL);
+	CHECK(strstr(out, root) != NULL);
+}
