@@ -167,6 +167,29 @@ if [ "$(id -u)" = 0 ]; then
 	CLEAN+=("$RHOME")
 	mkdir -m 700 "$RHOME"
 	suite root "" "$RHOME" "$TMP/r"
+	# the control of the mount probes: as root in a private mount namespace
+	# of the host (nothing leaks out of it), with the worktree's parent a
+	# read-only bind and /tmp a mount, the same probes must succeed
+	if command -v unshare >/dev/null; then
+		P=$TMP/r/priv
+		CTRL=$(cd "$P/w" && unshare -m --propagation private sh -c '
+			mount --bind /tmp /tmp && mount --bind "$1" "$1" &&
+			mount -o remount,bind,ro "$1" &&
+			exec env ESC_SAFE=2 ESC_PARENT="$1" ESC_MARK="$2" ESC_SECRET=/nonexistent \
+				ESC_HOME=/nonexistent ESC_SOCK=/nonexistent /usr/bin/python3 escape.py' \
+			_ "$P" "$MARK" 2>&1)
+		for a in "remount the worktree's parent rw" "umount /tmp" "umount /proc" "unshare -U" \
+			"unshare -m" "unshare -Ur (root in a new user namespace)"; do
+			line=
+			while IFS= read -r l; do
+				[[ "$l" == *" - $a" ]] && line=$l
+			done <<<"$CTRL"
+			check_eq "root: control: the probe sees an escape without the box: $a" \
+				"not ok" "${line%% [0-9]*}"
+		done
+	else
+		skip "root: control of the mount probes" "no unshare(1)"
+	fi
 else
 	skip "t_escape as root" "lanser runs as uid $(id -u) here"
 fi
