@@ -40,7 +40,7 @@ LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh tests/integration/t_clangd.sh \
 	tests/integration/t_daemon.sh \
 	tests/integration/t_test.sh tests/integration/t_worktree.sh tests/integration/t_sandbox_hostile.sh \
-	tests/integration/t_sandbox_unpriv.sh \
+	tests/integration/t_sandbox_unpriv.sh tests/integration/t_escape.sh \
 	tests/integration/t_jail.sh tests/integration/t_edit_patch.sh tests/integration/t_kill.sh \
 	tests/integration/t_trace.sh tests/integration/t_reward.sh
 echo "total: $pass passed, $fail failed"
