@@ -24,7 +24,7 @@
 #define BOX_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BOX_TMP_BYTES (256LL << 20)
 
-static char *xstrdup_(const char *s)
+static char *xstrdup(const char *s)
 {
 	char *d = strdup(s);
 	if (!d)
@@ -76,7 +76,7 @@ static void vec_push_own(struct vec *a, char *s)
 
 static void vec_push(struct vec *a, const char *s)
 {
-	vec_push_own(a, xstrdup_(s));
+	vec_push_own(a, xstrdup(s));
 }
 
 int sbx_box_bwrap(const char **out)
@@ -131,7 +131,7 @@ static void add_bind(struct sbx_box_plan *p, struct vec *a, const char *kind, co
 {
 	struct sbx_box_bind *b = &p->binds[p->nbinds];
 
-	b->src = xstrdup_(src);
+	b->src = xstrdup(src);
 	b->idmap = idmap;
 	if (p->privileged)
 		b->staged = xfmt("%s/b%zu", p->stage, p->nbinds);
@@ -384,6 +384,8 @@ SBX_CHILD_CODE int sbx_box_child_enter(const struct sbx_box_plan *p, const char 
 
 	if (!p->privileged)
 		return 0;
+	if (p->nbinds == 0)
+		goto drop; /* nothing to hand over: no stage, no idmap */
 	*stage = "create the idmapping user namespace";
 	if ((e = helper_userns(p, &ufd)))
 		goto done;
@@ -431,6 +433,7 @@ SBX_CHILD_CODE int sbx_box_child_enter(const struct sbx_box_plan *p, const char 
 			goto done;
 		}
 	}
+drop:
 	/* raw system calls: glibc's set*id() would wait for the other threads
 	 * of the lanser process we may have been cloned from */
 	*stage = "drop to the sandbox's unprivileged id";
