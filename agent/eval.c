@@ -528,6 +528,69 @@ next:
 	}
 }
 
+/* Language servers read the candidate's text: what it makes them read
+ * (an #include of a host file, an import path) must not reach a verdict.
+ * Each server runs in a bubblewrap box (docs/security-trust.md): the
+ * system read-only, no /root, /home, /tmp, /var/tmp or /run (tmpfs
+ * instead: no other worktree, no daemon socket), no network, the worktree
+ * read-only with a tmpfs over its .cache (clangd's index), lanser's pinned
+ * servers read-only. lsp_workspace_opts.wrap. */
+#define BWRAP "/usr/bin/bwrap"
+static int box_server(void *ctx, const char *const *argv, char ***out)
+{
+	struct ectx *x = ctx;
+	struct buf cache = BUF_INIT, deps = BUF_INIT;
+	char *self = lsp_self_dir();
+	const char *pre[64];
+	size_t n = 0, i, k;
+	char **r;
+
+	buf_addf(&cache, "%s/.cache", x->wt);
+	buf_addf(&deps, "%s/deps", self);
+	free(self);
+	if (access(BWRAP, X_OK) < 0) {
+		buf_release(&cache);
+		buf_release(&deps);
+		return ln_error_set(LN_ESANDBOX, "language servers for candidates run in a box: "
+				    "%s is missing (run 'make deps'; --no-isolation runs them "
+				    "unboxed)", BWRAP);
+	}
+	mkdir(cache.data, 0755);  /* the tmpfs's mount point in a read-only tree */
+	pre[n++] = BWRAP;
+	pre[n++] = "--die-with-parent";
+	pre[n++] = "--unshare-all";
+	pre[n++] = "--ro-bind"; pre[n++] = "/"; pre[n++] = "/";
+	pre[n++] = "--dev"; pre[n++] = "/dev";
+	pre[n++] = "--proc"; pre[n++] = "/proc";
+	pre[n++] = "--tmpfs"; pre[n++] = "/tmp";
+	pre[n++] = "--tmpfs"; pre[n++] = "/var/tmp";
+	pre[n++] = "--tmpfs"; pre[n++] = "/root";
+	pre[n++] = "--tmpfs"; pre[n++] = "/home";
+	pre[n++] = "--tmpfs"; pre[n++] = "/run";
+	pre[n++] = "--ro-bind-try"; pre[n++] = deps.data; pre[n++] = deps.data;
+	pre[n++] = "--ro-bind"; pre[n++] = x->wt; pre[n++] = x->wt;
+	pre[n++] = "--tmpfs"; pre[n++] = cache.data;
+	pre[n++] = "--unsetenv"; pre[n++] = "XDG_RUNTIME_DIR";
+	pre[n++] = "--chdir"; pre[n++] = x->wt;
+	pre[n++] = "--";
+	for (k = 0; argv[k]; k++)
+		;
+	r = calloc(n + k + 1, sizeof *r);
+	if (!r)
+		abort();
+	for (i = 0; i < n; i++)
+		r[i] = strdup(pre[i]);
+	for (i = 0; i < k; i++)
+		r[n + i] = strdup(argv[i]);
+	for (i = 0; i < n + k; i++)
+		if (!r[i])
+			abort();
+	*out = r;
+	buf_release(&cache);
+	buf_release(&deps);
+	return 0;
+}
+
 static int setup_base(struct ectx *x)
 {
 	struct lsp_workspace_opts wo;
@@ -573,6 +636,13 @@ static int setup_base(struct ectx *x)
 	wo.servers = x->servers_cfg;
 	wo.init_ms = x->c->cfg.init_ms;
 	wo.request_ms = x->c->timeout_ms;
+	if (!x->c->no_isolation) {
+		wo.wrap = box_server;
+		wo.wrap_ctx = x;
+	} else if (x->c->err) {
+		fprintf(x->c->err, "lanser: note: --no-isolation: the language servers read the "
+			"candidates unboxed (they can read any file lanser can)\n");
+	}
 	return lsp_workspace_new(&x->ws, &wo);
 }
 
