@@ -292,6 +292,7 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	}
 	so.name = profile->name;
 	so.argv = wrapped ? (const char *const *)wrapped : argv;
+	so.no_process_id = wrapped != NULL;
 	so.root = ws->root;
 	so.init_options = profile->init_options;
 	so.settings = profile->settings;
