@@ -64,6 +64,16 @@ check_eq "trust: trusted, the configured server command ran (the attack is real)
 	"$(ls "$M" | grep -x cmd-a)"
 run "$L" doctor
 check_eq "trust: trusted, doctor ran the version command" "ver-a" "$(ls "$M" | grep -x ver-a)"
+# a daemon started while untrusted restarts its servers once trust changes
+hostile d
+run "$L" def src/main.c@L14:C2
+check_eq "trust: daemon, untrusted: answers without the command" "0 " "$RC $(ls "$M" | grep -x cmd-d)"
+"$L" trust >/dev/null
+run "$L" def src/main.c@L14:C2
+check_eq "trust: daemon, trusted afterwards: the next query runs the trusted command" "0 cmd-d" \
+	"$RC $(ls "$M" | grep -x cmd-d)"
+"$L" trust --revoke >/dev/null
+"$L" daemon stop >/dev/null 2>&1
 
 hostile b   # another configuration: trust is gone
 run "$L" --no-daemon def src/main.c@L14:C2
