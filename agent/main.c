@@ -369,8 +369,11 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 	if (!c->cwd)
 		abort();
 	/* Process-wide (core/trust.h): every configuration loaded for this
-	 * command, the jail's and eval's base included, sees it. */
-	ln_trust_set_cli(c->trust, c->config_path);
+	 * command, the jail's and eval's base included, sees it. Only set by
+	 * a command line that gives it: a batch line run in-process keeps the
+	 * trust of the `lanser --trust batch` that runs it. */
+	if (c->trust || c->config_path)
+		ln_trust_set_cli(c->trust, c->config_path);
 	if (cmd->flags & NEEDS_WORKSPACE) {
 		error = ln_workspace_find_root(&c->root, root_opt, c->cwd);
 		if (error)
@@ -393,7 +396,8 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 
 static void cli_release(struct cli *c)
 {
-	ln_trust_set_cli(false, NULL);
+	if (c->trust || c->config_path)
+		ln_trust_set_cli(false, NULL);
 	free(c->config_path);
 	ln_config_release(&c->cfg);
 	free(c->argv);
@@ -436,6 +440,9 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 {
 	const struct command *cmd = NULL;
 	struct cli c;
+	/* a nested line (batch) gives back the trust of the command running it */
+	bool saved_trust = ln_trust_cli_trust();
+	const char *saved_config = ln_trust_cli_config();
 	int error;
 
 	cli_init(&c, out, err);
@@ -465,6 +472,7 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	error = finish(&c, error);
 	res->code = ln_exit_code(error);
 	cli_release(&c);
+	ln_trust_set_cli(saved_trust, saved_config);
 	return res->code;
 }
 

@@ -81,6 +81,13 @@ check_eq "trust: a changed configuration needs trust again (command did not run)
 	"$(ls "$M" | grep -x cmd-b)"
 run "$L" --trust def src/main.c@L14:C2
 check_eq "trust: --trust trusts it for one run" "cmd-b" "$(ls "$M" | grep -x cmd-b)"
+hostile e
+printf '%s\n' '{"command": "def", "args": ["src/main.c@L14:C2"]}' >"$TMP/batch.jsonl"
+run "$L" batch --in "$TMP/batch.jsonl" --out "$TMP/batch.out"
+check_eq "trust: batch, untrusted: its lines run no configured command" "" "$(ls "$M" | grep -x cmd-e)"
+run "$L" --trust batch --in "$TMP/batch.jsonl" --out "$TMP/batch.out"
+check_eq "trust: --trust batch: its lines keep the trust" "cmd-e" "$(ls "$M" | grep -x cmd-e)"
+"$L" daemon stop >/dev/null 2>&1
 hostile c
 "$L" trust >/dev/null
 "$L" trust --revoke >/dev/null
