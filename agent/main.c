@@ -16,6 +16,7 @@
 #include "trust.h"
 #include "buf.h"
 #ifndef LANSER_THIN
+#include "box.h"
 #include "txn.h"
 #endif
 
@@ -518,6 +519,11 @@ int main(int argc, char **argv)
 	/* A server that dies while we write to it must surface as EPIPE
 	 * (-> SERVER_CRASH), not kill lanser. */
 	signal(SIGPIPE, SIG_IGN);
+#ifndef LANSER_THIN
+	/* the sandbox's trampoline (sandbox/box.h): not a command, in no help */
+	if (argc > 1 && !strcmp(argv[1], "__box"))
+		return sbx_box_main(argc, argv);
+#endif
 #ifdef LANSER_THIN
 	thin_argv = argv;
 	find_engine();
