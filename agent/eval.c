@@ -38,6 +38,7 @@
 #include "worktree.h"
 #include "testcmd.h"
 #include "trust.h"
+#include "box.h"
 
 #include <git2.h>
 
@@ -530,65 +531,36 @@ next:
 
 /* Language servers read the candidate's text: what it makes them read
  * (an #include of a host file, an import path) must not reach a verdict.
- * Each server runs in a bubblewrap box (docs/security-trust.md): the
- * system read-only, no /root, /home, /tmp, /var/tmp or /run (tmpfs
- * instead: no other worktree, no daemon socket), no network, the worktree
- * read-only with a tmpfs over its .cache (clangd's index), lanser's pinned
- * servers read-only. lsp_workspace_opts.wrap. */
-#define BWRAP "/usr/bin/bwrap"
+ * Each server runs in the sandbox's box (sandbox/box.h, sbx_box_command):
+ * the system's read-only toolchain, the worktree read-only with a tmpfs over
+ * its .cache (clangd's index), lanser's pinned servers read-only, and
+ * nothing else (no home, no /root, no other worktree, no daemon socket, no
+ * network). lsp_workspace_opts.wrap. */
 static int box_server(void *ctx, const char *const *argv, char ***out)
 {
 	struct ectx *x = ctx;
 	struct buf cache = BUF_INIT, deps = BUF_INIT;
 	char *self = lsp_self_dir();
-	const char *pre[64];
-	size_t n = 0, i, k;
-	char **r;
+	const char *ro[2] = { NULL, NULL }, *tmpfs[2] = { NULL, NULL };
+	struct sbx_box_spec spec;
+	struct stat st;
+	int error;
 
 	buf_addf(&cache, "%s/.cache", x->wt);
-	buf_addf(&deps, "%s/deps", self);
+	buf_addf(&deps, "%s/deps/node_modules", self);
 	free(self);
-	if (access(BWRAP, X_OK) < 0) {
-		buf_release(&cache);
-		buf_release(&deps);
-		return ln_error_set(LN_ESANDBOX, "language servers for candidates run in a box: "
-				    "%s is missing (run 'make deps'; --no-isolation runs them "
-				    "unboxed)", BWRAP);
-	}
-	mkdir(cache.data, 0755);  /* the tmpfs's mount point in a read-only tree */
-	pre[n++] = BWRAP;
-	pre[n++] = "--die-with-parent";
-	pre[n++] = "--unshare-all";
-	pre[n++] = "--ro-bind"; pre[n++] = "/"; pre[n++] = "/";
-	pre[n++] = "--dev"; pre[n++] = "/dev";
-	pre[n++] = "--proc"; pre[n++] = "/proc";
-	pre[n++] = "--tmpfs"; pre[n++] = "/tmp";
-	pre[n++] = "--tmpfs"; pre[n++] = "/var/tmp";
-	pre[n++] = "--tmpfs"; pre[n++] = "/root";
-	pre[n++] = "--tmpfs"; pre[n++] = "/home";
-	pre[n++] = "--tmpfs"; pre[n++] = "/run";
-	pre[n++] = "--ro-bind-try"; pre[n++] = deps.data; pre[n++] = deps.data;
-	pre[n++] = "--ro-bind"; pre[n++] = x->wt; pre[n++] = x->wt;
-	pre[n++] = "--tmpfs"; pre[n++] = cache.data;
-	pre[n++] = "--unsetenv"; pre[n++] = "XDG_RUNTIME_DIR";
-	pre[n++] = "--chdir"; pre[n++] = x->wt;
-	pre[n++] = "--";
-	for (k = 0; argv[k]; k++)
-		;
-	r = calloc(n + k + 1, sizeof *r);
-	if (!r)
-		abort();
-	for (i = 0; i < n; i++)
-		r[i] = strdup(pre[i]);
-	for (i = 0; i < k; i++)
-		r[n + i] = strdup(argv[i]);
-	for (i = 0; i < n + k; i++)
-		if (!r[i])
-			abort();
-	*out = r;
+	if (stat(deps.data, &st) == 0 && S_ISDIR(st.st_mode))
+		ro[0] = deps.data;
+	tmpfs[0] = cache.data;
+	memset(&spec, 0, sizeof spec);
+	spec.root = x->wt;
+	spec.root_writable = false;
+	spec.ro_paths = ro;
+	spec.tmpfs_paths = tmpfs;
+	error = sbx_box_command(out, &spec, argv);
 	buf_release(&cache);
 	buf_release(&deps);
-	return 0;
+	return error;
 }
 
 static int setup_base(struct ectx *x)
