@@ -150,7 +150,7 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/path.c core/text.c core/jcs.c core/hash.c
+	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
 	@mkdir -p $(dir $@)

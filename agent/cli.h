@@ -94,6 +94,10 @@ struct cli {
 	void *replay;             /* set while `trace replay` re-runs this command */
 	const char *sarif_path;   /* eval --sarif FILE: the new diagnostics as SARIF 2.1.0 */
 	const char *episode_mode; /* group --episode M: the episode reward mode (--mode is the advantage mode) */
+	/* workspace trust (core/trust.h, docs/security-trust.md) */
+	bool trust;               /* --trust: trust the workspace's configuration for this run */
+	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
+	bool revoke, list;        /* trust --revoke / --list */
 };
 
 int cmd_def(struct cli *c);
@@ -120,5 +124,6 @@ int cmd_advantages(struct cli *c);
 int cmd_trace(struct cli *c);
 int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
+int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
 
 #endif

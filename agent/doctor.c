@@ -8,6 +8,7 @@
 #include "err.h"
 #include "profile.h"
 #include "state.h"
+#include "trust.h"
 
 #include <curl/curl.h>
 #include <git2.h>
@@ -33,8 +34,8 @@ static json_t *grammar_check(const char *name, const TSLanguage *lang)
 int cmd_doctor(struct cli *c)
 {
 	struct lsp_profiles ps;
-	json_t *out = NULL, *servers, *grammars;
-	char *state = NULL;
+	json_t *out = NULL, *servers, *grammars, *trust;
+	char *state = NULL, *store = NULL;
 	int major, minor, rev, error, missing = 0;
 	size_t i;
 	char gitv[32];
@@ -68,9 +69,17 @@ int cmd_doctor(struct cli *c)
 	grammars = json_array();
 	json_array_append_new(grammars, grammar_check("c", tree_sitter_c()));
 	json_array_append_new(grammars, grammar_check("python", tree_sitter_python()));
-	out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:{s:i, s:o}, s:{s:s, s:s, s:s}}",
+	if (ln_trust_store_path(&store))
+		store = NULL;
+	ln_error_clear();
+	trust = json_pack("{s:b, s:s, s:b, s:s, s:o, s:s?}", "trusted", c->cfg.trusted,
+			  "source", c->cfg.source ? c->cfg.source : LN_CONFIG_FILE,
+			  "configExists", c->cfg.exists, "fileDigest", c->cfg.file_digest,
+			  "ignored", c->cfg.ignored ? json_incref(c->cfg.ignored) : json_array(),
+			  "store", store);
+	out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:{s:i, s:o}, s:{s:s, s:s, s:s}}",
 			"lanser", LANSER_VERSION, "root", c->root, "configDigest", c->cfg.digest,
-			"stateDir", state, "servers", servers,
+			"stateDir", state, "trust", trust, "servers", servers,
 			"treeSitter", "abi", TREE_SITTER_LANGUAGE_VERSION, "grammars", grammars,
 			"libraries", "libgit2", gitv, "jansson", JANSSON_VERSION,
 			"libcurl", curl_version_info(CURLVERSION_NOW)->version);
@@ -82,6 +91,23 @@ int cmd_doctor(struct cli *c)
 		json_t *s;
 		fprintf(c->out, "lanser %s\nworkspace  %s\nconfig     %s\nstate      %s\n\n", LANSER_VERSION,
 		       c->root, c->cfg.digest, state ? state : "(unavailable)");
+		if (c->cfg.trusted)
+			fprintf(c->out, "trust      trusted (%s)\n", ln_trust_cli_config() ?
+				"--config names the file" : ln_trust_cli_trust() ? "--trust" :
+				"recorded by 'lanser trust'");
+		else if (json_array_size(c->cfg.ignored)) {
+			json_t *v;
+			fprintf(c->out, "trust      UNTRUSTED: ignored in %s (they would run programs "
+				"outside the sandbox):\n", c->cfg.source);
+			json_array_foreach(c->cfg.ignored, i, v)
+				fprintf(c->out, "             %s\n", json_string_value(v));
+			fprintf(c->out, "           built-in profiles and the pinned servers are used; to "
+				"trust this configuration run 'lanser trust' (or pass --trust / "
+				"--config FILE)\n");
+		} else
+			fprintf(c->out, "trust      untrusted (nothing in %s needs trust; "
+				"'lanser trust' records it)\n", c->cfg.source);
+		fprintf(c->out, "\n");
 		fprintf(c->out, "language servers:\n");
 		json_array_foreach(servers, i, s) {
 			const char *miss = json_string_value(json_object_get(s, "missing"));
@@ -108,6 +134,7 @@ int cmd_doctor(struct cli *c)
 				     missing, missing == 1 ? " is" : "s are");
 	json_decref(out);
 	free(state);
+	free(store);
 	lsp_profiles_release(&ps);
 	return error;
 }

@@ -37,6 +37,10 @@
 #include "workspace.h"
 #include "worktree.h"
 #include "testcmd.h"
+#include "trust.h"
+#include "box.h"
+
+#include <git2.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,18 +177,80 @@ static json_t *policy_json(const struct policy *p)
 			 p->has_min_reward ? rwd_number(p->min_reward) : json_null());
 }
 
-/* .lanser.json (of the task's workspace when it names another), the task
- * file, then the options; the task's own candidates stay in x->t.cands. */
+/* `<rev>:.lanser.json` of the repository at `root` (libgit2), never the
+ * working tree's: what is checked out may be the candidate itself (a PR
+ * head in CI). Trust is looked up for `root` (core/trust.h); --config FILE
+ * replaces it. */
+static int load_base_config(struct ln_config *out, const char *root, const char *rev)
+{
+	git_repository *repo = NULL;
+	git_object *obj = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	struct buf origin = BUF_INIT;
+	int error = -1;
+
+	buf_addf(&origin, "%s:%s", rev, LN_CONFIG_FILE);
+	if (ln_trust_cli_config()) {
+		error = ln_config_load_text(out, root, NULL, 0, origin.data);
+		goto done;
+	}
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		error = ln_error_set(LN_EINPUT, "evaluation needs a git repository at %s: %s", root,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	if (git_revparse_single(&obj, repo, rev) < 0 ||
+	    git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0 ||
+	    git_commit_tree(&tree, commit) < 0) {
+		error = ln_error_set(LN_ENOTFOUND, "base revision '%s' does not exist (%s)", rev,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	if (git_tree_entry_bypath(&e, tree, LN_CONFIG_FILE) != 0) {
+		/* the base has no configuration: the defaults, whatever is checked out */
+		error = ln_config_load_text(out, root, NULL, 0, origin.data);
+		goto done;
+	}
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+		error = ln_error_set(LN_ECONFIG, "%s is not a file", origin.data);
+		goto done;
+	}
+	if ((size_t)git_blob_rawsize(blob) > LN_CONFIG_MAX_BYTES) {
+		error = ln_error_set(LN_ECONFIG, "%s is larger than %d bytes", origin.data,
+				     LN_CONFIG_MAX_BYTES);
+		goto done;
+	}
+	error = ln_config_load_text(out, root, git_blob_rawcontent(blob),
+				    (size_t)git_blob_rawsize(blob), origin.data);
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_object_free(obj);
+	git_repository_free(repo);
+	buf_release(&origin);
+	return error;
+}
+
+/* .lanser.json of the base revision (of the task's workspace when it names
+ * another), the task file, then the options; the task's own candidates stay
+ * in x->t.cands. */
 static int load_settings(struct ectx *x)
 {
 	struct cli *c = x->c;
-	const json_t *cfg = c->cfg.json;
+	const json_t *cfg;
 	struct ln_config other;
+	char *base = NULL;
 	int error = 0;
 
 	memset(&other, 0, sizeof other);
 	x->root = c->root;
-	memcpy(x->digest, c->cfg.digest, sizeof x->digest);
 	if (c->task_path) {
 		struct sbx_task probe;
 		sbx_task_init(&probe);
@@ -194,17 +260,36 @@ static int load_settings(struct ectx *x)
 			if (!error)
 				x->root = x->other_root;
 		}
+		if (!error && probe.base)
+			base = strdup(probe.base);
 		sbx_task_release(&probe);
 		if (error)
 			return error;
 	}
-	if (x->root != c->root) {
-		error = ln_config_load(&other, x->root);
-		if (error)
-			goto done;
-		memcpy(x->digest, other.digest, sizeof x->digest);
-		cfg = other.json;
+	/* The configuration comes from the base the candidates start from
+	 * (docs/eval.md, "Configuration"): --base, else the task's, else HEAD. */
+	if (c->base) {
+		free(base);
+		base = strdup(c->base);
 	}
+	if (!base)
+		base = strdup("HEAD");
+	if (!base)
+		abort();
+	error = load_base_config(&other, x->root, base);
+	free(base);
+	if (error)
+		goto done;
+	if (json_array_size(other.ignored) && c->err) {
+		size_t i;
+		json_t *v;
+		fprintf(c->err, "lanser: note: untrusted configuration, ignored in %s:", other.source);
+		json_array_foreach(other.ignored, i, v)
+			fprintf(c->err, "%s %s", i ? "," : "", json_string_value(v));
+		fprintf(c->err, " (built-in servers are used; see 'lanser doctor')\n");
+	}
+	memcpy(x->digest, other.digest, sizeof x->digest);
+	cfg = other.json;
 	error = sbx_task_apply(&x->t, cfg, LN_CONFIG_FILE, NULL, false);
 	if (!error)
 		error = parse_policy(&x->pol, cfg);
@@ -444,6 +529,40 @@ next:
 	}
 }
 
+/* Language servers read the candidate's text: what it makes them read
+ * (an #include of a host file, an import path) must not reach a verdict.
+ * Each server runs in the sandbox's box (sandbox/box.h, sbx_box_command):
+ * the system's read-only toolchain, the worktree read-only with a tmpfs over
+ * its .cache (clangd's index), lanser's pinned servers read-only, and
+ * nothing else (no home, no /root, no other worktree, no daemon socket, no
+ * network). lsp_workspace_opts.wrap. */
+static int box_server(void *ctx, const char *const *argv, char ***out)
+{
+	struct ectx *x = ctx;
+	struct buf cache = BUF_INIT, deps = BUF_INIT;
+	char *self = lsp_self_dir();
+	const char *ro[2] = { NULL, NULL }, *tmpfs[2] = { NULL, NULL };
+	struct sbx_box_spec spec;
+	struct stat st;
+	int error;
+
+	buf_addf(&cache, "%s/.cache", x->wt);
+	buf_addf(&deps, "%s/deps/node_modules", self);
+	free(self);
+	if (stat(deps.data, &st) == 0 && S_ISDIR(st.st_mode))
+		ro[0] = deps.data;
+	tmpfs[0] = cache.data;
+	memset(&spec, 0, sizeof spec);
+	spec.root = x->wt;
+	spec.root_writable = false;
+	spec.ro_paths = ro;
+	spec.tmpfs_paths = tmpfs;
+	error = sbx_box_command(out, &spec, argv);
+	buf_release(&cache);
+	buf_release(&deps);
+	return error;
+}
+
 static int setup_base(struct ectx *x)
 {
 	struct lsp_workspace_opts wo;
@@ -469,15 +588,33 @@ static int setup_base(struct ectx *x)
 		clangd = json_object();
 		json_object_set_new(x->servers_cfg, "clangd", clangd);
 	}
-	if (json_is_object(clangd) && !json_object_get(clangd, "command"))
-		json_object_set_new(clangd, "command", json_pack("[s, s, s, s, s]", "clangd",
+	if (json_is_object(clangd) && !json_object_get(clangd, "command")) {
+		/* the built-in profile's guards too (lsp/profile.c): no .clangd or
+		 * user config, the worktree's own compilation database, no cap */
+		struct buf cdb = BUF_INIT, arg = BUF_INIT;
+		struct stat st;
+		buf_addf(&cdb, "%s/build/compile_commands.json", x->wt);
+		buf_addf(&arg, "--compile-commands-dir=%s%s", x->wt,
+			 stat(cdb.data, &st) == 0 && S_ISREG(st.st_mode) ? "/build" : "");
+		json_object_set_new(clangd, "command", json_pack("[s, s, s, s, s, s, s, s]", "clangd",
 			"--background-index", "--log=error", "--pch-storage=memory",
-			"--use-dirty-headers"));
+			"--use-dirty-headers", "--enable-config=false", "--limit-references=0",
+			arg.data));
+		buf_release(&cdb);
+		buf_release(&arg);
+	}
 	memset(&wo, 0, sizeof wo);
 	wo.root = x->wt;
 	wo.servers = x->servers_cfg;
 	wo.init_ms = x->c->cfg.init_ms;
 	wo.request_ms = x->c->timeout_ms;
+	if (!x->c->no_isolation) {
+		wo.wrap = box_server;
+		wo.wrap_ctx = x;
+	} else if (x->c->err) {
+		fprintf(x->c->err, "lanser: note: --no-isolation: the language servers read the "
+			"candidates unboxed (they can read any file lanser can)\n");
+	}
 	return lsp_workspace_new(&x->ws, &wo);
 }
 

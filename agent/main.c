@@ -13,6 +13,8 @@
 #include "workspace.h"
 #include "err.h"
 #include "path.h"
+#include "trust.h"
+#include "buf.h"
 #ifndef LANSER_THIN
 #include "box.h"
 #include "txn.h"
@@ -79,6 +81,7 @@ static const struct command commands[] = {
 	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE", "read, verify and export traces (docs/trace.md)" },
 	{ "eval", CMD(cmd_eval), NEEDS_WORKSPACE, "--patch P | --task T [--sarif F]", "CI verdict for a patch: diagnostics, tests, reward, policy (docs/eval.md)" },
 	{ "group", CMD(cmd_group), NEEDS_WORKSPACE, "[--task T] P... | --in C.jsonl", "rewards and GRPO advantages of a group of candidates (docs/eval.md)" },
+	{ "trust", CMD(cmd_trust), NEEDS_WORKSPACE, "[--revoke | --list]", "trust this workspace's .lanser.json (docs/security-trust.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -102,6 +105,11 @@ static void usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --root DIR           workspace root (default: nearest .lanser.json, git top, cwd)\n"
+		"  --trust              trust the workspace's .lanser.json for this run (CI);\n"
+		"                       an untrusted one cannot choose programs to run\n"
+		"  --config FILE        read FILE instead of .lanser.json (trusted: you named it);\n"
+		"                       eval/group: instead of the base commit's too\n"
+		"  --revoke, --list     trust: forget this workspace / list trusted workspaces\n"
 		"  --json               print the Analysis Bundle (JSON, one line)\n"
 		"  --index-io ENC       column unit: codepoint (default), utf-8, utf-16\n"
 		"  --timeout MS         per-request timeout (default 30000)\n"
@@ -159,6 +167,17 @@ static int parse_ms(const char *s, int *out, const char *opt)
 	return 0;
 }
 
+/* `path` made absolute against `cwd` (malloc'd). */
+static char *absolute(const char *path, const char *cwd)
+{
+	struct buf b = BUF_INIT;
+
+	if (path[0] != '/')
+		buf_addf(&b, "%s/", cwd);
+	buf_adds(&b, path);
+	return buf_detach(&b, NULL);
+}
+
 /* Parses the options and the command, finds the workspace root and loads
  * the configuration (for commands that need them). Relative paths are
  * taken from `cwd`. *cmd is NULL for --help / --version (c->help_or_version
@@ -210,6 +229,11 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		/* eval and group (issue 7, items 7-8): codes 1300-1399 */
 		{ "sarif", required_argument, NULL, 1300 },
 		{ "episode", required_argument, NULL, 1301 },
+		/* workspace trust: codes 1400-1499 */
+		{ "trust", no_argument, NULL, 1400 },
+		{ "config", required_argument, NULL, 1401 },
+		{ "revoke", no_argument, NULL, 1402 },
+		{ "list", no_argument, NULL, 1403 },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -323,6 +347,13 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		case 1208: c->event_kind = optarg; break;
 		case 1300: c->sarif_path = optarg; break;
 		case 1301: c->episode_mode = optarg; break;
+		case 1400: c->trust = true; break;
+		case 1401:
+			free(c->config_path);
+			c->config_path = absolute(optarg, cwd);
+			break;
+		case 1402: c->revoke = true; break;
+		case 1403: c->list = true; break;
 		case 'h': c->help_or_version = 'h'; return 0;
 		case 'V': c->help_or_version = 'V'; return 0;
 		default:
@@ -338,6 +369,12 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 	c->cwd = strdup(cwd);
 	if (!c->cwd)
 		abort();
+	/* Process-wide (core/trust.h): every configuration loaded for this
+	 * command, the jail's and eval's base included, sees it. Only set by
+	 * a command line that gives it: a batch line run in-process keeps the
+	 * trust of the `lanser --trust batch` that runs it. */
+	if (c->trust || c->config_path)
+		ln_trust_set_cli(c->trust, c->config_path);
 	if (cmd->flags & NEEDS_WORKSPACE) {
 		error = ln_workspace_find_root(&c->root, root_opt, c->cwd);
 		if (error)
@@ -360,6 +397,9 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 
 static void cli_release(struct cli *c)
 {
+	if (c->trust || c->config_path)
+		ln_trust_set_cli(false, NULL);
+	free(c->config_path);
 	ln_config_release(&c->cfg);
 	free(c->argv);
 	free(c->root);
@@ -401,6 +441,9 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 {
 	const struct command *cmd = NULL;
 	struct cli c;
+	/* a nested line (batch) gives back the trust of the command running it */
+	bool saved_trust = ln_trust_cli_trust();
+	const char *saved_config = ln_trust_cli_config();
 	int error;
 
 	cli_init(&c, out, err);
@@ -411,6 +454,9 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 		error = ln_error_set(LN_EUSAGE, "--help and --version are answered by the client");
 	if (!error && ws && !(cmd->flags & DAEMON))
 		error = ln_error_set(LN_EUSAGE, "the daemon does not run '%s'", cmd->name);
+	if (!error && ws && (c.trust || c.config_path))
+		error = ln_error_set(LN_EUSAGE, "--trust and --config are not taken through the "
+				     "daemon (the client answers in-process)");
 	if (!error && ws && strcmp(c.root, lsp_workspace_root(ws)))
 		error = ln_error_set(LN_EUSAGE, "this daemon serves %s, not %s",
 				     lsp_workspace_root(ws), c.root);
@@ -427,6 +473,7 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	error = finish(&c, error);
 	res->code = ln_exit_code(error);
 	cli_release(&c);
+	ln_trust_set_cli(saved_trust, saved_config);
 	return res->code;
 }
 
@@ -495,6 +542,28 @@ int main(int argc, char **argv)
 	if (!error && c.help_or_version == 'V') {
 		printf("lanser %s\n", LANSER_VERSION);
 		goto done;
+	}
+	/* An untrusted configuration lost members: say so once, on stderr
+	 * (never in the JSON on stdout); doctor says it in full. */
+	if (!error && cmd && (cmd->flags & NEEDS_WORKSPACE) && json_array_size(c.cfg.ignored) &&
+	    strcmp(cmd->name, "trust") && strcmp(cmd->name, "doctor") &&
+	    !getenv("LANSER_TRUST_NOTED")) {
+		size_t i;
+		json_t *v;
+		fprintf(stderr, "lanser: note: untrusted workspace, ignored in %s:", c.cfg.source);
+		json_array_foreach(c.cfg.ignored, i, v)
+			fprintf(stderr, "%s %s", i ? "," : "", json_string_value(v));
+		fprintf(stderr, " (built-in servers are used; 'lanser trust' trusts it)\n");
+		/* the thin front end may exec the engine, which must not repeat it */
+		setenv("LANSER_TRUST_NOTED", "1", 1);
+	}
+	/* Trust given on the command line is this run's alone: the daemon
+	 * keeps the trust store's decision, so the query runs in-process. */
+	if (!error && (c.trust || c.config_path)) {
+		c.no_daemon = true;
+#ifdef LANSER_THIN
+		setenv("LANSER_NO_DAEMON", "1", 1);
+#endif
 	}
 	if (!error && (cmd->flags & DAEMON) && !c.no_daemon && !daemon_disabled()) {
 		int code;

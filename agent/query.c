@@ -238,8 +238,17 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 	if (wo.replay)
 		wo.record = NULL;
 	error = lsp_workspace_new(&q->ws, &wo);
-	if (!error)
+	if (!error) {
 		trace_attach(c, q->ws);
+	} else {
+		/* callers return at once: nothing else owns these yet */
+		json_decref(q->bundle);
+		q->bundle = NULL;
+		q->facts = NULL;
+		if (q->debug)
+			fclose(q->debug);
+		q->debug = NULL;
+	}
 	return error;
 }
 

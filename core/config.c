@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hash.h"
+#include "trust.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,42 +24,40 @@ static int get_ms(const json_t *obj, const char *section, const char *key, int d
 	return 0;
 }
 
-int ln_config_load(struct ln_config *cfg, const char *root)
+static int parse(struct ln_config *cfg, const char *root, const char *text, size_t len,
+		 const char *origin)
 {
-	struct buf path = BUF_INIT, text = BUF_INIT;
 	json_t *answer = NULL, *t;
 	json_error_t jerr;
+	bool in_store = false;
 	int error = -1;
 
-	memset(cfg, 0, sizeof *cfg);
-	buf_addf(&path, "%s/%s", root, LN_CONFIG_FILE);
-	error = buf_read_file(&text, path.data, LN_CONFIG_MAX_BYTES);
-	if (error == LN_ENOTFOUND) {
+	cfg->source = strdup(origin);
+	if (!cfg->source)
+		abort();
+	if (!text) {
 		cfg->json = json_object();
-	} else if (error) {
-		error = ln_error_set(LN_ECONFIG, "%s", ln_error_msg());
-		goto done;
 	} else {
-		cfg->json = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES, &jerr);
+		cfg->exists = true;
+		cfg->json = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!cfg->json) {
-			error = ln_error_set(LN_ECONFIG, "%s:%d:%d: %s", LN_CONFIG_FILE, jerr.line,
+			error = ln_error_set(LN_ECONFIG, "%s:%d:%d: %s", origin, jerr.line,
 					     jerr.column, jerr.text);
 			goto done;
 		}
 		if (!json_is_object(cfg->json)) {
-			error = ln_error_set(LN_ECONFIG, "%s: the top level must be an object",
-					     LN_CONFIG_FILE);
+			error = ln_error_set(LN_ECONFIG, "%s: the top level must be an object", origin);
 			goto done;
 		}
 	}
 	if (json_object_get(cfg->json, "servers") &&
 	    !json_is_object(json_object_get(cfg->json, "servers"))) {
-		error = ln_error_set(LN_ECONFIG, "%s: \"servers\" must be an object", LN_CONFIG_FILE);
+		error = ln_error_set(LN_ECONFIG, "%s: \"servers\" must be an object", origin);
 		goto done;
 	}
 	t = json_object_get(cfg->json, "timeouts");
 	if (t && !json_is_object(t)) {
-		error = ln_error_set(LN_ECONFIG, "%s: \"timeouts\" must be an object", LN_CONFIG_FILE);
+		error = ln_error_set(LN_ECONFIG, "%s: \"timeouts\" must be an object", origin);
 		goto done;
 	}
 	if ((error = get_ms(t, "timeouts", "requestMs", 30000, &cfg->request_ms)) ||
@@ -68,7 +67,7 @@ int ln_config_load(struct ln_config *cfg, const char *root)
 		goto done;
 	t = json_object_get(cfg->json, "daemon");
 	if (t && !json_is_object(t)) {
-		error = ln_error_set(LN_ECONFIG, "%s: \"daemon\" must be an object", LN_CONFIG_FILE);
+		error = ln_error_set(LN_ECONFIG, "%s: \"daemon\" must be an object", origin);
 		goto done;
 	}
 	if ((error = get_ms(t, "daemon", "idleMs", 900000, &cfg->daemon_idle_ms)))
@@ -81,22 +80,97 @@ int ln_config_load(struct ln_config *cfg, const char *root)
 	answer = json_deep_copy(cfg->json);
 	json_object_del(answer, "timeouts");
 	json_object_del(answer, "daemon");
-	error = ln_json_digest(cfg->digest, answer);
-	if (error)
-		error = ln_error_set(LN_ECONFIG, "%s: %s", LN_CONFIG_FILE, ln_error_msg());
+	error = ln_json_digest(cfg->file_digest, answer);
+	if (error) {
+		error = ln_error_set(LN_ECONFIG, "%s: %s", origin, ln_error_msg());
+		goto done;
+	}
+	memcpy(cfg->digest, cfg->file_digest, sizeof cfg->digest);
+
+	/* Trust (trust.h): a lookup error (a malformed store) is an error,
+	 * never a silent "trusted". */
+	if (ln_trust_cli_config() || ln_trust_cli_trust()) {
+		cfg->trusted = true;
+	} else {
+		error = ln_trust_lookup(&in_store, root, cfg->file_digest);
+		if (error)
+			goto done;
+		cfg->trusted = in_store;
+	}
+	if (!cfg->trusted) {
+		cfg->ignored = ln_trust_filter(cfg->json);
+		if (json_array_size(cfg->ignored)) {
+			json_decref(answer);
+			answer = json_deep_copy(cfg->json);
+			json_object_del(answer, "timeouts");
+			json_object_del(answer, "daemon");
+			error = ln_json_digest(cfg->digest, answer);
+			if (error) {
+				error = ln_error_set(LN_ECONFIG, "%s: %s", origin, ln_error_msg());
+				goto done;
+			}
+		}
+	}
+	error = 0;
 done:
 	json_decref(answer);
+	return error;
+}
+
+int ln_config_load_text(struct ln_config *cfg, const char *root, const char *text, size_t len,
+			const char *origin)
+{
+	struct buf ftext = BUF_INIT;
+	const char *file = ln_trust_cli_config();
+	int error;
+
+	memset(cfg, 0, sizeof *cfg);
+	if (file) {
+		/* --config FILE replaces every .lanser.json, the base's included */
+		error = buf_read_file(&ftext, file, LN_CONFIG_MAX_BYTES);
+		if (error) {
+			error = ln_error_set(LN_ECONFIG, "--config %s: %s", file, ln_error_msg());
+			goto done;
+		}
+		error = parse(cfg, root, ftext.data, ftext.len, file);
+	} else {
+		error = parse(cfg, root, text, len, origin);
+	}
+done:
+	buf_release(&ftext);
+	if (error)
+		ln_config_release(cfg);
+	return error;
+}
+
+int ln_config_load(struct ln_config *cfg, const char *root)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	int error;
+
+	memset(cfg, 0, sizeof *cfg);
+	buf_addf(&path, "%s/%s", root, LN_CONFIG_FILE);
+	error = ln_trust_cli_config() ? LN_ENOTFOUND
+				      : buf_read_file(&text, path.data, LN_CONFIG_MAX_BYTES);
+	if (error == LN_ENOTFOUND) {
+		ln_error_clear();
+		error = ln_config_load_text(cfg, root, NULL, 0, LN_CONFIG_FILE);
+	} else if (error) {
+		error = ln_error_set(LN_ECONFIG, "%s", ln_error_msg());
+	} else {
+		error = ln_config_load_text(cfg, root, text.data, text.len, LN_CONFIG_FILE);
+	}
 	buf_release(&path);
 	buf_release(&text);
-	if (error) {
-		json_decref(cfg->json);
-		cfg->json = NULL;
-	}
 	return error;
 }
 
 void ln_config_release(struct ln_config *cfg)
 {
 	json_decref(cfg->json);
+	json_decref(cfg->ignored);
+	free(cfg->source);
 	cfg->json = NULL;
+	cfg->ignored = NULL;
+	cfg->source = NULL;
 }

@@ -117,6 +117,36 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 
 	p = add_profile(ps, "clangd");
 	p->argv = strv_new(clangd_argv);
+	{
+		/* Nothing from above the workspace may steer clangd: no .clangd
+		 * or user config (--enable-config=false), and the compilation
+		 * database of the workspace itself (build/ when it holds one,
+		 * else the root, which clangd then searches alone: never the
+		 * ancestors). References are not capped (its default is 1,000). */
+		struct buf arg = BUF_INIT, cdb = BUF_INIT;
+		struct stat st;
+		const char *extra[4];
+		size_t n = 0, k;
+		buf_addf(&cdb, "%s/build/compile_commands.json", root);
+		if (stat(cdb.data, &st) == 0 && S_ISREG(st.st_mode))
+			buf_addf(&arg, "--compile-commands-dir=%s/build", root);
+		else
+			buf_addf(&arg, "--compile-commands-dir=%s", root);
+		extra[0] = "--enable-config=false";
+		extra[1] = "--limit-references=0";
+		extra[2] = arg.data;
+		extra[3] = NULL;
+		while (p->argv[n])
+			n++;
+		p->argv = realloc(p->argv, (n + 4) * sizeof *p->argv);
+		if (!p->argv)
+			abort();
+		for (k = 0; extra[k]; k++)
+			p->argv[n + k] = strdup(extra[k]);
+		p->argv[n + k] = NULL;
+		buf_release(&arg);
+		buf_release(&cdb);
+	}
 	p->version_argv = strv_new(clangd_ver);
 	add_type(p, "*.c", "c");
 	add_type(p, "*.h", "c");
@@ -171,6 +201,19 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	 * syntax server every answer comes from the loaded project. */
 	p->readiness = LSP_READY_NONE;
 	p->init_options = json_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
+	/* typescript-language-server runs a tsserver.js it finds in
+	 * node_modules of the workspace or any ancestor unless given a valid
+	 * path: always give it the pinned one (lsp_profile_resolve refuses to
+	 * start the server when it is missing, rather than let it search). */
+	{
+		char *self = lsp_self_dir();
+		struct buf ts = BUF_INIT;
+		buf_addf(&ts, "%s/deps/node_modules/typescript/lib/tsserver.js", self);
+		json_object_set_new(json_object_get(p->init_options, "tsserver"), "path",
+				    json_string(ts.data));
+		buf_release(&ts);
+		free(self);
+	}
 
 	p = add_profile(ps, "pylsp");
 	p->argv = strv_new(pylsp_argv);
@@ -226,8 +269,18 @@ static int apply_config(struct lsp_profile *p, const char *name, const json_t *c
 		}
 	}
 	if ((v = json_object_get(c, "initializationOptions"))) {
+		json_t *pinned = json_object_get(json_object_get(p->init_options, "tsserver"), "path");
+		json_incref(pinned);
 		json_decref(p->init_options);
 		p->init_options = json_deep_copy(v);
+		/* a configuration that names no tsserver keeps the pinned one */
+		if (pinned && json_is_object(p->init_options) &&
+		    !json_object_get(json_object_get(p->init_options, "tsserver"), "path")) {
+			if (!json_is_object(json_object_get(p->init_options, "tsserver")))
+				json_object_set_new(p->init_options, "tsserver", json_object());
+			json_object_set(json_object_get(p->init_options, "tsserver"), "path", pinned);
+		}
+		json_decref(pinned);
 	}
 	if ((v = json_object_get(c, "settings"))) {
 		json_decref(p->settings);
@@ -425,8 +478,13 @@ static int resolve_cmd(char **out, const char *cmd, const char *profile)
 	}
 	pathenv = strdup(getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
 	for (p = strtok_r(pathenv, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+		/* Never a relative entry (the current folder is the workspace)
+		 * nor a node_modules folder (a workspace's binaries). */
+		if (p[0] != '/' || strstr(p, "/node_modules/") ||
+		    (strlen(p) >= 13 && !strcmp(p + strlen(p) - 13, "/node_modules")))
+			continue;
 		buf_reset(&b);
-		buf_addf(&b, "%s/%s", *p ? p : ".", cmd);
+		buf_addf(&b, "%s/%s", p, cmd);
 		if (is_exec(b.data)) {
 			*out = buf_detach(&b, NULL);
 			goto done;
@@ -443,6 +501,17 @@ done:
 
 int lsp_profile_resolve(char **out, const struct lsp_profile *p)
 {
+	const char *ts = json_string_value(json_object_get(json_object_get(p->init_options,
+									      "tsserver"), "path"));
+	struct stat st;
+
+	/* an invalid tsserver.path makes the server search node_modules */
+	if (ts && (stat(ts, &st) < 0 || !S_ISREG(st.st_mode))) {
+		*out = NULL;
+		return ln_error_set(LN_ENOSERVER, "%s: tsserver %s is missing (run 'make deps'); "
+				    "not starting the server rather than let it take one from "
+				    "node_modules", p->name, ts);
+	}
 	return resolve_cmd(out, p->argv[0], p->name);
 }
 

@@ -16,6 +16,16 @@
  *                  "readiness": "progress" }
  *   }
  *
+ * The caller hands in a configuration already filtered by trust
+ * (core/trust.h): an untrusted one has no command, versionCommand,
+ * initializationOptions or settings. Whatever the configuration, clangd
+ * gets --enable-config=false, --limit-references=0 and
+ * --compile-commands-dir=<root>/build or <root> (unless a trusted command
+ * replaces its argv), and typescript gets initializationOptions.tsserver.path
+ * = lanser's pinned tsserver.js (kept when a trusted initializationOptions
+ * names none); lsp_profile_resolve refuses (LN_ENOSERVER) a tsserver.path
+ * that is not a file, as the server would then search node_modules.
+ *
  * fileTypes maps fnmatch(3) globs to LSP language ids; a glob without '/'
  * is matched against the file's base name, otherwise against its
  * workspace-relative path. The first enabled profile (config-defined ones
@@ -79,7 +89,8 @@ const struct lsp_profile *lsp_profiles_for_path(const struct lsp_profiles *p,
 const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *p, const char *name);
 
 /* Resolves the profile's executable: lanser's own pinned npm folder
- * (<dir of the lanser binary>/deps/node_modules/.bin) first, then PATH.
+ * (<dir of the lanser binary>/deps/node_modules/.bin) first, then the
+ * absolute PATH entries that are not node_modules folders.
  * *out is a malloc'd absolute path. LN_ENOSERVER when it cannot be found. */
 int lsp_profile_resolve(char **out, const struct lsp_profile *p);
 

@@ -899,8 +899,8 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	}
 
 	root_uri = ln_uri_from_path(o->root);
-	params = json_pack("{s:i, s:{s:s, s:s}, s:s, s:s, s:[{s:s, s:s}], s:o, s:s}",
-			   "processId", (int)getpid(),
+	params = json_pack("{s:o, s:{s:s, s:s}, s:s, s:s, s:[{s:s, s:s}], s:o, s:s}",
+			   "processId", o->no_process_id ? json_null() : json_integer(getpid()),
 			   "clientInfo", "name", "lanser", "version", LANSER_VERSION,
 			   "rootUri", root_uri, "rootPath", o->root,
 			   "workspaceFolders", "uri", root_uri, "name", "workspace",

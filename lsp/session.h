@@ -59,6 +59,9 @@ struct lsp_session_opts {
 	int stderr_fd;               /* server stderr is copied here; -1: discarded */
 	lsp_record_fn record;
 	void *record_ctx;
+	bool no_process_id;          /* initialize with "processId": null: a server in
+					a pid namespace of its own cannot see our pid
+					(it would exit, taking us for dead) */
 };
 
 /* Starts the server and performs initialize/initialized. On success *out

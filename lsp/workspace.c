@@ -67,6 +67,8 @@ struct lsp_workspace {
 	bool recording, cdb_recorded;
 	struct lsp_replayer rep;       /* valid while `replaying` */
 	bool replaying;
+	int (*wrap)(void *ctx, const char *const *argv, char ***out);  /* opts.wrap */
+	void *wrap_ctx;
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
@@ -83,6 +85,8 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	ws->record = o->record;
 	ws->record_ctx = o->record_ctx;
 	ws->restart = o->restart;
+	ws->wrap = o->wrap;
+	ws->wrap_ctx = o->wrap_ctx;
 	ws->track_files = o->track_files;
 	if (o->replay) {
 		ws->rep = *o->replay;
@@ -264,7 +268,7 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 {
 	const struct lsp_profile *profile = sl->info.profile;
 	struct lsp_session_opts so = { 0 };
-	char *exe = NULL;
+	char *exe = NULL, **wrapped = NULL;
 	const char **argv = NULL;
 	int error;
 
@@ -277,8 +281,18 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 		return error;
 	}
 	argv = lsp_argv_with_exe(profile->argv, exe);
+	if (ws->wrap) {
+		error = ws->wrap(ws->wrap_ctx, argv, &wrapped);
+		if (error) {
+			free((void *)argv);
+			free(exe);
+			lsp_workspace_probe_put(ws, "serverStart", profile->name, NULL, error);
+			return error;
+		}
+	}
 	so.name = profile->name;
-	so.argv = argv;
+	so.argv = wrapped ? (const char *const *)wrapped : argv;
+	so.no_process_id = wrapped != NULL;
 	so.root = ws->root;
 	so.init_options = profile->init_options;
 	so.settings = profile->settings;
@@ -293,6 +307,12 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	error = lsp_session_start(&sl->info.session, &so);
 	free((void *)argv);
 	free(exe);
+	if (wrapped) {
+		size_t i;
+		for (i = 0; wrapped[i]; i++)
+			free(wrapped[i]);
+		free(wrapped);
+	}
 	if (error) {
 		lsp_workspace_probe_put(ws, "serverStart", profile->name, NULL, error);
 		return error;

@@ -88,6 +88,13 @@ struct lsp_workspace_opts {
 	bool restart;              /* restart crashed servers (with backoff) */
 	bool track_files;          /* keep a snapshot of the tree (refresh) */
 	const struct lsp_replayer *replay; /* replay a trace: no server, no disk (copied) */
+	/* Optional: wraps every server's command line before it starts (eval
+	 * runs servers for untrusted content in a box, agent/eval.c). `argv` is
+	 * the resolved command (NULL-terminated, borrowed); on success *out is a
+	 * new NULL-terminated malloc'd array of malloc'd strings that the
+	 * workspace frees. A negative LN_E* code fails the server's start. */
+	int (*wrap)(void *ctx, const char *const *argv, char ***out);
+	void *wrap_ctx;
 };
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o);

@@ -121,6 +121,7 @@ int sbx_jail_init(struct sbx_jail *j, const char *root)
 		error = ln_error_set(LN_ECONFIG, ".lanser.json: jail must be an object");
 		goto done;
 	}
+	j->trusted = cfg.trusted;
 	j->allow = patterns(jail, "allow", &error);
 	if (!error)
 		j->deny = patterns(jail, "deny", &error);
@@ -167,16 +168,57 @@ static bool matches(const json_t *list, const char *rel)
 	return false;
 }
 
+const char *sbx_jail_protected(const char *rel)
+{
+	static const struct { const char *name; const char *why; } files[] = {
+		{ ".lanser.json", "lanser's configuration" },
+		{ ".clangd", "clangd's configuration" },
+		{ "compile_commands.json", "a compilation database (clangd's flags and includes)" },
+		{ "compile_flags.txt", "a compilation database (clangd's flags and includes)" },
+		{ "pyrightconfig.json", "pyright's configuration (import paths, interpreter)" },
+		{ NULL, NULL },
+	};
+	const char *comp, *base = strrchr(rel, '/');
+	size_t i;
+
+	base = base ? base + 1 : rel;
+	for (i = 0; files[i].name; i++)
+		if (!strcasecmp(base, files[i].name))
+			return files[i].why;
+	for (comp = rel; comp; ) {
+		const char *end = strchr(comp, '/');
+		size_t len = end ? (size_t)(end - comp) : strlen(comp);
+		if (len == 12 && !strncasecmp(comp, "node_modules", 12))
+			return "node_modules (language servers and their plugins run code from it)";
+		if (len >= 4 && !strncasecmp(comp, ".git", 4))
+			return "a .git* file (attributes, ignores, submodules, CI: what git and CI run "
+			       "and which files lanser sees)";
+		comp = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
 int sbx_jail_check(const struct sbx_jail *j, const char *rel)
 {
 	struct buf b = BUF_INIT;
-	const char *comp;
+	const char *comp, *why;
 	struct stat st;
 	int error;
 
 	error = sbx_jail_check_lexical(rel);
 	if (error)
 		return error;
+	/* Protected paths change what lanser runs or which answers it gives:
+	 * only a trusted configuration's jail.allow re-opens them. */
+	why = sbx_jail_protected(rel);
+	if (why && !(j->trusted && j->allow && matches(j->allow, rel))) {
+		struct buf w = BUF_INIT;
+		buf_addf(&w, "a protected path, %s (only a trusted configuration's jail.allow "
+			 "re-opens it; docs/edits.md)", why);
+		error = refuse(LN_EPERM, rel, w.data);
+		buf_release(&w);
+		return error;
+	}
 	if (j->deny && matches(j->deny, rel))
 		return refuse(LN_EPERM, rel, "denied by jail.deny in .lanser.json");
 	if (j->allow && json_array_size(j->allow) && !matches(j->allow, rel))

@@ -7,6 +7,9 @@
  *     component; no component equal to ".git" in any letter case, at any
  *     depth; nothing under ".cache/clangd/" (a server's cache) or lanser's
  *     own temporaries;
+ *   - protected paths (sbx_jail_protected): refused unless the
+ *     configuration is trusted (core/trust.h) and its jail.allow matches
+ *     the path; an untrusted configuration's jail settings only tighten;
  *   - against the configuration: `.lanser.json` "jail": {"allow": [...],
  *     "deny": [...]} glob patterns (fnmatch, '*' also matches '/'; a
  *     pattern naming a folder covers everything below it); deny wins, and a
@@ -33,6 +36,8 @@ struct buf;
 struct sbx_jail {
 	char *root;          /* canonical workspace root */
 	json_t *allow, *deny;   /* arrays of patterns (owned; may be NULL) */
+	bool trusted;        /* the configuration is trusted: jail.allow may re-open
+				protected paths */
 };
 
 /* Loads the jail of `root` from its .lanser.json ("jail" member).
@@ -42,6 +47,13 @@ void sbx_jail_release(struct sbx_jail *j);
 
 /* Checks one workspace-relative path (see the top of this file). */
 int sbx_jail_check(const struct sbx_jail *j, const char *rel);
+
+/* Why `rel` is protected (a static string), or NULL: a file named
+ * .lanser.json, .clangd, compile_commands.json, compile_flags.txt or
+ * pyrightconfig.json at any depth, anything under a node_modules folder,
+ * and any component starting with ".git" (.gitignore, .gitattributes,
+ * .gitmodules, .github/...), in any letter case. docs/edits.md says why. */
+const char *sbx_jail_protected(const char *rel);
 
 /* The lexical part alone (no configuration, no filesystem). */
 int sbx_jail_check_lexical(const char *rel);

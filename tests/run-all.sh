@@ -42,6 +42,6 @@ LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	tests/integration/t_test.sh tests/integration/t_worktree.sh tests/integration/t_sandbox_hostile.sh \
 	tests/integration/t_sandbox_unpriv.sh tests/integration/t_escape.sh \
 	tests/integration/t_jail.sh tests/integration/t_edit_patch.sh tests/integration/t_kill.sh \
-	tests/integration/t_trace.sh tests/integration/t_reward.sh
+	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_trust.sh
 echo "total: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -47,6 +47,9 @@ TMP=$(cd "$TMP" && pwd -P)
 # workspace) are its own; they are stopped on exit.
 export XDG_RUNTIME_DIR=$TMP/run
 mkdir -m 700 "$XDG_RUNTIME_DIR"
+# ... and its own trust store (core/trust.h): nothing a test trusts leaks
+# into the user's ~/.local/state.
+export XDG_STATE_HOME=$TMP/state
 T_FAILS=0
 T_CHECKS=0
 RC=0

@@ -187,6 +187,7 @@ fws=$TMP/fake
 mkdir -p "$fws" && git -C "$fws" init -q && echo "hello" >"$fws/a.fake"
 printf '{"servers":{"fake":{"command":["%s","--mode","crash-on-request"],"fileTypes":{"*.fake":"fake"},"readiness":"none"}},"timeouts":{"initMs":3000}}\n' \
 	"$FAKELS" >"$fws/.lanser.json"
+"$L" --root "$fws" trust >/dev/null  # a configured server command runs only when trusted
 (cd "$fws" && run "$L" --json --timeout 2000 def a.fake@L1:C1 && printf '%s\n%s' "$RC" "$OUT") >"$TMP/crash"
 RC=$(head -n1 "$TMP/crash")
 OUT=$(tail -n +2 "$TMP/crash")

@@ -20,7 +20,8 @@ check_json_eq "config: doctor --json: the python grammar loads" \
 	'[g["loads"] for g in b["treeSitter"]["grammars"] if g["name"] == "python"]' '[true]'
 
 printf '{"servers":{"ghost":{"command":["lanser-no-such-server"],"fileTypes":{"*.gh":"ghost"}}}}\n' > .lanser.json
-check_rc_as "config: doctor exits 79 when an enabled server is missing" 79 "$L" doctor
+# (custom server commands only count in a trusted workspace: --trust)
+check_rc_as "config: doctor exits 79 when an enabled server is missing" 79 "$L" --trust doctor
 check_contains "config: doctor says how to get it" "$OUT" "make deps"
 
 # --- malformed configuration -> 78 ----------------------------------------
@@ -29,7 +30,7 @@ for cfg in '{"servers": []}' '{"timeouts": {"requestMs": "fast"}}' \
 	   '{"servers": {"clangd": {"enabled": "no"}}}' \
 	   '{"servers": {"clangd": {"readiness": "soon"}}}' '[1, 2]'; do
 	printf '%s\n' "$cfg" > .lanser.json
-	check_rc_as "config: $cfg is refused with 78" 78 "$L" def src/main.c@L14:C2
+	check_rc_as "config: $cfg is refused with 78" 78 "$L" --trust def src/main.c@L14:C2
 	check_contains "config: $cfg: the message names .lanser.json" "$ERR" ".lanser.json"
 done
 
@@ -40,7 +41,7 @@ check_rc_as "config: a disabled clangd leaves .c files without a server (79)" 79
 printf '{"servers": {"pyright": {"enabled": false}, "pylsp": {"enabled": true,
   "command": ["lanser-no-such-pylsp"]}}}\n' > .lanser.json
 printf 'x = 1\n' > m.py
-check_rc_as "config: python switched to a missing pylsp gives 79" 79 "$L" def m.py@L1:C1
+check_rc_as "config: python switched to a missing pylsp gives 79" 79 "$L" --trust def m.py@L1:C1
 check_contains "config: the message names the missing command" "$ERR" "lanser-no-such-pylsp"
 rm -f m.py
 
@@ -49,7 +50,7 @@ rm -f m.py
 run "$L" --json def src/main.c@L14:C2
 digest_default=$(json .environment.configDigest)
 printf '{"servers": {"clangd": {"versionCommand": ["/bin/sh", "-c", "printf \\"\\\\n  clangd-as-configured 1.2  \\\\nmore\\\\n\\""]}}}\n' > .lanser.json
-run "$L" --json def src/main.c@L14:C2
+run "$L" --trust --json def src/main.c@L14:C2
 check_json_eq "config: versionCommand output is trimmed to its first non-blank line" \
 	.environment.servers.0.version "clangd-as-configured 1.2"
 if [ "$(json .environment.configDigest)" != "$digest_default" ]; then

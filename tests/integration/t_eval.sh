@@ -115,21 +115,26 @@ check_eq "missing patch file: exit 3" 3 "$RC"
 run "$L" --root "$C" eval
 check_eq "no patch: usage 129" 129 "$RC"
 
-# --- the policy from .lanser.json
-printf '{"policy": {"requireTests": false}}\n' >"$C/.lanser.json"
+# --- the policy from .lanser.json (of the base commit: docs/eval.md)
+# setcfg JSON : commit JSON as cproj's .lanser.json (an empty JSON removes it)
+setcfg() {
+	if [ -n "$1" ]; then printf '%s\n' "$1" >"$C/.lanser.json"; else rm -f "$C/.lanser.json"; fi
+	(cd "$C" && $GIT add -A .lanser.json && $GIT commit -qm "config: $1") || exit 1
+}
+setcfg '{"policy": {"requireTests": false}}'
 run "$L" --root "$C" eval --patch "$TMP/c-testfail.diff"
 check_eq "policy requireTests false: a failing test is acceptable" 0 "$RC"
-printf '{"policy": {"minReward": 2.7}}\n' >"$C/.lanser.json"
+setcfg '{"policy": {"minReward": 2.7}}'
 run "$L" --root "$C" eval --patch "$TMP/c-good.diff"
 check_eq "policy minReward 2.7: the good patch (2.625) is rejected" 84 "$RC"
 check_contains "policy minReward: the reason" "$OUT" "below policy.minReward 2.7"
-printf '{"policy": {"maxNewErrors": 2, "requireTests": false}}\n' >"$C/.lanser.json"
+setcfg '{"policy": {"maxNewErrors": 2, "requireTests": false}}'
 run "$L" --root "$C" eval --patch "$TMP/c-break.diff"
 check_eq "policy maxNewErrors 2: two new errors pass" 0 "$RC"
-printf '{"policy": {"maxNewErrors": "none"}}\n' >"$C/.lanser.json"
+setcfg '{"policy": {"maxNewErrors": "none"}}'
 run "$L" --root "$C" eval --patch "$TMP/c-good.diff"
 check_eq "a malformed policy: exit 78" 78 "$RC"
-rm -f "$C/.lanser.json"
+setcfg ''
 
 # --- Python
 run "$L" --root "$P" --json eval --patch "$TMP/p-good.diff"

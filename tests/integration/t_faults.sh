@@ -28,6 +28,7 @@ import json, sys
 print(json.dumps({"servers": {"fake": {"command": sys.argv[1:], "fileTypes": {"*.fake": "fake"},
                                         "readiness": "none"}},
                   "timeouts": {"initMs": 3000}}))' "$FAKE" "$@" >"$ws/.lanser.json"
+	"$L" --root "$ws" trust >/dev/null  # a server command runs only when trusted
 }
 
 # fault NAME EXPECTED_RC MAX_SECONDS FAKE_ARGS... : one run of
@@ -126,6 +127,7 @@ check_json_eq "fault garbage --json: error bundle with exitCode 65, SERVER_CRASH
 import json
 print(json.dumps({"servers": {"fake": {"command": ["/nonexistent/fakels-missing"],
                   "fileTypes": {"*.fake": "fake"}, "readiness": "none"}}}))' >"$ws/.lanser.json"
+"$L" --root "$ws" trust >/dev/null
 run_reaped 20 "$L" --timeout 2000 def a.fake@L1:C1
 check_eq "fault a configured server that is not installed exits 79" 79 "$RC"
 check_contains "fault server not installed: 'lanser: ' message" "$ERR" "lanser: "

@@ -353,6 +353,7 @@ import json, sys
 print(json.dumps({"servers": {"fake": {"command": [sys.argv[1], "--mode", sys.argv[2]],
   "fileTypes": {"*.fake": "fake"}, "readiness": "none"}}, "timeouts": {"initMs": 2000}}))' \
 		"$FAKELS" "$m" >"$fws/.lanser.json"
+	"$L" --root "$fws" trust >/dev/null
 	run "$L" --no-daemon --timeout 1000 --trace "$TMP/fault-$m.jsonl" def a.fake@L1:C1
 	want=$RC
 	check_rc_as "trace fault $m (exit $want): replay --verify reproduces it" 0 \
