@@ -55,7 +55,6 @@ void dpaths_zero(struct daemon_paths *p)
 
 int dpaths_init(struct daemon_paths *p, const char *root)
 {
-	struct sockaddr_un sa;
 	int error;
 
 	dpaths_zero(p);
@@ -67,13 +66,7 @@ int dpaths_init(struct daemon_paths *p, const char *root)
 	buf_addf(&p->start, "%s/start.lock", p->dir);
 	buf_addf(&p->pid, "%s/daemon.pid", p->dir);
 	buf_addf(&p->log, "%s/daemon.log", p->dir);
-	if (p->sock.len >= sizeof sa.sun_path) {
-		error = ln_error_set(LN_EDAEMON, "socket path %s is longer than %zu bytes (set "
-				     "XDG_RUNTIME_DIR to a shorter folder)", p->sock.data,
-				     sizeof sa.sun_path - 1);
-		dpaths_release(p);
-	}
-	return error;
+	return 0;
 }
 
 const char *lanser_engine_path = "/proc/self/exe";
@@ -177,7 +170,7 @@ int daemon_connect(const struct daemon_paths *p, int *fd_out)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct stat st;
-	int fd;
+	int fd, dirfd, r;
 
 	*fd_out = -1;
 	if (lstat(p->sock.data, &st) < 0)
@@ -186,13 +179,19 @@ int daemon_connect(const struct daemon_paths *p, int *fd_out)
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
 		return ln_error_set(LN_EPERM, "%s is not a socket owned by uid %d: refusing to "
 				    "use it", p->sock.data, (int)geteuid());
+	r = ln_state_sockaddr(&sa, &dirfd, p->sock.data);
+	if (r)
+		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		if (dirfd >= 0)
+			close(dirfd);
 		return ln_error_set(LN_EDAEMON, "socket: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, p->sock.data, p->sock.len + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	}
+	r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (r < 0) {
 		int e = errno;
 		close(fd);
 		if (e == ECONNREFUSED || e == ENOENT)

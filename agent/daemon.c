@@ -592,20 +592,25 @@ static int listen_on(struct daemon *d)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	int fd;
+	int fd, dirfd, error;
 
+	error = ln_state_sockaddr(&sa, &dirfd, d->paths.sock.data);
+	if (error)
+		return error;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		if (dirfd >= 0)
+			close(dirfd);
 		return ln_error_set(LN_EDAEMON, "socket: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, d->paths.sock.data, d->paths.sock.len + 1);
+	}
 	/* We hold daemon.lock: whatever socket is there is stale. */
 	unlink(d->paths.sock.data);
 	{
 		mode_t old = umask(0177);
 		int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 		umask(old);
+		if (dirfd >= 0)
+			close(dirfd);
 		if (r < 0) {
 			int e = errno;
 			close(fd);
