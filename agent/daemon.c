@@ -295,7 +295,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	struct exec_result res;
 	struct ln_config cfg;
 	long long started = ln_now_ms();
-	bool keyed = false, traced;
+	bool keyed = false, traced, unrecovered;
 	size_t i, n;
 	int attempt, error;
 	char *obuf = NULL, *ebuf = NULL;
@@ -348,7 +348,11 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		free(args);
 		return;
 	}
-	if (ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
+	/* an interrupted edit (docs/edits.md); when it cannot be undone the
+	 * command still answers, with a warning (as in-process), and the
+	 * answer is neither taken from nor put in the cache */
+	unrecovered = ln_txn_recover(d->c->root) < 0;
+	if (unrecovered)
 		dlog("transaction recovery failed: %s", ln_error_msg());
 	error = lsp_workspace_refresh(d->ws);
 	if (error) {
@@ -363,7 +367,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	traced = false;
 	for (i = 0; i < n; i++)
 		traced |= !strcmp(args[i + 1], "--trace") || !strncmp(args[i + 1], "--trace=", 8);
-	keyed = !error && !traced && cache_key(d, key, argv, cwd);
+	keyed = !error && !traced && !unrecovered && cache_key(d, key, argv, cwd);
 	if (keyed) {
 		bool no_cache = false;
 		for (i = 0; i < n; i++)
