@@ -365,8 +365,9 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 		error = wire_read(fd, hdr, 16, deadline);
 	if (error)
 		return error;
-	if (memcmp(hdr, "LNR1", 4))
+	if (memcmp(hdr, "LNR1", 4) && memcmp(hdr, "LNB1", 4))
 		return ln_error_set(LN_EDAEMON, "the daemon sent a malformed reply");
+	r->busy = !memcmp(hdr, "LNB1", 4);
 	r->code = (int)wire_get_u32(hdr + 4);
 	olen = wire_get_u32(hdr + 8);
 	elen = wire_get_u32(hdr + 12);
@@ -383,12 +384,19 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	r->out.data[olen] = '\0';
 	r->err.len = elen;
 	r->err.data[elen] = '\0';
+	if (r->busy) {
+		while (r->err.len && r->err.data[r->err.len - 1] == '\n')
+			r->err.data[--r->err.len] = '\0';
+		return ln_error_set(LN_EDAEMON, "the daemon is busy (%s)",
+				    ln_printable(r->err.data));
+	}
 	return 0;
 }
 
 void daemon_reply_init(struct daemon_reply *r)
 {
 	r->code = 0;
+	r->busy = false;
 	buf_init(&r->out);
 	buf_init(&r->err);
 }
@@ -460,8 +468,9 @@ int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code)
 		if (!error)
 			break;
 		daemon_reply_release(&r);
-		/* only a daemon that died mid-request is worth a second try */
-		if (error != LN_EDAEMON)
+		/* only a daemon that died mid-request is worth a second try;
+		 * a busy one is answered in-process by the caller */
+		if (error != LN_EDAEMON || r.busy)
 			return error;
 	}
 	if (error)

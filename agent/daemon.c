@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENT_READ_MS 10000        /* a connected peer must send its request in this time */
+#define CLIENT_READ_MS 2000         /* a connected peer must send its request in this time */
 #define REPLY_WRITE_MS 10000
 #define STOP_TIMEOUT_MS 15000
 #define MAX_CLIENTS 64
@@ -66,7 +66,7 @@ struct daemon {
 	size_t ncache, cache_bytes;
 	long long started_ms, last_active_ms, last_check_ms;
 	int idle_ms;
-	unsigned long requests, hits, refused, malformed;
+	unsigned long requests, hits, refused, malformed, evicted;
 	ino_t root_ino, sock_ino;
 	dev_t root_dev;
 	bool stopping;
@@ -425,7 +425,7 @@ static json_t *status_json(struct daemon *d)
 {
 	const char *digest = d->ws ? lsp_workspace_content_digest(d->ws) : NULL;
 
-	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
+	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
 			 " s:o}",
 			 "daemon",
 			 "pid", (int)getpid(),
@@ -440,6 +440,7 @@ static json_t *status_json(struct daemon *d)
 			 "cacheHits", (json_int_t)d->hits,
 			 "cacheEntries", (json_int_t)d->ncache,
 			 "refusedPeers", (json_int_t)d->refused,
+			 "evictedIdle", (json_int_t)d->evicted,
 			 "contentDigest", digest,
 			 "configDigest", d->cfg_digest,
 			 "servers", d->ws ? lsp_workspace_status(d->ws) : json_array());
@@ -507,11 +508,48 @@ static void conn_close(struct daemon *d, size_t i)
 	d->conns[i] = d->conns[--d->nconns];
 }
 
+/* The "busy" reply (daemon.h): the client answers in-process instead. */
+static void send_busy(int fd, const char *why)
+{
+	unsigned char hdr[16];
+	size_t n = strlen(why);
+
+	memcpy(hdr, "LNB1", 4);
+	wire_put_u32(hdr + 4, (uint32_t)ln_exit_code(LN_EDAEMON));
+	wire_put_u32(hdr + 8, 0);
+	wire_put_u32(hdr + 12, (uint32_t)n);
+	/* a few bytes into an empty socket buffer: never blocks in practice,
+	 * and a peer that does not read gets a short deadline */
+	if (wire_write(fd, hdr, 16, ln_now_ms() + 100) == 0)
+		wire_write(fd, why, n, ln_now_ms() + 100);
+}
+
+static bool conn_read(struct daemon *d, struct conn *cn);
+
+/* Frees a slot for a new connection: the one that has waited longest
+ * without sending a whole request goes (every connection in the table is
+ * one: a complete request is answered as soon as it is read). */
+static void evict_oldest(struct daemon *d)
+{
+	size_t i, old = 0;
+
+	for (i = 1; i < d->nconns; i++)
+		if (d->conns[i].since < d->conns[old].since)
+			old = i;
+	d->evicted++;
+	if (d->evicted == 1 || d->evicted % 1000 == 0)
+		dlog("%d connections without a request: evicting the oldest (%lu so far)",
+		     MAX_CLIENTS, d->evicted);
+	send_busy(d->conns[old].fd, "the daemon evicted this idle connection");
+	conn_close(d, old);
+}
+
 static void accept_all(struct daemon *d)
 {
 	for (;;) {
 		struct ucred cred;
 		socklen_t len = sizeof cred;
+		size_t at;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
@@ -524,15 +562,20 @@ static void accept_all(struct daemon *d)
 			close(fd);
 			continue;
 		}
-		if (d->nconns >= MAX_CLIENTS) {
-			send_error(fd, LN_EDAEMON, "the daemon is busy (%d connections)", MAX_CLIENTS);
-			close(fd);
-			continue;
-		}
-		d->conns[d->nconns].fd = fd;
-		buf_init(&d->conns[d->nconns].in);
-		d->conns[d->nconns].since = ln_now_ms();
-		d->nconns++;
+		if (d->nconns >= MAX_CLIENTS)
+			evict_oldest(d);
+		at = d->nconns++;
+		d->conns[at].fd = fd;
+		buf_init(&d->conns[at].in);
+		d->conns[at].since = ln_now_ms();
+		/* A client writes its request right after connecting: it is
+		 * usually there already. Answering it now keeps a table full
+		 * of idle peers from ever standing between a client and its
+		 * answer. */
+		if (conn_read(d, &d->conns[at]))
+			conn_close(d, at);
+		if (d->stopping)
+			return;
 	}
 }
 
