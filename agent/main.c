@@ -355,7 +355,7 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		if ((error = ln_txn_recover(c->root)) < 0) {
 			if (cmd->flags & WRITES)
 				return error;
-			fprintf(c->err, "lanser: warning: %s\n", ln_error_msg());
+			fprintf(c->err, "lanser: warning: %s\n", ln_printable(ln_error_msg()));
 			ln_error_clear();
 		}
 		error = 0;
@@ -397,7 +397,8 @@ static int finish(struct cli *c, int error)
 			error = ln_error_set(LN_EGENERIC, "error writing to standard output");
 	}
 	if (error)
-		fprintf(c->err, "lanser: %s\n", ln_error_msg()[0] ? ln_error_msg() : ln_err_name(error));
+		fprintf(c->err, "lanser: %s\n", ln_error_msg()[0] ? ln_printable(ln_error_msg()) :
+			ln_err_name(error));
 	return error;
 }
 
@@ -505,7 +506,8 @@ int main(int argc, char **argv)
 			return code;
 		}
 		/* no daemon could be reached: say why, answer in-process */
-		fprintf(stderr, "lanser: note: %s; answering without the daemon\n", ln_error_msg());
+		fprintf(stderr, "lanser: note: %s; answering without the daemon\n",
+			ln_printable(ln_error_msg()));
 		ln_error_clear();
 #ifdef LANSER_THIN
 		setenv("LANSER_NO_DAEMON", "1", 1);

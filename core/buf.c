@@ -223,7 +223,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return need;
 }
 
-void buf_add_printable(struct buf *b, const char *str, size_t len)
+static void add_printable(struct buf *b, const char *str, size_t len, bool keep_lines)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -231,7 +231,8 @@ void buf_add_printable(struct buf *b, const char *str, size_t len)
 	while (i < len) {
 		size_t n = utf8_len(s + i, len - i), k;
 		bool c1 = n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f;
-		if (n == 1 && s[i] >= 0x20 && s[i] != 0x7f && s[i] != '\\') {
+		if (n == 1 && ((s[i] >= 0x20 && s[i] != 0x7f) ||
+			       (keep_lines && (s[i] == '\n' || s[i] == '\t')))) {
 			buf_addch(b, s[i]);
 			i++;
 		} else if (n > 1 && !c1) {
@@ -247,7 +248,12 @@ void buf_add_printable(struct buf *b, const char *str, size_t len)
 	}
 }
 
-const char *ln_printable(const char *s)
+void buf_add_printable(struct buf *b, const char *s, size_t len)
+{
+	add_printable(b, s, len, false);
+}
+
+static const char *ring_printable(const char *s, bool keep_lines)
 {
 	static __thread struct buf ring[8];
 	static __thread unsigned next;
@@ -259,6 +265,16 @@ const char *ln_printable(const char *s)
 	if (!s)
 		buf_adds(b, "(null)");
 	else
-		buf_add_printable(b, s, strlen(s));
+		add_printable(b, s, strlen(s), keep_lines);
 	return b->data;
+}
+
+const char *ln_printable(const char *s)
+{
+	return ring_printable(s, false);
+}
+
+const char *ln_printable_text(const char *s)
+{
+	return ring_printable(s, true);
 }

@@ -40,7 +40,7 @@ TEST(core_buf__printable_escapes_controls_and_keeps_utf8)
 	struct buf b = BUF_INIT;
 
 	buf_add_printable(&b, "a\x1b[31mred\n\tz\x7f\\", 14);
-	CHECK_EQ_STR(b.data, "a\\x1b[31mred\\x0a\\x09z\\x7f\\x5c");
+	CHECK_EQ_STR(b.data, "a\\x1b[31mred\\x0a\\x09z\\x7f\\");
 	buf_reset(&b);
 	/* C1 controls (U+009B is a one-byte CSI for some terminals) and
 	 * broken UTF-8 byte by byte; real UTF-8 kept */
@@ -54,4 +54,5 @@ TEST(core_buf__printable_escapes_controls_and_keeps_utf8)
 		CHECK_EQ_STR(x, "x\\x0ay");
 		CHECK_EQ_STR(y, "\\x1b");
 	}
+	CHECK_EQ_STR(ln_printable_text("two\n\tlines\x1b]0;t\x07"), "two\n\tlines\\x1b]0;t\\x07");
 }
