@@ -927,33 +927,92 @@ static int stop_one(const struct cli *c, const struct daemon_paths *p, bool *was
 	return 0;
 }
 
+/* The program file a process runs, without the " (deleted)" the kernel
+ * adds once it was rebuilt; "" when it cannot be read. */
+static void exe_of(pid_t pid, char *out, size_t n)
+{
+	char link[64];
+	ssize_t len;
+
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+	len = readlink(link, out, n - 1);
+	if (len < 0)
+		len = 0;
+	out[len] = '\0';
+	if (len > 10 && !strcmp(out + len - 10, " (deleted)"))
+		out[len - 10] = '\0';
+}
+
+/* `daemon stop --all`: the daemons in this user's state folder (so: of
+ * this uid, which the socket and SO_PEERCRED checks confirm) that run this
+ * very lanser program (same path: this checkout or installation, an older
+ * build of it included). Daemons of other lanser copies sharing the state
+ * folder are listed and left alone. */
 static int stop_all(struct cli *c)
 {
-	char *base = NULL;
+	char *base = NULL, mine[4096], theirs[4096];
 	struct dirent **ents = NULL;
-	int n, i, error, stopped = 0;
+	int n, i, error, stopped = 0, left = 0;
 
 	error = ln_state_dir(&base);
 	if (error)
 		return error;
+	exe_of(getpid(), mine, sizeof mine);
 	n = scandir(base, &ents, NULL, alphasort);
 	for (i = 0; i < n; i++) {
-		if (!strncmp(ents[i]->d_name, "ws-", 3)) {
-			struct daemon_paths p;
-			bool was;
-			dpaths_zero(&p);
-			buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
-			buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
-			buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);
-			if (stop_one(c, &p, &was) == 0 && was)
-				stopped++;
-			dpaths_release(&p);
+		struct daemon_paths p;
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		struct buf info = BUF_INIT;
+		char *root = "?";
+		bool was;
+		int fd, r;
+		if (strncmp(ents[i]->d_name, "ws-", 3))
+			goto next;
+		dpaths_zero(&p);
+		buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
+		buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
+		buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);
+		if (buf_read_file(&info, p.pid.data, 8192) == 0 && strchr(info.data, '\n')) {
+			char *nl;
+			root = strchr(info.data, '\n') + 1;   /* "<pid>\n<root>\n" */
+			if ((nl = strchr(root, '\n')))
+				*nl = '\0';
 		}
+		ln_error_clear();
+		r = daemon_connect(&p, &fd);
+		if (r == 0) {
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+				cred.pid = 0;
+			close(fd);
+			exe_of(cred.pid, theirs, sizeof theirs);
+			if (!mine[0] || strcmp(mine, theirs)) {
+				fprintf(c->out, "left alone: the daemon for %s (pid %d) runs %s, not "
+					"this lanser (%s)\n", ln_printable(root), (int)cred.pid,
+					theirs[0] ? ln_printable(theirs) : "an unknown program",
+					ln_printable(mine));
+				left++;
+			} else if (stop_one(c, &p, &was) == 0 && was) {
+				fprintf(c->out, "stopped the daemon for %s (pid %d)\n",
+					ln_printable(root), (int)cred.pid);
+				stopped++;
+			}
+		} else if (r < 0) {
+			fprintf(c->err, "lanser: note: %s\n", ln_printable(ln_error_msg()));
+			ln_error_clear();
+		}
+		dpaths_release(&p);
+		buf_release(&info);
+next:
 		free(ents[i]);
 	}
 	free(ents);
 	free(base);
-	fprintf(c->out, "stopped %d daemon%s\n", stopped, stopped == 1 ? "" : "s");
+	fprintf(c->out, "stopped %d daemon%s of this lanser for uid %d", stopped,
+		stopped == 1 ? "" : "s", (int)geteuid());
+	if (left)
+		fprintf(c->out, "; left %d of other lanser programs", left);
+	fputc('\n', c->out);
 	return 0;
 }
 
@@ -966,7 +1025,8 @@ int cmd_daemon(struct cli *c)
 	if (c->argc != 1) {
 		fprintf(c->err, "usage: lanser daemon start [--wait-ready]\n"
 				"       lanser daemon status [--json]\n"
-				"       lanser daemon stop [--all]\n"
+				"       lanser daemon stop [--all]   (--all: every daemon of this user\n"
+				"                                     that runs this lanser program)\n"
 				"       lanser daemon run        (foreground; what start runs)\n");
 		return ln_error_set(LN_EUSAGE, "daemon takes one of start, status, stop, run");
 	}

@@ -455,6 +455,25 @@ rm -rf "$gone"
 wait_until 10 bash -c "! kill -0 $gpid 2>/dev/null" && ok "daemon stops when its workspace root is removed" ||
 	fail "daemon stops when its workspace root is removed" "pid $gpid still there after 10 s"
 
+# --all stops this lanser's daemons only: one started by another copy of
+# lanser (another checkout) sharing this state folder is listed, left alone.
+mkdir -p "$TMP/copy"
+cp "$LANSER_REPO_ROOT/lanser" "$LANSER_REPO_ROOT/lanser-engine" "$TMP/copy/"
+cws=$(fixture cproj copyws)
+"$L" --root "$ws" daemon start >/dev/null
+"$TMP/copy/lanser" --root "$cws" daemon start >/dev/null
+cpid=$("$TMP/copy/lanser" --root "$cws" daemon status --json | json .daemon.pid -)
+mpid=$("$L" --root "$ws" daemon status --json | json .daemon.pid -)
+run "$L" --root "$ws" daemon stop --all
+check_eq "daemon stop --all exits 0" 0 "$RC"
+check_contains "daemon stop --all names the daemon it stops" "$OUT" "stopped the daemon for $ws (pid $mpid)"
+check_contains "daemon stop --all names the other lanser's daemon it leaves" "$OUT" \
+	"left alone: the daemon for $cws (pid $cpid) runs $TMP/copy/lanser-engine"
+check_eq "daemon stop --all: this lanser's daemon is gone, the other one runs" "0 1" \
+	"$(alive "$mpid" && echo 1 || echo 0) $(alive "$cpid" && echo 1 || echo 0)"
+"$TMP/copy/lanser" --root "$cws" daemon stop >/dev/null
+check_eq "daemon the other lanser stops its own" 0 "$(alive "$cpid" && echo 1 || echo 0)"
+
 "$L" --root "$mixed" daemon stop --all >/dev/null
 check_eq "daemon stop --all leaves no daemon of this test" 0 "$(pgrep -f -- "--root $TMP/" | wc -l)"
 
