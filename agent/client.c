@@ -361,8 +361,22 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	if (!error)
 		error = wire_write(fd, body, len, deadline);
 	free(body);
-	if (!error)
+	if (error) {
+		/* The daemon may have answered before reading (busy, a refused
+		 * peer) and closed: its reply is still there to read. */
+		char *msg = strdup(ln_error_msg());
+		long long soon = ln_now_ms() + 1000;
+		if (!msg)
+			abort();
+		if (wire_read(fd, hdr, 16, deadline >= 0 && deadline < soon ? deadline : soon) == 0 &&
+		    (!memcmp(hdr, "LNR1", 4) || !memcmp(hdr, "LNB1", 4)))
+			error = 0;
+		else
+			ln_error_set(error, "%s", msg);
+		free(msg);
+	} else {
 		error = wire_read(fd, hdr, 16, deadline);
+	}
 	if (error)
 		return error;
 	if (memcmp(hdr, "LNR1", 4) && memcmp(hdr, "LNB1", 4))
