@@ -943,6 +943,55 @@ static void exe_of(pid_t pid, char *out, size_t n)
 		out[len - 10] = '\0';
 }
 
+/* One ws-* folder of `daemon stop --all`: stops its daemon when it runs
+ * `mine`, else names it and leaves it. */
+static void stop_listed(struct cli *c, const char *dir, const char *mine, int *stopped,
+			int *left)
+{
+	struct daemon_paths p;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct buf info = BUF_INIT;
+	char *root = "?", theirs[4096];
+	bool was;
+	int fd, r;
+
+	dpaths_zero(&p);
+	buf_addf(&p.sock, "%s/sock", dir);
+	buf_addf(&p.lock, "%s/daemon.lock", dir);
+	buf_addf(&p.pid, "%s/daemon.pid", dir);
+	if (buf_read_file(&info, p.pid.data, 8192) == 0 && strchr(info.data, '\n')) {
+		char *nl;
+		root = strchr(info.data, '\n') + 1;   /* "<pid>\n<root>\n" */
+		if ((nl = strchr(root, '\n')))
+			*nl = '\0';
+	}
+	ln_error_clear();
+	r = daemon_connect(&p, &fd);
+	if (r == 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			cred.pid = 0;
+		close(fd);
+		exe_of(cred.pid, theirs, sizeof theirs);
+		if (!mine[0] || strcmp(mine, theirs)) {
+			fprintf(c->out, "left alone: the daemon for %s (pid %d) runs %s, not this "
+				"lanser (%s)\n", ln_printable(root), (int)cred.pid,
+				theirs[0] ? ln_printable(theirs) : "an unknown program",
+				ln_printable(mine));
+			(*left)++;
+		} else if (stop_one(c, &p, &was) == 0 && was) {
+			fprintf(c->out, "stopped the daemon for %s (pid %d)\n", ln_printable(root),
+				(int)cred.pid);
+			(*stopped)++;
+		}
+	} else if (r < 0) {
+		fprintf(c->err, "lanser: note: %s\n", ln_printable(ln_error_msg()));
+		ln_error_clear();
+	}
+	dpaths_release(&p);
+	buf_release(&info);
+}
+
 /* `daemon stop --all`: the daemons in this user's state folder (so: of
  * this uid, which the socket and SO_PEERCRED checks confirm) that run this
  * very lanser program (same path: this checkout or installation, an older
@@ -950,8 +999,9 @@ static void exe_of(pid_t pid, char *out, size_t n)
  * folder are listed and left alone. */
 static int stop_all(struct cli *c)
 {
-	char *base = NULL, mine[4096], theirs[4096];
+	char *base = NULL, mine[4096];
 	struct dirent **ents = NULL;
+	struct buf dir = BUF_INIT;
 	int n, i, error, stopped = 0, left = 0;
 
 	error = ln_state_dir(&base);
@@ -960,54 +1010,16 @@ static int stop_all(struct cli *c)
 	exe_of(getpid(), mine, sizeof mine);
 	n = scandir(base, &ents, NULL, alphasort);
 	for (i = 0; i < n; i++) {
-		struct daemon_paths p;
-		struct ucred cred;
-		socklen_t len = sizeof cred;
-		struct buf info = BUF_INIT;
-		char *root = "?";
-		bool was;
-		int fd, r;
-		if (strncmp(ents[i]->d_name, "ws-", 3))
-			goto next;
-		dpaths_zero(&p);
-		buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
-		buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
-		buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);
-		if (buf_read_file(&info, p.pid.data, 8192) == 0 && strchr(info.data, '\n')) {
-			char *nl;
-			root = strchr(info.data, '\n') + 1;   /* "<pid>\n<root>\n" */
-			if ((nl = strchr(root, '\n')))
-				*nl = '\0';
+		if (!strncmp(ents[i]->d_name, "ws-", 3)) {
+			buf_reset(&dir);
+			buf_addf(&dir, "%s/%s", base, ents[i]->d_name);
+			stop_listed(c, dir.data, mine, &stopped, &left);
 		}
-		ln_error_clear();
-		r = daemon_connect(&p, &fd);
-		if (r == 0) {
-			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-				cred.pid = 0;
-			close(fd);
-			exe_of(cred.pid, theirs, sizeof theirs);
-			if (!mine[0] || strcmp(mine, theirs)) {
-				fprintf(c->out, "left alone: the daemon for %s (pid %d) runs %s, not "
-					"this lanser (%s)\n", ln_printable(root), (int)cred.pid,
-					theirs[0] ? ln_printable(theirs) : "an unknown program",
-					ln_printable(mine));
-				left++;
-			} else if (stop_one(c, &p, &was) == 0 && was) {
-				fprintf(c->out, "stopped the daemon for %s (pid %d)\n",
-					ln_printable(root), (int)cred.pid);
-				stopped++;
-			}
-		} else if (r < 0) {
-			fprintf(c->err, "lanser: note: %s\n", ln_printable(ln_error_msg()));
-			ln_error_clear();
-		}
-		dpaths_release(&p);
-		buf_release(&info);
-next:
 		free(ents[i]);
 	}
 	free(ents);
 	free(base);
+	buf_release(&dir);
 	fprintf(c->out, "stopped %d daemon%s of this lanser for uid %d", stopped,
 		stopped == 1 ? "" : "s", (int)geteuid());
 	if (left)

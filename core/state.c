@@ -83,6 +83,24 @@ static void note_once(const char *used, const char *why)
 	fprintf(stderr, "lanser: note: state folder %s used instead (%s)\n", used, why);
 }
 
+/* Makes or checks one candidate base; `parent` creates its parent folder
+ * (the cache directory) when missing. */
+static int try_candidate(struct buf *cand, bool parent)
+{
+	if (parent) {
+		char *slash = strrchr(cand->data, '/');
+		int made;
+		*slash = '\0';
+		made = mkdir(cand->data, 0700) == 0 || errno == EEXIST;
+		if (!made)
+			ln_error_set(LN_EPERM, "cannot create %s: %s", cand->data, strerror(errno));
+		*slash = '/';
+		if (!made)
+			return LN_EPERM;
+	}
+	return private_dir(cand->data);
+}
+
 int ln_state_dir(char **out)
 {
 	struct buf cand[3] = { BUF_INIT, BUF_INIT, BUF_INIT }, why = BUF_INIT;
@@ -92,26 +110,13 @@ int ln_state_dir(char **out)
 	*out = NULL;
 	n = candidates(cand, parent);
 	for (i = 0; i < n; i++) {
-		if (parent[i]) {
-			/* the cache folder itself ($HOME/.cache) may be missing */
-			char *slash = strrchr(cand[i].data, '/');
-			*slash = '\0';
-			if (mkdir(cand[i].data, 0700) < 0 && errno != EEXIST) {
-				ln_error_set(LN_EPERM, "cannot create %s: %s", cand[i].data,
-					     strerror(errno));
-				*slash = '/';
-				goto skip;
-			}
-			*slash = '/';
-		}
-		if (private_dir(cand[i].data) == 0) {
+		if (try_candidate(&cand[i], parent[i]) == 0) {
 			if (why.len)
 				note_once(cand[i].data, why.data);
 			*out = buf_detach(&cand[i], NULL);
 			error = 0;
 			goto done;
 		}
-skip:
 		buf_addf(&why, "%s%s", why.len ? "; " : "", ln_error_msg());
 	}
 	if (!n)
