@@ -546,7 +546,9 @@ static void evict_oldest(struct daemon *d)
 
 static void accept_all(struct daemon *d)
 {
-	for (;;) {
+	int budget = MAX_CLIENTS;   /* then back to the loop: servers, deadlines */
+
+	while (budget-- > 0) {
 		struct ucred cred;
 		socklen_t len = sizeof cred;
 		size_t at;
