@@ -55,7 +55,6 @@ void dpaths_zero(struct daemon_paths *p)
 
 int dpaths_init(struct daemon_paths *p, const char *root)
 {
-	struct sockaddr_un sa;
 	int error;
 
 	dpaths_zero(p);
@@ -67,13 +66,7 @@ int dpaths_init(struct daemon_paths *p, const char *root)
 	buf_addf(&p->start, "%s/start.lock", p->dir);
 	buf_addf(&p->pid, "%s/daemon.pid", p->dir);
 	buf_addf(&p->log, "%s/daemon.log", p->dir);
-	if (p->sock.len >= sizeof sa.sun_path) {
-		error = ln_error_set(LN_EDAEMON, "socket path %s is longer than %zu bytes (set "
-				     "XDG_RUNTIME_DIR to a shorter folder)", p->sock.data,
-				     sizeof sa.sun_path - 1);
-		dpaths_release(p);
-	}
-	return error;
+	return 0;
 }
 
 const char *lanser_engine_path = "/proc/self/exe";
@@ -177,7 +170,7 @@ int daemon_connect(const struct daemon_paths *p, int *fd_out)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct stat st;
-	int fd;
+	int fd, dirfd, r;
 
 	*fd_out = -1;
 	if (lstat(p->sock.data, &st) < 0)
@@ -186,13 +179,19 @@ int daemon_connect(const struct daemon_paths *p, int *fd_out)
 	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
 		return ln_error_set(LN_EPERM, "%s is not a socket owned by uid %d: refusing to "
 				    "use it", p->sock.data, (int)geteuid());
+	r = ln_state_sockaddr(&sa, &dirfd, p->sock.data);
+	if (r)
+		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		if (dirfd >= 0)
+			close(dirfd);
 		return ln_error_set(LN_EDAEMON, "socket: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, p->sock.data, p->sock.len + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	}
+	r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (r < 0) {
 		int e = errno;
 		close(fd);
 		if (e == ECONNREFUSED || e == ENOENT)
@@ -362,12 +361,27 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	if (!error)
 		error = wire_write(fd, body, len, deadline);
 	free(body);
-	if (!error)
+	if (error) {
+		/* The daemon may have answered before reading (busy, a refused
+		 * peer) and closed: its reply is still there to read. */
+		char *msg = strdup(ln_error_msg());
+		long long soon = ln_now_ms() + 1000;
+		if (!msg)
+			abort();
+		if (wire_read(fd, hdr, 16, deadline >= 0 && deadline < soon ? deadline : soon) == 0 &&
+		    (!memcmp(hdr, "LNR1", 4) || !memcmp(hdr, "LNB1", 4)))
+			error = 0;
+		else
+			ln_error_set(error, "%s", msg);
+		free(msg);
+	} else {
 		error = wire_read(fd, hdr, 16, deadline);
+	}
 	if (error)
 		return error;
-	if (memcmp(hdr, "LNR1", 4))
+	if (memcmp(hdr, "LNR1", 4) && memcmp(hdr, "LNB1", 4))
 		return ln_error_set(LN_EDAEMON, "the daemon sent a malformed reply");
+	r->busy = !memcmp(hdr, "LNB1", 4);
 	r->code = (int)wire_get_u32(hdr + 4);
 	olen = wire_get_u32(hdr + 8);
 	elen = wire_get_u32(hdr + 12);
@@ -384,12 +398,19 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	r->out.data[olen] = '\0';
 	r->err.len = elen;
 	r->err.data[elen] = '\0';
+	if (r->busy) {
+		while (r->err.len && r->err.data[r->err.len - 1] == '\n')
+			r->err.data[--r->err.len] = '\0';
+		return ln_error_set(LN_EDAEMON, "the daemon is busy (%s)",
+				    ln_printable(r->err.data));
+	}
 	return 0;
 }
 
 void daemon_reply_init(struct daemon_reply *r)
 {
 	r->code = 0;
+	r->busy = false;
 	buf_init(&r->out);
 	buf_init(&r->err);
 }
@@ -461,8 +482,9 @@ int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code)
 		if (!error)
 			break;
 		daemon_reply_release(&r);
-		/* only a daemon that died mid-request is worth a second try */
-		if (error != LN_EDAEMON)
+		/* only a daemon that died mid-request is worth a second try;
+		 * a busy one is answered in-process by the caller */
+		if (error != LN_EDAEMON || r.busy)
 			return error;
 	}
 	if (error)

@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENT_READ_MS 10000        /* a connected peer must send its request in this time */
+#define CLIENT_READ_MS 2000         /* a connected peer must send its request in this time */
 #define REPLY_WRITE_MS 10000
 #define STOP_TIMEOUT_MS 15000
 #define MAX_CLIENTS 64
@@ -66,7 +66,7 @@ struct daemon {
 	size_t ncache, cache_bytes;
 	long long started_ms, last_active_ms, last_check_ms;
 	int idle_ms;
-	unsigned long requests, hits, refused, malformed;
+	unsigned long requests, hits, refused, malformed, evicted;
 	ino_t root_ino, sock_ino;
 	dev_t root_dev;
 	bool stopping;
@@ -295,7 +295,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	struct exec_result res;
 	struct ln_config cfg;
 	long long started = ln_now_ms();
-	bool keyed = false, traced;
+	bool keyed = false, traced, unrecovered;
 	size_t i, n;
 	int attempt, error;
 	char *obuf = NULL, *ebuf = NULL;
@@ -348,7 +348,11 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		free(args);
 		return;
 	}
-	if (ln_txn_recover(d->c->root) < 0)   /* an interrupted edit (docs/edits.md) */
+	/* an interrupted edit (docs/edits.md); when it cannot be undone the
+	 * command still answers, with a warning (as in-process), and the
+	 * answer is neither taken from nor put in the cache */
+	unrecovered = ln_txn_recover(d->c->root) < 0;
+	if (unrecovered)
 		dlog("transaction recovery failed: %s", ln_error_msg());
 	error = lsp_workspace_refresh(d->ws);
 	if (error) {
@@ -363,7 +367,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	traced = false;
 	for (i = 0; i < n; i++)
 		traced |= !strcmp(args[i + 1], "--trace") || !strncmp(args[i + 1], "--trace=", 8);
-	keyed = !error && !traced && cache_key(d, key, argv, cwd);
+	keyed = !error && !traced && !unrecovered && cache_key(d, key, argv, cwd);
 	if (keyed) {
 		bool no_cache = false;
 		for (i = 0; i < n; i++)
@@ -421,7 +425,7 @@ static json_t *status_json(struct daemon *d)
 {
 	const char *digest = d->ws ? lsp_workspace_content_digest(d->ws) : NULL;
 
-	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
+	return json_pack("{s:{s:i, s:s, s:s, s:s, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s*, s:s},"
 			 " s:o}",
 			 "daemon",
 			 "pid", (int)getpid(),
@@ -436,6 +440,7 @@ static json_t *status_json(struct daemon *d)
 			 "cacheHits", (json_int_t)d->hits,
 			 "cacheEntries", (json_int_t)d->ncache,
 			 "refusedPeers", (json_int_t)d->refused,
+			 "evictedIdle", (json_int_t)d->evicted,
 			 "contentDigest", digest,
 			 "configDigest", d->cfg_digest,
 			 "servers", d->ws ? lsp_workspace_status(d->ws) : json_array());
@@ -503,11 +508,50 @@ static void conn_close(struct daemon *d, size_t i)
 	d->conns[i] = d->conns[--d->nconns];
 }
 
+/* The "busy" reply (daemon.h): the client answers in-process instead. */
+static void send_busy(int fd, const char *why)
+{
+	unsigned char hdr[16];
+	size_t n = strlen(why);
+
+	memcpy(hdr, "LNB1", 4);
+	wire_put_u32(hdr + 4, (uint32_t)ln_exit_code(LN_EDAEMON));
+	wire_put_u32(hdr + 8, 0);
+	wire_put_u32(hdr + 12, (uint32_t)n);
+	/* a few bytes into an empty socket buffer: never blocks in practice,
+	 * and a peer that does not read gets a short deadline */
+	if (wire_write(fd, hdr, 16, ln_now_ms() + 100) == 0)
+		wire_write(fd, why, n, ln_now_ms() + 100);
+}
+
+static bool conn_read(struct daemon *d, struct conn *cn);
+
+/* Frees a slot for a new connection: the one that has waited longest
+ * without sending a whole request goes (every connection in the table is
+ * one: a complete request is answered as soon as it is read). */
+static void evict_oldest(struct daemon *d)
+{
+	size_t i, old = 0;
+
+	for (i = 1; i < d->nconns; i++)
+		if (d->conns[i].since < d->conns[old].since)
+			old = i;
+	d->evicted++;
+	if (d->evicted == 1 || d->evicted % 1000 == 0)
+		dlog("%d connections without a request: evicting the oldest (%lu so far)",
+		     MAX_CLIENTS, d->evicted);
+	send_busy(d->conns[old].fd, "the daemon evicted this idle connection");
+	conn_close(d, old);
+}
+
 static void accept_all(struct daemon *d)
 {
-	for (;;) {
+	int budget = MAX_CLIENTS;   /* then back to the loop: servers, deadlines */
+
+	while (budget-- > 0) {
 		struct ucred cred;
 		socklen_t len = sizeof cred;
+		size_t at;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
@@ -520,15 +564,20 @@ static void accept_all(struct daemon *d)
 			close(fd);
 			continue;
 		}
-		if (d->nconns >= MAX_CLIENTS) {
-			send_error(fd, LN_EDAEMON, "the daemon is busy (%d connections)", MAX_CLIENTS);
-			close(fd);
-			continue;
-		}
-		d->conns[d->nconns].fd = fd;
-		buf_init(&d->conns[d->nconns].in);
-		d->conns[d->nconns].since = ln_now_ms();
-		d->nconns++;
+		if (d->nconns >= MAX_CLIENTS)
+			evict_oldest(d);
+		at = d->nconns++;
+		d->conns[at].fd = fd;
+		buf_init(&d->conns[at].in);
+		d->conns[at].since = ln_now_ms();
+		/* A client writes its request right after connecting: it is
+		 * usually there already. Answering it now keeps a table full
+		 * of idle peers from ever standing between a client and its
+		 * answer. */
+		if (conn_read(d, &d->conns[at]))
+			conn_close(d, at);
+		if (d->stopping)
+			return;
 	}
 }
 
@@ -592,20 +641,25 @@ static int listen_on(struct daemon *d)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	int fd;
+	int fd, dirfd, error;
 
+	error = ln_state_sockaddr(&sa, &dirfd, d->paths.sock.data);
+	if (error)
+		return error;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		if (dirfd >= 0)
+			close(dirfd);
 		return ln_error_set(LN_EDAEMON, "socket: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, d->paths.sock.data, d->paths.sock.len + 1);
+	}
 	/* We hold daemon.lock: whatever socket is there is stale. */
 	unlink(d->paths.sock.data);
 	{
 		mode_t old = umask(0177);
 		int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 		umask(old);
+		if (dirfd >= 0)
+			close(dirfd);
 		if (r < 0) {
 			int e = errno;
 			close(fd);
@@ -875,33 +929,104 @@ static int stop_one(const struct cli *c, const struct daemon_paths *p, bool *was
 	return 0;
 }
 
+/* The program file a process runs, without the " (deleted)" the kernel
+ * adds once it was rebuilt; "" when it cannot be read. */
+static void exe_of(pid_t pid, char *out, size_t n)
+{
+	char link[64];
+	ssize_t len;
+
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+	len = readlink(link, out, n - 1);
+	if (len < 0)
+		len = 0;
+	out[len] = '\0';
+	if (len > 10 && !strcmp(out + len - 10, " (deleted)"))
+		out[len - 10] = '\0';
+}
+
+/* One ws-* folder of `daemon stop --all`: stops its daemon when it runs
+ * `mine`, else names it and leaves it. */
+static void stop_listed(struct cli *c, const char *dir, const char *mine, int *stopped,
+			int *left)
+{
+	struct daemon_paths p;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct buf info = BUF_INIT;
+	char *root = "?", theirs[4096];
+	bool was;
+	int fd, r;
+
+	dpaths_zero(&p);
+	buf_addf(&p.sock, "%s/sock", dir);
+	buf_addf(&p.lock, "%s/daemon.lock", dir);
+	buf_addf(&p.pid, "%s/daemon.pid", dir);
+	if (buf_read_file(&info, p.pid.data, 8192) == 0 && strchr(info.data, '\n')) {
+		char *nl;
+		root = strchr(info.data, '\n') + 1;   /* "<pid>\n<root>\n" */
+		if ((nl = strchr(root, '\n')))
+			*nl = '\0';
+	}
+	ln_error_clear();
+	r = daemon_connect(&p, &fd);
+	if (r == 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			cred.pid = 0;
+		close(fd);
+		exe_of(cred.pid, theirs, sizeof theirs);
+		if (!mine[0] || strcmp(mine, theirs)) {
+			fprintf(c->out, "left alone: the daemon for %s (pid %d) runs %s, not this "
+				"lanser (%s)\n", ln_printable(root), (int)cred.pid,
+				theirs[0] ? ln_printable(theirs) : "an unknown program",
+				ln_printable(mine));
+			(*left)++;
+		} else if (stop_one(c, &p, &was) == 0 && was) {
+			fprintf(c->out, "stopped the daemon for %s (pid %d)\n", ln_printable(root),
+				(int)cred.pid);
+			(*stopped)++;
+		}
+	} else if (r < 0) {
+		fprintf(c->err, "lanser: note: %s\n", ln_printable(ln_error_msg()));
+		ln_error_clear();
+	}
+	dpaths_release(&p);
+	buf_release(&info);
+}
+
+/* `daemon stop --all`: the daemons in this user's state folder (so: of
+ * this uid, which the socket and SO_PEERCRED checks confirm) that run this
+ * very lanser program (same path: this checkout or installation, an older
+ * build of it included). Daemons of other lanser copies sharing the state
+ * folder are listed and left alone. */
 static int stop_all(struct cli *c)
 {
-	char *base = NULL;
+	char *base = NULL, mine[4096];
 	struct dirent **ents = NULL;
-	int n, i, error, stopped = 0;
+	struct buf dir = BUF_INIT;
+	int n, i, error, stopped = 0, left = 0;
 
 	error = ln_state_dir(&base);
 	if (error)
 		return error;
+	exe_of(getpid(), mine, sizeof mine);
 	n = scandir(base, &ents, NULL, alphasort);
 	for (i = 0; i < n; i++) {
 		if (!strncmp(ents[i]->d_name, "ws-", 3)) {
-			struct daemon_paths p;
-			bool was;
-			dpaths_zero(&p);
-			buf_addf(&p.sock, "%s/%s/sock", base, ents[i]->d_name);
-			buf_addf(&p.lock, "%s/%s/daemon.lock", base, ents[i]->d_name);
-			buf_addf(&p.pid, "%s/%s/daemon.pid", base, ents[i]->d_name);
-			if (stop_one(c, &p, &was) == 0 && was)
-				stopped++;
-			dpaths_release(&p);
+			buf_reset(&dir);
+			buf_addf(&dir, "%s/%s", base, ents[i]->d_name);
+			stop_listed(c, dir.data, mine, &stopped, &left);
 		}
 		free(ents[i]);
 	}
 	free(ents);
 	free(base);
-	fprintf(c->out, "stopped %d daemon%s\n", stopped, stopped == 1 ? "" : "s");
+	buf_release(&dir);
+	fprintf(c->out, "stopped %d daemon%s of this lanser for uid %d", stopped,
+		stopped == 1 ? "" : "s", (int)geteuid());
+	if (left)
+		fprintf(c->out, "; left %d of other lanser programs", left);
+	fputc('\n', c->out);
 	return 0;
 }
 
@@ -914,7 +1039,8 @@ int cmd_daemon(struct cli *c)
 	if (c->argc != 1) {
 		fprintf(c->err, "usage: lanser daemon start [--wait-ready]\n"
 				"       lanser daemon status [--json]\n"
-				"       lanser daemon stop [--all]\n"
+				"       lanser daemon stop [--all]   (--all: every daemon of this user\n"
+				"                                     that runs this lanser program)\n"
 				"       lanser daemon run        (foreground; what start runs)\n");
 		return ln_error_set(LN_EUSAGE, "daemon takes one of start, status, stop, run");
 	}

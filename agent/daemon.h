@@ -28,8 +28,17 @@
  *              {"op":"run","argv":[...],"cwd":"/abs"} | {"op":"status"} |
  *              {"op":"stop"} | {"op":"ready","timeoutMs":N}
  *   reply    = "LNR1", u32be exit status, u32be stdout length, u32be stderr
- *              length, then the two byte strings.
+ *              length, then the two byte strings;
+ *              or "LNB1" with the same layout ("busy": the request was not
+ *              run, stderr says why), which the client answers in-process.
  * One request per connection.
+ *
+ * Connections: at most 64 at a time. A request already sent when the
+ * daemon accepts the connection is answered at once; a connection that
+ * has not sent a whole request within 2 s is closed, and when the table
+ * is full the connection that has waited longest is evicted (it gets
+ * "busy"). So idle peers of the same uid cannot stand between a client
+ * and its answer; at worst a client is told "busy" and answers itself.
  */
 #ifndef LANSER_AGENT_DAEMON_H
 #define LANSER_AGENT_DAEMON_H
@@ -51,6 +60,7 @@ bool daemon_disabled(void);
 struct daemon_reply {
 	int code;              /* the command's exit status */
 	struct buf out, err;
+	bool busy;             /* the daemon sent "busy" instead of an answer */
 };
 
 /* Sends a command line (argv without the program name) to the daemon of
@@ -62,7 +72,8 @@ int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_
 
 /* daemon_call, then writes the reply's output to stdout/stderr and gives
  * its exit status in *code. Retries once with a fresh daemon when the
- * daemon died while answering. */
+ * daemon died while answering; a "busy" daemon is an error at once (the
+ * caller answers in-process). */
 int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code);
 
 /* ---- shared by the client (client.c) and the daemon (daemon.c) ---- */
@@ -85,7 +96,8 @@ int wire_read(int fd, void *data, size_t len, long long deadline);
 /* 0 connected (socket and peer checked: ours); 1 nobody listens; else an
  * LN_E* code. */
 int daemon_connect(const struct daemon_paths *p, int *fd_out);
-/* Sends one request (borrowed) and reads the reply. */
+/* Sends one request (borrowed) and reads the reply. LN_EDAEMON with
+ * r->busy set when the daemon answered "busy". */
 int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long deadline);
 void daemon_reply_init(struct daemon_reply *r);
 void daemon_reply_release(struct daemon_reply *r);

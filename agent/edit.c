@@ -482,8 +482,8 @@ static void print_edit(struct ectx *x)
 		if (!strcmp(json_string_value(json_object_get(f, "kind")), "edit")) {
 			const char *from = json_string_value(json_object_get(f, "from"));
 			fprintf(x->c->out, "%-9s %s%s%s\n", json_string_value(json_object_get(f, "status")),
-				from ? from : "", from ? " -> " : "",
-				json_string_value(json_object_get(f, "path")));
+				from ? ln_printable(from) : "", from ? " -> " : "",
+				ln_printable(json_string_value(json_object_get(f, "path"))));
 		}
 	if (json_is_string(json_object_get(x->edit, "commit")))
 		fprintf(x->c->out, "commit %s\n", json_string_value(json_object_get(x->edit, "commit")));
@@ -497,10 +497,10 @@ static void print_conflicts(struct ectx *x)
 	json_array_foreach(x->facts, i, f)
 		if (!strcmp(json_string_value(json_object_get(f, "kind")), "conflict"))
 			fprintf(x->c->out, "conflict %s hunk %lld %s: %s\n",
-				json_string_value(json_object_get(f, "path")),
+				ln_printable(json_string_value(json_object_get(f, "path"))),
 				(long long)json_integer_value(json_object_get(f, "hunk")),
-				json_string_value(json_object_get(f, "header")),
-				json_string_value(json_object_get(f, "reason")));
+				ln_printable(json_string_value(json_object_get(f, "header"))),
+				ln_printable(json_string_value(json_object_get(f, "reason"))));
 }
 
 static void print_result(struct ectx *x)
@@ -773,7 +773,7 @@ static void print_prepare(struct ectx *x)
 		json_t *r = json_object_get(f, "range");
 		const char *ph = json_string_value(json_object_get(f, "placeholder"));
 		fprintf(x->c->out, "%s:%lld:%lld-%lld:%lld%s%s\n",
-			json_string_value(json_object_get(f, "path")),
+			ln_printable(json_string_value(json_object_get(f, "path"))),
 			(long long)json_integer_value(json_array_get(r, 0)),
 			(long long)json_integer_value(json_array_get(r, 1)),
 			(long long)json_integer_value(json_array_get(r, 2)),
@@ -886,8 +886,8 @@ static void print_actions(struct ectx *x)
 			const char *k = json_string_value(json_object_get(f, "actionKind"));
 			fprintf(x->c->out, "%lld. %s%s%s%s\n",
 				(long long)json_integer_value(json_object_get(f, "index")),
-				json_string_value(json_object_get(f, "title")),
-				k ? " [" : "", k ? k : "", k ? "]" : "");
+				ln_printable(json_string_value(json_object_get(f, "title"))),
+				k ? " [" : "", k ? ln_printable(k) : "", k ? "]" : "");
 		}
 }
 

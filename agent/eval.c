@@ -1771,7 +1771,7 @@ static void print_verdict(struct ectx *x, const struct cand *cd)
 	size_t i;
 
 	fprintf(o, "eval: %s  (candidate %s at base %.12s)\n", cd->accepted ? "ACCEPTED" :
-		"REJECTED", cd->id, x->base_oid);
+		"REJECTED", ln_printable(cd->id), x->base_oid);
 	if (cd->have_edits && !cd->diag_code) {
 		num_str(d0, sizeof d0, cd->dd.d_before);
 		num_str(d1, sizeof d1, cd->dd.d_after);
@@ -1797,16 +1797,17 @@ static void print_verdict(struct ectx *x, const struct cand *cd)
 		fprintf(o, "  reward (%s): %s  [R_format %g, R_outcome %g, R_process %s]\n",
 			rwd_episode_mode_name(x->emode), r, cd->ep.r_format, cd->ep.r_outcome, pr);
 	else
-		fprintf(o, "  reward: null (unscorable: %s)\n", cd->ep.reason);
+		fprintf(o, "  reward: null (unscorable: %s)\n", ln_printable(cd->ep.reason));
 	json_array_foreach(cd->reasons, i, f)
-		fprintf(o, "  rejected: %s\n", json_string_value(f));
+		fprintf(o, "  rejected: %s\n", ln_printable(json_string_value(f)));
 	json_array_foreach(cd->introduced, i, f) {
 		const json_t *rg = json_object_get(f, "range");
-		fprintf(o, "  new: %s:%lld:%lld: %s: %s\n", json_string_value(json_object_get(f, "path")),
+		fprintf(o, "  new: %s:%lld:%lld: %s: %s\n",
+			ln_printable(json_string_value(json_object_get(f, "path"))),
 			(long long)json_integer_value(json_array_get(rg, 0)),
 			(long long)json_integer_value(json_array_get(rg, 1)),
 			json_string_value(json_object_get(f, "severity")),
-			json_string_value(json_object_get(f, "message")));
+			ln_printable(json_string_value(json_object_get(f, "message"))));
 	}
 }
 
@@ -2035,7 +2036,8 @@ int cmd_group(struct cli *c)
 	} else {
 		char a[40], r[40], m[40], s[40];
 		fprintf(c->out, "group%s%s at base %.12s: %zu candidates, reward %s, advantages %s "
-			"(%s)\n", x.t.task_id ? " " : "", x.t.task_id ? x.t.task_id : "", x.base_oid,
+			"(%s)\n", x.t.task_id ? " " : "", x.t.task_id ? ln_printable(x.t.task_id) : "",
+			x.base_oid,
 			x.n, rwd_episode_mode_name(x.emode), rwd_adv_mode_name(amode),
 			rwd_preset_name(preset));
 		for (i = 0; i < x.n; i++) {
@@ -2043,11 +2045,12 @@ int cmd_group(struct cli *c)
 			const json_t *av = json_array_get(json_object_get(adv, "advantages"), i);
 			num_str(r, sizeof r, cd->reward);
 			num_str(a, sizeof a, json_is_number(av) ? json_number_value(av) : NAN);
-			fprintf(c->out, "  %-10s reward %-20s advantage %-22s", cd->id, r, a);
+			fprintf(c->out, "  %-10s reward %-20s advantage %-22s", ln_printable(cd->id), r, a);
 			if (!cd->have_edits)
-				fprintf(c->out, "not a usable patch (R_format 0): %s\n", cd->format_note);
+				fprintf(c->out, "not a usable patch (R_format 0): %s\n",
+					ln_printable(cd->format_note));
 			else if (!cd->ep.scorable)
-				fprintf(c->out, "UNSCORABLE: %s\n", cd->ep.reason);
+				fprintf(c->out, "UNSCORABLE: %s\n", ln_printable(cd->ep.reason));
 			else
 				fprintf(c->out, "format %g outcome %g process %.4g, %ld new error%s, "
 					"tests %s\n", cd->ep.r_format, cd->ep.r_outcome, cd->ep.r_process,

@@ -115,9 +115,9 @@ static void print_outline(struct cli *c, json_t *bundle)
 		json_t *r = json_object_get(f, "selectionRange");
 		const char *cont = json_string_value(json_object_get(f, "container"));
 		fprintf(c->out, "%-10s %s%s%s  %s:%lld:%lld%s\n",
-			json_string_value(json_object_get(f, "symbolKind")), cont ? cont : "",
-			cont ? "." : "", json_string_value(json_object_get(f, "name")),
-			json_string_value(json_object_get(f, "path")),
+			json_string_value(json_object_get(f, "symbolKind")), cont ? ln_printable(cont) : "",
+			cont ? "." : "", ln_printable(json_string_value(json_object_get(f, "name"))),
+			ln_printable(json_string_value(json_object_get(f, "path"))),
 			(long long)json_integer_value(json_array_get(r, 0)),
 			(long long)json_integer_value(json_array_get(r, 1)),
 			json_is_false(json_object_get(f, "definition")) ? "  (declaration)" : "");
@@ -203,7 +203,7 @@ static void print_candidates(struct cli *c, const json_t *res, FILE *out)
 		json_t *r = json_object_get(k, "range"), *f = json_object_get(k, "features");
 		fprintf(out, "%s:%lld:%lld-%lld:%lld  score %.3f  (s_ast %.2f s_module %.2f "
 			"J_token %.2f s_prox %.2f; %s)\n",
-			json_string_value(json_object_get(k, "path")),
+			ln_printable(json_string_value(json_object_get(k, "path"))),
 			(long long)json_integer_value(json_array_get(r, 0)),
 			(long long)json_integer_value(json_array_get(r, 1)),
 			(long long)json_integer_value(json_array_get(r, 2)),
@@ -225,7 +225,7 @@ static void print_locate(struct cli *c, json_t *bundle)
 	json_array_foreach(json_object_get(bundle, "facts"), i, f) {
 		json_t *r = json_object_get(f, "range");
 		fprintf(c->out, "%s:%lld:%lld-%lld:%lld  confidence %.3f\n",
-			json_string_value(json_object_get(f, "path")),
+			ln_printable(json_string_value(json_object_get(f, "path"))),
 			(long long)json_integer_value(json_array_get(r, 0)),
 			(long long)json_integer_value(json_array_get(r, 1)),
 			(long long)json_integer_value(json_array_get(r, 2)),

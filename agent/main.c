@@ -45,8 +45,10 @@ static int run_engine(struct cli *c);
 #endif
 
 /* NEEDS_WORKSPACE: finds the root and loads the configuration first.
- * DAEMON: answered by the workspace's warm daemon unless --no-daemon. */
-enum { NEEDS_WORKSPACE = 1, DAEMON = 2 };
+ * DAEMON: answered by the workspace's warm daemon unless --no-daemon.
+ * WRITES: writes the work tree or runs its code; refused while an
+ * interrupted edit cannot be undone (the others answer with a warning). */
+enum { NEEDS_WORKSPACE = 1, DAEMON = 2, WRITES = 4 };
 
 struct command {
 	const char *name;
@@ -70,17 +72,17 @@ static const struct command commands[] = {
 	{ "locate", CMD(cmd_locate), NEEDS_WORKSPACE | DAEMON, "<selector> [--at REV]", "resolve or relocate a selector (docs/selectors.md)" },
 	/* edit commands (issue 5) */
 	{ "prepare-rename", CMD(cmd_prepare_rename), NEEDS_WORKSPACE, "<selector>", "can the symbol here be renamed, and its range" },
-	{ "rename", CMD(cmd_rename), NEEDS_WORKSPACE, "<selector> <new-name>", "rename a symbol everywhere (diff preview; --apply writes)" },
-	{ "actions", CMD(cmd_actions), NEEDS_WORKSPACE, "<selector> [--pick N]", "code actions at a position; --pick N previews one, --apply writes it" },
-	{ "patch", CMD(cmd_patch), NEEDS_WORKSPACE, "<file|->", "check and preview a unified diff; --apply writes it (docs/edits.md)" },
+	{ "rename", CMD(cmd_rename), NEEDS_WORKSPACE | WRITES, "<selector> <new-name>", "rename a symbol everywhere (diff preview; --apply writes)" },
+	{ "actions", CMD(cmd_actions), NEEDS_WORKSPACE | WRITES, "<selector> [--pick N]", "code actions at a position; --pick N previews one, --apply writes it" },
+	{ "patch", CMD(cmd_patch), NEEDS_WORKSPACE | WRITES, "<file|->", "check and preview a unified diff; --apply writes it (docs/edits.md)" },
 	/* sandbox commands (issue 6) */
-	{ "test", CMD(cmd_test), NEEDS_WORKSPACE, "[--task T] [--patch P]...", "build and run the tests in the sandbox (docs/sandbox.md)" },
+	{ "test", CMD(cmd_test), NEEDS_WORKSPACE | WRITES, "[--task T] [--patch P]...", "build and run the tests in the sandbox (docs/sandbox.md)" },
 	/* reward and trace commands (issue 7) */
 	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...", "process or episode reward from given terms (docs/rewards.md)" },
 	{ "advantages", CMD(cmd_advantages), 0, "< groups.jsonl", "GRPO advantages for JSONL groups of rewards" },
 	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE", "read, verify and export traces (docs/trace.md)" },
-	{ "eval", CMD(cmd_eval), NEEDS_WORKSPACE, "--patch P | --task T [--sarif F]", "CI verdict for a patch: diagnostics, tests, reward, policy (docs/eval.md)" },
-	{ "group", CMD(cmd_group), NEEDS_WORKSPACE, "[--task T] P... | --in C.jsonl", "rewards and GRPO advantages of a group of candidates (docs/eval.md)" },
+	{ "eval", CMD(cmd_eval), NEEDS_WORKSPACE | WRITES, "--patch P | --task T [--sarif F]", "CI verdict for a patch: diagnostics, tests, reward, policy (docs/eval.md)" },
+	{ "group", CMD(cmd_group), NEEDS_WORKSPACE | WRITES, "[--task T] P... | --in C.jsonl", "rewards and GRPO advantages of a group of candidates (docs/eval.md)" },
 	{ "trust", CMD(cmd_trust), NEEDS_WORKSPACE, "[--revoke | --list]", "trust this workspace's .lanser.json (docs/security-trust.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
@@ -121,7 +123,8 @@ static void usage(FILE *out)
 		"  --no-daemon          answer in this process (also: LANSER_NO_DAEMON=1)\n"
 		"  --no-cache           do not answer from the daemon's answer cache\n"
 		"  --wait-ready         daemon start: wait until every server is ready\n"
-		"  --all                daemon stop: stop every daemon of this user\n"
+		"  --all                daemon stop: every daemon of this user that runs this\n"
+		"                       lanser program (others are listed, left alone)\n"
 		"  --in FILE, --out FILE  batch input (JSONL requests) and output (bundles);\n"
 		"                       group: completions JSONL in, candidates' eval bundles out\n"
 		"  --apply              rename/actions/patch: write the change (default: preview)\n"
@@ -386,9 +389,14 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		c->index_ms = index_ms >= 0 ? index_ms : c->cfg.index_ms;
 #ifndef LANSER_THIN
 		/* an interrupted edit transaction is finished or undone before
-		 * anything reads the workspace (docs/edits.md) */
-		if ((error = ln_txn_recover(c->root)) < 0)
-			return error;
+		 * anything reads the workspace (docs/edits.md); when that fails,
+		 * queries still answer, with the reason and the way out */
+		if ((error = ln_txn_recover(c->root)) < 0) {
+			if (cmd->flags & WRITES)
+				return error;
+			fprintf(c->err, "lanser: warning: %s\n", ln_printable(ln_error_msg()));
+			ln_error_clear();
+		}
 		error = 0;
 #endif
 	}
@@ -431,7 +439,8 @@ static int finish(struct cli *c, int error)
 			error = ln_error_set(LN_EGENERIC, "error writing to standard output");
 	}
 	if (error)
-		fprintf(c->err, "lanser: %s\n", ln_error_msg()[0] ? ln_error_msg() : ln_err_name(error));
+		fprintf(c->err, "lanser: %s\n", ln_error_msg()[0] ? ln_printable(ln_error_msg()) :
+			ln_err_name(error));
 	return error;
 }
 
@@ -573,7 +582,8 @@ int main(int argc, char **argv)
 			return code;
 		}
 		/* no daemon could be reached: say why, answer in-process */
-		fprintf(stderr, "lanser: note: %s; answering without the daemon\n", ln_error_msg());
+		fprintf(stderr, "lanser: note: %s; answering without the daemon\n",
+			ln_printable(ln_error_msg()));
 		ln_error_clear();
 #ifdef LANSER_THIN
 		setenv("LANSER_NO_DAEMON", "1", 1);

@@ -510,7 +510,8 @@ static void print_locations(struct query *q)
 		fprintf(q->c->out, "(no results)\n");
 	json_array_foreach(q->facts, i, f) {
 		json_t *r = json_object_get(f, "range");
-		fprintf(q->c->out, "%s:%lld:%lld%s\n", json_string_value(json_object_get(f, "path")),
+		fprintf(q->c->out, "%s:%lld:%lld%s\n",
+			ln_printable(json_string_value(json_object_get(f, "path"))),
 		       (long long)json_integer_value(json_array_get(r, 0)),
 		       (long long)json_integer_value(json_array_get(r, 1)),
 		       json_is_true(json_object_get(f, "external")) ? "  (external)" : "");
@@ -577,7 +578,8 @@ static void print_hover(struct query *q)
 	size_t i;
 
 	json_array_foreach(q->facts, i, f)
-		fprintf(q->c->out, "%s\n", json_string_value(json_object_get(f, "contents")));
+		fprintf(q->c->out, "%s\n",
+			ln_printable_text(json_string_value(json_object_get(f, "contents"))));
 }
 
 /* One request at a cursor, described once per command. */
@@ -764,9 +766,9 @@ static void print_symbols(struct query *q)
 			r = json_object_get(f, "range");
 		fprintf(q->c->out, "%-12s %s%s%s  %s:%lld:%lld\n",
 		       json_string_value(json_object_get(f, "symbolKind")),
-		       cont ? cont : "", cont ? "." : "",
-		       json_string_value(json_object_get(f, "name")),
-		       json_string_value(json_object_get(f, "path")),
+		       cont ? ln_printable(cont) : "", cont ? "." : "",
+		       ln_printable(json_string_value(json_object_get(f, "name"))),
+		       ln_printable(json_string_value(json_object_get(f, "path"))),
 		       (long long)json_integer_value(json_array_get(r, 0)),
 		       (long long)json_integer_value(json_array_get(r, 1)));
 	}
@@ -955,11 +957,11 @@ static void print_diagnostics(struct query *q)
 		const char *sev = json_string_value(json_object_get(f, "severity"));
 		const char *code = json_string_value(json_object_get(f, "code"));
 		fprintf(q->c->out, "%s:%lld:%lld: %s: %s%s%s%s\n",
-		       json_string_value(json_object_get(f, "path")),
+		       ln_printable(json_string_value(json_object_get(f, "path"))),
 		       (long long)json_integer_value(json_array_get(r, 0)),
 		       (long long)json_integer_value(json_array_get(r, 1)), sev,
-		       json_string_value(json_object_get(f, "message")),
-		       code ? " [" : "", code ? code : "", code ? "]" : "");
+		       ln_printable_text(json_string_value(json_object_get(f, "message"))),
+		       code ? " [" : "", code ? ln_printable(code) : "", code ? "]" : "");
 		counts[strcmp(sev, "error") ? 1 : 0]++;
 	}
 	fprintf(q->c->out, "%d error%s, %d other\n", counts[0], counts[0] == 1 ? "" : "s", counts[1]);

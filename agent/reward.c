@@ -425,7 +425,7 @@ static int reward_episode(struct cli *c, struct terms *t)
 			"R = R_outcome", "R = R_process", "R = R_format + R_outcome + R_process" };
 		fprintf(c->out, "mode %s\n%s\n", rwd_episode_mode_name(m), forms[m]);
 		if (!t->ep.scorable)
-			fprintf(c->out, "  unscorable: %s\n  = null\n", t->ep.reason);
+			fprintf(c->out, "  unscorable: %s\n  = null\n", ln_printable(t->ep.reason));
 		else
 			fprintf(c->out, "  with R_format=%s R_outcome=%s R_process=%s\n  = %s\n",
 				fmt(a, t->ep.r_format), fmt(b, t->ep.r_outcome), fmt(d, t->ep.r_process),
@@ -435,7 +435,7 @@ static int reward_episode(struct cli *c, struct terms *t)
 	if (!c->json) {
 		print_num(c->out, r);
 		if (!t->ep.scorable)
-			fprintf(c->out, "  (unscorable: %s)", t->ep.reason);
+			fprintf(c->out, "  (unscorable: %s)", ln_printable(t->ep.reason));
 		fputc('\n', c->out);
 		return 0;
 	}

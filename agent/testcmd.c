@@ -510,7 +510,7 @@ static void print_summary(FILE *out, json_t *rec)
 	json_t *dur = json_object_get(json_object_get(json_object_get(rec, "meta"), "volatile"),
 				      "durationMs");
 
-	fprintf(out, "%s%s%s: %s", cand ? "candidate " : "", cand ? cand : "",
+	fprintf(out, "%s%s%s: %s", cand ? "candidate " : "", cand ? ln_printable(cand) : "",
 		cand ? "" : "test", json_string_value(json_object_get(o, "status")));
 	if (counts)
 		fprintf(out, " (%lld passed, %lld failed, %lld errors, %lld skipped)",
@@ -530,7 +530,7 @@ static void print_summary(FILE *out, json_t *rec)
 		(long long)json_integer_value(json_object_get(dur, "buildMs")),
 		(long long)json_integer_value(json_object_get(dur, "testMs")));
 	if (msg && strcmp(json_string_value(json_object_get(o, "status")), "passed"))
-		fprintf(out, "  %s\n", msg);
+		fprintf(out, "  %s\n", ln_printable(msg));
 	{
 		json_t *tests = json_object_get(o, "tests");
 		size_t i;
@@ -538,8 +538,8 @@ static void print_summary(FILE *out, json_t *rec)
 			const char *st = json_string_value(json_object_get(json_array_get(tests, i),
 									   "status"));
 			if (strcmp(st, "passed") && strcmp(st, "skipped"))
-				fprintf(out, "  %s %s\n", st, json_string_value(json_object_get(
-						json_array_get(tests, i), "id")));
+				fprintf(out, "  %s %s\n", st, ln_printable(json_string_value(json_object_get(
+						json_array_get(tests, i), "id"))));
 		}
 	}
 }

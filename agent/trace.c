@@ -973,45 +973,50 @@ static void summary(FILE *out, const struct rwd_trace_ev *e)
 	const json_t *ev = e->ev;
 	const char *s;
 
-	fprintf(out, "%6ld  %s  %4lld  %-8s ", e->line, e->run, e->seq, e->type);
+	fprintf(out, "%6ld  %s  %4lld  %-8s ", e->line, ln_printable(e->run), e->seq,
+		ln_printable(e->type));
 	if (!strcmp(e->type, "frame")) {
 		json_t *m = json_loads(json_string_value(json_object_get(ev, "body")), 0, NULL);
 		const char *method = json_string_value(json_object_get(m, "method"));
 		json_t *id = json_object_get(m, "id");
-		fprintf(out, "%s %s %s", json_string_value(json_object_get(ev, "server")),
-			json_string_value(json_object_get(ev, "dir")), method ? method : "(response)");
+		fprintf(out, "%s %s %s", ln_printable(json_string_value(json_object_get(ev, "server"))),
+			ln_printable(json_string_value(json_object_get(ev, "dir"))),
+			method ? ln_printable(method) : "(response)");
 		if (json_is_integer(id))
 			fprintf(out, " #%lld", (long long)json_integer_value(id));
 		json_decref(m);
 	} else if (!strcmp(e->type, "bundle")) {
-		fprintf(out, "%s %s exit %lld", json_string_value(json_object_get(ev, "command")),
-			json_string_value(json_object_get(ev, "bundleId")),
+		fprintf(out, "%s %s exit %lld",
+			ln_printable(json_string_value(json_object_get(ev, "command"))),
+			ln_printable(json_string_value(json_object_get(ev, "bundleId"))),
 			(long long)json_integer_value(json_object_get(json_object_get(
 				json_object_get(ev, "bundle"), "meta"), "exitCode")));
 	} else if (!strcmp(e->type, "request")) {
 		size_t i;
-		fprintf(out, "%s", json_string_value(json_object_get(ev, "command")));
+		fprintf(out, "%s", ln_printable(json_string_value(json_object_get(ev, "command"))));
 		for (i = 0; i < json_array_size(json_object_get(ev, "args")); i++)
-			fprintf(out, " %s", json_string_value(json_array_get(json_object_get(ev, "args"),
-									       i)));
+			fprintf(out, " %s", ln_printable(json_string_value(json_array_get(
+				json_object_get(ev, "args"), i))));
 	} else if (!strcmp(e->type, "document")) {
-		fprintf(out, "%s %s", json_string_value(json_object_get(ev, "path")),
-			(s = json_string_value(json_object_get(ev, "sha256"))) ? s : "(unreadable)");
+		fprintf(out, "%s %s", ln_printable(json_string_value(json_object_get(ev, "path"))),
+			(s = json_string_value(json_object_get(ev, "sha256"))) ? ln_printable(s) :
+			"(unreadable)");
 	} else if (!strcmp(e->type, "probe")) {
-		fprintf(out, "%s", json_string_value(json_object_get(ev, "name")));
+		fprintf(out, "%s", ln_printable(json_string_value(json_object_get(ev, "name"))));
 	} else if (!strcmp(e->type, "server") || !strcmp(e->type, "pump") ||
 		   !strcmp(e->type, "deadline")) {
-		fprintf(out, "%s", json_string_value(json_object_get(ev, "server")));
+		fprintf(out, "%s", ln_printable(json_string_value(json_object_get(ev, "server"))));
 		if (!strcmp(e->type, "pump"))
 			fprintf(out, " n=%lld", (long long)json_integer_value(json_object_get(ev, "n")));
 	} else if (!strcmp(e->type, "reward")) {
 		char t[40];
 		num_text(t, json_object_get(ev, "reward"));
-		fprintf(out, "%s %s", json_string_value(json_object_get(ev, "kind")), t);
+		fprintf(out, "%s %s", ln_printable(json_string_value(json_object_get(ev, "kind"))),
+			t);
 	} else if (!strcmp(e->type, "end")) {
 		fprintf(out, "exit %lld", (long long)json_integer_value(json_object_get(ev, "exitCode")));
 	} else if (!strcmp(e->type, "header")) {
-		fprintf(out, "lanser %s", json_string_value(json_object_get(ev, "lanser")));
+		fprintf(out, "lanser %s", ln_printable(json_string_value(json_object_get(ev, "lanser"))));
 	}
 	fputc('\n', out);
 }

@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,4 +191,90 @@ done:
 	}
 	close(fd);
 	return error;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t need, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < need)
+		return 0;
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF */
+	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+static void add_printable(struct buf *b, const char *str, size_t len, bool keep_lines)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_len(s + i, len - i), k;
+		bool c1 = n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f;
+		if (n == 1 && ((s[i] >= 0x20 && s[i] != 0x7f) ||
+			       (keep_lines && (s[i] == '\n' || s[i] == '\t')))) {
+			buf_addch(b, s[i]);
+			i++;
+		} else if (n > 1 && !c1) {
+			buf_add(b, s + i, n);
+			i += n;
+		} else {
+			if (!n)
+				n = 1;
+			for (k = 0; k < n; k++)
+				buf_addf(b, "\\x%02x", s[i + k]);
+			i += n;
+		}
+	}
+}
+
+void buf_add_printable(struct buf *b, const char *s, size_t len)
+{
+	add_printable(b, s, len, false);
+}
+
+static const char *ring_printable(const char *s, bool keep_lines)
+{
+	static __thread struct buf ring[8];
+	static __thread unsigned next;
+	struct buf *b = &ring[next++ % 8];
+
+	if (!b->data)
+		buf_init(b);
+	buf_reset(b);
+	if (!s)
+		buf_adds(b, "(null)");
+	else
+		add_printable(b, s, strlen(s), keep_lines);
+	return b->data;
+}
+
+const char *ln_printable(const char *s)
+{
+	return ring_printable(s, false);
+}
+
+const char *ln_printable_text(const char *s)
+{
+	return ring_printable(s, true);
 }

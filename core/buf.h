@@ -50,4 +50,22 @@ char *buf_detach(struct buf *b, size_t *len_out);
  * Returns 0 or a negative LN_E* code with the last error set. */
 int buf_read_file(struct buf *b, const char *path, size_t max);
 
+/* Appends s[0..len) made safe for a terminal: C0 controls (newline, tab
+ * and ESC included), DEL, C1 controls (U+0080..U+009F) and bytes that
+ * are not valid UTF-8 become "\xHH" (one escape per byte);
+ * every other character, UTF-8 included, is copied. For ids and paths
+ * from untrusted input in human-readable output (JSON output is escaped
+ * by jansson and needs none of this). */
+void buf_add_printable(struct buf *b, const char *s, size_t len);
+
+/* buf_add_printable() of a NUL-terminated string (NULL prints "(null)"),
+ * into one of 8 per-thread buffers used in turn: the result stays valid
+ * until the 8th following call on the same thread, so that one printf may
+ * take several (`printf("%s -> %s", ln_printable(a), ln_printable(b))`).
+ * Never NULL. */
+const char *ln_printable(const char *s);
+/* The same for multi-line text (hover contents, diagnostic messages):
+ * newline and tab are kept, every other control is escaped. Same ring. */
+const char *ln_printable_text(const char *s);
+
 #endif

@@ -907,6 +907,61 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	return conflict ? LN_ECONFLICT : 0;
 }
 
+/* Every path the set writes or removes, with whether a file is there after. */
+struct touched {
+	const char *path;
+	bool file_after;
+};
+
+static int cmp_touched(const void *a, const void *b)
+{
+	return strcmp(((const struct touched *)a)->path, ((const struct touched *)b)->path);
+}
+
+int sbx_edits_check_paths(const struct sbx_edits *e)
+{
+	struct touched *v;
+	size_t i, k, n = 0;
+	int error = 0;
+
+	v = calloc(2 * e->n + 1, sizeof *v);
+	if (!v)
+		abort();
+	for (i = 0; i < e->n; i++) {
+		/* a copy leaves its source alone */
+		if (e->v[i].from && e->v[i].status == SBX_RENAMED)
+			v[n++] = (struct touched){ e->v[i].from, false };
+		v[n++] = (struct touched){ e->v[i].path, e->v[i].new_exists };
+	}
+	qsort(v, n, sizeof *v, cmp_touched);
+	/* Sorted, every path below `a` ("a/...") follows `a` before any path
+	 * that sorts after "a/": scan forward while the prefix holds. */
+	for (i = 0; i < n && !error; i++) {
+		size_t len = strlen(v[i].path);
+		if (i + 1 < n && !strcmp(v[i].path, v[i + 1].path)) {
+			error = ln_error_set(LN_EINPUT, "the patch touches %s twice (two entries "
+					     "for one path)", ln_printable(v[i].path));
+			break;
+		}
+		if (!v[i].file_after)
+			continue;
+		for (k = i + 1; k < n; k++) {
+			int c = strncmp(v[k].path, v[i].path, len);
+			if (c > 0)
+				break;
+			if (c == 0 && v[k].path[len] == '/') {
+				error = ln_error_set(LN_EINPUT, "the patch's paths conflict: %s would be "
+						     "a file and %s would need it to be a folder",
+						     ln_printable(v[i].path),
+						     ln_printable(v[k].path));
+				break;
+			}
+		}
+	}
+	free(v);
+	return error;
+}
+
 int sbx_edits_from_diff(struct sbx_edits *e, const char *root, const char *diff, size_t len)
 {
 	struct patch pt = { 0 };
@@ -937,6 +992,9 @@ int sbx_edits_from_diff(struct sbx_edits *e, const char *root, const char *diff,
 		else if (r)
 			error = r;
 	}
+	/* paths that cannot hold at once, before any conflict report */
+	if (!error)
+		error = sbx_edits_check_paths(e);
 	if (!error && worst)
 		error = ln_error_set(LN_ECONFLICT, "%zu hunk%s of the patch do%s not apply",
 				     json_array_size(e->conflicts),
@@ -1369,6 +1427,7 @@ int sbx_edits_from_workspace_edit(struct sbx_edits *e, const char *root, const j
 			i--;
 		}
 	}
+	error = sbx_edits_check_paths(e);
 done:
 	for (i = 0; i < t.n; i++) {
 		free(t.v[i].path);

@@ -25,6 +25,7 @@
 #include "jail.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -466,6 +467,73 @@ static json_t *manifest_new(const struct sbx_txn *t)
 	return m;
 }
 
+/* Whether some existing component on the way to `rel` is not a folder (a
+ * file, a symlink): then no file of ours can be at `rel`, and a rollback
+ * has nothing to remove there. */
+static bool way_blocked(int rootfd, const char *rel)
+{
+	char *d = strdup(rel), *slash;
+	struct stat st;
+	bool blocked = false;
+
+	if (!d)
+		abort();
+	for (slash = strchr(d, '/'); slash && !blocked; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (fstatat(rootfd, d, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			*slash = '/';
+			break;
+		}
+		blocked = !S_ISDIR(st.st_mode);
+		*slash = '/';
+	}
+	free(d);
+	return blocked;
+}
+
+/* The message for a journal that could not be rolled back: what failed
+ * (the current last error), where the journal is, which files it holds,
+ * and the two ways out. Returns `code`. */
+static int recovery_failed(int code, const char *jdir)
+{
+	struct buf msg = BUF_INIT, data = BUF_INIT, p = BUF_INIT;
+	json_t *m = NULL, *en;
+	json_error_t je;
+	size_t i;
+
+	buf_addf(&msg, "an interrupted lanser edit could not be undone: %s. Its journal is %s ",
+		 ln_error_msg(), ln_printable(jdir));
+	buf_addf(&p, "%s/manifest.json", jdir);
+	if (buf_read_file(&data, p.data, MANIFEST_MAX) == 0)
+		m = json_loadb(data.data, data.len, 0, &je);
+	buf_adds(&msg, "(manifest.json lists the files; each bN holds one file's old bytes). "
+		 "The edit touched:");
+	json_array_foreach(json_object_get(m, "entries"), i, en) {
+		const char *path = json_string_value(json_object_get(en, "path"));
+		const char *bk = json_string_value(json_object_get(en, "backup"));
+		if (i == 10) {
+			buf_addf(&msg, " ... (%zu files)", json_array_size(json_object_get(m, "entries")));
+			break;
+		}
+		buf_addf(&msg, "%s %s (%s%s%s)", i ? "," : "", ln_printable(path ? path : "?"),
+			 json_is_true(json_object_get(en, "oldExists")) ? "old bytes in " :
+			 "did not exist before", bk ? bk : "", "");
+	}
+	if (!m)
+		buf_adds(&msg, " (the manifest is unreadable)");
+	buf_addf(&msg, ". To finish the rollback, fix what is named above (for instance move "
+		 "away a file or folder that is in the way) and run any lanser command in "
+		 "this workspace: each one retries it. To keep the work tree as it is now "
+		 "instead, remove the journal: rm -rf '%s'. Until then, queries answer "
+		 "(with this warning) and edits and tests are refused", ln_printable(jdir));
+	ln_error_set(code, "%s", msg.data);
+	json_decref(m);
+	buf_release(&msg);
+	buf_release(&data);
+	buf_release(&p);
+	return code;
+}
+
 /* Restores everything a journal describes. Idempotent. */
 static int rollback_journal(const char *top, const char *gitdir, const char *jdir)
 {
@@ -521,10 +589,11 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 				error = put_file(rootfd, path, tmp, b.data, b.len,
 						 (unsigned)json_integer_value(json_object_get(en, "oldMode")));
 			buf_release(&b);
-		} else {
+		} else if (!way_blocked(rootfd, path)) {
 			error = drop_file(rootfd, path, tmp, false);
 		}
-		drop_tmp(rootfd, path, tmp);
+		if (!error)   /* (it clears the last error: keep a failure's) */
+			drop_tmp(rootfd, path, tmp);
 	}
 	if (error)
 		goto done;
@@ -642,7 +711,7 @@ static int recover_locked(const char *top, const char *gitdir)
 		if (access(p.data, F_OK) != 0) {
 			error = rollback_journal(top, gitdir, j.data);
 			if (error) {
-				r = error;
+				r = recovery_failed(error, j.data);
 				goto done;
 			}
 		}
@@ -904,6 +973,11 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		if (!t->prefix)
 			abort();
 	}
+	/* a set whose paths cannot all hold is refused before anything
+	 * is written (edit.h) */
+	error = sbx_edits_check_paths(e);
+	if (error)
+		goto fail;
 	t->v = calloc(2 * e->n + 1, sizeof *t->v);
 	if (!t->v)
 		abort();
@@ -967,8 +1041,25 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		goto fail;
 	error = write_files(t);
 	if (error) {
-		int e2 = sbx_txn_free(t);
-		(void)e2;
+		char *msg = strdup(ln_error_msg());
+		struct buf jdir = BUF_INIT;
+		if (!msg)
+			abort();
+		buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
+		if (sbx_txn_free(t) < 0) {
+			/* the journal stays: say what failed first, then how to
+			 * finish the rollback */
+			char *why = strdup(ln_error_msg());
+			if (!why)
+				abort();
+			ln_error_set(error, "%s; then the rollback failed: %s", msg, why);
+			recovery_failed(error, jdir.data);
+			free(why);
+		} else {
+			ln_error_set(error, "%s", msg);
+		}
+		free(msg);
+		buf_release(&jdir);
 		return error;
 	}
 	*out = t;

@@ -205,6 +205,84 @@ check_eq "daemon answers while another connection stays silent" "0 src/list.c:15
 wait
 check_eq "daemon still the same daemon after the bad requests" "$dpid2" "$(st .daemon.pid)"
 
+# --- idle connections cannot lock clients out ----------------------------------
+# 80 connections of our own uid that never send a request, re-opened as soon
+# as the daemon drops one (a peer that keeps the table full on purpose).
+cat >"$TMP/flood.py" <<'EOF'
+import os, socket, sys, time
+os.setsid()
+path, n, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.setblocking(False)
+    return s
+socks = [conn() for _ in range(n)]
+with open(ready + ".tmp", "w") as f:
+    f.write(str(len(socks)))
+os.rename(ready + ".tmp", ready)
+while True:
+    for i, s in enumerate(socks):
+        try:
+            s.recv(64)          # b"" (closed) or a reply: open another
+            s.close()
+            socks[i] = conn()
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            socks[i] = conn()
+    time.sleep(0.02)
+EOF
+fdpid=$(st .daemon.pid)
+"$PY" "$TMP/flood.py" "$(wsdir)/sock" 80 "$TMP/flood.ready" </dev/null >/dev/null 2>&1 &
+fpid=$!
+wait_until 20 test -e "$TMP/flood.ready"
+check_eq "daemon flood: 80 idle connections are open" 80 "$(cat "$TMP/flood.ready" 2>/dev/null)"
+run "$L" --no-daemon --json def src/main.c@L23:C10
+want=$(json .bundleId)
+for i in 1 2 3; do
+	run "$L" --json --no-cache def src/main.c@L23:C10
+	check_eq "daemon flood: call $i answers (exit 0) with --no-daemon's bundleId" "0 $want" "$RC $(json .bundleId)"
+done
+run "$L" def src/main.c@L23:C10
+check_eq "daemon flood: a text answer too" "0 src/util.c:3:5" "$RC $OUT"
+check_not_contains "daemon flood: no exit-80 error" "$ERR" "lanser: the daemon is busy ("
+kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null
+run "$L" --json --no-cache def src/main.c@L23:C10
+check_eq "daemon flood: after it the daemon answers again" "0 true $want" \
+	"$RC $(json .meta.volatile.daemon) $(json .bundleId)"
+check_eq "daemon flood: still the same daemon" "$fdpid" "$(st .daemon.pid)"
+check_eq "daemon flood: it evicted idle connections (status says so)" 1 \
+	"$([ "$(st .daemon.evictedIdle)" -gt 0 ] 2>/dev/null && echo 1)"
+
+# A daemon that says "busy" (LNB1): the client answers in-process instead
+# of failing; a stand-in speaks for it, on the daemon's own socket.
+"$L" daemon stop >/dev/null
+cat >"$TMP/busy.py" <<'EOF'
+import os, socket, struct, sys
+os.setsid()
+path, ready = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(8)
+open(ready, "w").close()
+msg = b"the daemon evicted this idle connection\n"
+while True:
+    c, _ = s.accept()
+    c.sendall(b"LNB1" + struct.pack(">III", 80, 0, len(msg)) + msg)
+    c.close()
+EOF
+"$PY" "$TMP/busy.py" "$(wsdir)/sock" "$TMP/busy.ready" </dev/null >/dev/null 2>&1 &
+bpid=$!
+wait_until 20 test -e "$TMP/busy.ready"
+run "$L" --json def src/main.c@L23:C10
+check_eq "daemon busy: the client answers in-process with the same bundleId" "0 false $want" \
+	"$RC $(json .meta.volatile.daemon) $(json .bundleId)"
+check_contains "daemon busy: and says why" "$ERR" "the daemon is busy (the daemon evicted this idle connection); answering without the daemon"
+kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
+rm -f "$(wsdir)/sock"
+
 # --- foreign sockets and peers ------------------------------------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	# A socket in our folder that belongs to someone else is not used.
@@ -376,6 +454,25 @@ cd "$TMP" || exit 1
 rm -rf "$gone"
 wait_until 10 bash -c "! kill -0 $gpid 2>/dev/null" && ok "daemon stops when its workspace root is removed" ||
 	fail "daemon stops when its workspace root is removed" "pid $gpid still there after 10 s"
+
+# --all stops this lanser's daemons only: one started by another copy of
+# lanser (another checkout) sharing this state folder is listed, left alone.
+mkdir -p "$TMP/copy"
+cp "$LANSER_REPO_ROOT/lanser" "$LANSER_REPO_ROOT/lanser-engine" "$TMP/copy/"
+cws=$(fixture cproj copyws)
+"$L" --root "$ws" daemon start >/dev/null
+"$TMP/copy/lanser" --root "$cws" daemon start >/dev/null
+cpid=$("$TMP/copy/lanser" --root "$cws" daemon status --json | json .daemon.pid -)
+mpid=$("$L" --root "$ws" daemon status --json | json .daemon.pid -)
+run "$L" --root "$ws" daemon stop --all
+check_eq "daemon stop --all exits 0" 0 "$RC"
+check_contains "daemon stop --all names the daemon it stops" "$OUT" "stopped the daemon for $ws (pid $mpid)"
+check_contains "daemon stop --all names the other lanser's daemon it leaves" "$OUT" \
+	"left alone: the daemon for $cws (pid $cpid) runs $TMP/copy/lanser-engine"
+check_eq "daemon stop --all: this lanser's daemon is gone, the other one runs" "0 1" \
+	"$(alive "$mpid" && echo 1 || echo 0) $(alive "$cpid" && echo 1 || echo 0)"
+"$TMP/copy/lanser" --root "$cws" daemon stop >/dev/null
+check_eq "daemon the other lanser stops its own" 0 "$(alive "$cpid" && echo 1 || echo 0)"
 
 "$L" --root "$mixed" daemon stop --all >/dev/null
 check_eq "daemon stop --all leaves no daemon of this test" 0 "$(pgrep -f -- "--root $TMP/" | wc -l)"

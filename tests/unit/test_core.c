@@ -34,3 +34,25 @@ TEST(core_err__message_may_wrap_the_previous_message)
 	CHECK_EQ_STR(ln_error_msg(), "outer: inner 42");
 	CHECK_EQ_INT(ln_error_code(), LN_ESELECTOR);
 }
+
+TEST(core_buf__printable_escapes_controls_and_keeps_utf8)
+{
+	struct buf b = BUF_INIT;
+
+	buf_add_printable(&b, "a\x1b[31mred\n\tz\x7f\\", 14);
+	CHECK_EQ_STR(b.data, "a\\x1b[31mred\\x0a\\x09z\\x7f\\");
+	buf_reset(&b);
+	/* C1 controls (U+009B is a one-byte CSI for some terminals) and
+	 * broken UTF-8 byte by byte; real UTF-8 kept */
+	buf_add_printable(&b, "\xc2\x9b" "2J \xc3\xa9 \xe2\x82\xac \xff \xc3", 15);
+	CHECK_EQ_STR(b.data, "\\xc2\\x9b2J \xc3\xa9 \xe2\x82\xac \\xff \\xc3");
+	buf_release(&b);
+	CHECK_EQ_STR(ln_printable("ok/path.c"), "ok/path.c");
+	CHECK_EQ_STR(ln_printable(NULL), "(null)");
+	{
+		const char *x = ln_printable("x\ny"), *y = ln_printable("\x1b");
+		CHECK_EQ_STR(x, "x\\x0ay");
+		CHECK_EQ_STR(y, "\\x1b");
+	}
+	CHECK_EQ_STR(ln_printable_text("two\n\tlines\x1b]0;t\x07"), "two\n\tlines\\x1b]0;t\\x07");
+}

@@ -401,3 +401,42 @@ TEST(sbx_whole_file__replace_and_add_through_a_transaction)
 	free(s);
 	rmtree(dir);
 }
+
+/* A file and a path below it, from a server's WorkspaceEdit: refused when
+ * the set is built (77), and by the transaction for a set built by hand. */
+TEST(sbx_edits__refuses_a_file_and_a_folder_of_one_name)
+{
+	char dir[64], u_a[200], u_b[200];
+	struct sbx_edits e;
+	struct sbx_txn *t = NULL;
+	struct ln_apply_opts o = { 0 };
+	struct stat st;
+	json_t *we;
+
+	CHECK(make_repo(dir, sizeof dir) == 0);
+	snprintf(u_a, sizeof u_a, "file://%s/src/x.c", dir);
+	snprintf(u_b, sizeof u_b, "file://%s/src/x.c/y.c", dir);
+	we = json_pack("{s:[{s:s, s:s}, {s:s, s:s}]}", "documentChanges",
+		       "kind", "create", "uri", u_a, "kind", "create", "uri", u_b);
+	sbx_edits_init(&e);
+	CHECK_EQ_INT(sbx_edits_from_workspace_edit(&e, dir, we, LN_ENC_UTF16), LN_EINPUT);
+	CHECK(strstr(ln_error_msg(), "src/x.c would be a file and src/x.c/y.c") != NULL);
+	json_decref(we);
+	/* the same set made by hand goes no further than the transaction's check */
+	sbx_edits_release(&e);
+	sbx_edits_init(&e);
+	CHECK_EQ_INT(sbx_edits_replace_file(&e, dir, "src/x.c/y.c", "b\n", 2), 0);
+	CHECK_EQ_INT(sbx_edits_replace_file(&e, dir, "src/x.c", "a\n", 2), 0);
+	CHECK_EQ_INT(sbx_txn_begin(&t, dir, &e, &o), LN_EINPUT);
+	CHECK(t == NULL);
+	CHECK(lstat(dir, &st) == 0);
+	{
+		char p[128];
+		snprintf(p, sizeof p, "%s/src", dir);
+		CHECK(lstat(p, &st) != 0);   /* nothing written */
+		snprintf(p, sizeof p, "%s/.git/lanser-txn", dir);
+		CHECK(lstat(p, &st) != 0);   /* no journal */
+	}
+	sbx_edits_release(&e);
+	rmtree(dir);
+}
