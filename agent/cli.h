@@ -94,7 +94,7 @@ struct cli {
 	void *replay;             /* set while `trace replay` re-runs this command */
 	const char *sarif_path;   /* eval --sarif FILE: the new diagnostics as SARIF 2.1.0 */
 	const char *episode_mode; /* group --episode M: the episode reward mode (--mode is the advantage mode) */
-	/* workspace trust (core/trust.h, docs/security-trust.md) */
+	/* workspace trust (core/trust.h, docs/security.md) */
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */

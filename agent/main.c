@@ -83,7 +83,7 @@ static const struct command commands[] = {
 	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE", "read, verify and export traces (docs/trace.md)" },
 	{ "eval", CMD(cmd_eval), NEEDS_WORKSPACE | WRITES, "--patch P | --task T [--sarif F]", "CI verdict for a patch: diagnostics, tests, reward, policy (docs/eval.md)" },
 	{ "group", CMD(cmd_group), NEEDS_WORKSPACE | WRITES, "[--task T] P... | --in C.jsonl", "rewards and GRPO advantages of a group of candidates (docs/eval.md)" },
-	{ "trust", CMD(cmd_trust), NEEDS_WORKSPACE, "[--revoke | --list]", "trust this workspace's .lanser.json (docs/security-trust.md)" },
+	{ "trust", CMD(cmd_trust), NEEDS_WORKSPACE, "[--revoke | --list]", "trust this workspace's .lanser.json (docs/security.md)" },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

@@ -1,6 +1,6 @@
 /*
  * trustcmd.c - `lanser trust [--revoke | --list]` (core/trust.h,
- * docs/security-trust.md).
+ * docs/security.md).
  */
 #include "cli.h"
 #include "err.h"

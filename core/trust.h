@@ -1,5 +1,5 @@
 /*
- * trust.h - workspace trust (docs/security-trust.md).
+ * trust.h - workspace trust (docs/security.md).
  *
  * A repository is untrusted until the user says otherwise. Trust is the
  * pair (canonical workspace root, config digest of its .lanser.json as

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Workspace trust and servers that cannot be steered (issue 11;
-# docs/security-trust.md). Every attack is also shown to work where lanser
+# docs/security.md). Every attack is also shown to work where lanser
 # allows it (trusted, or unboxed), so each check can fail:
 #   - a hostile .lanser.json (server command, versionCommand) in an
 #     untrusted workspace runs nothing; after `lanser trust` it runs; a
