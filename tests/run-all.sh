@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every suite of `make test` and prints one closing line for CI:
-#   total: N passed, N failed
+#   total: N passed, N failed, N skipped
+# (a skipped check names its reason in its suite's log: never counted as passed)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export LANSER_REPO_ROOT="$PWD"
-pass=0; fail=0
+pass=0; fail=0; skipped=0
 tally() { # parse "N passed, N failed" from the last matching line of a log
 	local line
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
@@ -13,6 +14,9 @@ tally() { # parse "N passed, N failed" from the last matching line of a log
 	p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')
 	f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
 	pass=$((pass+p)); fail=$((fail+f))
+	local s
+	s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+')
+	skipped=$((skipped+${s:-0}))
 }
 mkdir -p tests/tmp
 run_suite() { # name, command...
@@ -43,5 +47,5 @@ LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	tests/integration/t_sandbox_unpriv.sh tests/integration/t_escape.sh \
 	tests/integration/t_jail.sh tests/integration/t_edit_patch.sh tests/integration/t_kill.sh \
 	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_trust.sh
-echo "total: $pass passed, $fail failed"
+echo "total: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

@@ -6,9 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-	echo "# NOTE: needs root and setpriv to switch to an unprivileged user: not run"
-	fail "t_sandbox_unpriv can switch users" "not root, or no setpriv"
-	exit 1
+	skip "t_sandbox_unpriv" "needs root and setpriv to switch to an unprivileged user"
+	exit 0
 fi
 NOBODY=65534
 # never run from the repository lanser is built in

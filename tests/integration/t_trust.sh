@@ -229,3 +229,54 @@ run "$L" --json --no-isolation eval --base "$BASE" --patch "$TMP/inc.diff"
 check_contains "trust: (unboxed, with --no-isolation, the text does leak: the attack is real)" \
 	"$OUT" "lanserSecretWord"
 rm -rf "$S"
+
+# ---- the same attacks, run by an unprivileged user ----------------------------
+# (CI runs as root; developers do not: as an ordinary user the boxed servers
+# bind the worktree directly instead of an idmapped clone, and the trust
+# store is the user's own.)
+NOBODY=65534
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	cd "$TMP" || exit 1
+	chmod 755 "$TMP"
+	U=$TMP/unpriv
+	rm -rf "$U"
+	mkdir -p "$U/run" "$U/home/.secrets" "$U/state" "$U/markers"
+	fixture cproj unpriv/c >/dev/null || exit 1
+	printf 'lanserNobodySecret_%s\n' "$$" >"$U/home/.secrets/secret.h"
+	chown -R $NOBODY:$NOBODY "$U"
+	chmod 700 "$U/run" "$U/home" "$U/home/.secrets"
+	AS=(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups
+		env XDG_RUNTIME_DIR="$U/run" HOME="$U/home" XDG_STATE_HOME="$U/state")
+	UGIT=("${AS[@]}" git -C "$U/c" -c user.email=t@example.com -c user.name=t)
+	"${UGIT[@]}" init -q && "${UGIT[@]}" add -A && "${UGIT[@]}" commit -qm base || exit 1
+
+	printf '{"servers": {"clangd": {"command": ["/bin/sh", "-c", "touch %s/cmd; exec clangd --log=error"], "versionCommand": ["/bin/sh", "-c", "touch %s/ver; echo evil 1.0"]}}}\n' \
+		"$U/markers" "$U/markers" >"$U/c/.lanser.json"
+	chown $NOBODY:$NOBODY "$U/c/.lanser.json"
+	cd "$U/c" || exit 1
+	run "${AS[@]}" "$L" --no-daemon def src/main.c@L14:C2
+	check_eq "trust (unprivileged): untrusted, the query answers" 0 "$RC"
+	run "${AS[@]}" "$L" doctor
+	check_eq "trust (unprivileged): untrusted, neither command ran (query, doctor)" "" "$(ls "$U/markers")"
+	run "${AS[@]}" "$L" --trust --no-daemon def src/main.c@L14:C2
+	check_eq "trust (unprivileged): (with --trust the server command runs: the attack is real)" cmd \
+		"$(ls "$U/markers" | grep -x cmd)"
+	rm -f "$U/c/.lanser.json"
+
+	sed -i "1i #include \"$U/home/.secrets/secret.h\"" src/util.c
+	"${UGIT[@]}" diff >"$U/inc.diff"
+	"${UGIT[@]}" checkout -q -- .
+	chmod 644 "$U/inc.diff"
+	run "${AS[@]}" "$L" --json eval --patch "$U/inc.diff"
+	check_eq "trust (unprivileged): eval of a candidate including a 0700 file of the user judges it (84)" \
+		84 "$RC"
+	check_not_contains "trust (unprivileged): the file's text is not in the verdict/bundle" "$OUT$ERR" \
+		"lanserNobodySecret"
+	run "${AS[@]}" "$L" --json --no-isolation eval --patch "$U/inc.diff"
+	check_contains "trust (unprivileged): (unboxed, the text does leak: the attack is real)" "$OUT" \
+		"lanserNobodySecret"
+	"${AS[@]}" "$L" daemon stop --all >/dev/null 2>&1 </dev/null
+	cd "$TMP" || exit 1
+else
+	skip "t_trust as an unprivileged user" "needs root and setpriv to switch users"
+fi
