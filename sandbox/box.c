@@ -225,8 +225,20 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 	vec_push_own(&a, xfmt("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
 	vec_push(&a, "--tmpfs");
 	vec_push(&a, "/tmp");
-	if (s->root)
+	if (s->root) {
 		add_bind(p, &a, s->root_writable ? "--bind" : "--ro-bind", s->root, s->root, true);
+		/* A writable root that is a repository's top (tests run in place):
+		 * its .git stays read-only, or the tests could plant hooks or
+		 * config that the user's next git command runs outside the box. A
+		 * linked worktree's .git is a file naming a folder that is not in
+		 * the box at all. */
+		if (s->root_writable) {
+			char *git = xfmt("%s/.git", s->root);
+			if (lstat(git, &st) == 0 && S_ISDIR(st.st_mode))
+				add_bind(p, &a, "--ro-bind", git, git, true);
+			free(git);
+		}
+	}
 	for (i = 0; s->ro_paths && s->ro_paths[i]; i++) {
 		if (!path_ok(s->ro_paths[i])) {
 			error = ln_error_set(LN_EUSAGE, "sandbox: not an absolute path: %s",

@@ -206,6 +206,23 @@ else
 	skip "t_escape as an unprivileged user" "no setpriv to switch users"
 fi
 
+# tests run in place cannot plant git hooks or config in the repository
+# (the user's next git command would run them outside the box)
+G=$TMP/inplace
+mkdir -p "$G" && git -C "$G" init -q
+cat >"$G/.lanser.json" <<'JSON'
+{"test": ["/bin/sh", "-c", "echo 'touch pwned' >.git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; printf '[alias]\\n\\tst = !touch pwned\\n' >>.git/config; echo built >built.txt"]}
+JSON
+git -C "$G" add -A && git -C "$G" -c user.email=t@example.com -c user.name=t commit -qm base
+run_reaped 60 "$L" --root "$G" --json test
+check_eq "in place: the test ran boxed" "0 namespaces" "$RC $(json .isolation)"
+check_eq "in place: the worktree is writable (built.txt)" built "$(cat "$G/built.txt" 2>/dev/null)"
+check_eq "in place: no git hook planted" "" "$(ls "$G/.git/hooks" | grep -x pre-commit)"
+check_not_contains "in place: .git/config unchanged" "$(cat "$G/.git/config")" "pwned"
+run_reaped 60 "$L" --root "$G" --json --no-isolation test
+check_eq "in place: (without the box the hook is planted: the attack is real)" pre-commit \
+	"$(ls "$G/.git/hooks" | grep -x pre-commit)"
+
 # the trampoline of boxed programs is not a command
 run "$L" --help
 check_not_contains "lanser --help does not show the hidden __box" "$OUT$ERR" "__box"
