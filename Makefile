@@ -15,8 +15,8 @@ TS_PY    := $(NM)/tree-sitter-python/src
 # Our tree-sitter headers come first so that a system copy
 # (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
 VERSION := 0.1.0
-REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -Icore -Ilsp -Iselectors \
-	-Isandbox -Irewards -Iagent -Wall -Wextra -Wshadow -Wno-unused-parameter \
+REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -I. \
+	-Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
 LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lpthread -lm
@@ -106,7 +106,7 @@ lanser-asan: $(patsubst %.c,$(ASAN)/%.o,$(MAIN_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 200000
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Icore -Iselectors -g -O1 \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
@@ -132,7 +132,7 @@ fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
 FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c
 build/fuzz/fuzz_trace: $(FUZZ_TRACE_SRC) rewards/tracefile.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Irewards -o $@ $(FUZZ_TRACE_SRC) -ljansson
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_TRACE_SRC) -ljansson
 fuzz-trace: build/fuzz/fuzz_trace
 	@mkdir -p build/fuzz/trace-corpus
 	./build/fuzz/fuzz_trace -max_len=8192 -max_total_time=$(FUZZ_SECONDS) \
@@ -154,7 +154,7 @@ FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c cor
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
 fuzz-patch: build/fuzz/fuzz_patch
 	@mkdir -p build/fuzz/patch-corpus
 	./build/fuzz/fuzz_patch -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
@@ -173,7 +173,7 @@ FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c
 FUZZ_OUTCOME_RUNS ?= 100000
 build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
 build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)
 	@rm -rf build/fuzz/outcome-seeds && mkdir -p build/fuzz/outcome-seeds build/fuzz/outcome-corpus
 	@for f in tests/outcomes/*.xml; do { printf '\000'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done

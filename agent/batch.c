@@ -9,12 +9,12 @@
  * the daemon (or, with --no-daemon, in this process on one shared set of
  * servers), so its bundle has the same bundleId.
  */
-#include "cli.h"
-#include "buf.h"
-#include "bundle.h"
-#include "daemon.h"
-#include "err.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "lsp/workspace.h"
 
 #include <errno.h>
 #include <stdio.h>

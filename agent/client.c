@@ -4,11 +4,11 @@
  * Linked into both binaries: the thin `lanser` front end (which needs
  * nothing but this, the core and the command table) and the engine.
  */
-#include "daemon.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,13 +2,13 @@
  * daemon.c - the warm per-workspace daemon (see daemon.h); its client and
  * the wire format are in client.c.
  */
-#include "daemon.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
-#include "txn.h"
-#include "workspace.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
+#include "sandbox/txn.h"
+#include "lsp/workspace.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,20 +10,20 @@
  * new errors appear (exit 82). The bundle records the diff, the files,
  * conflicts, diagnostics before/after and the decision.
  */
-#include "cli.h"
-#include "position.h"
-#include "buf.h"
-#include "bundle.h"
-#include "edit.h"
-#include "err.h"
-#include "hash.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "transaction.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "agent/position.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "sandbox/transaction.h"
+#include "lsp/workspace.h"
 
 #include <stdio.h>
 #include <stdlib.h>

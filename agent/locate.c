@@ -10,16 +10,16 @@
  * (selectors/resolve.h); the bundle records the original place, the
  * resolved range, the score, the features, the weights and tau.
  */
-#include "cli.h"
-#include "bundle.h"
-#include "err.h"
-#include "outline.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "tree.h"
+#include "agent/cli.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "selectors/outline.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "selectors/tree.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,17 +7,17 @@
  * stdout for write errors and turns the command's LN_E* code into the exit
  * status (core/err.h; docs/exit-codes.md).
  */
-#include "cli.h"
-#include "daemon.h"
-#include "trace.h"
-#include "workspace.h"
-#include "err.h"
-#include "path.h"
-#include "trust.h"
-#include "buf.h"
+#include "agent/cli.h"
+#include "agent/daemon.h"
+#include "agent/trace.h"
+#include "lsp/workspace.h"
+#include "core/err.h"
+#include "core/path.h"
+#include "core/trust.h"
+#include "core/buf.h"
 #ifndef LANSER_THIN
-#include "box.h"
-#include "txn.h"
+#include "sandbox/box.h"
+#include "sandbox/txn.h"
 #endif
 
 #include <errno.h>

@@ -6,9 +6,9 @@
 #ifndef LANSER_AGENT_POSITION_H
 #define LANSER_AGENT_POSITION_H
 
-#include "cli.h"
-#include "selector.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "selectors/selector.h"
+#include "lsp/workspace.h"
 
 struct resolved_position {
 	struct sel sel;              /* the parsed selector */

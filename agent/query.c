@@ -6,18 +6,18 @@
  * server's negotiated encoding only when talking to it, through the exact
  * document text the server was sent.
  */
-#include "cli.h"
-#include "position.h"
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "trace.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "agent/position.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "agent/trace.h"
+#include "lsp/workspace.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -6,13 +6,13 @@
  * untrusted: terms are parsed strictly, JSONL lines and groups are bounded,
  * and a bad line is an error naming its line number.
  */
-#include "cli.h"
-#include "advantage.h"
-#include "buf.h"
-#include "err.h"
-#include "jcs.h"
-#include "reward.h"
-#include "trace.h"
+#include "agent/cli.h"
+#include "rewards/advantage.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jcs.h"
+#include "rewards/reward.h"
+#include "agent/trace.h"
 
 #include <errno.h>
 #include <math.h>

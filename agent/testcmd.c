@@ -3,21 +3,21 @@
  * or of candidate patches in their own worktrees, in the sandbox, and
  * prints a summary or the outcome records (docs/sandbox.md).
  */
-#include "cli.h"
+#include "agent/cli.h"
 
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "hash.h"
-#include "isolate.h"
-#include "outcome.h"
-#include "path.h"
-#include "proc.h"
-#include "run.h"
-#include "task.h"
-#include "txn.h"
-#include "worktree.h"
-#include "testcmd.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "sandbox/isolate.h"
+#include "sandbox/outcome.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "sandbox/run.h"
+#include "sandbox/task.h"
+#include "sandbox/txn.h"
+#include "sandbox/worktree.h"
+#include "agent/testcmd.h"
 
 #include <pthread.h>
 #include <signal.h>

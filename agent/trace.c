@@ -13,19 +13,19 @@
  * differently is named (exit 76); a trace that cannot be read as one is
  * exit 85.
  */
-#include "cli.h"
-#include "trace.h"
-#include "advantage.h"
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
-#include "proc.h"
-#include "reward.h"
-#include "snapshot.h"
-#include "workspace.h"
-#include "tracefile.h"
+#include "agent/cli.h"
+#include "agent/trace.h"
+#include "rewards/advantage.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
+#include "core/proc.h"
+#include "rewards/reward.h"
+#include "core/snapshot.h"
+#include "lsp/workspace.h"
+#include "rewards/tracefile.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-#include "bundle.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
+#include "core/bundle.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
 
 #include <stdlib.h>
 #include <string.h>

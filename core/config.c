@@ -1,8 +1,8 @@
-#include "config.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "trust.h"
+#include "core/config.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/trust.h"
 
 #include <stdio.h>
 #include <stdlib.h>

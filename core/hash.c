@@ -1,6 +1,6 @@
-#include "hash.h"
-#include "buf.h"
-#include "jcs.h"
+#include "core/hash.h"
+#include "core/buf.h"
+#include "core/jcs.h"
 
 #include <nettle/sha2.h>
 #include <stdlib.h>

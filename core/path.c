@@ -1,6 +1,6 @@
-#include "path.h"
-#include "buf.h"
-#include "err.h"
+#include "core/path.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-#include "snapshot.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
+#include "core/snapshot.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
-#include "state.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
+#include "core/state.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>

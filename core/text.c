@@ -1,5 +1,5 @@
-#include "text.h"
-#include "err.h"
+#include "core/text.h"
+#include "core/err.h"
 
 #include <limits.h>
 #include <stdlib.h>

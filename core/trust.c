@@ -1,9 +1,9 @@
 /*
  * trust.c - workspace trust (see trust.h).
  */
-#include "trust.h"
-#include "buf.h"
-#include "err.h"
+#include "core/trust.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

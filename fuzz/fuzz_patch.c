@@ -7,8 +7,8 @@
  * checks a property: when a patch applies, lanser's own preview of the
  * result (sbx_edits_diff) applies to the same tree and gives the same files.
  */
-#include "edit.h"
-#include "err.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
 
 #include <git2.h>
 #include <stdint.h>

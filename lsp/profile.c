@@ -1,10 +1,10 @@
-#include "profile.h"
-#include "buf.h"
-#include "config.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
+#include "lsp/profile.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

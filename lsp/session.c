@@ -1,10 +1,10 @@
-#include "session.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jsonrpc.h"
-#include "path.h"
-#include "proc.h"
+#include "lsp/session.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "lsp/jsonrpc.h"
+#include "core/path.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,10 +1,10 @@
-#include "workspace.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "path.h"
-#include "proc.h"
-#include "snapshot.h"
+#include "lsp/workspace.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "core/snapshot.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -28,9 +28,9 @@
 
 #include <stdbool.h>
 
-#include "profile.h"
-#include "session.h"
-#include "text.h"
+#include "lsp/profile.h"
+#include "lsp/session.h"
+#include "core/text.h"
 
 #define LSP_MAX_FILE_BYTES ((size_t)16 << 20)
 

@@ -1,5 +1,5 @@
-#include "advantage.h"
-#include "err.h"
+#include "rewards/advantage.h"
+#include "core/err.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-#include "tracefile.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
+#include "rewards/tracefile.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
 
 #include <errno.h>
 #include <fcntl.h>

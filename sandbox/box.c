@@ -1,8 +1,8 @@
-#include "box.h"
-#include "isolate.h"
-#include "sysfilter.h"
+#include "sandbox/box.h"
+#include "sandbox/isolate.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,10 +2,10 @@
  * edit.c - building edit sets from diffs, WorkspaceEdits and whole files;
  * rendering them as a diff (see edit.h, docs/edits.md).
  */
-#include "edit.h"
-#include "err.h"
-#include "jail.h"
-#include "path.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "sandbox/jail.h"
+#include "core/path.h"
 
 #include <git2.h>
 #include <stdlib.h>

@@ -22,8 +22,8 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "text.h"
+#include "core/buf.h"
+#include "core/text.h"
 
 #define SBX_PATCH_MAX_BYTES ((size_t)32 << 20)   /* a whole patch */
 #define SBX_PATCH_MAX_LINE ((size_t)1 << 20)     /* one line of a patch */

@@ -1,11 +1,11 @@
 /*
  * jail.c - the workspace jail (see jail.h).
  */
-#include "jail.h"
-#include "buf.h"
-#include "config.h"
-#include "err.h"
-#include "path.h"
+#include "sandbox/jail.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
-#include "outcome.h"
+#include "sandbox/outcome.h"
 
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -1,12 +1,12 @@
-#include "run.h"
-#include "box.h"
-#include "isolate.h"
-#include "quota.h"
-#include "supervise.h"
-#include "sysfilter.h"
+#include "sandbox/run.h"
+#include "sandbox/box.h"
+#include "sandbox/isolate.h"
+#include "sandbox/quota.h"
+#include "sandbox/supervise.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
-#include "proc.h"
+#include "core/err.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

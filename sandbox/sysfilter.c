@@ -1,6 +1,6 @@
-#include "sysfilter.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

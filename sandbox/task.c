@@ -1,7 +1,7 @@
-#include "task.h"
+#include "sandbox/task.h"
 
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <libgen.h>
 #include <stdio.h>

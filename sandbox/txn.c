@@ -18,11 +18,11 @@
  * COMMITTED is absent and only drops the journal when it is present; both
  * are idempotent, so a kill during recovery is recovered again.
  */
-#include "transaction.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jail.h"
+#include "sandbox/transaction.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "sandbox/jail.h"
 
 #include <dirent.h>
 #include <stdbool.h>

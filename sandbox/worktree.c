@@ -1,8 +1,8 @@
-#include "worktree.h"
+#include "sandbox/worktree.h"
 
-#include "buf.h"
-#include "err.h"
-#include "state.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/state.h"
 
 #include <dirent.h>
 #include <errno.h>

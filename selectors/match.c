@@ -1,7 +1,7 @@
 /*
  * match.c - tokens, Jaccard and winnowing (see match.h).
  */
-#include "match.h"
+#include "selectors/match.h"
 
 #include <stdlib.h>
 #include <string.h>

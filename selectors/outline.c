@@ -1,9 +1,9 @@
 /*
  * outline.c - symbol extraction per grammar (see outline.h).
  */
-#include "outline.h"
-#include "buf.h"
-#include "err.h"
+#include "selectors/outline.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <stdlib.h>
 #include <string.h>

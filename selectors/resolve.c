@@ -3,13 +3,13 @@
  * The features and constants are defined in docs/selectors.md; this file
  * follows those definitions one to one.
  */
-#include "resolve.h"
-#include "buf.h"
-#include "err.h"
-#include "match.h"
-#include "outline.h"
-#include "path.h"
-#include "tree.h"
+#include "selectors/resolve.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "selectors/match.h"
+#include "selectors/outline.h"
+#include "core/path.h"
+#include "selectors/tree.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * docs/selectors.md. Every error names the column of the first character
  * that does not fit and what the grammar expected there.
  */
-#include "selector.h"
-#include "err.h"
+#include "selectors/selector.h"
+#include "core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /*
  * source.c - filesystem and git sources for selector resolution.
  */
-#include "source.h"
-#include "buf.h"
-#include "err.h"
-#include "snapshot.h"
-#include "hash.h"
-#include "path.h"
-#include "tree.h"
+#include "selectors/source.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/snapshot.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "selectors/tree.h"
 
 #include <git2.h>
 #include <stdlib.h>

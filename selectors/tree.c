@@ -1,9 +1,9 @@
 /*
  * tree.c - grammars and the tree cache (see tree.h).
  */
-#include "tree.h"
-#include "err.h"
-#include "hash.h"
+#include "selectors/tree.h"
+#include "core/err.h"
+#include "core/hash.h"
 
 #include <pthread.h>
 #include <stdlib.h>
