@@ -1,7 +1,7 @@
 /*
  * position.h - from a selector to a place in a file, for every command
  * that acts at a position (def, refs, hover in query.c; prepare-rename,
- * rename and actions in edit.c).
+ * rename and actions in agent/editcmd.c).
  */
 #ifndef LANSER_AGENT_POSITION_H
 #define LANSER_AGENT_POSITION_H

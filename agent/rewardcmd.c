@@ -1,5 +1,5 @@
 /*
- * reward.c - `lanser reward` and `lanser advantages` (docs/rewards.md).
+ * rewardcmd.c - `lanser reward` and `lanser advantages` (docs/rewards.md).
  *
  * Both are thin front ends over rewards/reward.h and rewards/advantage.h,
  * the same functions group evaluation and trace replay use. Every input is

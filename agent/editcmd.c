@@ -1,5 +1,5 @@
 /*
- * edit.c - the commands that change files: prepare-rename, rename,
+ * editcmd.c - the commands that change files: prepare-rename, rename,
  * actions, patch (issue 5; docs/edits.md).
  *
  * Every change, whatever its source (a WorkspaceEdit from the server, a
