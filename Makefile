@@ -36,7 +36,7 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned \
+.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned check-layers \
 	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
@@ -193,7 +193,7 @@ deps:
 	@bash scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory check-banned all tests/unit/run tests/unit/run-asan lanser-asan
+	@$(MAKE) --no-print-directory check-banned check-layers all tests/unit/run tests/unit/run-asan lanser-asan
 	@bash tests/run-all.sh
 
 test-unit: tests/unit/run
@@ -228,6 +228,11 @@ bench: deps
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|strncpy|strncat)\s*\(' \
 		$(LIB_SRC) $(MAIN_SRC) || { echo "banned function used (see STYLE)"; exit 1; }
+
+# The layering rule (BRIEF.md "Architecture"): which folder may include
+# which, includes that name their folder, no shared base names.
+check-layers:
+	@bash scripts/check-layers.sh
 
 clean:
 	rm -rf $(BUILD) lanser lanser-engine lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
