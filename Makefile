@@ -108,7 +108,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 200000
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c
+FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
@@ -129,7 +129,7 @@ fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
 # The trace reader (rewards/tracefile.c) under the same flags: `make
 # fuzz-trace` runs for FUZZ_SECONDS, `make fuzz-trace-smoke` (part of
 # `make test`) a bounded number of inputs from fuzz/trace-seeds.
-FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c
+FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c core/xalloc.c
 build/fuzz/fuzz_trace: $(FUZZ_TRACE_SRC) rewards/tracefile.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_TRACE_SRC) -ljansson
@@ -150,7 +150,7 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c
+	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
 	@mkdir -p $(dir $@)
@@ -169,7 +169,7 @@ fuzz-patch-smoke: build/fuzz/fuzz_patch
 # The test-result parsers (sandbox/outcome.c, issue 6): `make fuzz-outcome`
 # runs for FUZZ_SECONDS, `make fuzz-outcome-smoke` (part of `make test`) a
 # bounded number of inputs seeded from tests/outcomes (first byte: parser).
-FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c core/xalloc.c
 FUZZ_OUTCOME_RUNS ?= 100000
 build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include "agent/daemon.h"
 #include "core/err.h"
 #include "lsp/workspace.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -223,9 +224,7 @@ int cmd_batch(struct cli *c)
 			code = request_argv(&argv, line, (size_t)got, &id, &command);
 		if (!code) {
 			size_t n = json_array_size(argv), i;
-			char **args = calloc(n + 2, sizeof *args);
-			if (!args)
-				abort();
+			char **args = xcalloc(n + 2, sizeof *args);
 			args[0] = "lanser";
 			for (i = 0; i < n; i++)
 				args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
@@ -250,7 +249,7 @@ int cmd_batch(struct cli *c)
 				FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
 				struct exec_result res;
 				if (!o || !e)
-					abort();
+					ln_die_oom();
 				lsp_workspace_refresh(ws);
 				c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
 				lsp_workspace_drop_overlays(ws);

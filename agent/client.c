@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/proc.h"
 #include "core/state.h"
+#include "core/xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -364,10 +365,9 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	if (error) {
 		/* The daemon may have answered before reading (busy, a refused
 		 * peer) and closed: its reply is still there to read. */
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		long long soon = ln_now_ms() + 1000;
-		if (!msg)
-			abort();
+
 		if (wire_read(fd, hdr, 16, deadline >= 0 && deadline < soon ? deadline : soon) == 0 &&
 		    (!memcmp(hdr, "LNR1", 4) || !memcmp(hdr, "LNB1", 4)))
 			error = 0;

@@ -9,6 +9,7 @@
 #include "core/state.h"
 #include "sandbox/txn.h"
 #include "lsp/workspace.h"
+#include "core/xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -150,9 +151,7 @@ static void cache_put(struct daemon *d, const char *key, int code, const char *o
 		buf_release(&d->cache[lru].err);
 		d->cache[lru] = d->cache[--d->ncache];
 	}
-	d->cache = realloc(d->cache, (d->ncache + 1) * sizeof *d->cache);
-	if (!d->cache)
-		abort();
+	d->cache = xrealloc(d->cache, (d->ncache + 1) * sizeof *d->cache);
 	e = &d->cache[d->ncache++];
 	memset(e, 0, sizeof *e);
 	snprintf(e->key, sizeof e->key, "%s", key);
@@ -309,9 +308,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 			   "strings; cwd: absolute path)", MAX_ARGS);
 		return;
 	}
-	args = calloc(n + 2, sizeof *args);
-	if (!args)
-		abort();
+	args = xcalloc(n + 2, sizeof *args);
 	args[0] = "lanser";
 	for (i = 0; i < n; i++) {
 		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
@@ -390,7 +387,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		unsigned long crashes = lsp_workspace_crashes(d->ws);
 		FILE *out = open_memstream(&obuf, &olen), *err = open_memstream(&ebuf, &elen);
 		if (!out || !err)
-			abort();
+			ln_die_oom();
 		d->c->exec((int)n + 1, args, cwd, out, err, d->ws, true, &res);
 		fclose(out);
 		fclose(err);

@@ -15,6 +15,7 @@
 #include "core/path.h"
 #include "core/trust.h"
 #include "core/buf.h"
+#include "core/xalloc.h"
 #ifndef LANSER_THIN
 #include "sandbox/box.h"
 #include "sandbox/txn.h"
@@ -258,9 +259,7 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 				if (!cmd->name)
 					return ln_error_set(LN_EUSAGE, "unknown command '%s' "
 							    "(see lanser --help)", argv[optind]);
-				c->argv = calloc((size_t)argc, sizeof *c->argv);
-				if (!c->argv)
-					abort();
+				c->argv = xcalloc((size_t)argc, sizeof *c->argv);
 			} else {
 				c->argv[c->argc++] = argv[optind];
 			}
@@ -369,9 +368,7 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		return ln_error_set(LN_EUSAGE, "no command given");
 	}
 	*cmd_out = cmd;
-	c->cwd = strdup(cwd);
-	if (!c->cwd)
-		abort();
+	c->cwd = xstrdup(cwd);
 	/* Process-wide (core/trust.h): every configuration loaded for this
 	 * command, the jail's and eval's base included, sees it. Only set by
 	 * a command line that gives it: a batch line run in-process keeps the

@@ -18,12 +18,12 @@
 #include "selectors/source.h"
 #include "agent/trace.h"
 #include "lsp/workspace.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 struct query {
 	struct cli *c;
@@ -355,9 +355,7 @@ int resolve_position(struct resolved_position *p, struct cli *c, struct lsp_work
 			error = ln_error_set(res.status, "%s", res.message ? res.message : text);
 			goto done;
 		}
-		p->rel = strdup(res.v[0].path);
-		if (!p->rel)
-			abort();
+		p->rel = xstrdup(res.v[0].path);
 		error = lsp_workspace_text(ws, &p->text, p->rel);
 		if (!error)
 			error = ln_text_line_of(p->text, res.v[0].point, &l0, &p->byte);
@@ -1001,9 +999,7 @@ int cmd_diag(struct cli *c)
 		json_object_set_new(json_object_get(q.bundle, "request"), "target",
 				    json_pack("{s:O}", "paths", files));
 	}
-	opened = calloc(json_array_size(files) + 1, sizeof *opened);
-	if (!opened)
-		abort();
+	opened = xcalloc(json_array_size(files) + 1, sizeof *opened);
 	/* Open everything first so the servers work on all files at once. */
 	json_array_foreach(files, i, f) {
 		error = lsp_workspace_open(q.ws, &opened[i].srv, &opened[i].version,

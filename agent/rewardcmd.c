@@ -13,6 +13,7 @@
 #include "core/jcs.h"
 #include "rewards/reward.h"
 #include "agent/trace.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -160,9 +161,7 @@ static int load_steps(struct cli *c, struct terms *t, const char *arg)
 			error = ln_error_set(LN_EINPUT, "%s: more than 100000 steps", arg + 1);
 			break;
 		}
-		st = realloc(st, (n + 1) * sizeof *st);
-		if (!st)
-			abort();
+		st = xrealloc(st, (n + 1) * sizeof *st);
 		st[n].d_prev = step_term(o, "D0", NAN, &ok);
 		st[n].d = step_term(o, "D", NAN, &ok);
 		st[n].s = step_term(o, "S", NAN, &ok);
@@ -586,9 +585,7 @@ int cmd_advantages(struct cli *c)
 						     MAX_BATCH_VALUES);
 				break;
 			}
-			batch = realloc(batch, (nbatch + 1) * sizeof *batch);
-			if (!batch)
-				abort();
+			batch = xrealloc(batch, (nbatch + 1) * sizeof *batch);
 			batch[nbatch++] = g;
 			continue;
 		}
@@ -599,10 +596,9 @@ int cmd_advantages(struct cli *c)
 	}
 	if (!error && mode == RWD_ADV_BATCH && nbatch) {
 		/* the std of every scorable reward of the batch, then each group */
-		double *all = malloc(values * sizeof *all), mean, std;
+		double *all = xcalloc(values, sizeof *all), mean, std;
 		size_t k = 0;
-		if (!all)
-			abort();
+
 		for (i = 0; i < nbatch; i++) {
 			memcpy(all + k, batch[i].r, batch[i].n * sizeof *all);
 			k += batch[i].n;

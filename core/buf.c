@@ -1,5 +1,6 @@
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -11,13 +12,6 @@
 #include <unistd.h>
 
 char buf_empty_[1];
-
-static void die_oom(void)
-{
-	static const char msg[] = "lanser: out of memory\n";
-	if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
-	abort();
-}
 
 void buf_init(struct buf *b)
 {
@@ -39,7 +33,7 @@ void buf_grow(struct buf *b, size_t extra)
 	char *nd;
 
 	if (extra > (size_t)-1 / 2 - b->len)
-		die_oom();
+		ln_die_oom();
 	need = b->len + extra;
 	if (b->cap && need <= b->cap)
 		return;
@@ -48,7 +42,7 @@ void buf_grow(struct buf *b, size_t extra)
 		ncap = ncap * 3 / 2 + 16;
 	nd = b->cap ? realloc(b->data, ncap + 1) : malloc(ncap + 1);
 	if (!nd)
-		die_oom();
+		ln_die_oom();
 	if (!b->cap) {
 		memcpy(nd, b->data, b->len);
 		nd[b->len] = '\0';
@@ -128,7 +122,7 @@ char *buf_detach(struct buf *b, size_t *len_out)
 	if (!b->cap) {
 		r = calloc(1, 1);
 		if (!r)
-			die_oom();
+			ln_die_oom();
 	} else {
 		r = b->data;
 	}

@@ -3,6 +3,7 @@
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/trust.h"
+#include "core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,7 @@ static int parse(struct ln_config *cfg, const char *root, const char *text, size
 	bool in_store = false;
 	int error = -1;
 
-	cfg->source = strdup(origin);
-	if (!cfg->source)
-		abort();
+	cfg->source = xstrdup(origin);
 	if (!text) {
 		cfg->json = json_object();
 	} else {

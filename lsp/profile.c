@@ -5,6 +5,7 @@
 #include "core/hash.h"
 #include "core/proc.h"
 #include "core/state.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +25,7 @@ static char **strv_new(const char *const *v)
 
 	while (v[n])
 		n++;
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	for (i = 0; i < n; i++)
 		r[i] = strdup(v[i]);
 	return r;
@@ -50,9 +49,7 @@ static int strv_from_json(char ***out, const json_t *arr, const char *what)
 	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 256)
 		return ln_error_set(LN_ECONFIG, "%s must be a non-empty array of strings", what);
 	n = json_array_size(arr);
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	for (i = 0; i < n; i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
 		if (!s) {
@@ -68,9 +65,7 @@ static int strv_from_json(char ***out, const json_t *arr, const char *what)
 
 static void add_type(struct lsp_profile *p, const char *glob, const char *lang)
 {
-	p->types = realloc(p->types, (p->ntypes + 1) * sizeof *p->types);
-	if (!p->types)
-		abort();
+	p->types = xrealloc(p->types, (p->ntypes + 1) * sizeof *p->types);
 	p->types[p->ntypes].glob = strdup(glob);
 	p->types[p->ntypes].language_id = strdup(lang);
 	p->ntypes++;
@@ -92,9 +87,7 @@ static struct lsp_profile *add_profile(struct lsp_profiles *ps, const char *name
 {
 	struct lsp_profile *p;
 
-	ps->v = realloc(ps->v, (ps->n + 1) * sizeof *ps->v);
-	if (!ps->v)
-		abort();
+	ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
 	p = &ps->v[ps->n++];
 	memset(p, 0, sizeof *p);
 	p->name = strdup(name);
@@ -138,9 +131,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 		extra[3] = NULL;
 		while (p->argv[n])
 			n++;
-		p->argv = realloc(p->argv, (n + 4) * sizeof *p->argv);
-		if (!p->argv)
-			abort();
+		p->argv = xrealloc(p->argv, (n + 4) * sizeof *p->argv);
 		for (k = 0; extra[k]; k++)
 			p->argv[n + k] = strdup(extra[k]);
 		p->argv[n + k] = NULL;
@@ -426,9 +417,7 @@ const char **lsp_argv_with_exe(char *const *argv, const char *exe)
 
 	for (n = 0; argv[n]; n++)
 		;
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	r[0] = exe;
 	for (i = 1; i < n; i++)
 		r[i] = argv[i];
@@ -614,9 +603,9 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		if (dump) {
 			int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (fd >= 0) {
-				ssize_t w = write(fd, dump, strlen(dump));
+				int w = ln_write_all(fd, dump, strlen(dump));
 				close(fd);
-				if (w == (ssize_t)strlen(dump))
+				if (w == 0)
 					rename(tmp.data, cache_path);
 				else
 					unlink(tmp.data);

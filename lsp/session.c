@@ -5,6 +5,7 @@
 #include "lsp/jsonrpc.h"
 #include "core/path.h"
 #include "core/proc.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -184,9 +185,7 @@ static struct doc *get_doc(struct lsp_session *s, const char *uri)
 		return d;
 	if (s->ndocs == s->capdocs) {
 		s->capdocs = s->capdocs ? s->capdocs * 2 : 8;
-		s->docs = realloc(s->docs, s->capdocs * sizeof *s->docs);
-		if (!s->docs)
-			abort();
+		s->docs = xrealloc(s->docs, s->capdocs * sizeof *s->docs);
 	}
 	d = &s->docs[s->ndocs++];
 	memset(d, 0, sizeof *d);
@@ -220,9 +219,7 @@ static struct progress *get_progress(struct lsp_session *s, const char *token)
 		return NULL; /* a hostile server cannot grow this without bound */
 	if (s->nprog == s->capprog) {
 		s->capprog = s->capprog ? s->capprog * 2 : 8;
-		s->prog = realloc(s->prog, s->capprog * sizeof *s->prog);
-		if (!s->prog)
-			abort();
+		s->prog = xrealloc(s->prog, s->capprog * sizeof *s->prog);
 	}
 	p = &s->prog[s->nprog++];
 	memset(p, 0, sizeof *p);
@@ -599,9 +596,7 @@ int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
 		json_object_set_new(msg, "params", params);
 	if (s->npend == s->cappend) {
 		s->cappend = s->cappend ? s->cappend * 2 : 8;
-		s->pend = realloc(s->pend, s->cappend * sizeof *s->pend);
-		if (!s->pend)
-			abort();
+		s->pend = xrealloc(s->pend, s->cappend * sizeof *s->pend);
 	}
 	s->pend[s->npend++] = (struct pending){ .id = id, .response = NULL };
 	error = send_msg(s, msg);
@@ -871,9 +866,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	const char *enc;
 
 	*out = NULL;
-	s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	s = xcalloc(1, sizeof *s);
 	s->name = strdup(o->name ? o->name : o->argv[0]);
 	s->root = strdup(o->root);
 	s->stderr_fd = o->stderr_fd;
@@ -1147,12 +1140,10 @@ static int restore(struct lsp_session *s, const json_t *j)
 int lsp_session_replay_new(struct lsp_session **out, const json_t *snapshot,
 			   const struct lsp_replay *src)
 {
-	struct lsp_session *s = calloc(1, sizeof *s);
+	struct lsp_session *s = xcalloc(1, sizeof *s);
 	int error;
 
 	*out = NULL;
-	if (!s)
-		abort();
 	s->replaying = true;
 	s->replay = *src;
 	s->stderr_fd = -1;

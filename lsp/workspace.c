@@ -5,6 +5,7 @@
 #include "core/path.h"
 #include "core/proc.h"
 #include "core/snapshot.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,12 +74,10 @@ struct lsp_workspace {
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
 {
-	struct lsp_workspace *ws = calloc(1, sizeof *ws);
+	struct lsp_workspace *ws = xcalloc(1, sizeof *ws);
 	int error;
 
 	*out = NULL;
-	if (!ws)
-		abort();
 	ws->root = strdup(o->root);
 	ws->init_ms = o->init_ms;
 	ws->request_ms = o->request_ms;
@@ -368,9 +367,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 		*out = &sl->info;
 		return 0;
 	}
-	sl = calloc(1, sizeof *sl);
-	if (!sl)
-		abort();
+	sl = xcalloc(1, sizeof *sl);
 	sl->info.profile = profile;
 	sl->ws = ws;
 	error = slot_start(ws, sl);
@@ -378,9 +375,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 		free(sl);
 		return error;
 	}
-	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
-	if (!ws->servers)
-		abort();
+	ws->servers = xrealloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
 	ws->servers[ws->nservers++] = sl;
 	*out = &sl->info;
 	return 0;
@@ -439,9 +434,7 @@ static bool text_stale(const struct lsp_workspace *ws, const struct cached_text 
 
 static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
 {
-	ws->texts = realloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
-	if (!ws->texts)
-		abort();
+	ws->texts = xrealloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
 	ws->texts[ws->ntexts++] = ct;
 }
 
@@ -499,9 +492,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 					 ln_error_msg());
 		goto done;
 	}
-	ct = calloc(1, sizeof *ct);
-	if (!ct)
-		abort();
+	ct = xcalloc(1, sizeof *ct);
 	ct->path = strdup(path);
 	ct->text = t;
 	ln_sha256_hex(data.data, data.len, ct->digest);
@@ -544,9 +535,7 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 		return ln_error_set(error, "%s: %s", path, ln_error_msg());
 	if (find_text(ws, path, &i))
 		text_remove(ws, i);
-	ct = calloc(1, sizeof *ct);
-	if (!ct)
-		abort();
+	ct = xcalloc(1, sizeof *ct);
 	ct->path = strdup(path);
 	ct->text = t;
 	ct->overlay = true;
@@ -809,9 +798,7 @@ static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_
 		lsp_session_close_doc(s, uri);
 	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
 		return;
-	*pend = realloc(*pend, (*npend + 1) * sizeof **pend);
-	if (!*pend)
-		abort();
+	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
 	(*pend)[*npend].uri = strdup(uri);
 	(*pend)[*npend].version = after;
 	(*npend)++;
@@ -1134,9 +1121,7 @@ int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const c
 		if (!error && !json_is_string(v))
 			error = ln_error_set(LN_ETRACE, "trace: a path probe is not a string");
 		if (!error) {
-			*out_rel = strdup(json_string_value(v));
-			if (!*out_rel)
-				abort();
+			*out_rel = xstrdup(json_string_value(v));
 		}
 		json_decref(v);
 		buf_release(&key);

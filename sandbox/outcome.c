@@ -2,6 +2,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/xalloc.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -58,13 +59,9 @@ int sbx_tests_add(struct sbx_tests *t, const char *id, size_t id_len, enum sbx_t
 		return ln_error_set(LN_EINPUT, "more than %d test results", SBX_OUTCOME_MAX_TESTS);
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
-		t->v = realloc(t->v, t->cap * sizeof *t->v);
-		if (!t->v)
-			abort();
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
 	}
-	t->v[t->n].id = strndup(id, id_len);
-	if (!t->v[t->n].id)
-		abort();
+	t->v[t->n].id = xstrndup(id, id_len);
 	t->v[t->n].status = st;
 	t->n++;
 	return 0;

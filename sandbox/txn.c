@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/hash.h"
 #include "sandbox/jail.h"
+#include "core/xalloc.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -157,20 +158,6 @@ static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
 
 /* ---- small file helpers ---- */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static void fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -188,7 +175,7 @@ static int journal_write(const char *dir, const char *name, const char *data, si
 
 	buf_addf(&p, "%s/%s", dir, name);
 	fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
+	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fsync(fd) < 0)
 		error = ln_error_set(LN_EGENERIC, "cannot write the journal (%s): %s", p.data,
 				     strerror(errno));
 	if (fd >= 0)
@@ -232,7 +219,7 @@ static int put_file(int rootfd, const char *rel, const char *tmpname, const char
 	step();   /* folders made, file not yet */
 	unlinkat(dfd, tmpname, 0);
 	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
+	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
 	    fsync(fd) < 0) {
 		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
 				     "cannot write %s: %s", rel, strerror(errno));
@@ -279,9 +266,8 @@ static int drop_file(int rootfd, const char *rel, const char *tmpname, bool prun
 	close(dfd);
 	if (!error && prune) {
 		/* empty folders go, as with git */
-		char *d = strdup(rel), *s;
-		if (!d)
-			abort();
+		char *d = xstrdup(rel), *s;
+
 		while ((s = strrchr(d, '/'))) {
 			*s = '\0';
 			if (unlinkat(rootfd, d, AT_REMOVEDIR) < 0)
@@ -392,11 +378,9 @@ static int check_clean(git_repository *repo, const char *prefix)
 static void note_dirs(const struct sbx_txn *t, const char *rel, json_t *created, json_t *modes)
 {
 	struct buf full = BUF_INIT;
-	char *d = strdup(rel), *slash;
+	char *d = xstrdup(rel), *slash;
 	struct stat st;
 
-	if (!d)
-		abort();
 	for (slash = strchr(d, '/'); slash; slash = strchr(slash + 1, '/')) {
 		json_t *v;
 		size_t k;
@@ -442,9 +426,7 @@ static json_t *manifest_new(const struct sbx_txn *t)
 			  t->v[i].old_exists && !t->v[i].new_exists ? modes : NULL);
 	/* deepest first, so that a parent is tried after its children */
 	n = json_array_size(created);
-	sorted = calloc(n + 1, sizeof *sorted);
-	if (!sorted)
-		abort();
+	sorted = xcalloc(n + 1, sizeof *sorted);
 	for (i = 0; i < n; i++)
 		sorted[i] = json_incref(json_array_get(created, i));
 	qsort(sorted, n, sizeof *sorted, cmp_depth);
@@ -472,12 +454,10 @@ static json_t *manifest_new(const struct sbx_txn *t)
  * has nothing to remove there. */
 static bool way_blocked(int rootfd, const char *rel)
 {
-	char *d = strdup(rel), *slash;
+	char *d = xstrdup(rel), *slash;
 	struct stat st;
 	bool blocked = false;
 
-	if (!d)
-		abort();
 	for (slash = strchr(d, '/'); slash && !blocked; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		if (fstatat(rootfd, d, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -629,7 +609,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			int fd;
 			buf_addf(&tmp, "%s.lanser-tmp", ipath);
 			fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
+			if (fd < 0 || ln_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
 			    rename(tmp.data, ipath) < 0)
 				error = ln_error_set(LN_EGENERIC, "cannot restore the index: %s",
 						     strerror(errno));
@@ -802,9 +782,7 @@ static void add_entry(struct sbx_txn *t, const char *path, bool oe, unsigned om,
 {
 	struct entry *x = &t->v[t->n++];
 
-	x->path = strdup(path);
-	if (!x->path)
-		abort();
+	x->path = xstrdup(path);
 	x->old_exists = oe;
 	x->old_mode = om;
 	x->old = ob;
@@ -954,33 +932,25 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 	int error;
 
 	*out = NULL;
-	t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	t = xcalloc(1, sizeof *t);
 	t->lockfd = -1;
 	t->e = e;
 	t->o = *o;
-	t->root = strdup(root);
-	if (!t->root)
-		abort();
+	t->root = xstrdup(root);
 	error = find_gitdir(root, &t->top, &t->gitdir);
 	if (error)
 		goto fail;
 	{
 		size_t tl = strlen(t->top);
-		t->prefix = strdup(!strcmp(t->top, "/") ? root + 1 :
-				   root[tl] == '/' ? root + tl + 1 : "");
-		if (!t->prefix)
-			abort();
+		t->prefix = xstrdup(!strcmp(t->top, "/") ? root + 1 :
+				    root[tl] == '/' ? root + tl + 1 : "");
 	}
 	/* a set whose paths cannot all hold is refused before anything
 	 * is written (edit.h) */
 	error = sbx_edits_check_paths(e);
 	if (error)
 		goto fail;
-	t->v = calloc(2 * e->n + 1, sizeof *t->v);
-	if (!t->v)
-		abort();
+	t->v = xcalloc(2 * e->n + 1, sizeof *t->v);
 	for (i = 0; i < e->n; i++) {
 		const struct sbx_file *f = &e->v[i];
 		if (f->status == SBX_RENAMED) {
@@ -1041,17 +1011,14 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		goto fail;
 	error = write_files(t);
 	if (error) {
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		struct buf jdir = BUF_INIT;
-		if (!msg)
-			abort();
+
 		buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
 		if (sbx_txn_free(t) < 0) {
 			/* the journal stays: say what failed first, then how to
 			 * finish the rollback */
-			char *why = strdup(ln_error_msg());
-			if (!why)
-				abort();
+			char *why = xstrdup(ln_error_msg());
 			ln_error_set(error, "%s; then the rollback failed: %s", msg, why);
 			recovery_failed(error, jdir.data);
 			free(why);

@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/state.h"
+#include "core/xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -139,12 +140,8 @@ int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *bas
 
 	*out = NULL;
 	git_libgit2_init();
-	s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
-	s->v = calloc(n ? n : 1, sizeof *s->v);
-	if (!s->v)
-		abort();
+	s = xcalloc(1, sizeof *s);
+	s->v = xcalloc(n ? n : 1, sizeof *s->v);
 	if (git_repository_open_ext(&s->repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		error = git_fail(LN_EINPUT, "candidate worktrees need a git repository");
 		goto done;

@@ -8,6 +8,7 @@
 #include "core/hash.h"
 #include "core/path.h"
 #include "selectors/tree.h"
+#include "core/xalloc.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -98,12 +99,8 @@ static int text_cb(void *ctx, const char *rel, const struct ln_text **out)
 	error = f->repo ? read_git(f, rel, &b) : read_fs(f, rel, &b);
 	if (error)
 		goto done;
-	f->docs = realloc(f->docs, (f->ndocs + 1) * sizeof *f->docs);
-	if (!f->docs)
-		abort();
-	d = calloc(1, sizeof *d);
-	if (!d)
-		abort();
+	f->docs = xrealloc(f->docs, (f->ndocs + 1) * sizeof *f->docs);
+	d = xcalloc(1, sizeof *d);
 	error = ln_text_init(&d->t, b.data, b.len);
 	if (error) {
 		free(d);
@@ -111,9 +108,7 @@ static int text_cb(void *ctx, const char *rel, const struct ln_text **out)
 		goto done;
 	}
 	f->docs[f->ndocs] = d;
-	d->rel = strdup(rel);
-	if (!d->rel)
-		abort();
+	d->rel = xstrdup(rel);
 	ln_sha256_hex(b.data, b.len, d->digest);
 	f->ndocs++;
 	*out = &d->t;
@@ -164,14 +159,10 @@ static int files_cb(void *ctx, json_t **out)
 
 static struct sel_files *files_new(const char *root, const char *cwd)
 {
-	struct sel_files *f = calloc(1, sizeof *f);
+	struct sel_files *f = xcalloc(1, sizeof *f);
 
-	if (!f)
-		abort();
-	f->root = strdup(root);
-	f->cwd = strdup(cwd ? cwd : root);
-	if (!f->root || !f->cwd)
-		abort();
+	f->root = xstrdup(root);
+	f->cwd = xstrdup(cwd ? cwd : root);
 	f->src.text = text_cb;
 	f->src.files = files_cb;
 	f->src.ctx = f;

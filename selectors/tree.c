@@ -4,6 +4,7 @@
 #include "selectors/tree.h"
 #include "core/err.h"
 #include "core/hash.h"
+#include "core/xalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -166,10 +167,8 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 			e = &cache[ncache++];
 			memcpy(e->digest, digest, sizeof digest);
 			e->grammar = g;
-			e->key = key ? strdup(key) : NULL;
-			e->text = malloc(len + 1);
-			if (!e->text || (key && !e->key))
-				abort();
+			e->key = key ? xstrdup(key) : NULL;
+			e->text = xmalloc(len + 1);
 			memcpy(e->text, text, len);
 			e->text[len] = '\0';
 			e->len = len;
@@ -181,13 +180,9 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 	pthread_mutex_unlock(&lock);
 	if (!tree)
 		return ln_error_set(LN_EGENERIC, "tree-sitter could not parse %s", key ? key : "the document");
-	doc = calloc(1, sizeof *doc);
-	if (!doc)
-		abort();
+	doc = xcalloc(1, sizeof *doc);
 	doc->grammar = g;
-	doc->text = malloc(len + 1);
-	if (!doc->text)
-		abort();
+	doc->text = xmalloc(len + 1);
 	memcpy(doc->text, text, len);
 	doc->text[len] = '\0';
 	doc->len = len;
