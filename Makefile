@@ -42,13 +42,13 @@ all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
 # daemon; `lanser` is the thin front end a user calls, linked with only the
-# core, so that a warm call through the daemon does not load libgit2,
+# core (not core/gitlib.c), so that a warm call through the daemon does not load libgit2,
 # libcurl and their dependencies. It execs lanser-engine for the rest.
 lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/agent/client.o \
-	$(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
+	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
@@ -150,7 +150,7 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c
+	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c core/gitlib.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
 	@mkdir -p $(dir $@)

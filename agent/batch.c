@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "lsp/workspace.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ static int add_options(json_t *argv, const json_t *opts)
 			json_array_append(argv, v);
 		} else if ((!strcmp(key, "timeoutMs") || !strcmp(key, "waitIndexMs")) &&
 			   json_is_integer(v) && json_integer_value(v) >= 0 &&
-			   json_integer_value(v) <= 3600000) {
+			   json_integer_value(v) <= LN_TIMEOUT_MAX_MS) {
 			char tmp[24];
 			snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
 			json_array_append_new(argv, json_string(strcmp(key, "timeoutMs") ?

@@ -10,6 +10,7 @@
 #include "core/proc.h"
 #include "core/state.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -215,7 +216,7 @@ static void log_tail(const struct daemon_paths *p, char *out, size_t n)
 	char *end, *start;
 
 	out[0] = '\0';
-	if (buf_read_file(&b, p->log.data, 16 << 20) || !b.len) {
+	if (buf_read_file(&b, p->log.data, LN_FILE_MAX_BYTES) || !b.len) {
 		buf_release(&b);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include "sandbox/txn.h"
 #include "lsp/workspace.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -476,7 +477,7 @@ static void handle_request(struct daemon *d, int fd, const char *body, size_t le
 	} else if (!strcmp(op, "ready")) {
 		json_t *t = json_object_get(req, "timeoutMs");
 		int ms = json_is_integer(t) && json_integer_value(t) >= 0 &&
-			 json_integer_value(t) <= 3600000 ? (int)json_integer_value(t) : 120000;
+			 json_integer_value(t) <= LN_TIMEOUT_MAX_MS ? (int)json_integer_value(t) : 120000;
 		int ready;
 		if (!d->ws) {
 			send_error(fd, LN_ECONFIG, "the workspace's servers could not be set up "

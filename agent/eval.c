@@ -40,6 +40,8 @@
 #include "core/trust.h"
 #include "sandbox/box.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 
@@ -198,7 +200,7 @@ static int load_base_config(struct ln_config *out, const char *root, const char 
 		error = ln_config_load_text(out, root, NULL, 0, origin.data);
 		goto done;
 	}
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open_ext(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		error = ln_error_set(LN_EINPUT, "evaluation needs a git repository at %s: %s", root,
 				     git_error_last() ? git_error_last()->message : "?");
@@ -494,7 +496,7 @@ static void copy_cdb(struct ectx *x)
 		FILE *f;
 		buf_addf(&src, "%s/%s", x->root, names[i]);
 		buf_addf(&dst, "%s/%s", x->wt, names[i]);
-		if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, 16u << 20)) {
+		if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, LN_FILE_MAX_BYTES)) {
 			ln_error_clear();
 			goto next;
 		}

@@ -16,6 +16,7 @@
 #include "core/trust.h"
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 #ifndef LANSER_THIN
 #include "sandbox/box.h"
 #include "sandbox/txn.h"
@@ -165,8 +166,9 @@ static int parse_ms(const char *s, int *out, const char *opt)
 	char *end;
 	long v = strtol(s, &end, 10);
 
-	if (!*s || *end || v < 0 || v > 3600 * 1000)
-		return ln_error_set(LN_EUSAGE, "%s needs a number of milliseconds (0-3600000)", opt);
+	if (!*s || *end || v < 0 || v > LN_TIMEOUT_MAX_MS)
+		return ln_error_set(LN_EUSAGE, "%s needs a number of milliseconds (0-%d)", opt,
+				    LN_TIMEOUT_MAX_MS);
 	*out = (int)v;
 	return 0;
 }

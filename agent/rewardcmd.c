@@ -14,6 +14,7 @@
 #include "rewards/reward.h"
 #include "agent/trace.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <math.h>
@@ -80,7 +81,7 @@ static int load_json_arg(struct cli *c, json_t **out, const char *arg)
 		buf_adds(&path, arg + 1);
 	else
 		buf_addf(&path, "%s/%s", c->cwd, arg + 1);
-	error = buf_read_file(&data, path.data, (size_t)16 << 20);
+	error = buf_read_file(&data, path.data, LN_FILE_MAX_BYTES);
 	if (!error) {
 		*out = json_loadb(data.data, data.len, 0, &jerr);
 		if (!*out)
@@ -136,7 +137,7 @@ static int load_steps(struct cli *c, struct terms *t, const char *arg)
 		buf_adds(&path, arg + 1);
 	else
 		buf_addf(&path, "%s/%s", c->cwd, arg + 1);
-	error = buf_read_file(&data, path.data, (size_t)16 << 20);
+	error = buf_read_file(&data, path.data, LN_FILE_MAX_BYTES);
 	while (!error && pos < data.len) {
 		const char *nl = memchr(data.data + pos, '\n', data.len - pos);
 		size_t len = nl ? (size_t)(nl - data.data - pos) : data.len - pos;

@@ -19,6 +19,7 @@
 #include "sandbox/worktree.h"
 #include "agent/testcmd.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -197,7 +198,7 @@ static int parse_results(struct tctx *x, const char *dir, const struct sbx_resul
 		}
 		error = ln_path_resolve_in_root(NULL, &abs, dir, dir, x->t->junit_path);
 		if (!error)
-			error = buf_read_file(&data, abs, SBX_OUTCOME_MAX_BYTES);
+			error = buf_read_file(&data, abs, LN_FILE_MAX_BYTES);
 		free(abs);
 		if (error) {
 			buf_addf(msg, "JUnit results %s: %s", x->t->junit_path, ln_error_msg());

@@ -27,6 +27,7 @@
 #include "lsp/workspace.h"
 #include "rewards/tracefile.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -576,7 +577,7 @@ static int int_opt(const json_t *o, const char *k, int dflt)
 {
 	const json_t *v = json_object_get(o, k);
 	json_int_t x = json_integer_value(v);
-	return json_is_integer(v) && x >= 0 && x <= 3600000 ? (int)x : dflt;
+	return json_is_integer(v) && x >= 0 && x <= LN_TIMEOUT_MAX_MS ? (int)x : dflt;
 }
 
 /* Re-runs the query of one run; *out is the bundle it builds (new ref). */

@@ -4,6 +4,7 @@
 #include "core/hash.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,9 @@ static int get_ms(const json_t *obj, const char *section, const char *key, int d
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > 3600 * 1000)
-		return ln_error_set(LN_ECONFIG, "%s: %s.%s must be an integer between 1 and 3600000",
-				    LN_CONFIG_FILE, section, key);
+	    json_integer_value(v) > LN_TIMEOUT_MAX_MS)
+		return ln_error_set(LN_ECONFIG, "%s: %s.%s must be an integer between 1 and %d",
+				    LN_CONFIG_FILE, section, key, LN_TIMEOUT_MAX_MS);
 	*out = (int)json_integer_value(v);
 	return 0;
 }

@@ -9,6 +9,7 @@
  */
 #include "sandbox/edit.h"
 #include "core/err.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdint.h>
@@ -57,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	/* held for the whole run: the library's own init/shutdown pairs
 	 * then cost a counter, not a global setup per input */
-	git_libgit2_init();
+	ln_git_init();
 	snprintf(root, sizeof root, "/tmp/lanser-fuzz-patch.XXXXXX");
 	if (!mkdtemp(root))
 		abort();

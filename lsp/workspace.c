@@ -6,6 +6,7 @@
 #include "core/proc.h"
 #include "core/snapshot.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -477,7 +478,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 		 * stale, never the other way round */
 		if (stat(abs.data, &st) < 0)
 			memset(&st, 0, sizeof st);
-		error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
+		error = buf_read_file(&data, abs.data, LN_FILE_MAX_BYTES);
 	}
 	if (error) {
 		if (ws->recording && ws->rec.document)
@@ -527,9 +528,9 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 	size_t i;
 	int error;
 
-	if (len > LSP_MAX_FILE_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s: overlay larger than %zu bytes", path,
-				    LSP_MAX_FILE_BYTES);
+				    LN_FILE_MAX_BYTES);
 	error = ln_text_init(&t, data, len);
 	if (error)
 		return ln_error_set(error, "%s: %s", path, ln_error_msg());

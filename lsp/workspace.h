@@ -31,8 +31,7 @@
 #include "lsp/profile.h"
 #include "lsp/session.h"
 #include "core/text.h"
-
-#define LSP_MAX_FILE_BYTES ((size_t)16 << 20)
+#include "core/limits.h"
 
 struct lsp_workspace;
 

@@ -7,6 +7,8 @@
 #include "sandbox/jail.h"
 #include "core/path.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -769,9 +771,9 @@ static int apply_hunks(struct sbx_edits *e, const char *path, const struct pfile
 			buf_addch(out, '\n');
 	}
 	lines_release(&L);
-	if (out->len > SBX_FILE_MAX_BYTES)
+	if (out->len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", path,
-				    SBX_FILE_MAX_BYTES);
+				    LN_FILE_MAX_BYTES);
 	return failed ? LN_ECONFLICT : 0;
 }
 
@@ -824,7 +826,7 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	f = add_file(e);
 	f->path = xstrdup(dst ? dst : src);
 	if (src) {
-		error = sbx_read_file(j->root, src, SBX_FILE_MAX_BYTES, &exists, &f->old, &mode);
+		error = sbx_read_file(j->root, src, LN_FILE_MAX_BYTES, &exists, &f->old, &mode);
 		if (error)
 			return error;
 		if (!exists) {
@@ -848,7 +850,7 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	if (dst && (f->status == SBX_ADDED || f->status == SBX_RENAMED)) {
 		struct buf tmp = BUF_INIT;
 		unsigned m2;
-		error = sbx_read_file(j->root, dst, SBX_FILE_MAX_BYTES, &exists, &tmp, &m2);
+		error = sbx_read_file(j->root, dst, LN_FILE_MAX_BYTES, &exists, &tmp, &m2);
 		buf_release(&tmp);
 		if (error)
 			return error;
@@ -992,9 +994,9 @@ int sbx_edits_replace_file(struct sbx_edits *e, const char *root, const char *re
 	unsigned mode;
 	int error;
 
-	if (len > SBX_FILE_MAX_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", rel,
-				    SBX_FILE_MAX_BYTES);
+				    LN_FILE_MAX_BYTES);
 	error = sbx_jail_init(&j, root);
 	if (!error)
 		error = sbx_jail_check(&j, rel);
@@ -1004,7 +1006,7 @@ int sbx_edits_replace_file(struct sbx_edits *e, const char *root, const char *re
 		goto done;
 	f = add_file(e);
 	f->path = xstrdup(rel);
-	error = sbx_read_file(root, rel, SBX_FILE_MAX_BYTES, &exists, &f->old, &mode);
+	error = sbx_read_file(root, rel, LN_FILE_MAX_BYTES, &exists, &f->old, &mode);
 	if (error)
 		goto done;
 	f->old_exists = exists;
@@ -1086,7 +1088,7 @@ static int vfile_get(struct vtree *t, struct vfile **out, const char *rel)
 	buf_init(&f->orig);
 	buf_init(&f->cur);
 	f->path = xstrdup(rel);
-	error = sbx_read_file(t->root, rel, SBX_FILE_MAX_BYTES, &f->orig_exists, &f->orig,
+	error = sbx_read_file(t->root, rel, LN_FILE_MAX_BYTES, &f->orig_exists, &f->orig,
 			      &f->orig_mode);
 	if (error) {
 		free(f->path);
@@ -1188,9 +1190,9 @@ static int apply_text_edits(struct vfile *f, const json_t *edits, enum ln_enc en
 		buf_add(&out, t.data + pos, v[i].start - pos);
 		buf_adds(&out, v[i].text);
 		pos = v[i].end;
-		if (out.len > SBX_FILE_MAX_BYTES) {
+		if (out.len > LN_FILE_MAX_BYTES) {
 			error = ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", f->path,
-					     SBX_FILE_MAX_BYTES);
+					     LN_FILE_MAX_BYTES);
 			goto done;
 		}
 	}
@@ -1449,7 +1451,7 @@ int sbx_edits_diff(struct buf *out, const struct sbx_edits *e)
 	size_t i;
 	int error = 0;
 
-	git_libgit2_init();
+	ln_git_init();
 	for (i = 0; i < e->n && !error; i++) {
 		const struct sbx_file *f = &e->v[i];
 		const char *from = f->from && f->status == SBX_RENAMED ? f->from : f->path;
@@ -1509,6 +1511,5 @@ int sbx_edits_diff(struct buf *out, const struct sbx_edits *e)
 		git_buf_dispose(&gb);
 		git_patch_free(patch);
 	}
-	git_libgit2_shutdown();
 	return error;
 }

@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -325,8 +326,8 @@ int sbx_parse_junit(struct sbx_tests *t, const char *data, size_t len, struct sb
 	buf_init(&c.name);
 	buf_init(&c.classname);
 	buf_init(&c.file);
-	if (len > SBX_OUTCOME_MAX_BYTES) {
-		error = perr(e, 0, 0, "JUnit XML larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES) {
+		error = perr(e, 0, 0, "JUnit XML larger than %zu bytes", LN_FILE_MAX_BYTES);
 		goto done;
 	}
 	if (memchr(data, '\0', len)) {
@@ -608,8 +609,8 @@ int sbx_parse_tap(struct sbx_tests *t, const char *data, size_t len, struct sbx_
 	bool leading = false, closed = false;
 
 	perr_clear(e);
-	if (len > SBX_OUTCOME_MAX_BYTES)
-		return perr(e, 0, 0, "TAP output larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES)
+		return perr(e, 0, 0, "TAP output larger than %zu bytes", LN_FILE_MAX_BYTES);
 	while (next_line(&ls, &l, &n)) {
 		bool ok;
 		const char *p, *desc, *hash;
@@ -774,8 +775,8 @@ int sbx_parse_pytest(struct sbx_tests *t, const char *data, size_t len, struct s
 	int summary_line = 0, error;
 
 	perr_clear(e);
-	if (len > SBX_OUTCOME_MAX_BYTES)
-		return perr(e, 0, 0, "pytest output larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES)
+		return perr(e, 0, 0, "pytest output larger than %zu bytes", LN_FILE_MAX_BYTES);
 	while (next_line(&ls, &l, &n)) {
 		const char *id;
 		size_t idn;

@@ -24,6 +24,8 @@
 #include "core/hash.h"
 #include "sandbox/jail.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -564,7 +566,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			}
 			buf_reset(&p);
 			buf_addf(&p, "%s/%s", jdir, bk);
-			error = buf_read_file(&b, p.data, SBX_FILE_MAX_BYTES);
+			error = buf_read_file(&b, p.data, LN_FILE_MAX_BYTES);
 			if (!error)
 				error = put_file(rootfd, path, tmp, b.data, b.len,
 						 (unsigned)json_integer_value(json_object_get(en, "oldMode")));
@@ -627,7 +629,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 		const char *old = json_string_value(json_object_get(m, "oldHead"));
 		git_repository *repo = NULL;
 		git_oid cur, want, neu;
-		git_libgit2_init();
+		ln_git_init();
 		if (ref && buf_read_file(&b, p.data, 100) == 0 && git_oid_fromstrn(&neu, b.data,
 		    b.len < 40 ? b.len : 40) == 0 && git_repository_open(&repo, gitdir) == 0 &&
 		    git_reference_name_to_id(&cur, repo, ref) == 0 && git_oid_equal(&cur, &neu)) {
@@ -642,7 +644,6 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			git_reference_free(r);
 		}
 		git_repository_free(repo);
-		git_libgit2_shutdown();
 		buf_release(&b);
 	}
 done:
@@ -801,7 +802,7 @@ static int check_unchanged(struct sbx_txn *t)
 		struct buf cur = BUF_INIT;
 		bool exists;
 		unsigned mode;
-		error = sbx_read_file(t->root, t->v[i].path, SBX_FILE_MAX_BYTES, &exists, &cur, &mode);
+		error = sbx_read_file(t->root, t->v[i].path, LN_FILE_MAX_BYTES, &exists, &cur, &mode);
 		if (!error && (exists != t->v[i].old_exists ||
 		    (exists && (cur.len != t->v[i].old->len ||
 				memcmp(cur.data, t->v[i].old->data, cur.len)))))
@@ -847,7 +848,7 @@ static int write_journal(struct sbx_txn *t)
 		git_reference *head = NULL;
 		const char *refname = "HEAD";
 		git_oid oid;
-		git_libgit2_init();
+		ln_git_init();
 		if (git_repository_open(&repo, t->gitdir) < 0 ||
 		    git_repository_index(&idx, repo) < 0) {
 			error = git_fail("cannot open the repository");
@@ -873,7 +874,6 @@ static int write_journal(struct sbx_txn *t)
 		git_reference_free(head);
 		git_index_free(idx);
 		git_repository_free(repo);
-		git_libgit2_shutdown();
 	}
 	if (error)
 		goto done;
@@ -977,7 +977,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 	if (error < 0)
 		goto fail;
 	error = 0;
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0) {
 		error = git_fail("cannot open the repository");
 	} else {
@@ -989,7 +989,6 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 			error = check_touched_clean(repo, t);
 	}
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	if (!error)
 		error = check_unchanged(t);
 	if (error || o->dry_run)
@@ -1053,7 +1052,7 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 	size_t i;
 	int error = 0, has_parent;
 
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0 || git_index_new(&mem) < 0 ||
 	    git_repository_index(&idx, repo) < 0) {
 		error = git_fail("cannot open the repository");
@@ -1126,7 +1125,6 @@ done:
 	git_index_free(mem);
 	git_index_free(idx);
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return error;
 }
 

@@ -9,6 +9,8 @@
 #include "core/path.h"
 #include "selectors/tree.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -16,7 +18,6 @@
 #include <sys/stat.h>
 
 #define MAX_DOCS 4096
-#define MAX_FILE ((size_t)16 << 20)
 
 struct doc {
 	char *rel;
@@ -42,7 +43,7 @@ static int read_fs(struct sel_files *f, const char *rel, struct buf *b)
 	int error;
 
 	buf_addf(&path, "%s/%s", f->root, rel);
-	error = buf_read_file(b, path.data, MAX_FILE);
+	error = buf_read_file(b, path.data, LN_FILE_MAX_BYTES);
 	if (error == LN_ENOTFOUND)
 		error = ln_error_set(LN_ENOTFOUND, "%s: no such file", rel);
 	else if (error == LN_EINPUT)
@@ -68,7 +69,7 @@ static int read_git(struct sel_files *f, const char *rel, struct buf *b)
 		error = ln_error_set(LN_EGENERIC, "%s: cannot read the blob", rel);
 		goto done;
 	}
-	if ((size_t)git_blob_rawsize(blob) > MAX_FILE) {
+	if ((size_t)git_blob_rawsize(blob) > LN_FILE_MAX_BYTES) {
 		error = ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", rel);
 		goto done;
 	}
@@ -187,7 +188,7 @@ int sel_files_new_git(struct sel_files **out, const char *root, const char *cwd,
 	int error = 0;
 
 	*out = NULL;
-	git_libgit2_init();
+	ln_git_init();
 	f->src.lexical = true;
 	if (git_repository_open_ext(&f->repo, root, 0, NULL) != 0 || git_repository_is_bare(f->repo)) {
 		error = ln_error_set(LN_ENOTFOUND, "--at %s: %s is not inside a git work tree", rev,
@@ -255,7 +256,6 @@ void sel_files_free(struct sel_files *f)
 	git_tree_free(f->tree);
 	if (f->repo) {
 		git_repository_free(f->repo);
-		git_libgit2_shutdown();
 	}
 	free(f->prefix);
 	free(f->root);

@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/hash.h"
 #include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
 
-#define SEL_DOC_MAX_BYTES ((size_t)16 << 20)
 
 struct entry {
 	char digest[65];
@@ -131,7 +131,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 	if (g == SEL_GRAMMAR_NONE)
 		return ln_error_set(LN_EUNSUPPORTED, "no tree-sitter grammar for %s "
 				    "(supported: .c .h .py .pyi)", key ? key : "this file");
-	if (len > SEL_DOC_MAX_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", key ? key : "document");
 	ln_sha256_hex(text, len, digest);
 	pthread_mutex_lock(&lock);
