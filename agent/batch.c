@@ -267,7 +267,7 @@ int cmd_batch(struct cli *c)
 			if (rout.len && rout.data[0] == '{') {
 				while (rout.len && rout.data[rout.len - 1] == '\n')
 					rout.data[--rout.len] = '\0';
-				result = strdup(rout.data);
+				result = xstrdup(rout.data);
 			} else if (!code) {
 				code = ln_error_set(LN_EGENERIC, "the command printed no bundle");
 			} else {

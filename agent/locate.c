@@ -94,7 +94,7 @@ static int end_bundle(struct cli *c, json_t *bundle, int err, long long started,
 	} else if (!err) {
 		err = saved = ln_error_code();
 		free(msg);
-		msg = strdup(ln_error_msg());
+		msg = xstrdup(ln_error_msg());
 	}
 	json_decref(bundle);
 	if (saved)

@@ -256,7 +256,7 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 static int query_end(struct query *q, int err, void (*human)(struct query *))
 {
 	json_t *vol;
-	char *msg = strdup(err ? ln_error_msg() : "");
+	char *msg = xstrdup(err ? ln_error_msg() : "");
 	int saved = err;
 
 	vol = json_object_get(json_object_get(q->bundle, "meta"), "volatile");

@@ -219,7 +219,7 @@ static int parse_terms(struct cli *c, struct terms *t, int first)
 		else if (IS("before")) { json_decref(t->before); error = load_json_arg(c, &t->before, v); }
 		else if (IS("after")) { json_decref(t->after); error = load_json_arg(c, &t->after, v); }
 		else if (IS("relevant")) {
-			char *dup = strdup(v), *p = dup, *comma;
+			char *dup = xstrdup(v), *p = dup, *comma;
 			json_decref(t->relevant);
 			t->relevant = json_array();
 			while (p && *p) {

@@ -154,7 +154,7 @@ int trace_end(struct cli *c, int error)
 	{
 		/* closing must not replace the command's own message */
 		int saved = ln_error_code();
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		werr = rwd_trace_close(t->w);
 		if (!werr || error)
 			ln_error_set(saved, "%s", msg ? msg : "");
@@ -1072,10 +1072,10 @@ static char *completion_of(const struct run *r)
 	for (i = r->n; i-- > 0;)
 		if (!strcmp(r->ev[i]->type, "model") &&
 		    !strcmp(json_string_value(json_object_get(r->ev[i]->ev, "role")) ?: "", "assistant"))
-			return strdup(json_string_value(json_object_get(r->ev[i]->ev, "content")) ?: "");
+			return xstrdup(json_string_value(json_object_get(r->ev[i]->ev, "content")) ?: "");
 	if (be)
 		return jcs_dumps(json_object_get(json_object_get(be->ev, "bundle"), "facts"));
-	return strdup("");
+	return xstrdup("");
 }
 
 /* The run's reward: the last episode reward, else the mean of its step

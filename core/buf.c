@@ -40,9 +40,7 @@ void buf_grow(struct buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 32;
 	while (ncap < need)
 		ncap = ncap * 3 / 2 + 16;
-	nd = b->cap ? realloc(b->data, ncap + 1) : malloc(ncap + 1);
-	if (!nd)
-		ln_die_oom();
+	nd = b->cap ? xrealloc(b->data, ncap + 1) : xmalloc(ncap + 1);
 	if (!b->cap) {
 		memcpy(nd, b->data, b->len);
 		nd[b->len] = '\0';
@@ -120,9 +118,7 @@ char *buf_detach(struct buf *b, size_t *len_out)
 	if (len_out)
 		*len_out = b->len;
 	if (!b->cap) {
-		r = calloc(1, 1);
-		if (!r)
-			ln_die_oom();
+		r = xcalloc(1, 1);
 	} else {
 		r = b->data;
 	}

@@ -101,13 +101,13 @@ static void watch_dir(struct ln_snapshot *s, const char *abs, const char *rel)
 		if (s->w[i].wd == wd) {
 			if (strcmp(s->w[i].rel, rel)) {
 				free(s->w[i].rel);
-				s->w[i].rel = strdup(rel);
+				s->w[i].rel = xstrdup(rel);
 			}
 			return;
 		}
 	s->w = xrealloc(s->w, (s->nw + 1) * sizeof *s->w);
 	s->w[s->nw].wd = wd;
-	s->w[s->nw].rel = strdup(rel);
+	s->w[s->nw].rel = xstrdup(rel);
 	s->nw++;
 }
 
@@ -264,7 +264,7 @@ static void add_change(struct ln_file_change **v, size_t *n, const char *path,
 		       enum ln_change_type type)
 {
 	*v = xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[*n].path = strdup(path);
+	(*v)[*n].path = xstrdup(path);
 	(*v)[*n].type = type;
 	(*n)++;
 }
@@ -348,7 +348,7 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 		st.st_mtim.tv_nsec = s->v[i].mtime_ns % 1000000000LL;
 		st.st_ctim.tv_sec = s->v[i].ctime_ns / 1000000000LL;
 		st.st_ctim.tv_nsec = s->v[i].ctime_ns % 1000000000LL;
-		if (!add_entry(sc, strdup(s->v[i].path), &st)) {
+		if (!add_entry(sc, xstrdup(s->v[i].path), &st)) {
 			result = -1;
 			goto done;
 		}
@@ -368,7 +368,7 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 			goto done;
 		}
 		if (r == 0 && S_ISREG(st.st_mode)) {
-			struct ln_snapshot_entry *en = add_entry(sc, strdup(dirty[i]), &st);
+			struct ln_snapshot_entry *en = add_entry(sc, xstrdup(dirty[i]), &st);
 			if (!en) {
 				result = -1;
 				goto done;

@@ -79,7 +79,7 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	int error;
 
 	*out = NULL;
-	ws->root = strdup(o->root);
+	ws->root = xstrdup(o->root);
 	ws->init_ms = o->init_ms;
 	ws->request_ms = o->request_ms;
 	ws->record = o->record;
@@ -244,7 +244,7 @@ static int replay_start(struct lsp_workspace *ws, struct server_slot *sl)
 	if (error)
 		return error;
 	if (!sl->info.version && version)
-		sl->info.version = strdup(version);
+		sl->info.version = xstrdup(version);
 	sl->started_ms = ln_now_ms();
 	ws->generation++;
 	/* recorded from a warm session: lsp_workspace_server() pumped it, and
@@ -494,7 +494,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 		goto done;
 	}
 	ct = xcalloc(1, sizeof *ct);
-	ct->path = strdup(path);
+	ct->path = xstrdup(path);
 	ct->text = t;
 	ln_sha256_hex(data.data, data.len, ct->digest);
 	ct->dev = st.st_dev;
@@ -537,7 +537,7 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 	if (find_text(ws, path, &i))
 		text_remove(ws, i);
 	ct = xcalloc(1, sizeof *ct);
-	ct->path = strdup(path);
+	ct->path = xstrdup(path);
 	ct->text = t;
 	ct->overlay = true;
 	ln_sha256_hex(data, len, ct->digest);
@@ -800,7 +800,7 @@ static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_
 	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
 		return;
 	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
-	(*pend)[*npend].uri = strdup(uri);
+	(*pend)[*npend].uri = xstrdup(uri);
 	(*pend)[*npend].version = after;
 	(*npend)++;
 }
@@ -845,7 +845,7 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 		char *uri, *rel;
 		if (!u)
 			continue;
-		uri = strdup(u);
+		uri = xstrdup(u);
 		rel = rel_of_uri(ws, uri);
 		if (rel && lsp_profiles_for_path(&ws->profiles, rel, &lang) == p &&
 		    lsp_workspace_text(ws, &t, rel) == 0)

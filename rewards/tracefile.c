@@ -283,7 +283,7 @@ int rwd_trace_parse(struct rwd_trace_file *out, const char *name, const char *da
 	int error = 0;
 
 	memset(out, 0, sizeof *out);
-	out->path = strdup(name);
+	out->path = xstrdup(name);
 	while (pos < len && !error) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
 		line++;
@@ -299,7 +299,7 @@ int rwd_trace_parse(struct rwd_trace_file *out, const char *name, const char *da
 		error = ln_error_set(LN_ETRACE, "%s: empty trace (no header)", name);
 	free(runs);
 	if (error) {
-		char *keep = strdup(ln_error_msg());
+		char *keep = xstrdup(ln_error_msg());
 		rwd_trace_file_release(out);
 		ln_error_set(error, "%s", keep ? keep : "bad trace");
 		free(keep);

@@ -839,10 +839,10 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	if (pf->copy_from) {
 		/* a copy leaves its source alone: the old side of the set is the
 		 * (absent) destination */
-		f->from = strdup(src);
+		f->from = xstrdup(src);
 		f->status = SBX_ADDED;
 	} else if (src && dst && strcmp(src, dst)) {
-		f->from = strdup(src);
+		f->from = xstrdup(src);
 		f->status = SBX_RENAMED;
 	} else {
 		f->status = !src ? SBX_ADDED : !dst ? SBX_DELETED : SBX_MODIFIED;
@@ -1099,7 +1099,7 @@ static int vfile_get(struct vtree *t, struct vfile **out, const char *rel)
 	f->exists = f->orig_exists;
 	buf_add(&f->cur, f->orig.data, f->orig.len);
 	if (f->orig_exists)
-		f->renamed_from = strdup(rel);
+		f->renamed_from = xstrdup(rel);
 	*out = f;
 	return 0;
 }
@@ -1360,7 +1360,7 @@ int sbx_edits_from_workspace_edit(struct sbx_edits *e, const char *root, const j
 					src = &t.v[k];
 			if (src && !src->exists) {
 				f->status = SBX_RENAMED;
-				f->from = strdup(src->path);
+				f->from = xstrdup(src->path);
 				f->old_exists = true;
 				f->old_mode = src->orig_mode;
 				buf_add(&f->old, src->orig.data, src->orig.len);

@@ -137,7 +137,7 @@ static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
 				*top_out = buf_detach(&dir, NULL);
 				if (!**top_out) {
 					free(*top_out);
-					*top_out = strdup("/");
+					*top_out = xstrdup("/");
 				}
 			}
 			break;
@@ -1192,7 +1192,7 @@ int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln
 		error = sbx_txn_commit(t, rep);
 		if (error) {
 			int saved = error;
-			char *msg = strdup(ln_error_msg());
+			char *msg = xstrdup(ln_error_msg());
 			sbx_txn_free(t);
 			ln_error_set(saved, "%s", msg ? msg : "");
 			free(msg);

@@ -139,7 +139,7 @@ static void decide(struct sel_resolution *r, const char *sel_text, const char *n
 	r->message = NULL;
 	if (r->n == 0) {
 		r->status = LN_ENOTFOUND;
-		r->message = strdup(notfound);
+		r->message = xstrdup(notfound);
 	} else if (r->v[0].score < SEL_TAU) {
 		struct buf b = BUF_INIT;
 		r->status = LN_EAMBIGUOUS;

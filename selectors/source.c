@@ -222,7 +222,7 @@ int sel_files_new_git(struct sel_files **out, const char *root, const char *cwd,
 		}
 		free(canon);
 		if (!strcmp(rel, ".")) {
-			f->prefix = strdup("");
+			f->prefix = xstrdup("");
 		} else {
 			struct buf p = BUF_INIT;
 			buf_addf(&p, "%s/", rel);
