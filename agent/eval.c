@@ -310,9 +310,8 @@ static int load_settings(struct ectx *x)
 		x->t.iso = SBX_ISO_NONE;
 	if (!error && !x->t.test_argv)
 		error = sbx_task_default_test(&x->t, x->root);
-	if (!error && !x->t.base) {
+	if (!error && !x->t.base)
 		x->t.base = xstrdup("HEAD");
-	}
 	x->emode = RWD_EP_PGRPO;
 	x->w = rwd_weights_default;
 done:

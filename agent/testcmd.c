@@ -623,9 +623,8 @@ int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records
 		if (pruned > 0 && x.err)
 			fprintf(x.err, "lanser: note: pruned %d stale candidate worktree%s of an "
 				"earlier run\n", pruned, pruned == 1 ? "" : "s");
-		if (!t->base) {
+		if (!t->base)
 			t->base = xstrdup("HEAD");
-		}
 		if (t->ncands == 0) {
 			/* --base alone: the base revision itself is the candidate */
 			struct sbx_candidate *cd = xcalloc(1, sizeof *cd);

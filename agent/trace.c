@@ -399,9 +399,8 @@ static void rp_release(struct replayer *rp)
 /* Appends to a growable array (capacity doubles at powers of two). */
 static void push(void **arr, size_t *n, size_t size, const void *item)
 {
-	if ((*n & (*n - 1)) == 0) {
+	if ((*n & (*n - 1)) == 0)
 		*arr = xreallocarray(*arr, *n ? 2 * *n : 1, size);
-	}
 	memcpy((char *)*arr + *n * size, item, size);
 	(*n)++;
 }

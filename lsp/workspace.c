@@ -1121,9 +1121,8 @@ int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const c
 		error = lsp_workspace_probe_get(ws, "path", key.data, &v);
 		if (!error && !json_is_string(v))
 			error = ln_error_set(LN_ETRACE, "trace: a path probe is not a string");
-		if (!error) {
+		if (!error)
 			*out_rel = xstrdup(json_string_value(v));
-		}
 		json_decref(v);
 		buf_release(&key);
 		return error;

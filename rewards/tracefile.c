@@ -261,9 +261,8 @@ static int parse_line(struct rwd_trace_file *out, struct run_state **runs, size_
 		return LN_ETRACE;
 	}
 	rs->next++;
-	if (out->n % 1024 == 0) {
+	if (out->n % 1024 == 0)
 		out->v = xrealloc(out->v, (out->n + 1024) * sizeof *out->v);
-	}
 	out->v[out->n].ev = ev;
 	out->v[out->n].line = line;
 	out->v[out->n].type = json_string_value(type);

@@ -97,9 +97,8 @@ static struct sel_symbol *add(struct walker *w, TSNode node, TSNode name, const 
 					SEL_OUTLINE_MAX_SYMBOLS);
 		return NULL;
 	}
-	if ((o->n & (o->n - 1)) == 0) {
+	if ((o->n & (o->n - 1)) == 0)
 		o->v = xrealloc(o->v, (o->n ? o->n * 2 : 8) * sizeof *o->v);
-	}
 	s = &o->v[o->n++];
 	memset(s, 0, sizeof *s);
 	ns = ts_node_start_byte(name);

@@ -254,9 +254,8 @@ void sel_files_free(struct sel_files *f)
 	}
 	free(f->docs);
 	git_tree_free(f->tree);
-	if (f->repo) {
+	if (f->repo)
 		git_repository_free(f->repo);
-	}
 	free(f->prefix);
 	free(f->root);
 	free(f->cwd);
