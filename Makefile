@@ -15,8 +15,8 @@ TS_PY    := $(NM)/tree-sitter-python/src
 # Our tree-sitter headers come first so that a system copy
 # (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
 VERSION := 0.1.0
-REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -Icore -Ilsp -Iselectors \
-	-Isandbox -Irewards -Iagent -Wall -Wextra -Wshadow -Wno-unused-parameter \
+REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -I. \
+	-Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
 LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lpthread -lm
@@ -36,19 +36,19 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned \
+.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned check-layers \
 	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
 # daemon; `lanser` is the thin front end a user calls, linked with only the
-# core, so that a warm call through the daemon does not load libgit2,
+# core (not core/gitlib.c), so that a warm call through the daemon does not load libgit2,
 # libcurl and their dependencies. It execs lanser-engine for the rest.
 lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/agent/client.o \
-	$(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
+	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
@@ -106,9 +106,9 @@ lanser-asan: $(patsubst %.c,$(ASAN)/%.o,$(MAIN_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 200000
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -Icore -Iselectors -g -O1 \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c
+FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
@@ -129,10 +129,10 @@ fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
 # The trace reader (rewards/tracefile.c) under the same flags: `make
 # fuzz-trace` runs for FUZZ_SECONDS, `make fuzz-trace-smoke` (part of
 # `make test`) a bounded number of inputs from fuzz/trace-seeds.
-FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c
+FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c core/xalloc.c
 build/fuzz/fuzz_trace: $(FUZZ_TRACE_SRC) rewards/tracefile.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Irewards -o $@ $(FUZZ_TRACE_SRC) -ljansson
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_TRACE_SRC) -ljansson
 fuzz-trace: build/fuzz/fuzz_trace
 	@mkdir -p build/fuzz/trace-corpus
 	./build/fuzz/fuzz_trace -max_len=8192 -max_total_time=$(FUZZ_SECONDS) \
@@ -150,11 +150,11 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c
+	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c core/gitlib.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
 fuzz-patch: build/fuzz/fuzz_patch
 	@mkdir -p build/fuzz/patch-corpus
 	./build/fuzz/fuzz_patch -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
@@ -169,11 +169,11 @@ fuzz-patch-smoke: build/fuzz/fuzz_patch
 # The test-result parsers (sandbox/outcome.c, issue 6): `make fuzz-outcome`
 # runs for FUZZ_SECONDS, `make fuzz-outcome-smoke` (part of `make test`) a
 # bounded number of inputs seeded from tests/outcomes (first byte: parser).
-FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c core/xalloc.c
 FUZZ_OUTCOME_RUNS ?= 100000
 build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Isandbox -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
 build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)
 	@rm -rf build/fuzz/outcome-seeds && mkdir -p build/fuzz/outcome-seeds build/fuzz/outcome-corpus
 	@for f in tests/outcomes/*.xml; do { printf '\000'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done
@@ -193,7 +193,7 @@ deps:
 	@bash scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory check-banned all tests/unit/run tests/unit/run-asan lanser-asan
+	@$(MAKE) --no-print-directory check-banned check-layers all tests/unit/run tests/unit/run-asan lanser-asan
 	@bash tests/run-all.sh
 
 test-unit: tests/unit/run
@@ -228,6 +228,11 @@ bench: deps
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|strncpy|strncat)\s*\(' \
 		$(LIB_SRC) $(MAIN_SRC) || { echo "banned function used (see STYLE)"; exit 1; }
+
+# The layering rule (BRIEF.md "Architecture"): which folder may include
+# which, includes that name their folder, no shared base names.
+check-layers:
+	@bash scripts/check-layers.sh
 
 clean:
 	rm -rf $(BUILD) lanser lanser-engine lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \

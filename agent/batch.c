@@ -9,12 +9,14 @@
  * the daemon (or, with --no-daemon, in this process on one shared set of
  * servers), so its bundle has the same bundleId.
  */
-#include "cli.h"
-#include "buf.h"
-#include "bundle.h"
-#include "daemon.h"
-#include "err.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "lsp/workspace.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,7 +45,7 @@ static int add_options(json_t *argv, const json_t *opts)
 			json_array_append(argv, v);
 		} else if ((!strcmp(key, "timeoutMs") || !strcmp(key, "waitIndexMs")) &&
 			   json_is_integer(v) && json_integer_value(v) >= 0 &&
-			   json_integer_value(v) <= 3600000) {
+			   json_integer_value(v) <= LN_TIMEOUT_MAX_MS) {
 			char tmp[24];
 			snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
 			json_array_append_new(argv, json_string(strcmp(key, "timeoutMs") ?
@@ -223,9 +225,7 @@ int cmd_batch(struct cli *c)
 			code = request_argv(&argv, line, (size_t)got, &id, &command);
 		if (!code) {
 			size_t n = json_array_size(argv), i;
-			char **args = calloc(n + 2, sizeof *args);
-			if (!args)
-				abort();
+			char **args = xcalloc(n + 2, sizeof *args);
 			args[0] = "lanser";
 			for (i = 0; i < n; i++)
 				args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
@@ -250,7 +250,7 @@ int cmd_batch(struct cli *c)
 				FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
 				struct exec_result res;
 				if (!o || !e)
-					abort();
+					ln_die_oom();
 				lsp_workspace_refresh(ws);
 				c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
 				lsp_workspace_drop_overlays(ws);
@@ -267,7 +267,7 @@ int cmd_batch(struct cli *c)
 			if (rout.len && rout.data[0] == '{') {
 				while (rout.len && rout.data[rout.len - 1] == '\n')
 					rout.data[--rout.len] = '\0';
-				result = strdup(rout.data);
+				result = xstrdup(rout.data);
 			} else if (!code) {
 				code = ln_error_set(LN_EGENERIC, "the command printed no bundle");
 			} else {

@@ -18,8 +18,8 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "text.h"
+#include "core/config.h"
+#include "core/text.h"
 
 #include <stdio.h>
 

@@ -4,11 +4,13 @@
  * Linked into both binaries: the thin `lanser` front end (which needs
  * nothing but this, the core and the command table) and the engine.
  */
-#include "daemon.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -214,7 +216,7 @@ static void log_tail(const struct daemon_paths *p, char *out, size_t n)
 	char *end, *start;
 
 	out[0] = '\0';
-	if (buf_read_file(&b, p->log.data, 16 << 20) || !b.len) {
+	if (buf_read_file(&b, p->log.data, LN_FILE_MAX_BYTES) || !b.len) {
 		buf_release(&b);
 		return;
 	}
@@ -364,10 +366,9 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 	if (error) {
 		/* The daemon may have answered before reading (busy, a refused
 		 * peer) and closed: its reply is still there to read. */
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		long long soon = ln_now_ms() + 1000;
-		if (!msg)
-			abort();
+
 		if (wire_read(fd, hdr, 16, deadline >= 0 && deadline < soon ? deadline : soon) == 0 &&
 		    (!memcmp(hdr, "LNR1", 4) || !memcmp(hdr, "LNB1", 4)))
 			error = 0;

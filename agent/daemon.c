@@ -2,13 +2,15 @@
  * daemon.c - the warm per-workspace daemon (see daemon.h); its client and
  * the wire format are in client.c.
  */
-#include "daemon.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
-#include "txn.h"
-#include "workspace.h"
+#include "agent/daemon.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
+#include "sandbox/txn.h"
+#include "lsp/workspace.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -150,9 +152,7 @@ static void cache_put(struct daemon *d, const char *key, int code, const char *o
 		buf_release(&d->cache[lru].err);
 		d->cache[lru] = d->cache[--d->ncache];
 	}
-	d->cache = realloc(d->cache, (d->ncache + 1) * sizeof *d->cache);
-	if (!d->cache)
-		abort();
+	d->cache = xrealloc(d->cache, (d->ncache + 1) * sizeof *d->cache);
 	e = &d->cache[d->ncache++];
 	memset(e, 0, sizeof *e);
 	snprintf(e->key, sizeof e->key, "%s", key);
@@ -309,9 +309,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 			   "strings; cwd: absolute path)", MAX_ARGS);
 		return;
 	}
-	args = calloc(n + 2, sizeof *args);
-	if (!args)
-		abort();
+	args = xcalloc(n + 2, sizeof *args);
 	args[0] = "lanser";
 	for (i = 0; i < n; i++) {
 		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
@@ -390,7 +388,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		unsigned long crashes = lsp_workspace_crashes(d->ws);
 		FILE *out = open_memstream(&obuf, &olen), *err = open_memstream(&ebuf, &elen);
 		if (!out || !err)
-			abort();
+			ln_die_oom();
 		d->c->exec((int)n + 1, args, cwd, out, err, d->ws, true, &res);
 		fclose(out);
 		fclose(err);
@@ -479,7 +477,7 @@ static void handle_request(struct daemon *d, int fd, const char *body, size_t le
 	} else if (!strcmp(op, "ready")) {
 		json_t *t = json_object_get(req, "timeoutMs");
 		int ms = json_is_integer(t) && json_integer_value(t) >= 0 &&
-			 json_integer_value(t) <= 3600000 ? (int)json_integer_value(t) : 120000;
+			 json_integer_value(t) <= LN_TIMEOUT_MAX_MS ? (int)json_integer_value(t) : 120000;
 		int ready;
 		if (!d->ws) {
 			send_error(fd, LN_ECONFIG, "the workspace's servers could not be set up "

@@ -48,8 +48,8 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "cli.h"
+#include "core/buf.h"
+#include "agent/cli.h"
 
 #define DAEMON_MAX_REQUEST ((size_t)1 << 20)
 #define DAEMON_MAX_REPLY ((size_t)256 << 20)

@@ -2,13 +2,13 @@
  * doctor.c - `lanser doctor` (what is installed, versions, what is missing)
  * and `lanser schema` (the JSON Schemas of lanser's formats).
  */
-#include "cli.h"
-#include "bundle.h"
-#include "tracefile.h"
-#include "err.h"
-#include "profile.h"
-#include "state.h"
-#include "trust.h"
+#include "agent/cli.h"
+#include "core/bundle.h"
+#include "rewards/tracefile.h"
+#include "core/err.h"
+#include "lsp/profile.h"
+#include "core/state.h"
+#include "core/trust.h"
 
 #include <curl/curl.h>
 #include <git2.h>

@@ -19,26 +19,29 @@
  *   5. rewards (rewards/reward.h), advantages (rewards/advantage.h), the
  *      policy verdict, bundles, SARIF, trace events.
  */
-#include "cli.h"
+#include "agent/cli.h"
 
-#include "advantage.h"
-#include "buf.h"
-#include "bundle.h"
-#include "edit.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
-#include "outline.h"
-#include "path.h"
-#include "proc.h"
-#include "reward.h"
-#include "state.h"
-#include "trace.h"
-#include "workspace.h"
-#include "worktree.h"
-#include "testcmd.h"
-#include "trust.h"
-#include "box.h"
+#include "rewards/advantage.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
+#include "selectors/outline.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "rewards/reward.h"
+#include "core/state.h"
+#include "agent/trace.h"
+#include "lsp/workspace.h"
+#include "sandbox/worktree.h"
+#include "agent/testcmd.h"
+#include "core/trust.h"
+#include "sandbox/box.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 
@@ -197,7 +200,7 @@ static int load_base_config(struct ln_config *out, const char *root, const char 
 		error = ln_config_load_text(out, root, NULL, 0, origin.data);
 		goto done;
 	}
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open_ext(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		error = ln_error_set(LN_EINPUT, "evaluation needs a git repository at %s: %s", root,
 				     git_error_last() ? git_error_last()->message : "?");
@@ -261,7 +264,7 @@ static int load_settings(struct ectx *x)
 				x->root = x->other_root;
 		}
 		if (!error && probe.base)
-			base = strdup(probe.base);
+			base = xstrdup(probe.base);
 		sbx_task_release(&probe);
 		if (error)
 			return error;
@@ -270,12 +273,10 @@ static int load_settings(struct ectx *x)
 	 * (docs/eval.md, "Configuration"): --base, else the task's, else HEAD. */
 	if (c->base) {
 		free(base);
-		base = strdup(c->base);
+		base = xstrdup(c->base);
 	}
 	if (!base)
-		base = strdup("HEAD");
-	if (!base)
-		abort();
+		base = xstrdup("HEAD");
 	error = load_base_config(&other, x->root, base);
 	free(base);
 	if (error)
@@ -301,9 +302,7 @@ static int load_settings(struct ectx *x)
 		error = sbx_task_load(&x->t, c->task_path);
 	if (!error && c->base) {
 		free(x->t.base);
-		x->t.base = strdup(c->base);
-		if (!x->t.base)
-			abort();
+		x->t.base = xstrdup(c->base);
 	}
 	if (!error && c->tests)
 		error = sbx_task_set_tests(&x->t, c->tests);
@@ -311,11 +310,8 @@ static int load_settings(struct ectx *x)
 		x->t.iso = SBX_ISO_NONE;
 	if (!error && !x->t.test_argv)
 		error = sbx_task_default_test(&x->t, x->root);
-	if (!error && !x->t.base) {
-		x->t.base = strdup("HEAD");
-		if (!x->t.base)
-			abort();
-	}
+	if (!error && !x->t.base)
+		x->t.base = xstrdup("HEAD");
 	x->emode = RWD_EP_PGRPO;
 	x->w = rwd_weights_default;
 done:
@@ -331,14 +327,10 @@ static struct cand *cand_new(struct ectx *x, const char *id)
 
 	if (x->n >= EVAL_MAX_CANDIDATES)
 		return NULL;
-	x->v = realloc(x->v, (x->n + 1) * sizeof *x->v);
-	if (!x->v)
-		abort();
+	x->v = xrealloc(x->v, (x->n + 1) * sizeof *x->v);
 	cd = &x->v[x->n++];
 	memset(cd, 0, sizeof *cd);
-	cd->id = strdup(id);
-	if (!cd->id)
-		abort();
+	cd->id = xstrdup(id);
 	sbx_edits_init(&cd->e);
 	cd->complete = true;
 	cd->reasons = json_array();
@@ -383,9 +375,7 @@ static void extract_patch(const char *s, size_t len, const char **p, size_t *n)
 
 static void cand_set_patch(struct cand *cd, const char *data, size_t len)
 {
-	cd->patch = malloc(len + 1);
-	if (!cd->patch)
-		abort();
+	cd->patch = xmalloc(len + 1);
 	memcpy(cd->patch, data, len);
 	cd->patch[len] = '\0';
 	cd->len = len;
@@ -505,7 +495,7 @@ static void copy_cdb(struct ectx *x)
 		FILE *f;
 		buf_addf(&src, "%s/%s", x->root, names[i]);
 		buf_addf(&dst, "%s/%s", x->wt, names[i]);
-		if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, 16u << 20)) {
+		if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, LN_FILE_MAX_BYTES)) {
 			ln_error_clear();
 			goto next;
 		}
@@ -1063,7 +1053,7 @@ static void restore_files(struct ectx *x, struct cand *cd)
 		fd = open(abs.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			  f->old_mode ? f->old_mode & 07777 : 0644);
 		if (fd >= 0) {
-			if (write(fd, f->old.data, f->old.len) != (ssize_t)f->old.len && x->c->err)
+			if (ln_write_all(fd, f->old.data, f->old.len) < 0 && x->c->err)
 				fprintf(x->c->err, "lanser: warning: cannot restore %s in the base "
 					"worktree\n", rel);
 			close(fd);
@@ -1193,16 +1183,12 @@ static void *tests_main(void *arg)
 	struct test_run_opts o;
 	long long t0 = ln_now_ms();
 
-	t->cands = calloc(x->n + 1, sizeof *t->cands);
-	if (!t->cands)
-		abort();
+	t->cands = xcalloc(x->n + 1, sizeof *t->cands);
 	for (i = 0; i < x->n; i++) {
 		if (!x->v[i].have_edits)
 			continue;
-		t->cands[n].id = strdup(x->v[i].id);
-		t->cands[n].patch_path = strdup(x->v[i].patch_file);
-		if (!t->cands[n].id || !t->cands[n].patch_path)
-			abort();
+		t->cands[n].id = xstrdup(x->v[i].id);
+		t->cands[n].patch_path = xstrdup(x->v[i].patch_file);
 		n++;
 	}
 	t->ncands = n;
@@ -1614,7 +1600,7 @@ static int stage_patches(struct ectx *x)
 		buf_reset(&b);
 		buf_addf(&b, "%s/%zu.diff", x->tmpdir, i);
 		fd = open(b.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, cd->patch, cd->len) != (ssize_t)cd->len) {
+		if (fd < 0 || ln_write_all(fd, cd->patch, cd->len) < 0) {
 			error = ln_error_set(LN_ESANDBOX, "cannot write %s: %s", b.data,
 					     strerror(errno));
 			if (fd >= 0)

@@ -10,16 +10,17 @@
  * (selectors/resolve.h); the bundle records the original place, the
  * resolved range, the score, the features, the weights and tau.
  */
-#include "cli.h"
-#include "bundle.h"
-#include "err.h"
-#include "outline.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "tree.h"
+#include "agent/cli.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "selectors/outline.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "selectors/tree.h"
+#include "core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,13 +72,11 @@ static void note_documents(json_t *bundle, struct sel_files *f, json_t *paths)
 static int end_bundle(struct cli *c, json_t *bundle, int err, long long started,
 		      void (*human)(struct cli *, json_t *))
 {
-	char *msg = strdup(err ? ln_error_msg() : "");
+	char *msg = xstrdup(err ? ln_error_msg() : "");
 	json_t *vol = json_object_get(json_object_get(bundle, "meta"), "volatile");
 	struct sel_tree_stats st;
 	int saved = err;
 
-	if (!msg)
-		abort();
 	sel_tree_stats(&st);
 	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - started));
 	json_object_set_new(vol, "treeCache", json_pack("{s:I, s:I, s:I}",
@@ -95,7 +94,7 @@ static int end_bundle(struct cli *c, json_t *bundle, int err, long long started,
 	} else if (!err) {
 		err = saved = ln_error_code();
 		free(msg);
-		msg = strdup(ln_error_msg());
+		msg = xstrdup(ln_error_msg());
 	}
 	json_decref(bundle);
 	if (saved)

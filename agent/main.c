@@ -7,17 +7,19 @@
  * stdout for write errors and turns the command's LN_E* code into the exit
  * status (core/err.h; docs/exit-codes.md).
  */
-#include "cli.h"
-#include "daemon.h"
-#include "trace.h"
-#include "workspace.h"
-#include "err.h"
-#include "path.h"
-#include "trust.h"
-#include "buf.h"
+#include "agent/cli.h"
+#include "agent/daemon.h"
+#include "agent/trace.h"
+#include "lsp/workspace.h"
+#include "core/err.h"
+#include "core/path.h"
+#include "core/trust.h"
+#include "core/buf.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 #ifndef LANSER_THIN
-#include "box.h"
-#include "txn.h"
+#include "sandbox/box.h"
+#include "sandbox/txn.h"
 #endif
 
 #include <errno.h>
@@ -164,8 +166,9 @@ static int parse_ms(const char *s, int *out, const char *opt)
 	char *end;
 	long v = strtol(s, &end, 10);
 
-	if (!*s || *end || v < 0 || v > 3600 * 1000)
-		return ln_error_set(LN_EUSAGE, "%s needs a number of milliseconds (0-3600000)", opt);
+	if (!*s || *end || v < 0 || v > LN_TIMEOUT_MAX_MS)
+		return ln_error_set(LN_EUSAGE, "%s needs a number of milliseconds (0-%d)", opt,
+				    LN_TIMEOUT_MAX_MS);
 	*out = (int)v;
 	return 0;
 }
@@ -258,9 +261,7 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 				if (!cmd->name)
 					return ln_error_set(LN_EUSAGE, "unknown command '%s' "
 							    "(see lanser --help)", argv[optind]);
-				c->argv = calloc((size_t)argc, sizeof *c->argv);
-				if (!c->argv)
-					abort();
+				c->argv = xcalloc((size_t)argc, sizeof *c->argv);
 			} else {
 				c->argv[c->argc++] = argv[optind];
 			}
@@ -369,9 +370,7 @@ static int prepare(struct cli *c, const struct command **cmd_out, int argc, char
 		return ln_error_set(LN_EUSAGE, "no command given");
 	}
 	*cmd_out = cmd;
-	c->cwd = strdup(cwd);
-	if (!c->cwd)
-		abort();
+	c->cwd = xstrdup(cwd);
 	/* Process-wide (core/trust.h): every configuration loaded for this
 	 * command, the jail's and eval's base included, sees it. Only set by
 	 * a command line that gives it: a batch line run in-process keeps the

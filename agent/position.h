@@ -1,14 +1,14 @@
 /*
  * position.h - from a selector to a place in a file, for every command
  * that acts at a position (def, refs, hover in query.c; prepare-rename,
- * rename and actions in edit.c).
+ * rename and actions in agent/editcmd.c).
  */
 #ifndef LANSER_AGENT_POSITION_H
 #define LANSER_AGENT_POSITION_H
 
-#include "cli.h"
-#include "selector.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "selectors/selector.h"
+#include "lsp/workspace.h"
 
 struct resolved_position {
 	struct sel sel;              /* the parsed selector */

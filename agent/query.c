@@ -6,24 +6,24 @@
  * server's negotiated encoding only when talking to it, through the exact
  * document text the server was sent.
  */
-#include "cli.h"
-#include "position.h"
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "trace.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "agent/position.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "agent/trace.h"
+#include "lsp/workspace.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 struct query {
 	struct cli *c;
@@ -256,7 +256,7 @@ static int query_begin(struct query *q, struct cli *c, const char *command)
 static int query_end(struct query *q, int err, void (*human)(struct query *))
 {
 	json_t *vol;
-	char *msg = strdup(err ? ln_error_msg() : "");
+	char *msg = xstrdup(err ? ln_error_msg() : "");
 	int saved = err;
 
 	vol = json_object_get(json_object_get(q->bundle, "meta"), "volatile");
@@ -355,9 +355,7 @@ int resolve_position(struct resolved_position *p, struct cli *c, struct lsp_work
 			error = ln_error_set(res.status, "%s", res.message ? res.message : text);
 			goto done;
 		}
-		p->rel = strdup(res.v[0].path);
-		if (!p->rel)
-			abort();
+		p->rel = xstrdup(res.v[0].path);
 		error = lsp_workspace_text(ws, &p->text, p->rel);
 		if (!error)
 			error = ln_text_line_of(p->text, res.v[0].point, &l0, &p->byte);
@@ -1001,9 +999,7 @@ int cmd_diag(struct cli *c)
 		json_object_set_new(json_object_get(q.bundle, "request"), "target",
 				    json_pack("{s:O}", "paths", files));
 	}
-	opened = calloc(json_array_size(files) + 1, sizeof *opened);
-	if (!opened)
-		abort();
+	opened = xcalloc(json_array_size(files) + 1, sizeof *opened);
 	/* Open everything first so the servers work on all files at once. */
 	json_array_foreach(files, i, f) {
 		error = lsp_workspace_open(q.ws, &opened[i].srv, &opened[i].version,

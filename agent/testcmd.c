@@ -3,21 +3,23 @@
  * or of candidate patches in their own worktrees, in the sandbox, and
  * prints a summary or the outcome records (docs/sandbox.md).
  */
-#include "cli.h"
+#include "agent/cli.h"
 
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "hash.h"
-#include "isolate.h"
-#include "outcome.h"
-#include "path.h"
-#include "proc.h"
-#include "run.h"
-#include "task.h"
-#include "txn.h"
-#include "worktree.h"
-#include "testcmd.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "sandbox/isolate.h"
+#include "sandbox/outcome.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "sandbox/run.h"
+#include "sandbox/task.h"
+#include "sandbox/txn.h"
+#include "sandbox/worktree.h"
+#include "agent/testcmd.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -76,9 +78,7 @@ static void build_env(struct tctx *x)
 		json_object_set_new(all, base_env[i][0], json_string(base_env[i][1]));
 	json_object_foreach(x->t->env, k, v)
 		json_object_set(all, k, v);
-	x->env = calloc(json_object_size(all) + 1, sizeof *x->env);
-	if (!x->env)
-		abort();
+	x->env = xcalloc(json_object_size(all) + 1, sizeof *x->env);
 	x->env_json = json_array();
 	json_object_foreach(all, k, v) {
 		struct buf b = BUF_INIT;
@@ -198,7 +198,7 @@ static int parse_results(struct tctx *x, const char *dir, const struct sbx_resul
 		}
 		error = ln_path_resolve_in_root(NULL, &abs, dir, dir, x->t->junit_path);
 		if (!error)
-			error = buf_read_file(&data, abs, SBX_OUTCOME_MAX_BYTES);
+			error = buf_read_file(&data, abs, LN_FILE_MAX_BYTES);
 		free(abs);
 		if (error) {
 			buf_addf(msg, "JUnit results %s: %s", x->t->junit_path, ln_error_msg());
@@ -583,9 +583,7 @@ static int load_task(struct sbx_task *t, struct cli *c, char **root_out, char di
 		error = sbx_task_add_patch(t, c->patches[i], c->cwd);
 	if (!error && c->base) {
 		free(t->base);
-		t->base = strdup(c->base);
-		if (!t->base)
-			abort();
+		t->base = xstrdup(c->base);
 	}
 	if (!error && c->tests)
 		error = sbx_task_set_tests(t, c->tests);
@@ -625,28 +623,19 @@ int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records
 		if (pruned > 0 && x.err)
 			fprintf(x.err, "lanser: note: pruned %d stale candidate worktree%s of an "
 				"earlier run\n", pruned, pruned == 1 ? "" : "s");
-		if (!t->base) {
-			t->base = strdup("HEAD");
-			if (!t->base)
-				abort();
-		}
+		if (!t->base)
+			t->base = xstrdup("HEAD");
 		if (t->ncands == 0) {
 			/* --base alone: the base revision itself is the candidate */
-			struct sbx_candidate *cd = calloc(1, sizeof *cd);
-			if (!cd)
-				abort();
-			cd->id = strdup("base");
-			if (!cd->id)
-				abort();
+			struct sbx_candidate *cd = xcalloc(1, sizeof *cd);
+			cd->id = xstrdup("base");
 			t->cands = cd;
 			t->ncands = 1;
 		}
 	}
 	n = x.candidates ? t->ncands : 1;
-	x.records = calloc(n, sizeof *x.records);
-	x.codes = calloc(n, sizeof *x.codes);
-	if (!x.records || !x.codes)
-		abort();
+	x.records = xcalloc(n, sizeof *x.records);
+	x.codes = xcalloc(n, sizeof *x.codes);
 
 	if (!x.candidates) {
 		x.codes[0] = evaluate(&x, 0, NULL, false, &x.records[0]);
@@ -658,9 +647,7 @@ int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records
 		error = sbx_wt_create(&x.wts, x.root, t->base, jobs, x.base_oid);
 		if (error)
 			goto done;
-		w = calloc(jobs, sizeof *w);
-		if (!w)
-			abort();
+		w = xcalloc(jobs, sizeof *w);
 		for (i = 0; i < jobs; i++) {
 			w[i].x = &x;
 			w[i].wt = i;

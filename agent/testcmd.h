@@ -17,8 +17,8 @@
 
 #include <jansson.h>
 
-#include "task.h"
-#include "text.h"
+#include "sandbox/task.h"
+#include "core/text.h"
 
 struct test_run_opts {
 	const char *root;            /* the workspace (canonical absolute path) */

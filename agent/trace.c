@@ -13,19 +13,21 @@
  * differently is named (exit 76); a trace that cannot be read as one is
  * exit 85.
  */
-#include "cli.h"
-#include "trace.h"
-#include "advantage.h"
-#include "buf.h"
-#include "bundle.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
-#include "proc.h"
-#include "reward.h"
-#include "snapshot.h"
-#include "workspace.h"
-#include "tracefile.h"
+#include "agent/cli.h"
+#include "agent/trace.h"
+#include "rewards/advantage.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
+#include "core/proc.h"
+#include "rewards/reward.h"
+#include "core/snapshot.h"
+#include "lsp/workspace.h"
+#include "rewards/tracefile.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -86,9 +88,7 @@ int trace_begin(struct cli *c, const char *command)
 		buf_adds(&path, c->trace_path);
 	else
 		buf_addf(&path, "%s/%s", c->cwd, c->trace_path);
-	t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	t = xcalloc(1, sizeof *t);
 	t->seen = json_object();
 	platform(plat, sizeof plat);
 	header = json_pack("{s:s, s:{s:s, s:s}, s:{s:o, s:{s:f, s:f, s:f, s:f}}, s:{s:I}}",
@@ -154,7 +154,7 @@ int trace_end(struct cli *c, int error)
 	{
 		/* closing must not replace the command's own message */
 		int saved = ln_error_code();
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		werr = rwd_trace_close(t->w);
 		if (!werr || error)
 			ln_error_set(saved, "%s", msg ? msg : "");
@@ -399,11 +399,8 @@ static void rp_release(struct replayer *rp)
 /* Appends to a growable array (capacity doubles at powers of two). */
 static void push(void **arr, size_t *n, size_t size, const void *item)
 {
-	if ((*n & (*n - 1)) == 0) {
-		*arr = realloc(*arr, (*n ? 2 * *n : 1) * size);
-		if (!*arr)
-			abort();
-	}
+	if ((*n & (*n - 1)) == 0)
+		*arr = xreallocarray(*arr, *n ? 2 * *n : 1, size);
 	memcpy((char *)*arr + *n * size, item, size);
 	(*n)++;
 }
@@ -579,7 +576,7 @@ static int int_opt(const json_t *o, const char *k, int dflt)
 {
 	const json_t *v = json_object_get(o, k);
 	json_int_t x = json_integer_value(v);
-	return json_is_integer(v) && x >= 0 && x <= 3600000 ? (int)x : dflt;
+	return json_is_integer(v) && x >= 0 && x <= LN_TIMEOUT_MAX_MS ? (int)x : dflt;
 }
 
 /* Re-runs the query of one run; *out is the bundle it builds (new ref). */
@@ -603,9 +600,7 @@ static int replay_query(struct cli *parent, const char *file, const struct run *
 		return error;
 	memset(&c, 0, sizeof c);
 	c.argc = (int)json_array_size(args);
-	c.argv = calloc(json_array_size(args) + 1, sizeof *c.argv);
-	if (!c.argv)
-		abort();
+	c.argv = xcalloc(json_array_size(args) + 1, sizeof *c.argv);
 	for (i = 0; i < json_array_size(args); i++) {
 		if (!json_is_string(json_array_get(args, i))) {
 			free(c.argv);
@@ -615,8 +610,8 @@ static int replay_query(struct cli *parent, const char *file, const struct run *
 		}
 		c.argv[i] = (char *)json_string_value(json_array_get(args, i));
 	}
-	c.root = strdup(json_string_value(json_object_get(ev, "root")));
-	c.cwd = strdup(json_string_value(json_object_get(ev, "cwd")));
+	c.root = xstrdup(json_string_value(json_object_get(ev, "root")));
+	c.cwd = xstrdup(json_string_value(json_object_get(ev, "cwd")));
 	c.cfg.json = json_incref(json_object_get(ev, "config"));
 	snprintf(c.cfg.digest, sizeof c.cfg.digest, "%s",
 		 json_string_value(json_object_get(ev, "configDigest")));
@@ -636,8 +631,8 @@ static int replay_query(struct cli *parent, const char *file, const struct run *
 	c.in_daemon = json_is_true(json_object_get(ev, "daemon"));
 	c.out = open_memstream(&obuf, &olen);
 	c.err = open_memstream(&ebuf, &elen);
-	if (!c.out || !c.err || !c.root || !c.cwd)
-		abort();
+	if (!c.out || !c.err)
+		ln_die_oom();
 	c.replay = &rp;
 	c.exec = parent->exec;
 	fn(&c);
@@ -734,9 +729,7 @@ static int replay_reward(const char *file, const struct rwd_trace_ev *e, char *m
 			if (!ok || !json_is_array(steps) || json_array_size(steps) > 100000)
 				return ln_error_set(LN_ETRACE, "%s:%ld: reward event with unusable process "
 						    "steps", file, e->line);
-			st = calloc(json_array_size(steps) + 1, sizeof *st);
-			if (!st)
-				abort();
+			st = xcalloc(json_array_size(steps) + 1, sizeof *st);
 			json_array_foreach(steps, i, x) {
 				st[i].d_prev = num(x, "D0", &ok);
 				st[i].d = num(x, "D", &ok);
@@ -807,14 +800,12 @@ static const char *first_diff(const json_t *a, const json_t *b)
 static int replay_advantages(const char *file, const struct run *r, size_t *count, char *msg,
 			     size_t n)
 {
-	struct rwd_group *g = calloc(r->n ? r->n : 1, sizeof *g);
-	const struct rwd_trace_ev **ev = calloc(r->n ? r->n : 1, sizeof *ev);
+	struct rwd_group *g = xcalloc(r->n ? r->n : 1, sizeof *g);
+	const struct rwd_trace_ev **ev = xcalloc(r->n ? r->n : 1, sizeof *ev);
 	size_t k = 0, i, total = 0;
 	double mean, std = 0, *all;
 	int error = 0;
 
-	if (!g || !ev)
-		abort();
 	for (i = 0; i < r->n && !error; i++) {
 		if (strcmp(r->ev[i]->type, "advantages"))
 			continue;
@@ -825,9 +816,7 @@ static int replay_advantages(const char *file, const struct run *r, size_t *coun
 		total += g[k].n;
 		k++;
 	}
-	all = malloc((total ? total : 1) * sizeof *all);
-	if (!all)
-		abort();
+	all = xmalloc((total ? total : 1) * sizeof *all);
 	for (i = 0, total = 0; i < k && !error; i++) {
 		memcpy(all + total, g[i].r, g[i].n * sizeof *all);
 		total += g[i].n;
@@ -1082,10 +1071,10 @@ static char *completion_of(const struct run *r)
 	for (i = r->n; i-- > 0;)
 		if (!strcmp(r->ev[i]->type, "model") &&
 		    !strcmp(json_string_value(json_object_get(r->ev[i]->ev, "role")) ?: "", "assistant"))
-			return strdup(json_string_value(json_object_get(r->ev[i]->ev, "content")) ?: "");
+			return xstrdup(json_string_value(json_object_get(r->ev[i]->ev, "content")) ?: "");
 	if (be)
 		return jcs_dumps(json_object_get(json_object_get(be->ev, "bundle"), "facts"));
-	return strdup("");
+	return xstrdup("");
 }
 
 /* The run's reward: the last episode reward, else the mean of its step

@@ -2,9 +2,9 @@
  * trustcmd.c - `lanser trust [--revoke | --list]` (core/trust.h,
  * docs/security.md).
  */
-#include "cli.h"
-#include "err.h"
-#include "trust.h"
+#include "agent/cli.h"
+#include "core/err.h"
+#include "core/trust.h"
 
 #include <jansson.h>
 #include <stdlib.h>

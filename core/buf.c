@@ -1,5 +1,6 @@
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -11,13 +12,6 @@
 #include <unistd.h>
 
 char buf_empty_[1];
-
-static void die_oom(void)
-{
-	static const char msg[] = "lanser: out of memory\n";
-	if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
-	abort();
-}
 
 void buf_init(struct buf *b)
 {
@@ -39,16 +33,14 @@ void buf_grow(struct buf *b, size_t extra)
 	char *nd;
 
 	if (extra > (size_t)-1 / 2 - b->len)
-		die_oom();
+		ln_die_oom();
 	need = b->len + extra;
 	if (b->cap && need <= b->cap)
 		return;
 	ncap = b->cap ? b->cap : 32;
 	while (ncap < need)
 		ncap = ncap * 3 / 2 + 16;
-	nd = b->cap ? realloc(b->data, ncap + 1) : malloc(ncap + 1);
-	if (!nd)
-		die_oom();
+	nd = b->cap ? xrealloc(b->data, ncap + 1) : xmalloc(ncap + 1);
 	if (!b->cap) {
 		memcpy(nd, b->data, b->len);
 		nd[b->len] = '\0';
@@ -126,9 +118,7 @@ char *buf_detach(struct buf *b, size_t *len_out)
 	if (len_out)
 		*len_out = b->len;
 	if (!b->cap) {
-		r = calloc(1, 1);
-		if (!r)
-			die_oom();
+		r = xcalloc(1, 1);
 	} else {
 		r = b->data;
 	}

@@ -1,8 +1,9 @@
-#include "bundle.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
+#include "core/bundle.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
+#include "core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +80,7 @@ static int sort_facts(json_t *facts)
 
 	if (n < 2)
 		return 0;
-	items = calloc(n, sizeof *items);
-	if (!items)
-		abort();
+	items = xcalloc(n, sizeof *items);
 	for (i = 0; i < n; i++) {
 		items[i].fact = json_incref(json_array_get(facts, i));
 		items[i].canon = jcs_dumps(items[i].fact);

@@ -1,6 +1,6 @@
 /* The Analysis Bundle's JSON Schema (draft 2020-12), printed by
  * `lanser schema bundle` and kept in docs/bundle.schema.json. */
-#include "bundle.h"
+#include "core/bundle.h"
 
 static const char schema[] =
 "{\n"

@@ -1,8 +1,10 @@
-#include "config.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "trust.h"
+#include "core/config.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/trust.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,9 @@ static int get_ms(const json_t *obj, const char *section, const char *key, int d
 		return 0;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-	    json_integer_value(v) > 3600 * 1000)
-		return ln_error_set(LN_ECONFIG, "%s: %s.%s must be an integer between 1 and 3600000",
-				    LN_CONFIG_FILE, section, key);
+	    json_integer_value(v) > LN_TIMEOUT_MAX_MS)
+		return ln_error_set(LN_ECONFIG, "%s: %s.%s must be an integer between 1 and %d",
+				    LN_CONFIG_FILE, section, key, LN_TIMEOUT_MAX_MS);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -32,9 +34,7 @@ static int parse(struct ln_config *cfg, const char *root, const char *text, size
 	bool in_store = false;
 	int error = -1;
 
-	cfg->source = strdup(origin);
-	if (!cfg->source)
-		abort();
+	cfg->source = xstrdup(origin);
 	if (!text) {
 		cfg->json = json_object();
 	} else {

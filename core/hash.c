@@ -1,19 +1,12 @@
-#include "hash.h"
-#include "buf.h"
-#include "jcs.h"
+#include "core/hash.h"
+#include "core/buf.h"
+#include "core/jcs.h"
+#include "core/xalloc.h"
 
 #include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Only allocation can fail here: abort, as buf.c does. */
-static void die_crypto(void)
-{
-	static const char msg[] = "lanser: SHA-256 failed (out of memory)\n";
-	if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
-	abort();
-}
 
 void ln_hex_encode(char out[LN_SHA256_HEX_SIZE], const unsigned char digest[LN_SHA256_LEN])
 {
@@ -47,10 +40,8 @@ void ln_sha256_hex(const void *data, size_t len, char out[LN_SHA256_HEX_SIZE])
 
 void ln_sha256_init(struct ln_sha256_ctx *ctx)
 {
-	struct sha256_ctx *c = malloc(sizeof *c);
+	struct sha256_ctx *c = xmalloc(sizeof *c);
 
-	if (!c)
-		die_crypto();
 	sha256_init(c);
 	ctx->impl_ = c;
 }

@@ -1,5 +1,5 @@
-#include "jcs.h"
-#include "err.h"
+#include "core/jcs.h"
+#include "core/err.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -25,7 +25,7 @@
 
 #include <jansson.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 /* Deepest accepted nesting of arrays and objects (the top-level container
  * counts as depth 1). Deeper values fail rather than recurse without end. */

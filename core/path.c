@@ -1,6 +1,7 @@
-#include "path.h"
-#include "buf.h"
-#include "err.h"
+#include "core/path.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,14 +9,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *xstrdup(const char *s)
-{
-	struct buf b = BUF_INIT;
-
-	buf_adds(&b, s);
-	return buf_detach(&b, NULL);
-}
 
 /* "dir/name" (dir "/" gives "/name"). */
 static char *join(const char *dir, const char *name)

@@ -1,5 +1,5 @@
-#include "proc.h"
-#include "err.h"
+#include "core/proc.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,8 @@
-#include "snapshot.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
+#include "core/snapshot.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/xalloc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,9 +48,7 @@ void ln_snapshot_init(struct ln_snapshot *s, const char *root)
 	memset(s, 0, sizeof *s);
 	s->ifd = -1;
 	s->full = true;
-	s->root = strdup(root);
-	if (!s->root)
-		abort();
+	s->root = xstrdup(root);
 }
 
 static void watches_clear(struct ln_snapshot *s)
@@ -102,15 +101,13 @@ static void watch_dir(struct ln_snapshot *s, const char *abs, const char *rel)
 		if (s->w[i].wd == wd) {
 			if (strcmp(s->w[i].rel, rel)) {
 				free(s->w[i].rel);
-				s->w[i].rel = strdup(rel);
+				s->w[i].rel = xstrdup(rel);
 			}
 			return;
 		}
-	s->w = realloc(s->w, (s->nw + 1) * sizeof *s->w);
-	if (!s->w)
-		abort();
+	s->w = xrealloc(s->w, (s->nw + 1) * sizeof *s->w);
 	s->w[s->nw].wd = wd;
-	s->w[s->nw].rel = strdup(rel);
+	s->w[s->nw].rel = xstrdup(rel);
 	s->nw++;
 }
 
@@ -157,9 +154,7 @@ static struct ln_snapshot_entry *add_entry(struct scan *sc, char *path, const st
 	}
 	if (sc->n == sc->cap) {
 		sc->cap = sc->cap ? sc->cap * 2 : 256;
-		sc->v = realloc(sc->v, sc->cap * sizeof *sc->v);
-		if (!sc->v)
-			abort();
+		sc->v = xrealloc(sc->v, sc->cap * sizeof *sc->v);
 	}
 	en = &sc->v[sc->n++];
 	memset(en, 0, sizeof *en);
@@ -268,10 +263,8 @@ static void hash_file(const char *root, struct ln_snapshot_entry *en)
 static void add_change(struct ln_file_change **v, size_t *n, const char *path,
 		       enum ln_change_type type)
 {
-	*v = realloc(*v, (*n + 1) * sizeof **v);
-	if (!*v)
-		abort();
-	(*v)[*n].path = strdup(path);
+	*v = xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[*n].path = xstrdup(path);
 	(*v)[*n].type = type;
 	(*n)++;
 }
@@ -328,9 +321,7 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 				result = -1;
 				continue;
 			}
-			dirty = realloc(dirty, (ndirty + 1) * sizeof *dirty);
-			if (!dirty)
-				abort();
+			dirty = xrealloc(dirty, (ndirty + 1) * sizeof *dirty);
 			{
 				struct buf b = BUF_INIT;
 				buf_addf(&b, "%s%s%s", rel, *rel ? "/" : "", ev->name);
@@ -357,7 +348,7 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 		st.st_mtim.tv_nsec = s->v[i].mtime_ns % 1000000000LL;
 		st.st_ctim.tv_sec = s->v[i].ctime_ns / 1000000000LL;
 		st.st_ctim.tv_nsec = s->v[i].ctime_ns % 1000000000LL;
-		if (!add_entry(sc, strdup(s->v[i].path), &st)) {
+		if (!add_entry(sc, xstrdup(s->v[i].path), &st)) {
 			result = -1;
 			goto done;
 		}
@@ -377,7 +368,7 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 			goto done;
 		}
 		if (r == 0 && S_ISREG(st.st_mode)) {
-			struct ln_snapshot_entry *en = add_entry(sc, strdup(dirty[i]), &st);
+			struct ln_snapshot_entry *en = add_entry(sc, xstrdup(dirty[i]), &st);
 			if (!en) {
 				result = -1;
 				goto done;
@@ -586,9 +577,7 @@ int ln_tree_files(json_t **out, const char *root, bool (*keep)(const char *rel, 
 		return error;
 	}
 	n = json_array_size(l.out);
-	v = malloc((n ? n : 1) * sizeof *v);
-	if (!v)
-		abort();
+	v = xmalloc((n ? n : 1) * sizeof *v);
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(l.out, i));
 	qsort(v, n, sizeof *v, cmp_json_path);

@@ -1,7 +1,8 @@
-#include "state.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
+#include "core/state.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,9 +172,7 @@ int ln_state_sockaddr(struct sockaddr_un *sa, int *dirfd, const char *path)
 	}
 	if (!slash || slash == path)
 		return ln_error_set(LN_EDAEMON, "socket path %s is too long", path);
-	dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		abort();
+	dir = xstrndup(path, (size_t)(slash - path));
 	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	free(dir);
 	if (fd < 0)

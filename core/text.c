@@ -1,23 +1,12 @@
-#include "text.h"
-#include "err.h"
+#include "core/text.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-static void *xcalloc(size_t n, size_t size)
-{
-	static const char msg[] = "lanser: out of memory\n";
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (!p) {
-		if (write(2, msg, sizeof msg - 1) < 0) { /* nothing more to do */ }
-		abort();
-	}
-	return p;
-}
 
 int ln_enc_parse(enum ln_enc *out, const char *name)
 {

@@ -1,9 +1,10 @@
 /*
  * trust.c - workspace trust (see trust.h).
  */
-#include "trust.h"
-#include "buf.h"
-#include "err.h"
+#include "core/trust.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,12 +141,12 @@ static int store_write(const char *path, json_t *ws)
 	json_t *doc = json_pack("{s:i, s:O}", "version", 1, "workspaces", ws);
 	struct buf tmp = BUF_INIT;
 	char *dump = NULL;
-	size_t len, off = 0;
+	size_t len;
 	int fd = -1, error = -1;
 
 	dump = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (!dump)
-		abort();
+		ln_die_oom();
 	len = strlen(dump);
 	if (len > LN_TRUST_MAX_BYTES || json_object_size(ws) > LN_TRUST_MAX_ENTRIES) {
 		error = ln_error_set(LN_ECONFIG, "trust store %s: too many entries (revoke some)",
@@ -158,18 +159,7 @@ static int store_write(const char *path, json_t *ws)
 		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
 		goto done;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, dump + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data,
-					     strerror(errno));
-			goto done;
-		}
-		off += (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+	if (ln_write_all(fd, dump, len) < 0 || ln_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
 		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
 		goto done;
 	}
@@ -311,9 +301,7 @@ json_t *ln_trust_filter(json_t *cfg)
 	}
 	/* a stable order for messages and doctor */
 	n = json_array_size(ignored);
-	v = calloc(n + 1, sizeof *v);
-	if (!v)
-		abort();
+	v = xcalloc(n + 1, sizeof *v);
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(ignored, i));
 	qsort(v, n, sizeof *v, cmp_str);

@@ -8,8 +8,8 @@
  * the input; a success gives ids that are non-empty, at most
  * SBX_TEST_ID_MAX bytes, and unique after sorting.
  */
-#include "err.h"
-#include "outcome.h"
+#include "core/err.h"
+#include "sandbox/outcome.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,8 +7,9 @@
  * checks a property: when a patch applies, lanser's own preview of the
  * result (sbx_edits_diff) applies to the same tree and gives the same files.
  */
-#include "edit.h"
-#include "err.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdint.h>
@@ -57,7 +58,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	/* held for the whole run: the library's own init/shutdown pairs
 	 * then cost a counter, not a global setup per input */
-	git_libgit2_init();
+	ln_git_init();
 	snprintf(root, sizeof root, "/tmp/lanser-fuzz-patch.XXXXXX");
 	if (!mkdtemp(root))
 		abort();

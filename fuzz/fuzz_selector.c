@@ -6,9 +6,9 @@
  * column inside the input (+1 for "at the end"), and a success prints
  * (sel_format) to a selector that parses to the same form.
  */
-#include "buf.h"
-#include "err.h"
-#include "selector.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "selectors/selector.h"
 
 #include <stdint.h>
 #include <stdio.h>

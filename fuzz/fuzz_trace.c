@@ -7,8 +7,8 @@
  * gives events in file order, each run starting with its header and
  * numbered without gaps.
  */
-#include "err.h"
-#include "tracefile.h"
+#include "core/err.h"
+#include "rewards/tracefile.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-#include "jsonrpc.h"
-#include "err.h"
+#include "lsp/jsonrpc.h"
+#include "core/err.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #define LANSER_JSONRPC_H
 
 #include <stddef.h>
-#include "buf.h"
+#include "core/buf.h"
 
 #define LSP_MAX_HEADER 4096
 #define LSP_DEFAULT_MAX_BODY ((size_t)64 << 20)

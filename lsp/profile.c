@@ -1,10 +1,11 @@
-#include "profile.h"
-#include "buf.h"
-#include "config.h"
-#include "err.h"
-#include "hash.h"
-#include "proc.h"
-#include "state.h"
+#include "lsp/profile.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/proc.h"
+#include "core/state.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,11 +25,9 @@ static char **strv_new(const char *const *v)
 
 	while (v[n])
 		n++;
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	for (i = 0; i < n; i++)
-		r[i] = strdup(v[i]);
+		r[i] = xstrdup(v[i]);
 	return r;
 }
 
@@ -50,16 +49,14 @@ static int strv_from_json(char ***out, const json_t *arr, const char *what)
 	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 256)
 		return ln_error_set(LN_ECONFIG, "%s must be a non-empty array of strings", what);
 	n = json_array_size(arr);
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	for (i = 0; i < n; i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
 		if (!s) {
 			strv_free(r);
 			return ln_error_set(LN_ECONFIG, "%s must be a non-empty array of strings", what);
 		}
-		r[i] = strdup(s);
+		r[i] = xstrdup(s);
 	}
 	strv_free(*out);
 	*out = r;
@@ -68,11 +65,9 @@ static int strv_from_json(char ***out, const json_t *arr, const char *what)
 
 static void add_type(struct lsp_profile *p, const char *glob, const char *lang)
 {
-	p->types = realloc(p->types, (p->ntypes + 1) * sizeof *p->types);
-	if (!p->types)
-		abort();
-	p->types[p->ntypes].glob = strdup(glob);
-	p->types[p->ntypes].language_id = strdup(lang);
+	p->types = xrealloc(p->types, (p->ntypes + 1) * sizeof *p->types);
+	p->types[p->ntypes].glob = xstrdup(glob);
+	p->types[p->ntypes].language_id = xstrdup(lang);
 	p->ntypes++;
 }
 
@@ -92,12 +87,10 @@ static struct lsp_profile *add_profile(struct lsp_profiles *ps, const char *name
 {
 	struct lsp_profile *p;
 
-	ps->v = realloc(ps->v, (ps->n + 1) * sizeof *ps->v);
-	if (!ps->v)
-		abort();
+	ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
 	p = &ps->v[ps->n++];
 	memset(p, 0, sizeof *p);
-	p->name = strdup(name);
+	p->name = xstrdup(name);
 	p->enabled = true;
 	return p;
 }
@@ -138,11 +131,9 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 		extra[3] = NULL;
 		while (p->argv[n])
 			n++;
-		p->argv = realloc(p->argv, (n + 4) * sizeof *p->argv);
-		if (!p->argv)
-			abort();
+		p->argv = xrealloc(p->argv, (n + 4) * sizeof *p->argv);
 		for (k = 0; extra[k]; k++)
-			p->argv[n + k] = strdup(extra[k]);
+			p->argv[n + k] = xstrdup(extra[k]);
 		p->argv[n + k] = NULL;
 		buf_release(&arg);
 		buf_release(&cdb);
@@ -157,7 +148,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	add_type(p, "*.hh", "cpp");
 	add_type(p, "*.hxx", "cpp");
 	p->readiness = LSP_READY_INDEX;
-	p->index_token = strdup("backgroundIndexProgress");
+	p->index_token = xstrdup("backgroundIndexProgress");
 	p->index_needs_cdb = true;
 
 	p = add_profile(ps, "pyright");
@@ -169,7 +160,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	 * workspace's files (missing every file not opened); it logs
 	 * "Found N source files" / "No source files found" when done. */
 	p->readiness = LSP_READY_INDEX;
-	p->ready_log = strdup("source file");
+	p->ready_log = xstrdup("source file");
 	/* The workspace's own packages resolve before any installed copy:
 	 * the root is an explicit extra path, searched before site-packages. */
 	p->settings = json_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
@@ -306,7 +297,7 @@ static int apply_config(struct lsp_profile *p, const char *name, const json_t *c
 			goto done;
 		}
 		free(p->index_token);
-		p->index_token = strdup(json_string_value(v));
+		p->index_token = xstrdup(json_string_value(v));
 	}
 	if ((v = json_object_get(c, "readyLog"))) {
 		if (!json_is_string(v)) {
@@ -314,7 +305,7 @@ static int apply_config(struct lsp_profile *p, const char *name, const json_t *c
 			goto done;
 		}
 		free(p->ready_log);
-		p->ready_log = strdup(json_string_value(v));
+		p->ready_log = xstrdup(json_string_value(v));
 	}
 	if (!p->argv) {
 		error = ln_error_set(LN_ECONFIG, "servers.%s needs a \"command\"", name);
@@ -426,9 +417,7 @@ const char **lsp_argv_with_exe(char *const *argv, const char *exe)
 
 	for (n = 0; argv[n]; n++)
 		;
-	r = calloc(n + 1, sizeof *r);
-	if (!r)
-		abort();
+	r = xcalloc(n + 1, sizeof *r);
 	r[0] = exe;
 	for (i = 1; i < n; i++)
 		r[i] = argv[i];
@@ -442,12 +431,12 @@ char *lsp_self_dir(void)
 	char *slash;
 
 	if (n <= 0)
-		return strdup(".");
+		return xstrdup(".");
 	path[n] = '\0';
 	slash = strrchr(path, '/');
 	if (slash)
 		*slash = '\0';
-	return strdup(path);
+	return xstrdup(path);
 }
 
 static int is_exec(const char *path)
@@ -476,7 +465,7 @@ static int resolve_cmd(char **out, const char *cmd, const char *profile)
 		*out = buf_detach(&b, NULL);
 		goto done;
 	}
-	pathenv = strdup(getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+	pathenv = xstrdup(getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
 	for (p = strtok_r(pathenv, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
 		/* Never a relative entry (the current folder is the workspace)
 		 * nor a node_modules folder (a workspace's binaries). */
@@ -556,7 +545,7 @@ static int run_version(char **out, char **argv)
 		buf_release(&b);
 		return ln_error_set(LN_EGENERIC, "%s printed no version", argv[0]);
 	}
-	*out = strndup(start, (size_t)(end - start));
+	*out = xstrndup(start, (size_t)(end - start));
 	buf_release(&b);
 	return 0;
 }
@@ -574,7 +563,7 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 	*out = NULL;
 	if (!p->version_argv || resolve_cmd(&exe, p->version_argv[0], p->name) ||
 	    stat(exe, &st) < 0) {
-		*out = strdup("unknown");
+		*out = xstrdup("unknown");
 		goto done;
 	}
 	/* The key is the binary (path, size, mtime) and the arguments: one
@@ -590,13 +579,13 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 			cache = json_loadb(text.data, text.len, 0, NULL);
 		buf_release(&text);
 		if (json_is_string(json_object_get(cache, key.data))) {
-			*out = strdup(json_string_value(json_object_get(cache, key.data)));
+			*out = xstrdup(json_string_value(json_object_get(cache, key.data)));
 			goto done;
 		}
 	}
 	argv = lsp_argv_with_exe(p->version_argv, exe);
 	if (run_version(&ver, (char **)argv)) {
-		*out = strdup("unknown");
+		*out = xstrdup("unknown");
 		goto done;
 	}
 	*out = ver;
@@ -614,9 +603,9 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		if (dump) {
 			int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			if (fd >= 0) {
-				ssize_t w = write(fd, dump, strlen(dump));
+				int w = ln_write_all(fd, dump, strlen(dump));
 				close(fd);
-				if (w == (ssize_t)strlen(dump))
+				if (w == 0)
 					rename(tmp.data, cache_path);
 				else
 					unlink(tmp.data);

@@ -1,10 +1,11 @@
-#include "session.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jsonrpc.h"
-#include "path.h"
-#include "proc.h"
+#include "lsp/session.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "lsp/jsonrpc.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -184,13 +185,11 @@ static struct doc *get_doc(struct lsp_session *s, const char *uri)
 		return d;
 	if (s->ndocs == s->capdocs) {
 		s->capdocs = s->capdocs ? s->capdocs * 2 : 8;
-		s->docs = realloc(s->docs, s->capdocs * sizeof *s->docs);
-		if (!s->docs)
-			abort();
+		s->docs = xrealloc(s->docs, s->capdocs * sizeof *s->docs);
 	}
 	d = &s->docs[s->ndocs++];
 	memset(d, 0, sizeof *d);
-	d->uri = strdup(uri);
+	d->uri = xstrdup(uri);
 	d->diag_version = -1;
 	return d;
 }
@@ -200,10 +199,10 @@ static char *token_str(json_t *tok)
 	char tmp[32];
 
 	if (json_is_string(tok))
-		return strdup(json_string_value(tok));
+		return xstrdup(json_string_value(tok));
 	if (json_is_integer(tok)) {
 		snprintf(tmp, sizeof tmp, "#%lld", (long long)json_integer_value(tok));
-		return strdup(tmp);
+		return xstrdup(tmp);
 	}
 	return NULL;
 }
@@ -220,13 +219,11 @@ static struct progress *get_progress(struct lsp_session *s, const char *token)
 		return NULL; /* a hostile server cannot grow this without bound */
 	if (s->nprog == s->capprog) {
 		s->capprog = s->capprog ? s->capprog * 2 : 8;
-		s->prog = realloc(s->prog, s->capprog * sizeof *s->prog);
-		if (!s->prog)
-			abort();
+		s->prog = xrealloc(s->prog, s->capprog * sizeof *s->prog);
 	}
 	p = &s->prog[s->nprog++];
 	memset(p, 0, sizeof *p);
-	p->token = strdup(token);
+	p->token = xstrdup(token);
 	return p;
 }
 
@@ -246,7 +243,7 @@ static void on_progress(struct lsp_session *s, json_t *params)
 		const char *title = json_string_value(json_object_get(val, "title"));
 		p->active = true;
 		free(p->title);
-		p->title = title ? strdup(title) : NULL;
+		p->title = title ? xstrdup(title) : NULL;
 	} else if (!strcmp(kind, "end")) {
 		p->active = false;
 		p->ended = true;
@@ -291,7 +288,7 @@ static json_t *configuration_answer(struct lsp_session *s, json_t *params)
 		json_t *v = NULL;
 		if (section && s->settings) {
 			/* "python.analysis" walks nested objects */
-			char *dup = strdup(section), *p = dup, *dot;
+			char *dup = xstrdup(section), *p = dup, *dot;
 			v = s->settings;
 			while (v && p) {
 				dot = strchr(p, '.');
@@ -599,9 +596,7 @@ int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
 		json_object_set_new(msg, "params", params);
 	if (s->npend == s->cappend) {
 		s->cappend = s->cappend ? s->cappend * 2 : 8;
-		s->pend = realloc(s->pend, s->cappend * sizeof *s->pend);
-		if (!s->pend)
-			abort();
+		s->pend = xrealloc(s->pend, s->cappend * sizeof *s->pend);
 	}
 	s->pend[s->npend++] = (struct pending){ .id = id, .response = NULL };
 	error = send_msg(s, msg);
@@ -871,11 +866,9 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	const char *enc;
 
 	*out = NULL;
-	s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
-	s->name = strdup(o->name ? o->name : o->argv[0]);
-	s->root = strdup(o->root);
+	s = xcalloc(1, sizeof *s);
+	s->name = xstrdup(o->name ? o->name : o->argv[0]);
+	s->root = xstrdup(o->root);
 	s->stderr_fd = o->stderr_fd;
 	s->record = o->record;
 	s->record_ctx = o->record_ctx;
@@ -935,8 +928,8 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 		json_t *si = json_object_get(res, "serverInfo");
 		const char *n = json_string_value(json_object_get(si, "name"));
 		const char *v = json_string_value(json_object_get(si, "version"));
-		s->server_name = n ? strdup(n) : NULL;
-		s->server_version = v ? strdup(v) : NULL;
+		s->server_name = n ? xstrdup(n) : NULL;
+		s->server_version = v ? xstrdup(v) : NULL;
 	}
 	error = lsp_session_notify(s, "initialized", json_object());
 	if (error)
@@ -1069,8 +1062,8 @@ static int restore(struct lsp_session *s, const json_t *j)
 		return snap_fail("not an object");
 	if (!json_is_string(json_object_get(j, "name")) || !json_is_string(json_object_get(j, "root")))
 		return snap_fail("name and root must be strings");
-	s->name = strdup(json_string_value(json_object_get(j, "name")));
-	s->root = strdup(json_string_value(json_object_get(j, "root")));
+	s->name = xstrdup(json_string_value(json_object_get(j, "name")));
+	s->root = xstrdup(json_string_value(json_object_get(j, "root")));
 	v = json_object_get(j, "capabilities");
 	if (!json_is_object(v))
 		return snap_fail("capabilities must be an object");
@@ -1079,9 +1072,9 @@ static int restore(struct lsp_session *s, const json_t *j)
 	if (!str || ln_enc_parse(&s->enc, str))
 		return snap_fail("unknown encoding");
 	if ((str = json_string_value(json_object_get(j, "serverName"))))
-		s->server_name = strdup(str);
+		s->server_name = xstrdup(str);
 	if ((str = json_string_value(json_object_get(j, "serverVersion"))))
-		s->server_version = strdup(str);
+		s->server_version = xstrdup(str);
 	if (!json_is_integer(json_object_get(j, "nextId")) || !json_is_integer(json_object_get(j, "seq")) ||
 	    !json_is_integer(json_object_get(j, "error")))
 		return snap_fail("nextId, seq and error must be integers");
@@ -1137,7 +1130,7 @@ static int restore(struct lsp_session *s, const json_t *j)
 		if (!p)
 			return snap_fail("too many progress tokens");
 		free(p->title);
-		p->title = title ? strdup(title) : NULL;
+		p->title = title ? xstrdup(title) : NULL;
 		p->active = json_is_true(json_object_get(d, "active"));
 		p->ended = json_is_true(json_object_get(d, "ended"));
 	}
@@ -1147,12 +1140,10 @@ static int restore(struct lsp_session *s, const json_t *j)
 int lsp_session_replay_new(struct lsp_session **out, const json_t *snapshot,
 			   const struct lsp_replay *src)
 {
-	struct lsp_session *s = calloc(1, sizeof *s);
+	struct lsp_session *s = xcalloc(1, sizeof *s);
 	int error;
 
 	*out = NULL;
-	if (!s)
-		abort();
 	s->replaying = true;
 	s->replay = *src;
 	s->stderr_fd = -1;
@@ -1164,9 +1155,9 @@ int lsp_session_replay_new(struct lsp_session **out, const json_t *snapshot,
 	error = restore(s, snapshot);
 	if (error) {
 		if (!s->name)
-			s->name = strdup("replay");
+			s->name = xstrdup("replay");
 		if (!s->root)
-			s->root = strdup("/");
+			s->root = xstrdup("/");
 		lsp_session_free(s);
 		return error;
 	}

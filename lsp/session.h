@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "text.h"
+#include "core/text.h"
 
 struct lsp_session;
 

@@ -1,10 +1,12 @@
-#include "workspace.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "path.h"
-#include "proc.h"
-#include "snapshot.h"
+#include "lsp/workspace.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "core/snapshot.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,13 +75,11 @@ struct lsp_workspace {
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
 {
-	struct lsp_workspace *ws = calloc(1, sizeof *ws);
+	struct lsp_workspace *ws = xcalloc(1, sizeof *ws);
 	int error;
 
 	*out = NULL;
-	if (!ws)
-		abort();
-	ws->root = strdup(o->root);
+	ws->root = xstrdup(o->root);
 	ws->init_ms = o->init_ms;
 	ws->request_ms = o->request_ms;
 	ws->record = o->record;
@@ -244,7 +244,7 @@ static int replay_start(struct lsp_workspace *ws, struct server_slot *sl)
 	if (error)
 		return error;
 	if (!sl->info.version && version)
-		sl->info.version = strdup(version);
+		sl->info.version = xstrdup(version);
 	sl->started_ms = ln_now_ms();
 	ws->generation++;
 	/* recorded from a warm session: lsp_workspace_server() pumped it, and
@@ -368,9 +368,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 		*out = &sl->info;
 		return 0;
 	}
-	sl = calloc(1, sizeof *sl);
-	if (!sl)
-		abort();
+	sl = xcalloc(1, sizeof *sl);
 	sl->info.profile = profile;
 	sl->ws = ws;
 	error = slot_start(ws, sl);
@@ -378,9 +376,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 		free(sl);
 		return error;
 	}
-	ws->servers = realloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
-	if (!ws->servers)
-		abort();
+	ws->servers = xrealloc(ws->servers, (ws->nservers + 1) * sizeof *ws->servers);
 	ws->servers[ws->nservers++] = sl;
 	*out = &sl->info;
 	return 0;
@@ -439,9 +435,7 @@ static bool text_stale(const struct lsp_workspace *ws, const struct cached_text 
 
 static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
 {
-	ws->texts = realloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
-	if (!ws->texts)
-		abort();
+	ws->texts = xrealloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
 	ws->texts[ws->ntexts++] = ct;
 }
 
@@ -484,7 +478,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 		 * stale, never the other way round */
 		if (stat(abs.data, &st) < 0)
 			memset(&st, 0, sizeof st);
-		error = buf_read_file(&data, abs.data, LSP_MAX_FILE_BYTES);
+		error = buf_read_file(&data, abs.data, LN_FILE_MAX_BYTES);
 	}
 	if (error) {
 		if (ws->recording && ws->rec.document)
@@ -499,10 +493,8 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 					 ln_error_msg());
 		goto done;
 	}
-	ct = calloc(1, sizeof *ct);
-	if (!ct)
-		abort();
-	ct->path = strdup(path);
+	ct = xcalloc(1, sizeof *ct);
+	ct->path = xstrdup(path);
 	ct->text = t;
 	ln_sha256_hex(data.data, data.len, ct->digest);
 	ct->dev = st.st_dev;
@@ -536,18 +528,16 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 	size_t i;
 	int error;
 
-	if (len > LSP_MAX_FILE_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s: overlay larger than %zu bytes", path,
-				    LSP_MAX_FILE_BYTES);
+				    LN_FILE_MAX_BYTES);
 	error = ln_text_init(&t, data, len);
 	if (error)
 		return ln_error_set(error, "%s: %s", path, ln_error_msg());
 	if (find_text(ws, path, &i))
 		text_remove(ws, i);
-	ct = calloc(1, sizeof *ct);
-	if (!ct)
-		abort();
-	ct->path = strdup(path);
+	ct = xcalloc(1, sizeof *ct);
+	ct->path = xstrdup(path);
 	ct->text = t;
 	ct->overlay = true;
 	ln_sha256_hex(data, len, ct->digest);
@@ -809,10 +799,8 @@ static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_
 		lsp_session_close_doc(s, uri);
 	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
 		return;
-	*pend = realloc(*pend, (*npend + 1) * sizeof **pend);
-	if (!*pend)
-		abort();
-	(*pend)[*npend].uri = strdup(uri);
+	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
+	(*pend)[*npend].uri = xstrdup(uri);
 	(*pend)[*npend].version = after;
 	(*npend)++;
 }
@@ -857,7 +845,7 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 		char *uri, *rel;
 		if (!u)
 			continue;
-		uri = strdup(u);
+		uri = xstrdup(u);
 		rel = rel_of_uri(ws, uri);
 		if (rel && lsp_profiles_for_path(&ws->profiles, rel, &lang) == p &&
 		    lsp_workspace_text(ws, &t, rel) == 0)
@@ -1133,11 +1121,8 @@ int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const c
 		error = lsp_workspace_probe_get(ws, "path", key.data, &v);
 		if (!error && !json_is_string(v))
 			error = ln_error_set(LN_ETRACE, "trace: a path probe is not a string");
-		if (!error) {
-			*out_rel = strdup(json_string_value(v));
-			if (!*out_rel)
-				abort();
-		}
+		if (!error)
+			*out_rel = xstrdup(json_string_value(v));
 		json_decref(v);
 		buf_release(&key);
 		return error;

@@ -28,11 +28,10 @@
 
 #include <stdbool.h>
 
-#include "profile.h"
-#include "session.h"
-#include "text.h"
-
-#define LSP_MAX_FILE_BYTES ((size_t)16 << 20)
+#include "lsp/profile.h"
+#include "lsp/session.h"
+#include "core/text.h"
+#include "core/limits.h"
 
 struct lsp_workspace;
 

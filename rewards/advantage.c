@@ -1,5 +1,6 @@
-#include "advantage.h"
-#include "err.h"
+#include "rewards/advantage.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -262,13 +263,9 @@ int rwd_group_parse(struct rwd_group *g, json_t *v)
 	if (json_array_size(arr) == 0 || json_array_size(arr) > RWD_MAX_GROUP)
 		return ln_error_set(LN_EGENERIC, "a group has 1 to %d members", RWD_MAX_GROUP);
 	g->ncomp = json_array_size(arr);
-	g->off = calloc(g->ncomp + 1, sizeof *g->off);
-	if (!g->off)
-		abort();
+	g->off = xcalloc(g->ncomp + 1, sizeof *g->off);
 	if (!g->steps) {
-		g->r = calloc(g->ncomp, sizeof *g->r);
-		if (!g->r)
-			abort();
+		g->r = xcalloc(g->ncomp, sizeof *g->r);
 		json_array_foreach(arr, i, x) {
 			if (num_or_null(&g->r[i], x))
 				return ln_error_set(LN_EGENERIC, "reward %zu is not a finite number or "
@@ -287,9 +284,7 @@ int rwd_group_parse(struct rwd_group *g, json_t *v)
 			return ln_error_set(LN_EGENERIC, "more than %d step rewards in a group",
 					    RWD_MAX_GROUP);
 	}
-	g->r = calloc(total, sizeof *g->r);
-	if (!g->r)
-		abort();
+	g->r = xcalloc(total, sizeof *g->r);
 	json_array_foreach(arr, i, x) {
 		g->off[i + 1] = g->off[i] + json_array_size(x);
 		json_array_foreach(x, j, y)
@@ -312,12 +307,10 @@ json_t *rwd_group_advantages(const struct rwd_group *g, enum rwd_adv_mode mode,
 			     enum rwd_preset preset, double eps, double batch_std)
 {
 	struct rwd_adv_info info;
-	double *a = calloc(g->n ? g->n : 1, sizeof *a);
+	double *a = xcalloc(g->n ? g->n : 1, sizeof *a);
 	json_t *arr = json_array(), *out;
 	size_t i, j;
 
-	if (!a)
-		abort();
 	if (mode == RWD_ADV_STEP)
 		rwd_adv_steps(a, &info, g->r, g->off, g->ncomp, preset, eps);
 	else

@@ -1,6 +1,6 @@
-#include "reward.h"
-#include "buf.h"
-#include "err.h"
+#include "rewards/reward.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* The trace event's JSON Schema (draft 2020-12), printed by
  * `lanser schema trace` and kept in docs/trace.schema.json. */
-#include "tracefile.h"
+#include "rewards/tracefile.h"
 
 static const char schema[] =
 "{\n"

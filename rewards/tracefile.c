@@ -1,8 +1,9 @@
-#include "tracefile.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
+#include "rewards/tracefile.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,22 +29,13 @@ struct rwd_trace {
  * write (disk full) is retried for the rest while still holding the lock. */
 static int write_line(struct rwd_trace *t, const char *data, size_t len)
 {
-	size_t off = 0;
 	int error = 0;
 
 	while (flock(t->fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return ln_error_set(LN_EPERM, "trace: cannot lock: %s", strerror(errno));
-	while (off < len) {
-		ssize_t w = write(t->fd, data + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			error = ln_error_set(LN_EPERM, "trace: write failed: %s", strerror(errno));
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (ln_write_all(t->fd, data, len) < 0)
+		error = ln_error_set(LN_EPERM, "trace: write failed: %s", strerror(errno));
 	flock(t->fd, LOCK_UN);
 	return error;
 }
@@ -80,14 +72,12 @@ int rwd_trace_event(struct rwd_trace *t, const char *type, json_t *fields)
 
 int rwd_trace_open(struct rwd_trace **out, const char *path, json_t *header)
 {
-	struct rwd_trace *t = calloc(1, sizeof *t);
+	struct rwd_trace *t = xcalloc(1, sizeof *t);
 	unsigned char rnd[8];
 	int error;
 	size_t i;
 
 	*out = NULL;
-	if (!t)
-		abort();
 	t->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
 	if (t->fd < 0) {
 		error = ln_error_set(LN_EPERM, "trace: cannot open %s: %s", path, strerror(errno));
@@ -249,9 +239,7 @@ static int parse_line(struct rwd_trace_file *out, struct run_state **runs, size_
 			json_decref(ev);
 			return e;
 		}
-		*runs = realloc(*runs, (*nruns + 1) * sizeof **runs);
-		if (!*runs)
-			abort();
+		*runs = xrealloc(*runs, (*nruns + 1) * sizeof **runs);
 		rs = &(*runs)[(*nruns)++];
 		rs->run = json_string_value(run);
 		rs->next = 0;
@@ -273,11 +261,8 @@ static int parse_line(struct rwd_trace_file *out, struct run_state **runs, size_
 		return LN_ETRACE;
 	}
 	rs->next++;
-	if (out->n % 1024 == 0) {
-		out->v = realloc(out->v, (out->n + 1024) * sizeof *out->v);
-		if (!out->v)
-			abort();
-	}
+	if (out->n % 1024 == 0)
+		out->v = xrealloc(out->v, (out->n + 1024) * sizeof *out->v);
 	out->v[out->n].ev = ev;
 	out->v[out->n].line = line;
 	out->v[out->n].type = json_string_value(type);
@@ -297,7 +282,7 @@ int rwd_trace_parse(struct rwd_trace_file *out, const char *name, const char *da
 	int error = 0;
 
 	memset(out, 0, sizeof *out);
-	out->path = strdup(name);
+	out->path = xstrdup(name);
 	while (pos < len && !error) {
 		const char *nl = memchr(data + pos, '\n', len - pos);
 		line++;
@@ -313,7 +298,7 @@ int rwd_trace_parse(struct rwd_trace_file *out, const char *name, const char *da
 		error = ln_error_set(LN_ETRACE, "%s: empty trace (no header)", name);
 	free(runs);
 	if (error) {
-		char *keep = strdup(ln_error_msg());
+		char *keep = xstrdup(ln_error_msg());
 		rwd_trace_file_release(out);
 		ln_error_set(error, "%s", keep ? keep : "bad trace");
 		free(keep);

@@ -1,8 +1,9 @@
-#include "box.h"
-#include "isolate.h"
-#include "sysfilter.h"
+#include "sandbox/box.h"
+#include "sandbox/isolate.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,27 +24,6 @@
 /* The system PATH inside a box (the same as base_env of agent/testcmd.c). */
 #define BOX_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define BOX_TMP_BYTES (256LL << 20)
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
-static char *xfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xfmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
 
 void sbx_argv_free(char **argv)
 {
@@ -66,9 +46,7 @@ static void vec_push_own(struct vec *a, char *s)
 {
 	if (a->n + 2 > a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 64;
-		a->v = realloc(a->v, a->cap * sizeof *a->v);
-		if (!a->v)
-			abort();
+		a->v = xrealloc(a->v, a->cap * sizeof *a->v);
 	}
 	a->v[a->n++] = s;
 	a->v[a->n] = NULL;
@@ -134,7 +112,7 @@ static void add_bind(struct sbx_box_plan *p, struct vec *a, const char *kind, co
 	b->src = xstrdup(src);
 	b->idmap = idmap;
 	if (p->privileged)
-		b->staged = xfmt("%s/b%zu", p->stage, p->nbinds);
+		b->staged = xasprintf("%s/b%zu", p->stage, p->nbinds);
 	p->nbinds++;
 	vec_push(a, kind);
 	vec_push(a, p->privileged ? b->staged : src);
@@ -179,9 +157,9 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 	vec_push(&a, "--unshare-user");
 	vec_push(&a, "--disable-userns");
 	vec_push(&a, "--uid");
-	vec_push_own(&a, xfmt("%d", SBX_BOX_UID));
+	vec_push_own(&a, xasprintf("%d", SBX_BOX_UID));
 	vec_push(&a, "--gid");
-	vec_push_own(&a, xfmt("%d", SBX_BOX_UID));
+	vec_push_own(&a, xasprintf("%d", SBX_BOX_UID));
 	vec_push(&a, "--hostname");
 	vec_push(&a, SBX_HOSTNAME);
 	vec_push(&a, "--die-with-parent");
@@ -222,7 +200,7 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 	vec_push(&a, "--dev");
 	vec_push(&a, "/dev");
 	vec_push(&a, "--size");
-	vec_push_own(&a, xfmt("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
+	vec_push_own(&a, xasprintf("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
 	vec_push(&a, "--tmpfs");
 	vec_push(&a, "/tmp");
 	if (s->root) {
@@ -233,7 +211,7 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 		 * linked worktree's .git is a file naming a folder that is not in
 		 * the box at all. */
 		if (s->root_writable) {
-			char *git = xfmt("%s/.git", s->root);
+			char *git = xasprintf("%s/.git", s->root);
 			if (lstat(git, &st) == 0 && S_ISDIR(st.st_mode))
 				add_bind(p, &a, "--ro-bind", git, git, true);
 			free(git);
@@ -259,15 +237,15 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 			goto done;
 		}
 		vec_push(&a, "--size");
-		vec_push_own(&a, xfmt("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
+		vec_push_own(&a, xasprintf("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
 		vec_push(&a, "--tmpfs");
 		vec_push(&a, s->tmpfs_paths[i]);
 	}
 	vec_push(&a, "--seccomp");
-	vec_push_own(&a, xfmt("%d", o->seccomp_fd));
+	vec_push_own(&a, xasprintf("%d", o->seccomp_fd));
 	if (o->status_fd >= 0) {
 		vec_push(&a, "--json-status-fd");
-		vec_push_own(&a, xfmt("%d", o->status_fd));
+		vec_push_own(&a, xasprintf("%d", o->status_fd));
 	}
 	vec_push(&a, "--chdir");
 	vec_push(&a, o->cwd ? o->cwd : s->root ? s->root : "/");

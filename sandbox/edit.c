@@ -2,10 +2,13 @@
  * edit.c - building edit sets from diffs, WorkspaceEdits and whole files;
  * rendering them as a diff (see edit.h, docs/edits.md).
  */
-#include "edit.h"
-#include "err.h"
-#include "jail.h"
-#include "path.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "sandbox/jail.h"
+#include "core/path.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -53,9 +56,7 @@ static struct sbx_file *add_file(struct sbx_edits *e)
 
 	if (e->n == e->cap) {
 		e->cap = e->cap ? e->cap * 2 : 8;
-		e->v = realloc(e->v, e->cap * sizeof *e->v);
-		if (!e->v)
-			abort();
+		e->v = xrealloc(e->v, e->cap * sizeof *e->v);
 	}
 	f = &e->v[e->n++];
 	memset(f, 0, sizeof *f);
@@ -72,14 +73,6 @@ static struct sbx_file *find_file(struct sbx_edits *e, const char *path)
 		if (!strcmp(e->v[i].path, path) || (e->v[i].from && !strcmp(e->v[i].from, path)))
 			return &e->v[i];
 	return NULL;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *r = strndup(s, n);
-	if (!r)
-		abort();
-	return r;
 }
 
 json_t *sbx_edits_files_json(const struct sbx_edits *e)
@@ -311,9 +304,7 @@ static struct pfile *new_pfile(struct patch *p)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 8;
-		p->v = realloc(p->v, p->cap * sizeof *p->v);
-		if (!p->v)
-			abort();
+		p->v = xrealloc(p->v, p->cap * sizeof *p->v);
 	}
 	memset(&p->v[p->n], 0, sizeof p->v[0]);
 	return &p->v[p->n++];
@@ -393,9 +384,7 @@ static int hunk_add(struct hunk *h, char kind, const char *s, size_t len)
 {
 	if (h->n == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 16;
-		h->v = realloc(h->v, h->cap * sizeof *h->v);
-		if (!h->v)
-			abort();
+		h->v = xrealloc(h->v, h->cap * sizeof *h->v);
 	}
 	h->v[h->n].kind = kind;
 	h->v[h->n].s = s;
@@ -485,9 +474,7 @@ static int parse_patch(struct patch *pt, const char *diff, size_t len)
 				}
 				if (f->old_path && f->new_path && strcmp(f->old_path, f->new_path)) {
 					free(f->old_path);
-					f->old_path = strdup(f->new_path);
-					if (!f->old_path)
-						abort();
+					f->old_path = xstrdup(f->new_path);
 				}
 			}
 			if (!f->old_path)
@@ -504,9 +491,7 @@ static int parse_patch(struct patch *pt, const char *diff, size_t len)
 						    "names (--- / +++)", c.lineno);
 			if (f->nh == f->caph) {
 				f->caph = f->caph ? f->caph * 2 : 4;
-				f->h = realloc(f->h, f->caph * sizeof *f->h);
-				if (!f->h)
-					abort();
+				f->h = xrealloc(f->h, f->caph * sizeof *f->h);
 			}
 			h = &f->h[f->nh++];
 			memset(h, 0, sizeof *h);
@@ -605,21 +590,17 @@ static void split_lines(struct lines *L, const char *data, size_t len)
 	size_t cap = 16, i = 0;
 
 	memset(L, 0, sizeof *L);
-	L->s = malloc(cap * sizeof *L->s);
-	L->len = malloc(cap * sizeof *L->len);
-	L->eol = malloc(cap * sizeof *L->eol);
-	if (!L->s || !L->len || !L->eol)
-		abort();
+	L->s = xmalloc(cap * sizeof *L->s);
+	L->len = xmalloc(cap * sizeof *L->len);
+	L->eol = xmalloc(cap * sizeof *L->eol);
 	while (i < len) {
 		const char *nl = memchr(data + i, '\n', len - i);
 		size_t l = nl ? (size_t)(nl - data - i) : len - i;
 		if (L->n == cap) {
 			cap *= 2;
-			L->s = realloc(L->s, cap * sizeof *L->s);
-			L->len = realloc(L->len, cap * sizeof *L->len);
-			L->eol = realloc(L->eol, cap * sizeof *L->eol);
-			if (!L->s || !L->len || !L->eol)
-				abort();
+			L->s = xrealloc(L->s, cap * sizeof *L->s);
+			L->len = xrealloc(L->len, cap * sizeof *L->len);
+			L->eol = xrealloc(L->eol, cap * sizeof *L->eol);
 		}
 		L->s[L->n] = data + i;
 		L->len[L->n] = l;
@@ -790,9 +771,9 @@ static int apply_hunks(struct sbx_edits *e, const char *path, const struct pfile
 			buf_addch(out, '\n');
 	}
 	lines_release(&L);
-	if (out->len > SBX_FILE_MAX_BYTES)
+	if (out->len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", path,
-				    SBX_FILE_MAX_BYTES);
+				    LN_FILE_MAX_BYTES);
 	return failed ? LN_ECONFLICT : 0;
 }
 
@@ -843,11 +824,9 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	if (e->n >= SBX_MAX_FILES)
 		return ln_error_set(LN_EINPUT, "the patch touches more than %d files", SBX_MAX_FILES);
 	f = add_file(e);
-	f->path = strdup(dst ? dst : src);
-	if (!f->path)
-		abort();
+	f->path = xstrdup(dst ? dst : src);
 	if (src) {
-		error = sbx_read_file(j->root, src, SBX_FILE_MAX_BYTES, &exists, &f->old, &mode);
+		error = sbx_read_file(j->root, src, LN_FILE_MAX_BYTES, &exists, &f->old, &mode);
 		if (error)
 			return error;
 		if (!exists) {
@@ -860,10 +839,10 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	if (pf->copy_from) {
 		/* a copy leaves its source alone: the old side of the set is the
 		 * (absent) destination */
-		f->from = strdup(src);
+		f->from = xstrdup(src);
 		f->status = SBX_ADDED;
 	} else if (src && dst && strcmp(src, dst)) {
-		f->from = strdup(src);
+		f->from = xstrdup(src);
 		f->status = SBX_RENAMED;
 	} else {
 		f->status = !src ? SBX_ADDED : !dst ? SBX_DELETED : SBX_MODIFIED;
@@ -871,7 +850,7 @@ static int build_from_patch(struct sbx_edits *e, const struct sbx_jail *j, struc
 	if (dst && (f->status == SBX_ADDED || f->status == SBX_RENAMED)) {
 		struct buf tmp = BUF_INIT;
 		unsigned m2;
-		error = sbx_read_file(j->root, dst, SBX_FILE_MAX_BYTES, &exists, &tmp, &m2);
+		error = sbx_read_file(j->root, dst, LN_FILE_MAX_BYTES, &exists, &tmp, &m2);
 		buf_release(&tmp);
 		if (error)
 			return error;
@@ -924,9 +903,7 @@ int sbx_edits_check_paths(const struct sbx_edits *e)
 	size_t i, k, n = 0;
 	int error = 0;
 
-	v = calloc(2 * e->n + 1, sizeof *v);
-	if (!v)
-		abort();
+	v = xcalloc(2 * e->n + 1, sizeof *v);
 	for (i = 0; i < e->n; i++) {
 		/* a copy leaves its source alone */
 		if (e->v[i].from && e->v[i].status == SBX_RENAMED)
@@ -1017,9 +994,9 @@ int sbx_edits_replace_file(struct sbx_edits *e, const char *root, const char *re
 	unsigned mode;
 	int error;
 
-	if (len > SBX_FILE_MAX_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", rel,
-				    SBX_FILE_MAX_BYTES);
+				    LN_FILE_MAX_BYTES);
 	error = sbx_jail_init(&j, root);
 	if (!error)
 		error = sbx_jail_check(&j, rel);
@@ -1028,10 +1005,8 @@ int sbx_edits_replace_file(struct sbx_edits *e, const char *root, const char *re
 	if (error)
 		goto done;
 	f = add_file(e);
-	f->path = strdup(rel);
-	if (!f->path)
-		abort();
-	error = sbx_read_file(root, rel, SBX_FILE_MAX_BYTES, &exists, &f->old, &mode);
+	f->path = xstrdup(rel);
+	error = sbx_read_file(root, rel, LN_FILE_MAX_BYTES, &exists, &f->old, &mode);
 	if (error)
 		goto done;
 	f->old_exists = exists;
@@ -1106,18 +1081,14 @@ static int vfile_get(struct vtree *t, struct vfile **out, const char *rel)
 		return ln_error_set(LN_EINPUT, "the edit touches more than %d files", SBX_MAX_FILES);
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 8;
-		t->v = realloc(t->v, t->cap * sizeof *t->v);
-		if (!t->v)
-			abort();
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
 	}
 	f = &t->v[t->n];
 	memset(f, 0, sizeof *f);
 	buf_init(&f->orig);
 	buf_init(&f->cur);
-	f->path = strdup(rel);
-	if (!f->path)
-		abort();
-	error = sbx_read_file(t->root, rel, SBX_FILE_MAX_BYTES, &f->orig_exists, &f->orig,
+	f->path = xstrdup(rel);
+	error = sbx_read_file(t->root, rel, LN_FILE_MAX_BYTES, &f->orig_exists, &f->orig,
 			      &f->orig_mode);
 	if (error) {
 		free(f->path);
@@ -1128,7 +1099,7 @@ static int vfile_get(struct vtree *t, struct vfile **out, const char *rel)
 	f->exists = f->orig_exists;
 	buf_add(&f->cur, f->orig.data, f->orig.len);
 	if (f->orig_exists)
-		f->renamed_from = strdup(rel);
+		f->renamed_from = xstrdup(rel);
 	*out = f;
 	return 0;
 }
@@ -1189,9 +1160,7 @@ static int apply_text_edits(struct vfile *f, const json_t *edits, enum ln_enc en
 	error = ln_text_init(&t, f->cur.data, f->cur.len);
 	if (error)
 		return ln_error_set(error, "%s: %s", f->path, ln_error_msg());
-	v = calloc(n + 1, sizeof *v);
-	if (!v)
-		abort();
+	v = xcalloc(n + 1, sizeof *v);
 	json_array_foreach(edits, i, ed) {
 		const json_t *r = json_object_get(ed, "range");
 		const char *nt = json_string_value(json_object_get(ed, "newText"));
@@ -1221,9 +1190,9 @@ static int apply_text_edits(struct vfile *f, const json_t *edits, enum ln_enc en
 		buf_add(&out, t.data + pos, v[i].start - pos);
 		buf_adds(&out, v[i].text);
 		pos = v[i].end;
-		if (out.len > SBX_FILE_MAX_BYTES) {
+		if (out.len > LN_FILE_MAX_BYTES) {
 			error = ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", f->path,
-					     SBX_FILE_MAX_BYTES);
+					     LN_FILE_MAX_BYTES);
 			goto done;
 		}
 	}
@@ -1382,9 +1351,7 @@ int sbx_edits_from_workspace_edit(struct sbx_edits *e, const char *root, const j
 			goto done;
 		}
 		f = add_file(e);
-		f->path = strdup(v->path);
-		if (!f->path)
-			abort();
+		f->path = xstrdup(v->path);
 		if (renamed) {
 			/* the source's own record becomes part of this one */
 			struct vfile *src = NULL;
@@ -1393,7 +1360,7 @@ int sbx_edits_from_workspace_edit(struct sbx_edits *e, const char *root, const j
 					src = &t.v[k];
 			if (src && !src->exists) {
 				f->status = SBX_RENAMED;
-				f->from = strdup(src->path);
+				f->from = xstrdup(src->path);
 				f->old_exists = true;
 				f->old_mode = src->orig_mode;
 				buf_add(&f->old, src->orig.data, src->orig.len);
@@ -1484,7 +1451,7 @@ int sbx_edits_diff(struct buf *out, const struct sbx_edits *e)
 	size_t i;
 	int error = 0;
 
-	git_libgit2_init();
+	ln_git_init();
 	for (i = 0; i < e->n && !error; i++) {
 		const struct sbx_file *f = &e->v[i];
 		const char *from = f->from && f->status == SBX_RENAMED ? f->from : f->path;
@@ -1544,6 +1511,5 @@ int sbx_edits_diff(struct buf *out, const struct sbx_edits *e)
 		git_buf_dispose(&gb);
 		git_patch_free(patch);
 	}
-	git_libgit2_shutdown();
 	return error;
 }

@@ -22,12 +22,12 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "text.h"
+#include "core/buf.h"
+#include "core/text.h"
+#include "core/limits.h"
 
 #define SBX_PATCH_MAX_BYTES ((size_t)32 << 20)   /* a whole patch */
 #define SBX_PATCH_MAX_LINE ((size_t)1 << 20)     /* one line of a patch */
-#define SBX_FILE_MAX_BYTES ((size_t)16 << 20)    /* a file before or after */
 #define SBX_MAX_FILES 2000                       /* files in one edit set */
 
 enum sbx_status { SBX_MODIFIED, SBX_ADDED, SBX_DELETED, SBX_RENAMED };

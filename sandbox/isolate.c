@@ -1,4 +1,4 @@
-#include "isolate.h"
+#include "sandbox/isolate.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 /*
  * jail.c - the workspace jail (see jail.h).
  */
-#include "jail.h"
-#include "buf.h"
-#include "config.h"
-#include "err.h"
-#include "path.h"
+#include "sandbox/jail.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/path.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,9 +111,7 @@ int sbx_jail_init(struct sbx_jail *j, const char *root)
 
 	memset(j, 0, sizeof *j);
 	memset(&cfg, 0, sizeof cfg);
-	j->root = strdup(root);
-	if (!j->root)
-		abort();
+	j->root = xstrdup(root);
 	error = ln_config_load(&cfg, root);
 	if (error)
 		goto done;
@@ -151,9 +150,7 @@ static bool matches(const json_t *list, const char *rel)
 		if (fnmatch(pat, rel, 0) == 0)
 			return true;
 		/* "vendor" and "vendor/" both cover vendor/x */
-		dir = strdup(rel);
-		if (!dir)
-			abort();
+		dir = xstrdup(rel);
 		for (char *s = strrchr(dir, '/'); s; s = strrchr(dir, '/')) {
 			*s = '\0';
 			if (fnmatch(pat, dir, 0) == 0 ||

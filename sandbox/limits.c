@@ -1,8 +1,8 @@
 /* The limits of a run as data: defaults, the "limits" member of task files
  * and .lanser.json, and their JSON forms (run.h). */
-#include "run.h"
+#include "sandbox/run.h"
 
-#include "err.h"
+#include "core/err.h"
 
 #include <string.h>
 

@@ -1,7 +1,9 @@
-#include "outcome.h"
+#include "sandbox/outcome.h"
 
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -58,13 +60,9 @@ int sbx_tests_add(struct sbx_tests *t, const char *id, size_t id_len, enum sbx_t
 		return ln_error_set(LN_EINPUT, "more than %d test results", SBX_OUTCOME_MAX_TESTS);
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
-		t->v = realloc(t->v, t->cap * sizeof *t->v);
-		if (!t->v)
-			abort();
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
 	}
-	t->v[t->n].id = strndup(id, id_len);
-	if (!t->v[t->n].id)
-		abort();
+	t->v[t->n].id = xstrndup(id, id_len);
 	t->v[t->n].status = st;
 	t->n++;
 	return 0;
@@ -328,8 +326,8 @@ int sbx_parse_junit(struct sbx_tests *t, const char *data, size_t len, struct sb
 	buf_init(&c.name);
 	buf_init(&c.classname);
 	buf_init(&c.file);
-	if (len > SBX_OUTCOME_MAX_BYTES) {
-		error = perr(e, 0, 0, "JUnit XML larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES) {
+		error = perr(e, 0, 0, "JUnit XML larger than %zu bytes", LN_FILE_MAX_BYTES);
 		goto done;
 	}
 	if (memchr(data, '\0', len)) {
@@ -611,8 +609,8 @@ int sbx_parse_tap(struct sbx_tests *t, const char *data, size_t len, struct sbx_
 	bool leading = false, closed = false;
 
 	perr_clear(e);
-	if (len > SBX_OUTCOME_MAX_BYTES)
-		return perr(e, 0, 0, "TAP output larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES)
+		return perr(e, 0, 0, "TAP output larger than %zu bytes", LN_FILE_MAX_BYTES);
 	while (next_line(&ls, &l, &n)) {
 		bool ok;
 		const char *p, *desc, *hash;
@@ -777,8 +775,8 @@ int sbx_parse_pytest(struct sbx_tests *t, const char *data, size_t len, struct s
 	int summary_line = 0, error;
 
 	perr_clear(e);
-	if (len > SBX_OUTCOME_MAX_BYTES)
-		return perr(e, 0, 0, "pytest output larger than %u bytes", SBX_OUTCOME_MAX_BYTES);
+	if (len > LN_FILE_MAX_BYTES)
+		return perr(e, 0, 0, "pytest output larger than %zu bytes", LN_FILE_MAX_BYTES);
 	while (next_line(&ls, &l, &n)) {
 		const char *id;
 		size_t idn;

@@ -1,7 +1,7 @@
 /*
  * outcome.h - per-test results from what a test run printed or wrote.
  *
- * Three formats, all untrusted input (bounded: SBX_OUTCOME_MAX_BYTES of
+ * Three formats, all untrusted input (bounded: LN_FILE_MAX_BYTES of
  * input, SBX_OUTCOME_MAX_TESTS results, ids of at most SBX_TEST_ID_MAX
  * bytes):
  *   - JUnit XML (<testsuites>/<testsuite>/<testcase> with <failure>,
@@ -32,12 +32,13 @@
 #ifndef LANSER_SANDBOX_OUTCOME_H
 #define LANSER_SANDBOX_OUTCOME_H
 
+#include "core/limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
-#define SBX_OUTCOME_MAX_BYTES (16u << 20)
 #define SBX_OUTCOME_MAX_TESTS 100000
 #define SBX_TEST_ID_MAX 4096
 

@@ -1,4 +1,4 @@
-#include "quota.h"
+#include "sandbox/quota.h"
 
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <ftw.h>

@@ -1,12 +1,13 @@
-#include "run.h"
-#include "box.h"
-#include "isolate.h"
-#include "quota.h"
-#include "supervise.h"
-#include "sysfilter.h"
+#include "sandbox/run.h"
+#include "sandbox/box.h"
+#include "sandbox/isolate.h"
+#include "sandbox/quota.h"
+#include "sandbox/supervise.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
-#include "proc.h"
+#include "core/err.h"
+#include "core/proc.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,9 +50,7 @@ static int resolve_prog(char **out, const char *argv0, const char *const *env)
 	size_t i;
 
 	if (strchr(argv0, '/')) {
-		*out = strdup(argv0);
-		if (!*out)
-			abort();
+		*out = xstrdup(argv0);
 		return 0;
 	}
 	for (i = 0; env && env[i]; i++)
@@ -68,9 +67,7 @@ static int resolve_prog(char **out, const char *argv0, const char *const *env)
 			cand[len] = '/';
 			memcpy(cand + len + 1, argv0, strlen(argv0) + 1);
 			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-				*out = strdup(cand);
-				if (!*out)
-					abort();
+				*out = xstrdup(cand);
 				return 0;
 			}
 		}
@@ -288,9 +285,7 @@ static int attempt(struct sbx_result *res, const struct sbx_opts *o, const char 
 		}
 	}
 
-	stack = malloc(SUP_STACK);
-	if (!stack)
-		abort();
+	stack = xmalloc(SUP_STACK);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = clone(sbx_supervisor, stack + SUP_STACK, SIGCHLD, &s);

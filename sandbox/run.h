@@ -56,7 +56,7 @@
 
 #include <jansson.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 struct sbx_limits {
 	long long wall_ms;      /* wall clock for the whole run; 0: none */

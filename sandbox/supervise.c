@@ -1,5 +1,5 @@
-#include "supervise.h"
-#include "isolate.h"
+#include "sandbox/supervise.h"
+#include "sandbox/isolate.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,8 +18,8 @@
 #include <linux/filter.h>
 #include <stdbool.h>
 
-#include "box.h"
-#include "run.h"
+#include "sandbox/box.h"
+#include "sandbox/run.h"
 
 /* What the supervisor tells the parent, one fixed-size message per write
  * (smaller than PIPE_BUF, so never split). */

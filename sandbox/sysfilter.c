@@ -1,6 +1,7 @@
-#include "sysfilter.h"
+#include "sandbox/sysfilter.h"
 
-#include "err.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,9 +49,7 @@ static int export(struct blob *b, scmp_filter_ctx ctx)
 		close(fd);
 		return EINVAL;
 	}
-	b->data = malloc((size_t)len);
-	if (!b->data)
-		abort();
+	b->data = xmalloc((size_t)len);
 	if (pread(fd, b->data, (size_t)len, 0) != len) {
 		e = errno ? errno : EIO;
 		close(fd);
@@ -210,7 +209,7 @@ int sbx_seccomp_memfd(int *out)
 	fd = memfd_create("lanser-seccomp", MFD_CLOEXEC);
 	if (fd < 0)
 		return ln_error_set(LN_ESANDBOX, "sandbox: memfd_create: %s", strerror(errno));
-	if (write(fd, data, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0) {
+	if (ln_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) != 0) {
 		error = ln_error_set(LN_ESANDBOX, "sandbox: cannot write the seccomp filter: %s",
 				     strerror(errno));
 		close(fd);

@@ -1,7 +1,8 @@
-#include "task.h"
+#include "sandbox/task.h"
 
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -56,14 +57,6 @@ void sbx_task_release(struct sbx_task *t)
 	memset(t, 0, sizeof *t);
 }
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
 static bool has_nul(const json_t *s)
 {
 	return strlen(json_string_value(s)) != json_string_length(s);
@@ -83,9 +76,7 @@ static int parse_command(char ***out, const json_t *v, const char *what, const c
 		if (json_string_length(v) == 0 || json_string_length(v) > MAX_ARG_BYTES || has_nul(v))
 			return ln_error_set(LN_ECONFIG, "%s: \"%s\" must be a non-empty command "
 					    "(at most %d bytes, no NUL)", what, member, MAX_ARG_BYTES);
-		argv = calloc(4, sizeof *argv);
-		if (!argv)
-			abort();
+		argv = xcalloc(4, sizeof *argv);
 		argv[0] = xstrdup("/bin/sh");
 		argv[1] = xstrdup("-c");
 		argv[2] = xstrdup(json_string_value(v));
@@ -102,9 +93,7 @@ static int parse_command(char ***out, const json_t *v, const char *what, const c
 			return ln_error_set(LN_ECONFIG, "%s: \"%s\"[%zu] must be a string (at most "
 					    "%d bytes, no NUL)", what, member, i, MAX_ARG_BYTES);
 	}
-	argv = calloc(n + 1, sizeof *argv);
-	if (!argv)
-		abort();
+	argv = xcalloc(n + 1, sizeof *argv);
 	for (i = 0; i < n; i++)
 		argv[i] = xstrdup(json_string_value(json_array_get(v, i)));
 	*out = argv;
@@ -145,9 +134,7 @@ static int add_candidate(struct sbx_task *t, const char *id, const char *patch_a
 {
 	if (t->ncands >= MAX_CANDIDATES)
 		return ln_error_set(LN_ECONFIG, "more than %d candidates", MAX_CANDIDATES);
-	t->cands = realloc(t->cands, (t->ncands + 1) * sizeof *t->cands);
-	if (!t->cands)
-		abort();
+	t->cands = xrealloc(t->cands, (t->ncands + 1) * sizeof *t->cands);
 	t->cands[t->ncands].id = xstrdup(id);
 	t->cands[t->ncands].patch_path = patch_abs ? xstrdup(patch_abs) : NULL;
 	t->ncands++;
@@ -470,9 +457,7 @@ int sbx_task_default_test(struct sbx_task *t, const char *root)
 				    "task file (docs/config.md)");
 	for (n = 0; src[n]; n++)
 		;
-	t->test_argv = calloc(n + 1, sizeof *t->test_argv);
-	if (!t->test_argv)
-		abort();
+	t->test_argv = xcalloc(n + 1, sizeof *t->test_argv);
 	for (i = 0; i < n; i++)
 		t->test_argv[i] = xstrdup(src[i]);
 	return 0;

@@ -24,10 +24,10 @@
 
 #include <jansson.h>
 
-#include "edit.h"   /* SBX_PATCH_MAX_BYTES: the applier's bound on a patch */
+#include "sandbox/edit.h"   /* SBX_PATCH_MAX_BYTES: the applier's bound on a patch */
 
-#include "outcome.h"
-#include "run.h"
+#include "sandbox/outcome.h"
+#include "sandbox/run.h"
 
 #define SBX_TASK_SCHEMA "lanser.task/1"
 #define SBX_TASK_MAX_BYTES (1 << 20)

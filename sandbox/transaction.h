@@ -19,8 +19,8 @@
 
 #include <jansson.h>
 
-#include "edit.h"
-#include "txn.h"
+#include "sandbox/edit.h"
+#include "sandbox/txn.h"
 
 struct sbx_txn;
 

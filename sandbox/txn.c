@@ -18,11 +18,14 @@
  * COMMITTED is absent and only drops the journal when it is present; both
  * are idempotent, so a kill during recovery is recovered again.
  */
-#include "transaction.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jail.h"
+#include "sandbox/transaction.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "sandbox/jail.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -134,7 +137,7 @@ static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
 				*top_out = buf_detach(&dir, NULL);
 				if (!**top_out) {
 					free(*top_out);
-					*top_out = strdup("/");
+					*top_out = xstrdup("/");
 				}
 			}
 			break;
@@ -157,20 +160,6 @@ static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
 
 /* ---- small file helpers ---- */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static void fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -188,7 +177,7 @@ static int journal_write(const char *dir, const char *name, const char *data, si
 
 	buf_addf(&p, "%s/%s", dir, name);
 	fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
+	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fsync(fd) < 0)
 		error = ln_error_set(LN_EGENERIC, "cannot write the journal (%s): %s", p.data,
 				     strerror(errno));
 	if (fd >= 0)
@@ -232,7 +221,7 @@ static int put_file(int rootfd, const char *rel, const char *tmpname, const char
 	step();   /* folders made, file not yet */
 	unlinkat(dfd, tmpname, 0);
 	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
+	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
 	    fsync(fd) < 0) {
 		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
 				     "cannot write %s: %s", rel, strerror(errno));
@@ -279,9 +268,8 @@ static int drop_file(int rootfd, const char *rel, const char *tmpname, bool prun
 	close(dfd);
 	if (!error && prune) {
 		/* empty folders go, as with git */
-		char *d = strdup(rel), *s;
-		if (!d)
-			abort();
+		char *d = xstrdup(rel), *s;
+
 		while ((s = strrchr(d, '/'))) {
 			*s = '\0';
 			if (unlinkat(rootfd, d, AT_REMOVEDIR) < 0)
@@ -392,11 +380,9 @@ static int check_clean(git_repository *repo, const char *prefix)
 static void note_dirs(const struct sbx_txn *t, const char *rel, json_t *created, json_t *modes)
 {
 	struct buf full = BUF_INIT;
-	char *d = strdup(rel), *slash;
+	char *d = xstrdup(rel), *slash;
 	struct stat st;
 
-	if (!d)
-		abort();
 	for (slash = strchr(d, '/'); slash; slash = strchr(slash + 1, '/')) {
 		json_t *v;
 		size_t k;
@@ -442,9 +428,7 @@ static json_t *manifest_new(const struct sbx_txn *t)
 			  t->v[i].old_exists && !t->v[i].new_exists ? modes : NULL);
 	/* deepest first, so that a parent is tried after its children */
 	n = json_array_size(created);
-	sorted = calloc(n + 1, sizeof *sorted);
-	if (!sorted)
-		abort();
+	sorted = xcalloc(n + 1, sizeof *sorted);
 	for (i = 0; i < n; i++)
 		sorted[i] = json_incref(json_array_get(created, i));
 	qsort(sorted, n, sizeof *sorted, cmp_depth);
@@ -472,12 +456,10 @@ static json_t *manifest_new(const struct sbx_txn *t)
  * has nothing to remove there. */
 static bool way_blocked(int rootfd, const char *rel)
 {
-	char *d = strdup(rel), *slash;
+	char *d = xstrdup(rel), *slash;
 	struct stat st;
 	bool blocked = false;
 
-	if (!d)
-		abort();
 	for (slash = strchr(d, '/'); slash && !blocked; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		if (fstatat(rootfd, d, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -584,7 +566,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			}
 			buf_reset(&p);
 			buf_addf(&p, "%s/%s", jdir, bk);
-			error = buf_read_file(&b, p.data, SBX_FILE_MAX_BYTES);
+			error = buf_read_file(&b, p.data, LN_FILE_MAX_BYTES);
 			if (!error)
 				error = put_file(rootfd, path, tmp, b.data, b.len,
 						 (unsigned)json_integer_value(json_object_get(en, "oldMode")));
@@ -629,7 +611,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			int fd;
 			buf_addf(&tmp, "%s.lanser-tmp", ipath);
 			fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
+			if (fd < 0 || ln_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
 			    rename(tmp.data, ipath) < 0)
 				error = ln_error_set(LN_EGENERIC, "cannot restore the index: %s",
 						     strerror(errno));
@@ -647,7 +629,7 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 		const char *old = json_string_value(json_object_get(m, "oldHead"));
 		git_repository *repo = NULL;
 		git_oid cur, want, neu;
-		git_libgit2_init();
+		ln_git_init();
 		if (ref && buf_read_file(&b, p.data, 100) == 0 && git_oid_fromstrn(&neu, b.data,
 		    b.len < 40 ? b.len : 40) == 0 && git_repository_open(&repo, gitdir) == 0 &&
 		    git_reference_name_to_id(&cur, repo, ref) == 0 && git_oid_equal(&cur, &neu)) {
@@ -662,7 +644,6 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 			git_reference_free(r);
 		}
 		git_repository_free(repo);
-		git_libgit2_shutdown();
 		buf_release(&b);
 	}
 done:
@@ -802,9 +783,7 @@ static void add_entry(struct sbx_txn *t, const char *path, bool oe, unsigned om,
 {
 	struct entry *x = &t->v[t->n++];
 
-	x->path = strdup(path);
-	if (!x->path)
-		abort();
+	x->path = xstrdup(path);
 	x->old_exists = oe;
 	x->old_mode = om;
 	x->old = ob;
@@ -823,7 +802,7 @@ static int check_unchanged(struct sbx_txn *t)
 		struct buf cur = BUF_INIT;
 		bool exists;
 		unsigned mode;
-		error = sbx_read_file(t->root, t->v[i].path, SBX_FILE_MAX_BYTES, &exists, &cur, &mode);
+		error = sbx_read_file(t->root, t->v[i].path, LN_FILE_MAX_BYTES, &exists, &cur, &mode);
 		if (!error && (exists != t->v[i].old_exists ||
 		    (exists && (cur.len != t->v[i].old->len ||
 				memcmp(cur.data, t->v[i].old->data, cur.len)))))
@@ -869,7 +848,7 @@ static int write_journal(struct sbx_txn *t)
 		git_reference *head = NULL;
 		const char *refname = "HEAD";
 		git_oid oid;
-		git_libgit2_init();
+		ln_git_init();
 		if (git_repository_open(&repo, t->gitdir) < 0 ||
 		    git_repository_index(&idx, repo) < 0) {
 			error = git_fail("cannot open the repository");
@@ -895,7 +874,6 @@ static int write_journal(struct sbx_txn *t)
 		git_reference_free(head);
 		git_index_free(idx);
 		git_repository_free(repo);
-		git_libgit2_shutdown();
 	}
 	if (error)
 		goto done;
@@ -954,33 +932,25 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 	int error;
 
 	*out = NULL;
-	t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	t = xcalloc(1, sizeof *t);
 	t->lockfd = -1;
 	t->e = e;
 	t->o = *o;
-	t->root = strdup(root);
-	if (!t->root)
-		abort();
+	t->root = xstrdup(root);
 	error = find_gitdir(root, &t->top, &t->gitdir);
 	if (error)
 		goto fail;
 	{
 		size_t tl = strlen(t->top);
-		t->prefix = strdup(!strcmp(t->top, "/") ? root + 1 :
-				   root[tl] == '/' ? root + tl + 1 : "");
-		if (!t->prefix)
-			abort();
+		t->prefix = xstrdup(!strcmp(t->top, "/") ? root + 1 :
+				    root[tl] == '/' ? root + tl + 1 : "");
 	}
 	/* a set whose paths cannot all hold is refused before anything
 	 * is written (edit.h) */
 	error = sbx_edits_check_paths(e);
 	if (error)
 		goto fail;
-	t->v = calloc(2 * e->n + 1, sizeof *t->v);
-	if (!t->v)
-		abort();
+	t->v = xcalloc(2 * e->n + 1, sizeof *t->v);
 	for (i = 0; i < e->n; i++) {
 		const struct sbx_file *f = &e->v[i];
 		if (f->status == SBX_RENAMED) {
@@ -1007,7 +977,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 	if (error < 0)
 		goto fail;
 	error = 0;
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0) {
 		error = git_fail("cannot open the repository");
 	} else {
@@ -1019,7 +989,6 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 			error = check_touched_clean(repo, t);
 	}
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	if (!error)
 		error = check_unchanged(t);
 	if (error || o->dry_run)
@@ -1041,17 +1010,14 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		goto fail;
 	error = write_files(t);
 	if (error) {
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		struct buf jdir = BUF_INIT;
-		if (!msg)
-			abort();
+
 		buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
 		if (sbx_txn_free(t) < 0) {
 			/* the journal stays: say what failed first, then how to
 			 * finish the rollback */
-			char *why = strdup(ln_error_msg());
-			if (!why)
-				abort();
+			char *why = xstrdup(ln_error_msg());
 			ln_error_set(error, "%s; then the rollback failed: %s", msg, why);
 			recovery_failed(error, jdir.data);
 			free(why);
@@ -1086,7 +1052,7 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 	size_t i;
 	int error = 0, has_parent;
 
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0 || git_index_new(&mem) < 0 ||
 	    git_repository_index(&idx, repo) < 0) {
 		error = git_fail("cannot open the repository");
@@ -1159,7 +1125,6 @@ done:
 	git_index_free(mem);
 	git_index_free(idx);
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return error;
 }
 
@@ -1227,7 +1192,7 @@ int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln
 		error = sbx_txn_commit(t, rep);
 		if (error) {
 			int saved = error;
-			char *msg = strdup(ln_error_msg());
+			char *msg = xstrdup(ln_error_msg());
 			sbx_txn_free(t);
 			ln_error_set(saved, "%s", msg ? msg : "");
 			free(msg);

@@ -1,8 +1,10 @@
-#include "worktree.h"
+#include "sandbox/worktree.h"
 
-#include "buf.h"
-#include "err.h"
-#include "state.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/state.h"
+#include "core/xalloc.h"
+#include "core/gitlib.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -124,7 +126,6 @@ void sbx_wt_free(struct sbx_wtset *s)
 	free(s->v);
 	git_repository_free(s->repo);
 	free(s);
-	git_libgit2_shutdown();
 }
 
 int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *base, size_t n,
@@ -138,13 +139,9 @@ int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *bas
 	int error = 0;
 
 	*out = NULL;
-	git_libgit2_init();
-	s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
-	s->v = calloc(n ? n : 1, sizeof *s->v);
-	if (!s->v)
-		abort();
+	ln_git_init();
+	s = xcalloc(1, sizeof *s);
+	s->v = xcalloc(n ? n : 1, sizeof *s->v);
 	if (git_repository_open_ext(&s->repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		error = git_fail(LN_EINPUT, "candidate worktrees need a git repository");
 		goto done;
@@ -268,7 +265,7 @@ int sbx_wt_prune(const char *repo_root)
 	size_t i;
 	int pruned = 0;
 
-	git_libgit2_init();
+	ln_git_init();
 	if (git_repository_open_ext(&repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		goto done; /* not a repository: nothing of ours in it */
 	if (wt_dir(&dir, repo_root))
@@ -325,6 +322,5 @@ done:
 		closedir(d);
 	free(dir);
 	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return pruned;
 }

@@ -1,7 +1,8 @@
 /*
  * match.c - tokens, Jaccard and winnowing (see match.h).
  */
-#include "match.h"
+#include "selectors/match.h"
+#include "core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +36,7 @@ size_t sel_tokenize(struct sel_tok **out, const char *text, size_t start, size_t
 			i++;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
-			v = realloc(v, cap * sizeof *v);
-			if (!v)
-				abort();
+			v = xrealloc(v, cap * sizeof *v);
 		}
 		v[n].start = s;
 		v[n].end = i;
@@ -68,10 +67,8 @@ static size_t token_set(struct span **out, const char *s, size_t len)
 {
 	struct sel_tok *t;
 	size_t n = sel_tokenize(&t, s, 0, len), i, u = 0;
-	struct span *v = malloc((n ? n : 1) * sizeof *v);
+	struct span *v = xmalloc((n ? n : 1) * sizeof *v);
 
-	if (!v)
-		abort();
 	for (i = 0; i < n; i++) {
 		v[i].p = s + t[i].start;
 		v[i].n = t[i].end - t[i].start;
@@ -118,9 +115,7 @@ size_t sel_winnow(struct sel_fp **out, const char *text, size_t start, size_t en
 	size_t last = (size_t)-1;
 
 	*out = NULL;
-	pos = malloc((end - start + 1) * sizeof *pos);
-	if (!pos)
-		abort();
+	pos = xmalloc((end - start + 1) * sizeof *pos);
 	for (i = start; i < end; i++)
 		if (!is_space((unsigned char)text[i]))
 			pos[n++] = i;
@@ -129,10 +124,8 @@ size_t sel_winnow(struct sel_fp **out, const char *text, size_t start, size_t en
 		return 0;
 	}
 	nh = n >= (size_t)k ? n - (size_t)k + 1 : 1;
-	h = malloc(nh * sizeof *h);
-	fp = malloc(nh * sizeof *fp);
-	if (!h || !fp)
-		abort();
+	h = xmalloc(nh * sizeof *h);
+	fp = xmalloc(nh * sizeof *fp);
 	for (i = 0; i < nh; i++) {
 		uint64_t x = 1469598103934665603ULL;
 		size_t j, len = n >= (size_t)k ? (size_t)k : n;
@@ -170,11 +163,9 @@ static int cmp_u64(const void *a, const void *b)
 
 static size_t hash_set(uint64_t **out, const struct sel_fp *a, size_t na)
 {
-	uint64_t *v = malloc((na ? na : 1) * sizeof *v);
+	uint64_t *v = xmalloc((na ? na : 1) * sizeof *v);
 	size_t i, u = 0;
 
-	if (!v)
-		abort();
 	for (i = 0; i < na; i++)
 		v[i] = a[i].hash;
 	if (na)

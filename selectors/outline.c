@@ -1,9 +1,10 @@
 /*
  * outline.c - symbol extraction per grammar (see outline.h).
  */
-#include "outline.h"
-#include "buf.h"
-#include "err.h"
+#include "selectors/outline.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,16 +97,13 @@ static struct sel_symbol *add(struct walker *w, TSNode node, TSNode name, const 
 					SEL_OUTLINE_MAX_SYMBOLS);
 		return NULL;
 	}
-	if ((o->n & (o->n - 1)) == 0) {
-		o->v = realloc(o->v, (o->n ? o->n * 2 : 8) * sizeof *o->v);
-		if (!o->v)
-			abort();
-	}
+	if ((o->n & (o->n - 1)) == 0)
+		o->v = xrealloc(o->v, (o->n ? o->n * 2 : 8) * sizeof *o->v);
 	s = &o->v[o->n++];
 	memset(s, 0, sizeof *s);
 	ns = ts_node_start_byte(name);
 	ne = ts_node_end_byte(name);
-	s->name = strndup(w->doc->text + ns, ne - ns);
+	s->name = xstrndup(w->doc->text + ns, ne - ns);
 	for (i = 0; i < w->depth; i++)
 		buf_addf(&q, "%s.", w->chain[i]);
 	buf_adds(&q, s->name);
@@ -119,8 +117,6 @@ static struct sel_symbol *add(struct walker *w, TSNode node, TSNode name, const 
 	s->name_end = ne;
 	s->body_start = s->body_end = s->doc_start = s->doc_end = s->end;
 	s->node = node;
-	if (!s->name)
-		abort();
 	return s;
 }
 

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tree.h"
+#include "selectors/tree.h"
 
 #define SEL_OUTLINE_MAX_DEPTH 128
 #define SEL_OUTLINE_MAX_SYMBOLS 100000

@@ -3,13 +3,14 @@
  * The features and constants are defined in docs/selectors.md; this file
  * follows those definitions one to one.
  */
-#include "resolve.h"
-#include "buf.h"
-#include "err.h"
-#include "match.h"
-#include "outline.h"
-#include "path.h"
-#include "tree.h"
+#include "selectors/resolve.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "selectors/match.h"
+#include "selectors/outline.h"
+#include "core/path.h"
+#include "selectors/tree.h"
+#include "core/xalloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -64,9 +65,7 @@ static int file_load(struct file *f, const struct sel_source *src, const char *r
 	int error;
 
 	memset(f, 0, sizeof *f);
-	f->rel = strdup(rel);
-	if (!f->rel)
-		abort();
+	f->rel = xstrdup(rel);
 	error = src->text(src->ctx, rel, &f->t);
 	if (error)
 		return error;
@@ -88,15 +87,11 @@ static void add_cand(struct sel_resolution *r, const char *path, size_t start, s
 {
 	struct sel_cand *c;
 
-	r->v = realloc(r->v, (r->n + 1) * sizeof *r->v);
-	if (!r->v)
-		abort();
+	r->v = xrealloc(r->v, (r->n + 1) * sizeof *r->v);
 	c = &r->v[r->n++];
 	memset(c, 0, sizeof *c);
-	c->path = strdup(path);
-	c->label = label ? strdup(label) : NULL;
-	if (!c->path || (label && !c->label))
-		abort();
+	c->path = xstrdup(path);
+	c->label = label ? xstrdup(label) : NULL;
 	c->start = start;
 	c->end = end;
 	c->point = point;
@@ -144,7 +139,7 @@ static void decide(struct sel_resolution *r, const char *sel_text, const char *n
 	r->message = NULL;
 	if (r->n == 0) {
 		r->status = LN_ENOTFOUND;
-		r->message = strdup(notfound);
+		r->message = xstrdup(notfound);
 	} else if (r->v[0].score < SEL_TAU) {
 		struct buf b = BUF_INIT;
 		r->status = LN_EAMBIGUOUS;
@@ -307,11 +302,9 @@ static int symbolic_files(json_t **out, const struct sel *sel, const struct sel_
 static int qual_match(const struct sel *sel, const char *qual, int *chain_len)
 {
 	const char *parts[SEL_OUTLINE_MAX_DEPTH + 1];
-	char *copy = strdup(qual), *p, *save = NULL;
+	char *copy = xstrdup(qual), *p, *save = NULL;
 	int n = 0, m = 0;
 
-	if (!copy)
-		abort();
 	for (p = copy; p && n <= SEL_OUTLINE_MAX_DEPTH; ) {
 		char *dot = strchr(p, '.');
 		if (dot)
@@ -514,9 +507,7 @@ static void nodes_add(struct nodes *ns, TSNode n)
 {
 	if (ns->n >= MAX_FRONTIER)
 		return;
-	ns->v = realloc(ns->v, (ns->n + 1) * sizeof *ns->v);
-	if (!ns->v)
-		abort();
+	ns->v = xrealloc(ns->v, (ns->n + 1) * sizeof *ns->v);
 	ns->v[ns->n++] = n;
 }
 
@@ -724,9 +715,7 @@ static size_t fuzzy_windows(struct window **out, const struct ln_text *t, const 
 				e = b;
 			}
 			snap(t->data, a, b, &s, &e);
-			all = realloc(all, (nall + 1) * sizeof *all);
-			if (!all)
-				abort();
+			all = xrealloc(all, (nall + 1) * sizeof *all);
 			all[nall].start = s;
 			all[nall].end = e;
 			all[nall].j = j;
@@ -737,9 +726,7 @@ static size_t fuzzy_windows(struct window **out, const struct ln_text *t, const 
 	}
 	if (nall)
 		qsort(all, nall, sizeof *all, cmp_window);
-	pick = malloc((nall ? nall : 1) * sizeof *pick);
-	if (!pick)
-		abort();
+	pick = xmalloc((nall ? nall : 1) * sizeof *pick);
 	for (i = 0; i < nall && npick < max; i++) {
 		bool overlap = false;
 		for (k = 0; k < npick; k++)
@@ -947,10 +934,8 @@ static void whole_lines(const struct ln_text *t, size_t a, size_t b, int extra, 
 static void copy_cand(struct sel_cand *dst, const struct sel_cand *src)
 {
 	*dst = *src;
-	dst->path = strdup(src->path);
-	dst->label = src->label ? strdup(src->label) : NULL;
-	if (!dst->path || (src->label && !dst->label))
-		abort();
+	dst->path = xstrdup(src->path);
+	dst->label = src->label ? xstrdup(src->label) : NULL;
 }
 
 int sel_relocate(struct sel_resolution *r, const struct sel *sel, const struct sel_source *old,
@@ -1028,9 +1013,7 @@ int sel_relocate(struct sel_resolution *r, const struct sel *sel, const struct s
 		if (so && fc.doc)
 			for (i = 0; i < fc.ol.n; i++)
 				if (!strcmp(fc.ol.v[i].kind, so->kind) && !strcmp(fc.ol.v[i].qual, so->qual)) {
-					units = realloc(units, (nunits + 1) * sizeof *units);
-					if (!units)
-						abort();
+					units = xrealloc(units, (nunits + 1) * sizeof *units);
 					units[nunits].a = fc.ol.v[i].start;
 					units[nunits].b = fc.ol.v[i].end;
 					units[nunits].sym = &fc.ol.v[i];
@@ -1046,9 +1029,7 @@ int sel_relocate(struct sel_resolution *r, const struct sel *sel, const struct s
 			for (k = 0; k < nw; k++) {
 				size_t wa, wb;
 				whole_lines(fc.t, w[k].start, w[k].end, 0, &wa, &wb);
-				units = realloc(units, (nunits + 1) * sizeof *units);
-				if (!units)
-					abort();
+				units = xrealloc(units, (nunits + 1) * sizeof *units);
 				units[nunits].a = wa;
 				units[nunits].b = wb;
 				units[nunits].sym = fc.doc ? sel_outline_enclosing(&fc.ol, w[k].start, w[k].end) : NULL;

@@ -29,8 +29,8 @@
 
 #include <jansson.h>
 
-#include "selector.h"
-#include "text.h"
+#include "selectors/selector.h"
+#include "core/text.h"
 
 #define SEL_W_AST 0.5
 #define SEL_W_MODULE 0.2

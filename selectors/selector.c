@@ -3,8 +3,9 @@
  * docs/selectors.md. Every error names the column of the first character
  * that does not fit and what the grammar expected there.
  */
-#include "selector.h"
-#include "err.h"
+#include "selectors/selector.h"
+#include "core/err.h"
+#include "core/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,9 +211,7 @@ static int ident(struct parser *p, char **out, const char *what)
 		return fail_at(p, p->pos, "expected %s", what);
 	while (ident_char(peek(p)))
 		p->pos++;
-	*out = strndup(p->s + start, p->pos - start);
-	if (!*out)
-		abort();
+	*out = xstrndup(p->s + start, p->pos - start);
 	return 0;
 }
 
@@ -228,9 +227,7 @@ static int dotted(struct parser *p, char ***out, int *n, const char *what)
 		error = ident(p, &id, what);
 		if (error)
 			return error;
-		*out = realloc(*out, (size_t)(*n + 1) * sizeof **out);
-		if (!*out)
-			abort();
+		*out = xrealloc(*out, (size_t)(*n + 1) * sizeof **out);
 		(*out)[(*n)++] = id;
 		if (!eat(p, "."))
 			return 0;
@@ -295,9 +292,7 @@ static int parse_position(struct parser *p, struct sel *sel)
 			       "after the path (or a scheme: py:// c:// ts:// js:// ast:// anchor://)");
 	if (at == p->s)
 		return fail_at(p, 0, "expected a path before '@'");
-	sel->path = strndup(p->s, (size_t)(at - p->s));
-	if (!sel->path)
-		abort();
+	sel->path = xstrndup(p->s, (size_t)(at - p->s));
 	p->pos = (size_t)(at - p->s) + 1;
 	if (eat(p, "L")) {
 		sel->kind = SEL_CURSOR;
@@ -453,9 +448,7 @@ static int type_name(struct parser *p, char **out, const char *what)
 		return fail_at(p, p->pos, "expected %s", what);
 	while (type_char(peek(p)))
 		p->pos++;
-	*out = strndup(p->s + start, p->pos - start);
-	if (!*out)
-		abort();
+	*out = xstrndup(p->s + start, p->pos - start);
 	return 0;
 }
 
@@ -472,9 +465,7 @@ static int parse_ast(struct parser *p, struct sel *sel)
 		bool has_index = false;
 		if (sel->nsteps >= SEL_MAX_STEPS)
 			return fail_at(p, p->pos, "expected at most %d steps", SEL_MAX_STEPS);
-		sel->steps = realloc(sel->steps, (size_t)(sel->nsteps + 1) * sizeof *sel->steps);
-		if (!sel->steps)
-			abort();
+		sel->steps = xrealloc(sel->steps, (size_t)(sel->nsteps + 1) * sizeof *sel->steps);
 		st = &sel->steps[sel->nsteps++];
 		memset(st, 0, sizeof *st);
 		if ((error = type_name(p, &st->type, "a node type")))
@@ -484,9 +475,7 @@ static int parse_ast(struct parser *p, struct sel *sel)
 			if (st->npreds >= SEL_MAX_PREDS)
 				return fail_at(p, p->pos - 1, "expected at most %d predicates on a step",
 					       SEL_MAX_PREDS);
-			st->preds = realloc(st->preds, (size_t)(st->npreds + 1) * sizeof *st->preds);
-			if (!st->preds)
-				abort();
+			st->preds = xrealloc(st->preds, (size_t)(st->npreds + 1) * sizeof *st->preds);
 			pr = &st->preds[st->npreds++];
 			memset(pr, 0, sizeof *pr);
 			if (peek(p) >= '0' && peek(p) <= '9') {
@@ -602,9 +591,7 @@ int sel_parse(struct sel *sel, const char *s, size_t len, struct sel_error *err)
 	sel->ctx = -1;
 	if (len > SEL_MAX_LEN)
 		return fail_at(&p, SEL_MAX_LEN, "expected a selector of at most %d bytes", SEL_MAX_LEN);
-	sel->text = strndup(s, len);
-	if (!sel->text)
-		abort();
+	sel->text = xstrndup(s, len);
 	if (!utf8_valid(s, len, &bad))
 		return fail_at(&p, bad, "expected valid UTF-8");
 	for (i = 0; i < len; i++)

@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 #define SEL_MAX_LEN 4096       /* bytes of selector text */
 #define SEL_MAX_STEPS 32       /* AST path steps */

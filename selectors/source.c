@@ -1,13 +1,16 @@
 /*
  * source.c - filesystem and git sources for selector resolution.
  */
-#include "source.h"
-#include "buf.h"
-#include "err.h"
-#include "snapshot.h"
-#include "hash.h"
-#include "path.h"
-#include "tree.h"
+#include "selectors/source.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/snapshot.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "selectors/tree.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
+#include "core/gitlib.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -15,7 +18,6 @@
 #include <sys/stat.h>
 
 #define MAX_DOCS 4096
-#define MAX_FILE ((size_t)16 << 20)
 
 struct doc {
 	char *rel;
@@ -41,7 +43,7 @@ static int read_fs(struct sel_files *f, const char *rel, struct buf *b)
 	int error;
 
 	buf_addf(&path, "%s/%s", f->root, rel);
-	error = buf_read_file(b, path.data, MAX_FILE);
+	error = buf_read_file(b, path.data, LN_FILE_MAX_BYTES);
 	if (error == LN_ENOTFOUND)
 		error = ln_error_set(LN_ENOTFOUND, "%s: no such file", rel);
 	else if (error == LN_EINPUT)
@@ -67,7 +69,7 @@ static int read_git(struct sel_files *f, const char *rel, struct buf *b)
 		error = ln_error_set(LN_EGENERIC, "%s: cannot read the blob", rel);
 		goto done;
 	}
-	if ((size_t)git_blob_rawsize(blob) > MAX_FILE) {
+	if ((size_t)git_blob_rawsize(blob) > LN_FILE_MAX_BYTES) {
 		error = ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", rel);
 		goto done;
 	}
@@ -98,12 +100,8 @@ static int text_cb(void *ctx, const char *rel, const struct ln_text **out)
 	error = f->repo ? read_git(f, rel, &b) : read_fs(f, rel, &b);
 	if (error)
 		goto done;
-	f->docs = realloc(f->docs, (f->ndocs + 1) * sizeof *f->docs);
-	if (!f->docs)
-		abort();
-	d = calloc(1, sizeof *d);
-	if (!d)
-		abort();
+	f->docs = xrealloc(f->docs, (f->ndocs + 1) * sizeof *f->docs);
+	d = xcalloc(1, sizeof *d);
 	error = ln_text_init(&d->t, b.data, b.len);
 	if (error) {
 		free(d);
@@ -111,9 +109,7 @@ static int text_cb(void *ctx, const char *rel, const struct ln_text **out)
 		goto done;
 	}
 	f->docs[f->ndocs] = d;
-	d->rel = strdup(rel);
-	if (!d->rel)
-		abort();
+	d->rel = xstrdup(rel);
 	ln_sha256_hex(b.data, b.len, d->digest);
 	f->ndocs++;
 	*out = &d->t;
@@ -164,14 +160,10 @@ static int files_cb(void *ctx, json_t **out)
 
 static struct sel_files *files_new(const char *root, const char *cwd)
 {
-	struct sel_files *f = calloc(1, sizeof *f);
+	struct sel_files *f = xcalloc(1, sizeof *f);
 
-	if (!f)
-		abort();
-	f->root = strdup(root);
-	f->cwd = strdup(cwd ? cwd : root);
-	if (!f->root || !f->cwd)
-		abort();
+	f->root = xstrdup(root);
+	f->cwd = xstrdup(cwd ? cwd : root);
 	f->src.text = text_cb;
 	f->src.files = files_cb;
 	f->src.ctx = f;
@@ -196,7 +188,7 @@ int sel_files_new_git(struct sel_files **out, const char *root, const char *cwd,
 	int error = 0;
 
 	*out = NULL;
-	git_libgit2_init();
+	ln_git_init();
 	f->src.lexical = true;
 	if (git_repository_open_ext(&f->repo, root, 0, NULL) != 0 || git_repository_is_bare(f->repo)) {
 		error = ln_error_set(LN_ENOTFOUND, "--at %s: %s is not inside a git work tree", rev,
@@ -230,7 +222,7 @@ int sel_files_new_git(struct sel_files **out, const char *root, const char *cwd,
 		}
 		free(canon);
 		if (!strcmp(rel, ".")) {
-			f->prefix = strdup("");
+			f->prefix = xstrdup("");
 		} else {
 			struct buf p = BUF_INIT;
 			buf_addf(&p, "%s/", rel);
@@ -262,10 +254,8 @@ void sel_files_free(struct sel_files *f)
 	}
 	free(f->docs);
 	git_tree_free(f->tree);
-	if (f->repo) {
+	if (f->repo)
 		git_repository_free(f->repo);
-		git_libgit2_shutdown();
-	}
 	free(f->prefix);
 	free(f->root);
 	free(f->cwd);

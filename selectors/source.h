@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "resolve.h"
+#include "selectors/resolve.h"
 
 struct sel_files;
 

@@ -1,9 +1,11 @@
 /*
  * tree.c - grammars and the tree cache (see tree.h).
  */
-#include "tree.h"
-#include "err.h"
-#include "hash.h"
+#include "selectors/tree.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,7 +14,6 @@
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
 
-#define SEL_DOC_MAX_BYTES ((size_t)16 << 20)
 
 struct entry {
 	char digest[65];
@@ -130,7 +131,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 	if (g == SEL_GRAMMAR_NONE)
 		return ln_error_set(LN_EUNSUPPORTED, "no tree-sitter grammar for %s "
 				    "(supported: .c .h .py .pyi)", key ? key : "this file");
-	if (len > SEL_DOC_MAX_BYTES)
+	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", key ? key : "document");
 	ln_sha256_hex(text, len, digest);
 	pthread_mutex_lock(&lock);
@@ -166,10 +167,8 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 			e = &cache[ncache++];
 			memcpy(e->digest, digest, sizeof digest);
 			e->grammar = g;
-			e->key = key ? strdup(key) : NULL;
-			e->text = malloc(len + 1);
-			if (!e->text || (key && !e->key))
-				abort();
+			e->key = key ? xstrdup(key) : NULL;
+			e->text = xmalloc(len + 1);
 			memcpy(e->text, text, len);
 			e->text[len] = '\0';
 			e->len = len;
@@ -181,13 +180,9 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 	pthread_mutex_unlock(&lock);
 	if (!tree)
 		return ln_error_set(LN_EGENERIC, "tree-sitter could not parse %s", key ? key : "the document");
-	doc = calloc(1, sizeof *doc);
-	if (!doc)
-		abort();
+	doc = xcalloc(1, sizeof *doc);
 	doc->grammar = g;
-	doc->text = malloc(len + 1);
-	if (!doc->text)
-		abort();
+	doc->text = xmalloc(len + 1);
 	memcpy(doc->text, text, len);
 	doc->text[len] = '\0';
 	doc->len = len;

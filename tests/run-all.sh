@@ -30,6 +30,7 @@ run_suite() { # name, command...
 	fi
 }
 run_suite unit ./tests/unit/run
+run_suite layers bash tests/layers/run.sh
 run_suite fuzz-selector make --no-print-directory fuzz-smoke
 run_suite fuzz-trace make --no-print-directory fuzz-trace-smoke
 run_suite fuzz-outcome make --no-print-directory fuzz-outcome-smoke

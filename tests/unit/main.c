@@ -1,5 +1,5 @@
-#include "harness.h"
-#include "box.h"
+#include "tests/unit/harness.h"
+#include "sandbox/box.h"
 
 #include <limits.h>
 #include <signal.h>

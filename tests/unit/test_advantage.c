@@ -1,7 +1,7 @@
 /* GRPO advantages (rewards/advantage.h) against hand-computed vectors. */
-#include "harness.h"
-#include "advantage.h"
-#include "err.h"
+#include "tests/unit/harness.h"
+#include "rewards/advantage.h"
+#include "core/err.h"
 
 #include <math.h>
 

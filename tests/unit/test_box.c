@@ -2,11 +2,11 @@
  * read a host file under a 0700 folder, and a boxed clangd cannot put such
  * a file's text into its diagnostics; each check has its control outside
  * the box (the same command does see the file there). */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "box.h"
-#include "err.h"
-#include "proc.h"
+#include "sandbox/box.h"
+#include "core/err.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <poll.h>

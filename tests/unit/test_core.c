@@ -1,6 +1,6 @@
-#include "harness.h"
-#include "buf.h"
-#include "err.h"
+#include "tests/unit/harness.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 TEST(core_buf__grows_and_stays_terminated)
 {

@@ -1,11 +1,11 @@
 /* Edit sets, the jail and transactions (issue 5; docs/edits.md). */
-#include "harness.h"
-#include "buf.h"
-#include "edit.h"
-#include "err.h"
-#include "jail.h"
-#include "transaction.h"
-#include "txn.h"
+#include "tests/unit/harness.h"
+#include "core/buf.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "sandbox/jail.h"
+#include "sandbox/transaction.h"
+#include "sandbox/txn.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-#include "harness.h"
-#include "buf.h"
-#include "err.h"
-#include "hash.h"
-#include "jcs.h"
+#include "tests/unit/harness.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/jcs.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
-#include "harness.h"
-#include "err.h"
-#include "jsonrpc.h"
-#include "proc.h"
-#include "session.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "lsp/jsonrpc.h"
+#include "core/proc.h"
+#include "lsp/session.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* Outcome parsing (sandbox/outcome.h): the data-driven cases of
  * tests/outcomes/cases.txt, every truncation of each fixture, and the
  * FAIL_TO_PASS / PASS_TO_PASS accounting. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "buf.h"
-#include "err.h"
-#include "outcome.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "sandbox/outcome.h"
 
 #include <stdio.h>
 #include <stdlib.h>

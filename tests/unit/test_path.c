@@ -1,6 +1,6 @@
-#include "harness.h"
-#include "err.h"
-#include "path.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "core/path.h"
 
 #include <fcntl.h>
 #include <ftw.h>

@@ -1,8 +1,8 @@
 /* The reward mathematics (rewards/reward.h) against the paper's worked
  * examples and hand-computed values; the arithmetic is in the comments. */
-#include "harness.h"
-#include "err.h"
-#include "reward.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "rewards/reward.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* The sandboxed runner (sandbox/run.h): status, output caps, timeouts,
  * exec failures, descriptors, and the isolation layers, each in both the
  * namespace mode and the forced fallback. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "err.h"
-#include "run.h"
+#include "core/err.h"
+#include "sandbox/run.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

@@ -1,11 +1,11 @@
 /* Candidate worktrees (sandbox/worktree.h) on a scratch repository made
  * with the real git: creation at a base, reset to it, removal, and the
  * pruning of what a dead lanser left. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "buf.h"
-#include "err.h"
-#include "worktree.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "sandbox/worktree.h"
 
 #include <stdbool.h>
 #include <stdio.h>

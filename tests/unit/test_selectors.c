@@ -2,10 +2,10 @@
  * test_selectors.c - the selector parser, driven by tests/selectors/parse.txt
  * (one case per line), plus properties that hold for every valid case.
  */
-#include "harness.h"
-#include "buf.h"
-#include "err.h"
-#include "selector.h"
+#include "tests/unit/harness.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "selectors/selector.h"
 
 #include <stdlib.h>
 

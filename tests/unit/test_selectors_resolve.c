@@ -2,13 +2,13 @@
  * test_selectors_resolve.c - tree cache, outline, winnowing and resolution
  * over in-memory documents.
  */
-#include "harness.h"
-#include "err.h"
-#include "match.h"
-#include "outline.h"
-#include "resolve.h"
-#include "selector.h"
-#include "tree.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "selectors/match.h"
+#include "selectors/outline.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/tree.h"
 
 #include <stdlib.h>
 

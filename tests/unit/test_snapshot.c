@@ -1,6 +1,6 @@
-#include "harness.h"
-#include "err.h"
-#include "snapshot.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "core/snapshot.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "harness.h"
-#include "err.h"
-#include "state.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "core/state.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* Task files and the test settings of .lanser.json (sandbox/task.h). */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "err.h"
-#include "task.h"
+#include "core/err.h"
+#include "sandbox/task.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-#include "harness.h"
-#include "err.h"
-#include "text.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "core/text.h"
 
 #include <stdlib.h>
 

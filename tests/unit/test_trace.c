@@ -1,10 +1,10 @@
 /* The trace file (rewards/tracefile.h): writing under concurrency, strict
  * reading; and the replaying LSP session (lsp/session.h) in lockstep. */
-#include "harness.h"
-#include "buf.h"
-#include "err.h"
-#include "session.h"
-#include "tracefile.h"
+#include "tests/unit/harness.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "lsp/session.h"
+#include "rewards/tracefile.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /* Workspace trust (core/trust.h) and protected paths (sandbox/jail.h). */
-#include "harness.h"
-#include "config.h"
-#include "err.h"
-#include "jail.h"
-#include "trust.h"
+#include "tests/unit/harness.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "sandbox/jail.h"
+#include "core/trust.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* lsp/workspace: overlays and refresh against disk, with the real clangd. */
-#include "harness.h"
-#include "err.h"
-#include "workspace.h"
+#include "tests/unit/harness.h"
+#include "core/err.h"
+#include "lsp/workspace.h"
 
 #include <signal.h>
 #include <stdio.h>

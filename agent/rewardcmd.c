@@ -1,18 +1,20 @@
 /*
- * reward.c - `lanser reward` and `lanser advantages` (docs/rewards.md).
+ * rewardcmd.c - `lanser reward` and `lanser advantages` (docs/rewards.md).
  *
  * Both are thin front ends over rewards/reward.h and rewards/advantage.h,
  * the same functions group evaluation and trace replay use. Every input is
  * untrusted: terms are parsed strictly, JSONL lines and groups are bounded,
  * and a bad line is an error naming its line number.
  */
-#include "cli.h"
-#include "advantage.h"
-#include "buf.h"
-#include "err.h"
-#include "jcs.h"
-#include "reward.h"
-#include "trace.h"
+#include "agent/cli.h"
+#include "rewards/advantage.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jcs.h"
+#include "rewards/reward.h"
+#include "agent/trace.h"
+#include "core/xalloc.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <math.h>
@@ -79,7 +81,7 @@ static int load_json_arg(struct cli *c, json_t **out, const char *arg)
 		buf_adds(&path, arg + 1);
 	else
 		buf_addf(&path, "%s/%s", c->cwd, arg + 1);
-	error = buf_read_file(&data, path.data, (size_t)16 << 20);
+	error = buf_read_file(&data, path.data, LN_FILE_MAX_BYTES);
 	if (!error) {
 		*out = json_loadb(data.data, data.len, 0, &jerr);
 		if (!*out)
@@ -135,7 +137,7 @@ static int load_steps(struct cli *c, struct terms *t, const char *arg)
 		buf_adds(&path, arg + 1);
 	else
 		buf_addf(&path, "%s/%s", c->cwd, arg + 1);
-	error = buf_read_file(&data, path.data, (size_t)16 << 20);
+	error = buf_read_file(&data, path.data, LN_FILE_MAX_BYTES);
 	while (!error && pos < data.len) {
 		const char *nl = memchr(data.data + pos, '\n', data.len - pos);
 		size_t len = nl ? (size_t)(nl - data.data - pos) : data.len - pos;
@@ -160,9 +162,7 @@ static int load_steps(struct cli *c, struct terms *t, const char *arg)
 			error = ln_error_set(LN_EINPUT, "%s: more than 100000 steps", arg + 1);
 			break;
 		}
-		st = realloc(st, (n + 1) * sizeof *st);
-		if (!st)
-			abort();
+		st = xrealloc(st, (n + 1) * sizeof *st);
 		st[n].d_prev = step_term(o, "D0", NAN, &ok);
 		st[n].d = step_term(o, "D", NAN, &ok);
 		st[n].s = step_term(o, "S", NAN, &ok);
@@ -219,7 +219,7 @@ static int parse_terms(struct cli *c, struct terms *t, int first)
 		else if (IS("before")) { json_decref(t->before); error = load_json_arg(c, &t->before, v); }
 		else if (IS("after")) { json_decref(t->after); error = load_json_arg(c, &t->after, v); }
 		else if (IS("relevant")) {
-			char *dup = strdup(v), *p = dup, *comma;
+			char *dup = xstrdup(v), *p = dup, *comma;
 			json_decref(t->relevant);
 			t->relevant = json_array();
 			while (p && *p) {
@@ -586,9 +586,7 @@ int cmd_advantages(struct cli *c)
 						     MAX_BATCH_VALUES);
 				break;
 			}
-			batch = realloc(batch, (nbatch + 1) * sizeof *batch);
-			if (!batch)
-				abort();
+			batch = xrealloc(batch, (nbatch + 1) * sizeof *batch);
 			batch[nbatch++] = g;
 			continue;
 		}
@@ -599,10 +597,9 @@ int cmd_advantages(struct cli *c)
 	}
 	if (!error && mode == RWD_ADV_BATCH && nbatch) {
 		/* the std of every scorable reward of the batch, then each group */
-		double *all = malloc(values * sizeof *all), mean, std;
+		double *all = xcalloc(values, sizeof *all), mean, std;
 		size_t k = 0;
-		if (!all)
-			abort();
+
 		for (i = 0; i < nbatch; i++) {
 			memcpy(all + k, batch[i].r, batch[i].n * sizeof *all);
 			k += batch[i].n;

@@ -1,5 +1,5 @@
 /*
- * edit.c - the commands that change files: prepare-rename, rename,
+ * editcmd.c - the commands that change files: prepare-rename, rename,
  * actions, patch (issue 5; docs/edits.md).
  *
  * Every change, whatever its source (a WorkspaceEdit from the server, a
@@ -10,20 +10,21 @@
  * new errors appear (exit 82). The bundle records the diff, the files,
  * conflicts, diagnostics before/after and the decision.
  */
-#include "cli.h"
-#include "position.h"
-#include "buf.h"
-#include "bundle.h"
-#include "edit.h"
-#include "err.h"
-#include "hash.h"
-#include "path.h"
-#include "proc.h"
-#include "resolve.h"
-#include "selector.h"
-#include "source.h"
-#include "transaction.h"
-#include "workspace.h"
+#include "agent/cli.h"
+#include "agent/position.h"
+#include "core/buf.h"
+#include "core/bundle.h"
+#include "sandbox/edit.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/path.h"
+#include "core/proc.h"
+#include "selectors/resolve.h"
+#include "selectors/selector.h"
+#include "selectors/source.h"
+#include "sandbox/transaction.h"
+#include "lsp/workspace.h"
+#include "core/xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +118,7 @@ static void print_json(struct ectx *x)
 static int ectx_end(struct ectx *x, int err, void (*human)(struct ectx *))
 {
 	json_t *vol = json_object_get(json_object_get(x->bundle, "meta"), "volatile");
-	char *msg = strdup(err ? ln_error_msg() : "");
+	char *msg = xstrdup(err ? ln_error_msg() : "");
 	int saved = err;
 
 	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - x->started_ms));
@@ -417,7 +418,7 @@ static int apply_edits(struct ectx *x, const struct sbx_edits *e)
 	}
 	if (error) {
 		int saved = error;
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		sbx_txn_free(t);
 		ln_error_set(saved, "%s", msg ? msg : "");
 		free(msg);
@@ -441,7 +442,7 @@ static int apply_edits(struct ectx *x, const struct sbx_edits *e)
 	error = sbx_txn_commit(t, rep);
 	if (error) {
 		int saved = error;
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		sbx_txn_free(t);
 		ln_error_set(saved, "%s", msg ? msg : "");
 		free(msg);
@@ -600,7 +601,7 @@ int cmd_patch(struct cli *c)
 		error = sbx_edits_from_diff(&e, c->root, in.data, in.len);
 	if (error == LN_ECONFLICT) {
 		int e2 = error;
-		char *msg = strdup(ln_error_msg());
+		char *msg = xstrdup(ln_error_msg());
 		record_edits(&x, &e, "patch");
 		if (e2)
 			ln_error_set(e2, "%s", msg ? msg : "");
