@@ -154,7 +154,7 @@ cd "$tws" || exit 1
 git add -A >/dev/null 2>&1 && git -c user.email=t@t -c user.name=t commit -qm fixture >/dev/null 2>&1
 run "$L" --json test --tests tests/test_shapes.py::test_circle_area
 if [ "$RC" = 129 ]; then
-	ok "reward from lanser test records: skipped (no test command in this build)"
+	fail "reward from lanser test records: lanser test exists" "usage error 129: $ERR"
 else
 	printf '%s\n' "$OUT" | head -1 >"$TMP/testrec.json"
 	run "$L" --json reward episode format=1 outcome=@"$TMP/testrec.json" process=0.5
