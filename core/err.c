@@ -88,3 +88,17 @@ void ln_error_clear(void)
 	last_msg[0] = '\0';
 	last_code = 0;
 }
+
+void ln_error_capture(struct ln_error_state *st)
+{
+	st->code = last_code;
+	memcpy(st->msg, last_msg, sizeof st->msg);
+	st->msg[sizeof st->msg - 1] = '\0';
+}
+
+int ln_error_restore(const struct ln_error_state *st)
+{
+	memcpy(last_msg, st->msg, sizeof last_msg);
+	last_code = st->code;
+	return st->code;
+}

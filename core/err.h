@@ -65,4 +65,18 @@ const char *ln_error_msg(void);
 int ln_error_code(void);
 void ln_error_clear(void);
 
+/*
+ * The current error, kept across cleanup that may report errors of its own
+ * (libgit2's git_error_state_capture/restore): capture before the cleanup,
+ * restore after it, and the caller sees the original code and message.
+ * Capturing does not clear the current error.
+ */
+struct ln_error_state {
+	int code;
+	char msg[1024];
+};
+void ln_error_capture(struct ln_error_state *st);
+/* Makes st the current error again; returns its code. */
+int ln_error_restore(const struct ln_error_state *st);
+
 #endif

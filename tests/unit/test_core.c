@@ -56,3 +56,18 @@ TEST(core_buf__printable_escapes_controls_and_keeps_utf8)
 	}
 	CHECK_EQ_STR(ln_printable_text("two\n\tlines\x1b]0;t\x07"), "two\n\tlines\\x1b]0;t\\x07");
 }
+
+/* A captured error survives cleanup that sets its own (issue 18, item 5). */
+TEST(core_err__capture_and_restore_keep_the_first_error)
+{
+	struct ln_error_state st;
+
+	ln_error_set(LN_ENOTFOUND, "no such symbol '%s'", "foo");
+	ln_error_capture(&st);
+	CHECK_EQ_INT(ln_error_code(), LN_ENOTFOUND);
+	ln_error_set(LN_EGENERIC, "cleanup failed");
+	CHECK_EQ_INT(ln_error_restore(&st), LN_ENOTFOUND);
+	CHECK_EQ_INT(ln_error_code(), LN_ENOTFOUND);
+	CHECK_EQ_STR(ln_error_msg(), "no such symbol 'foo'");
+	ln_error_clear();
+}

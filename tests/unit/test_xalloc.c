@@ -1,5 +1,6 @@
 #include "tests/unit/harness.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -90,4 +91,37 @@ TEST(core_xalloc__write_all_writes_every_byte_through_a_pipe)
 	CHECK_EQ_INT(got, sizeof big);
 	CHECK(memcmp(back, big, sizeof big) == 0);
 	free(back);
+}
+
+/* xjson_pack packs like json_pack and dies, naming the format, where
+ * json_pack would return NULL (a NULL string). */
+TEST(core_xjson__packs_and_dies_on_a_null_string)
+{
+	int p[2], st = 0;
+	char msg[160] = "";
+	ssize_t n;
+	pid_t pid;
+	json_t *v = xjson_pack("{s:s, s:i}", "a", "b", "n", 3);
+
+	CHECK_EQ_STR(json_string_value(json_object_get(v, "a")), "b");
+	CHECK_EQ_INT(json_integer_value(json_object_get(v, "n")), 3);
+	json_decref(v);
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		const char *none = NULL;
+		dup2(p[1], 2);
+		signal(SIGABRT, SIG_DFL);
+		json_decref(xjson_pack("{s:s}", "a", none));
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], msg, sizeof msg - 1);
+	close(p[0]);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(n > 0);
+	msg[n] = '\0';
+	CHECK(strstr(msg, "lanser: internal error: json_pack(\"{s:s}\")") == msg);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 }

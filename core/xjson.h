@@ -1,0 +1,20 @@
+/*
+ * xjson.h - json_pack that is checked (issue 18, item 7).
+ *
+ * json_pack returns NULL when memory runs out, when the format is wrong
+ * or when a string argument is NULL; an unchecked result then silently
+ * drops a fact from a bundle. xjson_pack never returns NULL: a failure is
+ * a bug in the caller (or no memory), so it writes the format and
+ * jansson's reason to stderr and aborts, like xmalloc (core/xalloc.h).
+ *
+ * A value that may legitimately be absent is written with the optional
+ * specifiers of jansson ("s?", "o?", "O?"), never passed as a bare NULL.
+ */
+#ifndef LANSER_CORE_XJSON_H
+#define LANSER_CORE_XJSON_H
+
+#include <jansson.h>
+
+json_t *xjson_pack(const char *fmt, ...);
+
+#endif
