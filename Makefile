@@ -21,7 +21,7 @@ REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LI
 DEV_CFLAGS := -Werror
 LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lpthread -lm
 
-SRC_DIRS := core lsp selectors sandbox rewards agent
+SRC_DIRS := core lsp selectors sandbox rewards engine agent
 LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 MAIN_SRC := agent/main.c
 UNIT_SRC := $(wildcard tests/unit/*.c)

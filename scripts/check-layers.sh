@@ -10,22 +10,25 @@
 #   sandbox    core (no sandbox file includes lsp/ today, so none may)
 #   rewards    core (rewards are computed from bundles and outcome records
 #              alone: no lsp/, no sandbox/)
+#   engine     core, lsp, selectors, sandbox, rewards (the evaluation engine
+#              below the front ends; no subsystem includes it)
 #   agent      anything (the front ends)
 # and, for every C file of the product, tests/unit, fuzz/ and bench/:
 #   - an include of a project header names its folder ("sandbox/edit.h"),
 #     and the header exists there;
-#   - no two product files (core lsp selectors sandbox rewards agent) share
-#     a base name.
+#   - no two product files (core lsp selectors sandbox rewards engine agent)
+#     share a base name.
 # Exit 0 when the tree follows the rule; 1 with one line per violation.
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || { echo "check-layers: cannot enter $root" >&2; exit 1; }
 
-layers="core lsp selectors sandbox rewards agent"
+layers="core lsp selectors sandbox rewards engine agent"
 allowed() { # from-layer to-layer -> 0 when allowed
 	[ "$1" = "$2" ] && return 0
 	case "$1:$2" in
 	lsp:core|selectors:lsp|selectors:core|sandbox:core|rewards:core) return 0 ;;
+	engine:core|engine:lsp|engine:selectors|engine:sandbox|engine:rewards) return 0 ;;
 	agent:*) return 0 ;;
 	esac
 	return 1

@@ -1,31 +1,35 @@
 /*
- * testcmd.h - evaluating a task in the sandbox, for `lanser test` and for
- * the front ends that score candidates (the reward server, the agent).
+ * testrun.h - a task's build and tests in the sandbox, for `lanser test`
+ * and for the engine (engine/engine.h), which runs the tests of every
+ * candidate it scores through it.
  *
- * test_run() runs a task's build and tests: in place in the workspace when
- * the task has no base and no candidate, else each candidate in a git
+ * eng_test_run() runs a task's build and tests: in place in the workspace
+ * when the task has no base and no candidate, else each candidate in a git
  * worktree of its own at the base (docs/sandbox.md). It prunes what a
  * crashed earlier run left first (worktrees, cgroups). Thread-safe against
- * other test_run() calls on other workspaces; on the same repository two
- * calls use distinct worktrees but share its git directory.
+ * other eng_test_run() calls on other workspaces; on the same repository
+ * two calls use distinct worktrees but share its git directory. It never
+ * prints: notes go to opts->note.
  */
-#ifndef LANSER_AGENT_TESTCMD_H
-#define LANSER_AGENT_TESTCMD_H
+#ifndef LANSER_ENGINE_TESTRUN_H
+#define LANSER_ENGINE_TESTRUN_H
 
 #include <signal.h>
-#include <stdio.h>
 
 #include <jansson.h>
 
-#include "sandbox/task.h"
 #include "core/text.h"
+#include "sandbox/task.h"
 
-struct test_run_opts {
+struct eng_test_opts {
 	const char *root;            /* the workspace (canonical absolute path) */
 	const char *config_digest;   /* "sha256:..." of its .lanser.json (bundles) */
 	enum ln_enc index_io;        /* recorded in the bundles */
 	int jobs;                    /* candidates at once; 0: 2 */
-	FILE *err;                   /* notes (pruning); may be NULL */
+	/* a note for the user (pruned worktrees, a record that could not be
+	 * finished): one line without newline; may be NULL */
+	void (*note)(void *ctx, const char *text);
+	void *note_ctx;
 	/* set to non-zero to cancel: every tree is killed, the records say
 	 * "cancelled"; may be NULL */
 	volatile sig_atomic_t *cancel;
@@ -40,6 +44,6 @@ struct test_run_opts {
  * LN_ESANDBOX; no test command: LN_ECONFIG). `t` may be completed (base
  * "HEAD", the "base" candidate) but stays the caller's.
  */
-int test_run(struct sbx_task *t, const struct test_run_opts *o, json_t **records);
+int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **records);
 
 #endif
