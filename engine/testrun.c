@@ -124,11 +124,11 @@ static const char *sig_name(int sig)
 
 static json_t *run_json(const struct sbx_result *r)
 {
-	return json_pack("{s:o, s:o, s:b, s:b, s:b, s:o}",
-			 "exitCode", r->exited ? json_integer(r->exitcode) : json_null(),
-			 "signal", r->exited ? json_null() : json_string(sig_name(r->signal)),
-			 "timedOut", r->timed_out, "truncated", r->truncated,
-			 "cancelled", r->cancelled, "limitsHit", sbx_hits_json(r->hits));
+	return xjson_pack("{s:o, s:o, s:b, s:b, s:b, s:o}",
+			  "exitCode", r->exited ? json_integer(r->exitcode) : json_null(),
+			  "signal", r->exited ? json_null() : json_string(sig_name(r->signal)),
+			  "timedOut", r->timed_out, "truncated", r->truncated,
+			  "cancelled", r->cancelled, "limitsHit", sbx_hits_json(r->hits));
 }
 
 /* The last `max` bytes of captured output, as valid-enough text. */

@@ -125,6 +125,26 @@ check_json_eq "cproj delete: every user of the deleted header reports it missing
 check_eq "cproj delete/good/break/delete: the base worktree's header came back (c2 clean)" 0 \
 	"$(json '[c["newErrors"] for c in b["candidates"]][1]')"
 
+# a base that cannot be put back (issue 18, item 7): the header c1 deletes
+# is not written back (the test hook LANSER_ENGINE_SIMULATE_RESTORE_FAILURE
+# of engine/engine.h); the later candidates are unscorable, with the reason,
+# instead of being diagnosed on a damaged base
+run env LANSER_ENGINE_SIMULATE_RESTORE_FAILURE=c1 "$L" --root "$C" --json group --jobs 2 \
+	--out "$TMP/bundles3.jsonl" "$TMP/delete.diff" "$TMP/good.diff" "$TMP/break.diff"
+check_eq "cproj failed restore: exit 0 (unscorable members are results)" 0 "$RC"
+check_json_eq "cproj failed restore: c1 keeps its own diagnostics (taken before the restore)" \
+	'[b["candidates"][0]["scorable"], b["candidates"][0]["newErrors"]]' '[true,4]'
+check_json_eq "cproj failed restore: the later candidates are unscorable, reward null" \
+	'[(c["scorable"], c["reward"], c["advantage"]) for c in b["candidates"][1:]]' '[[false,null,null],[false,null,null]]'
+check_json_eq "cproj failed restore: ... and say why" \
+	'all("base worktree was not restored after candidate c1" in c["reason"] for c in b["candidates"][1:])' true
+check_json_eq "cproj failed restore: their bundles exit 83 SANDBOX" \
+	'[b["meta"]["exitCode"], b["outcome"]["reward"]["scorable"]]' '[83,false]' "$(sed -n 2p "$TMP/bundles3.jsonl" 2>/dev/null || echo '{}')"
+check_eq "cproj failed restore: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
+run "$L" --root "$C" --json group --jobs 2 "$TMP/delete.diff" "$TMP/good.diff"
+check_json_eq "cproj failed restore: the next run starts from a clean base" \
+	'[(c["scorable"], c["newErrors"]) for c in b["candidates"]]' '[[true,4],[true,0]]'
+
 # --- Ctrl-C: the hanging candidate's tests are killed, nothing is left
 "$L" --root "$C" group --task "$TMP/task.json" "$TMP/good.diff" "$TMP/hang.diff" \
 	>"$TMP/int.out" 2>"$TMP/int.err" &
