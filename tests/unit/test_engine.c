@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void lines_of(const char *a, const char *b, long *lo, long *hi)
@@ -299,4 +301,182 @@ TEST(test_engine__settings_come_from_the_base_for_an_evaluation)
 		CHECK_EQ_INT(system(rm.data), 0);
 		buf_release(&rm);
 	}
+}
+
+/* ---- the engine's API end to end, on files no language server reads
+ * (so no server runs: diagnostics are empty, D 0 -> 0), with a TAP test
+ * command run through the sandbox without isolation ---- */
+
+static char *diff_of(const char *repo, const char *edit)
+{
+	struct buf cmd = BUF_INIT, out = BUF_INIT;
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/../cand.diff", repo);
+	buf_addf(&cmd, "%s && git diff HEAD >%s && git reset -q --hard", edit, path);
+	if (sh(repo, cmd.data) || buf_read_file(&out, path, 1 << 20)) {
+		buf_release(&cmd);
+		buf_release(&out);
+		return NULL;
+	}
+	buf_release(&cmd);
+	return buf_detach(&out, NULL);
+}
+
+static int eval_one(struct eng *e, const char *id, const char *patch, struct eng_result *r)
+{
+	struct eng_candidate c = { id, patch, patch ? strlen(patch) : 0, patch ? NULL : "none" };
+	return eng_eval(e, &c, r);
+}
+
+struct engine_fixture {
+	char top[64], repo[128];
+	char *good, *bad, *del;
+	struct eng_settings s;
+	struct eng_opts o;
+};
+
+static int engine_fixture_init(struct engine_fixture *f)
+{
+	struct eng_source src;
+	char run[160];
+
+	memset(f, 0, sizeof *f);
+	snprintf(f->top, sizeof f->top, "/tmp/lanser-engine-XXXXXX");
+	if (!mkdtemp(f->top))
+		return -1;
+	snprintf(f->repo, sizeof f->repo, "%s/repo", f->top);
+	snprintf(run, sizeof run, "%s/run", f->top);
+	if (mkdir(run, 0700) || mkdir(f->repo, 0755))
+		return -1;
+	setenv("XDG_RUNTIME_DIR", run, 1);
+	/* the test passes while notes.txt says "two" */
+	if (sh(f->repo, "git init -q . && printf 'one\\ntwo\\n' >notes.txt && echo x >gone.txt && "
+	       "printf '{\"test\": [\"sh\", \"-c\", \"echo 1..1; if grep -q two notes.txt; then "
+	       "echo ok 1 - two; else echo not ok 1 - two; exit 1; fi\"]}' >.lanser.json && "
+	       "git add -A && git -c user.email=t@e -c user.name=t commit -qm base"))
+		return -1;
+	f->good = diff_of(f->repo, "echo three >>notes.txt");
+	f->bad = diff_of(f->repo, "printf 'one\\n' >notes.txt");
+	f->del = diff_of(f->repo, "git rm -q gone.txt");
+	if (!f->good || !f->bad || !f->del)
+		return -1;
+	memset(&src, 0, sizeof src);
+	src.from = ENG_CONFIG_BASE;
+	src.root = f->repo;
+	src.cwd = f->repo;
+	src.no_isolation = true;
+	if (eng_settings_load(&f->s, &src))
+		return -1;
+	f->o.settings = &f->s;
+	f->o.mode = RWD_EP_PGRPO;
+	f->o.weights = rwd_weights_default;
+	f->o.index_io = LN_ENC_CODEPOINT;
+	f->o.init_ms = f->o.request_ms = f->o.index_ms = f->o.diagnostics_ms = 10000;
+	f->o.jobs = 2;
+	f->o.no_isolation = true;
+	return 0;
+}
+
+static void engine_fixture_release(struct engine_fixture *f)
+{
+	struct buf rm = BUF_INIT;
+
+	free(f->good);
+	free(f->bad);
+	free(f->del);
+	eng_settings_release(&f->s);
+	buf_addf(&rm, "rm -rf %s", f->top);
+	if (system(rm.data))
+		fprintf(stderr, "cannot remove %s\n", f->top);
+	buf_release(&rm);
+}
+
+TEST(test_engine__one_open_engine_scores_candidate_after_candidate)
+{
+	struct engine_fixture f;
+	struct eng *e = NULL;
+	struct eng_result r1, r2, r3, r4;
+	char id1[80];
+
+	CHECK_EQ_INT(engine_fixture_init(&f), 0);
+	CHECK_EQ_INT(eng_open(&e, &f.o), 0);
+	CHECK_EQ_INT(strlen(eng_base_oid(e)), 40);
+	/* a good candidate: usable, tests pass, D 0 -> 0: 1 + 1 + 0.625 */
+	CHECK_EQ_INT(eval_one(e, "good", f.good, &r1), 0);
+	CHECK(r1.usable && r1.diagnosed && r1.ep.scorable && r1.accepted);
+	CHECK_EQ_INT(r1.code, 0);
+	CHECK_EQ_DBL(r1.reward, 2.625, 1e-12);
+	CHECK_EQ_STR(json_string_value(json_array_get(r1.relevant, 0)), "notes.txt");
+	CHECK(r1.record != NULL);
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(r1.bundle, "meta"),
+							"exitCode")), 0);
+	snprintf(id1, sizeof id1, "%s", json_string_value(json_object_get(r1.bundle, "bundleId")));
+	/* the next step on the same engine: tests fail, rejected (84) */
+	CHECK_EQ_INT(eval_one(e, "bad", f.bad, &r2), 0);
+	CHECK(r2.usable && r2.ep.scorable && !r2.accepted);
+	CHECK_EQ_DBL(r2.ep.r_outcome, 0, 0);
+	CHECK_EQ_DBL(r2.reward, 1, 1e-12);
+	CHECK_EQ_INT(r2.code, 0);
+	CHECK_EQ_INT(json_array_size(r2.reasons), 1);
+	/* no patch: R_format 0, scored 0, the note kept */
+	CHECK_EQ_INT(eval_one(e, "junk", NULL, &r3), 0);
+	CHECK(!r3.usable && r3.ep.scorable && !r3.accepted);
+	CHECK_EQ_DBL(r3.reward, 0, 0);
+	CHECK_EQ_STR(r3.format_note, "none");
+	CHECK(r3.record == NULL);
+	/* the first candidate again: the same bundle */
+	CHECK_EQ_INT(eval_one(e, "good", f.good, &r4), 0);
+	CHECK_EQ_STR(json_string_value(json_object_get(r4.bundle, "bundleId")), id1);
+	eng_result_release(&r1);
+	eng_result_release(&r2);
+	eng_result_release(&r3);
+	eng_result_release(&r4);
+	eng_close(e);
+	CHECK_EQ_INT(sh(f.repo, "test \"$(git worktree list | wc -l)\" = 1"), 0);
+	engine_fixture_release(&f);
+}
+
+TEST(test_engine__a_base_not_restored_makes_later_candidates_unscorable)
+{
+	struct engine_fixture f;
+	struct eng *e = NULL;
+	struct eng_candidate c[2];
+	struct eng_result r[2], r3;
+	int error;
+
+	CHECK_EQ_INT(engine_fixture_init(&f), 0);
+	CHECK_EQ_INT(eng_open(&e, &f.o), 0);
+	memset(c, 0, sizeof c);
+	c[0].id = "del";
+	c[0].patch = f.del;
+	c[0].len = strlen(f.del);
+	c[1].id = "after";
+	c[1].patch = f.good;
+	c[1].len = strlen(f.good);
+	setenv(ENG_RESTORE_FAULT_ENV, "del", 1);
+	error = eng_eval_group(e, c, 2, r);
+	unsetenv(ENG_RESTORE_FAULT_ENV);
+	CHECK_EQ_INT(error, 0);
+	/* the deleting candidate keeps its own result */
+	CHECK(r[0].usable && r[0].diagnosed && r[0].ep.scorable);
+	/* the next one is not diagnosed on the damaged base */
+	CHECK(r[1].usable && !r[1].diagnosed && !r[1].ep.scorable && !r[1].accepted);
+	CHECK(isnan(r[1].reward));
+	CHECK_EQ_INT(r[1].code, LN_ESANDBOX);
+	CHECK(strstr(r[1].ep.reason, "not restored after candidate del") != NULL);
+	/* ... nor in a later call on the same engine */
+	CHECK_EQ_INT(eval_one(e, "later", f.good, &r3), 0);
+	CHECK(!r3.ep.scorable && strstr(r3.ep.reason, "not restored") != NULL);
+	eng_result_release(&r[0]);
+	eng_result_release(&r[1]);
+	eng_result_release(&r3);
+	eng_close(e);
+	/* a fresh engine on the same base is clean again */
+	CHECK_EQ_INT(eng_open(&e, &f.o), 0);
+	CHECK_EQ_INT(eval_one(e, "fresh", f.good, &r3), 0);
+	CHECK(r3.ep.scorable && r3.accepted);
+	eng_result_release(&r3);
+	eng_close(e);
+	engine_fixture_release(&f);
 }
