@@ -200,7 +200,10 @@ struct eng_result {
  * diagnostics before are taken for all of them at the base before any
  * candidate's text reaches a server; their tests run meanwhile, opts->jobs
  * at once. results[0..n) are filled (release each) when 0 is returned;
- * LN_ECANCELLED when opts->cancel was set (nothing filled). When the base
+ * else nothing is filled: LN_ECANCELLED when opts->cancel was set,
+ * LN_EUSAGE for more than ENG_MAX_CANDIDATES or a candidate without an id,
+ * LN_ESANDBOX when the call's folder (the patches for the tests) cannot
+ * be written in the workspace's state folder. When the base
  * worktree cannot be put back after a candidate, every later candidate
  * (in this call and in later calls) is unscorable with a reason saying so.
  */
