@@ -27,8 +27,11 @@
  * Threads: one engine is used by one thread at a time (its servers have one
  * view of a file: candidates are diagnosed one after the other). Distinct
  * engines (of one repository or several) may run in distinct threads at
- * once: their worktrees, servers and temporary folders are their own. The
- * last-error message (core/err.h) is per thread.
+ * once: their worktrees, servers and temporary folders are their own (one
+ * engine already runs its tests in a second thread beside its servers; two
+ * engines in one process are not yet exercised by a test). The last-error
+ * message (core/err.h) is per thread. Signals are the caller's: set
+ * opts->cancel from a handler.
  *
  * Errors: every function returns 0 or an LN_E* code with the last error set.
  * A candidate that cannot be scored is NOT an error of eng_eval(): its
