@@ -38,6 +38,19 @@ check_contains "patch: the preview is a diff" "$OUT" "+line six"
 check_contains "patch: the preview says nothing was written" "$ERR" "preview only"
 snapshot "$W" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "patch: a preview writes nothing" || fail "patch: a preview writes nothing"
+
+# --trace records the patch's bundle, with no server (issue 18, item 2)
+run "$L" --root "$W" --json --trace "$TMP/patch.jsonl" patch "$TMP/p.diff"
+pid=$(json .bundleId)
+run "$L" --root "$W" --json patch "$TMP/p.diff"
+check_eq "patch: tracing does not change the bundle" "$pid" "$(json .bundleId)"
+run "$L" trace list "$TMP/patch.jsonl"
+check_eq "patch: the trace holds header, request, the bundle and end" \
+	"header request bundle end" "$(awk '{print $4}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
+check_contains "patch: ... the bundle with its id" "$OUT" "bundle   patch $pid exit 0"
+run "$L" trace replay --verify "$TMP/patch.jsonl"
+rc_is "patch: trace replay --verify checks it without re-running it" 0
+check_contains "patch: ... and says so" "$OUT" "verified: 0 bundles"
 printf '%s\n' "$OUT" >"$TMP/preview.diff"
 if git -C "$W" apply --check "$TMP/preview.diff" 2>"$TMP/gerr"; then ok "patch: git apply accepts lanser's preview"
 else fail "patch: git apply accepts lanser's preview" "$(cat "$TMP/gerr")"; fi
