@@ -4,6 +4,7 @@
  */
 #include "agent/cmdctx.h"
 #include "agent/trace.h"
+#include "core/buf.h"
 #include "core/bundle.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -15,6 +16,7 @@
 
 #include <gen/grammars.h>
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,7 +148,8 @@ int cmdctx_end(struct cmdctx *x, int err, void (*human)(struct cmdctx *))
 		c->complete = complete;
 	}
 	if (ln_bundle_finish(x->bundle, err, err ? st.msg : "") == 0) {
-		trace_bundle(c, x->ws, x->bundle);
+		if (!(x->flags & CMDCTX_NO_TRACE))
+			trace_bundle(c, x->ws, x->bundle);
 		if (c->json)
 			print_bundle(x);
 		else if (human && (!err || (x->flags & CMDCTX_HUMAN_ON_ERROR)))
@@ -174,6 +177,30 @@ int cmdctx_abandon(struct cmdctx *x, int err)
 	if (err)
 		ln_error_restore(&st);
 	return err;
+}
+
+int cmdctx_pack(json_t **out, int code, const char *what, const char *fmt, ...)
+{
+	json_error_t e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	*out = json_vpack_ex(&e, 0, fmt, ap);
+	va_end(ap);
+	if (!*out)
+		return ln_error_set(code, "%s: %s (a bundle holds only UTF-8 text)",
+				    ln_printable(what ? what : "(null)"), e.text);
+	return 0;
+}
+
+int cmdctx_target_path(struct cmdctx *x, const char *path)
+{
+	json_t *t;
+	int error = cmdctx_pack(&t, LN_EUSAGE, path, "{s:s}", "path", path);
+
+	if (!error)
+		json_object_set_new(cmdctx_request(x), "target", t);
+	return error;
 }
 
 /* ---- inputs ---- */

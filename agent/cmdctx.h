@@ -24,9 +24,11 @@
  * error bundle is printed: the edit commands) or gives the context up with
  * cmdctx_abandon (nothing printed: the query commands, as they always did).
  *
- * Eval (agent/eval.c) builds the same envelope: it calls cmdctx_begin
- * (flags CMDCTX_PRINT_JCS), sets its own request/outcome members and
- * environment.servers, and finishes with cmdctx_end; see docs/bundle.md.
+ * Eval (agent/eval.c) builds the same envelope and can adopt the context:
+ * cmdctx_begin(x, c, "eval", CMDCTX_PRINT_JCS | CMDCTX_HUMAN_ON_ERROR |
+ * CMDCTX_NO_TRACE), its own environment.configDigest (the base commit's),
+ * request, facts, outcome and volatile members set on x->bundle, the
+ * verdict's code and message set with ln_error_set, then cmdctx_end.
  */
 #ifndef LANSER_AGENT_CMDCTX_H
 #define LANSER_AGENT_CMDCTX_H
@@ -54,6 +56,9 @@ enum {
 	 * JCS: RFC 8785 canonical text (eval). The bundleId never depends on it. */
 	CMDCTX_PRINT_REAL15 = 8,
 	CMDCTX_PRINT_JCS = 16,
+	/* the bundle is not handed to the trace: a command that records its
+	 * own events instead (eval: edit, outcome and reward events) */
+	CMDCTX_NO_TRACE = 32,
 };
 
 struct cmdctx {
@@ -84,6 +89,16 @@ int cmdctx_abandon(struct cmdctx *x, int err);
 json_t *cmdctx_volatile(struct cmdctx *x);
 /* request (borrowed) */
 json_t *cmdctx_request(struct cmdctx *x);
+
+/* json_pack for values that come from outside (the command line, file
+ * names, servers), checked: 0 and *out, or `code` with a message naming
+ * `what` (printable) when a string is missing or not UTF-8 text, which a
+ * bundle cannot hold. Never aborts. */
+int cmdctx_pack(json_t **out, int code, const char *what, const char *fmt, ...);
+
+/* request.target = {"path": path}; LN_EUSAGE when `path` (the user's
+ * spelling) is not UTF-8 text. */
+int cmdctx_target_path(struct cmdctx *x, const char *path);
 
 /* ---- what the bundle records about its inputs ---- */
 

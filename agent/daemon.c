@@ -654,6 +654,64 @@ static void ready_signal(char what)
 	}
 }
 
+/* The server loop: until stopped, signalled, idle, or no longer valid. */
+static void serve_loop(struct daemon *d)
+{
+	while (!d->stopping && !got_signal) {
+		struct pollfd pfd[MAX_POLL_FDS];
+		int sfd[64];
+		size_t np = 0, i, ns;
+		long long now = ln_now_ms(), wait;
+
+		pfd[np++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+		for (i = 0; i < d->nconns; i++)
+			pfd[np++] = (struct pollfd){ .fd = d->conns[i].fd, .events = POLLIN };
+		ns = d->ws ? lsp_workspace_poll_fds(d->ws, sfd, 64) : 0;
+		for (i = 0; i < ns; i++)
+			pfd[np++] = (struct pollfd){ .fd = sfd[i], .events = POLLIN };
+		wait = d->last_active_ms + d->idle_ms - now;
+		if (wait > 1000)
+			wait = 1000;
+		if (wait < 0)
+			wait = 0;
+		if (poll(pfd, (nfds_t)np, (int)wait) < 0 && errno != EINTR) {
+			dlog("poll: %s", strerror(errno));
+			break;
+		}
+		/* servers first: their notifications must not pile up */
+		for (i = 1 + d->nconns; i < np; i++)
+			if (pfd[i].revents) {
+				if (d->ws)
+					lsp_workspace_pump(d->ws);
+				break;
+			}
+		if (d->ws && lsp_workspace_reap(d->ws) > 0)
+			dlog("a language server exited: %s", ln_error_msg());
+		for (i = d->nconns; i-- > 0;) {
+			struct conn *cn = &d->conns[i];
+			bool done = false;
+			if (1 + i < np && pfd[1 + i].fd == cn->fd && pfd[1 + i].revents)
+				done = conn_read(d, cn);
+			else if (ln_now_ms() - cn->since > CLIENT_READ_MS)
+				done = true; /* never sent a whole request */
+			if (done)
+				conn_close(d, i);
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_all(d);
+		now = ln_now_ms();
+		if (now - d->last_check_ms >= 1000) {
+			d->last_check_ms = now;
+			if (!still_valid(d))
+				break;
+		}
+		if (now - d->last_active_ms >= d->idle_ms && d->nconns == 0) {
+			dlog("idle for %d ms: stopping", d->idle_ms);
+			break;
+		}
+	}
+}
+
 int daemon_serve(struct cli *c)
 {
 	struct daemon d;
@@ -711,59 +769,7 @@ int daemon_serve(struct cli *c)
 		dlog("workspace setup failed: %s", ln_error_msg());
 	d.last_active_ms = ln_now_ms();
 
-	while (!d.stopping && !got_signal) {
-		struct pollfd pfd[MAX_POLL_FDS];
-		int sfd[64];
-		size_t np = 0, i, ns;
-		long long now = ln_now_ms(), wait;
-
-		pfd[np++] = (struct pollfd){ .fd = d.listen_fd, .events = POLLIN };
-		for (i = 0; i < d.nconns; i++)
-			pfd[np++] = (struct pollfd){ .fd = d.conns[i].fd, .events = POLLIN };
-		ns = d.ws ? lsp_workspace_poll_fds(d.ws, sfd, 64) : 0;
-		for (i = 0; i < ns; i++)
-			pfd[np++] = (struct pollfd){ .fd = sfd[i], .events = POLLIN };
-		wait = d.last_active_ms + d.idle_ms - now;
-		if (wait > 1000)
-			wait = 1000;
-		if (wait < 0)
-			wait = 0;
-		if (poll(pfd, (nfds_t)np, (int)wait) < 0 && errno != EINTR) {
-			dlog("poll: %s", strerror(errno));
-			break;
-		}
-		/* servers first: their notifications must not pile up */
-		for (i = 1 + d.nconns; i < np; i++)
-			if (pfd[i].revents) {
-				if (d.ws)
-					lsp_workspace_pump(d.ws);
-				break;
-			}
-		if (d.ws && lsp_workspace_reap(d.ws) > 0)
-			dlog("a language server exited: %s", ln_error_msg());
-		for (i = d.nconns; i-- > 0;) {
-			struct conn *cn = &d.conns[i];
-			bool done = false;
-			if (1 + i < np && pfd[1 + i].fd == cn->fd && pfd[1 + i].revents)
-				done = conn_read(&d, cn);
-			else if (ln_now_ms() - cn->since > CLIENT_READ_MS)
-				done = true; /* never sent a whole request */
-			if (done)
-				conn_close(&d, i);
-		}
-		if (pfd[0].revents & POLLIN)
-			accept_all(&d);
-		now = ln_now_ms();
-		if (now - d.last_check_ms >= 1000) {
-			d.last_check_ms = now;
-			if (!still_valid(&d))
-				break;
-		}
-		if (now - d.last_active_ms >= d.idle_ms && d.nconns == 0) {
-			dlog("idle for %d ms: stopping", d.idle_ms);
-			break;
-		}
-	}
+	serve_loop(&d);
 	if (got_signal)
 		dlog("signal %d: stopping", (int)got_signal);
 	error = 0;

@@ -86,8 +86,11 @@ static int add_symbols(struct cmdctx *x, struct lsp_server_info *srv, const char
 				json_decref(r);
 				return error;
 			}
-			fact = xjson_pack("{s:s, s:s, s:s, s:o, s:o}", "kind", "symbol", "name", name,
-					 "path", path, "range", r, "selectionRange", sr);
+			error = cmdctx_pack(&fact, LN_EINPUT, path, "{s:s, s:s, s:s, s:o, s:o}",
+					    "kind", "symbol", "name", name, "path", path, "range", r,
+					    "selectionRange", sr);
+			if (error)
+				return error;
 			if (container)
 				json_object_set_new(fact, "container", json_string(container));
 		}
@@ -140,9 +143,10 @@ static int document_symbols(struct cmdctx *x)
 	int error, version;
 
 	ln_path_lexical_rel(&lex, c->root, c->cwd, c->argv[0]);
-	json_object_set_new(cmdctx_request(x), "target",
-			    xjson_pack("{s:s}", "path", lex ? lex : c->argv[0]));
+	error = cmdctx_target_path(x, lex ? lex : c->argv[0]);
 	free(lex);
+	if (error)
+		return error;
 	error = lsp_workspace_resolve_path(x->ws, &rel, c->cwd, c->argv[0]);
 	if (error)
 		goto done;
@@ -369,11 +373,18 @@ int cmd_diag(struct cli *c)
 	} else {
 		for (i = 0; i < (size_t)c->argc; i++) {
 			char *rel = NULL;
+			json_t *s;
 			error = lsp_workspace_resolve_path(x.ws, &rel, c->cwd, c->argv[i]);
 			if (error)
 				goto done;
-			json_array_append_new(files, json_string(rel));
+			s = json_string(rel);
+			if (!s)
+				error = ln_error_set(LN_EUSAGE, "%s: a path must be UTF-8 text",
+						     ln_printable(c->argv[i]));
 			free(rel);
+			if (error)
+				goto done;
+			json_array_append_new(files, s);
 		}
 		json_object_set_new(cmdctx_request(&x), "target",
 				    xjson_pack("{s:O}", "paths", files));

@@ -81,8 +81,10 @@ int cmd_patch(struct cli *c)
 		/* the conflicts are the answer: recorded, the error kept */
 		struct ln_error_state st;
 		ln_error_capture(&st);
-		editflow_record(&x, &e, "patch");
-		ln_error_restore(&st);
+		if (editflow_record(&x, &e, "patch") == 0)
+			ln_error_restore(&st);
+		else
+			error = ln_error_code();
 	}
 	if (!error)
 		error = editflow_preview_or_apply(&x, &e, "patch");

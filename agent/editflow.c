@@ -72,12 +72,31 @@ json_t *editflow_edit(struct cmdctx *x)
 }
 
 /* One fact per file, the normalised diff and the conflicts. */
-void editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *provenance)
+/* Whether s can be a JSON string (UTF-8 text). */
+static bool is_text(const char *s)
 {
-	json_t *edit = editflow_edit(x);
+	json_t *j = json_string(s);
+	bool ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+int editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *provenance)
+{
+	json_t *edit;
 	struct buf diff = BUF_INIT;
 	json_t *c;
 	size_t i;
+
+	/* names come from a diff or a server's URIs: a bundle holds only
+	 * UTF-8 text, and a fact must not silently go missing */
+	for (i = 0; i < e->n; i++)
+		if (!is_text(e->v[i].path) || (e->v[i].from && !is_text(e->v[i].from)))
+			return ln_error_set(LN_EINPUT, "the edit names a file whose name is not UTF-8 "
+					    "text (%s): refused", ln_printable(e->v[i].from &&
+					    !is_text(e->v[i].from) ? e->v[i].from : e->v[i].path));
+	edit = editflow_edit(x);
 
 	for (i = 0; i < e->n; i++) {
 		const struct sbx_file *f = &e->v[i];
@@ -112,6 +131,7 @@ void editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *pr
 	json_object_set_new(edit, "conflicts", json_incref(e->conflicts));
 	if (!json_object_get(edit, "decision"))
 		json_object_set_new(edit, "decision", json_string("preview"));
+	return 0;
 }
 
 static void set_decision(struct cmdctx *x, const char *d)
@@ -428,7 +448,9 @@ int editflow_preview_or_apply(struct cmdctx *x, const struct sbx_edits *e, const
 	struct ln_apply_opts o = { x->c->allow_dirty, true, NULL };
 	int error;
 
-	editflow_record(x, e, prov);
+	error = editflow_record(x, e, prov);
+	if (error)
+		return error;
 	if (!e->n)
 		return ln_error_set(LN_ENOTFOUND, "the edit changes nothing");
 	if (!x->c->apply) {

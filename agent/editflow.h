@@ -35,8 +35,9 @@ json_t *editflow_edit(struct cmdctx *x);
 
 /* One fact per file of `e` (and per conflict), inputs.documents for the
  * old texts, edit.diff, edit.conflicts and edit.decision ("preview" until
- * decided). */
-void editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *provenance);
+ * decided). LN_EINPUT, recording nothing, when a file name is not UTF-8
+ * text. */
+int editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *provenance);
 
 /* Every edit command's tail: records `e`, then previews it (checking all
  * an apply would: jail, conflicts; a dirty tree is only a note) or, with

@@ -109,8 +109,9 @@ int cmd_outline(struct cli *c)
 	cmdctx_begin(&x, c, "outline", CMDCTX_PARSERS | CMDCTX_HUMAN_ON_ERROR | CMDCTX_PRINT_REAL15);
 	bundle = x.bundle;
 	ln_path_lexical_rel(&lex, c->root, c->cwd, c->argv[0]);
-	json_object_set_new(json_object_get(bundle, "request"), "target",
-			    xjson_pack("{s:s}", "path", lex ? lex : c->argv[0]));
+	error = cmdctx_target_path(&x, lex ? lex : c->argv[0]);
+	if (error)
+		goto done;
 	error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[0]);
 	if (error)
 		goto done;

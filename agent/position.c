@@ -42,7 +42,7 @@ static json_t *cursor_target(const char *path, long line, long col)
 static int resolve_cursor(struct position_resolved *p, struct cmdctx *x, const char *text)
 {
 	struct cli *c = x->c;
-	json_t *request = cmdctx_request(x);
+	json_t *request = cmdctx_request(x), *target;
 	long line = p->sel.line, col = p->sel.col;
 	char *lex = NULL;
 	int error;
@@ -55,7 +55,12 @@ static int resolve_cursor(struct position_resolved *p, struct cmdctx *x, const c
 	error = lsp_workspace_resolve_path(x->ws, &p->rel, c->cwd, p->sel.path);
 	if (error)
 		return error;
-	json_object_set_new(request, "target", cursor_target(p->rel, line, col));
+	/* the file it resolved to (a symlink's target, say) must fit a bundle */
+	error = cmdctx_pack(&target, LN_ESELECTOR, p->rel, "{s:s, s:I, s:I}", "path", p->rel,
+			    "line", (json_int_t)line, "col", (json_int_t)col);
+	if (error)
+		return error;
+	json_object_set_new(request, "target", target);
 	error = lsp_workspace_text(x->ws, &p->text, p->rel);
 	if (error)
 		return error;
@@ -200,7 +205,9 @@ int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, con
 		error = inside;
 		goto done;
 	}
-	fact = xjson_pack("{s:s, s:s}", "kind", kind, "path", rel);
+	error = cmdctx_pack(&fact, LN_EINPUT, rel, "{s:s, s:s}", "kind", kind, "path", rel);
+	if (error)
+		goto done;
 	if (!inside)
 		json_object_set_new(fact, "external", json_true());
 	if (lsp_workspace_text(x->ws, &t, inside ? rel : abs) == 0) {
