@@ -15,7 +15,7 @@ TS_PY    := $(NM)/tree-sitter-python/src
 # Our tree-sitter headers come first so that a system copy
 # (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
 VERSION := 0.1.0
-REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -I. \
+REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LIB)/include -I. -Ibuild \
 	-Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
@@ -59,6 +59,20 @@ $(BUILD)/thin/agent/main.o: agent/main.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Generated headers (included as <gen/NAME.h> through -Ibuild). The grammar
+# versions that bundles record (environment.parsers) are the ones pinned in
+# deps/package.json (issue 18, item 7).
+GEN_GRAMMARS := build/gen/grammars.h
+$(GEN_GRAMMARS): deps/package.json
+	@mkdir -p $(dir $@)
+	@v() { sed -n 's/^[[:space:]]*"'"$$1"'":[[:space:]]*"\([0-9][0-9A-Za-z.+-]*\)".*/\1/p' $< | head -1; }; \
+	core=$$(v tree-sitter); c=$$(v tree-sitter-c); py=$$(v tree-sitter-python); \
+	if [ -z "$$core" ] || [ -z "$$c" ] || [ -z "$$py" ]; then \
+		echo "$<: no pinned tree-sitter, tree-sitter-c or tree-sitter-python version" >&2; exit 1; fi; \
+	printf '/* generated from %s by the Makefile: do not edit */\n#define LN_TS_CORE_VERSION "%s"\n#define LN_TS_C_VERSION "%s"\n#define LN_TS_PY_VERSION "%s"\n' \
+		"$<" "$$core" "$$c" "$$py" >$@.tmp && mv $@.tmp $@
+$(BUILD)/agent/cmdctx.o $(ASAN)/agent/cmdctx.o: $(GEN_GRAMMARS)
 
 # tree-sitter is third-party code: built with its own (quieter) flags.
 TS_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -I$(TS_LIB)/include -I$(TS_LIB)/src -w

@@ -27,6 +27,7 @@
  *   request  = u32be length, then that many bytes of JSON (at most 1 MiB):
  *              {"op":"run","argv":[...],"cwd":"/abs"} | {"op":"status"} |
  *              {"op":"stop"} | {"op":"ready","timeoutMs":N}
+ *              (a member of the wrong type or out of range: an error reply)
  *   reply    = "LNR1", u32be exit status, u32be stdout length, u32be stderr
  *              length, then the two byte strings;
  *              or "LNB1" with the same layout ("busy": the request was not
@@ -54,6 +55,12 @@
 #define DAEMON_MAX_REQUEST ((size_t)1 << 20)
 #define DAEMON_MAX_REPLY ((size_t)256 << 20)
 
+/* `lanser daemon run`: serves c->root in the foreground until it is idle,
+ * stopped, or its root or socket goes away (agent/daemon.c; `daemon
+ * start` runs it detached). 0, or LN_EDAEMON when it cannot serve (a
+ * daemon already runs, the socket cannot be made). */
+int daemon_serve(struct cli *c);
+
 /* True when LANSER_NO_DAEMON is set to a non-empty value other than "0". */
 bool daemon_disabled(void);
 
@@ -76,7 +83,8 @@ int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_
  * caller answers in-process). */
 int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code);
 
-/* ---- shared by the client (client.c) and the daemon (daemon.c) ---- */
+/* ---- shared by the client (client.c), the daemon (daemon.c) and the
+ * `daemon` command (daemoncmd.c) ---- */
 
 /* The workspace's state files. */
 struct daemon_paths {

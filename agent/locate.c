@@ -11,6 +11,7 @@
  * resolved range, the score, the features, the weights and tau.
  */
 #include "agent/cli.h"
+#include "agent/cmdctx.h"
 #include "core/bundle.h"
 #include "core/err.h"
 #include "selectors/outline.h"
@@ -21,32 +22,10 @@
 #include "selectors/source.h"
 #include "selectors/tree.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The pinned grammar versions (deps/package-lock.json). */
-#define TS_CORE_VERSION "0.25.1"
-#define TS_C_VERSION "0.24.1"
-#define TS_PY_VERSION "0.25.0"
-
-static json_t *begin_bundle(struct cli *c, const char *command)
-{
-	json_t *b = ln_bundle_new(command);
-
-	json_object_set_new(json_object_get(b, "request"), "indexIo",
-			    json_string(ln_enc_name(c->index_io)));
-	json_object_set_new(json_object_get(b, "environment"), "configDigest",
-			    json_string(c->cfg.digest));
-	json_object_set_new(json_object_get(b, "environment"), "indexIo",
-			    json_string(ln_enc_name(c->index_io)));
-	json_object_set_new(json_object_get(b, "environment"), "parsers",
-			    json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
-				      "name", "tree-sitter", "version", TS_CORE_VERSION,
-				      "name", "tree-sitter-c", "version", TS_C_VERSION,
-				      "name", "tree-sitter-python", "version", TS_PY_VERSION));
-	return b;
-}
 
 static void note_documents(json_t *bundle, struct sel_files *f, json_t *paths)
 {
@@ -64,49 +43,28 @@ static void note_documents(json_t *bundle, struct sel_files *f, json_t *paths)
 			if (!strcmp(json_string_value(json_object_get(e, "path")), json_string_value(p)))
 				seen = true;
 		if (!seen)
-			json_array_append_new(docs, json_pack("{s:O, s:s}", "path", p, "sha256", d));
+			json_array_append_new(docs, xjson_pack("{s:O, s:s}", "path", p, "sha256", d));
 	}
 }
 
-/* Finishes, prints (--json or human) and frees the bundle. */
-static int end_bundle(struct cli *c, json_t *bundle, int err, long long started,
-		      void (*human)(struct cli *, json_t *))
+/* The tree-sitter counters are this command's volatile members. */
+static int end_bundle(struct cmdctx *x, int err, void (*human)(struct cmdctx *))
 {
-	char *msg = xstrdup(err ? ln_error_msg() : "");
-	json_t *vol = json_object_get(json_object_get(bundle, "meta"), "volatile");
 	struct sel_tree_stats st;
-	int saved = err;
 
 	sel_tree_stats(&st);
-	json_object_set_new(vol, "elapsedMs", json_integer(ln_now_ms() - started));
-	json_object_set_new(vol, "treeCache", json_pack("{s:I, s:I, s:I}",
+	json_object_set_new(cmdctx_volatile(x), "treeCache", xjson_pack("{s:I, s:I, s:I}",
 		"hits", (json_int_t)st.hits, "incremental", (json_int_t)st.incremental,
 		"full", (json_int_t)st.full));
-	if (ln_bundle_finish(bundle, err, msg) == 0) {
-		if (c->json) {
-			char *s = json_dumps(bundle, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-			if (s)
-				fprintf(c->out, "%s\n", s);
-			free(s);
-		} else if (human) {
-			human(c, bundle);
-		}
-	} else if (!err) {
-		err = saved = ln_error_code();
-		free(msg);
-		msg = xstrdup(ln_error_msg());
-	}
-	json_decref(bundle);
-	if (saved)
-		ln_error_set(saved, "%s", msg);
-	free(msg);
-	return err;
+	return cmdctx_end(x, err, human);
 }
 
 /* ---- outline ---- */
 
-static void print_outline(struct cli *c, json_t *bundle)
+static void print_outline(struct cmdctx *x)
 {
+	struct cli *c = x->c;
+	json_t *bundle = x->bundle;
 	json_t *f;
 	size_t i;
 
@@ -134,7 +92,7 @@ static json_t *range_of(const struct ln_text *t, size_t a, size_t b, enum ln_enc
 
 int cmd_outline(struct cli *c)
 {
-	long long started = ln_now_ms();
+	struct cmdctx x;
 	struct sel_files *files = NULL;
 	struct sel_doc *doc = NULL;
 	struct sel_outline ol = { NULL, 0 };
@@ -148,10 +106,12 @@ int cmd_outline(struct cli *c)
 		fprintf(c->err, "usage: lanser outline <file>\n");
 		return ln_error_set(LN_EUSAGE, "outline takes exactly one file");
 	}
-	bundle = begin_bundle(c, "outline");
+	cmdctx_begin(&x, c, "outline", CMDCTX_PARSERS | CMDCTX_HUMAN_ON_ERROR | CMDCTX_PRINT_REAL15);
+	bundle = x.bundle;
 	ln_path_lexical_rel(&lex, c->root, c->cwd, c->argv[0]);
-	json_object_set_new(json_object_get(bundle, "request"), "target",
-			    json_pack("{s:s}", "path", lex ? lex : c->argv[0]));
+	error = cmdctx_target_path(&x, lex ? lex : c->argv[0]);
+	if (error)
+		goto done;
 	error = ln_path_resolve_in_root(&rel, NULL, c->root, c->cwd, c->argv[0]);
 	if (error)
 		goto done;
@@ -159,7 +119,7 @@ int cmd_outline(struct cli *c)
 	error = sel_files_source(files)->text(files, rel, &t);
 	if (error)
 		goto done;
-	paths = json_pack("[s]", rel);
+	paths = xjson_pack("[s]", rel);
 	note_documents(bundle, files, paths);
 	error = sel_doc_parse(&doc, rel, t->data, t->len, sel_grammar_for_path(rel));
 	if (error)
@@ -171,7 +131,7 @@ int cmd_outline(struct cli *c)
 		const struct sel_symbol *s = &ol.v[i];
 		json_t *r = range_of(t, s->start, s->end, c->index_io);
 		json_t *sr = range_of(t, s->name_start, s->name_end, c->index_io);
-		json_t *fact = json_pack("{s:s, s:s, s:s, s:s, s:o*, s:o*, s:b, s:s}",
+		json_t *fact = xjson_pack("{s:s, s:s, s:s, s:s, s:o*, s:o*, s:b, s:s}",
 			"kind", "symbol", "name", s->name, "path", rel, "symbolKind", s->kind,
 			"range", r, "selectionRange", sr, "definition", s->definition,
 			"provenance", "tree-sitter");
@@ -188,7 +148,7 @@ done:
 	json_decref(paths);
 	free(rel);
 	free(lex);
-	return end_bundle(c, bundle, error, started, print_outline);
+	return end_bundle(&x, error, print_outline);
 }
 
 /* ---- locate ---- */
@@ -216,8 +176,10 @@ static void print_candidates(struct cli *c, const json_t *res, FILE *out)
 	}
 }
 
-static void print_locate(struct cli *c, json_t *bundle)
+static void print_locate(struct cmdctx *x)
 {
+	struct cli *c = x->c;
+	json_t *bundle = x->bundle;
 	json_t *res = json_object_get(bundle, "resolution"), *f;
 	size_t i;
 
@@ -251,7 +213,7 @@ static json_t *target_json(struct cli *c, const struct sel *s)
 
 int cmd_locate(struct cli *c)
 {
-	long long started = ln_now_ms();
+	struct cmdctx x;
 	struct sel sel;
 	struct sel_error perr;
 	struct sel_resolution res;
@@ -267,7 +229,8 @@ int cmd_locate(struct cli *c)
 		fprintf(c->err, "usage: lanser locate <selector> [--at <git-rev>]\n");
 		return ln_error_set(LN_EUSAGE, "locate takes exactly one selector");
 	}
-	bundle = begin_bundle(c, "locate");
+	cmdctx_begin(&x, c, "locate", CMDCTX_PARSERS | CMDCTX_HUMAN_ON_ERROR | CMDCTX_PRINT_REAL15);
+	bundle = x.bundle;
 	error = sel_parse(&sel, c->argv[0], strlen(c->argv[0]), &perr);
 	if (error) {
 		json_object_set_new(json_object_get(bundle, "request"), "target",
@@ -300,7 +263,7 @@ int cmd_locate(struct cli *c)
 	if (res.status == 0) {
 		json_t *top = json_array_get(json_object_get(rj, "candidates"), 0);
 		json_array_append_new(json_object_get(bundle, "facts"),
-			json_pack("{s:s, s:O, s:O, s:O, s:s}", "kind", "location",
+			xjson_pack("{s:s, s:O?, s:O?, s:O?, s:s}", "kind", "location",
 				  "path", json_object_get(top, "path"),
 				  "range", json_object_get(top, "range"),
 				  "score", json_object_get(top, "score"), "provenance", "tree-sitter"));
@@ -320,5 +283,5 @@ done:
 	sel_release(&sel);
 	sel_files_free(old);
 	sel_files_free(cur);
-	return end_bundle(c, bundle, error, started, print_locate);
+	return end_bundle(&x, error, print_locate);
 }

@@ -212,3 +212,16 @@ run "$L" --json def src/nope.c@L1:C1
 n1=$(bundle_id)
 (cd src && run "$L" --json def nope.c@L1:C1 && bundle_id) >"$TMP/nsub"
 check_eq "bundle the same missing file asked from src/ gives the same bundleId" "$n1" "$(cat "$TMP/nsub")"
+
+# A file name that is not UTF-8 cannot be held by a bundle: a clear error
+# (and an error bundle), never an abort and never a silently missing target.
+printf 'int x;\n' >"$ws/$(printf 'bad\377.c')"
+for cmd in outline symbols; do
+	run "$L" --no-daemon --json "$cmd" "$(printf 'bad\377.c')"
+	check_eq "bundle $cmd of a non-UTF-8 file name is a usage error (129) with an error bundle" \
+		"129 USAGE" "$RC $(json .meta.status)"
+done
+run "$L" --no-daemon --json diag "$(printf 'bad\377.c')"
+check_eq "bundle diag of a non-UTF-8 file name is a usage error (129), not a silently empty answer" \
+	"129 USAGE" "$RC $(json .meta.status)"
+rm -f "$ws/$(printf 'bad\377.c')"

@@ -173,6 +173,12 @@ elif what == "unknown-op":
 elif what == "bad-argv":
     body = json.dumps({"op": "run", "argv": [1, 2], "cwd": "/"}).encode()
     send(struct.pack(">I", len(body)) + body)
+elif what == "bad-timeout":
+    body = json.dumps({"op": "ready", "timeoutMs": "soon"}).encode()
+    send(struct.pack(">I", len(body)) + body)
+elif what == "negative-timeout":
+    body = json.dumps({"op": "ready", "timeoutMs": -5}).encode()
+    send(struct.pack(">I", len(body)) + body)
 elif what == "silent":
     import time
     time.sleep(float(sys.argv[3]))
@@ -193,7 +199,7 @@ while len(data) < ol + el:
     data += chunk
 print(magic.decode(), code, data[ol:].decode().strip())
 EOF
-for what in oversized garbage unknown-op bad-argv; do
+for what in oversized garbage unknown-op bad-argv bad-timeout negative-timeout; do
 	out=$("$PY" "$TMP/raw.py" "$(wsdir)/sock" "$what" 2>&1)
 	check_contains "daemon a $what request gets an error reply with exit 80 (DAEMON)" "$out" "LNR1 80 lanser:"
 done

@@ -33,6 +33,23 @@ check_eq "edit: the rename preview's bundleId is the same twice" "$id1" "$(json 
 check_not_contains "edit: no absolute workspace path in the bundle's hashed part" \
 	"$(json 'json.dumps({k: v for k, v in b.items() if k != "meta"})')" "$C"
 
+# --trace records an edit's bundle like a query's (issue 18, item 2); a
+# replay checks it against its id and does not claim to have re-run it
+run "$L" --trace "$TMP/edit.jsonl" --json rename src/main.c@L14:C2 list_append
+check_eq "edit: a traced rename preview has the same bundleId" "$id1" "$(json .bundleId)"
+run "$L" trace list "$TMP/edit.jsonl" --event bundle
+check_contains "edit: trace list shows the rename's bundle" "$OUT" "bundle   rename $id1 exit 0"
+run "$L" trace show "$TMP/edit.jsonl" --event bundle
+check_eq "edit: trace show gives the whole bundle, diff included" "$id1 preview 4" \
+	"$(json '" ".join([b["bundle"]["bundleId"], b["bundle"]["edit"]["decision"], str(len([f for f in b["bundle"]["facts"] if f["kind"] == "edit"]))])')"
+run "$L" trace replay --verify "$TMP/edit.jsonl"
+rc_is "edit: trace replay --verify accepts the edit's trace" 0
+check_contains "edit: ... and says the edit's bundle was checked, not re-run" "$OUT" \
+	"verified: 0 bundles, 0 rewards and 0 advantage groups recomputed from $TMP/edit.jsonl, all equal (bundles of other commands, such as edits, are checked against their bundleId, not re-run)"
+sed 's/"decision":"preview"/"decision":"applied"/' "$TMP/edit.jsonl" >"$TMP/edit-bad.jsonl"
+run "$L" trace replay --verify "$TMP/edit-bad.jsonl"
+rc_is "edit: an edited edit bundle in a trace is a malformed trace (85)" 85
+
 # the daemon answers about the old text, then sees the applied change
 run "$L" symbols src/list.c
 check_contains "edit: the daemon's symbols before the rename" "$OUT" "list_push"

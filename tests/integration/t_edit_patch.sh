@@ -38,9 +38,35 @@ check_contains "patch: the preview is a diff" "$OUT" "+line six"
 check_contains "patch: the preview says nothing was written" "$ERR" "preview only"
 snapshot "$W" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "patch: a preview writes nothing" || fail "patch: a preview writes nothing"
+
 printf '%s\n' "$OUT" >"$TMP/preview.diff"
 if git -C "$W" apply --check "$TMP/preview.diff" 2>"$TMP/gerr"; then ok "patch: git apply accepts lanser's preview"
 else fail "patch: git apply accepts lanser's preview" "$(cat "$TMP/gerr")"; fi
+
+# --trace records the patch's bundle, with no server (issue 18, item 2)
+run "$L" --root "$W" --json --trace "$TMP/patch.jsonl" patch "$TMP/p.diff"
+pid=$(json .bundleId)
+run "$L" --root "$W" --json patch "$TMP/p.diff"
+check_eq "patch: tracing does not change the bundle" "$pid" "$(json .bundleId)"
+run "$L" trace list "$TMP/patch.jsonl"
+check_eq "patch: the trace holds header, request, the bundle and end" \
+	"header request bundle end" "$(awk '{print $4}' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
+check_contains "patch: ... the bundle with its id" "$OUT" "bundle   patch $pid exit 0"
+run "$L" trace replay --verify "$TMP/patch.jsonl"
+rc_is "patch: trace replay --verify checks it without re-running it" 0
+check_contains "patch: ... and says so" "$OUT" "verified: 0 bundles"
+
+# a file name that is not UTF-8 cannot be recorded: refused (77), nothing
+# written, no abort (issue 18, item 7)
+printf 'diff --git a/bad\377.txt b/bad\377.txt\nnew file mode 100644\n--- /dev/null\n+++ b/bad\377.txt\n@@ -0,0 +1 @@\n+x\n' >"$TMP/nonutf8.diff"
+for mode in "" --apply; do
+	run "$L" --root "$W" --json patch $mode "$TMP/nonutf8.diff"
+	check_eq "patch${mode:+ $mode}: a file name that is not UTF-8 is refused (77) with an error bundle" \
+		"77 BAD_INPUT_FILE" "$RC $(json .meta.status)"
+done
+check_contains "patch: ... naming the reason" "$ERR" "not UTF-8"
+[ ! -e "$W/$(printf 'bad\377.txt')" ] && ok "patch: ... and nothing is written" \
+	|| fail "patch: ... and nothing is written"
 
 run "$L" --root "$W" --json patch "$TMP/p.diff"
 id1=$(json .bundleId); run "$L" --root "$W" --json patch "$TMP/p.diff"
