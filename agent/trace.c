@@ -9,25 +9,19 @@
  * `lanser trace` command lives in agent/trace_cmd.c.
  */
 #include "agent/cli.h"
+#include "agent/command.h"
 #include "agent/trace.h"
 #include "agent/trace_int.h"
-#include "agent/command.h"
-#include "rewards/advantage.h"
 #include "core/buf.h"
-#include "core/bundle.h"
 #include "core/err.h"
-#include "core/hash.h"
-#include "core/jcs.h"
 #include "core/proc.h"
-#include "rewards/reward.h"
 #include "core/snapshot.h"
-#include "lsp/workspace.h"
-#include "rewards/tracefile.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
-#include "core/limits.h"
+#include "lsp/workspace.h"
+#include "rewards/reward.h"
+#include "rewards/tracefile.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

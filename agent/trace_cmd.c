@@ -157,7 +157,7 @@ static const char *prompt_of(const struct trace_run *r, struct buf *tmp)
 		const json_t *args = json_object_get(req->ev, "args");
 		buf_addf(tmp, "lanser %s", json_string_value(json_object_get(req->ev, "command")));
 		for (i = 0; i < json_array_size(args); i++)
-			buf_addf(tmp, " %s", json_string_value(json_array_get(args, i)));
+			buf_addf(tmp, " %s", json_string_value(json_array_get(args, i)) ?: "");
 	}
 	return tmp->data;
 }
@@ -226,24 +226,27 @@ static int trace_export(struct cli *c, const char *file)
 		const char *prompt;
 		char *completion;
 		double rw;
-		json_t *row = NULL;
+		json_t *row;
+		char *line;
 		if (!trace_run_find(r, "request"))
 			continue;
 		prompt = prompt_of(r, &tmp);
 		completion = completion_of(r);
+		if (!completion)
+			completion = xstrdup("");
 		rw = reward_of(r);
 		if (!strcmp(fmtname, "trl")) {
-			row = json_pack("{s:s, s:s, s:o}", "prompt", prompt, "completion",
-					completion ? completion : "", "reward", rwd_number(rw));
+			row = xjson_pack("{s:s, s:s, s:o}", "prompt", prompt, "completion",
+					completion, "reward", rwd_number(rw));
 		} else if (!strcmp(fmtname, "openrlhf")) {
-			row = json_pack("{s:s, s:s, s:o}", "input", prompt, "output",
-					completion ? completion : "", "reward", rwd_number(rw));
+			row = xjson_pack("{s:s, s:s, s:o}", "input", prompt, "output",
+					completion, "reward", rwd_number(rw));
 		} else if (!strcmp(fmtname, "verl")) {
-			row = json_pack("{s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:o}, s:{s:s, s:s, s:o}}",
+			row = xjson_pack("{s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:o}, s:{s:s, s:s, s:o}}",
 				"data_source", "lanser", "prompt", "role", "user", "content", prompt,
 				"ability", "code", "reward_model", "style", "rule", "ground_truth",
 				rwd_number(rw), "extra_info", "run", r->id, "response",
-				completion ? completion : "", "reward", rwd_number(rw));
+				completion, "reward", rwd_number(rw));
 		} else {
 			json_t *steps = json_array(), *labels = json_array();
 			for (j = 0; j < r->n; j++) {
@@ -260,20 +263,19 @@ static int trace_export(struct cli *c, const char *file)
 									  json_number_value(v) > 0));
 			}
 			if (json_array_size(steps) == 0) {
-				json_array_append_new(steps, json_string(completion ? completion : ""));
+				json_array_append_new(steps, json_string(completion));
 				json_array_append_new(labels, json_boolean(rw > 0));
 			}
-			row = json_pack("{s:s, s:o, s:o}", "prompt", prompt, "completions", steps,
+			row = xjson_pack("{s:s, s:o, s:o}", "prompt", prompt, "completions", steps,
 					"labels", labels);
 		}
 		free(completion);
-		if (row) {
-			char *s = jcs_dumps(row);
-			if (s)
-				fprintf(c->out, "%s\n", s);
-			free(s);
-			json_decref(row);
-		}
+		/* every string above is non-NULL by construction (xjson_pack) */
+		line = jcs_dumps(row);
+		if (line)
+			fprintf(c->out, "%s\n", line);
+		free(line);
+		json_decref(row);
 	}
 	buf_release(&tmp);
 	trace_runs_free(runs, nruns);
