@@ -48,6 +48,8 @@ enum {
 	LN_OPTF_NONEMPTY = 4,      /* a string value may not be empty */
 	LN_OPTF_OPTIONAL_WORD = 8, /* ENUM: the value may be left out; the next word is taken
 				      only when it is one of `words` (`--verify [diagnostics]`) */
+	LN_OPTF_SERVER = 16,       /* global, but a tool argument only of commands that open a
+				      workspace (LN_CMD_WORKSPACE): timeouts, column unit, cache */
 };
 
 #define LN_NO_OFFSET ((size_t)-1)
@@ -106,6 +108,10 @@ const struct ln_command *ln_command_find(const char *name);
  * when neither has it. `cmd` may be NULL (globals only). */
 const struct ln_option *ln_option_find(const struct ln_command *cmd, const char *name);
 
+/* Whether o is a tool argument of cmd: it has a JSON name, is not an
+ * alias nor command-line only, and (LN_OPTF_SERVER) cmd opens a workspace.
+ * Tool arguments are what schemas, batch lines and trace records hold. */
+bool ln_option_is_tool_arg(const struct ln_option *o, const struct ln_command *cmd);
 /* The tool argument of cmd (or global) whose JSON name is `json`, or NULL. */
 const struct ln_option *ln_option_by_json(const struct ln_command *cmd, const char *json);
 

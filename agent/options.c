@@ -38,10 +38,11 @@ static bool is_word(const struct ln_option *o, const char *s)
 	return false;
 }
 
-/* A tool argument: has a JSON name (not CLI-only, not an alias). */
-static bool is_tool_arg(const struct ln_option *o)
+bool ln_option_is_tool_arg(const struct ln_option *o, const struct ln_command *cmd)
 {
-	return o->json && !(o->flags & (LN_OPTF_CLI_ONLY | LN_OPTF_ALIAS));
+	if (!o->json || (o->flags & (LN_OPTF_CLI_ONLY | LN_OPTF_ALIAS)))
+		return false;
+	return !(o->flags & LN_OPTF_SERVER) || (cmd && (cmd->flags & LN_CMD_WORKSPACE));
 }
 
 /* The option called name[0..len) of cmd or the globals. */
@@ -308,7 +309,7 @@ const struct ln_option *ln_option_by_json(const struct ln_command *cmd, const ch
 	for (k = 0; k < 2; k++) {
 		const struct ln_option *o;
 		for (o = lists[k]; o && o->name; o++)
-			if (is_tool_arg(o) && !strcmp(o->json, json))
+			if (ln_option_is_tool_arg(o, cmd) && !strcmp(o->json, json))
 				return o;
 	}
 	return NULL;
@@ -446,7 +447,7 @@ json_t *ln_cmd_options_json(const struct cli *c, const struct ln_command *cmd)
 		const struct ln_option *o;
 		for (o = lists[k]; o->name; o++) {
 			json_t *v;
-			if (!is_tool_arg(o) || !(v = option_value(c, o)))
+			if (!ln_option_is_tool_arg(o, cmd) || !(v = option_value(c, o)))
 				continue;
 			json_object_set_new(out, o->json, v);
 		}
@@ -513,7 +514,7 @@ json_t *ln_cmd_schema(const struct ln_command *cmd)
 	for (k = 0; k < 2; k++) {
 		const struct ln_option *o;
 		for (o = lists[k]; o->name; o++)
-			if (is_tool_arg(o))
+			if (ln_option_is_tool_arg(o, cmd))
 				json_object_set_new(props, o->json, option_schema(o));
 	}
 	s = xjson_pack("{s:s, s:s, s:s, s:s, s:o, s:b}",

@@ -271,6 +271,11 @@ TEST(agent_command__json_arguments_round_trip_through_the_parser)
 	CHECK(json_object_get(back, "indexMs") == NULL);
 	CHECK(json_object_get(back, "root") == NULL);   /* not a tool argument */
 	json_decref(back);
+	/* a command without a workspace has no timeouts among its arguments */
+	back = ln_cmd_options_json(&p.c, ln_command_find("reward"));
+	CHECK(json_object_get(back, "json") != NULL);
+	CHECK(json_object_get(back, "timeoutMs") == NULL);
+	json_decref(back);
 	release(&p);
 	json_decref(argv);
 
@@ -307,9 +312,11 @@ TEST(agent_command__every_command_has_unique_names_and_a_closed_schema)
 					CHECK(strcmp(o->name, q->name) != 0);
 				if (k == 1)
 					CHECK(ln_option_find(NULL, o->name) == NULL);
-				if (o->json && !(o->flags & (LN_OPTF_CLI_ONLY | LN_OPTF_ALIAS))) {
+				if (ln_option_is_tool_arg(o, cmd)) {
 					CHECK(json_object_get(props, o->json) != NULL);
 					tool++;
+				} else if (o->json) {
+					CHECK(json_object_get(props, o->json) == NULL);
 				}
 			}
 		/* args plus one property per tool argument: no JSON name twice */
