@@ -186,6 +186,56 @@ static void last_message(char *out, size_t n, const char *err, size_t len)
 	snprintf(out, n, "%.*s", (int)(end - start), start);
 }
 
+/* Runs one request's command line (through the daemon, or in this process
+ * on ws); its stdout and stderr land in rout/rerr. The command's LN_E*
+ * code, or the daemon's when it could not answer. */
+static int run_line(struct cli *c, struct lsp_workspace *ws, bool use_daemon, const json_t *argv,
+		    struct buf *rout, struct buf *rerr)
+{
+	size_t n = json_array_size(argv), i;
+	char **args = xcalloc(n + 2, sizeof *args);
+	int code;
+
+	args[0] = "lanser";
+	for (i = 0; i < n; i++)
+		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
+	if (use_daemon) {
+		struct daemon_reply r;
+		int e = daemon_call(c, (int)n, args + 1, &r);
+		if (e == LN_EDAEMON) { /* died mid-request: one more try */
+			buf_release(&r.out);
+			buf_release(&r.err);
+			e = daemon_call(c, (int)n, args + 1, &r);
+		}
+		if (e) {
+			code = e;
+		} else {
+			*rout = r.out;
+			*rerr = r.err;
+			code = -r.code; /* exit status -> LN_E* */
+		}
+	} else {
+		char *ob = NULL, *eb = NULL;
+		size_t ol = 0, el = 0;
+		FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
+		struct exec_result res;
+		if (!o || !e)
+			ln_die_oom();
+		lsp_workspace_refresh(ws);
+		c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
+		lsp_workspace_drop_overlays(ws);
+		fclose(o);
+		fclose(e);
+		buf_add(rout, ob, ol);
+		buf_add(rerr, eb, el);
+		free(ob);
+		free(eb);
+		code = -res.code;
+	}
+	free(args);
+	return code;
+}
+
 int cmd_batch(struct cli *c)
 {
 	FILE *in = NULL, *out = NULL;
@@ -247,45 +297,7 @@ int cmd_batch(struct cli *c)
 			ln_error_set(code, "line %ld: %s", lineno, st.msg);
 		}
 		if (!code) {
-			size_t n = json_array_size(argv), i;
-			char **args = xcalloc(n + 2, sizeof *args);
-			args[0] = "lanser";
-			for (i = 0; i < n; i++)
-				args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-			if (use_daemon) {
-				struct daemon_reply r;
-				int e = daemon_call(c, (int)n, args + 1, &r);
-				if (e == LN_EDAEMON) { /* died mid-request: one more try */
-					buf_release(&r.out);
-					buf_release(&r.err);
-					e = daemon_call(c, (int)n, args + 1, &r);
-				}
-				if (e) {
-					code = e;
-				} else {
-					rout = r.out;
-					rerr = r.err;
-					code = -r.code; /* exit status -> LN_E* */
-				}
-			} else {
-				char *ob = NULL, *eb = NULL;
-				size_t ol = 0, el = 0;
-				FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
-				struct exec_result res;
-				if (!o || !e)
-					ln_die_oom();
-				lsp_workspace_refresh(ws);
-				c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
-				lsp_workspace_drop_overlays(ws);
-				fclose(o);
-				fclose(e);
-				buf_add(&rout, ob, ol);
-				buf_add(&rerr, eb, el);
-				free(ob);
-				free(eb);
-				code = -res.code;
-			}
-			free(args);
+			code = run_line(c, ws, use_daemon, argv, &rout, &rerr);
 			/* a bundle came back: it is the answer, error or not */
 			if (rout.len && rout.data[0] == '{') {
 				while (rout.len && rout.data[rout.len - 1] == '\n')
