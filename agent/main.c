@@ -1,7 +1,8 @@
 /*
- * main.c - the lanser command table and dispatcher.
+ * main.c - the dispatcher.
  *
- * The dispatcher parses the shared options, finds the workspace root
+ * The dispatcher parses the command line with the command table
+ * (agent/command.h; docs/commands.md), finds the workspace root
  * (--root, else the nearest .lanser.json, else the git top, else the
  * current directory), loads the configuration, runs the command, checks
  * stdout for write errors and turns the command's LN_E* code into the exit
@@ -15,9 +16,7 @@
 #include "core/err.h"
 #include "core/path.h"
 #include "core/trust.h"
-#include "core/buf.h"
 #include "core/xalloc.h"
-#include "core/limits.h"
 #ifndef LANSER_THIN
 #include "sandbox/box.h"
 #include "sandbox/txn.h"
@@ -31,7 +30,7 @@
 #include <unistd.h>
 
 /*
- * Two binaries are built from this file (Makefile, "Two binaries"; docs/daemon.md):
+ * Two binaries are built from this file (the Makefile, "Two binaries"):
  * the engine (`lanser-engine`, every command) and, with -DLANSER_THIN, the
  * `lanser` front end, linked with nothing but the core, jansson and Nettle so
  * that a warm call does not pay for loading libgit2, libcurl and their
