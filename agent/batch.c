@@ -31,21 +31,21 @@
 #define MAX_BATCH_ARGS 64
 
 /* The commands a batch line may run: the queries of the command table. */
-static const struct ln_command *batch_command(const char *name)
+static const struct agent_command *batch_command(const char *name)
 {
-	const struct ln_command *cmd = name ? ln_command_find(name) : NULL;
+	const struct agent_command *cmd = name ? agent_command_find(name) : NULL;
 
-	return cmd && (cmd->flags & LN_CMD_QUERY) ? cmd : NULL;
+	return cmd && (cmd->flags & AGENT_CMD_QUERY) ? cmd : NULL;
 }
 
 static int bad_command(void)
 {
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 	struct buf b = BUF_INIT;
 	int e;
 
-	for (cmd = ln_commands; cmd->name; cmd++)
-		if (cmd->flags & LN_CMD_QUERY)
+	for (cmd = agent_commands; cmd->name; cmd++)
+		if (cmd->flags & AGENT_CMD_QUERY)
 			buf_addf(&b, "%s%s", b.len ? ", " : "", cmd->name);
 	e = ln_error_set(LN_EUSAGE, "\"command\" must be one of %s", b.data);
 	buf_release(&b);
@@ -56,7 +56,7 @@ static int bad_command(void)
  * (types, bounds, words), without running it. */
 static int check_argv(const json_t *argv, const char *cwd)
 {
-	const struct ln_command *cmd = NULL;
+	const struct agent_command *cmd = NULL;
 	size_t n = json_array_size(argv), i;
 	char **args = xcalloc(n + 2, sizeof *args);
 	struct cli c;
@@ -66,7 +66,7 @@ static int check_argv(const json_t *argv, const char *cwd)
 	args[0] = "lanser";
 	for (i = 0; i < n; i++)
 		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-	error = ln_cmdline_parse(&c, &cmd, (int)n + 1, args, cwd);
+	error = agent_cmdline_parse(&c, &cmd, (int)n + 1, args, cwd);
 	free(c.argv);
 	free(c.config_path);
 	free(args);
@@ -80,7 +80,7 @@ static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv = NULL, *a, *v;
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 	const char *key;
 	size_t i;
 	int error = 0;
@@ -111,7 +111,7 @@ static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
 	}
 	*command = cmd->name;
 	argv = xjson_pack("[s]", "--json");
-	if ((error = ln_cmd_json_argv(argv, cmd, json_object_get(req, "options"))))
+	if ((error = agent_cmd_json_argv(argv, cmd, json_object_get(req, "options"))))
 		goto done;
 	json_array_append_new(argv, json_string(cmd->name));
 	a = json_object_get(req, "args");

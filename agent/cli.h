@@ -25,7 +25,7 @@
 #include <stdio.h>
 
 struct lsp_workspace;
-struct ln_command;
+struct agent_command;
 
 /* What running one command line produced, besides its output. */
 struct exec_result {
@@ -55,7 +55,7 @@ struct cli {
 	bool all;              /* daemon stop --all */
 	const char *in_path, *out_path;   /* batch --in / --out */
 	int help_or_version;   /* 'h' / 'V' when asked */
-	const struct ln_command *help_cmd; /* `lanser CMD --help`: CMD (agent/command.h) */
+	const struct agent_command *help_cmd; /* `lanser CMD --help`: CMD (agent/command.h) */
 	FILE *out, *err;       /* where the command writes (see above) */
 	struct lsp_workspace *ws; /* warm workspace (daemon) or NULL */
 	/* Set by query commands for the daemon's answer cache: the answer is a

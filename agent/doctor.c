@@ -146,20 +146,20 @@ int cmd_doctor(struct cli *c)
  * (agent/command.h), or the list of commands. */
 static int schema_command(struct cli *c)
 {
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 	json_t *s;
 	char *text;
 
 	if (c->argc == 1) {
-		for (cmd = ln_commands; cmd->name; cmd++)
+		for (cmd = agent_commands; cmd->name; cmd++)
 			fprintf(c->out, "%-15s %s\n", cmd->name, cmd->summary);
 		return 0;
 	}
-	cmd = ln_command_find(c->argv[1]);
+	cmd = agent_command_find(c->argv[1]);
 	if (!cmd)
 		return ln_error_set(LN_EUSAGE, "unknown command '%s' (lanser schema command lists "
 				    "them)", c->argv[1]);
-	s = ln_cmd_schema(cmd);
+	s = agent_cmd_schema(cmd);
 	text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(s);
 	if (!text)

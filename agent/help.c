@@ -13,37 +13,37 @@
 #include <string.h>
 
 /* What an option takes and what it defaults to, e.g. "integer 1-64; default 2". */
-static void option_details(struct buf *b, const struct ln_option *o)
+static void option_details(struct buf *b, const struct agent_option *o)
 {
 	const char *const *w;
 
 	switch (o->type) {
-	case LN_OPT_FLAG:
+	case AGENT_OPT_FLAG:
 		break;
-	case LN_OPT_INT:
+	case AGENT_OPT_INT:
 		buf_addf(b, "integer %ld-%ld", o->min, o->max);
 		break;
-	case LN_OPT_MS:
+	case AGENT_OPT_MS:
 		buf_addf(b, "milliseconds 0-%d", LN_TIMEOUT_MAX_MS);
 		break;
-	case LN_OPT_NUMBER:
+	case AGENT_OPT_NUMBER:
 		buf_addf(b, "number >= %ld", o->min);
 		break;
-	case LN_OPT_STRING:
-		if (o->flags & LN_OPTF_NONEMPTY)
+	case AGENT_OPT_STRING:
+		if (o->flags & AGENT_OPTF_NONEMPTY)
 			buf_adds(b, "not empty");
 		break;
-	case LN_OPT_FILE:
+	case AGENT_OPT_FILE:
 		break;
-	case LN_OPT_PATH:
+	case AGENT_OPT_PATH:
 		buf_adds(b, "path, made absolute");
 		break;
-	case LN_OPT_ENUM:
-		buf_adds(b, (o->flags & LN_OPTF_OPTIONAL_WORD) ? "optional: " : "one of ");
+	case AGENT_OPT_ENUM:
+		buf_adds(b, (o->flags & AGENT_OPTF_OPTIONAL_WORD) ? "optional: " : "one of ");
 		for (w = o->words; *w; w++)
 			buf_addf(b, "%s%s", w == o->words ? "" : ", ", *w);
 		break;
-	case LN_OPT_LIST:
+	case AGENT_OPT_LIST:
 		buf_addf(b, "repeatable, at most %ld", o->max);
 		break;
 	}
@@ -51,7 +51,7 @@ static void option_details(struct buf *b, const struct ln_option *o)
 		buf_addf(b, "%sdefault %s", b->len ? "; " : "", o->dflt);
 }
 
-static void print_option(FILE *out, const struct ln_option *o)
+static void print_option(FILE *out, const struct agent_option *o)
 {
 	struct buf head = BUF_INIT, det = BUF_INIT;
 
@@ -69,10 +69,10 @@ static void print_option(FILE *out, const struct ln_option *o)
 	buf_release(&det);
 }
 
-void ln_help_print(FILE *out)
+void agent_help_print(FILE *out)
 {
-	const struct ln_command *c;
-	const struct ln_option *o;
+	const struct agent_command *c;
+	const struct agent_option *o;
 	const struct ln_err_info *e;
 
 	fprintf(out,
@@ -84,19 +84,19 @@ void ln_help_print(FILE *out)
 		"starts (docs/daemon.md); --no-daemon answers in-process, with the same bundle.\n"
 		"\n"
 		"commands (lanser help <command> lists a command's options):\n");
-	for (c = ln_commands; c->name; c++)
+	for (c = agent_commands; c->name; c++)
 		fprintf(out, "  %-14s %-34s %s\n", c->name, c->synopsis, c->summary);
 	fprintf(out, "\nglobal options (every command takes them):\n");
-	for (o = ln_global_options; o->name; o++)
+	for (o = agent_global_options; o->name; o++)
 		print_option(out, o);
 	fprintf(out, "\nexit codes:\n");
 	for (e = ln_err_table; e->name; e++)
 		fprintf(out, "  %3d  %-22s %s\n", ln_exit_code(e->code), e->name, e->summary);
 }
 
-void ln_help_command(FILE *out, const struct ln_command *cmd)
+void agent_help_command(FILE *out, const struct agent_command *cmd)
 {
-	const struct ln_option *o;
+	const struct agent_option *o;
 
 	fprintf(out, "usage: lanser %s [options]%s%s\n\n%s\n", cmd->name, *cmd->synopsis ? " " : "",
 		cmd->synopsis, cmd->summary);
@@ -106,7 +106,7 @@ void ln_help_command(FILE *out, const struct ln_command *cmd)
 			print_option(out, o);
 	}
 	fprintf(out, "\nglobal options:");
-	for (o = ln_global_options; o->name; o++)
+	for (o = agent_global_options; o->name; o++)
 		fprintf(out, " --%s", o->name);
 	fprintf(out, "\n(lanser --help describes them; lanser schema command %s prints the JSON "
 		"Schema of the arguments)\n", cmd->name);
@@ -114,15 +114,15 @@ void ln_help_command(FILE *out, const struct ln_command *cmd)
 
 int cmd_help(struct cli *c)
 {
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 
 	if (c->argc == 0) {
-		ln_help_print(c->out);
+		agent_help_print(c->out);
 		return 0;
 	}
-	cmd = c->argc == 1 ? ln_command_find(c->argv[0]) : NULL;
+	cmd = c->argc == 1 ? agent_command_find(c->argv[0]) : NULL;
 	if (!cmd)
 		return ln_error_set(LN_EUSAGE, "help takes one command name (see lanser --help)");
-	ln_help_command(c->out, cmd);
+	agent_help_command(c->out, cmd);
 	return 0;
 }

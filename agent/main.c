@@ -47,16 +47,16 @@ static char **thin_argv;
  * root and loads the configuration (for commands that need them). Relative
  * paths are taken from `cwd`. *cmd is NULL for --help / --version
  * (c->help_or_version says which; c->help_cmd names the command). */
-static int prepare(struct cli *c, const struct ln_command **cmd_out, int argc, char **argv,
+static int prepare(struct cli *c, const struct agent_command **cmd_out, int argc, char **argv,
 		   const char *cwd)
 {
-	const struct ln_command *cmd = NULL;
+	const struct agent_command *cmd = NULL;
 	int error;
 
-	error = ln_cmdline_parse(c, &cmd, argc, argv, cwd);
+	error = agent_cmdline_parse(c, &cmd, argc, argv, cwd);
 	if (error || !cmd) {
 		if (error && !c->help_or_version && !strcmp(ln_error_msg(), "no command given"))
-			ln_help_print(c->err);
+			agent_help_print(c->err);
 		*cmd_out = NULL;
 		return error;
 	}
@@ -68,7 +68,7 @@ static int prepare(struct cli *c, const struct ln_command **cmd_out, int argc, c
 	 * trust of the `lanser --trust batch` that runs it. */
 	if (c->trust || c->config_path)
 		ln_trust_set_cli(c->trust, c->config_path);
-	if (cmd->flags & LN_CMD_WORKSPACE) {
+	if (cmd->flags & AGENT_CMD_WORKSPACE) {
 		error = ln_workspace_find_root(&c->root, c->root_opt, c->cwd);
 		if (error)
 			return error;
@@ -84,7 +84,7 @@ static int prepare(struct cli *c, const struct ln_command **cmd_out, int argc, c
 		 * anything reads the workspace (docs/edits.md); when that fails,
 		 * queries still answer, with the reason and the way out */
 		if ((error = ln_txn_recover(c->root)) < 0) {
-			if (cmd->flags & LN_CMD_WRITES)
+			if (cmd->flags & AGENT_CMD_WRITES)
 				return error;
 			fprintf(c->err, "lanser: warning: %s\n", ln_printable(ln_error_msg()));
 			ln_error_clear();
@@ -140,7 +140,7 @@ static int finish(struct cli *c, int error)
 static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
 		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res)
 {
-	const struct ln_command *cmd = NULL;
+	const struct agent_command *cmd = NULL;
 	struct cli c;
 	/* a nested line (batch) gives back the trust of the command running it */
 	bool saved_trust = ln_trust_cli_trust();
@@ -153,7 +153,7 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	error = prepare(&c, &cmd, argc, argv, cwd);
 	if (!error && !cmd)
 		error = ln_error_set(LN_EUSAGE, "--help and --version are answered by the client");
-	if (!error && ws && !(cmd->flags & LN_CMD_DAEMON))
+	if (!error && ws && !(cmd->flags & AGENT_CMD_DAEMON))
 		error = ln_error_set(LN_EUSAGE, "the daemon does not run '%s'", cmd->name);
 	if (!error && ws && (c.trust || c.config_path))
 		error = ln_error_set(LN_EUSAGE, "--trust and --config are not taken through the "
@@ -212,7 +212,7 @@ int cmd_engine(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	const struct ln_command *cmd = NULL;
+	const struct agent_command *cmd = NULL;
 	struct cli c;
 	char *cwd;
 	int error;
@@ -238,9 +238,9 @@ int main(int argc, char **argv)
 	error = prepare(&c, &cmd, argc, argv, cwd);
 	if (!error && c.help_or_version == 'h') {
 		if (c.help_cmd)
-			ln_help_command(stdout, c.help_cmd);
+			agent_help_command(stdout, c.help_cmd);
 		else
-			ln_help_print(stdout);
+			agent_help_print(stdout);
 		goto done;
 	}
 	if (!error && c.help_or_version == 'V') {
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 	}
 	/* An untrusted configuration lost members: say so once, on stderr
 	 * (never in the JSON on stdout); doctor says it in full. */
-	if (!error && cmd && (cmd->flags & LN_CMD_WORKSPACE) && json_array_size(c.cfg.ignored) &&
+	if (!error && cmd && (cmd->flags & AGENT_CMD_WORKSPACE) && json_array_size(c.cfg.ignored) &&
 	    strcmp(cmd->name, "trust") && strcmp(cmd->name, "doctor") &&
 	    !getenv("LANSER_TRUST_NOTED")) {
 		size_t i;
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 		setenv("LANSER_NO_DAEMON", "1", 1);
 #endif
 	}
-	if (!error && (cmd->flags & LN_CMD_DAEMON) && !c.no_daemon && !daemon_disabled()) {
+	if (!error && (cmd->flags & AGENT_CMD_DAEMON) && !c.no_daemon && !daemon_disabled()) {
 		int code;
 		if (daemon_forward(&c, argc - 1, argv + 1, &code) == 0) {
 			cli_release(&c);

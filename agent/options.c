@@ -23,12 +23,12 @@
 
 #define FIELD(c, o, type) ((type *)((char *)(c) + (o)->offset))
 
-static bool takes_value(const struct ln_option *o)
+static bool takes_value(const struct agent_option *o)
 {
-	return o->type != LN_OPT_FLAG;
+	return o->type != AGENT_OPT_FLAG;
 }
 
-static bool is_word(const struct ln_option *o, const char *s)
+static bool is_word(const struct agent_option *o, const char *s)
 {
 	const char *const *w;
 
@@ -38,15 +38,15 @@ static bool is_word(const struct ln_option *o, const char *s)
 	return false;
 }
 
-bool ln_option_is_tool_arg(const struct ln_option *o, const struct ln_command *cmd)
+bool agent_option_is_tool_arg(const struct agent_option *o, const struct agent_command *cmd)
 {
-	if (!o->json || (o->flags & (LN_OPTF_CLI_ONLY | LN_OPTF_ALIAS)))
+	if (!o->json || (o->flags & (AGENT_OPTF_CLI_ONLY | AGENT_OPTF_ALIAS)))
 		return false;
-	return !(o->flags & LN_OPTF_SERVER) || (cmd && (cmd->flags & LN_CMD_WORKSPACE));
+	return !(o->flags & AGENT_OPTF_SERVER) || (cmd && (cmd->flags & AGENT_CMD_WORKSPACE));
 }
 
 /* The option called name[0..len) of cmd or the globals. */
-static const struct ln_option *find_n(const struct ln_command *cmd, const char *name, size_t len)
+static const struct agent_option *find_n(const struct agent_command *cmd, const char *name, size_t len)
 {
 	char tmp[64];
 
@@ -54,18 +54,18 @@ static const struct ln_option *find_n(const struct ln_command *cmd, const char *
 		return NULL;
 	memcpy(tmp, name, len);
 	tmp[len] = '\0';
-	return ln_option_find(cmd, tmp);
+	return agent_option_find(cmd, tmp);
 }
 
 /* The first spec of any command with this name (for its arity), and the
  * list of commands that own it ("rename, actions, patch") in *owners. */
-static const struct ln_option *owners_of(struct buf *owners, const char *name, size_t len)
+static const struct agent_option *owners_of(struct buf *owners, const char *name, size_t len)
 {
-	const struct ln_command *cmd;
-	const struct ln_option *first = NULL;
+	const struct agent_command *cmd;
+	const struct agent_option *first = NULL;
 
-	for (cmd = ln_commands; cmd->name; cmd++) {
-		const struct ln_option *o;
+	for (cmd = agent_commands; cmd->name; cmd++) {
+		const struct agent_option *o;
 		for (o = cmd->options; o->name; o++)
 			if (strlen(o->name) == len && !strncmp(o->name, name, len)) {
 				if (owners)
@@ -86,7 +86,7 @@ static int command_index(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *name, *eq;
-		const struct ln_option *o;
+		const struct agent_option *o;
 		size_t len;
 		if (!strcmp(a, "--"))
 			return i + 1 < argc ? i + 1 : 0;
@@ -102,7 +102,7 @@ static int command_index(int argc, char **argv)
 			o = owners_of(NULL, name, len);
 		if (!o || eq || !takes_value(o))
 			continue;
-		if (o->flags & LN_OPTF_OPTIONAL_WORD) {
+		if (o->flags & AGENT_OPTF_OPTIONAL_WORD) {
 			if (i + 1 < argc && is_word(o, argv[i + 1]))
 				i++;
 		} else {
@@ -123,7 +123,7 @@ static char *absolute(const char *path, const char *cwd)
 	return buf_detach(&b, NULL);
 }
 
-static int bad_words(const struct ln_option *o, const char *value)
+static int bad_words(const struct agent_option *o, const char *value)
 {
 	struct buf b = BUF_INIT;
 	const char *const *w;
@@ -146,29 +146,29 @@ static int parse_long(long *out, const char *s)
 }
 
 /* Stores one checked value (NULL for a flag) where o says. */
-static int store(struct cli *c, const struct ln_option *o, const char *value, const char *cwd)
+static int store(struct cli *c, const struct agent_option *o, const char *value, const char *cwd)
 {
 	long v;
 	double d;
 	char *end;
 
 	switch (o->type) {
-	case LN_OPT_FLAG:
+	case AGENT_OPT_FLAG:
 		*FIELD(c, o, bool) = true;
 		break;
-	case LN_OPT_INT:
+	case AGENT_OPT_INT:
 		if (parse_long(&v, value) || v < o->min || v > o->max)
 			return ln_error_set(LN_EUSAGE, "--%s needs a whole number from %ld to %ld "
 					    "(got '%s')", o->name, o->min, o->max, value);
 		*FIELD(c, o, int) = (int)v;
 		break;
-	case LN_OPT_MS:
+	case AGENT_OPT_MS:
 		if (parse_long(&v, value) || v < 0 || v > LN_TIMEOUT_MAX_MS)
 			return ln_error_set(LN_EUSAGE, "--%s needs a number of milliseconds (0-%d)",
 					    o->name, LN_TIMEOUT_MAX_MS);
 		*FIELD(c, o, int) = (int)v;
 		break;
-	case LN_OPT_NUMBER:
+	case AGENT_OPT_NUMBER:
 		errno = 0;
 		d = strtod(value, &end);
 		if (!*value || *end || errno || !isfinite(d) || d < (double)o->min)
@@ -176,17 +176,17 @@ static int store(struct cli *c, const struct ln_option *o, const char *value, co
 					    o->min, value);
 		*FIELD(c, o, const char *) = value;
 		break;
-	case LN_OPT_STRING:
-	case LN_OPT_FILE:
-		if ((o->flags & LN_OPTF_NONEMPTY) && !*value)
+	case AGENT_OPT_STRING:
+	case AGENT_OPT_FILE:
+		if ((o->flags & AGENT_OPTF_NONEMPTY) && !*value)
 			return ln_error_set(LN_EUSAGE, "--%s needs a value that is not empty", o->name);
 		*FIELD(c, o, const char *) = value;
 		break;
-	case LN_OPT_PATH:
+	case AGENT_OPT_PATH:
 		free(*FIELD(c, o, char *));
 		*FIELD(c, o, char *) = absolute(value, cwd);
 		break;
-	case LN_OPT_ENUM:
+	case AGENT_OPT_ENUM:
 		if (o->store) {
 			if (o->store(c, o, value))
 				return bad_words(o, value);
@@ -196,7 +196,7 @@ static int store(struct cli *c, const struct ln_option *o, const char *value, co
 			*FIELD(c, o, const char *) = value;
 		}
 		break;
-	case LN_OPT_LIST: {
+	case AGENT_OPT_LIST: {
 		int *n = (int *)((char *)c + o->count_offset);
 		if (*n >= o->max)
 			return ln_error_set(LN_EUSAGE, "at most %ld --%s options", o->max, o->name);
@@ -209,7 +209,7 @@ static int store(struct cli *c, const struct ln_option *o, const char *value, co
 	return 0;
 }
 
-static int unknown_option(const struct ln_command *cmd, const char *a, const char *name,
+static int unknown_option(const struct agent_command *cmd, const char *a, const char *name,
 			  size_t len)
 {
 	struct buf owners = BUF_INIT;
@@ -225,12 +225,12 @@ static int unknown_option(const struct ln_command *cmd, const char *a, const cha
 }
 
 /* One option argv[*i] (a long option, "--name" or "--name=value"). */
-static int parse_one(struct cli *c, const struct ln_command *cmd, int argc, char **argv, int *i,
+static int parse_one(struct cli *c, const struct agent_command *cmd, int argc, char **argv, int *i,
 		     const char *cwd)
 {
 	const char *a = argv[*i], *name = a + 2, *eq = strchr(name, '='), *value = NULL;
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
-	const struct ln_option *o = find_n(cmd, name, len);
+	const struct agent_option *o = find_n(cmd, name, len);
 
 	if (!o)
 		return unknown_option(cmd, a, name, len);
@@ -243,7 +243,7 @@ static int parse_one(struct cli *c, const struct ln_command *cmd, int argc, char
 			return ln_error_set(LN_EUSAGE, "--%s takes no value", o->name);
 	} else if (eq) {
 		value = eq + 1;
-	} else if (o->flags & LN_OPTF_OPTIONAL_WORD) {
+	} else if (o->flags & AGENT_OPTF_OPTIONAL_WORD) {
 		value = *i + 1 < argc && is_word(o, argv[*i + 1]) ? argv[++*i] : o->words[0];
 	} else if (*i + 1 < argc) {
 		value = argv[++*i];
@@ -254,16 +254,16 @@ static int parse_one(struct cli *c, const struct ln_command *cmd, int argc, char
 	return store(c, o, value, cwd);
 }
 
-int ln_cmdline_parse(struct cli *c, const struct ln_command **cmd_out, int argc, char **argv,
+int agent_cmdline_parse(struct cli *c, const struct agent_command **cmd_out, int argc, char **argv,
 		     const char *cwd)
 {
-	const struct ln_command *cmd = NULL;
+	const struct agent_command *cmd = NULL;
 	int ci = command_index(argc, argv), i, error;
 	bool dashdash = false;
 
 	*cmd_out = NULL;
 	if (ci) {
-		cmd = ln_command_find(argv[ci]);
+		cmd = agent_command_find(argv[ci]);
 		if (!cmd)
 			return ln_error_set(LN_EUSAGE, "unknown command '%s' (see lanser --help)",
 					    argv[ci]);
@@ -301,33 +301,33 @@ int ln_cmdline_parse(struct cli *c, const struct ln_command **cmd_out, int argc,
 	return 0;
 }
 
-const struct ln_option *ln_option_by_json(const struct ln_command *cmd, const char *json)
+const struct agent_option *agent_option_by_json(const struct agent_command *cmd, const char *json)
 {
-	const struct ln_option *lists[2] = { ln_global_options, cmd ? cmd->options : NULL };
+	const struct agent_option *lists[2] = { agent_global_options, cmd ? cmd->options : NULL };
 	size_t k;
 
 	for (k = 0; k < 2; k++) {
-		const struct ln_option *o;
+		const struct agent_option *o;
 		for (o = lists[k]; o && o->name; o++)
-			if (ln_option_is_tool_arg(o, cmd) && !strcmp(o->json, json))
+			if (agent_option_is_tool_arg(o, cmd) && !strcmp(o->json, json))
 				return o;
 	}
 	return NULL;
 }
 
-static const char *type_word(enum ln_opt_type t)
+static const char *type_word(enum agent_opt_type t)
 {
 	switch (t) {
-	case LN_OPT_FLAG: return "a boolean";
-	case LN_OPT_INT: case LN_OPT_MS: return "an integer";
-	case LN_OPT_NUMBER: return "a number";
-	case LN_OPT_LIST: return "an array of strings";
+	case AGENT_OPT_FLAG: return "a boolean";
+	case AGENT_OPT_INT: case AGENT_OPT_MS: return "an integer";
+	case AGENT_OPT_NUMBER: return "a number";
+	case AGENT_OPT_LIST: return "an array of strings";
 	default: return "a string";
 	}
 }
 
 /* Appends "--name" and the value of one JSON member. */
-static int json_member_argv(json_t *argv, const struct ln_option *o, const char *key,
+static int json_member_argv(json_t *argv, const struct agent_option *o, const char *key,
 			    const json_t *v)
 {
 	char tmp[40];
@@ -336,27 +336,27 @@ static int json_member_argv(json_t *argv, const struct ln_option *o, const char 
 	int error = 0;
 
 	switch (o->type) {
-	case LN_OPT_FLAG:
+	case AGENT_OPT_FLAG:
 		if (!json_is_boolean(v))
 			goto wrong;
 		if (json_is_true(v))
 			json_array_append_new(argv, json_string(flag));
 		break;
-	case LN_OPT_INT: case LN_OPT_MS:
+	case AGENT_OPT_INT: case AGENT_OPT_MS:
 		if (!json_is_integer(v))
 			goto wrong;
 		snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
 		json_array_append_new(argv, json_string(flag));
 		json_array_append_new(argv, json_string(tmp));
 		break;
-	case LN_OPT_NUMBER:
+	case AGENT_OPT_NUMBER:
 		if (!json_is_number(v))
 			goto wrong;
 		snprintf(tmp, sizeof tmp, "%.17g", json_number_value(v));
 		json_array_append_new(argv, json_string(flag));
 		json_array_append_new(argv, json_string(tmp));
 		break;
-	case LN_OPT_LIST:
+	case AGENT_OPT_LIST:
 		if (!json_is_array(v) || json_array_size(v) > (size_t)o->max)
 			goto wrong;
 		for (i = 0; i < json_array_size(v); i++)
@@ -380,13 +380,13 @@ static int json_member_argv(json_t *argv, const struct ln_option *o, const char 
 	return error;
 wrong:
 	free(flag);
-	if (o->type == LN_OPT_LIST)
+	if (o->type == AGENT_OPT_LIST)
 		return ln_error_set(LN_EUSAGE, "option \"%s\" must be an array of at most %ld strings",
 				    key, o->max);
 	return ln_error_set(LN_EUSAGE, "option \"%s\" must be %s", key, type_word(o->type));
 }
 
-int ln_cmd_json_argv(json_t *argv, const struct ln_command *cmd, const json_t *opts)
+int agent_cmd_json_argv(json_t *argv, const struct agent_command *cmd, const json_t *opts)
 {
 	const char *key;
 	json_t *v;
@@ -397,7 +397,7 @@ int ln_cmd_json_argv(json_t *argv, const struct ln_command *cmd, const json_t *o
 	if (!json_is_object(opts))
 		return ln_error_set(LN_EUSAGE, "\"options\" must be an object");
 	json_object_foreach((json_t *)opts, key, v) {
-		const struct ln_option *o = ln_option_by_json(cmd, key);
+		const struct agent_option *o = agent_option_by_json(cmd, key);
 		if (!o)
 			return ln_error_set(LN_EUSAGE, "unknown option \"%s\" for %s (see lanser "
 					    "schema command %s)", key, cmd->name, cmd->name);
@@ -407,21 +407,21 @@ int ln_cmd_json_argv(json_t *argv, const struct ln_command *cmd, const json_t *o
 	return 0;
 }
 
-static json_t *option_value(const struct cli *c, const struct ln_option *o)
+static json_t *option_value(const struct cli *c, const struct agent_option *o)
 {
 	const char *s;
 
 	if (o->load)
 		return o->load(c, o);
 	switch (o->type) {
-	case LN_OPT_FLAG:
+	case AGENT_OPT_FLAG:
 		return json_boolean(*FIELD(c, o, const bool));
-	case LN_OPT_INT: case LN_OPT_MS:
+	case AGENT_OPT_INT: case AGENT_OPT_MS:
 		return json_integer(*FIELD(c, o, const int));
-	case LN_OPT_NUMBER:
+	case AGENT_OPT_NUMBER:
 		s = *FIELD(c, o, const char *const);
 		return s ? json_real(strtod(s, NULL)) : NULL;
-	case LN_OPT_LIST: {
+	case AGENT_OPT_LIST: {
 		int n = *(const int *)((const char *)c + o->count_offset), i;
 		json_t *a;
 		if (!n)
@@ -437,17 +437,17 @@ static json_t *option_value(const struct cli *c, const struct ln_option *o)
 	}
 }
 
-json_t *ln_cmd_options_json(const struct cli *c, const struct ln_command *cmd)
+json_t *agent_cmd_options_json(const struct cli *c, const struct agent_command *cmd)
 {
-	const struct ln_option *lists[2] = { ln_global_options, cmd->options };
+	const struct agent_option *lists[2] = { agent_global_options, cmd->options };
 	json_t *out = json_object();
 	size_t k;
 
 	for (k = 0; k < 2; k++) {
-		const struct ln_option *o;
+		const struct agent_option *o;
 		for (o = lists[k]; o->name; o++) {
 			json_t *v;
-			if (!ln_option_is_tool_arg(o, cmd) || !(v = option_value(c, o)))
+			if (!agent_option_is_tool_arg(o, cmd) || !(v = option_value(c, o)))
 				continue;
 			json_object_set_new(out, o->json, v);
 		}
@@ -456,29 +456,29 @@ json_t *ln_cmd_options_json(const struct cli *c, const struct ln_command *cmd)
 }
 
 /* The schema of one option. */
-static json_t *option_schema(const struct ln_option *o)
+static json_t *option_schema(const struct agent_option *o)
 {
 	json_t *s = xjson_pack("{s:s}", "description", o->help);
 	const char *const *w;
-	long max = o->type == LN_OPT_MS ? LN_TIMEOUT_MAX_MS : o->max;
+	long max = o->type == AGENT_OPT_MS ? LN_TIMEOUT_MAX_MS : o->max;
 
 	switch (o->type) {
-	case LN_OPT_FLAG:
+	case AGENT_OPT_FLAG:
 		json_object_set_new(s, "type", json_string("boolean"));
 		json_object_set_new(s, "default", json_false());
 		break;
-	case LN_OPT_INT: case LN_OPT_MS:
+	case AGENT_OPT_INT: case AGENT_OPT_MS:
 		json_object_set_new(s, "type", json_string("integer"));
-		json_object_set_new(s, "minimum", json_integer(o->type == LN_OPT_MS ? 0 : o->min));
+		json_object_set_new(s, "minimum", json_integer(o->type == AGENT_OPT_MS ? 0 : o->min));
 		json_object_set_new(s, "maximum", json_integer(max));
 		if (o->dflt)
 			json_object_set_new(s, "default", json_integer(strtol(o->dflt, NULL, 10)));
 		break;
-	case LN_OPT_NUMBER:
+	case AGENT_OPT_NUMBER:
 		json_object_set_new(s, "type", json_string("number"));
 		json_object_set_new(s, "minimum", json_integer(o->min));
 		break;
-	case LN_OPT_ENUM:
+	case AGENT_OPT_ENUM:
 		json_object_set_new(s, "type", json_string("string"));
 		json_object_set_new(s, "enum", json_array());
 		for (w = o->words; *w; w++)
@@ -486,35 +486,35 @@ static json_t *option_schema(const struct ln_option *o)
 		if (o->dflt)
 			json_object_set_new(s, "default", json_string(o->dflt));
 		break;
-	case LN_OPT_LIST:
+	case AGENT_OPT_LIST:
 		json_object_set_new(s, "type", json_string("array"));
 		json_object_set_new(s, "items", xjson_pack("{s:s}", "type", "string"));
 		json_object_set_new(s, "maxItems", json_integer(o->max));
 		break;
 	default:
 		json_object_set_new(s, "type", json_string("string"));
-		if (o->flags & LN_OPTF_NONEMPTY)
+		if (o->flags & AGENT_OPTF_NONEMPTY)
 			json_object_set_new(s, "minLength", json_integer(1));
 		break;
 	}
 	return s;
 }
 
-json_t *ln_cmd_schema(const struct ln_command *cmd)
+json_t *agent_cmd_schema(const struct agent_command *cmd)
 {
-	const struct ln_option *lists[2] = { ln_global_options, cmd->options };
+	const struct agent_option *lists[2] = { agent_global_options, cmd->options };
 	json_t *props = json_object(), *args, *s;
 	size_t k;
-	int max = cmd->max_args < 0 ? LN_CMD_MAX_ARGS : cmd->max_args;
+	int max = cmd->max_args < 0 ? AGENT_CMD_MAX_ARGS : cmd->max_args;
 
 	args = xjson_pack("{s:s, s:s, s:{s:s}, s:i, s:i}", "type", "array", "description",
 			  cmd->args_help, "items", "type", "string", "minItems", cmd->min_args,
 			  "maxItems", max);
 	json_object_set_new(props, "args", args);
 	for (k = 0; k < 2; k++) {
-		const struct ln_option *o;
+		const struct agent_option *o;
 		for (o = lists[k]; o->name; o++)
-			if (ln_option_is_tool_arg(o, cmd))
+			if (agent_option_is_tool_arg(o, cmd))
 				json_object_set_new(props, o->json, option_schema(o));
 	}
 	s = xjson_pack("{s:s, s:s, s:s, s:s, s:o, s:b}",

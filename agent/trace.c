@@ -64,7 +64,7 @@ static void platform(char *out, size_t n)
 
 int trace_begin(struct cli *c, const char *command)
 {
-	const struct ln_command *cmd = ln_command_find(command);
+	const struct agent_command *cmd = agent_command_find(command);
 	struct trace_ctx *t;
 	struct buf path = BUF_INIT;
 	json_t *header, *args, *req;
@@ -106,7 +106,7 @@ int trace_begin(struct cli *c, const char *command)
 		"cwd", c->cwd ? c->cwd : "",
 		"config", c->cfg.json ? json_incref(c->cfg.json) : json_object(),
 		"configDigest", c->cfg.digest,
-		"options", cmd ? ln_cmd_options_json(c, cmd) : json_object(),
+		"options", cmd ? agent_cmd_options_json(c, cmd) : json_object(),
 		"configTimes", "requestMs", c->cfg.request_ms, "initMs", c->cfg.init_ms,
 		"indexMs", c->cfg.index_ms, "diagnosticsMs", c->cfg.diagnostics_ms,
 		"daemon", c->in_daemon);

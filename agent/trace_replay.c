@@ -269,11 +269,11 @@ const struct lsp_replayer *trace_replayer(struct cli *c)
 }
 
 /* The command a request event names, when replay re-runs it (queries). */
-static const struct ln_command *query_cmd(const char *name)
+static const struct agent_command *query_cmd(const char *name)
 {
-	const struct ln_command *cmd = name ? ln_command_find(name) : NULL;
+	const struct agent_command *cmd = name ? agent_command_find(name) : NULL;
 
-	return cmd && (cmd->flags & LN_CMD_QUERY) ? cmd : NULL;
+	return cmd && (cmd->flags & AGENT_CMD_QUERY) ? cmd : NULL;
 }
 
 /* A configured time of the request event; the defaults are core/config.c's. */
@@ -289,7 +289,7 @@ static int int_opt(const json_t *o, const char *k, int dflt)
  * spelled the readiness wait `indexMs` and recorded workspace and noDecl
  * for every command (the old parser took and ignored them): those a
  * command does not take are left out. */
-static int request_argv(json_t **out, const struct ln_command *cmd, const json_t *ev, bool v1)
+static int request_argv(json_t **out, const struct agent_command *cmd, const json_t *ev, bool v1)
 {
 	const json_t *opts = json_object_get(ev, "options"), *args = json_object_get(ev, "args");
 	json_t *argv = xjson_pack("[s, s]", "lanser", cmd->name), *use = NULL, *v;
@@ -301,11 +301,11 @@ static int request_argv(json_t **out, const struct ln_command *cmd, const json_t
 		use = json_object();
 		json_object_foreach((json_t *)opts, key, v) {
 			const char *name = !strcmp(key, "indexMs") ? "waitIndexMs" : key;
-			if (ln_option_by_json(cmd, name))
+			if (agent_option_by_json(cmd, name))
 				json_object_set(use, name, v);
 		}
 	}
-	error = ln_cmd_json_argv(argv, cmd, use ? use : opts);
+	error = agent_cmd_json_argv(argv, cmd, use ? use : opts);
 	json_decref(use);
 	json_array_append_new(argv, json_string("--"));
 	for (i = 0; !error && i < json_array_size(args); i++) {
@@ -314,9 +314,9 @@ static int request_argv(json_t **out, const struct ln_command *cmd, const json_t
 		else
 			json_array_append(argv, json_array_get(args, i));
 	}
-	if (!error && (!json_is_array(args) || json_array_size(args) > LN_CMD_MAX_ARGS))
+	if (!error && (!json_is_array(args) || json_array_size(args) > AGENT_CMD_MAX_ARGS))
 		error = ln_error_set(LN_ETRACE, "request args must be an array of at most %d strings",
-				     LN_CMD_MAX_ARGS);
+				     AGENT_CMD_MAX_ARGS);
 	if (error) {
 		json_decref(argv);
 		return error;
@@ -328,13 +328,13 @@ static int request_argv(json_t **out, const struct ln_command *cmd, const json_t
 /* Rebuilds the command line of a request event into c, with the same
  * parser as the command line (agent/options.c). c->argv points into
  * *argv_json, which the caller releases after c. */
-static int request_cli(struct cli *c, json_t **argv_json, const struct ln_command *cmd,
+static int request_cli(struct cli *c, json_t **argv_json, const struct agent_command *cmd,
 		       const struct trace_run *r, const char *file, const struct rwd_trace_ev *req)
 {
 	const json_t *ev = req->ev, *times = json_object_get(ev, "configTimes");
 	const struct rwd_trace_ev *hd = trace_run_find(r, "header");
 	const char *schema = hd ? json_string_value(json_object_get(hd->ev, "schema")) : NULL;
-	const struct ln_command *parsed = NULL;
+	const struct agent_command *parsed = NULL;
 	char **argv;
 	size_t n, i;
 	int error;
@@ -348,7 +348,7 @@ static int request_cli(struct cli *c, json_t **argv_json, const struct ln_comman
 	for (i = 0; i < n; i++)
 		argv[i] = (char *)json_string_value(json_array_get(*argv_json, i));
 	c->index_io = LN_ENC_CODEPOINT;
-	error = ln_cmdline_parse(c, &parsed, (int)n, argv, json_string_value(json_object_get(ev, "cwd")));
+	error = agent_cmdline_parse(c, &parsed, (int)n, argv, json_string_value(json_object_get(ev, "cwd")));
 	free(argv);
 	if (!error && parsed != cmd)
 		error = ln_error_set(LN_EUSAGE, "not a command line of %s", cmd->name);
@@ -376,7 +376,7 @@ static int request_cli(struct cli *c, json_t **argv_json, const struct ln_comman
 static int replay_query(struct cli *parent, const char *file, const struct trace_run *r,
 			const struct rwd_trace_ev *req, json_t **out)
 {
-	const struct ln_command *cmd = query_cmd(json_string_value(json_object_get(req->ev, "command")));
+	const struct agent_command *cmd = query_cmd(json_string_value(json_object_get(req->ev, "command")));
 	struct replayer rp;
 	struct cli c;
 	json_t *argv = NULL;

@@ -13,7 +13,7 @@
 
 struct parsed {
 	struct cli c;
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 	int rc;
 };
 
@@ -30,7 +30,7 @@ static void parse_words(struct parsed *p, const char *const *words)
 	memset(p, 0, sizeof *p);
 	p->c.index_io = LN_ENC_CODEPOINT;
 	ln_error_clear();
-	p->rc = ln_cmdline_parse(&p->c, &p->cmd, argc, argv, "/work/dir");
+	p->rc = agent_cmdline_parse(&p->c, &p->cmd, argc, argv, "/work/dir");
 }
 
 #define PARSE(p, ...) do { static const char *const w_[] = { __VA_ARGS__, NULL }; \
@@ -242,7 +242,7 @@ TEST(agent_command__help_names_the_command)
 
 TEST(agent_command__json_arguments_round_trip_through_the_parser)
 {
-	const struct ln_command *refs = ln_command_find("refs");
+	const struct agent_command *refs = agent_command_find("refs");
 	json_t *argv = json_array(), *opts, *back;
 	struct parsed p;
 	const char *w[16];
@@ -252,7 +252,7 @@ TEST(agent_command__json_arguments_round_trip_through_the_parser)
 	CHECK(refs != NULL);
 	opts = json_pack("{s:b, s:i, s:s, s:b}", "noDecl", 1, "waitIndexMs", 5000, "indexIo",
 			 "utf-8", "noWait", 0);
-	CHECK_EQ_INT(ln_cmd_json_argv(argv, refs, opts), 0);
+	CHECK_EQ_INT(agent_cmd_json_argv(argv, refs, opts), 0);
 	json_decref(opts);
 	w[n++] = "refs";
 	for (i = 0; i < json_array_size(argv) && n < 14; i++)
@@ -264,7 +264,7 @@ TEST(agent_command__json_arguments_round_trip_through_the_parser)
 	CHECK(p.c.no_decl && !p.c.no_wait);
 	CHECK_EQ_INT(p.c.index_ms, 5000);
 	CHECK_EQ_INT(p.c.index_io, LN_ENC_UTF8);
-	back = ln_cmd_options_json(&p.c, refs);
+	back = agent_cmd_options_json(&p.c, refs);
 	CHECK(json_is_true(json_object_get(back, "noDecl")));
 	CHECK_EQ_INT(json_integer_value(json_object_get(back, "waitIndexMs")), 5000);
 	CHECK_EQ_STR(json_string_value(json_object_get(back, "indexIo")), "utf-8");
@@ -272,7 +272,7 @@ TEST(agent_command__json_arguments_round_trip_through_the_parser)
 	CHECK(json_object_get(back, "root") == NULL);   /* not a tool argument */
 	json_decref(back);
 	/* a command without a workspace has no timeouts among its arguments */
-	back = ln_cmd_options_json(&p.c, ln_command_find("reward"));
+	back = agent_cmd_options_json(&p.c, agent_command_find("reward"));
 	CHECK(json_object_get(back, "json") != NULL);
 	CHECK(json_object_get(back, "timeoutMs") == NULL);
 	json_decref(back);
@@ -282,26 +282,26 @@ TEST(agent_command__json_arguments_round_trip_through_the_parser)
 	/* wrong types and unknown members are usage errors naming the member */
 	argv = json_array();
 	opts = json_pack("{s:i}", "noDecl", 1);
-	CHECK_EQ_INT(ln_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
+	CHECK_EQ_INT(agent_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
 	CHECK(strstr(ln_error_msg(), "\"noDecl\" must be a boolean"));
 	json_decref(opts);
 	opts = json_pack("{s:b}", "workspace", 1);
-	CHECK_EQ_INT(ln_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
+	CHECK_EQ_INT(agent_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
 	CHECK(strstr(ln_error_msg(), "unknown option \"workspace\" for refs"));
 	json_decref(opts);
 	opts = json_pack("{s:s}", "timeoutMs", "10");
-	CHECK_EQ_INT(ln_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
+	CHECK_EQ_INT(agent_cmd_json_argv(argv, refs, opts), LN_EUSAGE);
 	json_decref(opts);
 	json_decref(argv);
 }
 
 TEST(agent_command__every_command_has_unique_names_and_a_closed_schema)
 {
-	const struct ln_command *cmd;
+	const struct agent_command *cmd;
 
-	for (cmd = ln_commands; cmd->name; cmd++) {
-		const struct ln_option *lists[2] = { ln_global_options, cmd->options }, *o, *q;
-		json_t *s = ln_cmd_schema(cmd), *props = json_object_get(s, "properties");
+	for (cmd = agent_commands; cmd->name; cmd++) {
+		const struct agent_option *lists[2] = { agent_global_options, cmd->options }, *o, *q;
+		json_t *s = agent_cmd_schema(cmd), *props = json_object_get(s, "properties");
 		size_t k, tool = 0;
 		CHECK(json_is_false(json_object_get(s, "additionalProperties")));
 		CHECK(json_is_object(json_object_get(props, "args")));
@@ -311,8 +311,8 @@ TEST(agent_command__every_command_has_unique_names_and_a_closed_schema)
 				for (q = o + 1; q->name; q++)
 					CHECK(strcmp(o->name, q->name) != 0);
 				if (k == 1)
-					CHECK(ln_option_find(NULL, o->name) == NULL);
-				if (ln_option_is_tool_arg(o, cmd)) {
+					CHECK(agent_option_find(NULL, o->name) == NULL);
+				if (agent_option_is_tool_arg(o, cmd)) {
 					CHECK(json_object_get(props, o->json) != NULL);
 					tool++;
 				} else if (o->json) {
