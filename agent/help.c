@@ -100,6 +100,8 @@ void agent_help_command(FILE *out, const struct agent_command *cmd)
 
 	fprintf(out, "usage: lanser %s [options]%s%s\n\n%s\n", cmd->name, *cmd->synopsis ? " " : "",
 		cmd->synopsis, cmd->summary);
+	if (cmd->max_args)
+		fprintf(out, "\narguments: %s\n", cmd->args_help);
 	if (cmd->options[0].name) {
 		fprintf(out, "\noptions:\n");
 		for (o = cmd->options; o->name; o++)
