@@ -43,16 +43,19 @@ all: lanser lanser-engine tests/fakels/fakels
 # Two binaries (agent/main.c): the engine runs every command and the
 # daemon; `lanser` is the thin front end a user calls, linked with only the
 # core (not core/gitlib.c), so that a warm call through the daemon does not load libgit2,
-# libcurl and their dependencies. It execs lanser-engine for the rest.
+# libcurl and their dependencies. It parses with the same command table
+# (agent/command.c, compiled again with -DLANSER_THIN), answers help itself
+# and execs lanser-engine for the rest.
 lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/agent/client.o \
+THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/thin/agent/command.o $(BUILD)/agent/client.o \
+	$(BUILD)/agent/options.o $(BUILD)/agent/help.o \
 	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
-$(BUILD)/thin/agent/main.o: agent/main.c
+$(BUILD)/thin/agent/%.o: agent/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -DLANSER_THIN -c -o $@ $<
 
@@ -252,4 +255,4 @@ clean:
 	rm -rf $(BUILD) lanser lanser-engine lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
 		bench/rawlsp
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(THIN_OBJ:.o=.d)

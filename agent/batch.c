@@ -5,11 +5,13 @@
  * order; a line that fails (malformed JSON, unknown command, bad selector,
  * server crash) gets an error bundle, never a missing line. A request is
  * {"command": "def", "args": ["src/a.c@L3:C5"], "options": {...}, "id": any}
- * (docs/batch.md); it runs exactly as the same command line would, through
+ * (docs/daemon.md, "Batch"), its options named and checked by the command
+ * table (agent/command.h, docs/commands.md); it runs exactly as the same command line would, through
  * the daemon (or, with --no-daemon, in this process on one shared set of
  * servers), so its bundle has the same bundleId.
  */
 #include "agent/cli.h"
+#include "agent/command.h"
 #include "core/buf.h"
 #include "core/bundle.h"
 #include "agent/daemon.h"
@@ -17,6 +19,7 @@
 #include "lsp/workspace.h"
 #include "core/xalloc.h"
 #include "core/limits.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,53 +30,60 @@
 #define MAX_LINES 100000
 #define MAX_BATCH_ARGS 64
 
-static const char *const batch_commands[] = { "def", "refs", "hover", "symbols", "diag", NULL };
-
-/* Options a request may carry, and the flag each becomes. */
-static int add_options(json_t *argv, const json_t *opts)
+/* The commands a batch line may run: the queries of the command table. */
+static const struct agent_command *batch_command(const char *name)
 {
-	const char *key;
-	json_t *v;
+	const struct agent_command *cmd = name ? agent_command_find(name) : NULL;
 
-	if (!opts)
-		return 0;
-	if (!json_is_object(opts))
-		return ln_error_set(LN_EUSAGE, "\"options\" must be an object");
-	json_object_foreach((json_t *)opts, key, v) {
-		if (!strcmp(key, "indexIo") && json_is_string(v)) {
-			json_array_append_new(argv, json_string("--index-io"));
-			json_array_append(argv, v);
-		} else if ((!strcmp(key, "timeoutMs") || !strcmp(key, "waitIndexMs")) &&
-			   json_is_integer(v) && json_integer_value(v) >= 0 &&
-			   json_integer_value(v) <= LN_TIMEOUT_MAX_MS) {
-			char tmp[24];
-			snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
-			json_array_append_new(argv, json_string(strcmp(key, "timeoutMs") ?
-								"--wait-index" : "--timeout"));
-			json_array_append_new(argv, json_string(tmp));
-		} else if ((!strcmp(key, "noWait") || !strcmp(key, "workspace") ||
-			    !strcmp(key, "noDecl") || !strcmp(key, "noCache")) && json_is_boolean(v)) {
-			if (json_is_true(v))
-				json_array_append_new(argv, json_string(
-					!strcmp(key, "noWait") ? "--no-wait" :
-					!strcmp(key, "workspace") ? "--workspace" :
-					!strcmp(key, "noDecl") ? "--no-decl" : "--no-cache"));
-		} else {
-			return ln_error_set(LN_EUSAGE, "unknown option or wrong type: \"%s\"", key);
-		}
-	}
-	return 0;
+	return cmd && (cmd->flags & AGENT_CMD_QUERY) ? cmd : NULL;
 }
 
-/* Turns a request line into a command line (without the program name). */
+static int bad_command(void)
+{
+	const struct agent_command *cmd;
+	struct buf b = BUF_INIT;
+	int e;
+
+	for (cmd = agent_commands; cmd->name; cmd++)
+		if (cmd->flags & AGENT_CMD_QUERY)
+			buf_addf(&b, "%s%s", b.len ? ", " : "", cmd->name);
+	e = ln_error_set(LN_EUSAGE, "\"command\" must be one of %s", b.data);
+	buf_release(&b);
+	return e;
+}
+
+/* Checks a command line with the parser every command line goes through
+ * (types, bounds, words), without running it. */
+static int check_argv(const json_t *argv, const char *cwd)
+{
+	const struct agent_command *cmd = NULL;
+	size_t n = json_array_size(argv), i;
+	char **args = xcalloc(n + 2, sizeof *args);
+	struct cli c;
+	int error;
+
+	memset(&c, 0, sizeof c);
+	args[0] = "lanser";
+	for (i = 0; i < n; i++)
+		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
+	error = agent_cmdline_parse(&c, &cmd, (int)n + 1, args, cwd);
+	free(c.argv);
+	free(c.config_path);
+	free(args);
+	return error;
+}
+
+/* Turns a request line into a command line (without the program name):
+ * `options` by the command table's JSON names (docs/commands.md). */
 static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
-			const char **command)
+			const char **command, const char *cwd)
 {
 	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv, *a;
-	const char *cmd;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv = NULL, *a, *v;
+	const struct agent_command *cmd;
+	const char *key;
 	size_t i;
-	int error = 0, k;
+	int error = 0;
 
 	*out = NULL;
 	*id = NULL;
@@ -87,31 +97,40 @@ static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
 	}
 	if (json_object_get(req, "id"))
 		*id = json_incref(json_object_get(req, "id"));
-	cmd = json_string_value(json_object_get(req, "command"));
-	for (k = 0; cmd && batch_commands[k]; k++)
-		if (!strcmp(batch_commands[k], cmd))
-			break;
-	if (!cmd || !batch_commands[k]) {
-		json_decref(req);
-		return ln_error_set(LN_EUSAGE, "\"command\" must be one of def, refs, hover, "
-				    "symbols, diag");
+	json_object_foreach(req, key, v)
+		if (strcmp(key, "id") && strcmp(key, "command") && strcmp(key, "args") &&
+		    strcmp(key, "options")) {
+			error = ln_error_set(LN_EUSAGE, "unknown member \"%s\" (a request has id, "
+					     "command, args and options)", key);
+			goto done;
+		}
+	cmd = batch_command(json_string_value(json_object_get(req, "command")));
+	if (!cmd) {
+		error = bad_command();
+		goto done;
 	}
-	*command = batch_commands[k];
-	argv = json_pack("[s]", "--json");
-	error = add_options(argv, json_object_get(req, "options"));
-	json_array_append_new(argv, json_string(*command));
+	*command = cmd->name;
+	argv = xjson_pack("[s]", "--json");
+	if ((error = agent_cmd_json_argv(argv, cmd, json_object_get(req, "options"))))
+		goto done;
+	json_array_append_new(argv, json_string(cmd->name));
 	a = json_object_get(req, "args");
-	if (!error && a && (!json_is_array(a) || json_array_size(a) > MAX_BATCH_ARGS))
+	if (a && (!json_is_array(a) || json_array_size(a) > MAX_BATCH_ARGS)) {
 		error = ln_error_set(LN_EUSAGE, "\"args\" must be an array of at most %d strings",
 				     MAX_BATCH_ARGS);
-	for (i = 0; !error && i < json_array_size(a); i++) {
+		goto done;
+	}
+	for (i = 0; i < json_array_size(a); i++) {
 		json_t *s = json_array_get(a, i);
-		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1))
+		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1)) {
 			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
 					     "option", i);
-		else
-			json_array_append(argv, s);
+			goto done;
+		}
+		json_array_append(argv, s);
 	}
+	error = check_argv(argv, cwd);
+done:
 	json_decref(req);
 	if (error) {
 		json_decref(argv);
@@ -144,7 +163,7 @@ static char *stamp(const char *bundle, size_t len, long line, json_t *id)
 		json_decref(b);
 		return NULL;
 	}
-	json_object_set_new(vol, "batch", json_pack("{s:I}", "line", (json_int_t)line));
+	json_object_set_new(vol, "batch", xjson_pack("{s:I}", "line", (json_int_t)line));
 	if (id)
 		json_object_set(json_object_get(vol, "batch"), "id", id);
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
@@ -165,6 +184,56 @@ static void last_message(char *out, size_t n, const char *err, size_t len)
 	if (end - start > 8 && !strncmp(start, "lanser: ", 8))
 		start += 8;
 	snprintf(out, n, "%.*s", (int)(end - start), start);
+}
+
+/* Runs one request's command line (through the daemon, or in this process
+ * on ws); its stdout and stderr land in rout/rerr. The command's LN_E*
+ * code, or the daemon's when it could not answer. */
+static int run_line(struct cli *c, struct lsp_workspace *ws, bool use_daemon, const json_t *argv,
+		    struct buf *rout, struct buf *rerr)
+{
+	size_t n = json_array_size(argv), i;
+	char **args = xcalloc(n + 2, sizeof *args);
+	int code;
+
+	args[0] = "lanser";
+	for (i = 0; i < n; i++)
+		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
+	if (use_daemon) {
+		struct daemon_reply r;
+		int e = daemon_call(c, (int)n, args + 1, &r);
+		if (e == LN_EDAEMON) { /* died mid-request: one more try */
+			buf_release(&r.out);
+			buf_release(&r.err);
+			e = daemon_call(c, (int)n, args + 1, &r);
+		}
+		if (e) {
+			code = e;
+		} else {
+			*rout = r.out;
+			*rerr = r.err;
+			code = -r.code; /* exit status -> LN_E* */
+		}
+	} else {
+		char *ob = NULL, *eb = NULL;
+		size_t ol = 0, el = 0;
+		FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
+		struct exec_result res;
+		if (!o || !e)
+			ln_die_oom();
+		lsp_workspace_refresh(ws);
+		c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
+		lsp_workspace_drop_overlays(ws);
+		fclose(o);
+		fclose(e);
+		buf_add(rout, ob, ol);
+		buf_add(rerr, eb, el);
+		free(ob);
+		free(eb);
+		code = -res.code;
+	}
+	free(args);
+	return code;
 }
 
 int cmd_batch(struct cli *c)
@@ -221,48 +290,14 @@ int cmd_batch(struct cli *c)
 		if ((size_t)got > MAX_LINE || memchr(line, '\0', (size_t)got))
 			code = ln_error_set(LN_EINPUT, "line %ld is longer than %zu bytes or holds a "
 					    "NUL byte", lineno, MAX_LINE);
-		else
-			code = request_argv(&argv, line, (size_t)got, &id, &command);
+		else if ((code = request_argv(&argv, line, (size_t)got, &id, &command, c->cwd))) {
+			/* the message names the line */
+			struct ln_error_state st;
+			ln_error_capture(&st);
+			ln_error_set(code, "line %ld: %s", lineno, st.msg);
+		}
 		if (!code) {
-			size_t n = json_array_size(argv), i;
-			char **args = xcalloc(n + 2, sizeof *args);
-			args[0] = "lanser";
-			for (i = 0; i < n; i++)
-				args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-			if (use_daemon) {
-				struct daemon_reply r;
-				int e = daemon_call(c, (int)n, args + 1, &r);
-				if (e == LN_EDAEMON) { /* died mid-request: one more try */
-					buf_release(&r.out);
-					buf_release(&r.err);
-					e = daemon_call(c, (int)n, args + 1, &r);
-				}
-				if (e) {
-					code = e;
-				} else {
-					rout = r.out;
-					rerr = r.err;
-					code = -r.code; /* exit status -> LN_E* */
-				}
-			} else {
-				char *ob = NULL, *eb = NULL;
-				size_t ol = 0, el = 0;
-				FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
-				struct exec_result res;
-				if (!o || !e)
-					ln_die_oom();
-				lsp_workspace_refresh(ws);
-				c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
-				lsp_workspace_drop_overlays(ws);
-				fclose(o);
-				fclose(e);
-				buf_add(&rout, ob, ol);
-				buf_add(&rerr, eb, el);
-				free(ob);
-				free(eb);
-				code = -res.code;
-			}
-			free(args);
+			code = run_line(c, ws, use_daemon, argv, &rout, &rerr);
 			/* a bundle came back: it is the answer, error or not */
 			if (rout.len && rout.data[0] == '{') {
 				while (rout.len && rout.data[rout.len - 1] == '\n')

@@ -1,8 +1,9 @@
 /*
  * cli.h - what every command receives from the dispatcher.
  *
- * The dispatcher (agent/main.c) parses the shared options, finds the
- * workspace root and loads the configuration; a command reads its own
+ * The dispatcher (agent/main.c) parses the command line with the command
+ * table (agent/command.h: each option lands in the field it names), finds
+ * the workspace root and loads the configuration; a command reads its own
  * positional arguments from argv and returns an LN_E* code (0 on success).
  * Commands print their answer on c->out and notes/usage on c->err (never
  * directly on stdout/stderr: under the daemon both are buffers sent back
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 struct lsp_workspace;
+struct agent_command;
 
 /* What running one command line produced, besides its output. */
 struct exec_result {
@@ -45,12 +47,15 @@ struct cli {
 	bool workspace;        /* symbols/diag over the whole workspace */
 	bool no_decl;          /* refs: exclude the declaration */
 	bool explicit_root;
+	const char *root_opt;  /* --root as given (c->root is the canonical one) */
+	bool timeout_set, index_set; /* --timeout / --wait-index given (else .lanser.json's) */
 	bool no_daemon;        /* --no-daemon */
 	bool no_cache;         /* --no-cache: do not answer from the daemon's cache */
 	bool wait_ready;       /* daemon start --wait-ready */
 	bool all;              /* daemon stop --all */
 	const char *in_path, *out_path;   /* batch --in / --out */
 	int help_or_version;   /* 'h' / 'V' when asked */
+	const struct agent_command *help_cmd; /* `lanser CMD --help`: CMD (agent/command.h) */
 	FILE *out, *err;       /* where the command writes (see above) */
 	struct lsp_workspace *ws; /* warm workspace (daemon) or NULL */
 	/* Set by query commands for the daemon's answer cache: the answer is a
@@ -62,9 +67,8 @@ struct cli {
 		    struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
 	bool in_daemon;        /* running inside the daemon (meta.volatile.daemon) */
 	const char *at;        /* locate --at <git-rev>: the snapshot a selector was written against */
-	/* --verify, shared by the edit commands (`--verify diagnostics`, the
-	 * parser takes the word "diagnostics" as its value) and trace replay
-	 * (bare `--verify`: ""). NULL when absent. */
+	/* --verify of the edit commands: "diagnostics" (the only mode; a bare
+	 * --verify means it too). NULL when absent. */
 	const char *verify;
 	/* edit commands (issue 5) */
 	bool apply;            /* --apply: write the change (default: preview) */
@@ -83,7 +87,7 @@ struct cli {
 	int jobs;                  /* test --jobs N: candidates run at once */
 	/* reward and trace commands (issue 7) */
 	const char *trace_path;   /* --trace FILE: append a JSONL trace (docs/trace.md) */
-	const char *mode;         /* reward --mode, advantages --mode */
+	const char *mode;         /* reward --episode, advantages/group --advantage (old spelling of both: --mode) */
 	const char *preset;       /* advantages --preset trl|verl|openrlhf */
 	const char *functional;   /* reward --functional paper|delta|bounded */
 	const char *format;       /* trace export --format */
@@ -92,8 +96,9 @@ struct cli {
 	bool explain;             /* reward --explain */
 	void *trace;              /* the open trace of this run (agent/trace.c) or NULL */
 	void *replay;             /* set while `trace replay` re-runs this command */
+	bool replay_verify;       /* trace replay --verify */
 	const char *sarif_path;   /* eval --sarif FILE: the new diagnostics as SARIF 2.1.0 */
-	const char *episode_mode; /* group --episode M: the episode reward mode (--mode is the advantage mode) */
+	const char *episode_mode; /* eval, group --episode M: the episode reward mode */
 	/* workspace trust (core/trust.h, docs/security.md) */
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */

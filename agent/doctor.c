@@ -1,14 +1,17 @@
 /*
  * doctor.c - `lanser doctor` (what is installed, versions, what is missing)
- * and `lanser schema` (the JSON Schemas of lanser's formats).
+ * and `lanser schema` (the JSON Schemas of lanser's formats and of each
+ * command's arguments).
  */
 #include "agent/cli.h"
+#include "agent/command.h"
 #include "core/bundle.h"
 #include "rewards/tracefile.h"
 #include "core/err.h"
 #include "lsp/profile.h"
 #include "core/state.h"
 #include "core/trust.h"
+#include "core/xalloc.h"
 
 #include <curl/curl.h>
 #include <git2.h>
@@ -139,15 +142,45 @@ int cmd_doctor(struct cli *c)
 	return error;
 }
 
+/* `lanser schema command [NAME]`: the JSON Schema of a command's arguments
+ * (agent/command.h), or the list of commands. */
+static int schema_command(struct cli *c)
+{
+	const struct agent_command *cmd;
+	json_t *s;
+	char *text;
+
+	if (c->argc == 1) {
+		for (cmd = agent_commands; cmd->name; cmd++)
+			fprintf(c->out, "%-15s %s\n", cmd->name, cmd->summary);
+		return 0;
+	}
+	cmd = agent_command_find(c->argv[1]);
+	if (!cmd)
+		return ln_error_set(LN_EUSAGE, "unknown command '%s' (lanser schema command lists "
+				    "them)", c->argv[1]);
+	s = agent_cmd_schema(cmd);
+	text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(s);
+	if (!text)
+		ln_die_oom();
+	fprintf(c->out, "%s\n", text);
+	free(text);
+	return 0;
+}
+
 int cmd_schema(struct cli *c)
 {
+	if (c->argc >= 1 && c->argc <= 2 && !strcmp(c->argv[0], "command"))
+		return schema_command(c);
 	if (c->argc == 1 && !strcmp(c->argv[0], "trace")) {
 		fputs(rwd_trace_schema(), c->out);
 		return 0;
 	}
 	if (c->argc != 1 || strcmp(c->argv[0], "bundle")) {
-		fprintf(c->err, "usage: lanser schema bundle|trace\n");
-		return ln_error_set(LN_EUSAGE, "schema takes one format name: bundle or trace");
+		fprintf(c->err, "usage: lanser schema bundle|trace|command [NAME]\n");
+		return ln_error_set(LN_EUSAGE, "schema takes a format name (bundle, trace) or "
+				    "command [NAME]");
 	}
 	fputs(ln_bundle_schema(), c->out);
 	return 0;

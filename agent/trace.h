@@ -5,7 +5,7 @@
  * The dispatcher calls trace_begin() before a command and trace_end()
  * after it; a command that talks to language servers calls trace_attach()
  * once its workspace exists and trace_bundle() with its finished bundle
- * (query_begin/query_end do both). All of these do nothing when the
+ * (cmdctx_open_workspace/cmdctx_end do both). All of these do nothing when the
  * command is neither traced nor replayed.
  *
  * Replay (`lanser trace replay`) runs the very same command functions with

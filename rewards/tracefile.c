@@ -233,9 +233,9 @@ static int parse_line(struct rwd_trace_file *out, struct run_state **runs, size_
 			return ln_error_set(LN_ETRACE, "%s:%ld: a second header for run %s, or a header "
 					    "with seq != 0", name, line, runid);
 		}
-		if (schema && strcmp(schema, RWD_TRACE_SCHEMA)) {
+		if (schema && strcmp(schema, RWD_TRACE_SCHEMA) && strcmp(schema, RWD_TRACE_SCHEMA_V1)) {
 			int e = ln_error_set(LN_EVERSION, "%s:%ld: trace schema %s; this lanser reads "
-					     "%s", name, line, schema, RWD_TRACE_SCHEMA);
+					     "%s and %s", name, line, schema, RWD_TRACE_SCHEMA_V1, RWD_TRACE_SCHEMA);
 			json_decref(ev);
 			return e;
 		}

@@ -22,7 +22,11 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define RWD_TRACE_SCHEMA "lanser.trace/1"
+/* Version 2 (issue 18): the request event's `options` are the command's
+ * arguments by the command table's JSON names (docs/commands.md); version
+ * 1 files (`indexMs` for the readiness wait) are still read. */
+#define RWD_TRACE_SCHEMA "lanser.trace/2"
+#define RWD_TRACE_SCHEMA_V1 "lanser.trace/1"
 #define RWD_TRACE_MAX_LINE ((size_t)64 << 20)
 #define RWD_TRACE_MAX_EVENTS 5000000L
 

@@ -106,8 +106,15 @@ TEST(test_trace__reader_rejects_malformed_traces_with_the_line)
 	CHECK(strstr(ln_error_msg(), "frame dir"));
 	CHECK_EQ_INT(parse(H("a") "{\"type\":\"bundle\",\"run\":\"a\",\"seq\":1}\n", &f), LN_ETRACE);
 	CHECK(strstr(ln_error_msg(), "bundle event without a valid \"bundle\""));
-	CHECK_EQ_INT(parse("{\"lanser\":\"x\",\"run\":\"a\",\"schema\":\"lanser.trace/2\",\"seq\":0,"
+	/* a version this lanser does not know is refused; 1 and 2 are read */
+	CHECK_EQ_INT(parse("{\"lanser\":\"x\",\"run\":\"a\",\"schema\":\"lanser.trace/3\",\"seq\":0,"
 			   "\"type\":\"header\"}\n", &f), LN_EVERSION);
+	CHECK_EQ_INT(parse("{\"lanser\":\"x\",\"run\":\"a\",\"schema\":\"lanser.trace/2\",\"seq\":0,"
+			   "\"type\":\"header\"}\n", &f), 0);
+	rwd_trace_file_release(&f);
+	CHECK_EQ_INT(parse("{\"lanser\":\"x\",\"run\":\"a\",\"schema\":\"lanser.trace/1\",\"seq\":0,"
+			   "\"type\":\"header\"}\n", &f), 0);
+	rwd_trace_file_release(&f);
 	CHECK_EQ_INT(parse("", &f), LN_ETRACE);
 	CHECK_EQ_INT(parse(H("a") "{\"type\":\"end\",\"run\":\"a\",\"seq\":1,\"exitCode\":0,"
 			   "\"exitCode\":1}\n", &f), LN_ETRACE); /* duplicate keys */

@@ -1,0 +1,305 @@
+/*
+ * command.c - the command table (agent/command.h; docs/commands.md).
+ *
+ * Data only: what each command is called, what it takes and which function
+ * runs it. The parser, help, batch, traces and schemas read it
+ * (agent/options.c, agent/help.c). Compiled twice: with -DLANSER_THIN every
+ * command but `help` runs cmd_engine (agent/main.c), which execs the engine.
+ */
+#include "agent/command.h"
+#include "agent/cli.h"
+#include "core/text.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#ifdef LANSER_THIN
+#define CMD(fn) cmd_engine
+#else
+#define CMD(fn) fn
+#endif
+
+#define OFF(f) offsetof(struct cli, f)
+
+/* One spelling per concept (docs/commands.md): JSON names are the long
+ * names in camelCase, with "Ms" for milliseconds. */
+#define FLAG(n, j, f, h) \
+	{ .name = n, .type = AGENT_OPT_FLAG, .help = h, .json = j, .offset = OFF(f) }
+#define CLI_FLAG(n, f, h) \
+	{ .name = n, .type = AGENT_OPT_FLAG, .help = h, .offset = OFF(f), .flags = AGENT_OPTF_CLI_ONLY }
+#define STR(n, mv, j, f, h) \
+	{ .name = n, .type = AGENT_OPT_STRING, .metavar = mv, .help = h, .json = j, .offset = OFF(f) }
+#define FILEOPT(n, j, f, h) \
+	{ .name = n, .type = AGENT_OPT_FILE, .metavar = "FILE", .help = h, .json = j, .offset = OFF(f) }
+#define ENUMOPT(n, mv, j, f, w, d, h) \
+	{ .name = n, .type = AGENT_OPT_ENUM, .metavar = mv, .help = h, .json = j, .offset = OFF(f), \
+	  .words = w, .dflt = d }
+#define ALIAS(n, canon, mv, f, w) \
+	{ .name = n, .type = AGENT_OPT_ENUM, .metavar = mv, .help = "old spelling of --" canon, \
+	  .offset = OFF(f), .words = w, .flags = AGENT_OPTF_ALIAS, .alias_of = canon }
+#define END { .name = NULL }
+
+static const char *const enc_words[] = { "codepoint", "utf-8", "utf-16", NULL };
+static const char *const verify_words[] = { "diagnostics", NULL };
+static const char *const episode_words[] = { "p-grpo", "outcome", "process", "sum", NULL };
+static const char *const advantage_words[] = { "grpo", "dr_grpo", "batch", "step", NULL };
+static const char *const preset_words[] = { "trl", "verl", "openrlhf", NULL };
+static const char *const functional_words[] = { "delta", "paper", "bounded", NULL };
+static const char *const format_words[] = { "trl", "openrlhf", "verl", "prm", NULL };
+
+static int store_enc(struct cli *c, const struct agent_option *o, const char *value)
+{
+	(void)o;
+	return ln_enc_parse(&c->index_io, value);
+}
+
+static json_t *load_enc(const struct cli *c, const struct agent_option *o)
+{
+	(void)o;
+	return json_string(ln_enc_name(c->index_io));
+}
+
+const struct agent_option agent_global_options[] = {
+	{ .name = "root", .type = AGENT_OPT_STRING, .metavar = "DIR", .offset = OFF(root_opt),
+	  .set_offset = OFF(explicit_root), .flags = AGENT_OPTF_CLI_ONLY,
+	  .help = "workspace root (default: nearest .lanser.json, git top, cwd)" },
+	FLAG("json", "json", json, "print the Analysis Bundle (JSON, one line)"),
+	{ .name = "index-io", .type = AGENT_OPT_ENUM, .metavar = "ENC", .json = "indexIo",
+	  .offset = OFF(index_io), .words = enc_words, .dflt = "codepoint", .store = store_enc,
+	  .load = load_enc, .flags = AGENT_OPTF_SERVER, .help = "column unit of positions in and out" },
+	{ .name = "timeout", .type = AGENT_OPT_MS, .metavar = "MS", .json = "timeoutMs",
+	  .offset = OFF(timeout_ms), .set_offset = OFF(timeout_set), .dflt = "30000",
+	  .flags = AGENT_OPTF_SERVER,
+	  .help = "per-request timeout (default: .lanser.json timeouts.requestMs)" },
+	{ .name = "wait-index", .type = AGENT_OPT_MS, .metavar = "MS", .json = "waitIndexMs",
+	  .offset = OFF(index_ms), .set_offset = OFF(index_set), .dflt = "120000",
+	  .flags = AGENT_OPTF_SERVER,
+	  .help = "how long to wait for the server's index (default: .lanser.json timeouts.indexMs)" },
+	{ .name = "no-wait", .type = AGENT_OPT_FLAG, .json = "noWait", .offset = OFF(no_wait),
+	  .flags = AGENT_OPTF_SERVER, .help = "answer at once; the bundle says \"complete\": false" },
+	{ .name = "no-cache", .type = AGENT_OPT_FLAG, .json = "noCache", .offset = OFF(no_cache),
+	  .flags = AGENT_OPTF_SERVER, .help = "do not answer from the daemon's answer cache" },
+	CLI_FLAG("no-daemon", no_daemon, "answer in this process (also: LANSER_NO_DAEMON=1)"),
+	CLI_FLAG("trust", trust, "trust the workspace's .lanser.json for this run (CI)"),
+	{ .name = "config", .type = AGENT_OPT_PATH, .metavar = "FILE", .offset = OFF(config_path),
+	  .flags = AGENT_OPTF_CLI_ONLY,
+	  .help = "read FILE instead of .lanser.json (trusted: you named it; eval/group: "
+		  "instead of the base commit's too)" },
+	{ .name = "trace", .type = AGENT_OPT_FILE, .metavar = "FILE", .offset = OFF(trace_path),
+	  .flags = AGENT_OPTF_CLI_ONLY,
+	  .help = "append a replayable JSONL trace of the run (docs/trace.md)" },
+	CLI_FLAG("help", help_or_version, "this help; with a command, that command's"),
+	CLI_FLAG("version", help_or_version, "print the version"),
+	END,
+};
+
+static const struct agent_option no_options[] = { END };
+
+static const struct agent_option refs_options[] = {
+	FLAG("no-decl", "noDecl", no_decl, "leave the declaration out"),
+	END,
+};
+
+static const struct agent_option workspace_options[] = {
+	FLAG("workspace", "workspace", workspace, "over the whole workspace"),
+	END,
+};
+
+static const struct agent_option batch_options[] = {
+	FILEOPT("in", "in", in_path, "requests, one JSON object per line (- for stdin)"),
+	FILEOPT("out", "out", out_path, "bundles, one per line (- for stdout)"),
+	END,
+};
+
+static const struct agent_option daemon_options[] = {
+	FLAG("wait-ready", "waitReady", wait_ready, "start: wait until every server is ready"),
+	FLAG("all", "all", all, "stop: every daemon of this user that runs this lanser program "
+	     "(others are listed, left alone)"),
+	END,
+};
+
+static const struct agent_option locate_options[] = {
+	STR("at", "REV", "at", at, "the git revision the selector was written against"),
+	END,
+};
+
+#define EDIT_OPTIONS \
+	FLAG("apply", "apply", apply, "write the change (default: preview)"), \
+	FLAG("allow-dirty", "allowDirty", allow_dirty, "apply over uncommitted changes (they are kept)"), \
+	{ .name = "commit", .type = AGENT_OPT_STRING, .metavar = "MSG", .json = "commit", \
+	  .offset = OFF(commit_msg), .flags = AGENT_OPTF_NONEMPTY, \
+	  .help = "commit the applied change with this message" }, \
+	{ .name = "verify", .type = AGENT_OPT_ENUM, .metavar = "diagnostics", .json = "verify", \
+	  .offset = OFF(verify), .words = verify_words, .flags = AGENT_OPTF_OPTIONAL_WORD, \
+	  .help = "apply, compare errors before/after, roll back on new ones" }, \
+	{ .name = "max-new-errors", .type = AGENT_OPT_INT, .metavar = "N", .json = "maxNewErrors", \
+	  .offset = OFF(max_new_errors), .set_offset = OFF(max_new_errors_set), .min = 0, \
+	  .max = 100000, .dflt = "0", \
+	  .help = "--verify: new errors tolerated (default: .lanser.json verify.maxNewErrors)" }
+
+static const struct agent_option edit_options[] = { EDIT_OPTIONS, END };
+
+static const struct agent_option actions_options[] = {
+	EDIT_OPTIONS,
+	{ .name = "pick", .type = AGENT_OPT_INT, .metavar = "N", .json = "pick", .offset = OFF(pick),
+	  .min = 1, .max = 100000, .help = "the Nth action (1-based): preview it, or write it with --apply" },
+	END,
+};
+
+#define CANDIDATE_OPTIONS \
+	FILEOPT("task", "task", task_path, "a task file (docs/task.schema.json)"), \
+	{ .name = "patch", .type = AGENT_OPT_LIST, .metavar = "FILE", .json = "patches", \
+	  .offset = OFF(patches), .count_offset = OFF(npatches), .max = 64, \
+	  .help = "a candidate patch, in a worktree of its own (repeatable)" }, \
+	STR("base", "REV", "base", base, "the revision candidates start from (default HEAD)"), \
+	STR("tests", "ID,...", "tests", tests, "FAIL_TO_PASS test ids to account for"), \
+	FLAG("no-isolation", "noIsolation", no_isolation, \
+	     "no sandbox box, resource limits only (loudly)"), \
+	{ .name = "jobs", .type = AGENT_OPT_INT, .metavar = "N", .json = "jobs", .offset = OFF(jobs), \
+	  .min = 1, .max = 64, .dflt = "2", .help = "candidates run at once" }
+
+static const struct agent_option test_options[] = { CANDIDATE_OPTIONS, END };
+
+static const struct agent_option reward_options[] = {
+	ENUMOPT("episode", "M", "episode", mode, episode_words, "p-grpo",
+		"episode: how R_format, R_outcome and R_process combine"),
+	ALIAS("mode", "episode", "M", mode, episode_words),
+	ENUMOPT("functional", "F", "functional", functional, functional_words, "delta",
+		"step: the process-reward functional"),
+	FLAG("explain", "explain", explain, "show the formula with the values put in"),
+	END,
+};
+
+#define ADVANTAGE_OPTIONS(mode_field) \
+	ENUMOPT("advantage", "A", "advantage", mode_field, advantage_words, "grpo", \
+		"the advantage mode"), \
+	ALIAS("mode", "advantage", "A", mode_field, advantage_words), \
+	ENUMOPT("preset", "P", "preset", preset, preset_words, "trl", \
+		"trainer preset: its epsilon (trl 1e-4, verl 1e-6, openrlhf 1e-9)"), \
+	{ .name = "eps", .type = AGENT_OPT_NUMBER, .metavar = "X", .json = "eps", .offset = OFF(eps), \
+	  .min = 0, .help = "override the preset's epsilon (a number >= 0)" }
+
+static const struct agent_option advantages_options[] = {
+	ADVANTAGE_OPTIONS(mode),
+	FILEOPT("in", "in", in_path, "groups, one JSON line each (default: stdin)"),
+	END,
+};
+
+static const struct agent_option trace_options[] = {
+	FLAG("verify", "verify", replay_verify,
+	     "replay: compare every bundle and reward instead of printing them"),
+	ENUMOPT("format", "F", "format", format, format_words, NULL, "export: the trainer's format"),
+	STR("event", "KIND", "event", event_kind, "list, show: only events of this kind"),
+	END,
+};
+
+static const struct agent_option eval_options[] = {
+	CANDIDATE_OPTIONS,
+	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
+		"the episode reward mode"),
+	ALIAS("mode", "episode", "M", episode_mode, episode_words),
+	FILEOPT("sarif", "sarif", sarif_path, "write the new diagnostics as SARIF 2.1.0"),
+	END,
+};
+
+static const struct agent_option group_options[] = {
+	CANDIDATE_OPTIONS,
+	FILEOPT("in", "in", in_path, "completions, one JSON line each"),
+	FILEOPT("out", "out", out_path, "every candidate's eval bundle, one per line"),
+	ADVANTAGE_OPTIONS(mode),
+	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
+		"the episode reward mode"),
+	END,
+};
+
+static const struct agent_option trust_options[] = {
+	FLAG("revoke", "revoke", revoke, "forget this workspace's trust"),
+	FLAG("list", "list", list, "list the trusted workspaces"),
+	END,
+};
+
+#define Q (AGENT_CMD_WORKSPACE | AGENT_CMD_DAEMON)
+#define W (AGENT_CMD_WORKSPACE | AGENT_CMD_WRITES)
+
+const struct agent_command agent_commands[] = {
+	{ "def", CMD(cmd_def), Q | AGENT_CMD_QUERY, "<selector>", "go to definition",
+	  "one selector (docs/selectors.md)", 1, 1, no_options },
+	{ "refs", CMD(cmd_refs), Q | AGENT_CMD_QUERY, "<selector>", "find references",
+	  "one selector", 1, 1, refs_options },
+	{ "hover", CMD(cmd_hover), Q | AGENT_CMD_QUERY, "<selector>", "type and documentation at a position",
+	  "one selector", 1, 1, no_options },
+	{ "symbols", CMD(cmd_symbols), Q | AGENT_CMD_QUERY, "<file> | --workspace [query]",
+	  "document or workspace symbols", "a file, or with workspace an optional query", 0, 1,
+	  workspace_options },
+	{ "diag", CMD(cmd_diag), Q | AGENT_CMD_QUERY, "[file...]",
+	  "diagnostics for files (default: the whole workspace)", "files (none: the whole workspace)",
+	  0, -1, workspace_options },
+	{ "batch", CMD(cmd_batch), AGENT_CMD_WORKSPACE, "--in FILE --out FILE",
+	  "one request per JSONL line, one bundle per line (docs/daemon.md)", "none", 0, 0,
+	  batch_options },
+	{ "daemon", CMD(cmd_daemon), AGENT_CMD_WORKSPACE, "start|stop|status|run",
+	  "the warm per-workspace daemon (docs/daemon.md)", "the subcommand", 1, 1, daemon_options },
+	{ "doctor", CMD(cmd_doctor), AGENT_CMD_WORKSPACE, "", "what is installed, versions, what is missing",
+	  "none", 0, 0, no_options },
+	{ "schema", CMD(cmd_schema), 0, "bundle|trace|command [name]",
+	  "print the JSON Schema of a format, or of a command's arguments",
+	  "bundle, trace, or command and a command name", 1, 2, no_options },
+	{ "outline", CMD(cmd_outline), Q, "<file>", "symbols from tree-sitter alone (no server)",
+	  "one file", 1, 1, no_options },
+	{ "locate", CMD(cmd_locate), Q, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
+	  "one selector", 1, 1, locate_options },
+	{ "prepare-rename", CMD(cmd_prepare_rename), AGENT_CMD_WORKSPACE, "<selector>",
+	  "can the symbol here be renamed, and its range", "one selector", 1, 1, no_options },
+	{ "rename", CMD(cmd_rename), W, "<selector> <new-name>",
+	  "rename a symbol everywhere (diff preview; --apply writes)", "a selector and the new name",
+	  2, 2, edit_options },
+	{ "actions", CMD(cmd_actions), W, "<selector>",
+	  "code actions at a position; --pick N previews one, --apply writes it", "one selector", 1, 1,
+	  actions_options },
+	{ "patch", CMD(cmd_patch), W, "<file|->",
+	  "check and preview a unified diff; --apply writes it (docs/edits.md)",
+	  "the diff file, or - for stdin", 1, 1, edit_options },
+	{ "test", CMD(cmd_test), W, "", "build and run the tests in the sandbox (docs/sandbox.md)",
+	  "none", 0, 0, test_options },
+	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...",
+	  "process or episode reward from given terms (docs/rewards.md)",
+	  "step or episode, then TERM=VALUE pairs", 1, -1, reward_options },
+	{ "advantages", CMD(cmd_advantages), 0, "", "GRPO advantages for JSONL groups of rewards "
+	  "(docs/rewards.md)", "none", 0, 0, advantages_options },
+	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE [RUN]",
+	  "read, verify and export traces (docs/trace.md)", "the subcommand, the file, and for "
+	  "list/show an optional run id", 2, 3, trace_options },
+	{ "eval", CMD(cmd_eval), W, "", "CI verdict for a patch: diagnostics, tests, reward, policy "
+	  "(docs/eval.md)", "none", 0, 0, eval_options },
+	{ "group", CMD(cmd_group), W, "[patch...]",
+	  "rewards and GRPO advantages of a group of candidates (docs/eval.md)", "candidate patch files",
+	  0, -1, group_options },
+	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
+	  "(docs/security.md)", "none", 0, 0, trust_options },
+	{ "help", cmd_help, 0, "[command]", "this help, or a command's", "a command name", 0, 1,
+	  no_options },
+	{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL },
+};
+
+const struct agent_command *agent_command_find(const char *name)
+{
+	const struct agent_command *c;
+
+	for (c = agent_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+const struct agent_option *agent_option_find(const struct agent_command *cmd, const char *name)
+{
+	const struct agent_option *o;
+
+	for (o = agent_global_options; o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	for (o = cmd ? cmd->options : NULL; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o;
+	return NULL;
+}

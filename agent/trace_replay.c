@@ -1,0 +1,728 @@
+/*
+ * trace_replay.c - `lanser trace replay [--verify] FILE` (docs/trace.md).
+ *
+ * The events of one run become a struct lsp_replayer; the recorded
+ * command line is rebuilt with the command table's parser and run again
+ * through the same command function, against a workspace with no server
+ * and no disk, and the bundle it builds is compared with the recorded one.
+ * Rewards and advantages are recomputed from their recorded terms. The
+ * first event that comes out differently is named (exit 76); a trace that
+ * cannot be read as one is exit 85.
+ */
+#include "agent/cli.h"
+#include "agent/command.h"
+#include "agent/trace.h"
+#include "agent/trace_int.h"
+#include "core/bundle.h"
+#include "core/err.h"
+#include "core/jcs.h"
+#include "core/limits.h"
+#include "core/xalloc.h"
+#include "core/xjson.h"
+#include "lsp/workspace.h"
+#include "rewards/advantage.h"
+#include "rewards/reward.h"
+#include "rewards/tracefile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rp_queue {
+	struct lsp_replay_item *items;
+	size_t n, pos;
+};
+
+struct rp_server {
+	const char *profile, *version;
+	const json_t *snapshot;
+	long line;
+	bool used;
+	struct rp_queue q;
+};
+
+struct replayer {
+	const char *file;
+	struct rp_server *servers;
+	size_t nservers;
+	const struct rwd_trace_ev **docs, **probes;
+	size_t ndocs, nprobes;
+	char **owned;          /* pump bodies */
+	size_t nowned;
+	json_t *produced;      /* the bundle the replay built */
+	struct lsp_replayer ops;
+};
+
+static int q_peek(void *ctx, struct lsp_replay_item *out)
+{
+	struct rp_queue *q = ctx;
+	if (q->pos >= q->n)
+		return 0;
+	*out = q->items[q->pos];
+	return 1;
+}
+
+static void q_advance(void *ctx)
+{
+	struct rp_queue *q = ctx;
+	if (q->pos < q->n)
+		q->pos++;
+}
+
+static int rp_server_cb(void *ctx, const char *profile, const json_t **snapshot,
+			const char **version, struct lsp_replay *src)
+{
+	struct replayer *rp = ctx;
+	size_t i;
+
+	for (i = 0; i < rp->nservers; i++) {
+		struct rp_server *s = &rp->servers[i];
+		if (s->used || strcmp(s->profile, profile))
+			continue;
+		s->used = true;
+		*snapshot = s->snapshot;
+		*version = s->version;
+		src->peek = q_peek;
+		src->advance = q_advance;
+		src->ctx = &s->q;
+		return 0;
+	}
+	return ln_error_set(LN_EREPLAY, "replay: lanser starts %s here, but the trace has no "
+			    "(further) %s server", profile, profile);
+}
+
+/* A recorded LN_E* code from an untrusted trace. */
+static int recorded_code(const json_t *v)
+{
+	json_int_t e = json_integer_value(v);
+	return e < 0 && e > -256 ? (int)e : LN_ETRACE;
+}
+
+static int rp_document_cb(void *ctx, const char *path, const char **data, size_t *len,
+			  int *error, const char **message)
+{
+	struct replayer *rp = ctx;
+	size_t i;
+
+	for (i = 0; i < rp->ndocs; i++) {
+		json_t *ev = rp->docs[i]->ev;
+		if (strcmp(json_string_value(json_object_get(ev, "path")), path))
+			continue;
+		if (json_object_get(ev, "error")) {
+			*error = recorded_code(json_object_get(ev, "error"));
+			*message = json_string_value(json_object_get(ev, "message"));
+			return 0;
+		}
+		if (!json_is_string(json_object_get(ev, "text")))
+			return ln_error_set(LN_ETRACE, "%s:%ld: document event without text", rp->file,
+					    rp->docs[i]->line);
+		*data = json_string_value(json_object_get(ev, "text"));
+		*len = json_string_length(json_object_get(ev, "text"));
+		*error = 0;
+		return 0;
+	}
+	return ln_error_set(LN_EREPLAY, "replay: lanser reads %s, which the trace never read", path);
+}
+
+static int rp_probe_cb(void *ctx, const char *name, const char *key, const json_t **value,
+		       int *error, const char **message)
+{
+	struct replayer *rp = ctx;
+	size_t i;
+
+	for (i = 0; i < rp->nprobes; i++) {
+		json_t *ev = rp->probes[i]->ev;
+		if (strcmp(json_string_value(json_object_get(ev, "name")), name) ||
+		    strcmp(json_string_value(json_object_get(ev, "key")), key))
+			continue;
+		if (json_object_get(ev, "error")) {
+			*error = recorded_code(json_object_get(ev, "error"));
+			*message = json_string_value(json_object_get(ev, "message"));
+		} else {
+			*error = 0;
+			*value = json_object_get(ev, "value");
+		}
+		return 0;
+	}
+	return ln_error_set(LN_EREPLAY, "replay: lanser looks up %s '%s', which the trace never "
+			    "did", name, key);
+}
+
+static void rp_release(struct replayer *rp)
+{
+	size_t i;
+
+	for (i = 0; i < rp->nservers; i++)
+		free(rp->servers[i].q.items);
+	free(rp->servers);
+	free(rp->docs);
+	free(rp->probes);
+	for (i = 0; i < rp->nowned; i++)
+		free(rp->owned[i]);
+	free(rp->owned);
+	json_decref(rp->produced);
+	memset(rp, 0, sizeof *rp);
+}
+
+void trace_push(void **arr, size_t *n, size_t size, const void *item)
+{
+	if ((*n & (*n - 1)) == 0)
+		*arr = xreallocarray(*arr, *n ? 2 * *n : 1, size);
+	memcpy((char *)*arr + *n * size, item, size);
+	(*n)++;
+}
+
+/* Builds the replayer of the run whose events are ev[0..n). */
+static int rp_build(struct replayer *rp, const char *file, const struct rwd_trace_ev *const *ev,
+		    size_t n)
+{
+	size_t i, j;
+
+	memset(rp, 0, sizeof *rp);
+	rp->file = file;
+	for (i = 0; i < n; i++) {
+		const struct rwd_trace_ev *e = ev[i];
+		const char *server = json_string_value(json_object_get(e->ev, "server"));
+		struct rp_server *cur = NULL;
+		struct lsp_replay_item it = { 0, NULL, 0, e->line };
+		if (!strcmp(e->type, "server")) {
+			struct rp_server s = { 0 };
+			s.profile = server;
+			s.version = json_string_value(json_object_get(e->ev, "version"));
+			s.snapshot = json_object_get(e->ev, "snapshot");
+			s.line = e->line;
+			trace_push((void **)&rp->servers, &rp->nservers, sizeof s, &s);
+			continue;
+		}
+		if (!strcmp(e->type, "document")) {
+			trace_push((void **)&rp->docs, &rp->ndocs, sizeof e, &e);
+			continue;
+		}
+		if (!strcmp(e->type, "probe")) {
+			trace_push((void **)&rp->probes, &rp->nprobes, sizeof e, &e);
+			continue;
+		}
+		if (strcmp(e->type, "frame") && strcmp(e->type, "pump") && strcmp(e->type, "deadline"))
+			continue;
+		/* the latest start of that server; frames before any (the
+		 * start-up of a fresh server) are history, not replayed */
+		for (j = rp->nservers; j-- > 0;)
+			if (!strcmp(rp->servers[j].profile, server)) {
+				cur = &rp->servers[j];
+				break;
+			}
+		if (!cur)
+			continue;
+		if (!strcmp(e->type, "frame")) {
+			json_t *b = json_object_get(e->ev, "body");
+			it.dir = json_string_value(json_object_get(e->ev, "dir"))[0];
+			it.body = json_string_value(b);
+			it.len = json_string_length(b);
+		} else if (!strcmp(e->type, "pump")) {
+			const json_t *nv = json_object_get(e->ev, "n");
+			json_t *m;
+			char *body;
+			if (!nv)
+				return ln_error_set(LN_ETRACE, "%s:%ld: malformed pump event", file, e->line);
+			m = xjson_pack("{s:O}", "n", nv);
+			if (json_object_get(e->ev, "error")) {
+				json_object_set(m, "error", json_object_get(e->ev, "error"));
+				json_object_set(m, "message", json_object_get(e->ev, "message"));
+			}
+			body = json_dumps(m, JSON_COMPACT);
+			json_decref(m);
+			if (!body)
+				return ln_error_set(LN_ETRACE, "%s:%ld: malformed pump event", file, e->line);
+			trace_push((void **)&rp->owned, &rp->nowned, sizeof body, &body);
+			it.dir = 'p';
+			it.body = body;
+			it.len = strlen(body);
+		} else {
+			it.dir = 'd';
+			it.body = "{}";
+			it.len = 2;
+		}
+		trace_push((void **)&cur->q.items, &cur->q.n, sizeof it, &it);
+	}
+	rp->ops.server = rp_server_cb;
+	rp->ops.document = rp_document_cb;
+	rp->ops.probe = rp_probe_cb;
+	rp->ops.ctx = rp;
+	return 0;
+}
+
+bool trace_replay_capture(struct cli *c, const json_t *bundle)
+{
+	struct replayer *rp = c->replay;
+
+	if (!rp)
+		return false;
+	json_decref(rp->produced);
+	rp->produced = json_deep_copy(bundle);
+	return true;
+}
+
+const struct lsp_replayer *trace_replayer(struct cli *c)
+{
+	struct replayer *rp = c->replay;
+	return rp ? &rp->ops : NULL;
+}
+
+/* The command a request event names, when replay re-runs it (queries). */
+static const struct agent_command *query_cmd(const char *name)
+{
+	const struct agent_command *cmd = name ? agent_command_find(name) : NULL;
+
+	return cmd && (cmd->flags & AGENT_CMD_QUERY) ? cmd : NULL;
+}
+
+/* A configured time of the request event; the defaults are core/config.c's. */
+static int int_opt(const json_t *o, const char *k, int dflt)
+{
+	const json_t *v = json_object_get(o, k);
+	json_int_t x = json_integer_value(v);
+	return json_is_integer(v) && x >= 0 && x <= LN_TIMEOUT_MAX_MS ? (int)x : dflt;
+}
+
+/* The recorded command line as argv (the program name first): the options
+ * by JSON name, then "--" and the positional args. A version 1 request
+ * spelled the readiness wait `indexMs` and recorded workspace and noDecl
+ * for every command (the old parser took and ignored them): those a
+ * command does not take are left out. */
+static int request_argv(json_t **out, const struct agent_command *cmd, const json_t *ev, bool v1)
+{
+	const json_t *opts = json_object_get(ev, "options"), *args = json_object_get(ev, "args");
+	json_t *argv = xjson_pack("[s, s]", "lanser", cmd->name), *use = NULL, *v;
+	const char *key;
+	size_t i;
+	int error = 0;
+
+	if (v1 && json_is_object(opts)) {
+		use = json_object();
+		json_object_foreach((json_t *)opts, key, v) {
+			const char *name = !strcmp(key, "indexMs") ? "waitIndexMs" : key;
+			if (agent_option_by_json(cmd, name))
+				json_object_set(use, name, v);
+		}
+	}
+	error = agent_cmd_json_argv(argv, cmd, use ? use : opts);
+	json_decref(use);
+	json_array_append_new(argv, json_string("--"));
+	for (i = 0; !error && i < json_array_size(args); i++) {
+		if (!json_is_string(json_array_get(args, i)))
+			error = ln_error_set(LN_ETRACE, "request args must be strings");
+		else
+			json_array_append(argv, json_array_get(args, i));
+	}
+	if (!error && (!json_is_array(args) || json_array_size(args) > AGENT_CMD_MAX_ARGS))
+		error = ln_error_set(LN_ETRACE, "request args must be an array of at most %d strings",
+				     AGENT_CMD_MAX_ARGS);
+	if (error) {
+		json_decref(argv);
+		return error;
+	}
+	*out = argv;
+	return 0;
+}
+
+/* Rebuilds the command line of a request event into c, with the same
+ * parser as the command line (agent/options.c). c->argv points into
+ * *argv_json, which the caller releases after c. */
+static int request_cli(struct cli *c, json_t **argv_json, const struct agent_command *cmd,
+		       const struct trace_run *r, const char *file, const struct rwd_trace_ev *req)
+{
+	const json_t *ev = req->ev, *times = json_object_get(ev, "configTimes");
+	const struct rwd_trace_ev *hd = trace_run_find(r, "header");
+	const char *schema = hd ? json_string_value(json_object_get(hd->ev, "schema")) : NULL;
+	const struct agent_command *parsed = NULL;
+	char **argv;
+	size_t n, i;
+	int error;
+
+	error = request_argv(argv_json, cmd, ev, !schema || !strcmp(schema, RWD_TRACE_SCHEMA_V1));
+	if (error)
+		return ln_error_set(LN_ETRACE, "%s:%ld: request event: %s", file, req->line,
+				    ln_error_msg());
+	n = json_array_size(*argv_json);
+	argv = xcalloc(n + 1, sizeof *argv);
+	for (i = 0; i < n; i++)
+		argv[i] = (char *)json_string_value(json_array_get(*argv_json, i));
+	c->index_io = LN_ENC_CODEPOINT;
+	error = agent_cmdline_parse(c, &parsed, (int)n, argv, json_string_value(json_object_get(ev, "cwd")));
+	free(argv);
+	if (!error && parsed != cmd)
+		error = ln_error_set(LN_EUSAGE, "not a command line of %s", cmd->name);
+	if (error)
+		return ln_error_set(LN_ETRACE, "%s:%ld: request event: %s", file, req->line,
+				    ln_error_msg());
+	c->root = xstrdup(json_string_value(json_object_get(ev, "root")));
+	c->cwd = xstrdup(json_string_value(json_object_get(ev, "cwd")));
+	c->cfg.json = json_incref(json_object_get(ev, "config"));
+	snprintf(c->cfg.digest, sizeof c->cfg.digest, "%s",
+		 json_string_value(json_object_get(ev, "configDigest")));
+	c->cfg.request_ms = int_opt(times, "requestMs", 30000);
+	c->cfg.init_ms = int_opt(times, "initMs", 60000);
+	c->cfg.index_ms = int_opt(times, "indexMs", 120000);
+	c->cfg.diagnostics_ms = int_opt(times, "diagnosticsMs", 60000);
+	if (!c->timeout_set)
+		c->timeout_ms = c->cfg.request_ms;
+	if (!c->index_set)
+		c->index_ms = c->cfg.index_ms;
+	c->in_daemon = json_is_true(json_object_get(ev, "daemon"));
+	return 0;
+}
+
+/* Re-runs the query of one run; *out is the bundle it builds (new ref). */
+static int replay_query(struct cli *parent, const char *file, const struct trace_run *r,
+			const struct rwd_trace_ev *req, json_t **out)
+{
+	const struct agent_command *cmd = query_cmd(json_string_value(json_object_get(req->ev, "command")));
+	struct replayer rp;
+	struct cli c;
+	json_t *argv = NULL;
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	int error;
+
+	*out = NULL;
+	if (!cmd)
+		return 0;
+	memset(&c, 0, sizeof c);
+	error = request_cli(&c, &argv, cmd, r, file, req);
+	if (!error)
+		error = rp_build(&rp, file, r->ev, r->n);
+	if (error)
+		goto done;
+	c.out = open_memstream(&obuf, &olen);
+	c.err = open_memstream(&ebuf, &elen);
+	if (!c.out || !c.err)
+		ln_die_oom();
+	c.replay = &rp;
+	c.exec = parent->exec;
+	cmd->fn(&c);
+	fclose(c.out);
+	fclose(c.err);
+	free(obuf);
+	free(ebuf);
+	*out = rp.produced ? json_incref(rp.produced) : NULL;
+	rp_release(&rp);
+	ln_error_clear();
+done:
+	free(c.argv);
+	free(c.root);
+	free(c.cwd);
+	json_decref(c.cfg.json);
+	json_decref(argv);
+	return error;
+}
+
+void trace_num_text(char out[40], const json_t *v)
+{
+	if (!json_is_number(v) || jcs_format_number(out, 40, json_number_value(v)))
+		snprintf(out, 40, "null");
+}
+
+static double num(const json_t *o, const char *k, bool *ok)
+{
+	const json_t *v = json_object_get(o, k);
+	if (!json_is_number(v)) {
+		*ok = false;
+		return 0;
+	}
+	return json_number_value(v);
+}
+
+/* Recomputes a recorded reward from its recorded terms. 0 when equal;
+ * LN_EREPLAY naming the line when not; LN_ETRACE when unusable. */
+static int replay_reward(const char *file, const struct rwd_trace_ev *e, char *msg, size_t n)
+{
+	const json_t *ev = e->ev, *terms = json_object_get(ev, "terms");
+	const char *kind = json_string_value(json_object_get(ev, "kind"));
+	char want[40], got[40];
+	bool ok = true;
+	double r = 0;
+	json_t *rv;
+
+	if (!strcmp(kind, "step")) {
+		const json_t *f = json_object_get(ev, "functional"), *w = json_object_get(f, "weights");
+		enum rwd_functional fn;
+		struct rwd_weights wt;
+		struct rwd_step st;
+		if (!json_is_string(json_object_get(f, "name")) ||
+		    rwd_functional_parse(&fn, json_string_value(json_object_get(f, "name"))))
+			return ln_error_set(LN_ETRACE, "%s:%ld: reward event with an unknown functional",
+					    file, e->line);
+		wt.wd = num(w, "wd", &ok);
+		wt.ws = num(w, "ws", &ok);
+		wt.wc = num(w, "wc", &ok);
+		st.d_prev = num(terms, "D0", &ok);
+		st.d = num(terms, "D", &ok);
+		st.s = num(terms, "S", &ok);
+		st.c = num(terms, "c", &ok);
+		st.c_prev = json_object_get(terms, "c0") ? num(terms, "c0", &ok) : st.c;
+		if (!ok || rwd_step_check(fn, &wt, &st))
+			return ln_error_set(LN_ETRACE, "%s:%ld: reward event with unusable terms", file,
+					    e->line);
+		r = rwd_process_step(fn, &wt, &st);
+	} else if (!strcmp(kind, "episode")) {
+		enum rwd_episode_mode m;
+		struct rwd_episode ep = { true, "", 0, 0, 0 };
+		const char *mode = json_string_value(json_object_get(ev, "mode"));
+		if (!mode || rwd_episode_mode_parse(&m, mode))
+			return ln_error_set(LN_ETRACE, "%s:%ld: reward event with an unknown mode", file,
+					    e->line);
+		ep.scorable = !json_is_false(json_object_get(ev, "scorable"));
+		ep.r_format = num(terms, "format", &ok);
+		ep.r_outcome = num(terms, "outcome", &ok);
+		ep.r_process = num(terms, "process", &ok);
+		if (!ok)
+			return ln_error_set(LN_ETRACE, "%s:%ld: reward event with unusable terms", file,
+					    e->line);
+		if (json_object_get(ev, "processSteps")) {
+			/* R_process from its steps: the mean bounded step reward */
+			const json_t *ps = json_object_get(ev, "processSteps");
+			const json_t *w = json_object_get(json_object_get(ps, "functional"), "weights");
+			const json_t *steps = json_object_get(ps, "steps"), *x;
+			struct rwd_weights wt;
+			struct rwd_step *st;
+			size_t i;
+			char p1[40], p2[40];
+			json_t *pv;
+			wt.wd = num(w, "wd", &ok);
+			wt.ws = num(w, "ws", &ok);
+			wt.wc = num(w, "wc", &ok);
+			if (!ok || !json_is_array(steps) || json_array_size(steps) > 100000)
+				return ln_error_set(LN_ETRACE, "%s:%ld: reward event with unusable process "
+						    "steps", file, e->line);
+			st = xcalloc(json_array_size(steps) + 1, sizeof *st);
+			json_array_foreach(steps, i, x) {
+				st[i].d_prev = num(x, "D0", &ok);
+				st[i].d = num(x, "D", &ok);
+				st[i].s = num(x, "S", &ok);
+				st[i].c_prev = num(x, "c0", &ok);
+				st[i].c = num(x, "c", &ok);
+				if (ok && rwd_step_check(RWD_BOUNDED, &wt, &st[i]))
+					ok = false;
+			}
+			if (ok)
+				r = rwd_process_episode(&wt, st, json_array_size(steps));
+			free(st);
+			if (!ok)
+				return ln_error_set(LN_ETRACE, "%s:%ld: reward event with unusable process "
+						    "steps", file, e->line);
+			pv = rwd_number(r);
+			trace_num_text(p1, pv);
+			json_decref(pv);
+			trace_num_text(p2, json_object_get(terms, "process"));
+			if (strcmp(p1, p2)) {
+				snprintf(msg, n, "%s:%ld: reward event (run %s, seq %lld): R_process "
+					 "differs: recorded %s, recomputed from its steps %s", file, e->line,
+					 e->run, e->seq, p2, p1);
+				return LN_EREPLAY;
+			}
+		}
+		r = rwd_episode_reward(m, &ep);
+	} else {
+		return 0; /* a kind from a later version: nothing to check */
+	}
+	rv = rwd_number(r);
+	trace_num_text(got, rv);
+	json_decref(rv);
+	trace_num_text(want, json_object_get(ev, "reward"));
+	if (strcmp(got, want)) {
+		snprintf(msg, n, "%s:%ld: reward event (run %s, seq %lld) differs: recorded %s, "
+			 "recomputed %s", file, e->line, e->run, e->seq, want, got);
+		return LN_EREPLAY;
+	}
+	return 0;
+}
+
+/* The first top-level member (meta.volatile and bundleId aside) where two
+ * bundles differ, for the mismatch message. */
+static const char *first_diff(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = { "schema", "request", "resolution", "facts", "complete",
+		"inputs", "environment", "capabilities", "meta" };
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		json_t *x = json_deep_copy(json_object_get(a, keys[i]));
+		json_t *y = json_deep_copy(json_object_get(b, keys[i]));
+		bool same;
+		json_object_del(x, "volatile");
+		json_object_del(y, "volatile");
+		same = json_equal(x, y) || (!x && !y);
+		json_decref(x);
+		json_decref(y);
+		if (!same)
+			return keys[i];
+	}
+	return "bundleId";
+}
+
+/* Recomputes the advantages events of one run (a `lanser advantages`
+ * call: in batch mode its groups share one std, recomputed here too). */
+static int replay_advantages(const char *file, const struct trace_run *r, size_t *count, char *msg,
+			     size_t n)
+{
+	struct rwd_group *g = xcalloc(r->n ? r->n : 1, sizeof *g);
+	const struct rwd_trace_ev **ev = xcalloc(r->n ? r->n : 1, sizeof *ev);
+	size_t k = 0, i, total = 0;
+	double mean, std = 0, *all;
+	int error = 0;
+
+	for (i = 0; i < r->n && !error; i++) {
+		if (strcmp(r->ev[i]->type, "advantages"))
+			continue;
+		if (rwd_group_parse(&g[k], json_object_get(r->ev[i]->ev, "group")))
+			error = ln_error_set(LN_ETRACE, "%s:%ld: advantages event: %s", file,
+					     r->ev[i]->line, ln_error_msg());
+		ev[k] = r->ev[i];
+		total += g[k].n;
+		k++;
+	}
+	all = xmalloc((total ? total : 1) * sizeof *all);
+	for (i = 0, total = 0; i < k && !error; i++) {
+		memcpy(all + total, g[i].r, g[i].n * sizeof *all);
+		total += g[i].n;
+	}
+	rwd_mean_std(all, total, &mean, &std);
+	free(all);
+	for (i = 0; i < k && !error; i++) {
+		const json_t *e = ev[i]->ev;
+		enum rwd_adv_mode mode;
+		enum rwd_preset preset;
+		const json_t *eps = json_object_get(e, "epsilon");
+		json_t *got;
+		char *a, *b;
+		if (!json_is_string(json_object_get(e, "mode")) || !json_is_string(json_object_get(e,
+		    "preset")) || !json_is_number(eps) || json_number_value(eps) < 0 ||
+		    rwd_adv_mode_parse(&mode, json_string_value(json_object_get(e, "mode"))) ||
+		    rwd_preset_parse(&preset, json_string_value(json_object_get(e, "preset")))) {
+			error = ln_error_set(LN_ETRACE, "%s:%ld: advantages event without a valid mode, "
+					     "preset and epsilon", file, ev[i]->line);
+			break;
+		}
+		got = rwd_group_advantages(&g[i], mode, preset, json_number_value(eps), std);
+		a = jcs_dumps(got);
+		b = jcs_dumps(json_object_get(e, "result"));
+		if (!a || !b || strcmp(a, b)) {
+			snprintf(msg, n, "%s:%ld: advantages event (run %s, seq %lld) differs: recorded "
+				 "%.200s, recomputed %.200s", file, ev[i]->line, r->id, ev[i]->seq,
+				 b ? b : "(unusable)", a ? a : "(unusable)");
+			error = LN_EREPLAY;
+		}
+		free(a);
+		free(b);
+		json_decref(got);
+		(*count)++;
+	}
+	for (i = 0; i < r->n; i++)
+		rwd_group_release(&g[i]);
+	free(g);
+	free(ev);
+	return error;
+}
+
+int trace_replay_file(struct cli *c, const char *file)
+{
+	struct rwd_trace_file f;
+	struct trace_run *runs = NULL;
+	size_t nruns = 0, i, j, bundles = 0, rewards = 0, advs = 0, unrun = 0;
+	int error;
+	char msg[1024] = "";
+
+	error = rwd_trace_read(&f, file);
+	if (error)
+		return error;
+	trace_runs_of(&f, &runs, &nruns);
+	for (i = 0; i < nruns && !error; i++) {
+		const struct trace_run *r = &runs[i];
+		const struct rwd_trace_ev *req = trace_run_find(r, "request"), *be = trace_run_find(r, "bundle");
+		if (!trace_run_find(r, "end")) {
+			error = ln_error_set(LN_ETRACE, "%s:%ld: run %s has no end event (the trace was "
+					     "cut, or the run is still being written)", file,
+					     r->ev[r->n - 1]->line, r->id);
+			break;
+		}
+		for (j = 0; j < r->n && !error; j++)
+			if (!strcmp(r->ev[j]->type, "reward")) {
+				error = replay_reward(file, r->ev[j], msg, sizeof msg);
+				rewards++;
+			}
+		if (!error)
+			error = replay_advantages(file, r, &advs, msg, sizeof msg);
+		if (error || !be)
+			continue;
+		{
+			const json_t *rec = json_object_get(be->ev, "bundle");
+			const char *rec_id = json_string_value(json_object_get(be->ev, "bundleId"));
+			char own[72];
+			json_t *got = NULL;
+			/* the recorded bundle must be what its id says */
+			if (ln_bundle_compute_id(own, rec) || strcmp(own, rec_id) ||
+			    !json_is_string(json_object_get(rec, "bundleId")) ||
+			    strcmp(json_string_value(json_object_get(rec, "bundleId")), rec_id)) {
+				error = ln_error_set(LN_ETRACE, "%s:%ld: bundle event edited: its bundleId "
+						     "does not match its content", file, be->line);
+				break;
+			}
+			if (!req || !query_cmd(json_string_value(json_object_get(req->ev, "command")))) {
+				unrun++;   /* an edit's bundle: its id checked, not re-run */
+				continue;
+			}
+			error = replay_query(c, file, r, req, &got);
+			if (error)
+				break;
+			bundles++;
+			if (!got) {
+				snprintf(msg, sizeof msg, "%s:%ld: bundle event (run %s): the replay built "
+					 "no bundle", file, be->line, r->id);
+				error = LN_EREPLAY;
+			} else if (strcmp(json_string_value(json_object_get(got, "bundleId")) ?: "",
+					  rec_id)) {
+				const json_t *vol = json_object_get(json_object_get(got, "meta"), "volatile");
+				const char *why = json_string_value(json_object_get(vol, "message"));
+				json_int_t code = json_integer_value(json_object_get(
+					json_object_get(got, "meta"), "exitCode"));
+				if (code == 85 && why) {
+					/* the trace's own data could not be used */
+					snprintf(msg, sizeof msg, "%s: run %s (bundle at line %ld): %s", file,
+						 r->id, be->line, why);
+					json_decref(got);
+					error = ln_error_set(LN_ETRACE, "%s", msg);
+					break;
+				}
+				if (code == 76 && why)
+					snprintf(msg, sizeof msg, "%s: bundle of run %s (line %ld): %s", file,
+						 r->id, be->line, why);
+				else
+					snprintf(msg, sizeof msg, "%s:%ld: bundle event (run %s, %s) differs "
+						 "in \"%s\": recorded %s, replayed %s", file, be->line,
+						 r->id, json_string_value(json_object_get(req->ev, "command")),
+						 first_diff(rec, got), rec_id,
+						 json_string_value(json_object_get(got, "bundleId")) ?: "(none)");
+				error = LN_EREPLAY;
+			} else if (!c->replay_verify) {
+				char *s = jcs_dumps(got);
+				if (s)
+					fprintf(c->out, "%s\n", s);
+				free(s);
+			}
+			json_decref(got);
+		}
+	}
+	trace_runs_free(runs, nruns);
+	rwd_trace_file_release(&f);
+	if (error == LN_EREPLAY)
+		return ln_error_set(LN_EREPLAY, "%s", msg);
+	if (!error && c->replay_verify)
+		fprintf(c->out, "verified: %zu bundle%s, %zu reward%s and %zu advantage group%s "
+			"recomputed from %s, all equal%s\n", bundles, bundles == 1 ? "" : "s", rewards,
+			rewards == 1 ? "" : "s", advs, advs == 1 ? "" : "s", file,
+			unrun ? " (bundles of other commands, such as edits, are checked against "
+				"their bundleId, not re-run)" : "");
+	return error;
+}
+
+/* One line per event: line, run, seq, type, what it is about. */
