@@ -349,7 +349,7 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 	/* an interrupted edit (docs/edits.md); when it cannot be undone the
 	 * command still answers, with a warning (as in-process), and the
 	 * answer is neither taken from nor put in the cache */
-	unrecovered = ln_txn_recover(d->c->root) < 0;
+	unrecovered = sbx_txn_recover(d->c->root) < 0;
 	if (unrecovered)
 		dlog("transaction recovery failed: %s", ln_error_msg());
 	error = lsp_workspace_refresh(d->ws);

@@ -371,7 +371,7 @@ static int count_new_errors(json_t *before, json_t *after)
 static int apply_edits(struct ectx *x, const struct sbx_edits *e)
 {
 	struct cli *c = x->c;
-	struct ln_apply_opts o = { c->allow_dirty, false, c->commit_msg };
+	struct sbx_apply_opts o = { c->allow_dirty, false, c->commit_msg };
 	struct sbx_txn *t = NULL;
 	json_t *files = NULL, *before = NULL, *after = NULL, *rb, *ra, *rep;
 	int error, n_new;
@@ -524,7 +524,7 @@ static void print_result(struct ectx *x)
 /* Shared tail of every edit command: preview, or apply. */
 static int preview_or_apply(struct ectx *x, const struct sbx_edits *e, const char *prov)
 {
-	struct ln_apply_opts o = { x->c->allow_dirty, true, NULL };
+	struct sbx_apply_opts o = { x->c->allow_dirty, true, NULL };
 	int error;
 
 	record_edits(x, e, prov);

@@ -15,7 +15,7 @@
  *      (docs/rewards.md) -> D_{t-1}, D_t;
  *   4. meanwhile, in another thread, the tests of every usable candidate
  *      through test_run() (agent/testcmd.h): each in a sandboxed worktree of
- *      its own, the patch applied through ln_patch_apply -> outcome records;
+ *      its own, the patch applied through sbx_patch_apply -> outcome records;
  *   5. rewards (rewards/reward.h), advantages (rewards/advantage.h), the
  *      policy verdict, bundles, SARIF, trace events.
  */

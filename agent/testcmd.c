@@ -305,8 +305,8 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 		if (!error && reset)
 			error = sbx_wt_reset(x->wts, wt);
 		if (!error && patch) {
-			struct ln_apply_opts ao = { false, false, NULL };
-			error = ln_patch_apply(dir, patch, patch_len, &ao, &report);
+			struct sbx_apply_opts ao = { false, false, NULL };
+			error = sbx_patch_apply(dir, patch, patch_len, &ao, &report);
 		}
 		pthread_mutex_unlock(&x->git_lock);
 		json_object_set_new(durations, "applyMs", json_integer(ln_now_ms() - t0));

@@ -58,7 +58,7 @@ struct sbx_txn {
 	struct entry *v;
 	size_t n;
 	const struct sbx_edits *e;
-	struct ln_apply_opts o;
+	struct sbx_apply_opts o;
 	bool pending, committed;
 };
 
@@ -724,7 +724,7 @@ static int lock_repo(const char *gitdir, bool wait)
 	return fd;
 }
 
-int ln_txn_recover(const char *root)
+int sbx_txn_recover(const char *root)
 {
 	char *top = NULL, *gitdir = NULL;
 	struct buf p = BUF_INIT;
@@ -923,7 +923,7 @@ static int write_files(struct sbx_txn *t)
 }
 
 int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits *e,
-		  const struct ln_apply_opts *o)
+		  const struct sbx_apply_opts *o)
 {
 	struct sbx_txn *t;
 	git_repository *repo = NULL;
@@ -1179,7 +1179,7 @@ int sbx_txn_free(struct sbx_txn *t)
 	return error;
 }
 
-int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln_apply_opts *o,
+int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct sbx_apply_opts *o,
 		    json_t **report)
 {
 	struct sbx_txn *t = NULL;
@@ -1208,8 +1208,8 @@ int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln
 	return error;
 }
 
-int ln_patch_apply(const char *root, const char *diff, size_t len,
-		   const struct ln_apply_opts *o, json_t **report)
+int sbx_patch_apply(const char *root, const char *diff, size_t len,
+		   const struct sbx_apply_opts *o, json_t **report)
 {
 	struct sbx_edits e;
 	json_t *rep = NULL;
@@ -1218,7 +1218,7 @@ int ln_patch_apply(const char *root, const char *diff, size_t len,
 	if (report)
 		*report = NULL;
 	/* an interrupted earlier transaction first: the files must be whole */
-	error = ln_txn_recover(root);
+	error = sbx_txn_recover(root);
 	if (error < 0)
 		return error;
 	sbx_edits_init(&e);
