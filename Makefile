@@ -145,14 +145,14 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 		&& echo "fuzz-trace: 1 passed, 0 failed ($(FUZZ_TRACE_RUNS) runs)" \
 		|| { tail -30 build/fuzz/trace-smoke.log; echo "fuzz-trace: 0 passed, 1 failed"; exit 1; }
 
-# The patch reader and in-memory applier (sandbox/edit.c, issue 5): `make
+# The patch reader and in-memory applier (sandbox/patch*.c, issue 5): `make
 # fuzz-patch` runs for FUZZ_SECONDS, `make fuzz-patch-smoke` (part of `make
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
-FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
+FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c \
 	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c core/gitlib.c
 FUZZ_PATCH_RUNS ?= 30000
-build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
+build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
 fuzz-patch: build/fuzz/fuzz_patch
