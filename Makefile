@@ -166,12 +166,13 @@ fuzz-patch-smoke: build/fuzz/fuzz_patch
 		&& echo "fuzz-patch: 1 passed, 0 failed ($(FUZZ_PATCH_RUNS) runs)" \
 		|| { tail -30 build/fuzz/patch-smoke.log; echo "fuzz-patch: 0 passed, 1 failed"; exit 1; }
 
-# The test-result parsers (sandbox/outcome.c, issue 6): `make fuzz-outcome`
-# runs for FUZZ_SECONDS, `make fuzz-outcome-smoke` (part of `make test`) a
-# bounded number of inputs seeded from tests/outcomes (first byte: parser).
-FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c core/xalloc.c
+# The test-result parsers (sandbox/outcome.c, junit.c, tap.c, pytest.c;
+# issue 6): `make fuzz-outcome` runs for FUZZ_SECONDS, `make
+# fuzz-outcome-smoke` (part of `make test`) a bounded number of inputs
+# seeded from tests/outcomes (first byte: parser).
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c sandbox/junit.c sandbox/tap.c sandbox/pytest.c core/buf.c core/err.c core/xalloc.c
 FUZZ_OUTCOME_RUNS ?= 100000
-build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
+build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h sandbox/outcome_impl.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
 build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)
