@@ -2,9 +2,11 @@
  * trust.c - workspace trust (see trust.h).
  */
 #include "core/trust.h"
+#include "core/atomicfile.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,50 +140,26 @@ done:
 
 static int store_write(const char *path, json_t *ws)
 {
-	json_t *doc = json_pack("{s:i, s:O}", "version", 1, "workspaces", ws);
-	struct buf tmp = BUF_INIT;
-	char *dump = NULL;
-	size_t len;
-	int fd = -1, error = -1;
+	json_t *doc = xjson_pack("{s:i, s:O}", "version", 1, "workspaces", ws);
+	struct ln_atomic_opts ao = { .mode = 0600, .code = LN_EPERM };
+	struct buf text = BUF_INIT;
+	char *dump;
+	int error;
 
 	dump = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(doc);
 	if (!dump)
 		ln_die_oom();
-	len = strlen(dump);
-	if (len > LN_TRUST_MAX_BYTES || json_object_size(ws) > LN_TRUST_MAX_ENTRIES) {
+	buf_adds(&text, dump);
+	free(dump);
+	if (text.len > LN_TRUST_MAX_BYTES || json_object_size(ws) > LN_TRUST_MAX_ENTRIES) {
 		error = ln_error_set(LN_ECONFIG, "trust store %s: too many entries (revoke some)",
 				     path);
-		goto done;
+	} else {
+		buf_addch(&text, '\n');
+		error = ln_atomic_write(path, text.data, text.len, &ao);
 	}
-	buf_addf(&tmp, "%s.%d.tmp", path, (int)getpid());
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	if (ln_write_all(fd, dump, len) < 0 || ln_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp.data, path) < 0) {
-		error = ln_error_set(LN_EPERM, "cannot replace %s: %s", path, strerror(errno));
-		goto done;
-	}
-	error = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (error && tmp.len)
-		unlink(tmp.data);
-	free(dump);
-	json_decref(doc);
-	buf_release(&tmp);
+	buf_release(&text);
 	return error;
 }
 

@@ -1,4 +1,5 @@
 #include "lsp/profile.h"
+#include "core/atomicfile.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -598,18 +599,12 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		}
 		json_object_set_new(cache, key.data, json_string(ver));
 		dump = json_dumps(cache, JSON_COMPACT | JSON_SORT_KEYS);
-		buf_reset(&tmp);
-		buf_addf(&tmp, "%s.%d", cache_path, (int)getpid());
 		if (dump) {
-			int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			if (fd >= 0) {
-				int w = ln_write_all(fd, dump, strlen(dump));
-				close(fd);
-				if (w == 0)
-					rename(tmp.data, cache_path);
-				else
-					unlink(tmp.data);
-			}
+			/* a cache: a failure to write it is no error of the call */
+			struct ln_error_state saved;
+			ln_error_capture(&saved);
+			ln_atomic_write(cache_path, dump, strlen(dump), NULL);
+			ln_error_restore(&saved);
 			free(dump);
 		}
 	}

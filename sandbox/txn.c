@@ -24,6 +24,7 @@
 #include "core/hash.h"
 #include "sandbox/jail.h"
 #include "core/xalloc.h"
+#include "core/atomicfile.h"
 #include "core/limits.h"
 #include "core/gitlib.h"
 
@@ -160,15 +161,6 @@ static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
 
 /* ---- small file helpers ---- */
 
-static void fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* Writes a whole file in the journal (not in the work tree). */
 static int journal_write(const char *dir, const char *name, const char *data, size_t len)
 {
@@ -212,34 +204,16 @@ static int rm_rf(const char *path)
 static int put_file(int rootfd, const char *rel, const char *tmpname, const char *data,
 		    size_t len, unsigned mode)
 {
+	struct ln_atomic_opts ao = { .mode = mode, .tmpname = tmpname, .name = rel, .step = step };
 	const char *leaf;
-	int dfd, fd, error = 0;
+	int dfd, error;
 
 	dfd = sbx_open_parent(rootfd, rel, true, &leaf);
 	if (dfd < 0)
 		return dfd;
 	step();   /* folders made, file not yet */
-	unlinkat(dfd, tmpname, 0);
-	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
-	    fsync(fd) < 0) {
-		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
-				     "cannot write %s: %s", rel, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlinkat(dfd, tmpname, 0);
-		close(dfd);
-		return error;
-	}
-	close(fd);
-	step();   /* the temporary is complete, the file not yet replaced */
-	if (renameat(dfd, tmpname, dfd, leaf) < 0) {
-		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
-				     "cannot replace %s: %s", rel, strerror(errno));
-		unlinkat(dfd, tmpname, 0);
-	} else {
-		fsync(dfd);
-	}
+	/* the second step: the temporary is complete, the file not yet replaced */
+	error = ln_atomic_write_at(dfd, leaf, data, len, &ao);
 	close(dfd);
 	return error;
 }
@@ -607,17 +581,10 @@ static int rollback_journal(const char *top, const char *gitdir, const char *jdi
 		struct buf b = BUF_INIT;
 		const char *ipath = json_string_value(json_object_get(m, "indexPath"));
 		if (ipath && buf_read_file(&b, p.data, MANIFEST_MAX) == 0) {
-			struct buf tmp = BUF_INIT;
-			int fd;
-			buf_addf(&tmp, "%s.lanser-tmp", ipath);
-			fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || ln_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
-			    rename(tmp.data, ipath) < 0)
+			struct ln_atomic_opts ao = { .mode = 0644, .code = LN_EGENERIC };
+			if (ln_atomic_write(ipath, b.data, b.len, &ao))
 				error = ln_error_set(LN_EGENERIC, "cannot restore the index: %s",
-						     strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			buf_release(&tmp);
+						     ln_error_msg());
 		}
 		buf_release(&b);
 	}
@@ -664,7 +631,7 @@ static void drop_journal(const char *gitdir, const char *jdir)
 	buf_addf(&dead, "%s/" JOURNAL ".dead", gitdir);
 	rm_rf(dead.data);
 	if (rename(jdir, dead.data) == 0) {
-		fsync_dir(gitdir);
+		ln_fsync_dir(gitdir);
 		step();
 		rm_rf(dead.data);
 	}
@@ -881,13 +848,13 @@ static int write_journal(struct sbx_txn *t)
 	error = journal_write(tmpdir.data, "manifest.json", s, strlen(s));
 	if (error)
 		goto done;
-	fsync_dir(tmpdir.data);
+	ln_fsync_dir(tmpdir.data);
 	step();
 	if (rename(tmpdir.data, jdir.data) < 0) {
 		error = ln_error_set(LN_EGENERIC, "cannot install the journal: %s", strerror(errno));
 		goto done;
 	}
-	fsync_dir(t->gitdir);
+	ln_fsync_dir(t->gitdir);
 	t->pending = true;
 	step();
 done:
@@ -1143,7 +1110,7 @@ int sbx_txn_commit(struct sbx_txn *t, json_t *report)
 	error = journal_write(jdir.data, "COMMITTED", "", 0);
 	if (error)
 		goto done;
-	fsync_dir(jdir.data);
+	ln_fsync_dir(jdir.data);
 	t->committed = true;
 	step();
 	drop_journal(t->gitdir, jdir.data);
