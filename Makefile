@@ -108,7 +108,8 @@ FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 200000
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c
+FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c \
+	core/xjson.c core/text.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
@@ -149,8 +150,9 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 # fuzz-patch` runs for FUZZ_SECONDS, `make fuzz-patch-smoke` (part of `make
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
-FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c core/gitlib.c
+FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c \
+	sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c core/config.c core/trust.c core/path.c \
+	core/text.c core/jcs.c core/hash.c core/xalloc.c core/xjson.c core/atomicfile.c core/gitlib.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
@@ -170,7 +172,8 @@ fuzz-patch-smoke: build/fuzz/fuzz_patch
 # issue 6): `make fuzz-outcome` runs for FUZZ_SECONDS, `make
 # fuzz-outcome-smoke` (part of `make test`) a bounded number of inputs
 # seeded from tests/outcomes (first byte: parser).
-FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c sandbox/junit.c sandbox/tap.c sandbox/pytest.c core/buf.c core/err.c core/xalloc.c
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c sandbox/junit.c sandbox/tap.c sandbox/pytest.c \
+	core/buf.c core/err.c core/xalloc.c core/xjson.c core/text.c
 FUZZ_OUTCOME_RUNS ?= 100000
 build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h sandbox/outcome_impl.h
 	@mkdir -p $(dir $@)

@@ -203,7 +203,7 @@ static int store_update(const char *root, const char *digest, bool *removed)
 	if (error)
 		goto done;
 	if (digest) {
-		json_object_set_new(ws, root, json_pack("{s:s}", "configDigest", digest));
+		json_object_set_new(ws, root, xjson_pack("{s:s}", "configDigest", digest));
 	} else {
 		*removed = json_object_get(ws, root) != NULL;
 		if (!*removed)

@@ -7,6 +7,7 @@
 #include "core/proc.h"
 #include "core/state.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,7 +165,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	p->ready_log = xstrdup("source file");
 	/* The workspace's own packages resolve before any installed copy:
 	 * the root is an explicit extra path, searched before site-packages. */
-	p->settings = json_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
+	p->settings = xjson_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
 				"extraPaths", root, "autoSearchPaths", 1,
 				"diagnosticMode", "openFilesOnly", "useLibraryCodeForTypes", 1);
 	{
@@ -192,7 +193,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	 * project loads (a definition then stops at the import). Without the
 	 * syntax server every answer comes from the loaded project. */
 	p->readiness = LSP_READY_NONE;
-	p->init_options = json_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
+	p->init_options = xjson_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
 	/* typescript-language-server runs a tsserver.js it finds in
 	 * node_modules of the workspace or any ancestor unless given a valid
 	 * path: always give it the pinned one (lsp_profile_resolve refuses to

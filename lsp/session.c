@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/path.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,7 +208,7 @@ static void on_server_request(struct lsp_session *s, json_t *msg, const char *me
 {
 	json_t *id = json_object_get(msg, "id");
 	json_t *params = json_object_get(msg, "params");
-	json_t *reply = json_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
+	json_t *reply = xjson_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
 
 	if (!strcmp(method, "workspace/configuration")) {
 		json_object_set_new(reply, "result", configuration_answer(s, params));
@@ -221,17 +222,18 @@ static void on_server_request(struct lsp_session *s, json_t *msg, const char *me
 		   !strcmp(method, "workspace/diagnostic/refresh")) {
 		json_object_set_new(reply, "result", json_null());
 	} else if (!strcmp(method, "workspace/workspaceFolders")) {
-		char *uri = ln_uri_from_path(s->root);
+		char *uri = ln_uri_from_path(s->root);   /* absolute: never NULL */
 		json_object_set_new(reply, "result",
-			json_pack("[{s:s, s:s}]", "uri", uri, "name", "workspace"));
+			uri ? xjson_pack("[{s:s, s:s}]", "uri", uri, "name", "workspace")
+			    : json_null());
 		free(uri);
 	} else if (!strcmp(method, "workspace/applyEdit")) {
 		/* lanser applies edits itself, through its guarded path. */
 		json_object_set_new(reply, "result",
-			json_pack("{s:b, s:s}", "applied", 0, "failureReason",
+			xjson_pack("{s:b, s:s}", "applied", 0, "failureReason",
 				  "lanser applies edits itself"));
 	} else {
-		json_object_set_new(reply, "error", json_pack("{s:i, s:s}", "code", -32601,
+		json_object_set_new(reply, "error", xjson_pack("{s:i, s:s}", "code", -32601,
 			"message", "method not supported by lanser"));
 	}
 	lsp_session_send(s, reply);
@@ -355,7 +357,7 @@ int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
 		return lsp_session_sticky(s);
 	}
 	id = ++s->next_id;
-	msg = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id,
+	msg = xjson_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", (json_int_t)id,
 			"method", method);
 	if (params)
 		json_object_set_new(msg, "params", params);
@@ -380,7 +382,7 @@ int lsp_session_request(struct lsp_session *s, json_t **out, const char *method,
 			error = ln_error_set(LN_ETIMEOUT, "%s did not answer %s within %d ms",
 					     s->name, method, timeout_ms);
 			s->unresponsive = true;
-			lsp_session_send(s, json_pack("{s:s, s:s, s:{s:I}}", "jsonrpc", "2.0", "method",
+			lsp_session_send(s, xjson_pack("{s:s, s:s, s:{s:I}}", "jsonrpc", "2.0", "method",
 					      "$/cancelRequest", "params", "id", (json_int_t)id));
 			lsp_session_pump(s, 0);
 			goto done;
@@ -396,7 +398,7 @@ done:
 
 int lsp_session_notify(struct lsp_session *s, const char *method, json_t *params)
 {
-	json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
+	json_t *msg = xjson_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
 	int error;
 
 	json_object_set_new(msg, "params", params ? params : json_object());
@@ -425,14 +427,16 @@ int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *ur
 	d->version++;
 	memcpy(d->hash, hash, sizeof hash);
 	if (!d->open) {
+		if (!language_id)   /* a profile type without one: no didOpen */
+			return ln_error_set(LN_EGENERIC, "%s: no language id for %s", s->name, uri);
 		d->open = true;
 		error = lsp_session_notify(s, "textDocument/didOpen",
-			json_pack("{s:{s:s, s:s, s:i, s:s%}}", "textDocument", "uri", uri,
+			xjson_pack("{s:{s:s, s:s, s:i, s:s%}}", "textDocument", "uri", uri,
 				  "languageId", language_id, "version", d->version, "text",
 				  text, len));
 	} else {
 		error = lsp_session_notify(s, "textDocument/didChange",
-			json_pack("{s:{s:s, s:i}, s:[{s:s%}]}", "textDocument", "uri", uri,
+			xjson_pack("{s:{s:s, s:i}, s:[{s:s%}]}", "textDocument", "uri", uri,
 				  "version", d->version, "contentChanges", "text", text, len));
 	}
 	/* get_doc may have moved the array: look the document up again. */
@@ -488,7 +492,7 @@ int lsp_session_close_doc(struct lsp_session *s, const char *uri)
 	d->open = false;
 	d->has_diags = false;
 	return lsp_session_notify(s, "textDocument/didClose",
-				  json_pack("{s:{s:s}}", "textDocument", "uri", uri));
+				  xjson_pack("{s:{s:s}}", "textDocument", "uri", uri));
 }
 
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,

@@ -171,7 +171,7 @@ static int live_pump(struct lsp_session *s, int timeout_ms)
 	/* The end of every pump on a live session is recorded, with what it
 	 * dispatched, so a replay hands the same frames to the same call. */
 	if (s->record && !was_dead) {
-		json_t *m = json_pack("{s:I}", "n", (json_int_t)(s->dispatched - before));
+		json_t *m = xjson_pack("{s:I}", "n", (json_int_t)(s->dispatched - before));
 		char *body;
 		if (s->error) {
 			json_object_set_new(m, "error", json_integer(s->error));
@@ -236,7 +236,7 @@ const struct lsp_transport lsp_transport_live = {
 
 static json_t *client_capabilities(void)
 {
-	return json_pack(
+	return xjson_pack(
 		"{s:{s:[s,s]}, s:[s,s], s:{s:b}, "
 		"s:{s:b, s:b, s:{s:b}, s:{s:b}}, "
 		"s:{s:{s:b, s:b}, s:{s:b, s:b, s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{}, "
@@ -296,7 +296,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	}
 
 	root_uri = ln_uri_from_path(o->root);
-	params = json_pack("{s:o, s:{s:s, s:s}, s:s, s:s, s:[{s:s, s:s}], s:o, s:s}",
+	params = xjson_pack("{s:o, s:{s:s, s:s}, s:s, s:s, s:[{s:s, s:s}], s:o, s:s}",
 			   "processId", o->no_process_id ? json_null() : json_integer(getpid()),
 			   "clientInfo", "name", "lanser", "version", LANSER_VERSION,
 			   "rootUri", root_uri, "rootPath", o->root,
@@ -340,7 +340,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 		goto done;
 	if (s->settings)
 		error = lsp_session_notify(s, "workspace/didChangeConfiguration",
-					   json_pack("{s:O}", "settings", s->settings));
+					   xjson_pack("{s:O}", "settings", s->settings));
 done:
 	json_decref(res);
 	json_decref(params);

@@ -8,6 +8,7 @@
 #include "lsp/session_impl.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,20 +22,20 @@ json_t *lsp_session_snapshot(const struct lsp_session *s)
 
 	for (i = 0; i < s->ndocs; i++) {
 		const struct doc *d = &s->docs[i];
-		json_array_append_new(docs, json_pack("{s:s, s:i, s:s, s:I, s:O?, s:i, s:I, s:b, s:b}",
+		json_array_append_new(docs, xjson_pack("{s:s, s:i, s:s, s:I, s:O?, s:i, s:I, s:b, s:b}",
 			"uri", d->uri, "version", d->version, "hash", d->hash,
 			"syncedSeq", (json_int_t)d->synced_seq, "diags", d->diags,
 			"diagVersion", d->diag_version, "diagSeq", (json_int_t)d->diag_seq,
 			"hasDiags", d->has_diags, "open", d->open));
 	}
 	for (i = 0; i < s->nprog; i++)
-		json_array_append_new(prog, json_pack("{s:s, s:s?, s:b, s:b}", "token", s->prog[i].token,
+		json_array_append_new(prog, xjson_pack("{s:s, s:s?, s:b, s:b}", "token", s->prog[i].token,
 			"title", s->prog[i].title, "active", s->prog[i].active, "ended", s->prog[i].ended));
 	/* settings go back to the server (configuration answers), so they are
 	 * kept as text: the member order of the messages a replay builds must
 	 * be the original's, and a trace writes its objects with sorted keys */
 	settings = s->settings ? json_dumps(s->settings, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	snap = json_pack("{s:s, s:s, s:O?, s:s?, s:s?, s:s, s:I, s:I, s:b, s:b, s:i, s:s, s:s?, "
+	snap = xjson_pack("{s:s, s:s, s:O?, s:s?, s:s?, s:s, s:I, s:I, s:b, s:b, s:i, s:s, s:s?, "
 			 "s:s%, s:o, s:o}",
 		"name", s->name, "root", s->root, "capabilities", s->caps,
 		"serverName", s->server_name, "serverVersion", s->server_version,
@@ -63,6 +64,8 @@ static int restore(struct lsp_session *s, const json_t *j)
 		return snap_fail("not an object");
 	if (!json_is_string(json_object_get(j, "name")) || !json_is_string(json_object_get(j, "root")))
 		return snap_fail("name and root must be strings");
+	if (json_string_value(json_object_get(j, "root"))[0] != '/')
+		return snap_fail("root must be an absolute path");
 	s->name = xstrdup(json_string_value(json_object_get(j, "name")));
 	s->root = xstrdup(json_string_value(json_object_get(j, "root")));
 	v = json_object_get(j, "capabilities");

@@ -9,6 +9,7 @@
 #include "core/snapshot.h"
 #include "core/proc.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,13 +80,13 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 		char *uri = lsp_workspace_uri(ws, ch[i].path);
 		if (served == p || !served)
 			affected = true;
-		json_array_append_new(events, json_pack("{s:s, s:i}", "uri", uri, "type",
+		json_array_append_new(events, xjson_pack("{s:s, s:i}", "uri", uri, "type",
 							(int)ch[i].type));
 		free(uri);
 	}
 	if (json_array_size(events))
 		lsp_session_notify(s, "workspace/didChangeWatchedFiles",
-				   json_pack("{s:O}", "changes", events));
+				   xjson_pack("{s:O}", "changes", events));
 	json_decref(events);
 
 	/* Every open document back to its disk text (this also undoes
@@ -276,7 +277,7 @@ json_t *lsp_workspace_status(struct lsp_workspace *ws)
 	for (i = 0; i < ws->nservers; i++) {
 		struct server_slot *sl = ws->servers[i];
 		struct lsp_session *s = sl->info.session;
-		json_t *o = json_pack("{s:s, s:s, s:s*, s:i, s:I, s:s*}",
+		json_t *o = xjson_pack("{s:s, s:s, s:s*, s:i, s:I, s:s*}",
 				      "profile", sl->info.profile->name,
 				      "state", s ? "running" : "crashed",
 				      "version", sl->info.version,

@@ -10,6 +10,7 @@
 #include "sandbox/jail.h"
 #include "core/xalloc.h"
 #include "core/gitlib.h"
+#include "core/xjson.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -82,10 +83,11 @@ json_t *sbx_edits_files_json(const struct sbx_edits *e)
 	size_t i;
 
 	for (i = 0; i < e->n; i++) {
-		json_t *o = json_pack("{s:s, s:s}", "path", e->v[i].path, "status",
-				      sbx_status_name(e->v[i].status));
+		/* paths come from a patch: any bytes but NUL and controls */
+		json_t *o = xjson_pack("{s:o, s:s}", "path", xjson_string_lossy(e->v[i].path),
+				       "status", sbx_status_name(e->v[i].status));
 		if (e->v[i].from)
-			json_object_set_new(o, "from", json_string(e->v[i].from));
+			json_object_set_new(o, "from", xjson_string_lossy(e->v[i].from));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -116,6 +118,14 @@ int sbx_edits_check_paths(const struct sbx_edits *e)
 			v[n++] = (struct touched){ e->v[i].from, false };
 		v[n++] = (struct touched){ e->v[i].path, e->v[i].new_exists };
 	}
+	/* the journal and every report are JSON: a name must be UTF-8 */
+	for (i = 0; i < n; i++)
+		if (!ln_utf8_valid(v[i].path, strlen(v[i].path))) {
+			error = ln_error_set(LN_EINPUT, "the patch names a path that is not UTF-8: "
+					     "%s", ln_printable(v[i].path));
+			free(v);
+			return error;
+		}
 	qsort(v, n, sizeof *v, cmp_touched);
 	/* Sorted, every path below `a` ("a/...") follows `a` before any path
 	 * that sorts after "a/": scan forward while the prefix holds. */

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -155,8 +156,9 @@ json_t *sbx_tests_json(const struct sbx_tests *t)
 	size_t i;
 
 	for (i = 0; i < t->n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "id", t->v[i].id, "status",
-						   sbx_test_status_name(t->v[i].status)));
+		json_array_append_new(a, xjson_pack("{s:o, s:s}", "id",
+						    xjson_string_lossy(t->v[i].id), "status",
+						    sbx_test_status_name(t->v[i].status)));
 	return a;
 }
 
@@ -254,7 +256,7 @@ const char *sbx_format_name(enum sbx_format f)
 static json_t *flip_group(const struct sbx_tests *t, const json_t *ids, size_t *passed,
 			  size_t *total)
 {
-	json_t *g = json_pack("{s:[], s:[], s:[]}", "passed", "failed", "missing");
+	json_t *g = xjson_pack("{s:[], s:[], s:[]}", "passed", "failed", "missing");
 	size_t i;
 
 	for (i = 0; i < json_array_size(ids); i++) {

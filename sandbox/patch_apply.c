@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "sandbox/jail.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,9 @@ static void add_conflict(struct sbx_edits *e, const char *path, size_t hi, const
 		for (k = at; L && k < L->n && k < at + hunk_old_count(h); k++)
 			json_array_append_new(act, json_stringn_nocheck(L->s[k], L->len[k]));
 	}
-	json_array_append_new(e->conflicts, json_pack("{s:s, s:I, s:s%, s:I, s:I, s:I, s:I, "
-		"s:s, s:o, s:o}", "path", path, "hunk", (json_int_t)hi + 1,
-		"header", h ? h->hdr : "", h ? h->hdr_len : 0,
+	json_array_append_new(e->conflicts, xjson_pack("{s:o, s:I, s:o, s:I, s:I, s:I, s:I, "
+		"s:s, s:o, s:o}", "path", xjson_string_lossy(path), "hunk", (json_int_t)hi + 1,
+		"header", xjson_stringn_lossy(h ? h->hdr : "", h ? h->hdr_len : 0),
 		"oldStart", (json_int_t)(h ? h->os : 0), "oldLines", (json_int_t)(h ? h->ol : 0),
 		"newStart", (json_int_t)(h ? h->ns : 0), "newLines", (json_int_t)(h ? h->nl : 0),
 		"reason", reason, "expected", exp, "actual", act));

@@ -9,6 +9,7 @@
 #include "sandbox/jail.h"
 #include "core/path.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -318,7 +319,7 @@ int sbx_edits_from_workspace_edit(struct sbx_edits *e, const char *root, const j
 		const char *uri;
 		json_t *edits;
 		json_object_foreach((json_t *)json_object_get(we, "changes"), uri, edits) {
-			json_t *fake = json_pack("{s:{s:s}, s:O}", "textDocument", "uri", uri,
+			json_t *fake = xjson_pack("{s:{s:s}, s:O}", "textDocument", "uri", uri,
 						 "edits", edits);
 			error = apply_op(&t, fake, enc);
 			json_decref(fake);

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/path.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 #include "selectors/outline.h"
 #include "selectors/tree.h"
 
@@ -289,13 +290,13 @@ static json_t *range_json(const struct ln_text *t, size_t a, size_t b, enum ln_e
 
 	if (!t || sel_offset_to_pos(t, a, enc, &sl, &sc) || sel_offset_to_pos(t, b, enc, &el, &ec))
 		return json_null();
-	return json_pack("[I,I,I,I]", (json_int_t)sl, (json_int_t)sc, (json_int_t)el, (json_int_t)ec);
+	return xjson_pack("[I,I,I,I]", (json_int_t)sl, (json_int_t)sc, (json_int_t)el, (json_int_t)ec);
 }
 
 static json_t *cand_json(const struct sel_cand *c, const struct ln_text *t, enum ln_enc enc)
 {
-	json_t *j = json_pack("{s:s, s:o, s:f, s:{s:f, s:f, s:f, s:f}, s:s}",
-		"path", c->path, "range", range_json(t, c->start, c->end, enc),
+	json_t *j = xjson_pack("{s:o, s:o, s:f, s:{s:f, s:f, s:f, s:f}, s:s}",
+		"path", xjson_string_lossy(c->path), "range", range_json(t, c->start, c->end, enc),
 		"score", round6(c->score), "features",
 		"s_ast", round6(c->s_ast), "s_module", round6(c->s_module),
 		"J_token", round6(c->j_token), "s_prox", round6(c->s_prox), "via", c->via);
@@ -304,14 +305,14 @@ static json_t *cand_json(const struct sel_cand *c, const struct ln_text *t, enum
 	if (c->label)
 		json_object_set_new(j, "label", json_string(c->label));
 	if (t && !sel_offset_to_pos(t, c->point, enc, &l, &col))
-		json_object_set_new(j, "point", json_pack("[I,I]", (json_int_t)l, (json_int_t)col));
+		json_object_set_new(j, "point", xjson_pack("[I,I]", (json_int_t)l, (json_int_t)col));
 	return j;
 }
 
 json_t *sel_resolution_json(const struct sel_resolution *r, const struct sel_source *src,
 			    enum ln_enc enc)
 {
-	json_t *j = json_pack("{s:s, s:s, s:f, s:f, s:i, s:{s:f, s:f, s:f, s:f}}",
+	json_t *j = xjson_pack("{s:s, s:s, s:f, s:f, s:i, s:{s:f, s:f, s:f, s:f}}",
 		"method", r->method, "status", ln_err_name(r->status),
 		"tau", SEL_TAU, "margin", SEL_MARGIN, "topK", SEL_TOP_K,
 		"weights", "s_ast", SEL_W_AST, "s_module", SEL_W_MODULE, "J_token", SEL_W_TOKEN,
