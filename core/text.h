@@ -153,6 +153,8 @@ int ln_text_line_of(const struct ln_text *t, size_t offset, int *line0, size_t *
  * it is not well-formed (Unicode Table 3-7: no overlongs, no surrogates,
  * nothing above U+10FFFF). */
 size_t ln_utf8_seq_len(const unsigned char *s, size_t n);
+/* The value of a hex digit (either case), or -1 (percent-encoding). */
+int ln_hex_value(int c);
 /* Whether the `len` bytes at `s` are well-formed UTF-8 (what jansson's
  * json_pack "s" accepts; NUL bytes included). */
 bool ln_utf8_valid(const char *s, size_t len);

@@ -35,7 +35,25 @@ const char *ln_trust_cli_config(void)
 	return cli_config;
 }
 
-/* The folder holding the store; with `create`, made 0700 (parents too). */
+/* The trust store's folder must be a directory of ours that nobody else
+ * can reach: one that others could write may hold a planted trust.json,
+ * so it is refused, never repaired (as with the state folder, core/state.h). */
+static int check_private(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return ln_error_set(LN_EPERM, "%s is not a directory of ours (refusing to use it)",
+				    dir);
+	if (st.st_mode & 077)
+		return ln_error_set(LN_EPERM, "%s is accessible by others (mode %03o): refusing "
+				    "to use the trust store in it; check what is inside, then "
+				    "chmod 700 it", dir, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+/* The folder holding the store; with `create`, made 0700 (parents too);
+ * either way, when it exists it must pass check_private(). */
 static int store_dir(struct buf *out, bool create)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -49,8 +67,12 @@ static int store_dir(struct buf *out, bool create)
 	else
 		return ln_error_set(LN_ECONFIG, "the trust store needs XDG_STATE_HOME or HOME "
 				    "(an absolute path)");
-	if (!create)
-		return 0;
+	if (!create) {
+		/* reading: a store in a folder others could write is no store */
+		if (lstat(out->data, &st) < 0 && errno == ENOENT)
+			return 0;
+		return check_private(out->data);
+	}
 	for (p = strchr(out->data + 1, '/'); ; p = strchr(p + 1, '/')) {
 		if (p)
 			*p = '\0';
@@ -64,12 +86,7 @@ static int store_dir(struct buf *out, bool create)
 			break;
 		*p = '/';
 	}
-	if (lstat(out->data, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-		return ln_error_set(LN_EPERM, "%s is not a directory of ours (refusing to use it)",
-				    out->data);
-	if ((st.st_mode & 077) && chmod(out->data, 0700) < 0)
-		return ln_error_set(LN_EPERM, "%s: %s", out->data, strerror(errno));
-	return 0;
+	return check_private(out->data);
 }
 
 int ln_trust_store_path(char **out)
@@ -254,8 +271,7 @@ json_t *ln_trust_filter(json_t *cfg)
 	json_t *ignored = json_array(), *servers = json_object_get(cfg, "servers"), *s;
 	const char *name;
 	void *tmp;
-	size_t i, n;
-	json_t **v;
+	size_t i;
 
 	if (!json_is_object(servers))
 		return ignored;
@@ -278,14 +294,6 @@ json_t *ln_trust_filter(json_t *cfg)
 			}
 	}
 	/* a stable order for messages and doctor */
-	n = json_array_size(ignored);
-	v = xcalloc(n + 1, sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(ignored, i));
-	qsort(v, n, sizeof *v, cmp_str);
-	json_array_clear(ignored);
-	for (i = 0; i < n; i++)
-		json_array_append_new(ignored, v[i]);
-	free(v);
+	xjson_array_sort(ignored, cmp_str);
 	return ignored;
 }

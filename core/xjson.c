@@ -2,6 +2,7 @@
 #include "core/xjson.h"
 #include "core/buf.h"
 #include "core/text.h"
+#include "core/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,4 +60,18 @@ json_t *xjson_stringn_lossy(const char *s, size_t len)
 json_t *xjson_string_lossy(const char *s)
 {
 	return xjson_stringn_lossy(s, s ? strlen(s) : 0);
+}
+
+void xjson_array_sort(json_t *a, int (*cmp)(const void *, const void *))
+{
+	size_t i, n = json_array_size(a);
+	json_t **v = xcalloc(n + 1, sizeof *v);
+
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a, i));
+	qsort(v, n, sizeof *v, cmp);
+	json_array_clear(a);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, v[i]);
+	free(v);
 }

@@ -28,4 +28,8 @@ json_t *xjson_pack(const char *fmt, ...);
 json_t *xjson_stringn_lossy(const char *s, size_t len);
 json_t *xjson_string_lossy(const char *s);
 
+/* Sorts the members of the array `a` in place; `cmp` compares two
+ * `json_t *const *` as qsort hands them. */
+void xjson_array_sort(json_t *a, int (*cmp)(const void *, const void *));
+
 #endif

@@ -403,15 +403,6 @@ const struct lsp_profile *lsp_profiles_for_path(const struct lsp_profiles *ps,
 	return NULL;
 }
 
-const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *ps, const char *name)
-{
-	size_t i;
-	for (i = 0; i < ps->n; i++)
-		if (!strcmp(ps->v[i].name, name))
-			return &ps->v[i];
-	return NULL;
-}
-
 const char **lsp_argv_with_exe(char *const *argv, const char *exe)
 {
 	size_t n, i;

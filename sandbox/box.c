@@ -57,7 +57,10 @@ static void vec_push(struct vec *a, const char *s)
 	vec_push_own(a, xstrdup(s));
 }
 
-int sbx_box_bwrap(const char **out)
+/* The bwrap binary (LANSER_BWRAP, else /usr/bin/bwrap, /usr/local/bin/bwrap)
+ * into *out (static storage): 0, or LN_ESANDBOX naming what is missing
+ * and the --no-isolation flag. */
+static int sbx_box_bwrap(const char **out)
 {
 	static const char *const cands[] = { "/usr/bin/bwrap", "/usr/local/bin/bwrap" };
 	const char *env = getenv("LANSER_BWRAP");

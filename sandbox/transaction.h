@@ -1,6 +1,7 @@
 /*
  * transaction.h - applying an edit set (edit.h) to a git work tree as one
- * crash-safe transaction (issue 5; docs/edits.md "Journal and recovery").
+ * crash-safe transaction (issue 5; docs/edits.md "Transactions and the
+ * journal").
  *
  * begin / commit / free, where free without commit rolls back (the libgit2
  * transaction style): sbx_txn_begin() checks, journals and writes every

@@ -154,22 +154,14 @@ static json_t *manifest_new(const struct sbx_txn *t)
 	json_t *m = xjson_pack("{s:i, s:s, s:s, s:[]}", "version", 1, "id", t->id, "prefix",
 			      t->prefix, "entries");
 	json_t *es = json_object_get(m, "entries");
-	json_t *created = json_array(), *modes = json_array(), **sorted;
-	size_t i, n;
+	json_t *created = json_array(), *modes = json_array();
+	size_t i;
 
 	for (i = 0; i < t->n; i++)
 		note_dirs(t, t->v[i].path, t->v[i].new_exists ? created : NULL,
 			  t->v[i].old_exists && !t->v[i].new_exists ? modes : NULL);
 	/* deepest first, so that a parent is tried after its children */
-	n = json_array_size(created);
-	sorted = xcalloc(n + 1, sizeof *sorted);
-	for (i = 0; i < n; i++)
-		sorted[i] = json_incref(json_array_get(created, i));
-	qsort(sorted, n, sizeof *sorted, cmp_depth);
-	json_array_clear(created);
-	for (i = 0; i < n; i++)
-		json_array_append_new(created, sorted[i]);
-	free(sorted);
+	xjson_array_sort(created, cmp_depth);
 	json_object_set_new(m, "createdDirs", created);
 	json_object_set_new(m, "dirModes", modes);
 

@@ -5,6 +5,7 @@
  */
 #include "selectors/selector.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 
@@ -115,24 +116,13 @@ static bool utf8_valid(const char *s, size_t n, size_t *bad)
 	return true;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A percent escape at p->pos ("%XX"): appends the byte. */
 static int pct_escape(struct parser *p, struct buf *out)
 {
 	int h, l;
 
-	if (p->len - p->pos < 3 || (h = hexval((unsigned char)p->s[p->pos + 1])) < 0 ||
-	    (l = hexval((unsigned char)p->s[p->pos + 2])) < 0)
+	if (p->len - p->pos < 3 || (h = ln_hex_value((unsigned char)p->s[p->pos + 1])) < 0 ||
+	    (l = ln_hex_value((unsigned char)p->s[p->pos + 2])) < 0)
 		return fail_at(p, p->pos, "expected two hex digits after '%%'");
 	if (h == 0 && l == 0)
 		return fail_at(p, p->pos, "expected a percent escape other than %%00");
