@@ -129,6 +129,22 @@ TEST(sbx_diff__no_newline_at_end_of_file_and_new_file)
 	rmtree(dir);
 }
 
+/* The journal and every report are JSON: a name that is not UTF-8 is
+ * refused before anything is read or written. */
+TEST(sbx_diff__refuses_a_path_that_is_not_utf8)
+{
+	char dir[64];
+	struct sbx_edits e;
+	static const char diff[] = "--- /dev/null\n+++ b/caf\xe9.c\n@@ -0,0 +1 @@\n+int x;\n";
+
+	CHECK(make_repo(dir, sizeof dir) == 0);
+	sbx_edits_init(&e);
+	CHECK_EQ_INT(sbx_edits_from_diff(&e, dir, diff, strlen(diff)), LN_EINPUT);
+	CHECK(strstr(ln_error_msg(), "not UTF-8") != NULL);
+	sbx_edits_release(&e);
+	rmtree(dir);
+}
+
 TEST(sbx_diff__refuses_binary_oversized_and_malformed)
 {
 	char dir[64], *big;
