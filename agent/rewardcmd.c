@@ -68,7 +68,7 @@ static int print_json(struct cli *c, json_t *j)
 	return 0;
 }
 
-/* @FILE (relative to the caller's cwd): a JSON document, at most 16 MiB. */
+/* @FILE (relative to the caller's cwd): a JSON document, at most LN_FILE_MAX_BYTES. */
 static int load_json_arg(struct cli *c, json_t **out, const char *arg)
 {
 	struct buf path = BUF_INIT, data = BUF_INIT;
