@@ -125,7 +125,8 @@ FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= 200000
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c
+FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c core/xalloc.c \
+	core/xjson.c core/text.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
@@ -162,14 +163,15 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 		&& echo "fuzz-trace: 1 passed, 0 failed ($(FUZZ_TRACE_RUNS) runs)" \
 		|| { tail -30 build/fuzz/trace-smoke.log; echo "fuzz-trace: 0 passed, 1 failed"; exit 1; }
 
-# The patch reader and in-memory applier (sandbox/edit.c, issue 5): `make
+# The patch reader and in-memory applier (sandbox/patch*.c, issue 5): `make
 # fuzz-patch` runs for FUZZ_SECONDS, `make fuzz-patch-smoke` (part of `make
 # test`) a bounded number of inputs from fuzz/patch-seeds. It also checks
 # that lanser's preview of an applied patch applies again to the same result.
-FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/jail.c core/buf.c core/err.c \
-	core/config.c core/trust.c core/path.c core/text.c core/jcs.c core/hash.c core/xalloc.c core/gitlib.c
+FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c \
+	sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c core/config.c core/trust.c core/path.c \
+	core/text.c core/jcs.c core/hash.c core/xalloc.c core/xjson.c core/atomicfile.c core/gitlib.c
 FUZZ_PATCH_RUNS ?= 30000
-build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/jail.h
+build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
 fuzz-patch: build/fuzz/fuzz_patch
@@ -183,12 +185,14 @@ fuzz-patch-smoke: build/fuzz/fuzz_patch
 		&& echo "fuzz-patch: 1 passed, 0 failed ($(FUZZ_PATCH_RUNS) runs)" \
 		|| { tail -30 build/fuzz/patch-smoke.log; echo "fuzz-patch: 0 passed, 1 failed"; exit 1; }
 
-# The test-result parsers (sandbox/outcome.c, issue 6): `make fuzz-outcome`
-# runs for FUZZ_SECONDS, `make fuzz-outcome-smoke` (part of `make test`) a
-# bounded number of inputs seeded from tests/outcomes (first byte: parser).
-FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c core/buf.c core/err.c core/xalloc.c
+# The test-result parsers (sandbox/outcome.c, junit.c, tap.c, pytest.c;
+# issue 6): `make fuzz-outcome` runs for FUZZ_SECONDS, `make
+# fuzz-outcome-smoke` (part of `make test`) a bounded number of inputs
+# seeded from tests/outcomes (first byte: parser).
+FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c sandbox/junit.c sandbox/tap.c sandbox/pytest.c \
+	core/buf.c core/err.c core/xalloc.c core/xjson.c core/text.c
 FUZZ_OUTCOME_RUNS ?= 100000
-build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h
+build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h sandbox/outcome_impl.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
 build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)

@@ -235,7 +235,7 @@ static int run_prepare(struct daemon *d, int fd, bool *unrecovered)
 	 * command answers with the reason as a warning on the client's
 	 * stderr while a command that writes refuses. The daemon only keeps
 	 * such answers out of its cache, both ways. */
-	*unrecovered = ln_txn_recover(d->c->root) < 0;
+	*unrecovered = sbx_txn_recover(d->c->root) < 0;
 	if (*unrecovered) {
 		dlog("transaction recovery failed: %s", ln_error_msg());
 		ln_error_clear();

@@ -293,7 +293,7 @@ static int count_new_errors(json_t *before, json_t *after)
 static int apply_edits(struct cmdctx *x, const struct sbx_edits *e)
 {
 	struct cli *c = x->c;
-	struct ln_apply_opts o = { c->allow_dirty, false, c->commit_msg };
+	struct sbx_apply_opts o = { c->allow_dirty, false, c->commit_msg };
 	struct sbx_txn *t = NULL;
 	json_t *files = NULL, *before = NULL, *after = NULL, *rb, *ra, *rep;
 	json_t *edit = editflow_edit(x);
@@ -445,7 +445,7 @@ void editflow_print_result(struct cmdctx *x)
 /* Shared tail of every edit command: preview, or apply. */
 int editflow_preview_or_apply(struct cmdctx *x, const struct sbx_edits *e, const char *prov)
 {
-	struct ln_apply_opts o = { x->c->allow_dirty, true, NULL };
+	struct sbx_apply_opts o = { x->c->allow_dirty, true, NULL };
 	int error;
 
 	error = editflow_record(x, e, prov);

@@ -83,7 +83,7 @@ static int prepare(struct cli *c, const struct agent_command **cmd_out, int argc
 		/* an interrupted edit transaction is finished or undone before
 		 * anything reads the workspace (docs/edits.md); when that fails,
 		 * queries still answer, with the reason and the way out */
-		if ((error = ln_txn_recover(c->root)) < 0) {
+		if ((error = sbx_txn_recover(c->root)) < 0) {
 			if (cmd->flags & AGENT_CMD_WRITES)
 				return error;
 			fprintf(c->err, "lanser: warning: %s\n", ln_printable(ln_error_msg()));

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/jcs.h"
+#include "core/jsonl.h"
 #include "rewards/reward.h"
 #include "agent/trace.h"
 #include "core/xalloc.h"
@@ -67,7 +68,7 @@ static int print_json(struct cli *c, json_t *j)
 	return 0;
 }
 
-/* @FILE (relative to the caller's cwd): a JSON document, at most 16 MiB. */
+/* @FILE (relative to the caller's cwd): a JSON document, at most LN_FILE_MAX_BYTES. */
 static int load_json_arg(struct cli *c, json_t **out, const char *arg)
 {
 	struct buf path = BUF_INIT, data = BUF_INIT;
@@ -530,10 +531,10 @@ int cmd_advantages(struct cli *c)
 	enum rwd_preset preset = RWD_PRESET_TRL;
 	double eps = -1;
 	FILE *in = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	long lineno = 0;
+	struct ln_jsonl rd;
+	const char *line;
+	size_t n;
+	long lineno;
 	struct rwd_group *batch = NULL;
 	size_t nbatch = 0, values = 0, i;
 	int error = 0;
@@ -556,18 +557,15 @@ int cmd_advantages(struct cli *c)
 	in = c->in_path && strcmp(c->in_path, "-") ? fopen(c->in_path, "re") : stdin;
 	if (!in)
 		return ln_error_set(LN_ENOTFOUND, "%s: %s", c->in_path, strerror(errno));
-	while ((n = getline(&line, &cap, in)) >= 0) {
+	ln_jsonl_init_file(&rd, in, MAX_LINE);
+	while ((error = ln_jsonl_next(&rd, &line, &n)) == 1) {
 		struct rwd_group g;
-		lineno++;
-		if ((size_t)n > MAX_LINE) {
-			error = ln_error_set(LN_EINPUT, "line %ld: longer than %zu bytes", lineno, MAX_LINE);
-			break;
-		}
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		lineno = ln_jsonl_lineno(&rd);
+		while (n > 0 && line[n - 1] == '\r')
 			n--;
 		if (n == 0)
 			continue;
-		error = parse_line(&g, line, (size_t)n, lineno);
+		error = parse_line(&g, line, n, lineno);
 		if (error) {
 			rwd_group_release(&g);
 			break;
@@ -612,7 +610,7 @@ int cmd_advantages(struct cli *c)
 	for (i = 0; i < nbatch; i++)
 		rwd_group_release(&batch[i]);
 	free(batch);
-	free(line);
+	ln_jsonl_release(&rd);
 	if (in != stdin)
 		fclose(in);
 	return error;

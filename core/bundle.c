@@ -4,6 +4,7 @@
 #include "core/hash.h"
 #include "core/jcs.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ json_t *ln_bundle_new(const char *command)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
 	}
-	return json_pack("{s:s, s:{s:s}, s:n, s:[], s:b, s:{s:[]}, "
+	return xjson_pack("{s:s, s:{s:s}, s:n, s:[], s:b, s:{s:[]}, "
 			 "s:{s:s, s:s, s:[]}, s:{}, s:{s:{}}}",
 			 "schema", LN_BUNDLE_SCHEMA,
 			 "request", "command", command,
@@ -35,7 +36,7 @@ json_t *ln_bundle_new(const char *command)
 
 json_t *ln_range_new(long sl, long sc, long el, long ec)
 {
-	return json_pack("[I,I,I,I]", (json_int_t)sl, (json_int_t)sc, (json_int_t)el,
+	return xjson_pack("[I,I,I,I]", (json_int_t)sl, (json_int_t)sc, (json_int_t)el,
 			 (json_int_t)ec);
 }
 

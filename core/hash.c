@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-void ln_hex_encode(char out[LN_SHA256_HEX_SIZE], const unsigned char digest[LN_SHA256_LEN])
+/* Writes the 64-digit lowercase hex form of a 32-byte digest. */
+static void ln_hex_encode(char out[LN_SHA256_HEX_SIZE],
+			  const unsigned char digest[LN_SHA256_LEN])
 {
 	static const char hex[] = "0123456789abcdef";
 	int i;
@@ -53,7 +55,8 @@ void ln_sha256_update(struct ln_sha256_ctx *ctx, const void *data, size_t len)
 	sha256_update(ctx->impl_, len, data);
 }
 
-void ln_sha256_final(struct ln_sha256_ctx *ctx, unsigned char out[LN_SHA256_LEN])
+static void ln_sha256_final(struct ln_sha256_ctx *ctx,
+			    unsigned char out[LN_SHA256_LEN])
 {
 	sha256_digest(ctx->impl_, LN_SHA256_LEN, out);
 	ln_sha256_release(ctx);

@@ -27,8 +27,6 @@
 void ln_sha256(const void *data, size_t len, unsigned char out[LN_SHA256_LEN]);
 /* Same digest as 64 lowercase hex digits, NUL-terminated. */
 void ln_sha256_hex(const void *data, size_t len, char out[LN_SHA256_HEX_SIZE]);
-/* Writes the 64-digit lowercase hex form of a 32-byte digest. */
-void ln_hex_encode(char out[LN_SHA256_HEX_SIZE], const unsigned char digest[LN_SHA256_LEN]);
 
 /*
  * Incremental hashing. Opaque: callers touch no field.
@@ -47,7 +45,6 @@ struct ln_sha256_ctx {
 
 void ln_sha256_init(struct ln_sha256_ctx *ctx);
 void ln_sha256_update(struct ln_sha256_ctx *ctx, const void *data, size_t len);
-void ln_sha256_final(struct ln_sha256_ctx *ctx, unsigned char out[LN_SHA256_LEN]);
 void ln_sha256_final_hex(struct ln_sha256_ctx *ctx, char out[LN_SHA256_HEX_SIZE]);
 void ln_sha256_release(struct ln_sha256_ctx *ctx);
 

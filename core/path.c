@@ -1,6 +1,7 @@
 #include "core/path.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -318,17 +319,6 @@ char *ln_uri_from_path(const char *abs_path)
 	return buf_detach(&b, NULL);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ln_uri_to_path(char **out, const char *uri)
 {
 	struct buf b = BUF_INIT;
@@ -363,7 +353,8 @@ int ln_uri_to_path(char **out, const char *uri)
 			goto done;
 		}
 		if (*p == '%') {
-			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			int hi = ln_hex_value((unsigned char)p[1]);
+			int lo = hi < 0 ? -1 : ln_hex_value((unsigned char)p[2]);
 
 			if (hi < 0 || lo < 0) {
 				error = ln_error_set(LN_EINPUT, "malformed %% escape in file URI: %.200s",

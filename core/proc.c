@@ -172,7 +172,9 @@ static void set_status(struct ln_proc *p, int st)
 	}
 }
 
-int ln_proc_reap(struct ln_proc *p)
+/* Non-blocking reap: 1 when the child has exited (status filled), 0 when it
+ * still runs. */
+static int ln_proc_reap(struct ln_proc *p)
 {
 	int st;
 	pid_t r;

@@ -8,8 +8,8 @@
  * async-signal-safe calls run between fork and exec.
  *
  * The caller pumps the pipes (poll()) and must reap the child with
- * ln_proc_wait() or ln_proc_reap(); ln_proc_release() kills and reaps
- * whatever is left, so no zombie survives it.
+ * ln_proc_wait(); ln_proc_release() kills and reaps whatever is left, so
+ * no zombie survives it.
  */
 #ifndef LANSER_PROC_H
 #define LANSER_PROC_H
@@ -51,10 +51,6 @@ int ln_proc_spawn(struct ln_proc *p, const struct ln_proc_opts *opts);
 
 /* Sends `sig` to the child's process group (or the child alone). */
 void ln_proc_kill(struct ln_proc *p, int sig);
-
-/* Non-blocking reap: 1 when the child has exited (status filled), 0 when it
- * still runs. */
-int ln_proc_reap(struct ln_proc *p);
 
 /* Waits up to timeout_ms (-1 forever) for the child to exit. 1 if reaped,
  * 0 on timeout. */

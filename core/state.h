@@ -13,6 +13,7 @@
  * or removed, since someone else may have had access to what is inside -
  * and a note saying why is printed once per process on stderr. Only when
  * no candidate is usable is it an error (LN_EPERM, naming every reason).
+ * The trust store's folder (core/trust.h) follows the same rule.
  *
  * Per-workspace state goes in <base>/ws-<first 16 hex of sha256(root)>,
  * created and checked by the same rules (LN_EPERM when it fails them).

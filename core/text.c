@@ -52,7 +52,7 @@ const char *ln_enc_lsp_name(enum ln_enc enc)
  * Length of the well-formed UTF-8 sequence at s[0..n), or 0 when it is not
  * well-formed (Unicode Table 3-7: no overlongs, no surrogates, <= U+10FFFF).
  */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t ln_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	unsigned char lo = 0x80, hi = 0xBF;
@@ -87,6 +87,31 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 		if ((s[i] & 0xC0) != 0x80)
 			return 0;
 	return len;
+}
+
+int ln_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool ln_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < len) {
+		k = ln_utf8_seq_len(u + i, len - i);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
 }
 
 /* Length of the character whose (valid) lead byte is c. */
@@ -170,7 +195,7 @@ int ln_text_init(struct ln_text *t, const char *data, size_t len)
 	/* Validate and count line terminators in one pass. */
 	nlines = 1;
 	for (i = 0; i < len;) {
-		size_t n = utf8_seq_len(u + i, len - i);
+		size_t n = ln_utf8_seq_len(u + i, len - i);
 
 		if (!n) {
 			long line;

@@ -27,6 +27,7 @@
 #ifndef LANSER_TEXT_H
 #define LANSER_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Column units. */
@@ -148,4 +149,13 @@ size_t ln_text_offset(const struct ln_text *t, int line0, size_t byte_in_line);
  */
 int ln_text_line_of(const struct ln_text *t, size_t offset, int *line0, size_t *byte_in_line);
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (n > 0), or 0 when
+ * it is not well-formed (Unicode Table 3-7: no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+size_t ln_utf8_seq_len(const unsigned char *s, size_t n);
+/* The value of a hex digit (either case), or -1 (percent-encoding). */
+int ln_hex_value(int c);
+/* Whether the `len` bytes at `s` are well-formed UTF-8 (what jansson's
+ * json_pack "s" accepts; NUL bytes included). */
+bool ln_utf8_valid(const char *s, size_t len);
 #endif

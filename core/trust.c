@@ -2,9 +2,11 @@
  * trust.c - workspace trust (see trust.h).
  */
 #include "core/trust.h"
+#include "core/atomicfile.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +35,25 @@ const char *ln_trust_cli_config(void)
 	return cli_config;
 }
 
-/* The folder holding the store; with `create`, made 0700 (parents too). */
+/* The trust store's folder must be a directory of ours that nobody else
+ * can reach: one that others could write may hold a planted trust.json,
+ * so it is refused, never repaired (as with the state folder, core/state.h). */
+static int check_private(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return ln_error_set(LN_EPERM, "%s is not a directory of ours (refusing to use it)",
+				    dir);
+	if (st.st_mode & 077)
+		return ln_error_set(LN_EPERM, "%s is accessible by others (mode %03o): refusing "
+				    "to use the trust store in it; check what is inside, then "
+				    "chmod 700 it", dir, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+/* The folder holding the store; with `create`, made 0700 (parents too);
+ * either way, when it exists it must pass check_private(). */
 static int store_dir(struct buf *out, bool create)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -47,8 +67,12 @@ static int store_dir(struct buf *out, bool create)
 	else
 		return ln_error_set(LN_ECONFIG, "the trust store needs XDG_STATE_HOME or HOME "
 				    "(an absolute path)");
-	if (!create)
-		return 0;
+	if (!create) {
+		/* reading: a store in a folder others could write is no store */
+		if (lstat(out->data, &st) < 0 && errno == ENOENT)
+			return 0;
+		return check_private(out->data);
+	}
 	for (p = strchr(out->data + 1, '/'); ; p = strchr(p + 1, '/')) {
 		if (p)
 			*p = '\0';
@@ -62,12 +86,7 @@ static int store_dir(struct buf *out, bool create)
 			break;
 		*p = '/';
 	}
-	if (lstat(out->data, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-		return ln_error_set(LN_EPERM, "%s is not a directory of ours (refusing to use it)",
-				    out->data);
-	if ((st.st_mode & 077) && chmod(out->data, 0700) < 0)
-		return ln_error_set(LN_EPERM, "%s: %s", out->data, strerror(errno));
-	return 0;
+	return check_private(out->data);
 }
 
 int ln_trust_store_path(char **out)
@@ -138,50 +157,26 @@ done:
 
 static int store_write(const char *path, json_t *ws)
 {
-	json_t *doc = json_pack("{s:i, s:O}", "version", 1, "workspaces", ws);
-	struct buf tmp = BUF_INIT;
-	char *dump = NULL;
-	size_t len;
-	int fd = -1, error = -1;
+	json_t *doc = xjson_pack("{s:i, s:O}", "version", 1, "workspaces", ws);
+	struct ln_atomic_opts ao = { .mode = 0600, .code = LN_EPERM };
+	struct buf text = BUF_INIT;
+	char *dump;
+	int error;
 
 	dump = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(doc);
 	if (!dump)
 		ln_die_oom();
-	len = strlen(dump);
-	if (len > LN_TRUST_MAX_BYTES || json_object_size(ws) > LN_TRUST_MAX_ENTRIES) {
+	buf_adds(&text, dump);
+	free(dump);
+	if (text.len > LN_TRUST_MAX_BYTES || json_object_size(ws) > LN_TRUST_MAX_ENTRIES) {
 		error = ln_error_set(LN_ECONFIG, "trust store %s: too many entries (revoke some)",
 				     path);
-		goto done;
+	} else {
+		buf_addch(&text, '\n');
+		error = ln_atomic_write(path, text.data, text.len, &ao);
 	}
-	buf_addf(&tmp, "%s.%d.tmp", path, (int)getpid());
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	if (ln_write_all(fd, dump, len) < 0 || ln_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		error = ln_error_set(LN_EPERM, "cannot write %s: %s", tmp.data, strerror(errno));
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp.data, path) < 0) {
-		error = ln_error_set(LN_EPERM, "cannot replace %s: %s", path, strerror(errno));
-		goto done;
-	}
-	error = 0;
-done:
-	if (fd >= 0)
-		close(fd);
-	if (error && tmp.len)
-		unlink(tmp.data);
-	free(dump);
-	json_decref(doc);
-	buf_release(&tmp);
+	buf_release(&text);
 	return error;
 }
 
@@ -225,7 +220,7 @@ static int store_update(const char *root, const char *digest, bool *removed)
 	if (error)
 		goto done;
 	if (digest) {
-		json_object_set_new(ws, root, json_pack("{s:s}", "configDigest", digest));
+		json_object_set_new(ws, root, xjson_pack("{s:s}", "configDigest", digest));
 	} else {
 		*removed = json_object_get(ws, root) != NULL;
 		if (!*removed)
@@ -276,8 +271,7 @@ json_t *ln_trust_filter(json_t *cfg)
 	json_t *ignored = json_array(), *servers = json_object_get(cfg, "servers"), *s;
 	const char *name;
 	void *tmp;
-	size_t i, n;
-	json_t **v;
+	size_t i;
 
 	if (!json_is_object(servers))
 		return ignored;
@@ -300,14 +294,6 @@ json_t *ln_trust_filter(json_t *cfg)
 			}
 	}
 	/* a stable order for messages and doctor */
-	n = json_array_size(ignored);
-	v = xcalloc(n + 1, sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(ignored, i));
-	qsort(v, n, sizeof *v, cmp_str);
-	json_array_clear(ignored);
-	for (i = 0; i < n; i++)
-		json_array_append_new(ignored, v[i]);
-	free(v);
+	xjson_array_sort(ignored, cmp_str);
 	return ignored;
 }

@@ -8,7 +8,10 @@
  * persistent state:
  *   $XDG_STATE_HOME/lanser/trust.json, else ~/.local/state/lanser/trust.json
  * (file 0600, folder 0700, written to a temporary file and renamed, at most
- * LN_TRUST_MAX_BYTES and LN_TRUST_MAX_ENTRIES). Its format:
+ * LN_TRUST_MAX_BYTES and LN_TRUST_MAX_ENTRIES). A folder that is not ours
+ * or that others can reach is refused (LN_EPERM), for reading as for
+ * writing, and never chmod'ed: someone else may have written in it (the
+ * rule of the state folder, core/state.h). Its format:
  *   {"version": 1, "workspaces": {ROOT: {"configDigest": "sha256:..."}}}
  * A malformed store is LN_ECONFIG naming the file: never read as "trusted".
  * A changed configuration (another digest) is untrusted again.

@@ -17,4 +17,19 @@
 
 json_t *xjson_pack(const char *fmt, ...);
 
+/*
+ * A JSON string of bytes that come from outside (a path in a patch, a
+ * test id in a runner's output, a selector typed on the command line):
+ * json_pack's "s" refuses bytes that are not UTF-8, which would make
+ * xjson_pack abort on data and json_pack return NULL (the fact dropped).
+ * Here every byte of an ill-formed sequence becomes U+FFFD, so the result
+ * is never NULL and always dumps. Pack it with "o". NULL `s`: "".
+ */
+json_t *xjson_stringn_lossy(const char *s, size_t len);
+json_t *xjson_string_lossy(const char *s);
+
+/* Sorts the members of the array `a` in place; `cmp` compares two
+ * `json_t *const *` as qsort hands them. */
+void xjson_array_sort(json_t *a, int (*cmp)(const void *, const void *));
+
 #endif

@@ -297,8 +297,8 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	if (!error && reset)
 		error = sbx_wt_reset(x->wts, wt);
 	if (!error && r->patch) {
-		struct ln_apply_opts ao = { false, false, NULL };
-		error = ln_patch_apply(r->dir, r->patch, r->patch_len, &ao, &report);
+		struct sbx_apply_opts ao = { false, false, NULL };
+		error = sbx_patch_apply(r->dir, r->patch, r->patch_len, &ao, &report);
 	}
 	pthread_mutex_unlock(&x->git_lock);
 	json_object_set_new(r->durations, "applyMs", json_integer(ln_now_ms() - t0));

@@ -1,6 +1,6 @@
 /*
  * fuzz_patch.c - libFuzzer target for the unified-diff reader and the
- * in-memory hunk applier (sandbox/edit.c) under ASan + UBSan.
+ * in-memory hunk applier (sandbox/patch.c, sandbox/patch_apply.c) under ASan + UBSan.
  *
  * Each input is a patch applied (in memory: nothing is ever written) to a
  * small tree made once in a temporary folder. Besides memory errors, it

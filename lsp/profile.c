@@ -1,4 +1,5 @@
 #include "lsp/profile.h"
+#include "core/atomicfile.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -6,6 +7,7 @@
 #include "core/proc.h"
 #include "core/state.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,7 +165,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	p->ready_log = xstrdup("source file");
 	/* The workspace's own packages resolve before any installed copy:
 	 * the root is an explicit extra path, searched before site-packages. */
-	p->settings = json_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
+	p->settings = xjson_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
 				"extraPaths", root, "autoSearchPaths", 1,
 				"diagnosticMode", "openFilesOnly", "useLibraryCodeForTypes", 1);
 	{
@@ -191,7 +193,7 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	 * project loads (a definition then stops at the import). Without the
 	 * syntax server every answer comes from the loaded project. */
 	p->readiness = LSP_READY_NONE;
-	p->init_options = json_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
+	p->init_options = xjson_pack("{s:{s:s}}", "tsserver", "useSyntaxServer", "never");
 	/* typescript-language-server runs a tsserver.js it finds in
 	 * node_modules of the workspace or any ancestor unless given a valid
 	 * path: always give it the pinned one (lsp_profile_resolve refuses to
@@ -401,15 +403,6 @@ const struct lsp_profile *lsp_profiles_for_path(const struct lsp_profiles *ps,
 	return NULL;
 }
 
-const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *ps, const char *name)
-{
-	size_t i;
-	for (i = 0; i < ps->n; i++)
-		if (!strcmp(ps->v[i].name, name))
-			return &ps->v[i];
-	return NULL;
-}
-
 const char **lsp_argv_with_exe(char *const *argv, const char *exe)
 {
 	size_t n, i;
@@ -598,18 +591,12 @@ int lsp_profile_version(char **out, const struct lsp_profile *p)
 		}
 		json_object_set_new(cache, key.data, json_string(ver));
 		dump = json_dumps(cache, JSON_COMPACT | JSON_SORT_KEYS);
-		buf_reset(&tmp);
-		buf_addf(&tmp, "%s.%d", cache_path, (int)getpid());
 		if (dump) {
-			int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			if (fd >= 0) {
-				int w = ln_write_all(fd, dump, strlen(dump));
-				close(fd);
-				if (w == 0)
-					rename(tmp.data, cache_path);
-				else
-					unlink(tmp.data);
-			}
+			/* a cache: a failure to write it is no error of the call */
+			struct ln_error_state saved;
+			ln_error_capture(&saved);
+			ln_atomic_write(cache_path, dump, strlen(dump), NULL);
+			ln_error_restore(&saved);
 			free(dump);
 		}
 	}

@@ -86,7 +86,6 @@ void lsp_profiles_release(struct lsp_profiles *p);
  * the language id (borrowed from the profile). */
 const struct lsp_profile *lsp_profiles_for_path(const struct lsp_profiles *p,
 						const char *relpath, const char **language_id);
-const struct lsp_profile *lsp_profiles_find(const struct lsp_profiles *p, const char *name);
 
 /* Resolves the profile's executable: lanser's own pinned npm folder
  * (<dir of the lanser binary>/deps/node_modules/.bin) first, then the

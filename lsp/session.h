@@ -95,12 +95,6 @@ int lsp_session_pump(struct lsp_session *s, int timeout_ms);
 int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *uri,
 			 const char *language_id, const char *text, size_t len);
 int lsp_session_close_doc(struct lsp_session *s, const char *uri);
-/* Like lsp_session_sync_doc, but an open document always gets a didChange
- * with a new version even when its text is unchanged: used when a file it
- * depends on changed on disk, so the server re-analyses it and publishes
- * fresh diagnostics for the new version. */
-int lsp_session_resync_doc(struct lsp_session *s, int *version_out, const char *uri,
-			   const char *language_id, const char *text, size_t len);
 /* The documents this session has seen: lsp_session_open_uri(s, i) for
  * i < lsp_session_open_count(s) is the URI of the i-th, or NULL when it is
  * closed (borrowed; valid until the next sync/close). */
@@ -128,11 +122,10 @@ bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle)
 bool lsp_session_log_seen(const struct lsp_session *s, const char *needle);
 
 /* The initialize result's capabilities (borrowed), the negotiated encoding,
- * the server's self-reported name/version (serverInfo; may be NULL). */
+ * the server's self-reported name (serverInfo; may be NULL). */
 const json_t *lsp_session_capabilities(const struct lsp_session *s);
 enum ln_enc lsp_session_encoding(const struct lsp_session *s);
 const char *lsp_session_server_name(const struct lsp_session *s);
-const char *lsp_session_server_version(const struct lsp_session *s);
 /* True when the server advertises `cap` (e.g. "definitionProvider") with a
  * value other than false/null. */
 bool lsp_session_has_capability(const struct lsp_session *s, const char *cap);
@@ -144,8 +137,6 @@ int lsp_session_error(const struct lsp_session *s);
 int lsp_session_pid(const struct lsp_session *s);
 void lsp_session_poll_fds(const struct lsp_session *s, int *out_fd, int *err_fd);
 long long lsp_session_requests_sent(const struct lsp_session *s);
-/* The last lines of the server's stderr (for error messages). */
-const char *lsp_session_stderr_tail(const struct lsp_session *s);
 
 /* ---- traces and replay (docs/trace.md) ---- */
 

@@ -1,12 +1,16 @@
+/*
+ * workspace.c - a workspace's language servers (start, crash backoff,
+ * replay), readiness, its source files, and trace recording (workspace.h).
+ * Document texts and overlays are workspace_docs.c; the warm daemon's
+ * refresh, pump and status are workspace_warm.c.
+ */
 #include "lsp/workspace.h"
-#include "core/buf.h"
+#include "lsp/workspace_impl.h"
 #include "core/err.h"
-#include "core/hash.h"
 #include "core/path.h"
-#include "core/proc.h"
 #include "core/snapshot.h"
+#include "core/proc.h"
 #include "core/xalloc.h"
-#include "core/limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,63 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Documents kept in the cache beyond the open ones (daemon). */
-#define MAX_CACHED_TEXTS 512
-/* Changed files synced into their server per refresh; beyond that the
- * server only gets the watched-files notification. */
-#define MAX_SYNC_PER_REFRESH 64
-/* A server that ran this long without crashing starts its backoff afresh. */
-#define CRASH_FORGET_MS 60000
-#define MAX_BACKOFF_MS 30000
-/* How long a refresh waits for the servers to catch up with changed files. */
-#define REFRESH_WAIT_MS 10000
-
-struct cached_text {
-	char *path;
-	struct ln_text text;
-	char digest[LN_SHA256_HEX_SIZE];
-	bool overlay;
-	/* stat signature when read from disk */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	long long mtime_ns, ctime_ns;
-	bool racy;
-};
-
-/* A profile's server slot: `info.session` is NULL while it is down. */
-struct server_slot {
-	struct lsp_server_info info;   /* first: callers hold &slot->info */
-	int crashes;                   /* consecutive, for the backoff */
-	unsigned long total_crashes;
-	int restarts;
-	long long started_ms, next_start_ms;
-	char last_error[256];
-	struct lsp_workspace *ws;      /* back pointer for the trace recorder */
-	bool traced;                   /* its state was recorded in this request */
-};
-
-struct lsp_workspace {
-	char *root;
-	struct lsp_profiles profiles;
-	struct server_slot **servers;
-	size_t nservers;
-	struct cached_text **texts;
-	size_t ntexts;
-	int init_ms, request_ms;
-	lsp_record_fn record;
-	void *record_ctx;
-	bool restart, track_files;
-	struct ln_snapshot snap;
-	unsigned long generation, crashes;
-	struct lsp_recorder rec;       /* valid while `recording` */
-	bool recording, cdb_recorded;
-	struct lsp_replayer rep;       /* valid while `replaying` */
-	bool replaying;
-	int (*wrap)(void *ctx, const char *const *argv, char ***out);  /* opts.wrap */
-	void *wrap_ctx;
-};
 
 int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opts *o)
 {
@@ -104,7 +51,7 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 	return 0;
 }
 
-static void text_free(struct cached_text *ct)
+void lsp_workspace_text_free(struct cached_text *ct)
 {
 	free(ct->path);
 	ln_text_release(&ct->text);
@@ -124,7 +71,7 @@ void lsp_workspace_free(struct lsp_workspace *ws)
 	}
 	free(ws->servers);
 	for (i = 0; i < ws->ntexts; i++)
-		text_free(ws->texts[i]);
+		lsp_workspace_text_free(ws->texts[i]);
 	free(ws->texts);
 	lsp_profiles_release(&ws->profiles);
 	ln_snapshot_release(&ws->snap);
@@ -168,7 +115,7 @@ static long long backoff_ms(int crashes)
 }
 
 /* Records the death of a slot's session and frees it (reaping the process). */
-static void slot_down(struct lsp_workspace *ws, struct server_slot *sl)
+void lsp_workspace_slot_down(struct lsp_workspace *ws, struct server_slot *sl)
 {
 	long long now = ln_now_ms();
 	if (!sl->info.session)
@@ -345,7 +292,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 			*out = &sl->info;
 			return error;
 		}
-		slot_down(ws, sl);
+		lsp_workspace_slot_down(ws, sl);
 	}
 	if (sl) {
 		long long wait = sl->next_start_ms - ln_now_ms();
@@ -380,215 +327,6 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 	ws->servers[ws->nservers++] = sl;
 	*out = &sl->info;
 	return 0;
-}
-
-/* ---- documents ---- */
-
-static struct cached_text *find_text(struct lsp_workspace *ws, const char *path, size_t *idx)
-{
-	size_t i;
-	for (i = 0; i < ws->ntexts; i++)
-		if (!strcmp(ws->texts[i]->path, path)) {
-			if (idx)
-				*idx = i;
-			return ws->texts[i];
-		}
-	return NULL;
-}
-
-static void text_remove(struct lsp_workspace *ws, size_t i)
-{
-	text_free(ws->texts[i]);
-	memmove(&ws->texts[i], &ws->texts[i + 1], (ws->ntexts - i - 1) * sizeof *ws->texts);
-	ws->ntexts--;
-}
-
-static void abs_path(struct buf *b, const struct lsp_workspace *ws, const char *path)
-{
-	if (path[0] == '/')
-		buf_adds(b, path);
-	else
-		buf_addf(b, "%s/%s", ws->root, path);
-}
-
-static long long ns_of(const struct timespec *t)
-{
-	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
-}
-
-/* Whether the file behind a cached text may differ from it now. */
-static bool text_stale(const struct lsp_workspace *ws, const struct cached_text *ct)
-{
-	struct buf abs = BUF_INIT;
-	struct stat st;
-	int r;
-
-	if (ct->overlay)
-		return false;
-	abs_path(&abs, ws, ct->path);
-	r = stat(abs.data, &st);
-	buf_release(&abs);
-	return r < 0 || ct->racy || st.st_dev != ct->dev || st.st_ino != ct->ino ||
-	       st.st_size != ct->size || ns_of(&st.st_mtim) != ct->mtime_ns ||
-	       ns_of(&st.st_ctim) != ct->ctime_ns;
-}
-
-static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
-{
-	ws->texts = xrealloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
-	ws->texts[ws->ntexts++] = ct;
-}
-
-static void record_text(struct lsp_workspace *ws, const struct cached_text *ct)
-{
-	if (ws->recording && ws->rec.document)
-		ws->rec.document(ws->rec.ctx, ct->path, ct->text.data, ct->text.len, ct->digest, 0,
-				 NULL);
-}
-
-int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, const char *path)
-{
-	struct cached_text *ct = find_text(ws, path, NULL);
-	struct buf abs = BUF_INIT, data = BUF_INIT;
-	struct ln_text t;
-	struct stat st;
-	struct timespec now;
-	int error;
-
-	*out = NULL;
-	if (ct) {
-		record_text(ws, ct);
-		*out = &ct->text;
-		return 0;
-	}
-	if (ws->replaying) {
-		const char *d = NULL, *msg = NULL;
-		size_t n = 0;
-		int rerr = 0;
-		error = ws->rep.document(ws->rep.ctx, path, &d, &n, &rerr, &msg);
-		if (!error && rerr)
-			error = ln_error_set(rerr, "%s", msg ? msg : "");
-		if (error)
-			goto done;
-		memset(&st, 0, sizeof st);
-		buf_add(&data, d, n);
-	} else {
-		abs_path(&abs, ws, path);
-		/* stat before reading: a write in between makes the signature
-		 * stale, never the other way round */
-		if (stat(abs.data, &st) < 0)
-			memset(&st, 0, sizeof st);
-		error = buf_read_file(&data, abs.data, LN_FILE_MAX_BYTES);
-	}
-	if (error) {
-		if (ws->recording && ws->rec.document)
-			ws->rec.document(ws->rec.ctx, path, NULL, 0, NULL, error, ln_error_msg());
-		goto done;
-	}
-	error = ln_text_init(&t, data.data, data.len);
-	if (error) {
-		error = ln_error_set(error, "%s: %s", path, ln_error_msg());
-		if (ws->recording && ws->rec.document)
-			ws->rec.document(ws->rec.ctx, path, data.data, data.len, NULL, error,
-					 ln_error_msg());
-		goto done;
-	}
-	ct = xcalloc(1, sizeof *ct);
-	ct->path = xstrdup(path);
-	ct->text = t;
-	ln_sha256_hex(data.data, data.len, ct->digest);
-	ct->dev = st.st_dev;
-	ct->ino = st.st_ino;
-	ct->size = st.st_size;
-	ct->mtime_ns = ns_of(&st.st_mtim);
-	ct->ctime_ns = ns_of(&st.st_ctim);
-	clock_gettime(CLOCK_REALTIME, &now);
-	ct->racy = ct->mtime_ns > ns_of(&now) - 2000000000LL ||
-		   ct->ctime_ns > ns_of(&now) - 2000000000LL;
-	cache_add(ws, ct);
-	record_text(ws, ct);
-	*out = &ct->text;
-done:
-	buf_release(&abs);
-	buf_release(&data);
-	return error;
-}
-
-const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path)
-{
-	struct cached_text *ct = find_text(ws, path, NULL);
-	return ct ? ct->digest : NULL;
-}
-
-int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const char *data,
-			      size_t len)
-{
-	struct cached_text *ct;
-	struct ln_text t;
-	size_t i;
-	int error;
-
-	if (len > LN_FILE_MAX_BYTES)
-		return ln_error_set(LN_EINPUT, "%s: overlay larger than %zu bytes", path,
-				    LN_FILE_MAX_BYTES);
-	error = ln_text_init(&t, data, len);
-	if (error)
-		return ln_error_set(error, "%s: %s", path, ln_error_msg());
-	if (find_text(ws, path, &i))
-		text_remove(ws, i);
-	ct = xcalloc(1, sizeof *ct);
-	ct->path = xstrdup(path);
-	ct->text = t;
-	ct->overlay = true;
-	ln_sha256_hex(data, len, ct->digest);
-	cache_add(ws, ct);
-	return 0;
-}
-
-void lsp_workspace_drop_overlays(struct lsp_workspace *ws)
-{
-	size_t i = 0;
-
-	while (i < ws->ntexts)
-		if (ws->texts[i]->overlay)
-			text_remove(ws, i);
-		else
-			i++;
-}
-
-bool lsp_workspace_has_overlays(const struct lsp_workspace *ws)
-{
-	size_t i;
-	for (i = 0; i < ws->ntexts; i++)
-		if (ws->texts[i]->overlay)
-			return true;
-	return false;
-}
-
-int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_out,
-		       int *version_out, const char *relpath)
-{
-	const struct lsp_profile *p;
-	const char *lang = NULL;
-	const struct ln_text *t;
-	char *uri = NULL;
-	int error;
-
-	*srv_out = NULL;
-	p = lsp_profiles_for_path(&ws->profiles, relpath, &lang);
-	if (!p)
-		return ln_error_set(LN_ENOSERVER, "%s: no language server is configured for this "
-				    "kind of file", relpath);
-	error = lsp_workspace_text(ws, &t, relpath);
-	if (error)
-		return error;
-	error = lsp_workspace_server(ws, srv_out, p);
-	if (error)
-		return error;
-	uri = lsp_workspace_uri(ws, relpath);
-	error = lsp_session_sync_doc((*srv_out)->session, version_out, uri, lang, t->data, t->len);
-	free(uri);
-	return error;
 }
 
 /* ---- readiness ---- */
@@ -651,7 +389,8 @@ static bool cdb_probe(struct lsp_workspace *ws)
 }
 
 /* 1 ready, 0 not yet, -1 never (no index will come: no compilation database). */
-static int ready_state(struct lsp_workspace *ws, struct lsp_server_info *srv, bool need_index)
+int lsp_workspace_ready_state(struct lsp_workspace *ws, struct lsp_server_info *srv,
+			      bool need_index)
 {
 	const struct lsp_profile *p = srv->profile;
 
@@ -676,7 +415,7 @@ int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *s
 		long long left;
 		if (error)
 			return error;
-		r = ready_state(ws, srv, need_index);
+		r = lsp_workspace_ready_state(ws, srv, need_index);
 		if (r != 0)
 			return r > 0 ? 1 : 0; /* never: partial at once */
 		left = deadline - ln_now_ms();
@@ -758,299 +497,6 @@ int lsp_workspace_source_files(struct lsp_workspace *ws, json_t **out)
 	error = list_source_files(ws, out);
 	lsp_workspace_probe_put(ws, "sourceFiles", "", error ? NULL : *out, error);
 	return error;
-}
-
-/* ---- warm workspaces ---- */
-
-/* The workspace-relative path of a file: URI (malloc'd), or NULL when it
- * lies outside the workspace or is not a file: URI. */
-static char *rel_of_uri(const struct lsp_workspace *ws, const char *uri)
-{
-	char *abs = NULL, *rel = NULL;
-
-	if (ln_uri_to_path(&abs, uri))
-		return NULL;
-	if (ln_path_relativize(&rel, ws->root, abs) != 1) {
-		free(rel);
-		rel = NULL;
-	}
-	free(abs);
-	return rel;
-}
-
-static bool is_open(struct lsp_session *s, const char *uri)
-{
-	return lsp_session_doc_version(s, uri) != 0;
-}
-
-struct pending_doc {
-	char *uri;
-	int version;
-};
-
-/* Syncs one document (reopening it when `reopen`) and, when the server's
- * view changed, remembers the version to wait for. */
-static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_t *npend,
-			 const char *uri, const char *lang, const struct ln_text *t, bool reopen)
-{
-	int before = lsp_session_doc_version(s, uri), after = 0;
-
-	if (reopen && before)
-		lsp_session_close_doc(s, uri);
-	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
-		return;
-	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
-	(*pend)[*npend].uri = xstrdup(uri);
-	(*pend)[*npend].version = after;
-	(*npend)++;
-}
-
-static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
-			   const struct ln_file_change *ch, size_t nch)
-{
-	struct lsp_session *s = sl->info.session;
-	const struct lsp_profile *p = sl->info.profile;
-	json_t *events = json_array();
-	struct pending_doc *pend = NULL;
-	size_t npend = 0;
-	bool affected = false;
-	size_t i, n, synced = 0;
-	long long deadline;
-
-	for (i = 0; i < nch; i++) {
-		const struct lsp_profile *served = lsp_profiles_for_path(&ws->profiles, ch[i].path,
-									 NULL);
-		char *uri = lsp_workspace_uri(ws, ch[i].path);
-		if (served == p || !served)
-			affected = true;
-		json_array_append_new(events, json_pack("{s:s, s:i}", "uri", uri, "type",
-							(int)ch[i].type));
-		free(uri);
-	}
-	if (json_array_size(events))
-		lsp_session_notify(s, "workspace/didChangeWatchedFiles",
-				   json_pack("{s:O}", "changes", events));
-	json_decref(events);
-
-	/* Every open document back to its disk text (this also undoes
-	 * overlays of an earlier request). When something this server
-	 * reads changed, every open document is reopened: servers skip the
-	 * rebuild of a document whose own text did not change (clangd
-	 * does), and its diagnostics would stay those of the old headers. */
-	n = lsp_session_open_count(s);
-	for (i = 0; i < n; i++) {
-		const char *u = lsp_session_open_uri(s, i);
-		const struct ln_text *t;
-		const char *lang = NULL;
-		char *uri, *rel;
-		if (!u)
-			continue;
-		uri = xstrdup(u);
-		rel = rel_of_uri(ws, uri);
-		if (rel && lsp_profiles_for_path(&ws->profiles, rel, &lang) == p &&
-		    lsp_workspace_text(ws, &t, rel) == 0)
-			sync_tracked(s, &pend, &npend, uri, lang, t, affected);
-		else
-			lsp_session_close_doc(s, uri);
-		free(rel);
-		free(uri);
-	}
-
-	/* Changed files this server serves: into its view, so that answers
-	 * about them (and its in-memory index) follow the disk. */
-	for (i = 0; i < nch && synced < MAX_SYNC_PER_REFRESH; i++) {
-		const char *lang = NULL;
-		const struct ln_text *t;
-		char *uri;
-		if (ch[i].type == LN_FILE_DELETED ||
-		    lsp_profiles_for_path(&ws->profiles, ch[i].path, &lang) != p)
-			continue;
-		uri = lsp_workspace_uri(ws, ch[i].path);
-		if (!lsp_session_doc_version(s, uri) && lsp_workspace_text(ws, &t, ch[i].path) == 0) {
-			sync_tracked(s, &pend, &npend, uri, lang, t, false);
-			synced++;
-		}
-		free(uri);
-	}
-
-	/* The server has caught up with a document once it published its
-	 * diagnostics for the new version (clangd updates its index of an
-	 * open file at the same moment): answer only then. */
-	deadline = ln_now_ms() + REFRESH_WAIT_MS;
-	for (i = 0; i < npend; i++) {
-		json_t *d = NULL;
-		long long left = deadline - ln_now_ms();
-		if (left > 0)
-			lsp_session_wait_diagnostics(s, &d, pend[i].uri, pend[i].version, (int)left);
-		json_decref(d);
-		free(pend[i].uri);
-	}
-	free(pend);
-}
-
-static bool open_anywhere(struct lsp_workspace *ws, const char *path)
-{
-	char *uri = lsp_workspace_uri(ws, path);
-	bool found = false;
-	size_t i;
-
-	for (i = 0; i < ws->nservers && !found; i++)
-		if (ws->servers[i]->info.session)
-			found = is_open(ws->servers[i]->info.session, uri);
-	free(uri);
-	return found;
-}
-
-int lsp_workspace_refresh(struct lsp_workspace *ws)
-{
-	struct ln_file_change *ch = NULL;
-	size_t nch = 0, i;
-	int error = 0;
-
-	for (i = 0; i < ws->ntexts;) {
-		if (text_stale(ws, ws->texts[i]))
-			text_remove(ws, i);
-		else
-			i++;
-	}
-	if (ws->track_files) {
-		error = ln_snapshot_scan(&ws->snap, &ch, &nch);
-		if (error)
-			return error;
-	}
-	for (i = 0; i < ws->nservers; i++)
-		if (ws->servers[i]->info.session && !lsp_session_error(ws->servers[i]->info.session))
-			refresh_server(ws, ws->servers[i], ch, nch);
-	ln_file_changes_free(ch, nch);
-	if (ws->ntexts > MAX_CACHED_TEXTS) {
-		for (i = 0; i < ws->ntexts;) {
-			if (!ws->texts[i]->overlay && !open_anywhere(ws, ws->texts[i]->path))
-				text_remove(ws, i);
-			else
-				i++;
-		}
-	}
-	return 0;
-}
-
-const char *lsp_workspace_content_digest(const struct lsp_workspace *ws)
-{
-	return ws->track_files ? ln_snapshot_digest(&ws->snap) : NULL;
-}
-
-unsigned long lsp_workspace_generation(const struct lsp_workspace *ws)
-{
-	return ws->generation;
-}
-
-unsigned long lsp_workspace_crashes(const struct lsp_workspace *ws)
-{
-	return ws->crashes;
-}
-
-void lsp_workspace_warm(struct lsp_workspace *ws)
-{
-	json_t *files = NULL, *f;
-	size_t i, j;
-
-	if (lsp_workspace_source_files(ws, &files))
-		return;
-	for (i = 0; i < ws->profiles.n; i++) {
-		const struct lsp_profile *p = &ws->profiles.v[i];
-		struct lsp_server_info *srv;
-		int version;
-		if (!p->enabled)
-			continue;
-		json_array_foreach(files, j, f)
-			if (lsp_profiles_for_path(&ws->profiles, json_string_value(f), NULL) == p) {
-				lsp_workspace_open(ws, &srv, &version, json_string_value(f));
-				break;
-			}
-	}
-	json_decref(files);
-}
-
-size_t lsp_workspace_poll_fds(const struct lsp_workspace *ws, int *fds, size_t max)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < ws->nservers; i++) {
-		int o, e;
-		if (!ws->servers[i]->info.session)
-			continue;
-		lsp_session_poll_fds(ws->servers[i]->info.session, &o, &e);
-		if (o >= 0 && n < max)
-			fds[n++] = o;
-		if (e >= 0 && n < max)
-			fds[n++] = e;
-	}
-	return n;
-}
-
-void lsp_workspace_pump(struct lsp_workspace *ws)
-{
-	size_t i;
-	for (i = 0; i < ws->nservers; i++)
-		if (ws->servers[i]->info.session)
-			lsp_session_pump(ws->servers[i]->info.session, 0);
-}
-
-int lsp_workspace_reap(struct lsp_workspace *ws)
-{
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < ws->nservers; i++) {
-		struct server_slot *sl = ws->servers[i];
-		if (sl->info.session && lsp_session_error(sl->info.session)) {
-			/* sets the last error to the session's sticky message */
-			lsp_session_pump(sl->info.session, 0);
-			slot_down(ws, sl);
-			n++;
-		}
-	}
-	return n;
-}
-
-json_t *lsp_workspace_status(struct lsp_workspace *ws)
-{
-	json_t *arr = json_array();
-	size_t i, j;
-
-	for (i = 0; i < ws->nservers; i++) {
-		struct server_slot *sl = ws->servers[i];
-		struct lsp_session *s = sl->info.session;
-		json_t *o = json_pack("{s:s, s:s, s:s*, s:i, s:I, s:s*}",
-				      "profile", sl->info.profile->name,
-				      "state", s ? "running" : "crashed",
-				      "version", sl->info.version,
-				      "restarts", sl->restarts,
-				      "crashes", (json_int_t)sl->total_crashes,
-				      "lastError", sl->last_error[0] ? sl->last_error : NULL);
-		if (s) {
-			size_t open = 0, n = lsp_session_open_count(s);
-			int r;
-			for (j = 0; j < n; j++)
-				open += lsp_session_open_uri(s, j) != NULL;
-			lsp_session_pump(s, 0);
-			r = ready_state(ws, &sl->info, true);
-			json_object_set_new(o, "pid", json_integer(lsp_session_pid(s)));
-			json_object_set_new(o, "positionEncoding",
-					    json_string(ln_enc_lsp_name(lsp_session_encoding(s))));
-			json_object_set_new(o, "ready", json_boolean(r != 0));
-			json_object_set_new(o, "readiness", json_string(
-				r > 0 ? "ready" : r < 0 ? "no-index" : "indexing"));
-			json_object_set_new(o, "requestsSent",
-					    json_integer(lsp_session_requests_sent(s)));
-			json_object_set_new(o, "openDocuments", json_integer((json_int_t)open));
-			json_object_set_new(o, "rssKiB",
-					    json_integer(ln_proc_rss_kib(lsp_session_pid(s))));
-			json_object_set_new(o, "uptimeMs",
-					    json_integer(ln_now_ms() - sl->started_ms));
-		}
-		json_array_append_new(arr, o);
-	}
-	return arr;
 }
 
 /* ---- traces ---- */

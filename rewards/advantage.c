@@ -1,6 +1,7 @@
 #include "rewards/advantage.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -327,7 +328,7 @@ json_t *rwd_group_advantages(const struct rwd_group *g, enum rwd_adv_mode mode,
 			json_array_append_new(arr, s);
 		}
 	}
-	out = json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:I, s:b, s:b}",
+	out = xjson_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:I, s:b, s:b}",
 			"advantages", arr, "mode", rwd_adv_mode_name(mode),
 			"preset", rwd_preset_name(preset),
 			"epsilon", num(eps >= 0 ? eps : rwd_preset_eps(preset)),

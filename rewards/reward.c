@@ -1,6 +1,7 @@
 #include "rewards/reward.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/xjson.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static int tally(json_t *counts, const json_t *facts, const json_t *relevant,
 		(*n)++;
 		c = json_object_get(counts, key);
 		if (!c) {
-			c = json_pack("[i,i]", 0, 0);
+			c = xjson_pack("[i,i]", 0, 0);
 			json_object_set_new(counts, key, c);
 		}
 		json_array_set_new(c, (size_t)side,
@@ -207,7 +208,7 @@ json_t *rwd_number(double v)
 
 json_t *rwd_functional_json(enum rwd_functional f, const struct rwd_weights *w)
 {
-	return json_pack("{s:s, s:s, s:{s:o, s:o, s:o}}", "name", rwd_functional_name(f),
+	return xjson_pack("{s:s, s:s, s:{s:o, s:o, s:o}}", "name", rwd_functional_name(f),
 			 "version", rwd_functional_version(f), "weights",
 			 "wd", rwd_number(w->wd), "ws", rwd_number(w->ws), "wc", rwd_number(w->wc));
 }
@@ -281,7 +282,7 @@ static json_t *from_test_record(const json_t *rec)
 		json_object_set_new(plain, "reason", json_string(reason));
 	}
 	json_array_foreach(json_object_get(o, "tests"), i, t)
-		json_array_append_new(tests, json_pack("{s:O?, s:O?}", "name", json_object_get(t, "id"),
+		json_array_append_new(tests, xjson_pack("{s:O?, s:O?}", "name", json_object_get(t, "id"),
 						       "outcome", json_object_get(t, "status")));
 	json_object_set_new(plain, "tests", tests);
 	if (json_array_size(json_object_get(req, "FAIL_TO_PASS")))
@@ -366,7 +367,7 @@ int rwd_outcome_read(struct rwd_outcome *out, const json_t *rec)
 
 json_t *rwd_outcome_json(const struct rwd_outcome *o)
 {
-	json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *j = xjson_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "scorable", o->scorable, "passed", (json_int_t)o->passed,
 			      "failed", (json_int_t)o->failed, "skipped", (json_int_t)o->skipped,
 			      "total", (json_int_t)o->total,

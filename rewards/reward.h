@@ -104,7 +104,7 @@ json_t *rwd_functional_json(enum rwd_functional f, const struct rwd_weights *w);
 /* ---- test outcome ---- */
 
 /*
- * Reads an outcome record (docs/rewards.md, "Outcome records"):
+ * Reads an outcome record (docs/rewards.md, "Test-outcome reward"):
  *   completed  bool: the test command ran to its end within the limits
  *   reason     string, when not completed (timeout, sandbox, infra)
  *   tests      [{name, outcome: passed|failed|error|skipped}]

@@ -105,11 +105,6 @@ int rwd_trace_open(struct rwd_trace **out, const char *path, json_t *header)
 	return 0;
 }
 
-const char *rwd_trace_run(const struct rwd_trace *t)
-{
-	return t->run;
-}
-
 int rwd_trace_close(struct rwd_trace *t)
 {
 	int error;

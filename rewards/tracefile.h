@@ -43,9 +43,6 @@ int rwd_trace_open(struct rwd_trace **out, const char *path, json_t *header);
  * failure is remembered and returned here and by rwd_trace_close. */
 int rwd_trace_event(struct rwd_trace *t, const char *type, json_t *fields);
 
-/* The run id (16 hex digits). */
-const char *rwd_trace_run(const struct rwd_trace *t);
-
 /* Closes; returns the first write error (0 when none). NULL allowed. */
 int rwd_trace_close(struct rwd_trace *t);
 

@@ -57,7 +57,10 @@ static void vec_push(struct vec *a, const char *s)
 	vec_push_own(a, xstrdup(s));
 }
 
-int sbx_box_bwrap(const char **out)
+/* The bwrap binary (LANSER_BWRAP, else /usr/bin/bwrap, /usr/local/bin/bwrap)
+ * into *out (static storage): 0, or LN_ESANDBOX naming what is missing
+ * and the --no-isolation flag. */
+static int sbx_box_bwrap(const char **out)
 {
 	static const char *const cands[] = { "/usr/bin/bwrap", "/usr/local/bin/bwrap" };
 	const char *env = getenv("LANSER_BWRAP");
@@ -119,11 +122,71 @@ static void add_bind(struct sbx_box_plan *p, struct vec *a, const char *kind, co
 	vec_push(a, dest);
 }
 
-int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
-		      const char *const *argv)
+/* The box's fixed part: namespaces and ids, the system read-only
+ * (/usr, /etc, /opt, the /bin and /lib links or folders), a private /proc,
+ * /dev and a size-limited /tmp. */
+static void push_system(struct vec *a, long long tmp_bytes)
 {
 	static const char *const links[] = { "/bin", "/sbin", "/lib", "/lib64", "/lib32",
 					     "/libx32" };
+	struct stat st;
+	size_t i;
+
+	vec_push(a, "--unshare-all");
+	vec_push(a, "--unshare-user");
+	vec_push(a, "--disable-userns");
+	vec_push(a, "--uid");
+	vec_push_own(a, xasprintf("%d", SBX_BOX_UID));
+	vec_push(a, "--gid");
+	vec_push_own(a, xasprintf("%d", SBX_BOX_UID));
+	vec_push(a, "--hostname");
+	vec_push(a, SBX_HOSTNAME);
+	vec_push(a, "--die-with-parent");
+	vec_push(a, "--new-session");
+	vec_push(a, "--ro-bind");
+	vec_push(a, "/usr");
+	vec_push(a, "/usr");
+	vec_push(a, "--ro-bind");
+	vec_push(a, "/etc");
+	vec_push(a, "/etc");
+	if (stat("/opt", &st) == 0 && S_ISDIR(st.st_mode)) {
+		vec_push(a, "--ro-bind");
+		vec_push(a, "/opt");
+		vec_push(a, "/opt");
+	}
+	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
+		char target[PATH_MAX];
+		ssize_t n;
+
+		if (lstat(links[i], &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(links[i], target, sizeof target - 1);
+			if (n <= 0)
+				continue;
+			target[n] = '\0';
+			vec_push(a, "--symlink");
+			vec_push(a, target);
+			vec_push(a, links[i]);
+		} else if (S_ISDIR(st.st_mode)) {
+			vec_push(a, "--ro-bind");
+			vec_push(a, links[i]);
+			vec_push(a, links[i]);
+		}
+	}
+	vec_push(a, "--proc");
+	vec_push(a, "/proc");
+	vec_push(a, "--dev");
+	vec_push(a, "/dev");
+	vec_push(a, "--size");
+	vec_push_own(a, xasprintf("%lld", tmp_bytes > 0 ? tmp_bytes : BOX_TMP_BYTES));
+	vec_push(a, "--tmpfs");
+	vec_push(a, "/tmp");
+}
+
+int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
+		      const char *const *argv)
+{
 	const struct sbx_box_spec *s = &o->spec;
 	struct vec a = { NULL, 0, 0 };
 	const char *bwrap;
@@ -153,56 +216,7 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 	}
 
 	vec_push(&a, bwrap);
-	vec_push(&a, "--unshare-all");
-	vec_push(&a, "--unshare-user");
-	vec_push(&a, "--disable-userns");
-	vec_push(&a, "--uid");
-	vec_push_own(&a, xasprintf("%d", SBX_BOX_UID));
-	vec_push(&a, "--gid");
-	vec_push_own(&a, xasprintf("%d", SBX_BOX_UID));
-	vec_push(&a, "--hostname");
-	vec_push(&a, SBX_HOSTNAME);
-	vec_push(&a, "--die-with-parent");
-	vec_push(&a, "--new-session");
-	vec_push(&a, "--ro-bind");
-	vec_push(&a, "/usr");
-	vec_push(&a, "/usr");
-	vec_push(&a, "--ro-bind");
-	vec_push(&a, "/etc");
-	vec_push(&a, "/etc");
-	if (stat("/opt", &st) == 0 && S_ISDIR(st.st_mode)) {
-		vec_push(&a, "--ro-bind");
-		vec_push(&a, "/opt");
-		vec_push(&a, "/opt");
-	}
-	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
-		char target[PATH_MAX];
-		ssize_t n;
-
-		if (lstat(links[i], &st) < 0)
-			continue;
-		if (S_ISLNK(st.st_mode)) {
-			n = readlink(links[i], target, sizeof target - 1);
-			if (n <= 0)
-				continue;
-			target[n] = '\0';
-			vec_push(&a, "--symlink");
-			vec_push(&a, target);
-			vec_push(&a, links[i]);
-		} else if (S_ISDIR(st.st_mode)) {
-			vec_push(&a, "--ro-bind");
-			vec_push(&a, links[i]);
-			vec_push(&a, links[i]);
-		}
-	}
-	vec_push(&a, "--proc");
-	vec_push(&a, "/proc");
-	vec_push(&a, "--dev");
-	vec_push(&a, "/dev");
-	vec_push(&a, "--size");
-	vec_push_own(&a, xasprintf("%lld", o->tmp_bytes > 0 ? o->tmp_bytes : BOX_TMP_BYTES));
-	vec_push(&a, "--tmpfs");
-	vec_push(&a, "/tmp");
+	push_system(&a, o->tmp_bytes);
 	if (s->root) {
 		add_bind(p, &a, s->root_writable ? "--bind" : "--ro-bind", s->root, s->root, true);
 		/* A writable root that is a repository's top (tests run in place):

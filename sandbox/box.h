@@ -73,10 +73,6 @@ void sbx_argv_free(char **argv);
  * "__box"; it is not a user command and appears in no help text. */
 int sbx_box_main(int argc, char **argv);
 
-/* The bwrap binary (LANSER_BWRAP, else /usr/bin/bwrap, /usr/local/bin/bwrap)
- * into *out (static storage): 0, or LN_ESANDBOX naming what is missing
- * and the --no-isolation flag. */
-int sbx_box_bwrap(const char **out);
 
 /* --- for run.c: a box planned in the parent, entered in the child --- */
 

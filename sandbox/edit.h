@@ -75,7 +75,8 @@ int sbx_edits_replace_file(struct sbx_edits *e, const char *root, const char *re
 /* Refuses (LN_EINPUT, naming both paths, made printable) an edit set
  * whose paths cannot all hold at once: a file that exists after the
  * change and a path below it (`src/x.c` and `src/x.c/y.c`), or one path
- * touched twice. sbx_edits_from_diff() and sbx_edits_from_workspace_edit()
+ * touched twice, or a path that is not UTF-8 (the journal and the reports
+ * are JSON). sbx_edits_from_diff() and sbx_edits_from_workspace_edit()
  * call it before returning, and the transaction again before writing, so
  * such a set is refused at preview and nothing is ever written. (Spellings
  * of one path such as `a//b` or `./a/b` never get this far: the jail

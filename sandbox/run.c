@@ -168,6 +168,455 @@ static int box_outcome(struct sbx_result *res, const struct sbx_opts *o, const c
 	return 0;
 }
 
+/* One attempt in progress: what its steps share. */
+struct att {
+	struct sbx_result *res;
+	const struct sbx_opts *o;
+	bool isolated;
+	char *note;
+	size_t note_n;
+	int pin[2], pout[2], perr[2], prep[2], pctl[2], pstat[2];
+	int seccomp_fd;
+	struct sup s;
+	struct sbx_cgroup cg;
+	struct sbx_box_plan plan;
+	struct sbx_quota quota;
+	char *stack;
+	char status[1024];          /* bwrap's --json-status-fd, its tail */
+	size_t status_len;
+	pid_t pid;
+	long long start, deadline, kill_deadline, drain_deadline, next_quota;
+	size_t in_off;
+	bool got_status, killed_sent;
+	struct report rep, final;
+	size_t rep_have;
+};
+
+static void att_init(struct att *a, struct sbx_result *res, const struct sbx_opts *o,
+		     const char *prog, bool isolated, char *note, size_t note_n)
+{
+	int i;
+
+	memset(a, 0, sizeof *a);
+	for (i = 0; i < 2; i++)
+		a->pin[i] = a->pout[i] = a->perr[i] = a->prep[i] = a->pctl[i] = a->pstat[i] = -1;
+	a->res = res;
+	a->o = o;
+	a->isolated = isolated;
+	a->note = note;
+	a->note_n = note_n;
+	a->seccomp_fd = -1;
+	a->pid = -1;
+	a->start = ln_now_ms();
+	a->kill_deadline = a->drain_deadline = a->next_quota = -1;
+	a->s.o = o;
+	a->s.prog = prog;
+	a->s.isolated = isolated;
+	a->s.privileged = geteuid() == 0;
+	a->s.cg_fd = -1;
+	a->s.in_r = -1;
+	a->s.seccomp_fd = -1;
+	a->s.status_w = -1;
+}
+
+/* The box: its working folder checked, the seccomp filter, the bwrap plan,
+ * the refusal hook. ATT_ISOLATION_FAILED (note filled) when bwrap is
+ * missing or refuses. */
+static int att_box(struct att *a)
+{
+	const struct sbx_opts *o = a->o;
+	struct sbx_box_opts bo;
+	const void *bpf;
+	size_t bpf_len;
+	int error;
+
+	if (o->cwd) {
+		struct stat st;
+		if (stat(o->cwd, &st) < 0 || !S_ISDIR(st.st_mode))
+			return ln_error_set(LN_ENOTFOUND, "cannot start %s: chdir %s: %s",
+					    o->argv[0], o->cwd, strerror(errno ? errno : ENOTDIR));
+	}
+	if ((error = sbx_seccomp_memfd(&a->seccomp_fd)))
+		return error;
+	memset(&bo, 0, sizeof bo);
+	bo.spec.root = o->writable;
+	bo.spec.root_writable = true;
+	bo.cwd = o->cwd;
+	bo.tmp_bytes = o->limits.tmp_bytes;
+	bo.seccomp_fd = a->seccomp_fd;
+	bo.status_fd = a->pstat[1];
+	error = sbx_box_plan_init(&a->plan, &bo, o->argv);
+	if (error == LN_ESANDBOX) {
+		snprintf(a->note, a->note_n, "%s", ln_error_msg());
+		return ATT_ISOLATION_FAILED;
+	}
+	if (error)
+		return error;
+	a->s.plan = &a->plan;
+	a->s.seccomp_fd = a->seccomp_fd;
+	a->s.status_w = a->pstat[1];
+	a->s.id = a->plan.id;
+	if (simulate_refusal()) {
+		if ((error = sbx_seccomp_refuse_userns(&bpf, &bpf_len)))
+			return error;
+		a->s.refuse_userns = true;
+		a->s.refuse.len = (unsigned short)(bpf_len / sizeof(struct sock_filter));
+		a->s.refuse.filter = (struct sock_filter *)bpf;
+	}
+	return 0;
+}
+
+/* The pipes, the box, the pids cgroup and the uid the run gets. */
+static int att_prepare(struct att *a)
+{
+	const struct sbx_opts *o = a->o;
+	int error, e;
+
+	if (pipe2(a->pout, O_CLOEXEC) || pipe2(a->perr, O_CLOEXEC) || pipe2(a->prep, O_CLOEXEC) ||
+	    pipe2(a->pctl, O_CLOEXEC) || (o->stdin_data && pipe2(a->pin, O_CLOEXEC)) ||
+	    (a->isolated && pipe2(a->pstat, O_CLOEXEC)))
+		return ln_error_set(LN_ESANDBOX, "sandbox: pipe: %s", strerror(errno));
+	a->s.in_r = a->pin[0];
+	a->s.out_w = a->pout[1];
+	a->s.err_w = a->perr[1];
+	a->s.rep_w = a->prep[1];
+	a->s.ctl_r = a->pctl[0];
+	if (a->isolated && (error = att_box(a)))
+		return error;
+	/* the process limit also holds for root through the pids cgroup */
+	if (a->s.privileged) {
+		e = sbx_cgroup_create(&a->cg, o->limits.nproc);
+		if (e && !a->isolated)
+			a->s.drop_uid = true; /* without a cgroup, only a real uid makes NPROC bind */
+		if (!a->isolated)
+			a->s.id = sbx_pick_id();
+	}
+	a->res->uid = a->isolated ? (a->s.privileged ? (long)a->plan.id : (long)getuid())
+				  : a->s.drop_uid ? (long)a->s.id : (long)geteuid();
+	memcpy(a->s.cg_path, a->cg.path, sizeof a->s.cg_path);
+	if (a->cg.path[0]) {
+		char tasks[260];
+		snprintf(tasks, sizeof tasks, "%s/tasks", a->cg.path);
+		a->s.cg_fd = open(tasks, O_WRONLY | O_CLOEXEC);
+		if (a->s.cg_fd < 0)
+			return ln_error_set(LN_ESANDBOX, "sandbox: cannot open the pids cgroup: %s",
+					    strerror(errno));
+	}
+	return 0;
+}
+
+/* Clones the supervisor, keeps our ends of the pipes (non-blocking), lets
+ * it go, and starts the clocks. */
+static int att_start(struct att *a)
+{
+	const struct sbx_opts *o = a->o;
+	sigset_t all, old;
+
+	a->stack = xmalloc(SUP_STACK);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	a->pid = clone(sbx_supervisor, a->stack + SUP_STACK, SIGCHLD, &a->s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (a->pid < 0)
+		return ln_error_set(LN_ESANDBOX, "sandbox: clone: %s", strerror(errno));
+	/* our copies of the supervisor's ends */
+	close_fd(&a->pin[0]);
+	close_fd(&a->pout[1]);
+	close_fd(&a->perr[1]);
+	close_fd(&a->prep[1]);
+	close_fd(&a->pctl[0]);
+	close_fd(&a->pstat[1]);
+	close_fd(&a->seccomp_fd);
+	close_fd(&a->s.cg_fd);
+	if (write(a->pctl[1], "g", 1) != 1)
+		return ln_error_set(LN_ESANDBOX, "sandbox: the supervisor died at start");
+	fcntl(a->pout[0], F_SETFL, O_NONBLOCK);
+	fcntl(a->perr[0], F_SETFL, O_NONBLOCK);
+	fcntl(a->prep[0], F_SETFL, O_NONBLOCK);
+	if (a->pstat[0] >= 0)
+		fcntl(a->pstat[0], F_SETFL, O_NONBLOCK);
+	if (a->pin[1] >= 0)
+		fcntl(a->pin[1], F_SETFL, O_NONBLOCK);
+	if (a->pin[1] >= 0 && o->stdin_len == 0)
+		close_fd(&a->pin[1]);
+	a->deadline = o->limits.wall_ms > 0 ? a->start + o->limits.wall_ms : -1;
+	if (o->writable && o->limits.disk_bytes > 0) {
+		sbx_quota_start(&a->quota, o->writable, o->limits.disk_bytes);
+		a->next_quota = a->start + SBX_QUOTA_PERIOD_MS;
+	}
+	return 0;
+}
+
+/* The clocks of one round: the disk quota, the wall clock and cancel (ask
+ * the supervisor to kill the tree), the kill's grace, the drain's grace.
+ * False once the drain's grace has passed (a writer escaped the kill). */
+static bool att_clocks(struct att *a, long long now)
+{
+	const struct sbx_opts *o = a->o;
+
+	/* the disk quota: the file system's use, then a walk */
+	if (!a->killed_sent && a->next_quota >= 0 && now >= a->next_quota && a->prep[0] >= 0) {
+		if (sbx_quota_exceeded(&a->quota, now)) {
+			a->res->hits |= SBX_HIT_DISK;
+			if (write(a->pctl[1], "k", 1) != 1) { /* it is exiting anyway */ }
+			a->killed_sent = true;
+			a->kill_deadline = now + KILL_GRACE_MS;
+		}
+		a->next_quota = now + SBX_QUOTA_PERIOD_MS;
+	}
+	/* timeout or cancel: ask the supervisor to kill the tree */
+	if (!a->killed_sent && a->prep[0] >= 0 &&
+	    ((a->deadline >= 0 && now >= a->deadline) || (o->cancel && *o->cancel))) {
+		if (a->deadline >= 0 && now >= a->deadline)
+			a->res->timed_out = true;
+		else
+			a->res->cancelled = true;
+		if (write(a->pctl[1], "k", 1) != 1) { /* it is exiting anyway */ }
+		a->killed_sent = true;
+		a->kill_deadline = now + KILL_GRACE_MS;
+	}
+	if (a->kill_deadline >= 0 && now >= a->kill_deadline && a->pid > 0) {
+		kill(a->pid, SIGKILL); /* it did not finish in time */
+		sbx_cgroup_kill(&a->cg);
+		a->kill_deadline = -1;
+	}
+	if (a->prep[0] < 0 && a->drain_deadline < 0)
+		a->drain_deadline = now + DRAIN_GRACE_MS;
+	return !(a->drain_deadline >= 0 && now >= a->drain_deadline);
+}
+
+/* How long the next poll may wait: until the nearest clock. */
+static int att_timeout(const struct att *a, long long now)
+{
+	int timeout = -1;
+
+	if (!a->killed_sent && a->deadline >= 0)
+		timeout = (int)(a->deadline - now);
+	if (!a->killed_sent && a->o->cancel && (timeout < 0 || timeout > 100))
+		timeout = 100;
+	if (!a->killed_sent && a->next_quota >= 0 &&
+	    (timeout < 0 || a->next_quota - now < timeout))
+		timeout = (int)(a->next_quota - now);
+	if (a->kill_deadline >= 0 && (timeout < 0 || a->kill_deadline - now < timeout))
+		timeout = (int)(a->kill_deadline - now);
+	if (a->drain_deadline >= 0 && (timeout < 0 || a->drain_deadline - now < timeout))
+		timeout = (int)(a->drain_deadline - now);
+	if (timeout < 0 && timeout != -1)
+		timeout = 0;
+	return timeout;
+}
+
+/* Reads what bwrap's status pipe holds, keeping the tail. */
+static void att_read_status(struct att *a)
+{
+	ssize_t r = read(a->pstat[0], a->status + a->status_len,
+			 sizeof a->status - 1 - a->status_len);
+
+	if (r > 0) {
+		a->status_len += (size_t)r;
+		a->status[a->status_len] = '\0';
+		if (a->status_len >= sizeof a->status - 1)
+			/* keep the tail: "exit-code" comes last */
+			memmove(a->status, a->status + a->status_len / 2,
+				a->status_len - a->status_len / 2 + 1),
+			a->status_len -= a->status_len / 2;
+	} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+		close_fd(&a->pstat[0]);
+	}
+}
+
+/* One whole report of the supervisor: its final status, or why nothing ran. */
+static int att_report(struct att *a)
+{
+	const struct sbx_opts *o = a->o;
+	const struct report *rep = &a->rep;
+
+	if (rep->kind == REP_STATUS) {
+		a->final = *rep;
+		a->got_status = true;
+	} else if (rep->kind == REP_SETUP && a->isolated && !a->got_status) {
+		snprintf(a->note, a->note_n, "cannot build the box (%s: %s)", rep->stage,
+			 strerror(rep->err));
+		return ATT_ISOLATION_FAILED;
+	} else if (rep->kind == REP_CGROUP) {
+		return ln_error_set(LN_ESANDBOX, "sandbox: cannot join the pids cgroup: %s",
+				    strerror(rep->err));
+	} else if (rep->kind == REP_SETUP) {
+		return ln_error_set(LN_ESANDBOX, "sandbox: %s: %s", rep->stage, strerror(rep->err));
+	} else if (rep->kind == REP_CHDIR) {
+		return ln_error_set(LN_ENOTFOUND, "cannot start %s: chdir %s: %s", o->argv[0],
+				    o->cwd, strerror(rep->err));
+	} else if (rep->kind == REP_EXEC) {
+		return ln_error_set(LN_ENOTFOUND, "cannot execute %s: %s", o->argv[0],
+				    strerror(rep->err));
+	}
+	return 0;
+}
+
+/* Reads the supervisor's reports until the pipe is empty or closed. */
+static int att_read_reports(struct att *a)
+{
+	char *rep_buf = (char *)&a->rep;
+	int error;
+
+	for (;;) {
+		ssize_t r = read(a->prep[0], rep_buf + a->rep_have, sizeof a->rep - a->rep_have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		if (r <= 0) {
+			close_fd(&a->prep[0]);
+			close_fd(&a->pin[1]);
+			return 0;
+		}
+		a->rep_have += (size_t)r;
+		if (a->rep_have < sizeof a->rep)
+			continue;
+		a->rep_have = 0;
+		if ((error = att_report(a)))
+			return error;
+	}
+}
+
+/* Pumps output, input, bwrap's status and the reports until the
+ * supervisor is done (or the drain's grace passed). */
+static int att_pump(struct att *a)
+{
+	const struct sbx_opts *o = a->o;
+	int error;
+
+	while (a->prep[0] >= 0 || a->pout[0] >= 0 || a->perr[0] >= 0) {
+		struct pollfd p[5];
+		int np = 0, i;
+		long long now = ln_now_ms();
+
+		if (!att_clocks(a, now))
+			break; /* a writer escaped the kill: give up on its output */
+		if (a->pout[0] >= 0)
+			p[np++] = (struct pollfd){ a->pout[0], POLLIN, 0 };
+		if (a->perr[0] >= 0)
+			p[np++] = (struct pollfd){ a->perr[0], POLLIN, 0 };
+		if (a->prep[0] >= 0)
+			p[np++] = (struct pollfd){ a->prep[0], POLLIN, 0 };
+		if (a->pstat[0] >= 0)
+			p[np++] = (struct pollfd){ a->pstat[0], POLLIN, 0 };
+		if (a->pin[1] >= 0)
+			p[np++] = (struct pollfd){ a->pin[1], POLLOUT, 0 };
+		if (poll(p, (nfds_t)np, att_timeout(a, now)) < 0 && errno != EINTR)
+			return ln_error_set(LN_ESANDBOX, "sandbox: poll: %s", strerror(errno));
+		for (i = 0; i < np; i++) {
+			if (!p[i].revents)
+				continue;
+			if (p[i].fd == a->pout[0]) {
+				read_into(&a->pout[0], &a->res->out, o->limits.out_bytes,
+					  &a->res->truncated);
+			} else if (p[i].fd == a->perr[0]) {
+				read_into(&a->perr[0], &a->res->err, o->limits.out_bytes,
+					  &a->res->truncated);
+			} else if (p[i].fd == a->pstat[0]) {
+				att_read_status(a);
+			} else if (p[i].fd == a->pin[1]) {
+				ssize_t w = write(a->pin[1], o->stdin_data + a->in_off,
+						  o->stdin_len - a->in_off);
+				if (w > 0)
+					a->in_off += (size_t)w;
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+				    a->in_off >= o->stdin_len || (p[i].revents & (POLLERR | POLLHUP)))
+					close_fd(&a->pin[1]);
+			} else if (p[i].fd == a->prep[0]) {
+				if ((error = att_read_reports(a)))
+					return error;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The result from the supervisor's final report: status, resources and
+ * which limits were hit. */
+static int att_finish(struct att *a)
+{
+	struct sbx_result *res = a->res;
+	const struct sbx_opts *o = a->o;
+	int error;
+
+	if (!a->got_status)
+		return ln_error_set(LN_ESANDBOX, "sandbox: the supervisor exited without a report");
+	/* what is left of bwrap's status (it wrote before it exited) */
+	while (a->pstat[0] >= 0) {
+		ssize_t r = read(a->pstat[0], a->status + a->status_len,
+				 sizeof a->status - 1 - a->status_len);
+		if (r <= 0)
+			break;
+		a->status_len += (size_t)r;
+		a->status[a->status_len] = '\0';
+	}
+	res->exited = WIFEXITED(a->final.wstatus);
+	res->exitcode = res->exited ? WEXITSTATUS(a->final.wstatus) : 0;
+	res->signal = WIFSIGNALED(a->final.wstatus) ? WTERMSIG(a->final.wstatus) : 0;
+	res->cpu_ms = a->final.cpu_ms;
+	res->max_rss_kib = a->final.maxrss_kib;
+	res->disk_added = a->quota.added;
+	if (a->isolated) {
+		error = box_outcome(res, o, a->status, a->killed_sent, a->note, a->note_n);
+		if (error)
+			return error;
+	}
+	if (res->timed_out)
+		res->hits |= SBX_HIT_WALL;
+	if ((a->final.flags & REPF_XCPU) || (!res->exited && res->signal == SIGXCPU) ||
+	    (!res->exited && res->signal == SIGKILL && !a->killed_sent && o->limits.cpu_s > 0 &&
+	     res->cpu_ms >= (long long)o->limits.cpu_s * 1000))
+		res->hits |= SBX_HIT_CPU;
+	if ((a->final.flags & REPF_XFSZ) || (!res->exited && res->signal == SIGXFSZ))
+		res->hits |= SBX_HIT_FSIZE;
+	if (res->truncated)
+		res->hits |= SBX_HIT_OUTPUT;
+	if (o->limits.mem_bytes > 0 && !(res->exited && res->exitcode == 0) &&
+	    (long long)res->max_rss_kib * 1024 * 4 >= o->limits.mem_bytes * 3)
+		res->hits |= SBX_HIT_MEMORY;
+	res->pids_max_events = sbx_cgroup_max_events(&a->cg);
+	if (res->pids_max_events > 0)
+		res->hits |= SBX_HIT_PROCS;
+	return 0;
+}
+
+/* Reaps the supervisor (killing what is left after an error) and frees
+ * everything the attempt holds. */
+static void att_release(struct att *a, int error)
+{
+	int st, i;
+
+	if (a->pid > 0) {
+		if (error) {
+			/* the box failed or we gave up: the supervisor is waiting or
+			 * running; whatever it started dies with it */
+			if (a->pctl[1] >= 0 && write(a->pctl[1], "k", 1) != 1) { /* gone */ }
+			close_fd(&a->pctl[1]);
+			if (!ln_proc_wait(&(struct ln_proc){ .pid = a->pid }, KILL_GRACE_MS))
+				kill(a->pid, SIGKILL);
+		}
+		close_fd(&a->pctl[1]);
+		while (waitpid(a->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	sbx_cgroup_destroy(&a->cg);
+	sbx_box_plan_release(&a->plan);
+	close_fd(&a->s.cg_fd);
+	close_fd(&a->seccomp_fd);
+	for (i = 0; i < 2; i++) {
+		close_fd(&a->pin[i]);
+		close_fd(&a->pout[i]);
+		close_fd(&a->perr[i]);
+		close_fd(&a->prep[i]);
+		close_fd(&a->pctl[i]);
+		close_fd(&a->pstat[i]);
+	}
+	free(a->stack);
+	a->res->wall_ms = ln_now_ms() - a->start;
+}
+
 /*
  * One attempt. Returns 0 (ran), ATT_ISOLATION_FAILED (note filled: the box
  * could not be built; nothing ran), or a negative LN_E* code.
@@ -175,368 +624,14 @@ static int box_outcome(struct sbx_result *res, const struct sbx_opts *o, const c
 static int attempt(struct sbx_result *res, const struct sbx_opts *o, const char *prog,
 		   bool isolated, char *note, size_t note_n)
 {
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	int prep[2] = { -1, -1 }, pctl[2] = { -1, -1 }, pstat[2] = { -1, -1 };
-	int seccomp_fd = -1, error = -1, e;
-	struct sup s;
-	struct sbx_cgroup cg = { "" };
-	struct sbx_box_plan plan;
-	struct sbx_quota quota;
-	char *stack = NULL, status[1024] = "";
-	size_t status_len = 0;
-	pid_t pid = -1;
-	sigset_t all, old;
-	long long start = ln_now_ms(), deadline, kill_deadline = -1, drain_deadline = -1;
-	long long next_quota = -1;
-	size_t in_off = 0;
-	bool got_status = false, killed_sent = false;
-	struct report rep, final;
-	size_t rep_have = 0;
-	char *rep_buf = (char *)&rep;
+	struct att *a = xmalloc(sizeof *a);
+	int error;
 
-	memset(&s, 0, sizeof s);
-	memset(&final, 0, sizeof final);
-	memset(&plan, 0, sizeof plan);
-	memset(&quota, 0, sizeof quota);
-	s.o = o;
-	s.prog = prog;
-	s.isolated = isolated;
-	s.privileged = geteuid() == 0;
-	s.cg_fd = -1;
-	s.in_r = -1;
-	s.seccomp_fd = -1;
-	s.status_w = -1;
-
-	if (pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC) || pipe2(prep, O_CLOEXEC) ||
-	    pipe2(pctl, O_CLOEXEC) || (o->stdin_data && pipe2(pin, O_CLOEXEC)) ||
-	    (isolated && pipe2(pstat, O_CLOEXEC))) {
-		error = ln_error_set(LN_ESANDBOX, "sandbox: pipe: %s", strerror(errno));
-		goto done;
-	}
-	s.in_r = pin[0];
-	s.out_w = pout[1];
-	s.err_w = perr[1];
-	s.rep_w = prep[1];
-	s.ctl_r = pctl[0];
-
-	if (isolated) {
-		struct sbx_box_opts bo;
-		const void *bpf;
-		size_t bpf_len;
-
-		if (o->cwd) {
-			struct stat st;
-			if (stat(o->cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				error = ln_error_set(LN_ENOTFOUND, "cannot start %s: chdir %s: %s",
-						     o->argv[0], o->cwd,
-						     strerror(errno ? errno : ENOTDIR));
-				goto done;
-			}
-		}
-		if ((error = sbx_seccomp_memfd(&seccomp_fd)))
-			goto done;
-		memset(&bo, 0, sizeof bo);
-		bo.spec.root = o->writable;
-		bo.spec.root_writable = true;
-		bo.cwd = o->cwd;
-		bo.tmp_bytes = o->limits.tmp_bytes;
-		bo.seccomp_fd = seccomp_fd;
-		bo.status_fd = pstat[1];
-		error = sbx_box_plan_init(&plan, &bo, o->argv);
-		if (error == LN_ESANDBOX) {
-			snprintf(note, note_n, "%s", ln_error_msg());
-			error = ATT_ISOLATION_FAILED;
-			goto done;
-		}
-		if (error)
-			goto done;
-		s.plan = &plan;
-		s.seccomp_fd = seccomp_fd;
-		s.status_w = pstat[1];
-		s.id = plan.id;
-		if (simulate_refusal()) {
-			if ((error = sbx_seccomp_refuse_userns(&bpf, &bpf_len)))
-				goto done;
-			s.refuse_userns = true;
-			s.refuse.len = (unsigned short)(bpf_len / sizeof(struct sock_filter));
-			s.refuse.filter = (struct sock_filter *)bpf;
-		}
-	}
-
-	/* the process limit also holds for root through the pids cgroup */
-	if (s.privileged) {
-		e = sbx_cgroup_create(&cg, o->limits.nproc);
-		if (e && !isolated)
-			s.drop_uid = true; /* without a cgroup, only a real uid makes NPROC bind */
-		if (!isolated)
-			s.id = sbx_pick_id();
-	}
-	res->uid = isolated ? (s.privileged ? (long)plan.id : (long)getuid())
-			    : s.drop_uid ? (long)s.id : (long)geteuid();
-	memcpy(s.cg_path, cg.path, sizeof s.cg_path);
-	if (cg.path[0]) {
-		char tasks[260];
-		snprintf(tasks, sizeof tasks, "%s/tasks", cg.path);
-		s.cg_fd = open(tasks, O_WRONLY | O_CLOEXEC);
-		if (s.cg_fd < 0) {
-			error = ln_error_set(LN_ESANDBOX, "sandbox: cannot open the pids cgroup: %s",
-					     strerror(errno));
-			goto done;
-		}
-	}
-
-	stack = xmalloc(SUP_STACK);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(sbx_supervisor, stack + SUP_STACK, SIGCHLD, &s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		error = ln_error_set(LN_ESANDBOX, "sandbox: clone: %s", strerror(errno));
-		goto done;
-	}
-	/* our copies of the supervisor's ends */
-	close_fd(&pin[0]);
-	close_fd(&pout[1]);
-	close_fd(&perr[1]);
-	close_fd(&prep[1]);
-	close_fd(&pctl[0]);
-	close_fd(&pstat[1]);
-	close_fd(&seccomp_fd);
-	close_fd(&s.cg_fd);
-	if (write(pctl[1], "g", 1) != 1) {
-		error = ln_error_set(LN_ESANDBOX, "sandbox: the supervisor died at start");
-		goto done;
-	}
-
-	fcntl(pout[0], F_SETFL, O_NONBLOCK);
-	fcntl(perr[0], F_SETFL, O_NONBLOCK);
-	fcntl(prep[0], F_SETFL, O_NONBLOCK);
-	if (pstat[0] >= 0)
-		fcntl(pstat[0], F_SETFL, O_NONBLOCK);
-	if (pin[1] >= 0)
-		fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (pin[1] >= 0 && o->stdin_len == 0)
-		close_fd(&pin[1]);
-	deadline = o->limits.wall_ms > 0 ? start + o->limits.wall_ms : -1;
-	if (o->writable && o->limits.disk_bytes > 0) {
-		sbx_quota_start(&quota, o->writable, o->limits.disk_bytes);
-		next_quota = start + SBX_QUOTA_PERIOD_MS;
-	}
-
-	while (prep[0] >= 0 || pout[0] >= 0 || perr[0] >= 0) {
-		struct pollfd p[5];
-		int np = 0, timeout = -1, i;
-		long long now = ln_now_ms();
-
-		/* the disk quota: the file system's use, then a walk */
-		if (!killed_sent && next_quota >= 0 && now >= next_quota && prep[0] >= 0) {
-			if (sbx_quota_exceeded(&quota, now)) {
-				res->hits |= SBX_HIT_DISK;
-				if (write(pctl[1], "k", 1) != 1) { /* it is exiting anyway */ }
-				killed_sent = true;
-				kill_deadline = now + KILL_GRACE_MS;
-			}
-			next_quota = now + SBX_QUOTA_PERIOD_MS;
-		}
-		/* timeout or cancel: ask the supervisor to kill the tree */
-		if (!killed_sent && prep[0] >= 0 &&
-		    ((deadline >= 0 && now >= deadline) || (o->cancel && *o->cancel))) {
-			if (deadline >= 0 && now >= deadline)
-				res->timed_out = true;
-			else
-				res->cancelled = true;
-			if (write(pctl[1], "k", 1) != 1) { /* it is exiting anyway */ }
-			killed_sent = true;
-			kill_deadline = now + KILL_GRACE_MS;
-		}
-		if (kill_deadline >= 0 && now >= kill_deadline && pid > 0) {
-			kill(pid, SIGKILL); /* it did not finish in time */
-			sbx_cgroup_kill(&cg);
-			kill_deadline = -1;
-		}
-		if (prep[0] < 0 && drain_deadline < 0)
-			drain_deadline = now + DRAIN_GRACE_MS;
-		if (drain_deadline >= 0 && now >= drain_deadline)
-			break; /* a writer escaped the kill: give up on its output */
-
-		if (!killed_sent && deadline >= 0)
-			timeout = (int)(deadline - now);
-		if (!killed_sent && o->cancel && (timeout < 0 || timeout > 100))
-			timeout = 100;
-		if (!killed_sent && next_quota >= 0 &&
-		    (timeout < 0 || next_quota - now < timeout))
-			timeout = (int)(next_quota - now);
-		if (kill_deadline >= 0 && (timeout < 0 || kill_deadline - now < timeout))
-			timeout = (int)(kill_deadline - now);
-		if (drain_deadline >= 0 && (timeout < 0 || drain_deadline - now < timeout))
-			timeout = (int)(drain_deadline - now);
-		if (timeout < 0 && timeout != -1)
-			timeout = 0;
-
-		if (pout[0] >= 0)
-			p[np++] = (struct pollfd){ pout[0], POLLIN, 0 };
-		if (perr[0] >= 0)
-			p[np++] = (struct pollfd){ perr[0], POLLIN, 0 };
-		if (prep[0] >= 0)
-			p[np++] = (struct pollfd){ prep[0], POLLIN, 0 };
-		if (pstat[0] >= 0)
-			p[np++] = (struct pollfd){ pstat[0], POLLIN, 0 };
-		if (pin[1] >= 0)
-			p[np++] = (struct pollfd){ pin[1], POLLOUT, 0 };
-		if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR) {
-			error = ln_error_set(LN_ESANDBOX, "sandbox: poll: %s", strerror(errno));
-			goto done;
-		}
-		for (i = 0; i < np; i++) {
-			if (!p[i].revents)
-				continue;
-			if (p[i].fd == pout[0]) {
-				read_into(&pout[0], &res->out, o->limits.out_bytes, &res->truncated);
-			} else if (p[i].fd == perr[0]) {
-				read_into(&perr[0], &res->err, o->limits.out_bytes, &res->truncated);
-			} else if (p[i].fd == pstat[0]) {
-				ssize_t r = read(pstat[0], status + status_len,
-						 sizeof status - 1 - status_len);
-				if (r > 0) {
-					status_len += (size_t)r;
-					status[status_len] = '\0';
-					if (status_len >= sizeof status - 1)
-						/* keep the tail: "exit-code" comes last */
-						memmove(status, status + status_len / 2,
-							status_len - status_len / 2 + 1),
-						status_len -= status_len / 2;
-				} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-					close_fd(&pstat[0]);
-				}
-			} else if (p[i].fd == pin[1]) {
-				ssize_t w = write(pin[1], o->stdin_data + in_off, o->stdin_len - in_off);
-				if (w > 0)
-					in_off += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
-				    in_off >= o->stdin_len || (p[i].revents & (POLLERR | POLLHUP)))
-					close_fd(&pin[1]);
-			} else if (p[i].fd == prep[0]) {
-				for (;;) {
-					ssize_t r = read(prep[0], rep_buf + rep_have,
-							 sizeof rep - rep_have);
-					if (r < 0 && errno == EINTR)
-						continue;
-					if (r < 0 && errno == EAGAIN)
-						break;
-					if (r <= 0) {
-						close_fd(&prep[0]);
-						close_fd(&pin[1]);
-						break;
-					}
-					rep_have += (size_t)r;
-					if (rep_have < sizeof rep)
-						continue;
-					rep_have = 0;
-					if (rep.kind == REP_STATUS) {
-						final = rep;
-						got_status = true;
-					} else if (rep.kind == REP_SETUP && isolated &&
-						   !got_status) {
-						snprintf(note, note_n, "cannot build the box (%s: %s)",
-							 rep.stage, strerror(rep.err));
-						error = ATT_ISOLATION_FAILED;
-						goto done;
-					} else if (rep.kind == REP_CGROUP) {
-						error = ln_error_set(LN_ESANDBOX, "sandbox: cannot join "
-								     "the pids cgroup: %s",
-								     strerror(rep.err));
-						goto done;
-					} else if (rep.kind == REP_SETUP) {
-						error = ln_error_set(LN_ESANDBOX, "sandbox: %s: %s",
-								     rep.stage, strerror(rep.err));
-						goto done;
-					} else if (rep.kind == REP_CHDIR) {
-						error = ln_error_set(LN_ENOTFOUND, "cannot start %s: "
-								     "chdir %s: %s", o->argv[0],
-								     o->cwd, strerror(rep.err));
-						goto done;
-					} else if (rep.kind == REP_EXEC) {
-						error = ln_error_set(LN_ENOTFOUND, "cannot execute %s: %s",
-								     o->argv[0], strerror(rep.err));
-						goto done;
-					}
-				}
-			}
-		}
-	}
-	if (!got_status) {
-		error = ln_error_set(LN_ESANDBOX, "sandbox: the supervisor exited without a report");
-		goto done;
-	}
-	/* what is left of bwrap's status (it wrote before it exited) */
-	while (pstat[0] >= 0) {
-		ssize_t r = read(pstat[0], status + status_len, sizeof status - 1 - status_len);
-		if (r <= 0)
-			break;
-		status_len += (size_t)r;
-		status[status_len] = '\0';
-	}
-	res->exited = WIFEXITED(final.wstatus);
-	res->exitcode = res->exited ? WEXITSTATUS(final.wstatus) : 0;
-	res->signal = WIFSIGNALED(final.wstatus) ? WTERMSIG(final.wstatus) : 0;
-	res->cpu_ms = final.cpu_ms;
-	res->max_rss_kib = final.maxrss_kib;
-	res->disk_added = quota.added;
-	if (isolated) {
-		error = box_outcome(res, o, status, killed_sent, note, note_n);
-		if (error)
-			goto done;
-	}
-	if (res->timed_out)
-		res->hits |= SBX_HIT_WALL;
-	if ((final.flags & REPF_XCPU) || (!res->exited && res->signal == SIGXCPU) ||
-	    (!res->exited && res->signal == SIGKILL && !killed_sent && o->limits.cpu_s > 0 &&
-	     res->cpu_ms >= (long long)o->limits.cpu_s * 1000))
-		res->hits |= SBX_HIT_CPU;
-	if ((final.flags & REPF_XFSZ) || (!res->exited && res->signal == SIGXFSZ))
-		res->hits |= SBX_HIT_FSIZE;
-	if (res->truncated)
-		res->hits |= SBX_HIT_OUTPUT;
-	if (o->limits.mem_bytes > 0 && !(res->exited && res->exitcode == 0) &&
-	    (long long)res->max_rss_kib * 1024 * 4 >= o->limits.mem_bytes * 3)
-		res->hits |= SBX_HIT_MEMORY;
-	res->pids_max_events = sbx_cgroup_max_events(&cg);
-	if (res->pids_max_events > 0)
-		res->hits |= SBX_HIT_PROCS;
-	error = 0;
-done:
-	if (pid > 0) {
-		int st;
-		if (error) {
-			/* the box failed or we gave up: the supervisor is waiting or
-			 * running; whatever it started dies with it */
-			if (pctl[1] >= 0 && write(pctl[1], "k", 1) != 1) { /* gone */ }
-			close_fd(&pctl[1]);
-			if (!ln_proc_wait(&(struct ln_proc){ .pid = pid }, KILL_GRACE_MS))
-				kill(pid, SIGKILL);
-		}
-		close_fd(&pctl[1]);
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-	}
-	sbx_cgroup_destroy(&cg);
-	sbx_box_plan_release(&plan);
-	close_fd(&s.cg_fd);
-	close_fd(&seccomp_fd);
-	close_fd(&pin[0]);
-	close_fd(&pin[1]);
-	close_fd(&pout[0]);
-	close_fd(&pout[1]);
-	close_fd(&perr[0]);
-	close_fd(&perr[1]);
-	close_fd(&prep[0]);
-	close_fd(&prep[1]);
-	close_fd(&pctl[0]);
-	close_fd(&pctl[1]);
-	close_fd(&pstat[0]);
-	close_fd(&pstat[1]);
-	free(stack);
-	res->wall_ms = ln_now_ms() - start;
+	att_init(a, res, o, prog, isolated, note, note_n);
+	if (!(error = att_prepare(a)) && !(error = att_start(a)) && !(error = att_pump(a)))
+		error = att_finish(a);
+	att_release(a, error);
+	free(a);
 	return error;
 }
 

@@ -185,21 +185,16 @@ SBX_CHILD_CODE static void kill_tree(const struct sup *s, pid_t cmd, bool cmd_un
 	}
 }
 
-SBX_CHILD_CODE int sbx_supervisor(void *arg)
+/* Signals to their defaults (the interrupting ones ignored: lanser alone
+ * decides when we stop, through the control pipe, so a Ctrl-C meant for
+ * lanser, or a stray TERM, never orphans the tree), our own group, every
+ * descriptor but ours closed, and the pids cgroup joined before anything
+ * can fork. */
+SBX_CHILD_CODE static void sup_settle(struct sup *s)
 {
-	struct sup *s = arg;
-	struct report rep;
-	struct rusage ru;
-	sigset_t orig, chld, waitmask;
-	struct sigaction sa;
-	int keep[9], nk = 0, st = 0, flags = 0, sig;
-	pid_t cmd;
-	char go;
-	ssize_t n;
+	int keep[9], nk = 0, sig;
 
-	/* the parent blocked every signal around clone: default actions first;
-	 * lanser alone decides when we stop (control pipe), so a Ctrl-C meant
-	 * for lanser, or a stray TERM, never orphans the tree */
+	/* the parent blocked every signal around clone: default actions first */
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
@@ -208,7 +203,6 @@ SBX_CHILD_CODE int sbx_supervisor(void *arg)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	setpgid(0, 0);
-	sigemptyset(&orig);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	keep[nk++] = s->out_w;
 	keep[nk++] = s->err_w;
@@ -234,6 +228,65 @@ SBX_CHILD_CODE int sbx_supervisor(void *arg)
 			sup_fail(s, REP_CGROUP, errno, "join the pids cgroup");
 		close(s->cg_fd);
 	}
+}
+
+/* Waits for the command (reaping every orphan it leaves to us) or for
+ * lanser's kill ('k', or EOF when lanser died); returns the command's
+ * wait status. */
+SBX_CHILD_CODE static int sup_wait(struct sup *s, pid_t cmd, const sigset_t *waitmask,
+				   int *flags)
+{
+	int st = 0, ws = 0;
+	char go;
+
+	for (;;) {
+		struct pollfd p = { s->ctl_r, POLLIN, 0 };
+		bool done = false;
+		siginfo_t si;
+		pid_t r;
+
+		/* the command exited: its group dies before it is reaped */
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)cmd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == cmd)
+			kill(-cmd, SIGKILL);
+		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+				*flags |= REPF_XCPU;
+			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ)
+				*flags |= REPF_XFSZ;
+			if (r == cmd) {
+				ws = st;
+				done = true;
+			}
+		}
+		if (done)
+			return ws;
+		if (ppoll(&p, 1, NULL, waitmask) > 0) {
+			/* 'k' (timeout, cancel) or EOF (lanser died) */
+			if (read(s->ctl_r, &go, 1) <= 0 || go == 'k') {
+				*flags |= REPF_KILLED;
+				kill_tree(s, cmd, true, flags);
+				/* the command was among them */
+				return SIGKILL; /* as if WIFSIGNALED(SIGKILL) */
+			}
+		}
+	}
+}
+
+SBX_CHILD_CODE int sbx_supervisor(void *arg)
+{
+	struct sup *s = arg;
+	struct report rep;
+	struct rusage ru;
+	sigset_t orig, chld, waitmask;
+	struct sigaction sa;
+	int flags = 0, ws;
+	pid_t cmd;
+	char go;
+	ssize_t n;
+
+	sup_settle(s);
+	sigemptyset(&orig);
 
 	/* wait until lanser says go */
 	do
@@ -277,46 +330,10 @@ SBX_CHILD_CODE int sbx_supervisor(void *arg)
 	if (s->status_w >= 0)
 		close(s->status_w);
 
-	for (;;) {
-		struct pollfd p = { s->ctl_r, POLLIN, 0 };
-		pid_t r;
-		bool done = false;
-
-		siginfo_t si;
-
-		/* the command exited: its group dies before it is reaped */
-		memset(&si, 0, sizeof si);
-		if (waitid(P_PID, (id_t)cmd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == cmd)
-			kill(-cmd, SIGKILL);
-		while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
-				flags |= REPF_XCPU;
-			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ)
-				flags |= REPF_XFSZ;
-			if (r == cmd) {
-				rep.wstatus = st;
-				done = true;
-			}
-		}
-		if (done)
-			break;
-		if (ppoll(&p, 1, NULL, &waitmask) > 0) {
-			/* 'k' (timeout, cancel) or EOF (lanser died) */
-			if (read(s->ctl_r, &go, 1) <= 0 || go == 'k') {
-				flags |= REPF_KILLED;
-				kill_tree(s, cmd, true, &flags);
-				/* the command was among them */
-				rep.wstatus = SIGKILL; /* as if WIFSIGNALED(SIGKILL) */
-				break;
-			}
-		}
-	}
-	{
-		int ws = rep.wstatus;
-		kill_tree(s, cmd, false, &flags);
-		memset(&rep, 0, sizeof rep);
-		rep.wstatus = ws;
-	}
+	ws = sup_wait(s, cmd, &waitmask, &flags);
+	kill_tree(s, cmd, false, &flags);
+	memset(&rep, 0, sizeof rep);
+	rep.wstatus = ws;
 	getrusage(RUSAGE_CHILDREN, &ru);
 	rep.kind = REP_STATUS;
 	rep.flags = flags;
@@ -326,4 +343,3 @@ SBX_CHILD_CODE int sbx_supervisor(void *arg)
 	send_report(s->rep_w, &rep);
 	_exit(0);
 }
-

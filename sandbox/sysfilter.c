@@ -185,7 +185,9 @@ static int get(const struct blob *b, const void **out, size_t *len)
 	return 0;
 }
 
-int sbx_seccomp_filter(const void **out, size_t *len)
+/* The box's filter as BPF (struct sock_filter[], *len bytes). The memory
+ * is the process's, never freed. 0, or LN_ESANDBOX (message set). */
+static int sbx_seccomp_filter(const void **out, size_t *len)
 {
 	pthread_once(&box_once, build_box);
 	return get(&box_blob, out, len);

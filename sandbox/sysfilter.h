@@ -25,9 +25,6 @@
 
 #include <stddef.h>
 
-/* The box's filter as BPF (struct sock_filter[], *len bytes). The memory
- * is the process's, never freed. 0, or LN_ESANDBOX (message set). */
-int sbx_seccomp_filter(const void **out, size_t *len);
 
 /* A filter that only refuses new user namespaces (unshare and clone with
  * CLONE_NEWUSER: EPERM), as a kernel without unprivileged user namespaces

@@ -154,110 +154,195 @@ static bool valid_id(const char *s)
 	return s[0] != '.';
 }
 
+static const char *const cfg_members[] = { "build", "test", "results", "limits", "isolation",
+					   "env", NULL };
+static const char *const task_members[] = { "schema", "id", "workspace", "base", "patch",
+					    "candidates", "FAIL_TO_PASS", "PASS_TO_PASS", NULL };
+
+/* A task file's "candidates": [{"id": ID, "patch": PATH|null}]. */
+static int task_candidates(struct sbx_task *t, const json_t *v, const char *what,
+			   const char *dir)
+{
+	size_t i;
+	int error;
+
+	if (!json_is_array(v) || json_array_size(v) > MAX_CANDIDATES)
+		return ln_error_set(LN_ECONFIG, "%s: \"candidates\" must be an array of "
+				    "at most %d objects", what, MAX_CANDIDATES);
+	for (i = 0; i < json_array_size(v); i++) {
+		const json_t *c = json_array_get(v, i);
+		const json_t *id = json_object_get(c, "id"), *patch = json_object_get(c, "patch");
+		char *p = NULL, idbuf[32];
+		size_t j;
+		if (!json_is_object(c) || (id && (!json_is_string(id) ||
+						  !valid_id(json_string_value(id)))) ||
+		    (patch && !json_is_null(patch) &&
+		     (!json_is_string(patch) || json_string_length(patch) == 0 ||
+		      has_nul(patch))) || json_object_size(c) > 2)
+			return ln_error_set(LN_ECONFIG, "%s: \"candidates\"[%zu] must be "
+					    "{\"id\": ID, \"patch\": PATH|null}", what, i);
+		snprintf(idbuf, sizeof idbuf, "c%zu", t->ncands + 1);
+		for (j = 0; j < t->ncands; j++)
+			if (!strcmp(t->cands[j].id, id ? json_string_value(id) : idbuf))
+				return ln_error_set(LN_ECONFIG, "%s: two candidates with the id "
+						    "\"%s\"", what, t->cands[j].id);
+		if (json_is_string(patch))
+			p = join_path(dir, json_string_value(patch));
+		error = add_candidate(t, id ? json_string_value(id) : idbuf, p);
+		free(p);
+		if (error)
+			return error;
+	}
+	return 0;
+}
+
+/* The members only a task file has: schema, id, workspace, base, patch,
+ * candidates, FAIL_TO_PASS, PASS_TO_PASS; an unknown member is an error. */
+static int task_only(struct sbx_task *t, const json_t *obj, const char *what, const char *dir)
+{
+	const char *key;
+	json_t *v;
+	int error;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+		bool known = false;
+		for (i = 0; cfg_members[i]; i++)
+			known |= !strcmp(key, cfg_members[i]);
+		for (i = 0; task_members[i]; i++)
+			known |= !strcmp(key, task_members[i]);
+		if (!known)
+			return ln_error_set(LN_ECONFIG, "%s: unknown member \"%s\" (see "
+					    "docs/task.schema.json)", what, key);
+	}
+	v = json_object_get(obj, "schema");
+	if (v && (!json_is_string(v) || strcmp(json_string_value(v), SBX_TASK_SCHEMA)))
+		return ln_error_set(LN_ECONFIG, "%s: \"schema\" must be \"%s\"", what,
+				    SBX_TASK_SCHEMA);
+	if ((v = json_object_get(obj, "id"))) {
+		if (!json_is_string(v) || !valid_id(json_string_value(v)))
+			return ln_error_set(LN_ECONFIG, "%s: \"id\" must be 1-64 characters "
+					    "of [A-Za-z0-9._-]", what);
+		free(t->task_id);
+		t->task_id = xstrdup(json_string_value(v));
+	}
+	if ((v = json_object_get(obj, "workspace"))) {
+		if (!json_is_string(v) || json_string_length(v) == 0 || has_nul(v) ||
+		    json_string_length(v) > 4096)
+			return ln_error_set(LN_ECONFIG, "%s: \"workspace\" must be a path", what);
+		free(t->workspace);
+		t->workspace = join_path(dir, json_string_value(v));
+	}
+	if ((v = json_object_get(obj, "base"))) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 256 || has_nul(v))
+			return ln_error_set(LN_ECONFIG, "%s: \"base\" must be a git revision", what);
+		free(t->base);
+		t->base = xstrdup(json_string_value(v));
+	}
+	if ((v = json_object_get(obj, "patch"))) {
+		char *p;
+		if (!json_is_string(v) || json_string_length(v) == 0 || has_nul(v) ||
+		    json_string_length(v) > 4096)
+			return ln_error_set(LN_ECONFIG, "%s: \"patch\" must be the path of a diff",
+					    what);
+		p = join_path(dir, json_string_value(v));
+		error = add_candidate(t, t->task_id ? t->task_id : "patch", p);
+		free(p);
+		if (error)
+			return error;
+	}
+	if ((v = json_object_get(obj, "candidates")) && (error = task_candidates(t, v, what, dir)))
+		return error;
+	if ((v = json_object_get(obj, "FAIL_TO_PASS")) &&
+	    (error = parse_ids(&t->f2p, v, what, "FAIL_TO_PASS")))
+		return error;
+	if ((v = json_object_get(obj, "PASS_TO_PASS")) &&
+	    (error = parse_ids(&t->p2p, v, what, "PASS_TO_PASS")))
+		return error;
+	return 0;
+}
+
+/* "results": {"format": ..., "junit": PATH}. */
+static int apply_results(struct sbx_task *t, const json_t *v, const char *what)
+{
+	const json_t *f = json_object_get(v, "format"), *j = json_object_get(v, "junit");
+	int fmt;
+
+	if (!json_is_object(v) || json_object_size(v) > (size_t)(!!f + !!j))
+		return ln_error_set(LN_ECONFIG, "%s: \"results\" must be {\"format\": ..., "
+				    "\"junit\": PATH}", what);
+	if (f) {
+		if (!json_is_string(f) || (fmt = sbx_format_parse(json_string_value(f))) < 0)
+			return ln_error_set(LN_ECONFIG, "%s: \"results.format\" must be auto, "
+					    "junit, tap, pytest or none", what);
+		t->format = (enum sbx_format)fmt;
+	}
+	if (j) {
+		const char *s = json_is_string(j) ? json_string_value(j) : NULL;
+		if (!s || !*s || s[0] == '/' || strstr(s, "..") || has_nul(j) ||
+		    json_string_length(j) > 4096)
+			return ln_error_set(LN_ECONFIG, "%s: \"results.junit\" must be a path "
+					    "relative to the worktree (no \"..\")", what);
+		free(t->junit_path);
+		t->junit_path = xstrdup(s);
+		if (!f)
+			t->format = SBX_FMT_JUNIT;
+	}
+	return 0;
+}
+
+/* "isolation": only "required"; a file never lowers isolation: only
+ * --no-isolation on the command line does (docs/sandbox.md, "Fail closed"). */
+static int apply_isolation(struct sbx_task *t, const json_t *v, const char *what)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : "";
+
+	if (!strcmp(s, "none") || !strcmp(s, "auto"))
+		return ln_error_set(LN_ECONFIG, "%s: \"isolation\": \"%s\" is refused: a "
+				    "configuration or task file cannot lower isolation (pass "
+				    "--no-isolation on the command line to run without the "
+				    "sandbox)", what, s);
+	if (strcmp(s, "required") != 0)
+		return ln_error_set(LN_ECONFIG, "%s: \"isolation\" must be \"required\"", what);
+	t->iso = SBX_ISO_REQUIRED;
+	return 0;
+}
+
+/* "env": {NAME: "value"}, names of [A-Za-z0-9_] not starting with a digit. */
+static int apply_env(struct sbx_task *t, json_t *v, const char *what)
+{
+	const char *name;
+	json_t *val;
+
+	if (!json_is_object(v) || json_object_size(v) > MAX_ENV)
+		return ln_error_set(LN_ECONFIG, "%s: \"env\" must be an object of at most %d "
+				    "variables", what, MAX_ENV);
+	json_object_foreach(v, name, val) {
+		size_t k;
+		bool ok = name[0] && !(name[0] >= '0' && name[0] <= '9');
+		for (k = 0; name[k] && ok; k++)
+			ok = (name[k] >= 'A' && name[k] <= 'Z') || (name[k] >= 'a' && name[k] <= 'z') ||
+			     (name[k] >= '0' && name[k] <= '9') || name[k] == '_';
+		if (!ok || !json_is_string(val) || has_nul(val) ||
+		    json_string_length(val) > MAX_ARG_BYTES)
+			return ln_error_set(LN_ECONFIG, "%s: \"env.%s\" must be a variable name "
+					    "with a string value", what, name);
+		json_object_set(t->env, name, val);
+	}
+	return 0;
+}
+
 int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, const char *dir,
 		   bool is_task)
 {
-	static const char *const cfg_members[] = { "build", "test", "results", "limits", "isolation",
-						   "env", NULL };
-	static const char *const task_members[] = { "schema", "id", "workspace", "base", "patch",
-						    "candidates", "FAIL_TO_PASS", "PASS_TO_PASS",
-						    NULL };
-	const char *key;
 	json_t *v;
 	int error;
 
 	if (!json_is_object(obj))
 		return ln_error_set(LN_ECONFIG, "%s: must be a JSON object", what);
-	if (is_task) {
-		json_object_foreach((json_t *)obj, key, v) {
-			size_t i;
-			bool known = false;
-			for (i = 0; cfg_members[i]; i++)
-				known |= !strcmp(key, cfg_members[i]);
-			for (i = 0; task_members[i]; i++)
-				known |= !strcmp(key, task_members[i]);
-			if (!known)
-				return ln_error_set(LN_ECONFIG, "%s: unknown member \"%s\" (see "
-						    "docs/task.schema.json)", what, key);
-		}
-		v = json_object_get(obj, "schema");
-		if (v && (!json_is_string(v) || strcmp(json_string_value(v), SBX_TASK_SCHEMA)))
-			return ln_error_set(LN_ECONFIG, "%s: \"schema\" must be \"%s\"", what,
-					    SBX_TASK_SCHEMA);
-		if ((v = json_object_get(obj, "id"))) {
-			if (!json_is_string(v) || !valid_id(json_string_value(v)))
-				return ln_error_set(LN_ECONFIG, "%s: \"id\" must be 1-64 characters "
-						    "of [A-Za-z0-9._-]", what);
-			free(t->task_id);
-			t->task_id = xstrdup(json_string_value(v));
-		}
-		if ((v = json_object_get(obj, "workspace"))) {
-			if (!json_is_string(v) || json_string_length(v) == 0 || has_nul(v) ||
-			    json_string_length(v) > 4096)
-				return ln_error_set(LN_ECONFIG, "%s: \"workspace\" must be a path", what);
-			free(t->workspace);
-			t->workspace = join_path(dir, json_string_value(v));
-		}
-		if ((v = json_object_get(obj, "base"))) {
-			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) > 256 || has_nul(v))
-				return ln_error_set(LN_ECONFIG, "%s: \"base\" must be a git revision",
-						    what);
-			free(t->base);
-			t->base = xstrdup(json_string_value(v));
-		}
-		if ((v = json_object_get(obj, "patch"))) {
-			char *p;
-			if (!json_is_string(v) || json_string_length(v) == 0 || has_nul(v) ||
-			    json_string_length(v) > 4096)
-				return ln_error_set(LN_ECONFIG, "%s: \"patch\" must be the path of a "
-						    "diff", what);
-			p = join_path(dir, json_string_value(v));
-			error = add_candidate(t, t->task_id ? t->task_id : "patch", p);
-			free(p);
-			if (error)
-				return error;
-		}
-		if ((v = json_object_get(obj, "candidates"))) {
-			size_t i;
-			if (!json_is_array(v) || json_array_size(v) > MAX_CANDIDATES)
-				return ln_error_set(LN_ECONFIG, "%s: \"candidates\" must be an array of "
-						    "at most %d objects", what, MAX_CANDIDATES);
-			for (i = 0; i < json_array_size(v); i++) {
-				const json_t *c = json_array_get(v, i);
-				const json_t *id = json_object_get(c, "id"),
-					     *patch = json_object_get(c, "patch");
-				char *p = NULL, idbuf[32];
-				size_t j;
-				if (!json_is_object(c) || (id && (!json_is_string(id) ||
-								  !valid_id(json_string_value(id)))) ||
-				    (patch && !json_is_null(patch) &&
-				     (!json_is_string(patch) || json_string_length(patch) == 0 ||
-				      has_nul(patch))) || json_object_size(c) > 2)
-					return ln_error_set(LN_ECONFIG, "%s: \"candidates\"[%zu] must be "
-							    "{\"id\": ID, \"patch\": PATH|null}",
-							    what, i);
-				snprintf(idbuf, sizeof idbuf, "c%zu", t->ncands + 1);
-				for (j = 0; j < t->ncands; j++)
-					if (!strcmp(t->cands[j].id, id ? json_string_value(id) : idbuf))
-						return ln_error_set(LN_ECONFIG, "%s: two candidates "
-								    "with the id \"%s\"", what,
-								    t->cands[j].id);
-				if (json_is_string(patch))
-					p = join_path(dir, json_string_value(patch));
-				error = add_candidate(t, id ? json_string_value(id) : idbuf, p);
-				free(p);
-				if (error)
-					return error;
-			}
-		}
-		if ((v = json_object_get(obj, "FAIL_TO_PASS")) &&
-		    (error = parse_ids(&t->f2p, v, what, "FAIL_TO_PASS")))
-			return error;
-		if ((v = json_object_get(obj, "PASS_TO_PASS")) &&
-		    (error = parse_ids(&t->p2p, v, what, "PASS_TO_PASS")))
-			return error;
-	}
+	if (is_task && (error = task_only(t, obj, what, dir)))
+		return error;
 	if ((v = json_object_get(obj, "build"))) {
 		char **argv;
 		if ((error = parse_command(&argv, v, what, "build")))
@@ -272,66 +357,14 @@ int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, cons
 		free_argv(t->test_argv);
 		t->test_argv = argv;
 	}
-	if ((v = json_object_get(obj, "results"))) {
-		const json_t *f = json_object_get(v, "format"), *j = json_object_get(v, "junit");
-		int fmt;
-		if (!json_is_object(v) || json_object_size(v) > (size_t)(!!f + !!j))
-			return ln_error_set(LN_ECONFIG, "%s: \"results\" must be {\"format\": ..., "
-					    "\"junit\": PATH}", what);
-		if (f) {
-			if (!json_is_string(f) || (fmt = sbx_format_parse(json_string_value(f))) < 0)
-				return ln_error_set(LN_ECONFIG, "%s: \"results.format\" must be auto, "
-						    "junit, tap, pytest or none", what);
-			t->format = (enum sbx_format)fmt;
-		}
-		if (j) {
-			const char *s = json_is_string(j) ? json_string_value(j) : NULL;
-			if (!s || !*s || s[0] == '/' || strstr(s, "..") || has_nul(j) ||
-			    json_string_length(j) > 4096)
-				return ln_error_set(LN_ECONFIG, "%s: \"results.junit\" must be a path "
-						    "relative to the worktree (no \"..\")", what);
-			free(t->junit_path);
-			t->junit_path = xstrdup(s);
-			if (!f)
-				t->format = SBX_FMT_JUNIT;
-		}
-	}
+	if ((v = json_object_get(obj, "results")) && (error = apply_results(t, v, what)))
+		return error;
 	if ((v = json_object_get(obj, "limits")) && (error = sbx_limits_parse(&t->limits, v, what)))
 		return error;
-	if ((v = json_object_get(obj, "isolation"))) {
-		/* a file never lowers isolation: only --no-isolation on the
-		 * command line does (docs/sandbox.md, "Fail closed") */
-		const char *s = json_is_string(v) ? json_string_value(v) : "";
-		if (!strcmp(s, "none") || !strcmp(s, "auto"))
-			return ln_error_set(LN_ECONFIG, "%s: \"isolation\": \"%s\" is refused: a "
-					    "configuration or task file cannot lower isolation (pass "
-					    "--no-isolation on the command line to run without the "
-					    "sandbox)", what, s);
-		if (strcmp(s, "required") != 0)
-			return ln_error_set(LN_ECONFIG, "%s: \"isolation\" must be \"required\"",
-					    what);
-		t->iso = SBX_ISO_REQUIRED;
-	}
-	if ((v = json_object_get(obj, "env"))) {
-		const char *name;
-		json_t *val;
-		if (!json_is_object(v) || json_object_size(v) > MAX_ENV)
-			return ln_error_set(LN_ECONFIG, "%s: \"env\" must be an object of at most %d "
-					    "variables", what, MAX_ENV);
-		json_object_foreach(v, name, val) {
-			size_t k;
-			bool ok = name[0] && !(name[0] >= '0' && name[0] <= '9');
-			for (k = 0; name[k] && ok; k++)
-				ok = (name[k] >= 'A' && name[k] <= 'Z') ||
-				     (name[k] >= 'a' && name[k] <= 'z') ||
-				     (name[k] >= '0' && name[k] <= '9') || name[k] == '_';
-			if (!ok || !json_is_string(val) || has_nul(val) ||
-			    json_string_length(val) > MAX_ARG_BYTES)
-				return ln_error_set(LN_ECONFIG, "%s: \"env.%s\" must be a variable name "
-						    "with a string value", what, name);
-			json_object_set(t->env, name, val);
-		}
-	}
+	if ((v = json_object_get(obj, "isolation")) && (error = apply_isolation(t, v, what)))
+		return error;
+	if ((v = json_object_get(obj, "env")) && (error = apply_env(t, v, what)))
+		return error;
 	return 0;
 }
 

@@ -1,12 +1,13 @@
 /*
  * transaction.h - applying an edit set (edit.h) to a git work tree as one
- * crash-safe transaction (issue 5; docs/edits.md "Journal and recovery").
+ * crash-safe transaction (issue 5; docs/edits.md "Transactions and the
+ * journal").
  *
  * begin / commit / free, where free without commit rolls back (the libgit2
  * transaction style): sbx_txn_begin() checks, journals and writes every
  * file; the caller may then look at the result (verified apply) and
  * sbx_txn_commit() or sbx_txn_free() it. A SIGKILL anywhere leaves a
- * journal that ln_txn_recover() (txn.h) resolves: before COMMITTED is
+ * journal that sbx_txn_recover() (txn.h) resolves: before COMMITTED is
  * written, every file is restored (bytes, mode, index, HEAD); after it,
  * nothing is left to do but drop the journal.
  *
@@ -29,7 +30,7 @@ struct sbx_txn;
  * the journal and every file. *out is NULL after a dry run. On error
  * nothing is left written. `e` must outlive the transaction. */
 int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits *e,
-		  const struct ln_apply_opts *o);
+		  const struct sbx_apply_opts *o);
 
 /* Makes the commit (o->commit_message), marks the transaction done and
  * drops the journal. Sets report.commit (id or null). On error the
@@ -37,11 +38,11 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 int sbx_txn_commit(struct sbx_txn *t, json_t *report);
 
 /* Rolls back unless committed; frees. NULL allowed. Returns 0 or the
- * rollback's error (the journal then stays for ln_txn_recover). */
+ * rollback's error (the journal then stays for sbx_txn_recover). */
 int sbx_txn_free(struct sbx_txn *t);
 
-/* begin + commit, with the report of ln_patch_apply(). */
-int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln_apply_opts *o,
+/* begin + commit, with the report of sbx_patch_apply(). */
+int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct sbx_apply_opts *o,
 		    json_t **report);
 
 /* Test hook: with LANSER_TXN_KILL_AT=N in the environment, the process

@@ -1,5 +1,7 @@
 /*
- * txn.c - transactions over a git work tree (txn.h, transaction.h).
+ * txn.c - transactions over a git work tree (txn.h, transaction.h): checks,
+ * the journal, begin / commit / free. File helpers and the kill hook are
+ * txn_files.c; recovery from a journal is txn_recover.c.
  *
  * Protocol (docs/edits.md has the whole story):
  *   1. lock <gitdir>/lanser-txn.lock; resolve any earlier journal;
@@ -19,292 +21,24 @@
  * are idempotent, so a kill during recovery is recovered again.
  */
 #include "sandbox/transaction.h"
+#include "sandbox/txn_impl.h"
+#include "core/atomicfile.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "core/hash.h"
-#include "sandbox/jail.h"
-#include "core/xalloc.h"
-#include "core/limits.h"
 #include "core/gitlib.h"
+#include "core/limits.h"
+#include "core/xalloc.h"
+#include "core/xjson.h"
+#include "sandbox/jail.h"
 
-#include <dirent.h>
-#include <stdbool.h>
+#include <git2.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <git2.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#define JOURNAL "lanser-txn"
-#define MANIFEST_MAX ((size_t)64 << 20)
-
-struct entry {
-	char *path;
-	bool old_exists, new_exists;
-	unsigned old_mode, new_mode;
-	const struct buf *old, *new;   /* borrowed from the edit set */
-};
-
-struct sbx_txn {
-	char *root, *top, *gitdir, *prefix;
-	char id[17];
-	int lockfd;
-	struct entry *v;
-	size_t n;
-	const struct sbx_edits *e;
-	struct ln_apply_opts o;
-	bool pending, committed;
-};
-
-/* ---- the kill hook ---- */
-
-static long step_no, kill_at = -1, step_us;
-
-static void step(void)
-{
-	step_no++;
-	if (kill_at < 0) {
-		const char *s = getenv("LANSER_TXN_KILL_AT"), *u = getenv("LANSER_TXN_STEP_US");
-		kill_at = s ? strtol(s, NULL, 10) : 0;
-		step_us = u ? strtol(u, NULL, 10) : 0;
-		if (step_us < 0 || step_us > 1000000)
-			step_us = 0;
-	}
-	if (kill_at > 0 && step_no == kill_at)
-		raise(SIGKILL);
-	if (step_us > 0)
-		usleep((useconds_t)step_us);
-}
-
-static void steps_report(void)
-{
-	const char *f = getenv("LANSER_TXN_STEPS");
-	FILE *fp;
-
-	if (!f || !*f)
-		return;
-	fp = fopen(f, "a");
-	if (fp) {
-		fprintf(fp, "%ld\n", step_no);
-		fclose(fp);
-	}
-}
-
-/* ---- finding the git directory without libgit2 (cheap) ---- */
-
-/* The work tree top holding `root` and its git directory. */
-static int find_gitdir(const char *root, char **top_out, char **gitdir_out)
-{
-	struct buf dir = BUF_INIT, p = BUF_INIT;
-	struct stat st;
-	int error = LN_ENOTFOUND;
-
-	*top_out = *gitdir_out = NULL;
-	buf_adds(&dir, root);
-	for (;;) {
-		buf_reset(&p);
-		buf_addf(&p, "%s/.git", dir.len ? dir.data : "");
-		if (lstat(p.data, &st) == 0) {
-			if (S_ISDIR(st.st_mode)) {
-				*gitdir_out = buf_detach(&p, NULL);
-				error = 0;
-			} else if (S_ISREG(st.st_mode)) {
-				struct buf g = BUF_INIT;
-				if (buf_read_file(&g, p.data, 8192) == 0 && !strncmp(g.data, "gitdir: ", 8)) {
-					char *nl;
-					buf_consume(&g, 8);
-					nl = strpbrk(g.data, "\r\n");
-					if (nl)
-						g.len = (size_t)(nl - g.data), g.data[g.len] = '\0';
-					if (g.data[0] != '/') {
-						struct buf a = BUF_INIT;
-						buf_addf(&a, "%s/%s", dir.len ? dir.data : "", g.data);
-						buf_release(&g);
-						g = a;
-					}
-					*gitdir_out = buf_detach(&g, NULL);
-					error = 0;
-				}
-				buf_release(&g);
-			}
-			if (!error) {
-				*top_out = buf_detach(&dir, NULL);
-				if (!**top_out) {
-					free(*top_out);
-					*top_out = xstrdup("/");
-				}
-			}
-			break;
-		}
-		{
-			char *slash = strrchr(dir.data, '/');
-			if (!slash || dir.len <= 1)
-				break;
-			dir.len = (size_t)(slash - dir.data);
-			dir.data[dir.len] = '\0';
-		}
-	}
-	buf_release(&dir);
-	buf_release(&p);
-	if (error)
-		return ln_error_set(LN_ENOTFOUND, "the workspace is not inside a git work tree "
-				    "(transactions need git)");
-	return 0;
-}
-
-/* ---- small file helpers ---- */
-
-static void fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-/* Writes a whole file in the journal (not in the work tree). */
-static int journal_write(const char *dir, const char *name, const char *data, size_t len)
-{
-	struct buf p = BUF_INIT;
-	int fd, error = 0;
-
-	buf_addf(&p, "%s/%s", dir, name);
-	fd = open(p.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fsync(fd) < 0)
-		error = ln_error_set(LN_EGENERIC, "cannot write the journal (%s): %s", p.data,
-				     strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	buf_release(&p);
-	return error;
-}
-
-static int rm_rf(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	struct buf p = BUF_INIT;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		buf_reset(&p);
-		buf_addf(&p, "%s/%s", path, de->d_name);
-		if (unlink(p.data) < 0 && errno == EISDIR)
-			rm_rf(p.data);
-	}
-	closedir(d);
-	buf_release(&p);
-	return rmdir(path);
-}
-
-/* Replaces `rel` below the root with data/mode through a temporary beside
- * it (never following a symlink on the way). */
-static int put_file(int rootfd, const char *rel, const char *tmpname, const char *data,
-		    size_t len, unsigned mode)
-{
-	const char *leaf;
-	int dfd, fd, error = 0;
-
-	dfd = sbx_open_parent(rootfd, rel, true, &leaf);
-	if (dfd < 0)
-		return dfd;
-	step();   /* folders made, file not yet */
-	unlinkat(dfd, tmpname, 0);
-	fd = openat(dfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || ln_write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0 ||
-	    fsync(fd) < 0) {
-		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
-				     "cannot write %s: %s", rel, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlinkat(dfd, tmpname, 0);
-		close(dfd);
-		return error;
-	}
-	close(fd);
-	step();   /* the temporary is complete, the file not yet replaced */
-	if (renameat(dfd, tmpname, dfd, leaf) < 0) {
-		error = ln_error_set(errno == EACCES || errno == EPERM ? LN_EPERM : LN_EGENERIC,
-				     "cannot replace %s: %s", rel, strerror(errno));
-		unlinkat(dfd, tmpname, 0);
-	} else {
-		fsync(dfd);
-	}
-	close(dfd);
-	return error;
-}
-
-/* Removes `rel` (absent is fine) and, with `prune`, the folders it leaves
- * empty (as git does). A rollback does not prune: it removes exactly the
- * folders the transaction created (manifest "createdDirs"). */
-static int drop_file(int rootfd, const char *rel, const char *tmpname, bool prune)
-{
-	const char *leaf;
-	int dfd, error = 0;
-
-	dfd = sbx_open_parent(rootfd, rel, false, &leaf);
-	if (dfd == LN_ENOTFOUND) {
-		ln_error_clear();
-		return 0;
-	}
-	if (dfd < 0)
-		return dfd;
-	if (tmpname)
-		unlinkat(dfd, tmpname, 0);
-	if (unlinkat(dfd, leaf, 0) < 0 && errno != ENOENT)
-		error = ln_error_set(LN_EGENERIC, "cannot remove %s: %s", rel, strerror(errno));
-	else
-		fsync(dfd);
-	close(dfd);
-	if (!error && prune) {
-		/* empty folders go, as with git */
-		char *d = xstrdup(rel), *s;
-
-		while ((s = strrchr(d, '/'))) {
-			*s = '\0';
-			if (unlinkat(rootfd, d, AT_REMOVEDIR) < 0)
-				break;
-		}
-		free(d);
-	}
-	return error;
-}
-
-static void drop_tmp(int rootfd, const char *rel, const char *tmpname)
-{
-	const char *leaf;
-	int dfd = sbx_open_parent(rootfd, rel, false, &leaf);
-
-	if (dfd < 0) {
-		ln_error_clear();
-		return;
-	}
-	unlinkat(dfd, tmpname, 0);
-	close(dfd);
-}
-
-static void tmp_name(char *out, size_t size, const char *id, size_t i)
-{
-	snprintf(out, size, ".lanser-txn-%s-%zu", id, i);
-}
-
-/* ---- git ---- */
-
-static int git_fail(const char *what)
-{
-	const git_error *e = git_error_last();
-	return ln_error_set(LN_EGENERIC, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
-}
 
 static bool ignored_cache(const char *path, const char *prefix)
 {
@@ -352,7 +86,7 @@ static int check_clean(git_repository *repo, const char *prefix)
 	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
 		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if (git_status_list_new(&list, repo, &so) < 0)
-		return git_fail("cannot read the status of the work tree");
+		return sbx_txn_git_fail("cannot read the status of the work tree");
 	n = git_status_list_entrycount(list);
 	for (i = 0; i < n; i++) {
 		const git_status_entry *s = git_status_byindex(list, i);
@@ -399,7 +133,7 @@ static void note_dirs(const struct sbx_txn *t, const char *rel, json_t *created,
 				if (created)
 					json_array_append_new(created, json_string(d));
 			} else if (modes && S_ISDIR(st.st_mode)) {
-				json_array_append_new(modes, json_pack("[s, i]", d, (int)(st.st_mode & 07777)));
+				json_array_append_new(modes, xjson_pack("[s, i]", d, (int)(st.st_mode & 07777)));
 			}
 		}
 		*slash = '/';
@@ -417,347 +151,30 @@ static int cmp_depth(const void *a, const void *b)
 
 static json_t *manifest_new(const struct sbx_txn *t)
 {
-	json_t *m = json_pack("{s:i, s:s, s:s, s:[]}", "version", 1, "id", t->id, "prefix",
+	json_t *m = xjson_pack("{s:i, s:s, s:s, s:[]}", "version", 1, "id", t->id, "prefix",
 			      t->prefix, "entries");
 	json_t *es = json_object_get(m, "entries");
-	json_t *created = json_array(), *modes = json_array(), **sorted;
-	size_t i, n;
+	json_t *created = json_array(), *modes = json_array();
+	size_t i;
 
 	for (i = 0; i < t->n; i++)
 		note_dirs(t, t->v[i].path, t->v[i].new_exists ? created : NULL,
 			  t->v[i].old_exists && !t->v[i].new_exists ? modes : NULL);
 	/* deepest first, so that a parent is tried after its children */
-	n = json_array_size(created);
-	sorted = xcalloc(n + 1, sizeof *sorted);
-	for (i = 0; i < n; i++)
-		sorted[i] = json_incref(json_array_get(created, i));
-	qsort(sorted, n, sizeof *sorted, cmp_depth);
-	json_array_clear(created);
-	for (i = 0; i < n; i++)
-		json_array_append_new(created, sorted[i]);
-	free(sorted);
+	xjson_array_sort(created, cmp_depth);
 	json_object_set_new(m, "createdDirs", created);
 	json_object_set_new(m, "dirModes", modes);
 
 	for (i = 0; i < t->n; i++) {
 		char tmp[64], bk[32];
-		tmp_name(tmp, sizeof tmp, t->id, i);
+		sbx_txn_tmp_name(tmp, sizeof tmp, t->id, i);
 		snprintf(bk, sizeof bk, "b%zu", i);
-		json_array_append_new(es, json_pack("{s:s, s:s, s:b, s:i, s:s?, s:b, s:i}",
+		json_array_append_new(es, xjson_pack("{s:s, s:s, s:b, s:i, s:s?, s:b, s:i}",
 			"path", t->v[i].path, "tmp", tmp, "oldExists", t->v[i].old_exists,
 			"oldMode", (int)t->v[i].old_mode, "backup", t->v[i].old_exists ? bk : NULL,
 			"newExists", t->v[i].new_exists, "newMode", (int)t->v[i].new_mode));
 	}
 	return m;
-}
-
-/* Whether some existing component on the way to `rel` is not a folder (a
- * file, a symlink): then no file of ours can be at `rel`, and a rollback
- * has nothing to remove there. */
-static bool way_blocked(int rootfd, const char *rel)
-{
-	char *d = xstrdup(rel), *slash;
-	struct stat st;
-	bool blocked = false;
-
-	for (slash = strchr(d, '/'); slash && !blocked; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (fstatat(rootfd, d, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			*slash = '/';
-			break;
-		}
-		blocked = !S_ISDIR(st.st_mode);
-		*slash = '/';
-	}
-	free(d);
-	return blocked;
-}
-
-/* The message for a journal that could not be rolled back: what failed
- * (the current last error), where the journal is, which files it holds,
- * and the two ways out. Returns `code`. */
-static int recovery_failed(int code, const char *jdir)
-{
-	struct buf msg = BUF_INIT, data = BUF_INIT, p = BUF_INIT;
-	json_t *m = NULL, *en;
-	json_error_t je;
-	size_t i;
-
-	buf_addf(&msg, "an interrupted lanser edit could not be undone: %s. Its journal is %s ",
-		 ln_error_msg(), ln_printable(jdir));
-	buf_addf(&p, "%s/manifest.json", jdir);
-	if (buf_read_file(&data, p.data, MANIFEST_MAX) == 0)
-		m = json_loadb(data.data, data.len, 0, &je);
-	buf_adds(&msg, "(manifest.json lists the files; each bN holds one file's old bytes). "
-		 "The edit touched:");
-	json_array_foreach(json_object_get(m, "entries"), i, en) {
-		const char *path = json_string_value(json_object_get(en, "path"));
-		const char *bk = json_string_value(json_object_get(en, "backup"));
-		if (i == 10) {
-			buf_addf(&msg, " ... (%zu files)", json_array_size(json_object_get(m, "entries")));
-			break;
-		}
-		buf_addf(&msg, "%s %s (%s%s%s)", i ? "," : "", ln_printable(path ? path : "?"),
-			 json_is_true(json_object_get(en, "oldExists")) ? "old bytes in " :
-			 "did not exist before", bk ? bk : "", "");
-	}
-	if (!m)
-		buf_adds(&msg, " (the manifest is unreadable)");
-	buf_addf(&msg, ". To finish the rollback, fix what is named above (for instance move "
-		 "away a file or folder that is in the way) and run any lanser command in "
-		 "this workspace: each one retries it. To keep the work tree as it is now "
-		 "instead, remove the journal: rm -rf '%s'. Until then, queries answer "
-		 "(with this warning) and edits and tests are refused", ln_printable(jdir));
-	ln_error_set(code, "%s", msg.data);
-	json_decref(m);
-	buf_release(&msg);
-	buf_release(&data);
-	buf_release(&p);
-	return code;
-}
-
-/* Restores everything a journal describes. Idempotent. */
-static int rollback_journal(const char *top, const char *gitdir, const char *jdir)
-{
-	struct buf p = BUF_INIT, data = BUF_INIT;
-	json_t *m = NULL, *es, *en;
-	json_error_t je;
-	size_t i;
-	int rootfd = -1, error = 0;
-	const char *prefix;
-
-	buf_addf(&p, "%s/manifest.json", jdir);
-	if (buf_read_file(&data, p.data, MANIFEST_MAX) != 0) {
-		error = ln_error_set(LN_EGENERIC, "the transaction journal %s has no readable "
-				     "manifest", jdir);
-		goto done;
-	}
-	m = json_loadb(data.data, data.len, 0, &je);
-	es = json_object_get(m, "entries");
-	prefix = json_string_value(json_object_get(m, "prefix"));
-	if (!m || !json_is_array(es) || !prefix) {
-		error = ln_error_set(LN_EGENERIC, "the transaction journal %s is malformed", jdir);
-		goto done;
-	}
-	buf_reset(&p);
-	buf_addf(&p, "%s%s%s", top, *prefix ? "/" : "", prefix);
-	rootfd = open(p.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		error = ln_error_set(LN_EGENERIC, "cannot open %s to recover it: %s", p.data,
-				     strerror(errno));
-		goto done;
-	}
-	for (i = json_array_size(es); i-- > 0 && !error;) {
-		const char *path, *tmp, *bk;
-		en = json_array_get(es, i);
-		path = json_string_value(json_object_get(en, "path"));
-		tmp = json_string_value(json_object_get(en, "tmp"));
-		bk = json_string_value(json_object_get(en, "backup"));
-		if (!path || !tmp || sbx_jail_check_lexical(path) || strchr(tmp, '/')) {
-			error = ln_error_set(LN_EGENERIC, "the transaction journal %s is malformed", jdir);
-			break;
-		}
-		if (json_is_true(json_object_get(en, "oldExists"))) {
-			struct buf b = BUF_INIT;
-			if (!bk || strchr(bk, '/')) {
-				error = ln_error_set(LN_EGENERIC, "the transaction journal %s is "
-						     "malformed", jdir);
-				break;
-			}
-			buf_reset(&p);
-			buf_addf(&p, "%s/%s", jdir, bk);
-			error = buf_read_file(&b, p.data, LN_FILE_MAX_BYTES);
-			if (!error)
-				error = put_file(rootfd, path, tmp, b.data, b.len,
-						 (unsigned)json_integer_value(json_object_get(en, "oldMode")));
-			buf_release(&b);
-		} else if (!way_blocked(rootfd, path)) {
-			error = drop_file(rootfd, path, tmp, false);
-		}
-		if (!error)   /* (it clears the last error: keep a failure's) */
-			drop_tmp(rootfd, path, tmp);
-	}
-	if (error)
-		goto done;
-	/* folders: those the transaction made go (deepest first, only when
-	 * empty); those it emptied and removed came back above with
-	 * default modes, which get their old modes again */
-	{
-		json_t *d;
-		size_t k;
-		json_array_foreach(json_object_get(m, "createdDirs"), k, d) {
-			const char *dp = json_string_value(d);
-			if (dp && !sbx_jail_check_lexical(dp))
-				unlinkat(rootfd, dp, AT_REMOVEDIR);
-		}
-		json_array_foreach(json_object_get(m, "dirModes"), k, d) {
-			const char *dp = json_string_value(json_array_get(d, 0));
-			json_int_t mode = json_integer_value(json_array_get(d, 1));
-			struct stat st;
-			if (dp && !sbx_jail_check_lexical(dp) &&
-			    fstatat(rootfd, dp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-			    (st.st_mode & 07777) != (mode & 07777))
-				fchmodat(rootfd, dp, (mode_t)(mode & 07777), 0);
-		}
-	}
-	/* the index and HEAD, when the transaction was making a commit */
-	buf_reset(&p);
-	buf_addf(&p, "%s/index.bak", jdir);
-	if (access(p.data, F_OK) == 0) {
-		struct buf b = BUF_INIT;
-		const char *ipath = json_string_value(json_object_get(m, "indexPath"));
-		if (ipath && buf_read_file(&b, p.data, MANIFEST_MAX) == 0) {
-			struct buf tmp = BUF_INIT;
-			int fd;
-			buf_addf(&tmp, "%s.lanser-tmp", ipath);
-			fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (fd < 0 || ln_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 ||
-			    rename(tmp.data, ipath) < 0)
-				error = ln_error_set(LN_EGENERIC, "cannot restore the index: %s",
-						     strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			buf_release(&tmp);
-		}
-		buf_release(&b);
-	}
-	buf_reset(&p);
-	buf_addf(&p, "%s/commit", jdir);
-	if (!error && access(p.data, F_OK) == 0) {
-		struct buf b = BUF_INIT;
-		const char *ref = json_string_value(json_object_get(m, "ref"));
-		const char *old = json_string_value(json_object_get(m, "oldHead"));
-		git_repository *repo = NULL;
-		git_oid cur, want, neu;
-		ln_git_init();
-		if (ref && buf_read_file(&b, p.data, 100) == 0 && git_oid_fromstrn(&neu, b.data,
-		    b.len < 40 ? b.len : 40) == 0 && git_repository_open(&repo, gitdir) == 0 &&
-		    git_reference_name_to_id(&cur, repo, ref) == 0 && git_oid_equal(&cur, &neu)) {
-			git_reference *r = NULL;
-			if (old && git_oid_fromstr(&want, old) == 0) {
-				if (git_reference_create(&r, repo, ref, &want, 1, "lanser: roll back") < 0)
-					error = git_fail("cannot restore HEAD");
-			} else {
-				if (git_reference_lookup(&r, repo, ref) == 0 && git_reference_delete(r) < 0)
-					error = git_fail("cannot restore HEAD");
-			}
-			git_reference_free(r);
-		}
-		git_repository_free(repo);
-		buf_release(&b);
-	}
-done:
-	if (rootfd >= 0)
-		close(rootfd);
-	json_decref(m);
-	buf_release(&p);
-	buf_release(&data);
-	return error;
-}
-
-/* Drops a journal directory: renamed away first, so a half-removed one is
- * never mistaken for a live journal. */
-static void drop_journal(const char *gitdir, const char *jdir)
-{
-	struct buf dead = BUF_INIT;
-
-	buf_addf(&dead, "%s/" JOURNAL ".dead", gitdir);
-	rm_rf(dead.data);
-	if (rename(jdir, dead.data) == 0) {
-		fsync_dir(gitdir);
-		step();
-		rm_rf(dead.data);
-	}
-	buf_release(&dead);
-}
-
-/* With the lock held: resolves whatever journal is there. 1 when one was. */
-static int recover_locked(const char *top, const char *gitdir)
-{
-	struct buf j = BUF_INIT, p = BUF_INIT;
-	struct stat st;
-	int r = 0, error;
-
-	buf_addf(&p, "%s/" JOURNAL ".tmp", gitdir);
-	if (lstat(p.data, &st) == 0)
-		rm_rf(p.data);     /* died while journaling: nothing was written */
-	buf_reset(&p);
-	buf_addf(&p, "%s/" JOURNAL ".dead", gitdir);
-	if (lstat(p.data, &st) == 0)
-		rm_rf(p.data);
-	buf_addf(&j, "%s/" JOURNAL, gitdir);
-	if (lstat(j.data, &st) == 0) {
-		buf_reset(&p);
-		buf_addf(&p, "%s/COMMITTED", j.data);
-		if (access(p.data, F_OK) != 0) {
-			error = rollback_journal(top, gitdir, j.data);
-			if (error) {
-				r = recovery_failed(error, j.data);
-				goto done;
-			}
-		}
-		drop_journal(gitdir, j.data);
-		r = 1;
-	}
-done:
-	buf_release(&j);
-	buf_release(&p);
-	return r;
-}
-
-static int lock_repo(const char *gitdir, bool wait)
-{
-	struct buf p = BUF_INIT;
-	int fd;
-
-	buf_addf(&p, "%s/" JOURNAL ".lock", gitdir);
-	fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	buf_release(&p);
-	if (fd < 0)
-		return ln_error_set(LN_EPERM, "cannot open the transaction lock in the git "
-				    "directory: %s", strerror(errno));
-	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		close(fd);
-		return ln_error_set(LN_EGENERIC, "another lanser transaction is running in this "
-				    "repository");
-	}
-	return fd;
-}
-
-int ln_txn_recover(const char *root)
-{
-	char *top = NULL, *gitdir = NULL;
-	struct buf p = BUF_INIT;
-	struct stat st;
-	int fd, r = 0;
-
-	if (find_gitdir(root, &top, &gitdir)) {
-		ln_error_clear();
-		return 0;   /* not a git work tree: nothing can be pending */
-	}
-	buf_addf(&p, "%s/" JOURNAL, gitdir);
-	if (lstat(p.data, &st) != 0) {
-		/* the common case: three stats */
-		buf_adds(&p, ".dead");
-		if (lstat(p.data, &st) != 0) {
-			p.len -= 5;
-			buf_adds(&p, ".tmp");
-			if (lstat(p.data, &st) != 0)
-				goto done;
-		}
-	}
-	fd = lock_repo(gitdir, false);
-	if (fd < 0) {
-		ln_error_clear();
-		goto done;  /* a live transaction owns it */
-	}
-	r = recover_locked(top, gitdir);
-	close(fd);
-done:
-	buf_release(&p);
-	free(top);
-	free(gitdir);
-	return r;
 }
 
 /* ---- begin / commit / free ---- */
@@ -781,7 +198,7 @@ static void txn_release(struct sbx_txn *t)
 static void add_entry(struct sbx_txn *t, const char *path, bool oe, unsigned om, const struct buf *ob,
 		      bool ne, unsigned nm, const struct buf *nb)
 {
-	struct entry *x = &t->v[t->n++];
+	struct sbx_txn_entry *x = &t->v[t->n++];
 
 	x->path = xstrdup(path);
 	x->old_exists = oe;
@@ -823,20 +240,20 @@ static int write_journal(struct sbx_txn *t)
 
 	buf_addf(&tmpdir, "%s/" JOURNAL ".tmp", t->gitdir);
 	buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
-	rm_rf(tmpdir.data);
+	sbx_txn_rm_rf(tmpdir.data);
 	if (mkdir(tmpdir.data, 0700) < 0) {
 		error = ln_error_set(LN_EPERM, "cannot create the journal in the git directory: %s",
 				     strerror(errno));
 		goto done;
 	}
-	step();
+	sbx_txn_step();
 	for (i = 0; i < t->n && !error; i++) {
 		char bk[32];
 		if (!t->v[i].old_exists)
 			continue;
 		snprintf(bk, sizeof bk, "b%zu", i);
-		error = journal_write(tmpdir.data, bk, t->v[i].old->data, t->v[i].old->len);
-		step();
+		error = sbx_txn_journal_write(tmpdir.data, bk, t->v[i].old->data, t->v[i].old->len);
+		sbx_txn_step();
 	}
 	if (error)
 		goto done;
@@ -851,13 +268,13 @@ static int write_journal(struct sbx_txn *t)
 		ln_git_init();
 		if (git_repository_open(&repo, t->gitdir) < 0 ||
 		    git_repository_index(&idx, repo) < 0) {
-			error = git_fail("cannot open the repository");
+			error = sbx_txn_git_fail("cannot open the repository");
 		} else {
 			struct buf ib = BUF_INIT;
 			const char *ipath = git_index_path(idx);
 			json_object_set_new(m, "indexPath", json_string(ipath));
 			if (ipath && buf_read_file(&ib, ipath, MANIFEST_MAX) == 0)
-				error = journal_write(tmpdir.data, "index.bak", ib.data, ib.len);
+				error = sbx_txn_journal_write(tmpdir.data, "index.bak", ib.data, ib.len);
 			else
 				ln_error_clear();
 			buf_release(&ib);
@@ -878,21 +295,21 @@ static int write_journal(struct sbx_txn *t)
 	if (error)
 		goto done;
 	s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-	error = journal_write(tmpdir.data, "manifest.json", s, strlen(s));
+	error = sbx_txn_journal_write(tmpdir.data, "manifest.json", s, strlen(s));
 	if (error)
 		goto done;
-	fsync_dir(tmpdir.data);
-	step();
+	ln_fsync_dir(tmpdir.data);
+	sbx_txn_step();
 	if (rename(tmpdir.data, jdir.data) < 0) {
 		error = ln_error_set(LN_EGENERIC, "cannot install the journal: %s", strerror(errno));
 		goto done;
 	}
-	fsync_dir(t->gitdir);
+	ln_fsync_dir(t->gitdir);
 	t->pending = true;
-	step();
+	sbx_txn_step();
 done:
 	if (error)
-		rm_rf(tmpdir.data);
+		sbx_txn_rm_rf(tmpdir.data);
 	free(s);
 	json_decref(m);
 	buf_release(&tmpdir);
@@ -910,20 +327,20 @@ static int write_files(struct sbx_txn *t)
 		return ln_error_set(LN_EGENERIC, "cannot open the workspace: %s", strerror(errno));
 	for (i = 0; i < t->n && !error; i++) {
 		char tmp[64];
-		tmp_name(tmp, sizeof tmp, t->id, i);
+		sbx_txn_tmp_name(tmp, sizeof tmp, t->id, i);
 		if (t->v[i].new_exists)
-			error = put_file(rootfd, t->v[i].path, tmp, t->v[i].new->data, t->v[i].new->len,
+			error = sbx_txn_put_file(rootfd, t->v[i].path, tmp, t->v[i].new->data, t->v[i].new->len,
 					 t->v[i].new_mode);
 		else
-			error = drop_file(rootfd, t->v[i].path, tmp, true);
-		step();
+			error = sbx_txn_drop_file(rootfd, t->v[i].path, tmp, true);
+		sbx_txn_step();
 	}
 	close(rootfd);
 	return error;
 }
 
 int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits *e,
-		  const struct ln_apply_opts *o)
+		  const struct sbx_apply_opts *o)
 {
 	struct sbx_txn *t;
 	git_repository *repo = NULL;
@@ -937,7 +354,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 	t->e = e;
 	t->o = *o;
 	t->root = xstrdup(root);
-	error = find_gitdir(root, &t->top, &t->gitdir);
+	error = sbx_txn_find_gitdir(root, &t->top, &t->gitdir);
 	if (error)
 		goto fail;
 	{
@@ -968,18 +385,18 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 			static const struct buf empty = BUF_INIT;
 			t->v[i].old = &empty;
 		}
-	t->lockfd = lock_repo(t->gitdir, true);
+	t->lockfd = sbx_txn_lock_repo(t->gitdir, true);
 	if (t->lockfd < 0) {
 		error = t->lockfd;
 		goto fail;
 	}
-	error = recover_locked(t->top, t->gitdir);
+	error = sbx_txn_recover_locked(t->top, t->gitdir);
 	if (error < 0)
 		goto fail;
 	error = 0;
 	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0) {
-		error = git_fail("cannot open the repository");
+		error = sbx_txn_git_fail("cannot open the repository");
 	} else {
 		if (git_repository_is_bare(repo))
 			error = ln_error_set(LN_EUSAGE, "the repository is bare");
@@ -1004,7 +421,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		for (i = 0; i < sizeof rnd; i++)
 			snprintf(t->id + 2 * i, 3, "%02x", rnd[i]);
 	}
-	step_no = 0;
+	sbx_txn_steps_reset();
 	error = write_journal(t);
 	if (error)
 		goto fail;
@@ -1019,7 +436,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 			 * finish the rollback */
 			char *why = xstrdup(ln_error_msg());
 			ln_error_set(error, "%s; then the rollback failed: %s", msg, why);
-			recovery_failed(error, jdir.data);
+			sbx_txn_recovery_failed(error, jdir.data);
 			free(why);
 		} else {
 			ln_error_set(error, "%s", msg);
@@ -1055,7 +472,7 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 	ln_git_init();
 	if (git_repository_open(&repo, t->gitdir) < 0 || git_index_new(&mem) < 0 ||
 	    git_repository_index(&idx, repo) < 0) {
-		error = git_fail("cannot open the repository");
+		error = sbx_txn_git_fail("cannot open the repository");
 		goto done;
 	}
 	if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
@@ -1064,7 +481,7 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 	has_parent = git_reference_name_to_id(&poid, repo, refname) == 0;
 	if (has_parent && (git_commit_lookup(&parent, repo, &poid) < 0 ||
 			   git_commit_tree(&ptree, parent) < 0 || git_index_read_tree(mem, ptree) < 0)) {
-		error = git_fail("cannot read HEAD");
+		error = sbx_txn_git_fail("cannot read HEAD");
 		goto done;
 	}
 	for (i = 0; i < t->n && !error; i++) {
@@ -1081,38 +498,38 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 		ie.mode = (t->v[i].new_mode & 0111) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
 		if (git_blob_create_from_buffer(&ie.id, repo, t->v[i].new->data, t->v[i].new->len) < 0 ||
 		    git_index_add(mem, &ie) < 0 || git_index_add(idx, &ie) < 0)
-			error = git_fail("cannot stage the change");
+			error = sbx_txn_git_fail("cannot stage the change");
 	}
 	if (error)
 		goto done;
 	if (git_index_write_tree_to(&toid, mem, repo) < 0 || git_tree_lookup(&tree, repo, &toid) < 0) {
-		error = git_fail("cannot write the tree");
+		error = sbx_txn_git_fail("cannot write the tree");
 		goto done;
 	}
 	if (git_signature_default(&sig, repo) < 0 &&
 	    git_signature_now(&sig, "lanser", "lanser@localhost") < 0) {
-		error = git_fail("cannot make a signature");
+		error = sbx_txn_git_fail("cannot make a signature");
 		goto done;
 	}
 	if (git_commit_create(out, repo, NULL, sig, sig, NULL, t->o.commit_message, tree,
 			      has_parent ? 1 : 0, has_parent ? (const git_commit **)&parent : NULL) < 0) {
-		error = git_fail("cannot create the commit");
+		error = sbx_txn_git_fail("cannot create the commit");
 		goto done;
 	}
 	git_oid_tostr(hex, sizeof hex, out);
 	buf_addf(&jp, "%s/" JOURNAL, t->gitdir);
-	error = journal_write(jp.data, "commit", hex, strlen(hex));
+	error = sbx_txn_journal_write(jp.data, "commit", hex, strlen(hex));
 	if (error)
 		goto done;
-	step();
+	sbx_txn_step();
 	if (git_index_write(idx) < 0) {
-		error = git_fail("cannot write the index");
+		error = sbx_txn_git_fail("cannot write the index");
 		goto done;
 	}
-	step();
+	sbx_txn_step();
 	if (git_reference_create(&nref, repo, refname, out, 1, t->o.commit_message) < 0)
-		error = git_fail("cannot update HEAD");
-	step();
+		error = sbx_txn_git_fail("cannot update HEAD");
+	sbx_txn_step();
 done:
 	buf_release(&full);
 	buf_release(&jp);
@@ -1140,15 +557,15 @@ int sbx_txn_commit(struct sbx_txn *t, json_t *report)
 		if (error)
 			goto done;
 	}
-	error = journal_write(jdir.data, "COMMITTED", "", 0);
+	error = sbx_txn_journal_write(jdir.data, "COMMITTED", "", 0);
 	if (error)
 		goto done;
-	fsync_dir(jdir.data);
+	ln_fsync_dir(jdir.data);
 	t->committed = true;
-	step();
-	drop_journal(t->gitdir, jdir.data);
+	sbx_txn_step();
+	sbx_txn_drop_journal(t->gitdir, jdir.data);
 	t->pending = false;
-	steps_report();
+	sbx_txn_steps_report();
 	if (report) {
 		char hex[GIT_OID_HEXSZ + 1];
 		if (t->o.commit_message)
@@ -1170,20 +587,20 @@ int sbx_txn_free(struct sbx_txn *t)
 		return 0;
 	if (t->pending && !t->committed) {
 		buf_addf(&jdir, "%s/" JOURNAL, t->gitdir);
-		error = rollback_journal(t->top, t->gitdir, jdir.data);
+		error = sbx_txn_rollback_journal(t->top, t->gitdir, jdir.data);
 		if (!error)
-			drop_journal(t->gitdir, jdir.data);
+			sbx_txn_drop_journal(t->gitdir, jdir.data);
 		buf_release(&jdir);
 	}
 	txn_release(t);
 	return error;
 }
 
-int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln_apply_opts *o,
+int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct sbx_apply_opts *o,
 		    json_t **report)
 {
 	struct sbx_txn *t = NULL;
-	json_t *rep = json_pack("{s:o, s:n, s:o}", "files", sbx_edits_files_json(e), "commit",
+	json_t *rep = xjson_pack("{s:o, s:n, s:o}", "files", sbx_edits_files_json(e), "commit",
 				"conflicts", json_array());
 	int error;
 
@@ -1208,8 +625,8 @@ int sbx_apply_edits(const char *root, const struct sbx_edits *e, const struct ln
 	return error;
 }
 
-int ln_patch_apply(const char *root, const char *diff, size_t len,
-		   const struct ln_apply_opts *o, json_t **report)
+int sbx_patch_apply(const char *root, const char *diff, size_t len,
+		    const struct sbx_apply_opts *o, json_t **report)
 {
 	struct sbx_edits e;
 	json_t *rep = NULL;
@@ -1218,13 +635,13 @@ int ln_patch_apply(const char *root, const char *diff, size_t len,
 	if (report)
 		*report = NULL;
 	/* an interrupted earlier transaction first: the files must be whole */
-	error = ln_txn_recover(root);
+	error = sbx_txn_recover(root);
 	if (error < 0)
 		return error;
 	sbx_edits_init(&e);
 	error = sbx_edits_from_diff(&e, root, diff, len);
 	if (error) {
-		rep = json_pack("{s:o, s:n, s:O}", "files", sbx_edits_files_json(&e), "commit",
+		rep = xjson_pack("{s:o, s:n, s:O}", "files", sbx_edits_files_json(&e), "commit",
 				"conflicts", e.conflicts);
 	} else {
 		error = sbx_apply_edits(root, &e, o, &rep);
@@ -1236,3 +653,5 @@ int ln_patch_apply(const char *root, const char *diff, size_t len,
 	sbx_edits_release(&e);
 	return error;
 }
+
+

@@ -1,6 +1,7 @@
 /*
  * resolve.h - resolving a parsed selector to places in the workspace, with
- * a score, its features and a decision (docs/selectors.md, "Resolution").
+ * a score, its features and a decision (docs/selectors.md, "Scores,
+ * confidence and ambiguity").
  *
  *   score = 0.5*s_ast + 0.2*s_module + 0.2*J_token + 0.1*s_prox
  *

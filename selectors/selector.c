@@ -5,7 +5,9 @@
  */
 #include "selectors/selector.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -114,24 +116,13 @@ static bool utf8_valid(const char *s, size_t n, size_t *bad)
 	return true;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A percent escape at p->pos ("%XX"): appends the byte. */
 static int pct_escape(struct parser *p, struct buf *out)
 {
 	int h, l;
 
-	if (p->len - p->pos < 3 || (h = hexval((unsigned char)p->s[p->pos + 1])) < 0 ||
-	    (l = hexval((unsigned char)p->s[p->pos + 2])) < 0)
+	if (p->len - p->pos < 3 || (h = ln_hex_value((unsigned char)p->s[p->pos + 1])) < 0 ||
+	    (l = ln_hex_value((unsigned char)p->s[p->pos + 2])) < 0)
 		return fail_at(p, p->pos, "expected two hex digits after '%%'");
 	if (h == 0 && l == 0)
 		return fail_at(p, p->pos, "expected a percent escape other than %%00");
@@ -690,26 +681,26 @@ static char *qual_string(const struct sel *sel)
 
 json_t *sel_to_json(const struct sel *sel)
 {
-	json_t *j = json_pack("{s:s}", "kind", sel_kind_name(sel->kind));
+	json_t *j = xjson_pack("{s:s}", "kind", sel_kind_name(sel->kind));
 	int i, k;
 
 	if (sel->path)
-		json_object_set_new(j, "path", json_string(sel->path));
+		json_object_set_new(j, "path", xjson_string_lossy(sel->path));
 	switch (sel->kind) {
 	case SEL_CURSOR:
 		json_object_set_new(j, "line", json_integer(sel->line));
 		json_object_set_new(j, "col", json_integer(sel->col));
 		break;
 	case SEL_RANGE:
-		json_object_set_new(j, "range", json_pack("[I,I,I,I]", (json_int_t)sel->line,
+		json_object_set_new(j, "range", xjson_pack("[I,I,I,I]", (json_int_t)sel->line,
 			(json_int_t)sel->col, (json_int_t)sel->end_line, (json_int_t)sel->end_col));
 		break;
 	case SEL_SYMBOLIC: {
 		char *q = qual_string(sel);
 		json_object_set_new(j, "lang", json_string(sel_lang_name(sel->lang)));
 		if (sel->module)
-			json_object_set_new(j, "module", json_string(sel->module));
-		json_object_set_new(j, "name", json_string(q));
+			json_object_set_new(j, "module", xjson_string_lossy(sel->module));
+		json_object_set_new(j, "name", xjson_string_lossy(q));
 		json_object_set_new(j, "role", json_string(sel_role_name(sel->role)));
 		if (sel->overload)
 			json_object_set_new(j, "overload", json_integer(sel->overload));
@@ -719,12 +710,14 @@ json_t *sel_to_json(const struct sel *sel)
 	case SEL_AST: {
 		json_t *steps = json_array();
 		for (i = 0; i < sel->nsteps; i++) {
-			json_t *st = json_pack("{s:s}", "type", sel->steps[i].type);
+			json_t *st = xjson_pack("{s:o}", "type", xjson_string_lossy(sel->steps[i].type));
 			json_t *fields = json_array();
 			for (k = 0; k < sel->steps[i].npreds; k++) {
 				const struct sel_pred *pr = &sel->steps[i].preds[k];
 				if (pr->field)
-					json_array_append_new(fields, json_pack("[s,s]", pr->field, pr->value));
+					json_array_append_new(fields, xjson_pack("[o,o]",
+							      xjson_string_lossy(pr->field),
+							      xjson_string_lossy(pr->value)));
 				else
 					json_object_set_new(st, "index", json_integer(pr->index));
 			}
@@ -738,7 +731,7 @@ json_t *sel_to_json(const struct sel *sel)
 		break;
 	}
 	case SEL_ANCHOR:
-		json_object_set_new(j, "snippet", json_stringn(sel->snippet, sel->snippet_len));
+		json_object_set_new(j, "snippet", xjson_stringn_lossy(sel->snippet, sel->snippet_len));
 		if (sel->ctx >= 0)
 			json_object_set_new(j, "ctx", json_integer(sel->ctx));
 		if (sel->anchor_line)

@@ -70,7 +70,8 @@ static int read_git(struct sel_files *f, const char *rel, struct buf *b)
 		goto done;
 	}
 	if ((size_t)git_blob_rawsize(blob) > LN_FILE_MAX_BYTES) {
-		error = ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", rel);
+		error = ln_error_set(LN_EINPUT, "%s is larger than %zu MiB", rel,
+				     LN_FILE_MAX_BYTES >> 20);
 		goto done;
 	}
 	buf_add(b, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));

@@ -3,9 +3,9 @@
  * files of a git revision (libgit2), behind the struct sel_source
  * interface of resolve.h.
  *
- * A source caches every document it reads (validated as UTF-8 text,
- * at most 16 MiB) until it is released, so one resolution sees one version
- * of each file. Not thread-safe: one source per request.
+ * A source caches every document it reads (validated as UTF-8 text, at
+ * most LN_FILE_MAX_BYTES) until it is released, so one resolution sees
+ * one version of each file. Not thread-safe: one source per request.
  */
 #ifndef LANSER_SEL_SOURCE_H
 #define LANSER_SEL_SOURCE_H

@@ -44,16 +44,6 @@ enum sel_grammar sel_grammar_for_path(const char *path)
 	return SEL_GRAMMAR_NONE;
 }
 
-const char *sel_grammar_name(enum sel_grammar g)
-{
-	switch (g) {
-	case SEL_GRAMMAR_C: return "c";
-	case SEL_GRAMMAR_PYTHON: return "python";
-	case SEL_GRAMMAR_NONE: break;
-	}
-	return "none";
-}
-
 static const TSLanguage *language(enum sel_grammar g)
 {
 	return g == SEL_GRAMMAR_C ? tree_sitter_c() : tree_sitter_python();
@@ -132,7 +122,8 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 		return ln_error_set(LN_EUNSUPPORTED, "no tree-sitter grammar for %s "
 				    "(supported: .c .h .py .pyi)", key ? key : "this file");
 	if (len > LN_FILE_MAX_BYTES)
-		return ln_error_set(LN_EINPUT, "%s is larger than 16 MiB", key ? key : "document");
+		return ln_error_set(LN_EINPUT, "%s is larger than %zu MiB", key ? key : "document",
+				    LN_FILE_MAX_BYTES >> 20);
 	ln_sha256_hex(text, len, digest);
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < ncache; i++) {

@@ -29,7 +29,6 @@ enum sel_grammar { SEL_GRAMMAR_NONE, SEL_GRAMMAR_C, SEL_GRAMMAR_PYTHON };
 
 /* The grammar for a path, by extension; SEL_GRAMMAR_NONE when none. */
 enum sel_grammar sel_grammar_for_path(const char *path);
-const char *sel_grammar_name(enum sel_grammar g);
 
 struct sel_doc {
 	enum sel_grammar grammar;
@@ -44,7 +43,7 @@ struct sel_doc {
  * document (a workspace-relative path; may be NULL) for incremental
  * reparsing of its next version. *out is owned by the caller
  * (sel_doc_free). Returns 0, LN_EUNSUPPORTED for SEL_GRAMMAR_NONE, or
- * LN_EINPUT for a document larger than 16 MiB.
+ * LN_EINPUT for a document larger than LN_FILE_MAX_BYTES (core/limits.h).
  */
 int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_t len,
 		  enum sel_grammar g);

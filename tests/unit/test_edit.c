@@ -129,6 +129,22 @@ TEST(sbx_diff__no_newline_at_end_of_file_and_new_file)
 	rmtree(dir);
 }
 
+/* The journal and every report are JSON: a name that is not UTF-8 is
+ * refused before anything is read or written. */
+TEST(sbx_diff__refuses_a_path_that_is_not_utf8)
+{
+	char dir[64];
+	struct sbx_edits e;
+	static const char diff[] = "--- /dev/null\n+++ b/caf\xe9.c\n@@ -0,0 +1 @@\n+int x;\n";
+
+	CHECK(make_repo(dir, sizeof dir) == 0);
+	sbx_edits_init(&e);
+	CHECK_EQ_INT(sbx_edits_from_diff(&e, dir, diff, strlen(diff)), LN_EINPUT);
+	CHECK(strstr(ln_error_msg(), "not UTF-8") != NULL);
+	sbx_edits_release(&e);
+	rmtree(dir);
+}
+
 TEST(sbx_diff__refuses_binary_oversized_and_malformed)
 {
 	char dir[64], *big;
@@ -219,17 +235,17 @@ TEST(sbx_txn__dry_run_apply_report_and_dirty)
 {
 	char dir[64], *s;
 	json_t *rep = NULL;
-	struct ln_apply_opts dry = { false, true, NULL }, real = { false, false, "msg" };
+	struct sbx_apply_opts dry = { false, true, NULL }, real = { false, false, "msg" };
 	static const char diff[] = "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-one\n+ONE\n";
 
 	CHECK(make_repo(dir, sizeof dir) == 0);
-	CHECK_EQ_INT(ln_txn_recover(dir), 0);
-	CHECK_EQ_INT(ln_patch_apply(dir, diff, strlen(diff), &dry, &rep), 0);
+	CHECK_EQ_INT(sbx_txn_recover(dir), 0);
+	CHECK_EQ_INT(sbx_patch_apply(dir, diff, strlen(diff), &dry, &rep), 0);
 	json_decref(rep);
 	s = slurp(dir, "f.txt");
 	CHECK(s && !strncmp(s, "one\n", 4));
 	free(s);
-	CHECK_EQ_INT(ln_patch_apply(dir, diff, strlen(diff), &real, &rep), 0);
+	CHECK_EQ_INT(sbx_patch_apply(dir, diff, strlen(diff), &real, &rep), 0);
 	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(rep, "files"), 0),
 							"status")), "modified");
 	CHECK(json_is_string(json_object_get(rep, "commit")));
@@ -238,12 +254,12 @@ TEST(sbx_txn__dry_run_apply_report_and_dirty)
 	CHECK(s && !strncmp(s, "ONE\n", 4));
 	free(s);
 	put(dir, "crlf.txt", "dirty\n");
-	CHECK_EQ_INT(ln_patch_apply(dir, diff, strlen(diff), &dry, NULL), LN_ECONFLICT);
+	CHECK_EQ_INT(sbx_patch_apply(dir, diff, strlen(diff), &dry, NULL), LN_ECONFLICT);
 	rmtree(dir);
 }
 
 /* A transaction whose process dies before commit is rolled back by the
- * next ln_txn_recover(), bytes and mode exactly. */
+ * next sbx_txn_recover(), bytes and mode exactly. */
 TEST(sbx_txn__recover_rolls_back_a_dead_transaction)
 {
 	char dir[64], *s;
@@ -262,7 +278,7 @@ TEST(sbx_txn__recover_rolls_back_a_dead_transaction)
 	if (pid == 0) {
 		struct sbx_edits e;
 		struct sbx_txn *t = NULL;
-		struct ln_apply_opts o = { false, false, NULL };
+		struct sbx_apply_opts o = { false, false, NULL };
 		sbx_edits_init(&e);
 		if (sbx_edits_from_diff(&e, dir, diff, strlen(diff)) == 0 &&
 		    sbx_txn_begin(&t, dir, &e, &o) == 0)
@@ -274,7 +290,7 @@ TEST(sbx_txn__recover_rolls_back_a_dead_transaction)
 	s = slurp(dir, "x.sh");
 	CHECK(s && !strcmp(s, "#!/bin/bash\n"));   /* the dead process wrote it */
 	free(s);
-	CHECK_EQ_INT(ln_txn_recover(dir), 1);
+	CHECK_EQ_INT(sbx_txn_recover(dir), 1);
 	s = slurp(dir, "x.sh");
 	CHECK(s && !strcmp(s, "#!/bin/sh\n"));
 	free(s);
@@ -288,7 +304,7 @@ TEST(sbx_txn__recover_rolls_back_a_dead_transaction)
 		snprintf(p, sizeof p, "%s/.git/lanser-txn", dir);
 		CHECK(stat(p, &st) != 0);
 	}
-	CHECK_EQ_INT(ln_txn_recover(dir), 0);
+	CHECK_EQ_INT(sbx_txn_recover(dir), 0);
 	rmtree(dir);
 }
 
@@ -374,7 +390,7 @@ TEST(sbx_whole_file__replace_and_add_through_a_transaction)
 {
 	char dir[64], *s, p[200];
 	struct sbx_edits e;
-	struct ln_apply_opts o = { false, false, NULL };
+	struct sbx_apply_opts o = { false, false, NULL };
 	struct stat st;
 	json_t *rep = NULL;
 
@@ -409,7 +425,7 @@ TEST(sbx_edits__refuses_a_file_and_a_folder_of_one_name)
 	char dir[64], u_a[200], u_b[200];
 	struct sbx_edits e;
 	struct sbx_txn *t = NULL;
-	struct ln_apply_opts o = { 0 };
+	struct sbx_apply_opts o = { 0 };
 	struct stat st;
 	json_t *we;
 

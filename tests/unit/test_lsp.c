@@ -14,17 +14,19 @@ TEST(lsp_jsonrpc__frames_split_at_every_byte)
 	const char *body = "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":\"\xc3\xa9\xe2\x9c\x93\"}";
 	struct buf wire = BUF_INIT, out = BUF_INIT;
 	size_t i;
-	int frames = 0;
 
 	lsp_frame_encode(&wire, body, strlen(body));
 	lsp_frame_encode(&wire, body, strlen(body));
-	for (i = 0; i < wire.len; i++) {
+	/* wherever the wire is cut, both frames come out, whole, exactly once */
+	for (i = 0; i <= wire.len; i++) {
 		struct lsp_reader r;
-		int k;
+		int k, frames = 0;
 		lsp_reader_init(&r, 0);
 		CHECK_EQ_INT(lsp_reader_feed(&r, wire.data, i), 0);
-		while ((k = lsp_reader_next(&r, &out)) == 1)
+		while ((k = lsp_reader_next(&r, &out)) == 1) {
 			CHECK_EQ_STR(out.data, body);
+			frames++;
+		}
 		CHECK_EQ_INT(k, 0);
 		CHECK_EQ_INT(lsp_reader_feed(&r, wire.data + i, wire.len - i), 0);
 		while ((k = lsp_reader_next(&r, &out)) == 1) {
@@ -32,9 +34,9 @@ TEST(lsp_jsonrpc__frames_split_at_every_byte)
 			frames++;
 		}
 		CHECK_EQ_INT(k, 0);
+		CHECK_EQ_INT(frames, 2);
 		lsp_reader_release(&r);
 	}
-	CHECK(frames > 0);
 	buf_release(&wire);
 	buf_release(&out);
 }

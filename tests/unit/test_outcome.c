@@ -209,3 +209,24 @@ TEST(sbx_outcome__fail_to_pass_accounting)
 	json_decref(f2p);
 	json_decref(p2p);
 }
+
+/* A runner may print any bytes in a test name: the id is kept whole for
+ * matching, and its JSON form is never dropped (nor an abort). */
+TEST(sbx_outcome__an_id_that_is_not_utf8_stays_in_the_json)
+{
+	const char tap[] = "1..2\nok 1 - caf\xe9 au lait\nnot ok 2 - plain\n";
+	struct sbx_tests t;
+	struct sbx_parse_error e;
+	json_t *j;
+
+	sbx_tests_init(&t);
+	CHECK_EQ_INT(sbx_parse_tap(&t, tap, sizeof tap - 1, &e), 0);
+	CHECK_EQ_INT(t.n, 2);
+	CHECK(sbx_tests_find(&t, "caf\xe9 au lait") >= 0);
+	j = sbx_tests_json(&t);
+	CHECK_EQ_INT(json_array_size(j), 2);
+	CHECK_EQ_STR(json_string_value(json_object_get(json_array_get(j, 0), "id")),
+		     "caf\xef\xbf\xbd au lait");
+	json_decref(j);
+	sbx_tests_release(&t);
+}

@@ -84,6 +84,23 @@ TEST(core_trust__store_add_lookup_revoke_and_malformed)
 	cleanup(dir);
 }
 
+TEST(core_trust__a_store_folder_others_can_reach_is_refused_not_repaired)
+{
+	char dir[64], sub[96];
+	bool t = true;
+	struct stat st;
+
+	CHECK(scratch(dir, sizeof dir) == 0);
+	snprintf(sub, sizeof sub, "%s/lanser", dir);
+	CHECK(mkdir(sub, 0700) == 0 && chmod(sub, 0750) == 0);
+	CHECK_EQ_INT(ln_trust_add("/w", "sha256:aa"), LN_EPERM);
+	CHECK(strstr(ln_error_msg(), "accessible by others") != NULL);
+	CHECK_EQ_INT(ln_trust_lookup(&t, "/w", "sha256:aa"), LN_EPERM);
+	CHECK(!t);
+	CHECK(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0750);   /* left as it was */
+	cleanup(dir);
+}
+
 TEST(core_trust__cli_trust_and_untrusted_config_digest)
 {
 	char dir[64], ws[128], cfgp[160];

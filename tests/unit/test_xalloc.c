@@ -125,3 +125,26 @@ TEST(core_xjson__packs_and_dies_on_a_null_string)
 	CHECK(strstr(msg, "lanser: internal error: json_pack(\"{s:s}\")") == msg);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 }
+
+TEST(core_xjson__lossy_strings_replace_ill_formed_bytes_and_keep_the_rest)
+{
+	json_t *a = xjson_stringn_lossy("caf\xc3\xa9", 5);
+	json_t *b = xjson_stringn_lossy("a\xff" "b\xc3", 4);
+	json_t *c = xjson_string_lossy(NULL);
+	json_t *d = xjson_stringn_lossy("x\0y", 3);
+	char *dump;
+
+	CHECK_EQ_STR(json_string_value(a), "caf\xc3\xa9");
+	/* every byte of an ill-formed sequence is one U+FFFD; a cut sequence too */
+	CHECK_EQ_STR(json_string_value(b), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	CHECK_EQ_STR(json_string_value(c), "");
+	CHECK_EQ_INT(json_string_length(d), 3);
+	/* and it dumps (jansson refuses to dump ill-formed UTF-8) */
+	dump = json_dumps(b, JSON_ENCODE_ANY);
+	CHECK(dump != NULL);
+	free(dump);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+}
