@@ -16,6 +16,7 @@
 #include "core/bundle.h"
 #include "agent/daemon.h"
 #include "core/err.h"
+#include "core/jsonl.h"
 #include "lsp/workspace.h"
 #include "core/xalloc.h"
 #include "core/limits.h"
@@ -240,9 +241,10 @@ int cmd_batch(struct cli *c)
 {
 	FILE *in = NULL, *out = NULL;
 	struct lsp_workspace *ws = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
+	struct ln_jsonl rd;
+	const char *line;
+	size_t got;
+	int k;
 	long lineno = 0, failed = 0;
 	bool use_daemon = !c->no_daemon && !daemon_disabled();
 	int error = 0;
@@ -271,26 +273,33 @@ int cmd_batch(struct cli *c)
 		if (error)
 			goto done;
 	}
-	while ((got = getline(&line, &cap, in)) >= 0) {
+	/* the reader refuses a line over the cap before storing it */
+	ln_jsonl_init_file(&rd, in, MAX_LINE);
+	while ((k = ln_jsonl_next(&rd, &line, &got)) != 0) {
 		json_t *argv = NULL, *id = NULL;
 		const char *command = "batch";
 		char *result = NULL, *stamped;
 		struct buf rout = BUF_INIT, rerr = BUF_INIT;
 		int code = 0;
 
-		lineno++;
-		while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-			line[--got] = '\0';
-		if (got == 0)
-			continue; /* blank lines are not requests */
+		lineno = ln_jsonl_lineno(&rd);
+		if (k == LN_EGENERIC) {
+			error = ln_error_set(LN_EINPUT, "%s: %s", c->in_path, ln_error_msg());
+			break;
+		}
+		if (k == 1) {
+			while (got > 0 && line[got - 1] == '\r')
+				got--;
+			if (got == 0)
+				continue; /* blank lines are not requests */
+		}
 		if (lineno > MAX_LINES) {
 			error = ln_error_set(LN_EINPUT, "%s: more than %d lines", c->in_path, MAX_LINES);
 			break;
 		}
-		if ((size_t)got > MAX_LINE || memchr(line, '\0', (size_t)got))
-			code = ln_error_set(LN_EINPUT, "line %ld is longer than %zu bytes or holds a "
-					    "NUL byte", lineno, MAX_LINE);
-		else if ((code = request_argv(&argv, line, (size_t)got, &id, &command, c->cwd))) {
+		if (k != 1)
+			code = k; /* over the cap or a NUL byte: the reader's message names the line */
+		else if ((code = request_argv(&argv, line, got, &id, &command, c->cwd))) {
 			/* the message names the line */
 			struct ln_error_state st;
 			ln_error_capture(&st);
@@ -327,13 +336,13 @@ int cmd_batch(struct cli *c)
 		buf_release(&rout);
 		buf_release(&rerr);
 	}
+	ln_jsonl_release(&rd);
 	if (!error && ferror(in))
 		error = ln_error_set(LN_EINPUT, "%s: read error", c->in_path);
 	if (!error)
 		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", lineno,
 			lineno == 1 ? "" : "s", failed);
 done:
-	free(line);
 	lsp_workspace_free(ws);
 	if (in && in != stdin)
 		fclose(in);

@@ -454,7 +454,7 @@ static long long call_deadline(const struct cli *c)
 
 int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_reply *reply)
 {
-	json_t *args = json_array();
+	json_t *args = json_array(), *req;
 	int i;
 
 	if (argc > MAX_ARGS) {
@@ -469,8 +469,12 @@ int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_
 		daemon_reply_init(reply);
 		return ln_error_set(LN_EUSAGE, "arguments must be valid UTF-8");
 	}
-	return daemon_request(c, json_pack("{s:s, s:o, s:s}", "op", "run", "argv", args, "cwd", c->cwd),
-		    reply, true, call_deadline(c));
+	req = json_pack("{s:s, s:o, s:s}", "op", "run", "argv", args, "cwd", c->cwd);
+	if (!req) { /* the request travels as JSON: a cwd that is not UTF-8 cannot */
+		daemon_reply_init(reply);
+		return ln_error_set(LN_EDAEMON, "the current directory is not valid UTF-8");
+	}
+	return daemon_request(c, req, reply, true, call_deadline(c));
 }
 
 int daemon_forward(const struct cli *c, int argc, char *const *argv, int *code)

@@ -207,19 +207,7 @@ int cmdctx_target_path(struct cmdctx *x, const char *path)
 
 void cmdctx_note_server(struct cmdctx *x, struct lsp_server_info *srv)
 {
-	json_t *servers = json_object_get(json_object_get(x->bundle, "environment"), "servers");
-	json_t *s;
-	size_t i;
-
-	json_array_foreach(servers, i, s)
-		if (!strcmp(json_string_value(json_object_get(s, "profile")) ?: "",
-			    srv->profile->name))
-			return;
-	/* the version is the server's own word: it may be missing */
-	json_array_append_new(servers, xjson_pack("{s:s, s:s, s:s}",
-		"profile", srv->profile->name,
-		"version", srv->version ? srv->version : "unknown",
-		"positionEncoding", ln_enc_lsp_name(lsp_session_encoding(srv->session))));
+	lsp_server_note(json_object_get(json_object_get(x->bundle, "environment"), "servers"), srv);
 }
 
 static void add_document(struct cmdctx *x, const char *path, const char *digest)

@@ -8,6 +8,7 @@
 #include "core/bundle.h"
 #include "rewards/tracefile.h"
 #include "core/err.h"
+#include "core/xjson.h"
 #include "lsp/profile.h"
 #include "core/state.h"
 #include "core/trust.h"
@@ -30,7 +31,7 @@ static json_t *grammar_check(const char *name, const TSLanguage *lang)
 	bool ok = ts_parser_set_language(p, lang);
 
 	ts_parser_delete(p);
-	return json_pack("{s:s, s:i, s:b}", "name", name, "abi", (int)ts_language_abi_version(lang),
+	return xjson_pack("{s:s, s:i, s:b}", "name", name, "abi", (int)ts_language_abi_version(lang),
 			 "loads", ok);
 }
 
@@ -54,14 +55,16 @@ int cmd_doctor(struct cli *c)
 	for (i = 0; i < ps.n; i++) {
 		const struct lsp_profile *p = &ps.v[i];
 		char *exe = NULL, *ver = NULL;
-		json_t *s = json_pack("{s:s, s:b, s:s}", "profile", p->name, "enabled", p->enabled,
-				      "command", p->argv[0]);
+		/* a trusted configuration names the program; its version is its own
+		 * output: either may be bytes that are not UTF-8 */
+		json_t *s = xjson_pack("{s:s, s:b, s:o}", "profile", p->name, "enabled", p->enabled,
+				       "command", xjson_string_lossy(p->argv[0]));
 		if (lsp_profile_resolve(&exe, p) == 0) {
-			json_object_set_new(s, "path", json_string(exe));
+			json_object_set_new(s, "path", xjson_string_lossy(exe));
 			lsp_profile_version(&ver, p);
-			json_object_set_new(s, "version", json_string(ver ? ver : "unknown"));
+			json_object_set_new(s, "version", xjson_string_lossy(ver ? ver : "unknown"));
 		} else {
-			json_object_set_new(s, "missing", json_string(ln_error_msg()));
+			json_object_set_new(s, "missing", xjson_string_lossy(ln_error_msg()));
 			if (p->enabled)
 				missing++;
 		}
@@ -75,14 +78,15 @@ int cmd_doctor(struct cli *c)
 	if (ln_trust_store_path(&store))
 		store = NULL;
 	ln_error_clear();
-	trust = json_pack("{s:b, s:s, s:b, s:s, s:o, s:s?}", "trusted", c->cfg.trusted,
-			  "source", c->cfg.source ? c->cfg.source : LN_CONFIG_FILE,
+	trust = xjson_pack("{s:b, s:o, s:b, s:s, s:o, s:o}", "trusted", c->cfg.trusted,
+			  "source", xjson_string_lossy(c->cfg.source ? c->cfg.source : LN_CONFIG_FILE),
 			  "configExists", c->cfg.exists, "fileDigest", c->cfg.file_digest,
 			  "ignored", c->cfg.ignored ? json_incref(c->cfg.ignored) : json_array(),
-			  "store", store);
-	out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:{s:i, s:o}, s:{s:s, s:s, s:s}}",
-			"lanser", LANSER_VERSION, "root", c->root, "configDigest", c->cfg.digest,
-			"stateDir", state, "trust", trust, "servers", servers,
+			  "store", store ? xjson_string_lossy(store) : json_null());
+	out = xjson_pack("{s:s, s:o, s:s, s:o, s:o, s:o, s:{s:i, s:o}, s:{s:s, s:s, s:s}}",
+			"lanser", LANSER_VERSION, "root", xjson_string_lossy(c->root),
+			"configDigest", c->cfg.digest,
+			"stateDir", state ? xjson_string_lossy(state) : json_null(), "trust", trust, "servers", servers,
 			"treeSitter", "abi", TREE_SITTER_LANGUAGE_VERSION, "grammars", grammars,
 			"libraries", "libgit2", gitv, "jansson", JANSSON_VERSION,
 			"libcurl", curl_version_info(CURLVERSION_NOW)->version);

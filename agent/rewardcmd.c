@@ -10,6 +10,7 @@
 #include "rewards/advantage.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/xjson.h"
 #include "core/jcs.h"
 #include "core/jsonl.h"
 #include "rewards/reward.h"
@@ -185,7 +186,7 @@ static int load_steps(struct cli *c, struct terms *t, const char *arg)
 		json_decref(t->steps);
 		t->steps = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(t->steps, json_pack("{s:o, s:o, s:o, s:o, s:o}",
+			json_array_append_new(t->steps, xjson_pack("{s:o, s:o, s:o, s:o, s:o}",
 				"D0", rwd_number(st[i].d_prev), "D", rwd_number(st[i].d),
 				"S", rwd_number(st[i].s), "c0", rwd_number(st[i].c_prev),
 				"c", rwd_number(st[i].c)));
@@ -340,7 +341,7 @@ static int reward_step(struct cli *c, struct terms *t)
 	r = rwd_process_step(f, &t->w, &t->st);
 	/* with --trace: recorded with its terms, recomputed by replay */
 	{
-		json_t *ev = json_pack("{s:s, s:o, s:{s:o, s:o, s:o, s:o}, s:o}",
+		json_t *ev = xjson_pack("{s:s, s:o, s:{s:o, s:o, s:o, s:o}, s:o}",
 			"kind", "step", "functional", rwd_functional_json(f, &t->w), "terms",
 			"D0", rwd_number(t->st.d_prev), "D", rwd_number(t->st.d), "S", rwd_number(t->st.s),
 			"c", rwd_number(t->st.c), "reward", rwd_number(r));
@@ -359,7 +360,7 @@ static int reward_step(struct cli *c, struct terms *t)
 		return 0;
 	}
 	bounded = f == RWD_PAPER ? NAN : rwd_process_step(RWD_BOUNDED, &t->w, &t->st);
-	out = json_pack("{s:s, s:s, s:o, s:{s:o, s:o, s:o, s:o}, s:o}",
+	out = xjson_pack("{s:s, s:s, s:o, s:{s:o, s:o, s:o, s:o}, s:o}",
 			"schema", RWD_SCHEMA, "kind", "step",
 			"functional", rwd_functional_json(f, &t->w),
 			"terms", "D0", rwd_number(t->st.d_prev), "D", rwd_number(t->st.d),
@@ -369,7 +370,7 @@ static int reward_step(struct cli *c, struct terms *t)
 		json_object_set_new(out, "rProcess", rwd_number(bounded));
 	}
 	if (t->before)
-		json_object_set_new(out, "diagnostics", json_pack("{s:I, s:I, s:I, s:o}",
+		json_object_set_new(out, "diagnostics", xjson_pack("{s:I, s:I, s:I, s:o}",
 			"fixed", (json_int_t)dd.fixed, "introduced", (json_int_t)dd.introduced,
 			"kept", (json_int_t)dd.kept, "relevant",
 			t->relevant ? json_incref(t->relevant) : json_null()));
@@ -409,14 +410,14 @@ static int reward_episode(struct cli *c, struct terms *t)
 		return ln_error_set(LN_EUSAGE, "process (R_process) must lie in [0, 1]");
 	r = rwd_episode_reward(m, &t->ep);
 	{
-		json_t *ev = json_pack("{s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:s}",
+		json_t *ev = xjson_pack("{s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:s?}",
 			"kind", "episode", "mode", rwd_episode_mode_name(m), "scorable", t->ep.scorable,
 			"terms", "format", rwd_number(t->ep.r_format), "outcome",
 			rwd_number(t->ep.r_outcome), "process", rwd_number(t->ep.r_process),
 			"reward", rwd_number(r), "reason", t->ep.scorable ? "" : t->ep.reason);
 		/* R_process from steps: the steps go along, replay recomputes it */
 		if (t->steps)
-			json_object_set_new(ev, "processSteps", json_pack("{s:O, s:o}", "steps",
+			json_object_set_new(ev, "processSteps", xjson_pack("{s:O, s:o}", "steps",
 				t->steps, "functional", rwd_functional_json(RWD_BOUNDED, &t->w)));
 		trace_event(c, "reward", ev);
 	}
@@ -440,7 +441,7 @@ static int reward_episode(struct cli *c, struct terms *t)
 		fputc('\n', c->out);
 		return 0;
 	}
-	out = json_pack("{s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o}", "schema", RWD_SCHEMA,
+	out = xjson_pack("{s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o}", "schema", RWD_SCHEMA,
 			"kind", "episode", "mode", rwd_episode_mode_name(m), "scorable",
 			t->ep.scorable, "terms", "format", rwd_number(t->ep.r_format),
 			"outcome", rwd_number(t->ep.r_outcome), "process", rwd_number(t->ep.r_process),
@@ -450,7 +451,7 @@ static int reward_episode(struct cli *c, struct terms *t)
 	if (t->record)
 		json_object_set_new(out, "outcome", rwd_outcome_json(&o));
 	if (t->nsteps >= 0)
-		json_object_set_new(out, "processSteps", json_pack("{s:I, s:o}", "steps",
+		json_object_set_new(out, "processSteps", xjson_pack("{s:I, s:o}", "steps",
 			(json_int_t)t->nsteps, "functional", rwd_functional_json(RWD_BOUNDED, &t->w)));
 	error = print_json(c, out);
 	json_decref(out);
@@ -516,7 +517,7 @@ static int emit_group(struct cli *c, const struct rwd_group *g, enum rwd_adv_mod
 
 	/* with --trace: the group, the parameters and the answer, recomputed
 	 * by replay */
-	trace_event(c, "advantages", json_pack("{s:O, s:s, s:s, s:O, s:o, s:O}",
+	trace_event(c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
 		"group", g->json, "mode", rwd_adv_mode_name(mode), "preset", rwd_preset_name(preset),
 		"epsilon", json_object_get(out, "epsilon"),
 		"batchStd", mode == RWD_ADV_BATCH ? rwd_number(batch_std) : json_null(),

@@ -34,15 +34,7 @@ static const char *severity_name(json_int_t s)
 
 static void note_server(struct eng *x, struct lsp_server_info *srv)
 {
-	json_t *s;
-	size_t i;
-
-	json_array_foreach(x->servers_env, i, s)
-		if (!strcmp(json_string_value(json_object_get(s, "profile")), srv->profile->name))
-			return;
-	json_array_append_new(x->servers_env, xjson_pack("{s:s, s:s, s:s}",
-		"profile", srv->profile->name, "version", srv->version ? srv->version : "unknown",
-		"positionEncoding", ln_enc_lsp_name(lsp_session_encoding(srv->session))));
+	lsp_server_note(x->servers_env, srv);
 }
 
 /* A server's text, with the worktree's absolute path taken out (it changes

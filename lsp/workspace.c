@@ -11,6 +11,7 @@
 #include "core/snapshot.h"
 #include "core/proc.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -581,4 +582,19 @@ int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const c
 	}
 	buf_release(&key);
 	return error;
+}
+
+void lsp_server_note(json_t *servers, const struct lsp_server_info *srv)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(servers, i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "profile")) ?: "", srv->profile->name))
+			return;
+	/* the version is the server's own word: it may be missing or not UTF-8 */
+	json_array_append_new(servers, xjson_pack("{s:s, s:o, s:s}",
+		"profile", srv->profile->name,
+		"version", xjson_string_lossy(srv->version ? srv->version : "unknown"),
+		"positionEncoding", ln_enc_lsp_name(lsp_session_encoding(srv->session))));
 }

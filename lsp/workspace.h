@@ -204,6 +204,11 @@ unsigned long lsp_workspace_crashes(const struct lsp_workspace *ws);
  *  uptimeMs, lastError}. */
 json_t *lsp_workspace_status(struct lsp_workspace *ws);
 
+/* Adds srv to a bundle's environment.servers array (`servers`) unless its
+ * profile is there already: {profile, version ("unknown" when none; bytes
+ * that are not UTF-8 become U+FFFD), positionEncoding}. */
+void lsp_server_note(json_t *servers, const struct lsp_server_info *srv);
+
 /* Overlays (see the top of this file). `path` is workspace-relative. */
 int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const char *data,
 			      size_t len);

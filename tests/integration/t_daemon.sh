@@ -393,6 +393,22 @@ check_eq "daemon batch --no-daemon exits 0" 0 "$RC"
 check_eq "daemon batch --no-daemon gives the same bundleIds line by line" \
 	"$(while read -r l; do json .bundleId - <<<"$l"; done <"$TMP/out.jsonl")" \
 	"$(while read -r l; do json .bundleId - <<<"$l"; done <"$TMP/out2.jsonl")"
+# A line over the cap (1 MiB) is refused before it is stored, a NUL byte is
+# refused, and the lines after them are still answered.
+{ head -c 2000000 /dev/zero | tr '\0' 'a'; printf '\n{"command":"def",\0"args":[]}\n'
+  printf '{"command": "def", "args": ["native/main.c@L9:C17"]}\n'; } >"$TMP/long.jsonl"
+run "$L" batch --in "$TMP/long.jsonl" --out "$TMP/long.out"
+check_eq "daemon batch: an over-long line and a NUL byte do not stop the batch" 0 "$RC"
+"$PY" - "$TMP/long.out" >"$TMP/long.sum" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    b = json.loads(line)
+    print(b["meta"]["exitCode"], b["meta"]["volatile"]["batch"]["line"], b["meta"]["volatile"].get("message", ""))
+EOF
+check_eq "daemon batch: the over-long line and the NUL byte are errors naming their line" \
+"77 1 line 1 is longer than 1048576 bytes
+77 2 line 2 holds a NUL byte
+0 3 " "$(cat "$TMP/long.sum")"
 run "$L" batch --in "$TMP/missing.jsonl" --out "$TMP/x.jsonl"
 check_eq "daemon batch with a missing input file exits 3" 3 "$RC"
 
