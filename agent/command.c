@@ -146,11 +146,13 @@ static const struct agent_option actions_options[] = {
 	END,
 };
 
-#define CANDIDATE_OPTIONS \
-	FILEOPT("task", "task", task_path, "a task file (docs/task.schema.json)"), \
+/* `--patch`: test and group take up to 64 candidates, eval one */
+#define PATCH_OPTION(most, text) \
 	{ .name = "patch", .type = AGENT_OPT_LIST, .metavar = "FILE", .json = "patches", \
-	  .offset = OFF(patches), .count_offset = OFF(npatches), .max = 64, \
-	  .help = "a candidate patch, in a worktree of its own (repeatable)" }, \
+	  .offset = OFF(patches), .count_offset = OFF(npatches), .max = (most), .help = (text) }
+#define CANDIDATE_OPTIONS(most, patch_help) \
+	FILEOPT("task", "task", task_path, "a task file (docs/task.schema.json)"), \
+	PATCH_OPTION(most, patch_help), \
 	STR("base", "REV", "base", base, "the revision candidates start from (default HEAD)"), \
 	STR("tests", "ID,...", "tests", tests, "FAIL_TO_PASS test ids to account for"), \
 	FLAG("no-isolation", "noIsolation", no_isolation, \
@@ -158,7 +160,9 @@ static const struct agent_option actions_options[] = {
 	{ .name = "jobs", .type = AGENT_OPT_INT, .metavar = "N", .json = "jobs", .offset = OFF(jobs), \
 	  .min = 1, .max = 64, .dflt = "2", .help = "candidates run at once" }
 
-static const struct agent_option test_options[] = { CANDIDATE_OPTIONS, END };
+static const struct agent_option test_options[] = {
+	CANDIDATE_OPTIONS(64, "a candidate patch, in a worktree of its own"), END,
+};
 
 static const struct agent_option reward_options[] = {
 	ENUMOPT("episode", "M", "episode", mode, episode_words, "p-grpo",
@@ -194,7 +198,7 @@ static const struct agent_option trace_options[] = {
 };
 
 static const struct agent_option eval_options[] = {
-	CANDIDATE_OPTIONS,
+	CANDIDATE_OPTIONS(1, "the patch to evaluate (one: several are `lanser group`)"),
 	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
 		"the episode reward mode"),
 	ALIAS("mode", "episode", "M", episode_mode, episode_words),
@@ -203,7 +207,7 @@ static const struct agent_option eval_options[] = {
 };
 
 static const struct agent_option group_options[] = {
-	CANDIDATE_OPTIONS,
+	CANDIDATE_OPTIONS(64, "a candidate patch (or --in completions)"),
 	FILEOPT("in", "in", in_path, "completions, one JSON line each"),
 	FILEOPT("out", "out", out_path, "every candidate's eval bundle, one per line"),
 	ADVANTAGE_OPTIONS(mode),

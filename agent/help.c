@@ -44,7 +44,8 @@ static void option_details(struct buf *b, const struct agent_option *o)
 			buf_addf(b, "%s%s", w == o->words ? "" : ", ", *w);
 		break;
 	case AGENT_OPT_LIST:
-		buf_addf(b, "repeatable, at most %ld", o->max);
+		if (o->max > 1)
+			buf_addf(b, "repeatable, at most %ld", o->max);
 		break;
 	}
 	if (o->dflt)

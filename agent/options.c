@@ -198,6 +198,8 @@ static int store(struct cli *c, const struct agent_option *o, const char *value,
 		break;
 	case AGENT_OPT_LIST: {
 		int *n = (int *)((char *)c + o->count_offset);
+		if (*n >= o->max && o->max == 1)
+			return ln_error_set(LN_EUSAGE, "--%s is given once here", o->name);
 		if (*n >= o->max)
 			return ln_error_set(LN_EUSAGE, "at most %ld --%s options", o->max, o->name);
 		FIELD(c, o, const char *)[(*n)++] = value;
