@@ -21,3 +21,14 @@ fi
 run "$L" schema trace
 check_eq "docs: docs/trace.schema.json is what 'lanser schema trace' prints" \
 	"$(cat "$LANSER_REPO_ROOT/docs/trace.schema.json")" "$OUT"
+
+# Every `lanser CMD ... --option` in docs/ and the README names an option the
+# command table gives that command (or a global one): the docs follow the table.
+out=$("$PY" "$LANSER_REPO_ROOT/tests/integration/docopts.py" "$L" "$LANSER_REPO_ROOT" 2>&1)
+rc=$?
+n=$(printf '%s\n' "$out" | sed -nE 's/^([0-9]+) options checked$/\1/p')
+if [ "$rc" = 0 ] && [ "${n:-0}" -ge 40 ]; then
+	ok "docs: every option the docs give a command is one of its options ($n checked)"
+else
+	fail "docs: every option the docs give a command is one of its options" "$out"
+fi
