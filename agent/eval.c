@@ -18,6 +18,7 @@
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
+#include "engine/testrun.h"
 #include "rewards/advantage.h"
 
 #include <errno.h>
@@ -354,12 +355,17 @@ static void print_json_line(struct cli *c, const json_t *v)
 	free(s);
 }
 
+/* A number for people: the JSON's shortest round-trip form, unless that
+ * shows binary64 noise (0.46875000000000006): then 12 significant digits. */
 static void num_str(char *out, size_t n, double v)
 {
-	if (isnan(v))
+	if (isnan(v)) {
 		snprintf(out, n, "null");
-	else
-		jcs_format_number(out, n, v);
+		return;
+	}
+	jcs_format_number(out, n, v);
+	if (strlen(out) > 13 && !strchr(out, 'e'))
+		snprintf(out, n, "%.12g", v);
 }
 
 static const char *record_status(const struct eng_result *r)
@@ -467,6 +473,16 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 				(long long)json_integer_value(json_object_get(cnt, "failed")),
 				(long long)json_integer_value(json_object_get(cnt, "error")));
 		fprintf(o, "\n");
+		if (!strcmp(ln_printable(json_string_value(json_object_get(json_object_get(oc,
+				"results"), "outcomeFrom"))), "exitStatus"))
+			fprintf(o, "  no per-test results: the outcome is the test command's "
+				"exit status\n");
+		{
+			char *tail = eng_record_failure_tail(r->record, 12);
+			if (tail)
+				fprintf(o, "  last lines of its output:\n%s", ln_printable_text(tail));
+			free(tail);
+		}
 	}
 	num_str(rw, sizeof rw, r->reward);
 	num_str(pr, sizeof pr, r->ep.r_process);

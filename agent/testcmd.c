@@ -56,6 +56,16 @@ static void print_summary(FILE *out, json_t *rec)
 		(long long)json_integer_value(json_object_get(dur, "testMs")));
 	if (msg && strcmp(json_string_value(json_object_get(o, "status")), "passed"))
 		fprintf(out, "  %s\n", ln_printable(msg));
+	if (json_is_string(json_object_get(json_object_get(o, "results"), "outcomeFrom")) &&
+	    !strcmp(json_string_value(json_object_get(json_object_get(o, "results"), "outcomeFrom")),
+		    "exitStatus"))
+		fprintf(out, "  no per-test results: the outcome is the test command's exit status\n");
+	{
+		char *tail = eng_record_failure_tail(rec, 12);
+		if (tail)
+			fprintf(out, "  last lines of its output:\n%s", ln_printable_text(tail));
+		free(tail);
+	}
 	{
 		json_t *tests = json_object_get(o, "tests");
 		size_t i;

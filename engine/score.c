@@ -129,6 +129,8 @@ void eng_judge(struct eng *x, struct eng_cand *cd)
 	if (pol->require_tests && r->ep.r_outcome != 1) {
 		const char *st = json_string_value(json_object_get(json_object_get(r->record,
 								"outcome"), "status"));
+		if (st && !strcmp(st, "passed"))   /* only skipped tests: none passed */
+			st = "no test passed";
 		reject(r, "tests did not pass: %s (policy.requireTests)", st ? st : "(null)");
 	}
 	if (pol->has_min_reward && !(r->reward >= pol->min_reward)) {

@@ -53,7 +53,9 @@ struct tctx {
 	json_t *env_json;            /* the same, sorted */
 	struct sbx_wtset *wts;
 	char config_digest[72];      /* of the workspace's .lanser.json */
-	pthread_mutex_t git_lock, q_lock;
+	pthread_mutex_t git_lock, q_lock, base_lock;
+	int base_build;              /* 0: not tried; 1: the base builds; -1: it does not */
+	json_t *base_build_run;      /* the base build's run (run_json), when tried */
 	size_t next;
 	json_t **records;
 	int *codes;
@@ -157,7 +159,8 @@ static int step(struct tctx *x, const char *dir, char **argv, struct sbx_result 
 	return sbx_run(r, &o);
 }
 
-static void count_tests(const struct sbx_tests *t, json_t *counts, size_t *failed)
+static void count_tests(const struct sbx_tests *t, json_t *counts, size_t *failed,
+			size_t *errors)
 {
 	size_t i, n[4] = { 0, 0, 0, 0 };
 
@@ -168,6 +171,7 @@ static void count_tests(const struct sbx_tests *t, json_t *counts, size_t *faile
 	json_object_set_new(counts, "error", json_integer((json_int_t)n[SBX_T_ERROR]));
 	json_object_set_new(counts, "skipped", json_integer((json_int_t)n[SBX_T_SKIP]));
 	*failed = n[SBX_T_FAIL] + n[SBX_T_ERROR];
+	*errors = n[SBX_T_ERROR];
 }
 
 /* Parses the results of a test run. 0, or LN_EINPUT with *perr set. */
@@ -251,7 +255,8 @@ struct rec {
 	const char *status;
 	bool isolated, ran_any;
 	char iso_note[256];
-	size_t failed;
+	size_t failed;               /* failed or errored tests */
+	size_t errors;               /* of which errored */
 	char *patch;
 	size_t patch_len;
 };
@@ -315,8 +320,50 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	return error;
 }
 
+/*
+ * Whether the base revision itself builds: a candidate whose build fails is
+ * scored (tests did not pass) only when it does. Built once per run, in
+ * the worktree `wt` of the first candidate whose build failed (reset to the
+ * base first; the next candidate of that worktree resets it again); a
+ * candidate without a patch IS the base. The base build's run goes into
+ * the candidate's record (outcome.baseBuild). A base build that cannot run
+ * or hits a limit counts as building: the candidate's failure stands.
+ */
+static bool base_builds(struct tctx *x, struct rec *r, size_t wt)
+{
+	struct sbx_result res;
+	bool builds;
+	int error;
+
+	if (!r->patch)
+		return false;
+	pthread_mutex_lock(&x->base_lock);
+	if (x->base_build == 0) {
+		sbx_result_init(&res);
+		pthread_mutex_lock(&x->git_lock);
+		error = sbx_wt_reset(x->wts, wt);
+		pthread_mutex_unlock(&x->git_lock);
+		if (!error)
+			error = step(x, r->dir, x->t->build_argv, &res);
+		if (!error) {
+			bool failed = !res.exited || res.exitcode != 0 || res.timed_out;
+			x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
+			x->base_build_run = run_json(&res);
+		} else {
+			x->base_build = 1;
+		}
+		sbx_result_release(&res);
+		ln_error_clear();
+	}
+	builds = x->base_build > 0;
+	if (x->base_build_run)   /* a copy: records are made in several threads */
+		json_object_set_new(r->outc, "baseBuild", json_deep_copy(x->base_build_run));
+	pthread_mutex_unlock(&x->base_lock);
+	return builds;
+}
+
 /* The build command, when there is one. 0, or the code with r->status set. */
-static int run_build(struct tctx *x, struct rec *r)
+static int run_build(struct tctx *x, struct rec *r, size_t wt)
 {
 	struct sbx_result *br = &r->br;
 	int error = step(x, r->dir, x->t->build_argv, br);
@@ -346,6 +393,12 @@ static int run_build(struct tctx *x, struct rec *r)
 		error = *r->status == 'l' ? ln_error_set(LN_ESANDBOX, "the build hit a limit")
 					  : ln_error_set(LN_EGENERIC, "the build failed");
 		buf_addf(&r->msg, "build %s%s", st, br->timed_out ? " (timed out)" : "");
+		if (*r->status == 'b' && x->candidates && !base_builds(x, r, wt)) {
+			/* not the candidate's fault: unscorable (docs/rewards.md) */
+			r->status = "base-build-failed";
+			error = ln_error_set(LN_EGENERIC, "the base does not build either");
+			buf_addf(&r->msg, "; the base %s does not build either", x->base_oid);
+		}
 		return error;
 	}
 	return 0;
@@ -378,8 +431,9 @@ static int judge_tests(struct tctx *x, struct rec *r, bool resolved, int perror_
 		sbx_result_status_str(tr, st, sizeof st);
 		r->status = "failed";
 		if (!tr->exited || tr->exitcode != 0 || r->failed > 0)
-			error = ln_error_set(LN_EGENERIC, "tests failed (%zu failed; the test "
-					     "command %s)", r->failed, st);
+			error = ln_error_set(LN_EGENERIC, "tests failed (%zu failed, %zu error%s; "
+					     "the test command %s)", r->failed - r->errors,
+					     r->errors, r->errors == 1 ? "" : "s", st);
 		else
 			error = ln_error_set(LN_EGENERIC, "not resolved: %zu of the %zu "
 					     "FAIL_TO_PASS/PASS_TO_PASS tests did not pass "
@@ -431,10 +485,12 @@ static int run_tests(struct tctx *x, struct rec *r)
 	counts = json_object();
 	perror_ = parse_results(x, r->dir, tr, &r->tests, &fmt, &perr);
 	sbx_tests_sort(&r->tests);
-	json_object_set_new(r->outc, "results", xjson_pack("{s:s, s:o}", "format",
-		sbx_format_name(fmt), "error", perror_ ? json_string(perr.data) : json_null()));
+	/* with no per-test result, the exit status is the outcome (docs/rewards.md) */
+	json_object_set_new(r->outc, "results", xjson_pack("{s:s, s:o, s:s}", "format",
+		sbx_format_name(fmt), "error", perror_ ? json_string(perr.data) : json_null(),
+		"outcomeFrom", r->tests.n ? "tests" : "exitStatus"));
 	json_object_set_new(r->outc, "tests", sbx_tests_json(&r->tests));
-	count_tests(&r->tests, counts, &r->failed);
+	count_tests(&r->tests, counts, &r->failed, &r->errors);
 	json_object_set_new(r->outc, "counts", counts);
 	if (json_array_size(x->t->f2p) || json_array_size(x->t->p2p)) {
 		json_t *flips = sbx_flips_json(&r->tests, x->t->f2p, x->t->p2p, &resolved);
@@ -522,7 +578,7 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 	if (x->candidates)
 		error = apply_candidate(x, &r, wt, reset, error);
 	if (!error && x->t->build_argv)
-		error = run_build(x, &r);
+		error = run_build(x, &r, wt);
 	if (!error)
 		error = run_tests(x, &r);
 	error = finish_record(x, &r, error);
@@ -580,6 +636,7 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 		return ln_error_set(LN_ECONFIG, "no test command");
 	pthread_mutex_init(&x.git_lock, NULL);
 	pthread_mutex_init(&x.q_lock, NULL);
+	pthread_mutex_init(&x.base_lock, NULL);
 	build_env(&x);
 
 	/* a crashed earlier run may have left cgroups and worktrees */
@@ -650,5 +707,58 @@ done:
 	json_decref(x.env_json);
 	pthread_mutex_destroy(&x.git_lock);
 	pthread_mutex_destroy(&x.q_lock);
+	pthread_mutex_destroy(&x.base_lock);
+	json_decref(x.base_build_run);
 	return error;
+}
+
+/* The last `max` non-empty lines of `text` appended to `b`, each indented
+ * and cut at 200 bytes. */
+static void add_tail_lines(struct buf *b, const char *text, size_t max)
+{
+	size_t len = text ? strlen(text) : 0, n = 0, start = len, i;
+
+	/* back from the end until `max` non-empty lines are behind `start` */
+	for (i = len; i > 0 && n < max; ) {
+		size_t end = i;
+		while (i > 0 && text[i - 1] != '\n')
+			i--;
+		if (end > i && !(end - i == 1 && text[i] == '\r')) {
+			n++;
+			start = i;
+		}
+		if (i > 0)
+			i--;   /* over the newline */
+	}
+	while (start < len) {
+		const char *nl = memchr(text + start, '\n', len - start);
+		size_t l = (nl ? (size_t)(nl - text) : len) - start;
+		if (l > 0 && !(l == 1 && text[start] == '\r'))
+			buf_addf(b, "    %.*s%s\n", (int)(l > 200 ? 200 : l), text + start,
+				 l > 200 ? " ..." : "");
+		start += l + 1;
+	}
+}
+
+char *eng_record_failure_tail(const json_t *record, size_t max_lines)
+{
+	const json_t *oc = json_object_get(record, "outcome");
+	const json_t *out = json_object_get(json_object_get(json_object_get(record, "meta"),
+							    "volatile"), "output");
+	const char *st = json_string_value(json_object_get(oc, "status"));
+	const json_t *which;
+	struct buf b = BUF_INIT;
+
+	if (!st || !strcmp(st, "passed") || !json_is_object(out))
+		return NULL;
+	which = json_object_get(out, strstr(st, "build") ? "build" : "test");
+	if (!which)
+		which = json_object_get(out, "build");
+	add_tail_lines(&b, json_string_value(json_object_get(which, "stdout")), max_lines);
+	add_tail_lines(&b, json_string_value(json_object_get(which, "stderr")), max_lines);
+	if (!b.len) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
 }

@@ -46,4 +46,14 @@ struct eng_test_opts {
  */
 int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **records);
 
+/*
+ * Why a record's run failed, for a person: the last `max_lines` non-empty
+ * lines of the failing step's output (the build's when the build failed,
+ * else the test command's; its stdout, then its stderr), from the record's
+ * meta.volatile.output. Each line is cut at 200 bytes. Returns a malloc'd
+ * text ending in a newline, or NULL when the record passed or kept no
+ * output.
+ */
+char *eng_record_failure_tail(const json_t *record, size_t max_lines);
+
 #endif

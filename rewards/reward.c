@@ -271,10 +271,14 @@ static json_t *from_test_record(const json_t *rec)
 	/* passed/failed: the tests ran to their end; patch-failed: the
 	 * candidate's own failure (outcome 0); the rest (error, limit,
 	 * cancelled, ...) are the run's, not the candidate's: unscorable */
-	json_object_set_new(plain, "completed", json_boolean(status && (!strcmp(status, "passed") ||
-		!strcmp(status, "failed") || !strcmp(status, "patch-failed"))));
-	if (status && strcmp(status, "passed") && strcmp(status, "failed") &&
-	    strcmp(status, "patch-failed")) {
+	bool ran = status && (!strcmp(status, "passed") || !strcmp(status, "failed"));
+	bool own = ran || (status && (!strcmp(status, "patch-failed") ||
+				      !strcmp(status, "build-failed")));
+
+	/* build-failed: the candidate broke a base that builds (a base that
+	 * does not build is "base-build-failed", unscorable) */
+	json_object_set_new(plain, "completed", json_boolean(own));
+	if (!own) {
 		const char *m = json_string_value(json_object_get(json_object_get(json_object_get(rec,
 			"meta"), "volatile"), "message"));
 		char reason[160];
@@ -293,6 +297,12 @@ static json_t *from_test_record(const json_t *rec)
 		/* nothing ran: every required test is missing */
 		json_object_set_new(plain, "patchFailed", json_true());
 	}
+	if (status && !strcmp(status, "build-failed"))
+		json_object_set_new(plain, "buildFailed", json_true());
+	/* the test command ran but reported no test: its exit status is the
+	 * outcome */
+	if (ran && json_array_size(tests) == 0)
+		json_object_set_new(plain, "exitStatusPassed", json_boolean(!strcmp(status, "passed")));
 	return plain;
 }
 
@@ -312,6 +322,7 @@ int rwd_outcome_read(struct rwd_outcome *out, const json_t *rec)
 		plain = from_test_record(rec);
 		error = rwd_outcome_read(out, plain);
 		out->patch_failed = json_is_true(json_object_get(plain, "patchFailed"));
+		out->build_failed = json_is_true(json_object_get(plain, "buildFailed"));
 		json_decref(plain);
 		return error;
 	}
@@ -358,10 +369,15 @@ int rwd_outcome_read(struct rwd_outcome *out, const json_t *rec)
 		out->p2p_total++;
 		out->p2p_broken += !test_passed(tests, json_string_value(x));
 	}
-	if (f2p || p2p)
+	x = json_object_get(rec, "exitStatusPassed");
+	if (f2p || p2p) {
 		out->r_outcome = out->f2p_passed == out->f2p_total && out->p2p_broken == 0 ? 1.0 : 0.0;
-	else
+	} else if (json_is_boolean(x) && out->total == 0 && out->skipped == 0) {
+		out->from_exit_status = true;
+		out->r_outcome = json_is_true(x) ? 1.0 : 0.0;
+	} else {
 		out->r_outcome = out->total > 0 && out->failed == 0 ? 1.0 : 0.0;
+	}
 	return 0;
 }
 
@@ -376,6 +392,9 @@ json_t *rwd_outcome_json(const struct rwd_outcome *o)
 			      "passToPassTotal", (json_int_t)o->p2p_total,
 			      "passToPassBroken", (json_int_t)o->p2p_broken);
 	if (o->scorable) {
+		json_object_set_new(j, "outcomeFrom", json_string(o->from_exit_status ? "exitStatus"
+									     : "tests"));
+		json_object_set_new(j, "buildFailed", json_boolean(o->build_failed));
 		json_object_set_new(j, "rOutcome", rwd_number(o->r_outcome));
 		json_object_set_new(j, "passFraction", rwd_number(o->pass_fraction));
 	} else {

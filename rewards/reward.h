@@ -113,9 +113,12 @@ json_t *rwd_functional_json(enum rwd_functional f, const struct rwd_weights *w);
  * set), never a 0. The records `lanser test` writes (sandbox, issue 6:
  * "outcome": {"status", "tests": [{"id", "status"}]}, "request":
  * {"FAIL_TO_PASS", "PASS_TO_PASS"}) are read too: status passed/failed
- * count as completed, patch-failed as completed with nothing passing
- * (patch_failed set), any other status (error, limit, cancelled) as
- * unscorable.
+ * count as completed, patch-failed and build-failed as completed with
+ * nothing passing (patch_failed, build_failed set), any other status
+ * (error, limit, cancelled, base-build-failed) as unscorable. A `lanser
+ * test` record whose command ran but reported no per-test result, with no
+ * FAIL_TO_PASS/PASS_TO_PASS lists, takes its R_outcome from the exit
+ * status: 1 for "passed" (from_exit_status set).
  */
 struct rwd_outcome {
 	bool scorable;
@@ -126,6 +129,8 @@ struct rwd_outcome {
 	long f2p_total, f2p_passed;   /* FAIL_TO_PASS: required fixes that now pass */
 	long p2p_total, p2p_broken;   /* PASS_TO_PASS: tests that should keep passing but did not */
 	bool patch_failed;         /* a `lanser test` record whose patch did not apply */
+	bool build_failed;         /* ... whose build failed (the base builds): R_outcome 0 */
+	bool from_exit_status;     /* no per-test results: the exit status is the outcome */
 };
 /* Returns 0 (also for unscorable records), or LN_EGENERIC with a message
  * when the record is malformed (wrong types, an unknown outcome, more than

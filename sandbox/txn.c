@@ -49,8 +49,6 @@ static bool ignored_cache(const char *path, const char *prefix)
 	return !strncmp(path + pl, ".cache/clangd/", 14);
 }
 
-/* LN_EDIRTY when the repository has uncommitted changes (besides
- * clangd's cache); the message names a few. */
 /* With --commit over a dirty tree: the touched files themselves must be
  * clean, or the commit would carry the user's uncommitted work. */
 static int check_touched_clean(git_repository *repo, const struct sbx_txn *t)
@@ -73,8 +71,32 @@ static int check_touched_clean(git_repository *repo, const struct sbx_txn *t)
 	return error;
 }
 
-static int check_clean(git_repository *repo, const char *prefix)
+/* Whether `path` (relative to the work tree top) is a file the
+ * transaction writes or removes. */
+static bool touched(const struct sbx_txn *t, const char *path)
 {
+	size_t i, pl = strlen(t->prefix);
+
+	if (pl) {
+		if (strncmp(path, t->prefix, pl) || path[pl] != '/')
+			return false;
+		path += pl + 1;
+	}
+	for (i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].path, path))
+			return true;
+	return false;
+}
+
+/* LN_EDIRTY when the tree has changes the transaction could mix with its
+ * own, git's rule (docs/edits.md, "The dirty-tree rule"): a staged or
+ * unstaged change to a tracked file, or an untracked file the change
+ * would create or overwrite. An unrelated untracked file (a generated
+ * compile_commands.json, a local .lanser.json) and clangd's cache do not
+ * count. The message names a few. */
+static int check_clean(git_repository *repo, const struct sbx_txn *t)
+{
+	const char *prefix = t->prefix;
 	git_status_options so;
 	git_status_list *list = NULL;
 	struct buf names = BUF_INIT;
@@ -93,6 +115,8 @@ static int check_clean(git_repository *repo, const char *prefix)
 		const git_diff_delta *d = s->index_to_workdir ? s->index_to_workdir : s->head_to_index;
 		const char *path = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : "";
 		if (s->status == GIT_STATUS_CURRENT || ignored_cache(path, prefix))
+			continue;
+		if (s->status == GIT_STATUS_WT_NEW && !touched(t, path))
 			continue;
 		if (dirty++ < 5)
 			buf_addf(&names, "%s%s", names.len ? ", " : "", path);
@@ -401,7 +425,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		if (git_repository_is_bare(repo))
 			error = ln_error_set(LN_EUSAGE, "the repository is bare");
 		else if (!o->allow_dirty)
-			error = check_clean(repo, t->prefix);
+			error = check_clean(repo, t);
 		else if (o->commit_message)
 			error = check_touched_clean(repo, t);
 	}

@@ -110,6 +110,20 @@ mkdir -p "$D/.cache/clangd/index"; echo idx >"$D/.cache/clangd/index/x.idx"
 run "$L" --root "$D" patch --apply "$TMP/d.diff"
 rc_is "patch: clangd's cache does not make the tree dirty" 0
 git -C "$D" checkout -q f.txt
+# git's rule (docs/edits.md): unrelated untracked files do not block ...
+echo '[]' >"$D/compile_commands.json"; echo '{}' >"$D/.lanser.json"
+run "$L" --root "$D" patch --apply "$TMP/d.diff"
+rc_is "patch: unrelated untracked files (compile_commands.json, .lanser.json) do not block" 0
+check_eq "patch: ... they survive" '[]' "$(cat "$D/compile_commands.json")"
+git -C "$D" checkout -q f.txt; rm -f "$D/compile_commands.json" "$D/.lanser.json"
+# ... an untracked file the change would create does
+printf 'diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+theirs\n' >"$TMP/new.diff"
+echo mine >"$D/new.txt"
+run "$L" --root "$D" patch --apply "$TMP/new.diff"
+rc_is "patch: an untracked file the change would create blocks (81)" 81
+check_contains "patch: ... the refusal names it" "$ERR" "new.txt"
+check_eq "patch: ... and is kept" mine "$(cat "$D/new.txt")"
+rm -f "$D/new.txt"
 sed -i 's/^l18$/my own edit/' "$D/f.txt"; echo mine >>"$D/other.txt"; echo u >"$D/untracked.txt"
 snapshot "$D" >"$TMP/dbefore"
 run "$L" --root "$D" patch --apply "$TMP/d.diff"

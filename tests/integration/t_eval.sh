@@ -192,6 +192,71 @@ check_json_eq "--base HEAD~1: the base commit is recorded" .request.target.base 
 run "$L" --root "$C" eval --base no-such-rev --patch "$TMP/c-good.diff"
 check_eq "--base with an unknown revision: 3" 3 "$RC"
 
+# --- the reward table (docs/rewards.md, "Which outcome, and when a candidate
+# is unscorable"): every row on C and on Python
+# setcfgin DIR JSON : commit JSON as DIR's .lanser.json (empty: removed)
+setcfgin() {
+	if [ -n "$2" ]; then printf '%s\n' "$2" >"$1/.lanser.json"; else rm -f "$1/.lanser.json"; fi
+	(cd "$1" && $GIT add -A .lanser.json && $GIT commit -qm "config: $2") || exit 1
+}
+git -C "$C" checkout -q "$OLD" -- src/util.c && (cd "$C" && $GIT commit -qam 'max_int: back') || exit 1
+mkpatch "$P" p-syntax.diff 's/def scaled(self, factor: float)/def scaled(self, factor: float/' shapes/circle.py
+# row: the candidate breaks a build that the base passes -> scored, R_outcome 0
+setcfgin "$C" '{"build": ["make", "tests/test_list"], "test": ["make", "test"]}'
+run "$L" --root "$C" --json eval --patch "$TMP/c-break.diff"
+check_eq "table C build breaker: exit 84 (policy), not 1" 84 "$RC"
+check_json_eq "table C build breaker: status build-failed" .outcome.status build-failed
+check_json_eq "table C build breaker: scorable, R_format 1, R_outcome 0, reward 1" \
+	'(lambda w: [w["scorable"], w["rFormat"], w["rOutcome"], w["reward"]])(b["outcome"]["reward"])' '[true,1,0,1]'
+check_json_eq "table C build breaker: R_process sees the 2 new errors" .outcome.reward.rProcess 0.3125
+check_json_eq "table C build breaker: the outcome says the build failed" .outcome.testRun.outcome.buildFailed true
+run "$L" --root "$C" eval --patch "$TMP/c-break.diff"
+check_contains "table C build breaker: the text shows the compiler's error" "$OUT" "last lines of its output:"
+check_contains "table C build breaker: ... the error itself" "$OUT" "error:"
+check_contains "table C build breaker: the verdict names the status" "$OUT" "tests did not pass: build-failed"
+# the build breaker stays in its group's advantage statistics
+run "$L" --root "$C" --json group "$TMP/c-good.diff" "$TMP/c-break.diff"
+check_eq "table C group with a build breaker: exit 0" 0 "$RC"
+check_json_eq "table C group: both scored, the breaker's advantage negative" \
+	'[c["scorable"] for c in b["candidates"]] + [b["candidates"][1]["advantage"] < 0 < b["candidates"][0]["advantage"]]' '[true,true,true]'
+# row: the base itself does not build -> unscorable (not the candidate's fault)
+setcfgin "$C" '{"build": ["/bin/sh", "-c", "echo base is broken >&2; exit 3"], "test": ["make", "test"]}'
+run "$L" --root "$C" --json eval --patch "$TMP/c-good.diff"
+check_eq "table C base does not build: exit 1" 1 "$RC"
+check_json_eq "table C base does not build: unscorable, reward null" \
+	'[b["outcome"]["reward"]["scorable"], b["outcome"]["reward"]["reward"]]' '[false,null]'
+check_contains "table C base does not build: the reason" "$(json .outcome.reward.reason)" "base-build-failed"
+# row: tests that print no per-test result -> the exit status is the outcome
+setcfgin "$C" '{"test": ["/bin/sh", "-c", "echo all good"]}'
+run "$L" --root "$C" --json eval --patch "$TMP/c-good.diff"
+check_eq "table C exit status only: exit 0" 0 "$RC"
+check_json_eq "table C exit status only: R_outcome 1 from the exit status" \
+	'[b["outcome"]["reward"]["rOutcome"], b["outcome"]["testRun"]["outcome"]["outcomeFrom"]]' '[1,"exitStatus"]'
+run "$L" --root "$C" eval --patch "$TMP/c-good.diff"
+check_contains "table C exit status only: the text says so" "$OUT" "the outcome is the test command's exit status"
+check_not_contains "table C exit status only: no 'did not pass: passed'" "$OUT" "did not pass: passed"
+setcfgin "$C" '{"test": ["/bin/sh", "-c", "echo nope; exit 4"]}'
+run "$L" --root "$C" --json eval --patch "$TMP/c-good.diff"
+check_eq "table C exit status 4: exit 84" 84 "$RC"
+check_json_eq "table C exit status 4: R_outcome 0" .outcome.reward.rOutcome 0
+setcfgin "$C" ''
+# the same rows on Python
+setcfgin "$P" '{"build": ["python3", "-m", "compileall", "-q", "shapes"]}'
+run "$L" --root "$P" --json eval --patch "$TMP/p-syntax.diff"
+check_eq "table Python build breaker: exit 84" 84 "$RC"
+check_json_eq "table Python build breaker: build-failed, scorable, R_outcome 0, reward 1" \
+	'(lambda o: [o["status"], o["reward"]["scorable"], o["reward"]["rOutcome"], o["reward"]["reward"]])(b["outcome"])' '["build-failed",true,0,1]'
+setcfgin "$P" '{"build": ["python3", "-c", "import sys; sys.exit(2)"]}'
+run "$L" --root "$P" --json eval --patch "$TMP/p-good.diff"
+check_eq "table Python base does not build: exit 1" 1 "$RC"
+check_json_eq "table Python base does not build: unscorable" .outcome.reward.scorable false
+setcfgin "$P" '{"test": ["python3", "-c", "import shapes"]}'
+run "$L" --root "$P" --json eval --patch "$TMP/p-good.diff"
+check_eq "table Python exit status only: exit 0" 0 "$RC"
+check_json_eq "table Python exit status only: R_outcome 1 from the exit status" \
+	'[b["outcome"]["reward"]["rOutcome"], b["outcome"]["testRun"]["outcome"]["outcomeFrom"]]' '[1,"exitStatus"]'
+setcfgin "$P" ''
+
 # --- nothing left behind
 check_eq "cproj: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
 check_eq "pyproj: no worktree left" 1 "$(git -C "$P" worktree list | wc -l)"

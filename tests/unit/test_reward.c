@@ -293,3 +293,53 @@ TEST(test_reward__outcome_reads_lanser_test_records)
 	CHECK_EQ_DBL(o.r_outcome, 0, 0);
 	json_decref(rec);
 }
+
+TEST(test_reward__a_build_failure_is_the_candidates_outcome)
+{
+	/* the candidate broke a base that builds: scored, R_outcome 0 */
+	json_t *rec = json_loads("{\"request\":{},\"outcome\":{\"status\":\"build-failed\","
+		"\"tests\":[]}}", 0, NULL);
+	struct rwd_outcome o;
+
+	CHECK(rec);
+	CHECK_EQ_INT(rwd_outcome_read(&o, rec), 0);
+	CHECK(o.scorable && o.build_failed && !o.from_exit_status);
+	CHECK_EQ_DBL(o.r_outcome, 0, 0);
+	/* the base does not build either: not the candidate's fault */
+	json_object_set_new(json_object_get(rec, "outcome"), "status",
+			    json_string("base-build-failed"));
+	CHECK_EQ_INT(rwd_outcome_read(&o, rec), 0);
+	CHECK(!o.scorable);
+	CHECK(strstr(o.reason, "base-build-failed") != NULL);
+	json_decref(rec);
+}
+
+TEST(test_reward__no_per_test_results_take_the_exit_status)
+{
+	/* a test command that exited 0 and printed no per-test results */
+	json_t *rec = json_loads("{\"request\":{},\"outcome\":{\"status\":\"passed\","
+		"\"tests\":[]}}", 0, NULL);
+	json_t *j;
+	struct rwd_outcome o;
+
+	CHECK(rec);
+	CHECK_EQ_INT(rwd_outcome_read(&o, rec), 0);
+	CHECK(o.scorable && o.from_exit_status);
+	CHECK_EQ_DBL(o.r_outcome, 1, 0);
+	j = rwd_outcome_json(&o);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "outcomeFrom")), "exitStatus");
+	json_decref(j);
+	/* ... that exited non-zero */
+	json_object_set_new(json_object_get(rec, "outcome"), "status", json_string("failed"));
+	CHECK_EQ_INT(rwd_outcome_read(&o, rec), 0);
+	CHECK(o.scorable && o.from_exit_status);
+	CHECK_EQ_DBL(o.r_outcome, 0, 0);
+	/* required tests listed: they are missing, whatever the exit status */
+	json_object_set_new(json_object_get(rec, "outcome"), "status", json_string("passed"));
+	json_object_set_new(json_object_get(rec, "request"), "FAIL_TO_PASS",
+			    json_pack("[s]", "t1"));
+	CHECK_EQ_INT(rwd_outcome_read(&o, rec), 0);
+	CHECK(o.scorable && !o.from_exit_status);
+	CHECK_EQ_DBL(o.r_outcome, 0, 0);
+	json_decref(rec);
+}
