@@ -120,8 +120,8 @@ git -C "$D" checkout -q f.txt; rm -f "$D/compile_commands.json" "$D/.lanser.json
 printf 'diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+theirs\n' >"$TMP/new.diff"
 echo mine >"$D/new.txt"
 run "$L" --root "$D" patch --apply "$TMP/new.diff"
-rc_is "patch: an untracked file the change would create blocks (81)" 81
-check_contains "patch: ... the refusal names it" "$ERR" "new.txt"
+rc_is "patch: an untracked file the change would create blocks (70: it already exists)" 70
+check_contains "patch: ... the refusal names it" "$OUT" "new.txt"
 check_eq "patch: ... and is kept" mine "$(cat "$D/new.txt")"
 rm -f "$D/new.txt"
 sed -i 's/^l18$/my own edit/' "$D/f.txt"; echo mine >>"$D/other.txt"; echo u >"$D/untracked.txt"
