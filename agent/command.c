@@ -161,7 +161,9 @@ static const struct agent_option actions_options[] = {
 	  .min = 1, .max = 64, .dflt = "2", .help = "candidates run at once" }
 
 static const struct agent_option test_options[] = {
-	CANDIDATE_OPTIONS(64, "a candidate patch, in a worktree of its own"), END,
+	CANDIDATE_OPTIONS(64, "a candidate patch, in a worktree of its own"),
+	FLAG("explain", "explain", explain, "say which build and test commands were chosen and why"),
+	END,
 };
 
 static const struct agent_option reward_options[] = {

@@ -92,6 +92,33 @@ static const char *record_str(json_t *rec, const char *a, const char *b)
 	return json_string_value(json_object_get(json_object_get(rec, a), b));
 }
 
+static void print_argv(FILE *out, char *const *argv)
+{
+	size_t i;
+
+	for (i = 0; argv && argv[i]; i++)
+		fprintf(out, "%s%s", i ? " " : "", ln_printable(argv[i]));
+}
+
+/* Which build and test commands, and why (text output, --explain). */
+static void print_choice(FILE *out, const struct sbx_task *t)
+{
+	if (t->build_argv) {
+		fprintf(out, "build: ");
+		print_argv(out, t->build_argv);
+		fprintf(out, "\n");
+	}
+	fprintf(out, "test: ");
+	print_argv(out, t->test_argv);
+	if (t->test_reason)
+		fprintf(out, "\n  chosen by discovery: %s\n", ln_printable(t->test_reason));
+	else
+		fprintf(out, "\n  set by the configuration (.lanser.json \"test\") or the task file\n");
+	if (json_object_get(t->env, "PYTHONPATH"))
+		fprintf(out, "  environment: PYTHONPATH=%s\n",
+			ln_printable(json_string_value(json_object_get(t->env, "PYTHONPATH"))));
+}
+
 static void note_hook(void *ctx, const char *text)
 {
 	FILE *err = ctx;
@@ -132,6 +159,8 @@ int cmd_test(struct cli *c)
 	loaded = true;
 	if (error)
 		goto done;
+	if (c->explain || !c->json)
+		print_choice(c->json ? c->err : c->out, &set.task);
 	memset(&o, 0, sizeof o);
 	o.root = set.root;
 	o.config_digest = set.digest;

@@ -54,6 +54,7 @@ void sbx_task_release(struct sbx_task *t)
 	json_decref(t->p2p);
 	json_decref(t->env);
 	free(t->task_id);
+	free(t->test_reason);
 	memset(t, 0, sizeof *t);
 }
 
@@ -438,61 +439,6 @@ int sbx_task_set_tests(struct sbx_task *t, const char *csv)
 	}
 	if (json_array_size(t->f2p) == 0)
 		return ln_error_set(LN_EUSAGE, "--tests needs a comma-separated list of test ids");
-	return 0;
-}
-
-static bool file_exists(const char *root, const char *rel)
-{
-	struct buf b = BUF_INIT;
-	struct stat st;
-	bool ok;
-
-	buf_addf(&b, "%s/%s", root, rel);
-	ok = stat(b.data, &st) == 0;
-	buf_release(&b);
-	return ok;
-}
-
-static bool makefile_has_test(const char *root)
-{
-	struct buf path = BUF_INIT, text = BUF_INIT;
-	bool ok = false;
-	const char *p;
-
-	buf_addf(&path, "%s/Makefile", root);
-	if (buf_read_file(&text, path.data, 1 << 20) == 0)
-		for (p = text.data; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-			if (!strncmp(p, "test:", 5) || !strncmp(p, "test ", 5)) {
-				ok = true;
-				break;
-			}
-	ln_error_clear();
-	buf_release(&path);
-	buf_release(&text);
-	return ok;
-}
-
-int sbx_task_default_test(struct sbx_task *t, const char *root)
-{
-	static const char *const make_test[] = { "make", "test", NULL };
-	static const char *const pytest[] = { "/usr/bin/python3", "-m", "pytest", "-q", "-rA",
-					      "-p", "no:cacheprovider", NULL };
-	const char *const *src = NULL;
-	size_t n, i;
-
-	if (makefile_has_test(root))
-		src = make_test;
-	else if (file_exists(root, "conftest.py") || file_exists(root, "pytest.ini") ||
-		 file_exists(root, "tests") || file_exists(root, "pyproject.toml"))
-		src = pytest;
-	if (!src)
-		return ln_error_set(LN_ECONFIG, "no test command: set \"test\" in .lanser.json or the "
-				    "task file (docs/config.md)");
-	for (n = 0; src[n]; n++)
-		;
-	t->test_argv = xcalloc(n + 1, sizeof *t->test_argv);
-	for (i = 0; i < n; i++)
-		t->test_argv[i] = xstrdup(src[i]);
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct sbx_task {
 	enum sbx_iso iso;
 	json_t *env;                /* object NAME -> value (never NULL after init) */
 	char *task_id;              /* "id" of the task file, or NULL */
+	char *test_reason;          /* why this test command (discovery), or NULL */
 };
 
 void sbx_task_init(struct sbx_task *t);
@@ -71,9 +72,25 @@ int sbx_task_add_patch(struct sbx_task *t, const char *path, const char *cwd);
 /* Sets FAIL_TO_PASS from a comma-separated list (--tests). */
 int sbx_task_set_tests(struct sbx_task *t, const char *csv);
 
-/* A default test command for a workspace without one: "make test" when a
- * Makefile has a test target, pytest (/usr/bin/python3 -m pytest -q -rA)
- * when the tree has pytest tests. 0 and t->test_argv set, or LN_ECONFIG. */
+/*
+ * Test discovery (sandbox/discover.c, docs/sandbox.md "Test discovery"): a
+ * default test command for a workspace without one, from the files at
+ * `root`, first match wins:
+ *   CMakeLists.txt        build: cmake configure + build in .lanser-build/
+ *                         (unless a build is set); test: ctest, results from
+ *                         its JUnit output (.lanser-build/ctest-junit.xml)
+ *   configure(.ac)        build: (autoreconf -fi,) ./configure, make; test: make check
+ *   Makefile test:/check: make test, else make check
+ *   package.json          npm test, when scripts.test is set (not npm's placeholder)
+ *   tox.ini, pyproject.toml, setup.cfg, pytest.ini, conftest.py, tests/
+ *                         pytest (/usr/bin/python3 -m pytest -q -rA); with a
+ *                         src/ layout (a package under src/, none at the
+ *                         top) PYTHONPATH=src is added to the environment
+ *                         unless the task sets PYTHONPATH
+ * 0 with t->test_argv (and maybe build_argv, format, junit_path, env) and
+ * t->test_reason set, or LN_ECONFIG. Files read are bounded (1 MiB) and
+ * untrusted: a malformed one is passed over.
+ */
 int sbx_task_default_test(struct sbx_task *t, const char *root);
 
 /* A command as a JSON array of strings (new reference). */

@@ -197,3 +197,77 @@ run "$L" --root "$P" test --jobs 0
 check_eq "--jobs 0: usage (129)" 129 "$RC"
 run "$L" --root "$P" test extra
 check_eq "test with an argument: usage (129)" 129 "$RC"
+
+# --- test discovery (sandbox/task.h, docs/sandbox.md "Test discovery"): one
+# fixture per kind, the command chosen and why, per-test results
+GIT="git -c user.email=t@example.com -c user.name=t"
+commit_fixture() {
+	local d
+	d=$(fixture "$1") || return 1
+	(cd "$d" && git init -q && $GIT add -A && $GIT commit -qm base) >/dev/null || return 1
+	printf '%s' "$d"
+}
+if command -v cmake >/dev/null && command -v ctest >/dev/null; then
+	D=$(commit_fixture disc-cmake)
+	run "$L" --root "$D" test --explain
+	check_eq "cmake: exit 0" 0 "$RC"
+	check_contains "cmake: --explain names ctest and why" "$OUT" "chosen by discovery: CMakeLists.txt"
+	check_contains "cmake: two tests from ctest's JUnit output" "$OUT" "passed (2 passed, 0 failed"
+	run "$L" --root "$D" --json test
+	check_json_eq "cmake: per-test ids from the JUnit file" '[t["id"] for t in b["outcome"]["tests"]]' \
+		'["add_negative::add_negative","add_small::add_small"]'
+	check_json_eq "cmake: results read as junit" .outcome.results.format junit
+	(cd "$D" && sed -i 's/return a + b;/return a + b + (a < 0);/' src/calc.c && git diff >"$TMP/calc.diff" && git checkout -q -- .)
+	run "$L" --root "$D" --json test --patch "$TMP/calc.diff"
+	check_eq "cmake candidate: exit 1 (a test fails)" 1 "$RC"
+	check_json_eq "cmake candidate: built in its worktree, one ctest test failed" \
+		'[t["id"] for t in b["outcome"]["tests"] if t["status"] == "failed"]' '["add_negative::add_negative"]'
+	check_json_eq "cmake candidate: the build ran" .outcome.build.exitCode 0
+else
+	skip "cmake: ctest discovery" "cmake/ctest not installed (Debian package cmake)"
+fi
+D=$(commit_fixture disc-configure)
+run "$L" --root "$D" test
+check_eq "configure: exit 0" 0 "$RC"
+check_contains "configure: ./configure && make, then make check" "$OUT" "test: make check"
+check_contains "configure: the build is configure + make" "$OUT" "./configure && make"
+check_contains "configure: one TAP test" "$OUT" "passed (1 passed"
+D=$(commit_fixture disc-makecheck)
+run "$L" --root "$D" test
+check_eq "Makefile check target: exit 0" 0 "$RC"
+check_contains "Makefile check target: why" "$OUT" "the Makefile has a check target"
+check_contains "Makefile check target: two tests" "$OUT" "passed (2 passed"
+if command -v npm >/dev/null && command -v node >/dev/null; then
+	D=$(commit_fixture disc-npm)
+	run "$L" --root "$D" test
+	check_eq "package.json test script: exit 0" 0 "$RC"
+	check_contains "package.json test script: npm test, why" "$OUT" "package.json has a scripts.test"
+	check_contains "package.json test script: two TAP tests" "$OUT" "passed (2 passed"
+else
+	skip "package.json discovery" "npm/node not installed"
+fi
+D=$(commit_fixture disc-pysrc)
+run "$L" --root "$D" test
+check_eq "pytest src layout: exit 0 (the package imports with PYTHONPATH=src)" 0 "$RC"
+check_contains "pytest src layout: says so" "$OUT" "a src/ layout: PYTHONPATH=src"
+check_contains "pytest src layout: two tests" "$OUT" "passed (2 passed"
+D=$(commit_fixture disc-tox)
+run "$L" --root "$D" --json test --explain
+check_eq "tox.ini: exit 0" 0 "$RC"
+check_contains "tox.ini: --explain with --json goes to stderr" "$ERR" "pytest: tox.ini runs pytest"
+check_json_eq "tox.ini: one test" .outcome.counts.passed 1
+
+# --- failures explained: the last lines of the failing command's output
+D=$(commit_fixture disc-pysrc)
+printf '{"test": ["/usr/bin/python3", "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"]}\n' >"$D/.lanser.json"
+run "$L" --root "$D" test
+check_eq "pytest without PYTHONPATH=src: exit 1" 1 "$RC"
+check_contains "... the text shows the missing module" "$OUT" "ModuleNotFoundError"
+check_contains "... under the last lines of the output" "$OUT" "last lines of its output:"
+printf '{"test": ["/bin/sh", "-c", "echo 1..2; echo not ok 1 - a; echo not ok 2 - b; exit 1"]}\n' >"$D/.lanser.json"
+run "$L" --root "$D" test
+check_contains "counts that agree: the message splits failed and errors" "$OUT" "(2 failed, 0 errors;"
+printf '{"test": ["/bin/sh", "-c", "echo fine"]}\n' >"$D/.lanser.json"
+run "$L" --root "$D" --json test
+check_eq "no per-test results, exit 0: exit 0" 0 "$RC"
+check_json_eq "no per-test results: the record says the exit status is the outcome" .outcome.results.outcomeFrom exitStatus

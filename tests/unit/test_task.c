@@ -165,3 +165,83 @@ TEST(sbx_task__tests_option_and_default_commands)
 	CHECK_EQ_INT(sbx_task_default_test(&t, "/"), LN_ECONFIG);
 	sbx_task_release(&t);
 }
+
+/* discovery on the fixture `name`: 0 and the task filled, in *t */
+static int discover(struct sbx_task *t, const char *name)
+{
+	char path[4096];
+
+	sbx_task_init(t);
+	snprintf(path, sizeof path, "%s/tests/fixtures/%s", test_repo_root(), name);
+	return sbx_task_default_test(t, path);
+}
+
+TEST(sbx_task__discovers_cmake_with_ctest_junit_and_a_build)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-cmake"), 0);
+	CHECK_EQ_STR(t.test_argv[0], "ctest");
+	CHECK(t.build_argv && strstr(t.build_argv[2], "cmake --build .lanser-build"));
+	CHECK_EQ_INT(t.format, SBX_FMT_JUNIT);
+	CHECK_EQ_STR(t.junit_path, ".lanser-build/ctest-junit.xml");
+	CHECK(t.test_reason && strstr(t.test_reason, "CMakeLists.txt"));
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__discovers_configure_then_make_check)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-configure"), 0);
+	CHECK_EQ_STR(t.test_argv[0], "make");
+	CHECK_EQ_STR(t.test_argv[1], "check");
+	CHECK(t.build_argv && strstr(t.build_argv[2], "./configure && make"));
+	CHECK(strstr(t.test_reason, "autotools"));
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__discovers_a_makefile_check_target)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-makecheck"), 0);
+	CHECK_EQ_STR(t.test_argv[1], "check");
+	CHECK(!t.build_argv);
+	CHECK(strstr(t.test_reason, "check target"));
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__discovers_a_package_json_test_script)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-npm"), 0);
+	CHECK_EQ_STR(t.test_argv[0], "npm");
+	CHECK_EQ_STR(t.test_argv[1], "test");
+	CHECK(strstr(t.test_reason, "package.json"));
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__discovers_pytest_with_a_src_layout)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-pysrc"), 0);
+	CHECK_EQ_STR(t.test_argv[0], "/usr/bin/python3");
+	CHECK_EQ_STR(json_string_value(json_object_get(t.env, "PYTHONPATH")), "src");
+	CHECK(strstr(t.test_reason, "[tool.pytest"));
+	CHECK(strstr(t.test_reason, "PYTHONPATH=src"));
+	sbx_task_release(&t);
+}
+
+TEST(sbx_task__discovers_pytest_from_tox_without_a_src_layout)
+{
+	struct sbx_task t;
+
+	CHECK_EQ_INT(discover(&t, "disc-tox"), 0);
+	CHECK_EQ_STR(t.test_argv[2], "pytest");
+	CHECK(!json_object_get(t.env, "PYTHONPATH"));
+	CHECK(strstr(t.test_reason, "tox.ini"));
+	sbx_task_release(&t);
+}
