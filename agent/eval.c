@@ -143,6 +143,35 @@ static void cand_set_patch(struct fe_cand *cd, const char *data, size_t len)
 	cd->len = len;
 }
 
+/* A candidate's id from its patch file's name: the base name without
+ * .diff/.patch, characters outside [A-Za-z0-9._-] as '_', at most 64
+ * bytes; "cN" when nothing is left; "-N" added when another candidate
+ * already has it (N its position). */
+static void id_from_path(const struct fe *x, const char *path, char *out, size_t size)
+{
+	const char *b = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t n = strlen(b), i, k = 0;
+
+	if (n > 5 && !strcmp(b + n - 5, ".diff"))
+		n -= 5;
+	else if (n > 6 && !strcmp(b + n - 6, ".patch"))
+		n -= 6;
+	for (i = 0; i < n && k < 56 && k + 1 < size; i++) {
+		char ch = b[i];
+		out[k++] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' ? ch : '_';
+	}
+	out[k] = '\0';
+	if (!k || !strcmp(out, ".") || !strcmp(out, ".."))
+		snprintf(out, size, "c%zu", x->n + 1);
+	for (i = 0; i < x->n; i++)
+		if (!strcmp(x->v[i].id, out)) {
+			size_t len = strlen(out);
+			snprintf(out + len, size - len, "-%zu", x->n + 1);
+			break;
+		}
+}
+
 static int cand_from_file(struct fe *x, const char *id, const char *path)
 {
 	struct buf b = BUF_INIT;
@@ -509,11 +538,13 @@ static int eval_candidate(struct fe *x)
 {
 	struct cli *c = x->c;
 	const struct sbx_task *t = &x->s.task;
+	char id[80];
 
 	if (c->npatches == 1) {
 		if (t->ncands)
 			return ln_error_set(LN_EUSAGE, "--patch and a task with a patch: give one");
-		return cand_from_file(x, "c1", c->patches[0]);
+		id_from_path(x, c->patches[0], id, sizeof id);
+		return cand_from_file(x, id, c->patches[0]);
 	}
 	if (t->ncands == 1 && t->cands[0].patch_path)
 		return cand_from_file(x, t->cands[0].id, t->cands[0].patch_path);
@@ -603,13 +634,13 @@ static int group_candidates(struct fe *x)
 		if (t->cands[i].patch_path)
 			error = cand_from_file(x, t->cands[i].id, t->cands[i].patch_path);
 	for (i = 0; !error && i < (size_t)c->npatches; i++) {
-		char id[32];
-		snprintf(id, sizeof id, "c%zu", x->n + 1);
+		char id[80];
+		id_from_path(x, c->patches[i], id, sizeof id);
 		error = cand_from_file(x, id, c->patches[i]);
 	}
 	for (i = 0; !error && i < (size_t)c->argc; i++) {
-		char id[32];
-		snprintf(id, sizeof id, "c%zu", x->n + 1);
+		char id[80];
+		id_from_path(x, c->argv[i], id, sizeof id);
 		error = cand_from_file(x, id, c->argv[i]);
 	}
 	if (!error && c->in_path)

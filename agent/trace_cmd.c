@@ -205,6 +205,111 @@ static double reward_of(const struct trace_run *r)
 	return NAN;
 }
 
+/* The event of `type` (and reward `kind`, when given) about candidate
+ * `id` in run r, or NULL. */
+static const json_t *cand_event(const struct trace_run *r, const char *type, const char *kind,
+				const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		const json_t *ev = r->ev[i]->ev;
+		if (strcmp(r->ev[i]->type, type) ||
+		    strcmp(json_string_value(json_object_get(ev, "candidate")) ?: "", id))
+			continue;
+		if (kind && strcmp(json_string_value(json_object_get(ev, "kind")) ?: "", kind))
+			continue;
+		return ev;
+	}
+	return NULL;
+}
+
+/*
+ * One row per scored candidate of an eval/group run (docs/trace.md,
+ * "Exports of eval and group traces"): completion = its patch text, its
+ * reward, its advantage and group id (the run's advantages event), its
+ * step rewards; unscorable candidates (reward null) are left out, as they
+ * are from the advantage statistics. Returns the number of candidates
+ * the run has (0: not an eval/group run).
+ */
+static size_t export_candidates(struct cli *c, const struct trace_run *r, const char *fmt,
+				const char *prompt)
+{
+	const struct rwd_trace_ev *adv_ev = trace_run_find(r, "advantages");
+	const json_t *adv = adv_ev ? json_object_get(adv_ev->ev, "result") : NULL;
+	const json_t *grp = adv_ev ? json_object_get(adv_ev->ev, "group") : NULL;
+	const char *gid = json_string_value(json_object_get(grp, "id")) ?: r->id;
+	size_t i, k = 0, j;
+
+	for (i = 0; i < r->n; i++) {
+		const json_t *ep = r->ev[i]->ev, *edit, *step, *rv, *terms, *av;
+		const char *id = json_string_value(json_object_get(ep, "candidate"));
+		const char *patch;
+		json_t *steps, *row;
+		char *line;
+		bool good;
+		if (strcmp(r->ev[i]->type, "reward") || !id ||
+		    strcmp(json_string_value(json_object_get(ep, "kind")) ?: "", "episode"))
+			continue;
+		k++;
+		rv = json_object_get(ep, "reward");
+		if (!json_is_number(rv))
+			continue;   /* unscorable */
+		edit = cand_event(r, "edit", NULL, id);
+		step = cand_event(r, "reward", "step", id);
+		patch = json_string_value(json_object_get(edit, "patch")) ?: "";
+		terms = json_object_get(ep, "terms");
+		/* the advantage of the k-th member, when it is this reward */
+		av = json_array_get(json_object_get(adv, "advantages"), k - 1);
+		if (!json_equal(json_array_get(json_object_get(grp, "rewards"), k - 1), (json_t *)rv))
+			av = NULL;
+		steps = json_array();
+		for (j = 0; j < r->n; j++)
+			if (r->ev[j]->ev != ep && !strcmp(r->ev[j]->type, "reward") &&
+			    !strcmp(json_string_value(json_object_get(r->ev[j]->ev, "candidate")) ?: "",
+				    id) &&
+			    !strcmp(json_string_value(json_object_get(r->ev[j]->ev, "kind")) ?: "",
+				    "step"))
+				json_array_append(steps, json_object_get(r->ev[j]->ev, "reward"));
+		if (!strcmp(fmt, "trl")) {
+			row = xjson_pack("{s:s, s:s, s:O, s:O?, s:s, s:s, s:O}", "prompt", prompt,
+				"completion", patch, "reward", rv, "advantage", av, "group", gid,
+				"id", id, "step_rewards", steps);
+		} else if (!strcmp(fmt, "openrlhf")) {
+			row = xjson_pack("{s:s, s:s, s:O, s:O?, s:s, s:s, s:O}", "input", prompt,
+				"output", patch, "reward", rv, "advantage", av, "group", gid,
+				"id", id, "step_rewards", steps);
+		} else if (!strcmp(fmt, "verl")) {
+			row = xjson_pack("{s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:O}, "
+				"s:{s:s, s:s, s:I, s:s, s:O, s:O?, s:O}}",
+				"data_source", "lanser", "prompt", "role", "user", "content", prompt,
+				"ability", "code", "reward_model", "style", "rule", "ground_truth", rv,
+				"extra_info", "run", r->id, "uid", gid, "index", (json_int_t)(k - 1),
+				"response", patch, "reward", rv, "advantage", av,
+				"step_rewards", steps);
+		} else {
+			/* the PRM rule (docs/trace.md): the patch step is good when the
+			 * candidate's tests passed and it added no diagnostic weight */
+			const json_t *st = json_object_get(step, "terms");
+			good = json_is_number(json_object_get(terms, "outcome")) &&
+			       json_number_value(json_object_get(terms, "outcome")) == 1 &&
+			       json_is_number(json_object_get(terms, "format")) &&
+			       json_number_value(json_object_get(terms, "format")) == 1 &&
+			       (!st || json_number_value(json_object_get(st, "D")) <=
+					       json_number_value(json_object_get(st, "D0")));
+			row = xjson_pack("{s:s, s:[s], s:[b], s:s, s:s}", "prompt", prompt,
+				"completions", patch, "labels", good, "group", gid, "id", id);
+		}
+		json_decref(steps);
+		line = jcs_dumps(row);
+		if (line)
+			fprintf(c->out, "%s\n", line);
+		free(line);
+		json_decref(row);
+	}
+	return k;
+}
+
 static int trace_export(struct cli *c, const char *file)
 {
 	struct rwd_trace_file f;
@@ -231,6 +336,8 @@ static int trace_export(struct cli *c, const char *file)
 		if (!trace_run_find(r, "request"))
 			continue;
 		prompt = prompt_of(r, &tmp);
+		if (export_candidates(c, r, fmtname, prompt))
+			continue;
 		completion = completion_of(r);
 		if (!completion)
 			completion = xstrdup("");

@@ -316,9 +316,11 @@ void eng_trace_candidate(struct eng *x, const struct eng_cand *cd)
 
 	if (!x->o.trace)
 		return;
-	x->o.trace(ctx, "edit", xjson_pack("{s:s, s:b, s:s, s:o}", "candidate", r->id,
+	/* the patch text: the completion of a training row (trace export) */
+	x->o.trace(ctx, "edit", xjson_pack("{s:s, s:b, s:s, s:o, s:o}", "candidate", r->id,
 		"usable", r->usable, "code", ln_err_name(r->apply_code),
-		"files", r->usable ? sbx_edits_files_json(&cd->e) : json_array()));
+		"files", r->usable ? sbx_edits_files_json(&cd->e) : json_array(),
+		"patch", cd->patch ? xjson_stringn_lossy(cd->patch, cd->len) : json_null()));
 	if (r->record)
 		x->o.trace(ctx, "outcome", xjson_pack("{s:s, s:O}", "candidate", r->id, "record",
 						      r->record));
@@ -335,4 +337,9 @@ void eng_trace_candidate(struct eng *x, const struct eng_cand *cd)
 		"scorable", r->ep.scorable, "terms", "format", rwd_number(r->ep.r_format),
 		"outcome", rwd_number(r->ep.r_outcome), "process", rwd_number(r->ep.r_process),
 		"reward", rwd_number(r->reward), "reason", r->ep.scorable ? "" : r->ep.reason));
+	/* the candidate's eval bundle: replay checks it against its id and
+	 * its rewards against it (docs/trace.md) */
+	if (r->bundle)
+		x->o.trace(ctx, "candidate", xjson_pack("{s:s, s:O?, s:O}", "candidate", r->id,
+			"bundleId", json_object_get(r->bundle, "bundleId"), "bundle", r->bundle));
 }

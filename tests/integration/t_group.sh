@@ -37,7 +37,7 @@ run "$L" --root "$C" --json group --task "$TMP/task.json" --jobs 2 --trace "$TMP
 	"$TMP/good.diff" "$TMP/break.diff" "$TMP/testfail.diff" "$TMP/hang.diff" "$TMP/junk.diff"
 check_eq "cproj group: exit 0 (unscorable members are results)" 0 "$RC"
 printf '%s' "$OUT" >"$TMP/group.json"
-check_json_eq "cproj group: five candidates in order" '[c["id"] for c in b["candidates"]]' '["c1","c2","c3","c4","c5"]'
+check_json_eq "cproj group: five candidates in order, named after their files" '[c["id"] for c in b["candidates"]]' '["good","break","testfail","hang","junk"]'
 check_json_eq "cproj group: the hanging candidate is unscorable, reward and advantage null" \
 	'[b["candidates"][3]["scorable"], b["candidates"][3]["reward"], b["candidates"][3]["advantage"]]' '[false,null,null]'
 check_json_eq "cproj group: ... because of the wall-clock limit" '"wall" in b["candidates"][3]["reason"]' true
@@ -95,6 +95,63 @@ check_eq "cproj group: trace events (edit, outcome, reward, advantages)" "5 4 9 
 run "$L" trace replay --verify "$TMP/c.trace"
 check_eq "cproj group: trace replay --verify" 0 "$RC"
 check_contains "cproj group: the rewards were recomputed" "$OUT" "9 rewards and 1 advantage group"
+check_contains "cproj group: the candidates' eval bundles were checked" "$OUT" "verified: 5 candidate eval bundles"
+# a trace whose episode reward was rewritten consistently (outcome 1 -> 0,
+# reward 2.625 -> 1): the arithmetic holds, the candidate's bundle does not
+"$PY" - "$TMP/c.trace" "$TMP/c-forged.trace" <<'EOF'
+import json, sys
+out = []
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("type") == "reward" and e.get("kind") == "episode" and e.get("candidate") == "good":
+        e["terms"]["outcome"] = 0
+        e["reward"] = 1
+    out.append(json.dumps(e, separators=(",", ":")) + "\n")
+open(sys.argv[2], "w").write("".join(out))
+EOF
+run "$L" trace replay --verify "$TMP/c-forged.trace"
+check_eq "cproj group: a forged candidate reward is a replay mismatch (76)" 76 "$RC"
+check_contains "cproj group: ... naming the candidate" "$ERR" "candidate good"
+# exports are training data (docs/trace.md): one row per scored candidate,
+# read back with the standard library in the shape each trainer expects
+for f in trl openrlhf verl prm; do
+	"$L" trace export --format $f "$TMP/c.trace" >"$TMP/export.$f.jsonl"
+done
+check_eq "cproj group: exports read back in TRL, OpenRLHF, verl and PRM shapes" ok "$("$PY" - "$TMP" <<'EOF'
+import json, sys
+d = sys.argv[1]
+g = json.load(open(d + "/group.json"))
+want = {c["id"]: c for c in g["candidates"] if c["reward"] is not None}
+patches = {"good": open(d + "/good.diff").read(), "break": open(d + "/break.diff").read()}
+def rows(f):
+    return [json.loads(l) for l in open("%s/export.%s.jsonl" % (d, f))]
+def check(ids, completions, rewards, advs):
+    assert ids == list(want), (ids, list(want))
+    assert rewards == [want[i]["reward"] for i in ids], rewards
+    assert advs == [want[i]["advantage"] for i in ids], advs
+    for i, c in zip(ids, completions):
+        if i in patches:
+            assert c == patches[i], (i, c)
+t = rows("trl")
+assert all(isinstance(r["prompt"], str) and isinstance(r["completion"], str) for r in t)
+assert len(set(r["group"] for r in t)) == 1
+assert [len(r["step_rewards"]) for r in t] == [1, 1, 1, 0], [r["step_rewards"] for r in t]
+check([r["id"] for r in t], [r["completion"] for r in t], [r["reward"] for r in t], [r["advantage"] for r in t])
+o = rows("openrlhf")
+check([r["id"] for r in o], [r["output"] for r in o], [r["reward"] for r in o], [r["advantage"] for r in o])
+assert all(isinstance(r["input"], str) for r in o)
+v = rows("verl")
+assert all(r["prompt"][0]["role"] == "user" and r["reward_model"]["style"] == "rule" for r in v)
+check(list(want), [r["extra_info"]["response"] for r in v], [r["reward_model"]["ground_truth"] for r in v],
+      [r["extra_info"]["advantage"] for r in v])
+assert len(set(r["extra_info"]["uid"] for r in v)) == 1
+p = rows("prm")
+labels = {r["id"]: r["labels"] for r in p}
+assert labels == {"good": [True], "break": [False], "testfail": [False], "junk": [False]}, labels
+assert all(len(r["completions"]) == len(r["labels"]) for r in p)
+print("ok")
+EOF
+)"
 if "$PY" -c "import jsonschema" 2>/dev/null; then
 	"$L" schema trace >"$TMP/trace.schema.json"
 	check_eq "cproj group: every trace event validates against 'lanser schema trace'" 0 "$("$PY" -c "
@@ -125,19 +182,19 @@ check_json_eq "cproj delete: every user of the deleted header reports it missing
 check_eq "cproj delete/good/break/delete: the base worktree's header came back (c2 clean)" 0 \
 	"$(json '[c["newErrors"] for c in b["candidates"]][1]')"
 
-# a base that cannot be put back (issue 18, item 7): the header c1 deletes
+# a base that cannot be put back (issue 18, item 7): the header `delete` deletes
 # is not written back (the test hook LANSER_ENGINE_SIMULATE_RESTORE_FAILURE
 # of engine/engine.h); the later candidates are unscorable, with the reason,
 # instead of being diagnosed on a damaged base
-run env LANSER_ENGINE_SIMULATE_RESTORE_FAILURE=c1 "$L" --root "$C" --json group --jobs 2 \
+run env LANSER_ENGINE_SIMULATE_RESTORE_FAILURE=delete "$L" --root "$C" --json group --jobs 2 \
 	--out "$TMP/bundles3.jsonl" "$TMP/delete.diff" "$TMP/good.diff" "$TMP/break.diff"
 check_eq "cproj failed restore: exit 0 (unscorable members are results)" 0 "$RC"
-check_json_eq "cproj failed restore: c1 keeps its own diagnostics (taken before the restore)" \
+check_json_eq "cproj failed restore: delete keeps its own diagnostics (taken before the restore)" \
 	'[b["candidates"][0]["scorable"], b["candidates"][0]["newErrors"]]' '[true,4]'
 check_json_eq "cproj failed restore: the later candidates are unscorable, reward null" \
 	'[(c["scorable"], c["reward"], c["advantage"]) for c in b["candidates"][1:]]' '[[false,null,null],[false,null,null]]'
 check_json_eq "cproj failed restore: ... and say why" \
-	'all("base worktree was not restored after candidate c1" in c["reason"] for c in b["candidates"][1:])' true
+	'all("base worktree was not restored after candidate delete" in c["reason"] for c in b["candidates"][1:])' true
 check_json_eq "cproj failed restore: their bundles exit 83 SANDBOX" \
 	'[b["meta"]["exitCode"], b["outcome"]["reward"]["scorable"]]' '[83,false]' "$(sed -n 2p "$TMP/bundles3.jsonl" 2>/dev/null || echo '{}')"
 check_eq "cproj failed restore: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
