@@ -31,6 +31,12 @@ void trace_push(void **arr, size_t *n, size_t size, const void *item);
 /* The canonical text of a finite number ("null" otherwise). */
 void trace_num_text(char out[40], const json_t *v);
 
+/* The candidates of run r (trace_cand.c): 0; LN_ETRACE when a candidate's
+ * bundle does not match its bundleId; LN_EREPLAY with `msg` set when a
+ * recorded reward is not its bundle's. *count grows by the candidates seen. */
+int trace_replay_candidates(const char *file, const struct trace_run *r, size_t *count,
+			    char *msg, size_t n);
+
 /* `lanser trace replay [--verify] FILE` (trace_replay.c). */
 int trace_replay_file(struct cli *c, const char *file);
 /* While a command is replayed: keeps `bundle` as the replay's result and
