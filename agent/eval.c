@@ -23,10 +23,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EVAL_MAX_LINE (2 * (size_t)SBX_PATCH_MAX_BYTES + 65536)   /* JSON escapes */
 
@@ -299,6 +301,20 @@ static void note_hook(void *ctx, const char *text)
 		fprintf(c->err, "%s\n", text);
 }
 
+/* Progress on a terminal (text output only): one line per phase of a
+ * candidate on stderr. The engine calls it from its threads. */
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void progress_hook(void *ctx, const char *candidate, const char *phase)
+{
+	struct cli *c = ctx;
+
+	pthread_mutex_lock(&progress_lock);
+	fprintf(c->err, "lanser: %s: %s\n", ln_printable(candidate), phase);
+	fflush(c->err);
+	pthread_mutex_unlock(&progress_lock);
+}
+
 /* Opens the engine on the base and scores every candidate read. */
 static int run_engine(struct fe *x, bool patch_error_is_code)
 {
@@ -328,6 +344,10 @@ static int run_engine(struct fe *x, bool patch_error_is_code)
 	}
 	o.note = note_hook;
 	o.note_ctx = c;
+	if (!c->json && c->err && isatty(fileno(c->err))) {
+		o.progress = progress_hook;
+		o.progress_ctx = c;
+	}
 	if ((error = eng_open(&x->eng, &o)))
 		return error;
 	ec = xcalloc(x->n, sizeof *ec);

@@ -229,6 +229,8 @@ static void *tests_main(void *arg)
 		o.index_io = e->o.index_io;
 		o.jobs = e->o.jobs > 0 ? e->o.jobs : 2;
 		o.cancel = e->o.cancel;
+		o.progress = e->o.progress;
+		o.progress_ctx = e->o.progress_ctx;
 		e->tests_code = eng_test_run(&t, &o, &e->records);
 		if (e->tests_code)
 			snprintf(e->tests_msg, sizeof e->tests_msg, "%s", ln_error_msg());
@@ -246,6 +248,12 @@ static bool mark_broken(struct eng *e, struct eng_cand *cd)
 	cd->diag_code = LN_ESANDBOX;
 	snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", e->broken);
 	return true;
+}
+
+static void progress(struct eng *e, const struct eng_cand *cd, const char *phase)
+{
+	if (e->o.progress)
+		e->o.progress(e->o.progress_ctx, cd->r.id, phase);
 }
 
 /* The two diagnostics passes: before for every candidate (at the base,
@@ -271,6 +279,7 @@ static void diagnose(struct eng *e)
 		if (!cd->r.usable || cd->diag_code || eng_cancelled(e) || mark_broken(e, cd))
 			continue;
 		cd->diag_code = eng_diag_after(e, cd);
+		progress(e, cd, "diagnosed");
 		if (cd->diag_code) {
 			snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", ln_error_msg());
 			ln_error_clear();
@@ -291,6 +300,8 @@ static int run(struct eng *e)
 	int error;
 
 	parse_diffs(e);
+	for (i = 0; i < e->n; i++)
+		progress(e, &e->v[i], e->v[i].r.usable ? "applied" : "not a patch");
 	error = stage_patches(e);
 	if (error)
 		return error;
@@ -326,6 +337,7 @@ static void score_all(struct eng *e, struct eng_result *results)
 			cd->r.code = cd->r.apply_code;
 		eng_make_bundle(e, cd);
 		eng_trace_candidate(e, cd);
+		progress(e, cd, "scored");
 		results[i] = cd->r;
 		memset(&cd->r, 0, sizeof cd->r);
 	}

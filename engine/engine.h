@@ -122,6 +122,12 @@ typedef void (*eng_trace_fn)(void *ctx, const char *type, json_t *fields);
  * newline. The engine never prints. */
 typedef void (*eng_note_fn)(void *ctx, const char *text);
 
+/* Progress of one candidate, for a person watching (docs/eval.md): phase
+ * "applied", "not a patch", "diagnosed", "building", "testing", "tested",
+ * "scored". Called from the engine's threads (the tests run beside the
+ * diagnostics): the callee serialises its output. */
+typedef void (*eng_progress_fn)(void *ctx, const char *candidate, const char *phase);
+
 struct eng_opts {
 	const struct eng_settings *settings;   /* borrowed for the engine's life */
 	enum rwd_episode_mode mode;            /* the episode reward (p-grpo by default) */
@@ -142,6 +148,8 @@ struct eng_opts {
 	void *trace_ctx;
 	eng_note_fn note;                      /* may be NULL */
 	void *note_ctx;
+	eng_progress_fn progress;              /* may be NULL */
+	void *progress_ctx;
 };
 
 struct eng;

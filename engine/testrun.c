@@ -539,6 +539,12 @@ static int finish_record(struct tctx *x, struct rec *r, int error)
 	return error;
 }
 
+static void progress(const struct tctx *x, const struct sbx_candidate *cand, const char *phase)
+{
+	if (x->o->progress && cand && cand->id)
+		x->o->progress(x->o->progress_ctx, cand->id, phase);
+}
+
 /*
  * Evaluates one candidate (or the workspace in place) in its worktree;
  * *out gets the outcome record. Returns the record's code.
@@ -577,11 +583,16 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 	}
 	if (x->candidates)
 		error = apply_candidate(x, &r, wt, reset, error);
-	if (!error && x->t->build_argv)
+	if (!error && x->t->build_argv) {
+		progress(x, cand, "building");
 		error = run_build(x, &r, wt);
-	if (!error)
+	}
+	if (!error) {
+		progress(x, cand, "testing");
 		error = run_tests(x, &r);
+	}
 	error = finish_record(x, &r, error);
+	progress(x, cand, "tested");
 	*out = r.rec;
 	sbx_result_release(&r.br);
 	sbx_result_release(&r.tr);

@@ -33,6 +33,10 @@ struct eng_test_opts {
 	/* set to non-zero to cancel: every tree is killed, the records say
 	 * "cancelled"; may be NULL */
 	volatile sig_atomic_t *cancel;
+	/* progress of a candidate ("building", "testing", "tested"), from the
+	 * worker threads; may be NULL */
+	void (*progress)(void *ctx, const char *candidate, const char *phase);
+	void *progress_ctx;
 };
 
 /*

@@ -162,6 +162,19 @@ fi
 check_eq "cproj group: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
 check_eq "cproj group: no branch left" "" "$(git -C "$C" branch --list 'lanser-wt/*')"
 
+# progress on a terminal (stderr a tty, text output): every phase of every
+# candidate; none when stderr is not a terminal
+if command -v script >/dev/null; then
+	PROG=$(script -qec "'$L' --root '$C' group '$TMP/good.diff' '$TMP/junk.diff'" /dev/null 2>&1 | tr -d '\r')
+	check_contains "cproj group on a terminal: progress of the patch" "$PROG" "lanser: good: testing"
+	check_contains "cproj group on a terminal: ... until it is scored" "$PROG" "lanser: good: scored"
+	check_contains "cproj group on a terminal: the text that is not a patch" "$PROG" "lanser: junk: not a patch"
+	run "$L" --root "$C" group "$TMP/good.diff" "$TMP/junk.diff"
+	check_not_contains "cproj group, stderr not a terminal: no progress" "$ERR" "scored"
+else
+	skip "group progress on a terminal" "script(1) (util-linux) not installed"
+fi
+
 # a candidate's bundle is the one `lanser eval` gives it, whatever its group
 C2ID=$(json '[c["bundleId"] for c in b["candidates"]][1]' "$(cat "$TMP/group.json")")
 printf '{"schema": "lanser.task/1", "id": "grp-c", "limits": {"wallMs": 6000}, "patch": "good.diff"}\n' >"$TMP/task1.json"
