@@ -743,10 +743,12 @@ static void add_tail_lines(struct buf *b, const char *text, size_t max)
 	}
 	while (start < len) {
 		const char *nl = memchr(text + start, '\n', len - start);
-		size_t l = (nl ? (size_t)(nl - text) : len) - start;
-		if (l > 0 && !(l == 1 && text[start] == '\r'))
-			buf_addf(b, "    %.*s%s\n", (int)(l > 200 ? 200 : l), text + start,
-				 l > 200 ? " ..." : "");
+		size_t l = (nl ? (size_t)(nl - text) : len) - start, shown = l;
+		if (shown > 0 && text[start + shown - 1] == '\r')
+			shown--;   /* CRLF output */
+		if (shown > 0)
+			buf_addf(b, "    %.*s%s\n", (int)(shown > 200 ? 200 : shown), text + start,
+				 shown > 200 ? " ..." : "");
 		start += l + 1;
 	}
 }

@@ -40,12 +40,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* clangd's cache of the workspace (`prefix`: the workspace below the work
+ * tree top, without a trailing slash; "" at the top). */
 static bool ignored_cache(const char *path, const char *prefix)
 {
 	size_t pl = strlen(prefix);
 
-	if (pl && strncmp(path, prefix, pl))
-		return false;
+	if (pl) {
+		if (strncmp(path, prefix, pl) || path[pl] != '/')
+			return false;
+		pl++;
+	}
 	return !strncmp(path + pl, ".cache/clangd/", 14);
 }
 

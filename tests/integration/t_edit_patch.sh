@@ -194,6 +194,13 @@ run sh -c "cd '$S/pkg' && '$L' patch --apply --commit sub '$TMP/s.diff'"
 rc_is "patch: applies in a workspace below the repository's top" 0
 check_eq "patch: the commit has the file at its repository path" "$(printf 'x\nY')" "$(git -C "$S" show HEAD:pkg/f.txt)"
 check_eq "patch: ... and the rest of the tree" top "$(git -C "$S" show HEAD:top.txt)"
+# clangd's cache of a workspace below the top does not count, even tracked and changed
+mkdir -p "$S/pkg/.cache/clangd/index"; echo a >"$S/pkg/.cache/clangd/index/x.idx"
+git -C "$S" add -f pkg/.cache/clangd/index/x.idx; git_commit_all "$S"
+echo b >"$S/pkg/.cache/clangd/index/x.idx"
+printf -- '--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n x\n-Y\n+Z\n' >"$TMP/s2.diff"
+run sh -c "cd '$S/pkg' && '$L' patch --apply '$TMP/s2.diff'"
+rc_is "patch: clangd's cache below the repository's top does not make the tree dirty" 0
 
 # two applies at once: serialised by the lock, both land
 K=$TMP/k; mkdir -p "$K"; for f in x y; do printf '%s1\n%s2\n' $f $f >"$K/$f.txt"; done

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "engine/engine.h"
 #include "engine/relevance.h"
+#include "engine/testrun.h"
 #include "rewards/diagdelta.h"
 
 #include <stdio.h>
@@ -479,4 +480,25 @@ TEST(test_engine__a_base_not_restored_makes_later_candidates_unscorable)
 	eng_result_release(&r3);
 	eng_close(e);
 	engine_fixture_release(&f);
+}
+
+TEST(test_engine__failure_tail_shows_the_failing_steps_last_lines)
+{
+	/* a build that failed: its output, not the (absent) test's; the last
+	 * 2 non-empty lines of stdout, then of stderr */
+	json_t *rec = json_loads("{\"outcome\":{\"status\":\"build-failed\"},\"meta\":{\"volatile\":"
+		"{\"output\":{\"build\":{\"stdout\":\"cc a.c\\none\\n\\ntwo\\n\",\"stderr\":"
+		"\"a.c:1: error: x\\r\\n\\nmake: *** Error 1\"}}}}}", 0, NULL);
+	char *t;
+
+	CHECK(rec);
+	t = eng_record_failure_tail(rec, 2);
+	CHECK(t != NULL);
+	if (t)
+		CHECK_EQ_STR(t, "    one\n    two\n    a.c:1: error: x\n    make: *** Error 1\n");
+	free(t);
+	/* a passing record has nothing to explain */
+	json_object_set_new(json_object_get(rec, "outcome"), "status", json_string("passed"));
+	CHECK(eng_record_failure_tail(rec, 2) == NULL);
+	json_decref(rec);
 }
