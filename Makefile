@@ -51,7 +51,7 @@ lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/thin/agent/command.o $(BUILD)/agent/client.o \
 	$(BUILD)/agent/options.o $(BUILD)/agent/help.o \
-	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
+	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c core/ignore.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
