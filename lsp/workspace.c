@@ -340,19 +340,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 
 static bool has_cdb(const char *root)
 {
-	static const char *const names[] = { "compile_commands.json", "compile_flags.txt",
-					     "build/compile_commands.json" };
-	struct buf b = BUF_INIT;
-	bool found = false;
-	size_t i;
-
-	for (i = 0; i < sizeof names / sizeof names[0] && !found; i++) {
-		buf_reset(&b);
-		buf_addf(&b, "%s/%s", root, names[i]);
-		found = access(b.data, F_OK) == 0;
-	}
-	buf_release(&b);
-	return found;
+	return lsp_cdb_find(root) != NULL; /* the one lookup, lsp/profile.h */
 }
 
 /* Whether the server's answers are complete now (see profile.h). */
