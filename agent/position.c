@@ -11,6 +11,7 @@
 #include "selectors/resolve.h"
 #include "selectors/source.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +135,7 @@ int position_user_range(json_t **out, bool *relabel, const struct ln_text *t,
 	const json_t *s = json_object_get(range, "start"), *e = json_object_get(range, "end");
 	json_t *ls = json_object_get(s, "line"), *cs = json_object_get(s, "character");
 	json_t *le = json_object_get(e, "line"), *ce = json_object_get(e, "character");
-	long sc, ec;
+	long sl, sc, el, ec;
 	int error;
 
 	*out = NULL;
@@ -149,16 +150,21 @@ int position_user_range(json_t **out, bool *relabel, const struct ln_text *t,
 		*relabel = srv != user;
 		return 0;
 	}
-	error = ln_text_convert_col(t, (int)json_integer_value(ls), (long)json_integer_value(cs),
-				    srv, user, &sc);
+	/* a position past the end of its line (a diagnostic at a missing '}')
+	 * is clamped as the LSP specification says, never a failed request */
+	sl = (long)json_integer_value(ls);
+	el = (long)json_integer_value(le);
+	sc = json_integer_value(cs) > LONG_MAX / 2 ? LONG_MAX / 2 : (long)json_integer_value(cs);
+	ec = json_integer_value(ce) > LONG_MAX / 2 ? LONG_MAX / 2 : (long)json_integer_value(ce);
+	ln_text_clamp(t, &sl, &sc, srv);
+	ln_text_clamp(t, &el, &ec, srv);
+	error = ln_text_convert_col(t, (int)sl, sc, srv, user, &sc);
 	if (!error)
-		error = ln_text_convert_col(t, (int)json_integer_value(le),
-					    (long)json_integer_value(ce), srv, user, &ec);
+		error = ln_text_convert_col(t, (int)el, ec, srv, user, &ec);
 	if (error)
 		return ln_error_set(LN_ECRASH, "server position does not fit the document: %s",
 				    ln_error_msg());
-	*out = ln_range_new((long)json_integer_value(ls) + 1, sc + 1,
-			    (long)json_integer_value(le) + 1, ec + 1);
+	*out = ln_range_new(sl + 1, sc + 1, el + 1, ec + 1);
 	return 0;
 }
 
