@@ -245,7 +245,7 @@ int cmd_batch(struct cli *c)
 	const char *line;
 	size_t got;
 	int k;
-	long lineno = 0, failed = 0;
+	long lineno = 0, failed = 0, nreq = 0;
 	bool use_daemon = !c->no_daemon && !daemon_disabled();
 	int error = 0;
 
@@ -293,6 +293,7 @@ int cmd_batch(struct cli *c)
 			if (got == 0)
 				continue; /* blank lines are not requests */
 		}
+		nreq++;
 		if (lineno > MAX_LINES) {
 			error = ln_error_set(LN_EINPUT, "%s: more than %d lines", c->in_path, MAX_LINES);
 			break;
@@ -340,8 +341,8 @@ int cmd_batch(struct cli *c)
 	if (!error && ferror(in))
 		error = ln_error_set(LN_EINPUT, "%s: read error", c->in_path);
 	if (!error)
-		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", lineno,
-			lineno == 1 ? "" : "s", failed);
+		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", nreq,
+			nreq == 1 ? "" : "s", failed);
 done:
 	lsp_workspace_free(ws);
 	if (in && in != stdin)

@@ -148,3 +148,8 @@ jsonschema.validate(json.load(open('$TMP/wsdiag.json')), json.load(open('$TMP/bu
 check_rc_as "badinput workspace diag, human form: exits 0" 0 "$L" --no-daemon diag
 check_contains "badinput workspace diag, human form: names the file not checked" "$OUT" "latin1.c: not checked"
 cd "$ws" || exit 1
+
+# An invalid new name for rename is a usage error, not "not found" (3).
+cd "$ws" || exit 1
+bad "rename to a name that is no identifier" 129 "not a valid name" "$L" --no-daemon rename src/util.c@L13:C5 "2bad name"
+bad "rename to an empty name" 129 "not a valid name" "$L" --no-daemon rename src/util.c@L13:C5 ""
