@@ -159,8 +159,16 @@ static void workspace_print(FILE *out, const json_t *ws)
 	const json_t *db = json_object_get(ws, "compilationDatabase"), *s, *ign;
 	size_t i;
 
+	bool c_files = false;
+
+	json_array_foreach(json_object_get(ws, "servers"), i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "profile")), "clangd") &&
+		    json_integer_value(json_object_get(s, "files")) > 0)
+			c_files = true;
 	fprintf(out, "\nworkspace:\n");
-	if (json_is_null(db))
+	if (json_is_null(db) && !c_files)
+		fprintf(out, "  compilation database  none (no C/C++ file)\n");
+	else if (json_is_null(db))
 		fprintf(out, "  compilation database  none (C/C++ answers guess the flags; "
 			"docs/compile-db.md says how to get one)\n");
 	else if (json_object_get(db, "error"))
