@@ -5,6 +5,7 @@
 #include "agent/position.h"
 #include "core/bundle.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/path.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
@@ -183,6 +184,43 @@ int position_set_range(json_t *fact, const struct ln_text *t, enum ln_enc srv, e
 	return 0;
 }
 
+/* An answer in an ignored copy of a project file (build/include/x.h, which
+ * the compilation database points a server at) names the project file
+ * instead (core/ignore.h, ln_ignore_twin): same bytes, same positions. A
+ * disk probe, recorded in traces; a trace without it keeps the path. */
+static void ignored_twin(struct cmdctx *x, char **rel)
+{
+	static __thread struct ln_ignore *ig;
+	static __thread char *ig_root;
+	const char *root = lsp_workspace_root(x->ws);
+	json_t *v = NULL;
+	char *twin = NULL;
+
+	if (lsp_workspace_replaying(x->ws)) {
+		if (lsp_workspace_probe_get(x->ws, "ignoredTwin", *rel, &v) == 0 && json_is_string(v))
+			twin = xstrdup(json_string_value(v));
+		json_decref(v);
+		ln_error_clear();
+	} else {
+		if (!ig_root || strcmp(ig_root, root)) {
+			ln_ignore_free(ig);
+			free(ig_root);
+			ig = ln_ignore_new(root, NULL);
+			ig_root = xstrdup(root);
+		}
+		if (!ln_ignore_path(ig, *rel, false))
+			return;
+		ln_ignore_twin(ig, *rel, &twin);
+		v = twin ? json_string(twin) : json_null();
+		lsp_workspace_probe_put(x->ws, "ignoredTwin", *rel, v, 0);
+		json_decref(v);
+	}
+	if (twin) {
+		free(*rel);
+		*rel = twin;
+	}
+}
+
 int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, const char *uri,
 			   const json_t *range, struct lsp_server_info *srv)
 {
@@ -211,6 +249,8 @@ int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, con
 		error = inside;
 		goto done;
 	}
+	if (inside == 1)
+		ignored_twin(x, &rel);
 	error = cmdctx_pack(&fact, LN_EINPUT, rel, "{s:s, s:s}", "kind", kind, "path", rel);
 	if (error)
 		goto done;

@@ -6,6 +6,8 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/gitlib.h"
+#include "core/limits.h"
+#include "core/snapshot.h"
 #include "core/xalloc.h"
 
 #include <fnmatch.h>
@@ -217,4 +219,45 @@ bool ln_ignore_path(struct ln_ignore *ig, const char *rel, bool is_dir)
 bool ln_ignore_skip(void *ctx, const char *rel, bool is_dir)
 {
 	return ln_ignore_path(ctx, rel, is_dir);
+}
+
+static bool same_base(const char *rel, void *ctx)
+{
+	return !strcmp(base_name(rel), ctx);
+}
+
+void ln_ignore_twin(struct ln_ignore *ig, const char *rel, char **out)
+{
+	struct buf mine = BUF_INIT, other = BUF_INIT, p = BUF_INIT;
+	json_t *files = NULL, *f;
+	const char *hit = NULL;
+	size_t i, n = 0;
+
+	*out = NULL;
+	if (!ln_ignore_path(ig, rel, false))
+		return;
+	buf_addf(&p, "%s/%s", ig->root, rel);
+	if (buf_read_file(&mine, p.data, LN_FILE_MAX_BYTES) ||
+	    ln_tree_files(&files, ig->root, same_base, (void *)base_name(rel), ln_ignore_skip, ig,
+			  LN_SNAPSHOT_MAX_FILES))
+		goto done;
+	json_array_foreach(files, i, f) {
+		buf_reset(&p);
+		buf_reset(&other);
+		buf_addf(&p, "%s/%s", ig->root, json_string_value(f));
+		if (buf_read_file(&other, p.data, LN_FILE_MAX_BYTES) == 0 && other.len == mine.len &&
+		    !memcmp(other.data, mine.data, mine.len)) {
+			hit = json_string_value(f);
+			n++;
+		}
+		ln_error_clear();
+	}
+	if (n == 1)
+		*out = xstrdup(hit);
+done:
+	ln_error_clear();
+	json_decref(files);
+	buf_release(&mine);
+	buf_release(&other);
+	buf_release(&p);
 }

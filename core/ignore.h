@@ -48,6 +48,14 @@ bool ln_ignore_path(struct ln_ignore *ig, const char *rel, bool is_dir);
 /* Why `rel` is ignored: ".gitignore" or "exclude" (static), or NULL. */
 const char *ln_ignore_reason(struct ln_ignore *ig, const char *rel, bool is_dir);
 
+/* The project file an ignored file is a copy of (a CMake build copies a
+ * public header into build/include/): the one file that is not ignored,
+ * has the same base name and the same bytes (each at most
+ * LN_FILE_MAX_BYTES). *out is its workspace-relative path (malloc'd), or
+ * NULL when `rel` is not ignored or there is not exactly one such file.
+ * Walks the tree: call it only for a path ln_ignore_path accepts. */
+void ln_ignore_twin(struct ln_ignore *ig, const char *rel, char **out);
+
 /* Whether the rules come from a git work tree. */
 bool ln_ignore_has_git(const struct ln_ignore *ig);
 

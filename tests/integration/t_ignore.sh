@@ -27,6 +27,11 @@ check_json_eq "ignore: workspace diag reads no ignored file" \
 check_json_eq "ignore: no TypeScript server for CMake's compiler_depend.ts" \
 	'sorted(s["profile"] for s in b["environment"]["servers"])' '["clangd"]'
 
+# app/main.c is compiled against the copy: clangd answers there, lanser
+# names the project's header (the same bytes)
+check_rc_as "ignore: def of a type declared in the copied header" 0 "$L" --no-daemon --json def app/main.c@L5:C9
+check_json_eq "ignore: ... lands in the real header, not the ignored copy" \
+	'[[f["path"]] + f["range"][:2] for f in b["facts"]]' '[["include/vec.h",6,8]]'
 check_rc_as "ignore: rename --apply" 0 "$L" --no-daemon --json rename 'c://src/vec.c#vec_sum:name' vec_total --apply
 check_eq "ignore: rename --apply left the ignored copy alone" "1" "$(grep -c 'int vec_sum(' build/include/vec.h)"
 check_eq "ignore: rename --apply renamed the real header" "1" "$(grep -c 'int vec_total(' include/vec.h)"
