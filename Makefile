@@ -42,7 +42,7 @@ all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
 # daemon; `lanser` is the thin front end a user calls, linked with only the
-# core (not core/gitlib.c), so that a warm call through the daemon does not load libgit2,
+# core (not core/gitlib.c nor core/ignore.c), so that a warm call through the daemon does not load libgit2,
 # libcurl and their dependencies. It parses with the same command table
 # (agent/command.c, compiled again with -DLANSER_THIN), answers help itself
 # and execs lanser-engine for the rest.
@@ -51,7 +51,7 @@ lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/thin/agent/command.o $(BUILD)/agent/client.o \
 	$(BUILD)/agent/options.o $(BUILD)/agent/help.o \
-	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
+	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c core/ignore.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 

@@ -31,12 +31,13 @@
 #define MAX_LINES 100000
 #define MAX_BATCH_ARGS 64
 
-/* The commands a batch line may run: the queries of the command table. */
+/* The commands a batch line may run: the queries of the command table and
+ * locate (AGENT_CMD_BATCH). */
 static const struct agent_command *batch_command(const char *name)
 {
 	const struct agent_command *cmd = name ? agent_command_find(name) : NULL;
 
-	return cmd && (cmd->flags & AGENT_CMD_QUERY) ? cmd : NULL;
+	return cmd && (cmd->flags & (AGENT_CMD_QUERY | AGENT_CMD_BATCH)) ? cmd : NULL;
 }
 
 static int bad_command(void)
@@ -46,7 +47,7 @@ static int bad_command(void)
 	int e;
 
 	for (cmd = agent_commands; cmd->name; cmd++)
-		if (cmd->flags & AGENT_CMD_QUERY)
+		if (cmd->flags & (AGENT_CMD_QUERY | AGENT_CMD_BATCH))
 			buf_addf(&b, "%s%s", b.len ? ", " : "", cmd->name);
 	e = ln_error_set(LN_EUSAGE, "\"command\" must be one of %s", b.data);
 	buf_release(&b);
@@ -245,7 +246,7 @@ int cmd_batch(struct cli *c)
 	const char *line;
 	size_t got;
 	int k;
-	long lineno = 0, failed = 0;
+	long lineno = 0, failed = 0, nreq = 0;
 	bool use_daemon = !c->no_daemon && !daemon_disabled();
 	int error = 0;
 
@@ -288,11 +289,15 @@ int cmd_batch(struct cli *c)
 			break;
 		}
 		if (k == 1) {
+			size_t j = 0;
 			while (got > 0 && line[got - 1] == '\r')
 				got--;
-			if (got == 0)
-				continue; /* blank lines are not requests */
+			while (j < got && (line[j] == ' ' || line[j] == '\t' || line[j] == '\r'))
+				j++;
+			if (j == got)
+				continue; /* blank lines (white space only) are not requests */
 		}
+		nreq++;
 		if (lineno > MAX_LINES) {
 			error = ln_error_set(LN_EINPUT, "%s: more than %d lines", c->in_path, MAX_LINES);
 			break;
@@ -340,8 +345,8 @@ int cmd_batch(struct cli *c)
 	if (!error && ferror(in))
 		error = ln_error_set(LN_EINPUT, "%s: read error", c->in_path);
 	if (!error)
-		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", lineno,
-			lineno == 1 ? "" : "s", failed);
+		fprintf(c->err, "lanser: batch: %ld request%s, %ld failed\n", nreq,
+			nreq == 1 ? "" : "s", failed);
 done:
 	lsp_workspace_free(ws);
 	if (in && in != stdin)

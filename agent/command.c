@@ -252,7 +252,7 @@ const struct agent_command agent_commands[] = {
 	  "bundle, trace, or command and a command name", 1, 2, no_options },
 	{ "outline", CMD(cmd_outline), Q, "<file>", "symbols from tree-sitter alone (no server)",
 	  "one file", 1, 1, no_options },
-	{ "locate", CMD(cmd_locate), Q, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
+	{ "locate", CMD(cmd_locate), Q | AGENT_CMD_BATCH, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
 	  "one selector", 1, 1, locate_options },
 	{ "prepare-rename", CMD(cmd_prepare_rename), AGENT_CMD_WORKSPACE, "<selector>",
 	  "can the symbol here be renamed, and its range", "one selector", 1, 1, no_options },

@@ -81,6 +81,8 @@ enum {
 	AGENT_CMD_WRITES = 4,     /* writes the work tree or runs its code; refused while an
 				  interrupted edit cannot be undone */
 	AGENT_CMD_QUERY = 8,      /* a query: allowed in batch lines and re-run by trace replay */
+	AGENT_CMD_BATCH = 16,     /* allowed in batch lines too, but not re-run by replay: it
+				  reads the tree itself, not through recorded servers (locate) */
 };
 
 struct agent_command {

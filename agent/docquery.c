@@ -326,6 +326,34 @@ static int add_diagnostics(struct cmdctx *x, struct lsp_server_info *srv, const 
 	return 0;
 }
 
+/* Workspace diag: a file's own problem becomes a "fileError" fact (its
+ * exit code and message) and the answer goes on without its diagnostics,
+ * "complete": false. Returns 0. */
+static int file_error(struct cmdctx *x, const char *rel, int code)
+{
+	struct buf msg = BUF_INIT, root = BUF_INIT;
+	const char *m = ln_error_msg(), *hit;
+	json_t *fact;
+
+	/* no absolute workspace path in anything hashed */
+	buf_addf(&root, "%s/", x->c->root);
+	while ((hit = strstr(m, root.data)) != NULL) {
+		buf_add(&msg, m, (size_t)(hit - m));
+		m = hit + root.len;
+	}
+	buf_adds(&msg, m);
+	fact = xjson_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", "fileError", "path", rel,
+			  "provenance", "lanser", "message", xjson_string_lossy(msg.data), "code",
+			  ln_err_name(code));
+	buf_release(&msg);
+	buf_release(&root);
+
+	json_array_append_new(x->facts, fact);
+	json_object_set_new(x->bundle, "complete", json_false());
+	ln_error_clear();
+	return 0;
+}
+
 static void print_diagnostics(struct cmdctx *x)
 {
 	json_t *f;
@@ -335,6 +363,12 @@ static void print_diagnostics(struct cmdctx *x)
 	json_array_foreach(x->facts, i, f) {
 		json_t *r = json_object_get(f, "range");
 		const char *sev = json_string_value(json_object_get(f, "severity"));
+		if (!strcmp(json_string_value(json_object_get(f, "kind")), "fileError")) {
+			fprintf(x->c->out, "%s: not checked: %s\n",
+				ln_printable(json_string_value(json_object_get(f, "path"))),
+				ln_printable_text(json_string_value(json_object_get(f, "message"))));
+			continue;
+		}
 		const char *code = json_string_value(json_object_get(f, "code"));
 		fprintf(x->c->out, "%s:%lld:%lld: %s: %s%s%s%s\n",
 		       ln_printable(json_string_value(json_object_get(f, "path"))),
@@ -354,6 +388,7 @@ int cmd_diag(struct cli *c)
 	size_t i;
 	int error;
 	struct opened { struct lsp_server_info *srv; int version; } *opened = NULL;
+	bool workspace = c->argc == 0 || c->workspace;
 
 	cmdctx_begin(&x, c, "diag", CMDCTX_QUERY);
 	error = cmdctx_open_workspace(&x);
@@ -361,7 +396,7 @@ int cmd_diag(struct cli *c)
 		json_decref(files);
 		return cmdctx_abandon(&x, error);
 	}
-	if (c->argc == 0 || c->workspace) {
+	if (workspace) {
 		json_decref(files);
 		error = lsp_workspace_source_files(x.ws, &files);
 		if (error) {
@@ -394,6 +429,13 @@ int cmd_diag(struct cli *c)
 	json_array_foreach(files, i, f) {
 		error = lsp_workspace_open(x.ws, &opened[i].srv, &opened[i].version,
 					   json_string_value(f));
+		if (error && workspace && error == LN_EINPUT) {
+			/* one unusable file (too large, not UTF-8, binary) is that
+			 * file's problem, not the workspace answer's */
+			error = file_error(&x, json_string_value(f), error);
+			opened[i].srv = NULL;
+			continue;
+		}
 		if (error)
 			goto done;
 		cmdctx_note_server(&x, opened[i].srv);
@@ -401,7 +443,10 @@ int cmd_diag(struct cli *c)
 	}
 	json_array_foreach(files, i, f) {
 		json_t *diags = NULL;
-		char *uri = lsp_workspace_uri(x.ws, json_string_value(f));
+		char *uri;
+		if (!opened[i].srv)
+			continue;
+		uri = lsp_workspace_uri(x.ws, json_string_value(f));
 		error = lsp_session_wait_diagnostics(opened[i].srv->session, &diags, uri,
 						     opened[i].version, c->cfg.diagnostics_ms);
 		free(uri);
@@ -409,6 +454,8 @@ int cmd_diag(struct cli *c)
 			goto done;
 		error = add_diagnostics(&x, opened[i].srv, json_string_value(f), diags);
 		json_decref(diags);
+		if (error && workspace)
+			error = file_error(&x, json_string_value(f), error);
 		if (error)
 			goto done;
 	}

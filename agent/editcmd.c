@@ -255,6 +255,23 @@ int cmd_prepare_rename(struct cli *c)
 	return cmdctx_end(&x, error, print_prepare);
 }
 
+/* Whether `name` can be an identifier in some language lanser serves:
+ * not empty, no ASCII byte but letters, digits, '_' and '$' (TypeScript),
+ * not first a digit; other bytes (Python's non-ASCII identifiers) are left
+ * to the server. */
+static bool rename_name_ok(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+
+	if (!*p || (*p >= '0' && *p <= '9'))
+		return false;
+	for (; *p; p++)
+		if (*p < 0x80 && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				   (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
+			return false;
+	return true;
+}
+
 int cmd_rename(struct cli *c)
 {
 	struct cmdctx x;
@@ -275,8 +292,13 @@ int cmd_rename(struct cli *c)
 	if (!error) {
 		json_object_set_new(json_object_get(cmdctx_request(&x), "options"),
 				    "newName", json_string(c->argv[1]));
-		error = resolve_target(&x, &srv, &rel, &pos, NULL, c->argv[0]);
+		if (!rename_name_ok(c->argv[1]))
+			error = ln_error_set(LN_EUSAGE, "'%s' is not a valid name: an identifier is "
+					     "letters, digits and '_' (not first a digit)",
+					     ln_printable(c->argv[1]));
 	}
+	if (!error)
+		error = resolve_target(&x, &srv, &rel, &pos, NULL, c->argv[0]);
 	if (!error)
 		error = cmdctx_require_capability(&x, srv, "renameProvider", "rename");
 	if (!error)

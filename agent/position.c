@@ -5,12 +5,14 @@
 #include "agent/position.h"
 #include "core/bundle.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/path.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "selectors/resolve.h"
 #include "selectors/source.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,7 +136,7 @@ int position_user_range(json_t **out, bool *relabel, const struct ln_text *t,
 	const json_t *s = json_object_get(range, "start"), *e = json_object_get(range, "end");
 	json_t *ls = json_object_get(s, "line"), *cs = json_object_get(s, "character");
 	json_t *le = json_object_get(e, "line"), *ce = json_object_get(e, "character");
-	long sc, ec;
+	long sl, sc, el, ec;
 	int error;
 
 	*out = NULL;
@@ -149,16 +151,21 @@ int position_user_range(json_t **out, bool *relabel, const struct ln_text *t,
 		*relabel = srv != user;
 		return 0;
 	}
-	error = ln_text_convert_col(t, (int)json_integer_value(ls), (long)json_integer_value(cs),
-				    srv, user, &sc);
+	/* a position past the end of its line (a diagnostic at a missing '}')
+	 * is clamped as the LSP specification says, never a failed request */
+	sl = (long)json_integer_value(ls);
+	el = (long)json_integer_value(le);
+	sc = json_integer_value(cs) > LONG_MAX / 2 ? LONG_MAX / 2 : (long)json_integer_value(cs);
+	ec = json_integer_value(ce) > LONG_MAX / 2 ? LONG_MAX / 2 : (long)json_integer_value(ce);
+	ln_text_clamp(t, &sl, &sc, srv);
+	ln_text_clamp(t, &el, &ec, srv);
+	error = ln_text_convert_col(t, (int)sl, sc, srv, user, &sc);
 	if (!error)
-		error = ln_text_convert_col(t, (int)json_integer_value(le),
-					    (long)json_integer_value(ce), srv, user, &ec);
+		error = ln_text_convert_col(t, (int)el, ec, srv, user, &ec);
 	if (error)
 		return ln_error_set(LN_ECRASH, "server position does not fit the document: %s",
 				    ln_error_msg());
-	*out = ln_range_new((long)json_integer_value(ls) + 1, sc + 1,
-			    (long)json_integer_value(le) + 1, ec + 1);
+	*out = ln_range_new(sl + 1, sc + 1, el + 1, ec + 1);
 	return 0;
 }
 
@@ -175,6 +182,43 @@ int position_set_range(json_t *fact, const struct ln_text *t, enum ln_enc srv, e
 	if (relabel)
 		json_object_set_new(fact, "encoding", json_string(ln_enc_name(srv)));
 	return 0;
+}
+
+/* An answer in an ignored copy of a project file (build/include/x.h, which
+ * the compilation database points a server at) names the project file
+ * instead (core/ignore.h, ln_ignore_twin): same bytes, same positions. A
+ * disk probe, recorded in traces; a trace without it keeps the path. */
+static void ignored_twin(struct cmdctx *x, char **rel)
+{
+	static __thread struct ln_ignore *ig;
+	static __thread char *ig_root;
+	const char *root = lsp_workspace_root(x->ws);
+	json_t *v = NULL;
+	char *twin = NULL;
+
+	if (lsp_workspace_replaying(x->ws)) {
+		if (lsp_workspace_probe_get(x->ws, "ignoredTwin", *rel, &v) == 0 && json_is_string(v))
+			twin = xstrdup(json_string_value(v));
+		json_decref(v);
+		ln_error_clear();
+	} else {
+		if (!ig_root || strcmp(ig_root, root)) {
+			ln_ignore_free(ig);
+			free(ig_root);
+			ig = ln_ignore_new(root, NULL);
+			ig_root = xstrdup(root);
+		}
+		if (!ln_ignore_path(ig, *rel, false))
+			return;
+		ln_ignore_twin(ig, *rel, &twin);
+		v = twin ? json_string(twin) : json_null();
+		lsp_workspace_probe_put(x->ws, "ignoredTwin", *rel, v, 0);
+		json_decref(v);
+	}
+	if (twin) {
+		free(*rel);
+		*rel = twin;
+	}
 }
 
 int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, const char *uri,
@@ -205,6 +249,8 @@ int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, con
 		error = inside;
 		goto done;
 	}
+	if (inside == 1)
+		ignored_twin(x, &rel);
 	error = cmdctx_pack(&fact, LN_EINPUT, rel, "{s:s, s:s}", "kind", kind, "path", rel);
 	if (error)
 		goto done;

@@ -14,6 +14,7 @@
 #include "agent/trace_int.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/proc.h"
 #include "core/snapshot.h"
 #include "core/xalloc.h"
@@ -119,11 +120,14 @@ int trace_begin(struct cli *c, const char *command)
 		struct ln_snapshot snap;
 		struct ln_file_change *ch = NULL;
 		size_t nch = 0;
+		struct ln_ignore *ig = ln_ignore_new(c->root, NULL);
 		ln_snapshot_init(&snap, c->root);
+		ln_snapshot_set_filter(&snap, ln_ignore_skip, ig); /* as the daemon's */
 		if (ln_snapshot_scan(&snap, &ch, &nch) == 0 && ln_snapshot_digest(&snap))
 			json_object_set_new(req, "workspaceDigest", json_string(ln_snapshot_digest(&snap)));
 		ln_file_changes_free(ch, nch);
 		ln_snapshot_release(&snap);
+		ln_ignore_free(ig);
 		ln_error_clear();
 	}
 	return rwd_trace_event(t->w, "request", req);

@@ -26,6 +26,25 @@ static int get_ms(const json_t *obj, const char *section, const char *key, int d
 	return 0;
 }
 
+/* "exclude" (core/ignore.h): an array of non-empty globs. */
+static int check_exclude(const json_t *exclude, const char *origin)
+{
+	size_t i;
+	json_t *g;
+
+	if (!exclude)
+		return 0;
+	if (!json_is_array(exclude) || json_array_size(exclude) > LN_CONFIG_MAX_EXCLUDE)
+		return ln_error_set(LN_ECONFIG, "%s: \"exclude\" must be an array of at most %d "
+				    "globs", origin, LN_CONFIG_MAX_EXCLUDE);
+	json_array_foreach(exclude, i, g)
+		if (!json_is_string(g) || !json_string_length(g) || json_string_length(g) > 4096 ||
+		    strlen(json_string_value(g)) != json_string_length(g))
+			return ln_error_set(LN_ECONFIG, "%s: \"exclude\"[%zu] must be a non-empty "
+					    "glob of at most 4096 bytes", origin, i);
+	return 0;
+}
+
 static int parse(struct ln_config *cfg, const char *root, const char *text, size_t len,
 		 const char *origin)
 {
@@ -64,6 +83,8 @@ static int parse(struct ln_config *cfg, const char *root, const char *text, size
 	    (error = get_ms(t, "timeouts", "initMs", 60000, &cfg->init_ms)) ||
 	    (error = get_ms(t, "timeouts", "indexMs", 120000, &cfg->index_ms)) ||
 	    (error = get_ms(t, "timeouts", "diagnosticsMs", 60000, &cfg->diagnostics_ms)))
+		goto done;
+	if ((error = check_exclude(json_object_get(cfg->json, "exclude"), origin)))
 		goto done;
 	t = json_object_get(cfg->json, "daemon");
 	if (t && !json_is_object(t)) {

@@ -5,6 +5,9 @@
  *   "servers":  { NAME: PROFILE, ... }   language-server profiles (lsp/profile.h)
  *   "timeouts": { "requestMs": N, "initMs": N, "indexMs": N, "diagnosticsMs": N }
  *   "daemon":   { "idleMs": N }   the warm daemon stops after this long unused
+ *   "exclude":  [ GLOB, ... ]     files that are not project files, on top of
+ *               .gitignore (core/ignore.h); at most LN_CONFIG_MAX_EXCLUDE
+ *               non-empty globs of at most 4096 bytes; kept untrusted too
  * Unknown members are kept (later features read them) but do not fail.
  *
  * The config digest ("sha256:...") is the SHA-256 of the RFC 8785 canonical
@@ -28,6 +31,7 @@
 
 #define LN_CONFIG_FILE ".lanser.json"
 #define LN_CONFIG_MAX_BYTES (1 << 20)
+#define LN_CONFIG_MAX_EXCLUDE 256
 
 struct ln_config {
 	json_t *json;           /* the whole file ({} when absent); owned */

@@ -213,7 +213,22 @@ int ln_path_resolve_in_root(char **out_rel, char **out_abs, const char *root, co
 			goto done;
 		joined = join(cwdc, user_path);
 	}
-	if ((error = canonicalize(&abs, joined, user_path)) < 0) {
+	error = canonicalize(&abs, joined, user_path);
+	if (error == LN_ENOTFOUND && user_path[0] != '/' && cwdc && strcmp(cwdc, rootc)) {
+		/* Run from a subfolder, lanser prints workspace-relative paths:
+		 * one of them given back as printed names the file from the root
+		 * (a path that exists from the current folder wins). */
+		char *from_root = join(rootc, user_path), *lex = normalize(from_root);
+		char *lrel = rel_under(rootc, lex);
+		if (lrel && canonicalize(&abs, from_root, user_path) == 0) {
+			ln_error_clear();
+			error = 0;
+		}
+		free(from_root);
+		free(lex);
+		free(lrel);
+	}
+	if (error < 0) {
 		/* A missing file outside the workspace is refused as outside,
 		 * so the exit code never tells which outside files exist. */
 		char *lex = normalize(joined);

@@ -69,6 +69,13 @@ static void unwatch(struct ln_snapshot *s)
 	s->ifd = -1;
 }
 
+void ln_snapshot_set_filter(struct ln_snapshot *s, ln_skip_fn skip, void *ctx)
+{
+	s->skip = skip;
+	s->skip_ctx = ctx;
+	s->full = true;
+}
+
 int ln_snapshot_watch(struct ln_snapshot *s)
 {
 	if (s->ifd >= 0)
@@ -203,7 +210,8 @@ static void walk(struct ln_snapshot *s, struct scan *sc, const char *root, const
 			if (skipped_dir(e->d_name))
 				continue;
 			buf_addf(&sub, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-			walk(s, sc, root, sub.data, depth + 1);
+			if (!s->skip || !s->skip(s->skip_ctx, sub.data, true))
+				walk(s, sc, root, sub.data, depth + 1);
 			buf_release(&sub);
 		} else if (S_ISREG(st.st_mode)) {
 			struct ln_snapshot_entry *en;
@@ -214,6 +222,10 @@ static void walk(struct ln_snapshot *s, struct scan *sc, const char *root, const
 			}
 			struct buf p = BUF_INIT;
 			buf_addf(&p, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+			if (s->skip && s->skip(s->skip_ctx, p.data, false)) {
+				buf_release(&p);
+				continue;
+			}
 			en = add_entry(sc, buf_detach(&p, NULL), &st);
 			if (!en)
 				break;
@@ -321,10 +333,14 @@ static int from_events(struct ln_snapshot *s, struct scan *sc)
 				result = -1;
 				continue;
 			}
-			dirty = xrealloc(dirty, (ndirty + 1) * sizeof *dirty);
 			{
 				struct buf b = BUF_INIT;
 				buf_addf(&b, "%s%s%s", rel, *rel ? "/" : "", ev->name);
+				if (s->skip && s->skip(s->skip_ctx, b.data, false)) {
+					buf_release(&b);
+					continue;
+				}
+				dirty = xrealloc(dirty, (ndirty + 1) * sizeof *dirty);
 				dirty[ndirty++] = buf_detach(&b, NULL);
 			}
 			result = 1;
@@ -513,6 +529,8 @@ struct listing {
 	json_t *out;
 	bool (*keep)(const char *rel, void *ctx);
 	void *ctx;
+	ln_skip_fn skip;
+	void *skip_ctx;
 	size_t max;
 };
 
@@ -540,6 +558,9 @@ static int list_dir(struct listing *l, const char *root, const char *rel, int de
 		buf_addf(&abs, "%s/%s", root, child.data);
 		if (lstat(abs.data, &st) < 0)
 			continue;
+		if ((S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) && l->skip &&
+		    l->skip(l->skip_ctx, child.data, S_ISDIR(st.st_mode)))
+			continue;
 		if (S_ISDIR(st.st_mode))
 			error = list_dir(l, root, child.data, depth + 1);
 		else if (S_ISREG(st.st_mode) && (!l->keep || l->keep(child.data, l->ctx))) {
@@ -563,9 +584,9 @@ static int cmp_json_path(const void *a, const void *b)
 }
 
 int ln_tree_files(json_t **out, const char *root, bool (*keep)(const char *rel, void *ctx),
-		  void *ctx, size_t max)
+		  void *ctx, ln_skip_fn skip, void *skip_ctx, size_t max)
 {
-	struct listing l = { json_array(), keep, ctx, max };
+	struct listing l = { json_array(), keep, ctx, skip, skip_ctx, max };
 	json_t **v;
 	size_t n, i;
 	int error;

@@ -4,7 +4,8 @@
  *
  * A snapshot lists the workspace's regular files (workspace-relative
  * paths, sorted; hidden directories, node_modules and __pycache__ are
- * skipped, symbolic links are not followed) with each file's SHA-256. A
+ * skipped, symbolic links are not followed, and what the filter leaves out,
+ * ln_snapshot_set_filter, is not listed) with each file's SHA-256. A
  * rescan stats every file and re-hashes only those whose stat signature
  * (device, inode, size, mtime, ctime) changed, or whose mtime is so recent
  * that a second write in the same timestamp tick could hide behind it (the
@@ -47,6 +48,11 @@ struct ln_file_change {
 struct ln_snapshot_entry;
 struct ln_snapshot_watch;
 
+/* Leaves a path out of a scan or listing when it returns true: `rel` is
+ * workspace-relative, a folder (not entered) when is_dir. ln_ignore_skip
+ * (core/ignore.h: .gitignore and "exclude") is the one lanser uses. */
+typedef bool (*ln_skip_fn)(void *ctx, const char *rel, bool is_dir);
+
 struct ln_snapshot {
 	char *root;
 	struct ln_snapshot_entry *v;
@@ -58,10 +64,16 @@ struct ln_snapshot {
 	bool scanned;               /* at least one scan done */
 	bool truncated;             /* the last scan hit a bound */
 	char digest[72];            /* "sha256:<hex>", or "" when truncated */
+	ln_skip_fn skip;            /* may be NULL */
+	void *skip_ctx;
 };
 
 void ln_snapshot_init(struct ln_snapshot *s, const char *root);
 void ln_snapshot_release(struct ln_snapshot *s);
+
+/* Leaves out what `skip` accepts from every later scan (set it before the
+ * first one); ctx is borrowed and must outlive the snapshot. */
+void ln_snapshot_set_filter(struct ln_snapshot *s, ln_skip_fn skip, void *ctx);
 
 /* Turns on inotify watching (before the first scan). Returns 0, or -1 when
  * inotify is unavailable (scans then walk the tree every time). */
@@ -88,12 +100,12 @@ const char *ln_snapshot_file_hash(const struct ln_snapshot *s, const char *path)
 
 void ln_file_changes_free(struct ln_file_change *v, size_t n);
 
-/* Lists the workspace's regular files that `keep` accepts (NULL: all), by
- * the snapshot's rules (hidden entries, node_modules and __pycache__
- * skipped, symlinks not followed, 32 levels), sorted bytewise, as a JSON
- * array of relative paths; no hashing. LN_EINPUT when more than `max`
- * files are kept ("..., name the files"). */
+/* Lists the workspace's regular files that `keep` accepts (NULL: all) and
+ * `skip` (NULL: none) does not leave out, by the snapshot's rules (hidden
+ * entries, node_modules and __pycache__ skipped, symlinks not followed, 32
+ * levels), sorted bytewise, as a JSON array of relative paths; no hashing.
+ * LN_EINPUT when more than `max` files are kept ("..., name the files"). */
 int ln_tree_files(json_t **out, const char *root, bool (*keep)(const char *rel, void *ctx),
-		  void *ctx, size_t max);
+		  void *ctx, ln_skip_fn skip, void *skip_ctx, size_t max);
 
 #endif

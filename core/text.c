@@ -387,6 +387,41 @@ int ln_text_convert_col(const struct ln_text *t, int line0, long col, enum ln_en
 	return ln_text_from_byte(t, line0, b, to, out);
 }
 
+bool ln_text_clamp(const struct ln_text *t, long *line0, long *col, enum ln_enc enc)
+{
+	long l = *line0, c = *col, u = 0;
+	const char *p;
+	size_t n = 0, i = 0;
+
+	if (l < 0)
+		l = 0;
+	if (c < 0)
+		c = 0;
+	if (l >= t->nlines) {
+		l = t->nlines - 1;
+		c = LONG_MAX;
+	}
+	p = ln_text_line(t, (int)l, &n);
+	if (!p)
+		n = 0;
+	/* walk whole characters up to the column: past the end stops at the
+	 * end, inside a character stops at its start */
+	while (i < n) {
+		size_t clen = char_len((unsigned char)p[i]);
+		long cu = enc == LN_ENC_UTF8 ? (long)clen : char_units(clen, enc);
+		if (u + cu > c)
+			break;
+		u += cu;
+		i += clen;
+	}
+	c = u;
+	if (l == *line0 && c == *col)
+		return false;
+	*line0 = l;
+	*col = c;
+	return true;
+}
+
 size_t ln_text_offset(const struct ln_text *t, int line0, size_t byte_in_line)
 {
 	size_t n;

@@ -132,6 +132,18 @@ int ln_text_convert_col(const struct ln_text *t, int line0, long col, enum ln_en
 			enum ln_enc to, long *out);
 
 /*
+ * Clamps a position a server sent, as the LSP specification says
+ * ("if the character value is greater than the line length it defaults
+ * back to the line length"): a column past the end of line `*line0` becomes
+ * the line's length; a line past the end of the document becomes the end of
+ * the last line; a negative line or column becomes 0; a column inside a
+ * character (a UTF-8 column within a multibyte sequence, a UTF-16 column
+ * between the halves of a surrogate pair) moves back to its start. Returns
+ * whether anything changed. Never fails.
+ */
+bool ln_text_clamp(const struct ln_text *t, long *line0, long *col, enum ln_enc enc);
+
+/*
  * Absolute byte offset of (line0, byte_in_line) in the document. Returns
  * (size_t)-1 when the line does not exist or byte_in_line is past the end
  * of the line's content; does not check for splitting a character.

@@ -24,42 +24,51 @@
 #include <unistd.h>
 
 /* The compilation database of the workspace (untracked, generated: it is
- * not in a worktree) rewritten for the worktree's path. */
+ * not in a worktree; lsp_cdb_find, the lookup queries use) copied to the
+ * same place in the worktree, its paths rewritten for the worktree's. */
 static void copy_cdb(struct eng *e)
 {
-	static const char *const names[] = { "compile_commands.json", "compile_flags.txt" };
-	const char *root = e->s->root;
-	size_t i;
+	const char *root = e->s->root, *name = lsp_cdb_find(root), *p, *hit, *slash;
+	struct buf src = BUF_INIT, dst = BUF_INIT, out = BUF_INIT;
+	size_t rl = strlen(root);
+	FILE *f;
 
-	for (i = 0; i < 2; i++) {
-		struct buf src = BUF_INIT, dst = BUF_INIT, out = BUF_INIT;
-		const char *p, *hit;
-		size_t rl = strlen(root);
-		FILE *f;
-		buf_addf(&src, "%s/%s", root, names[i]);
-		buf_addf(&dst, "%s/%s", e->wt, names[i]);
-		if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, LN_FILE_MAX_BYTES)) {
-			ln_error_clear();
-			goto next;
-		}
-		f = fopen(dst.data, "w");
-		if (f) {
-			for (p = out.data; (hit = strstr(p, root)); p = hit + rl) {
-				/* only whole path prefixes */
-				fwrite(p, 1, (size_t)(hit - p), f);
-				if (hit[rl] == '/' || hit[rl] == '"' || hit[rl] == '\0')
-					fputs(e->wt, f);
-				else
-					fwrite(hit, 1, rl, f);
-			}
-			fputs(p, f);
-			fclose(f);
-		}
-next:
-		buf_release(&src);
-		buf_release(&dst);
-		buf_release(&out);
+	if (!name)
+		return;
+	buf_addf(&src, "%s/%s", root, name);
+	buf_addf(&dst, "%s/%s", e->wt, name);
+	if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, LN_FILE_MAX_BYTES)) {
+		ln_error_clear();
+		goto done;
 	}
+	slash = strrchr(name, '/');
+	if (slash) {
+		/* build/: one level (LSP_CDB_PLACES) */
+		struct buf dir = BUF_INIT;
+		buf_addf(&dir, "%s/%.*s", e->wt, (int)(slash - name), name);
+		if (mkdir(dir.data, 0777) < 0 && errno != EEXIST) {
+			buf_release(&dir);
+			goto done;
+		}
+		buf_release(&dir);
+	}
+	f = fopen(dst.data, "w");
+	if (f) {
+		for (p = out.data; (hit = strstr(p, root)); p = hit + rl) {
+			/* only whole path prefixes */
+			fwrite(p, 1, (size_t)(hit - p), f);
+			if (hit[rl] == '/' || hit[rl] == '"' || hit[rl] == '\0')
+				fputs(e->wt, f);
+			else
+				fwrite(hit, 1, rl, f);
+		}
+		fputs(p, f);
+		fclose(f);
+	}
+done:
+	buf_release(&src);
+	buf_release(&dst);
+	buf_release(&out);
 }
 
 /* Language servers read the candidate's text: what it makes them read
@@ -102,8 +111,8 @@ static int box_server(void *ctx, const char *const *argv, char ***out)
 static void clangd_command(struct eng *e)
 {
 	json_t *clangd = json_object_get(e->servers_cfg, "clangd");
-	struct buf cdb = BUF_INIT, arg = BUF_INIT;
-	struct stat st;
+	struct buf arg = BUF_INIT;
+	char *dir;
 
 	if (!clangd) {
 		clangd = json_object();
@@ -113,14 +122,13 @@ static void clangd_command(struct eng *e)
 		return;
 	/* the built-in profile's guards too (lsp/profile.c): no .clangd or
 	 * user config, the worktree's own compilation database, no cap */
-	buf_addf(&cdb, "%s/build/compile_commands.json", e->wt);
-	buf_addf(&arg, "--compile-commands-dir=%s%s", e->wt,
-		 stat(cdb.data, &st) == 0 && S_ISREG(st.st_mode) ? "/build" : "");
+	dir = lsp_cdb_dir(e->wt);
+	buf_addf(&arg, "--compile-commands-dir=%s%s%s", e->wt, *dir ? "/" : "", dir);
+	free(dir);
 	json_object_set_new(clangd, "command", xjson_pack("[s, s, s, s, s, s, s, s]", "clangd",
 		"--background-index", "--log=error", "--pch-storage=memory",
 		"--use-dirty-headers", "--enable-config=false", "--limit-references=0",
 		arg.data));
-	buf_release(&cdb);
 	buf_release(&arg);
 }
 

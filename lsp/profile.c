@@ -97,6 +97,31 @@ static struct lsp_profile *add_profile(struct lsp_profiles *ps, const char *name
 	return p;
 }
 
+const char *lsp_cdb_find(const char *root)
+{
+	static const char *const places[] = { LSP_CDB_PLACES };
+	struct buf b = BUF_INIT;
+	const char *found = NULL;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof places / sizeof places[0] && !found; i++) {
+		buf_reset(&b);
+		buf_addf(&b, "%s/%s", root, places[i]);
+		if (stat(b.data, &st) == 0 && S_ISREG(st.st_mode))
+			found = places[i];
+	}
+	buf_release(&b);
+	return found;
+}
+
+char *lsp_cdb_dir(const char *root)
+{
+	const char *f = lsp_cdb_find(root), *slash = f ? strrchr(f, '/') : NULL;
+
+	return slash ? xstrndup(f, (size_t)(slash - f)) : xstrdup("");
+}
+
 static void builtins(struct lsp_profiles *ps, const char *root)
 {
 	static const char *const clangd_argv[] = { "clangd", "--background-index", "--log=error",
@@ -118,15 +143,12 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 		 * database of the workspace itself (build/ when it holds one,
 		 * else the root, which clangd then searches alone: never the
 		 * ancestors). References are not capped (its default is 1,000). */
-		struct buf arg = BUF_INIT, cdb = BUF_INIT;
-		struct stat st;
+		struct buf arg = BUF_INIT;
+		char *dir = lsp_cdb_dir(root);
 		const char *extra[4];
 		size_t n = 0, k;
-		buf_addf(&cdb, "%s/build/compile_commands.json", root);
-		if (stat(cdb.data, &st) == 0 && S_ISREG(st.st_mode))
-			buf_addf(&arg, "--compile-commands-dir=%s/build", root);
-		else
-			buf_addf(&arg, "--compile-commands-dir=%s", root);
+		buf_addf(&arg, "--compile-commands-dir=%s%s%s", root, *dir ? "/" : "", dir);
+		free(dir);
 		extra[0] = "--enable-config=false";
 		extra[1] = "--limit-references=0";
 		extra[2] = arg.data;
@@ -138,7 +160,6 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 			p->argv[n + k] = xstrdup(extra[k]);
 		p->argv[n + k] = NULL;
 		buf_release(&arg);
-		buf_release(&cdb);
 	}
 	p->version_argv = strv_new(clangd_ver);
 	add_type(p, "*.c", "c");
@@ -472,8 +493,20 @@ static int resolve_cmd(char **out, const char *cmd, const char *profile)
 			goto done;
 		}
 	}
-	error = ln_error_set(LN_ENOSERVER,
-		"%s: '%s' is not installed (run 'make deps', or see 'lanser doctor')", profile, cmd);
+	/* advice that leads somewhere: 'make deps' installs clangd (Debian
+	 * packages) and the pinned npm servers, not pylsp nor a server of the
+	 * configuration */
+	if (!strcmp(profile, "pylsp"))
+		error = ln_error_set(LN_ENOSERVER, "%s: '%s' is not installed ('make deps' does "
+				     "not install it: pip install python-lsp-server, or use the "
+				     "built-in pyright)", profile, cmd);
+	else if (!strcmp(profile, "clangd") || !strcmp(profile, "pyright") ||
+		 !strcmp(profile, "typescript"))
+		error = ln_error_set(LN_ENOSERVER, "%s: '%s' is not installed (run 'make deps' "
+				     "in the lanser checkout)", profile, cmd);
+	else
+		error = ln_error_set(LN_ENOSERVER, "%s: '%s' is not installed (install it, or fix "
+				     "servers.%s.command in .lanser.json)", profile, cmd, profile);
 done:
 	buf_release(&b);
 	free(self);

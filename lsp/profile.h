@@ -20,8 +20,8 @@
  * (core/trust.h): an untrusted one has no command, versionCommand,
  * initializationOptions or settings. Whatever the configuration, clangd
  * gets --enable-config=false, --limit-references=0 and
- * --compile-commands-dir=<root>/build or <root> (unless a trusted command
- * replaces its argv), and typescript gets initializationOptions.tsserver.path
+ * --compile-commands-dir=<the folder of lsp_cdb_find> (unless a trusted
+ * command replaces its argv), and typescript gets initializationOptions.tsserver.path
  * = lanser's pinned tsserver.js (kept when a trusted initializationOptions
  * names none); lsp_profile_resolve refuses (LN_ENOSERVER) a tsserver.path
  * that is not a file, as the server would then search node_modules.
@@ -39,9 +39,8 @@
  * progress is active), "none". Optional "indexProgress" (token or title of
  * the indexing progress) and "readyLog" (text of the log line) refine
  * "index". An index that needs a compilation database (clangd) is only
- * waited for when one exists (compile_commands.json or compile_flags.txt at
- * the root or in build/); without one the answer is marked incomplete at
- * once instead of after a timeout.
+ * waited for when one exists (lsp_cdb_find); without one the answer is
+ * marked incomplete at once instead of after a timeout.
  */
 #ifndef LANSER_LSP_PROFILE_H
 #define LANSER_LSP_PROFILE_H
@@ -103,6 +102,20 @@ int lsp_profile_version(char **out, const struct lsp_profile *p);
 /* A copy of `argv` (NULL-terminated) whose argv[0] is `exe`; the array is
  * malloc'd, the strings are borrowed. */
 const char **lsp_argv_with_exe(char *const *argv, const char *exe);
+
+/* The workspace's compilation database, the one lookup every command uses
+ * (queries, the eval engine's base worktree, doctor; docs/compile-db.md):
+ * the first regular file of LSP_CDB_PLACES below `root`, as a static
+ * workspace-relative path ("build/compile_commands.json"), or NULL. clangd
+ * gets --compile-commands-dir=<root>/<its folder> (<root> when none). */
+#define LSP_CDB_PLACES "build/compile_commands.json", "compile_commands.json", \
+	"builddir/compile_commands.json", "out/compile_commands.json", \
+	"cmake-build-debug/compile_commands.json", "cmake-build-release/compile_commands.json", \
+	"compile_flags.txt"
+const char *lsp_cdb_find(const char *root);
+/* The folder of lsp_cdb_find's answer: "" (the root) or e.g. "build"
+ * (malloc'd); "" when there is none. */
+char *lsp_cdb_dir(const char *root);
 
 /* Directory holding the running lanser binary (malloc'd). */
 char *lsp_self_dir(void);

@@ -7,6 +7,7 @@
 #include "lsp/workspace.h"
 #include "lsp/workspace_impl.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/path.h"
 #include "core/snapshot.h"
 #include "core/proc.h"
@@ -41,6 +42,10 @@ int lsp_workspace_new(struct lsp_workspace **out, const struct lsp_workspace_opt
 		ws->replaying = true;
 	}
 	ln_snapshot_init(&ws->snap, o->root);
+	if (!ws->replaying) {
+		ws->ignore = ln_ignore_new(o->root, NULL);
+		ln_snapshot_set_filter(&ws->snap, ln_ignore_skip, ws->ignore);
+	}
 	if (ws->track_files)
 		ln_snapshot_watch(&ws->snap); /* else: a stat walk per refresh */
 	error = lsp_profiles_load(&ws->profiles, o->servers, o->root);
@@ -76,6 +81,7 @@ void lsp_workspace_free(struct lsp_workspace *ws)
 	free(ws->texts);
 	lsp_profiles_release(&ws->profiles);
 	ln_snapshot_release(&ws->snap);
+	ln_ignore_free(ws->ignore);
 	free(ws->root);
 	free(ws);
 }
@@ -334,19 +340,7 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 
 static bool has_cdb(const char *root)
 {
-	static const char *const names[] = { "compile_commands.json", "compile_flags.txt",
-					     "build/compile_commands.json" };
-	struct buf b = BUF_INIT;
-	bool found = false;
-	size_t i;
-
-	for (i = 0; i < sizeof names / sizeof names[0] && !found; i++) {
-		buf_reset(&b);
-		buf_addf(&b, "%s/%s", root, names[i]);
-		found = access(b.data, F_OK) == 0;
-	}
-	buf_release(&b);
-	return found;
+	return lsp_cdb_find(root) != NULL; /* the one lookup, lsp/profile.h */
 }
 
 /* Whether the server's answers are complete now (see profile.h). */
@@ -461,7 +455,8 @@ static int list_source_files(struct lsp_workspace *ws, json_t **out)
 	size_t i, n;
 
 	if (!ws->track_files || !ws->snap.scanned)
-		return ln_tree_files(out, ws->root, served, &ws->profiles, LSP_MAX_WORKSPACE_FILES);
+		return ln_tree_files(out, ws->root, served, &ws->profiles, ln_ignore_skip, ws->ignore,
+				     LSP_MAX_WORKSPACE_FILES);
 	*out = NULL;
 	arr = json_array();
 	n = ln_snapshot_count(&ws->snap);

@@ -51,6 +51,8 @@ struct server_slot {
 	bool traced;                   /* its state was recorded in this request */
 };
 
+struct ln_ignore;
+
 struct lsp_workspace {
 	char *root;
 	struct lsp_profiles profiles;
@@ -63,6 +65,7 @@ struct lsp_workspace {
 	void *record_ctx;
 	bool restart, track_files;
 	struct ln_snapshot snap;
+	struct ln_ignore *ignore;   /* .gitignore and "exclude" (NULL in replay) */
 	unsigned long generation, crashes;
 	struct lsp_recorder rec;       /* valid while `recording` */
 	bool recording, cdb_recorded;

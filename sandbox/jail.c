@@ -5,6 +5,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/path.h"
 #include "core/xalloc.h"
 
@@ -121,6 +122,11 @@ int sbx_jail_init(struct sbx_jail *j, const char *root)
 		goto done;
 	}
 	j->trusted = cfg.trusted;
+	{
+		json_t *none = json_array(), *ex = json_object_get(cfg.json, "exclude");
+		j->ignore = ln_ignore_new(root, ex ? ex : none);
+		json_decref(none);
+	}
 	j->allow = patterns(jail, "allow", &error);
 	if (!error)
 		j->deny = patterns(jail, "deny", &error);
@@ -132,6 +138,7 @@ done:
 void sbx_jail_release(struct sbx_jail *j)
 {
 	free(j->root);
+	ln_ignore_free(j->ignore);
 	json_decref(j->allow);
 	json_decref(j->deny);
 	memset(j, 0, sizeof *j);
@@ -195,6 +202,11 @@ const char *sbx_jail_protected(const char *rel)
 	return NULL;
 }
 
+const char *sbx_jail_ignored(const struct sbx_jail *j, const char *rel)
+{
+	return ln_ignore_reason(j->ignore, rel, false);
+}
+
 int sbx_jail_check(const struct sbx_jail *j, const char *rel)
 {
 	struct buf b = BUF_INIT;
@@ -220,6 +232,11 @@ int sbx_jail_check(const struct sbx_jail *j, const char *rel)
 		return refuse(LN_EPERM, rel, "denied by jail.deny in .lanser.json");
 	if (j->allow && json_array_size(j->allow) && !matches(j->allow, rel))
 		return refuse(LN_EPERM, rel, "not matched by jail.allow in .lanser.json");
+	why = sbx_jail_ignored(j, rel);
+	if (why)
+		return refuse(LN_EPERM, rel, !strcmp(why, "exclude")
+			      ? "left out by \"exclude\" in .lanser.json: not a project file"
+			      : "ignored by git (.gitignore or .git/info/exclude): not a project file");
 	/* Every existing component, the file included, must be what it seems. */
 	buf_adds(&b, j->root);
 	for (comp = rel; comp; ) {

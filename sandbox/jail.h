@@ -14,6 +14,9 @@
  *     "deny": [...]} glob patterns (fnmatch, '*' also matches '/'; a
  *     pattern naming a folder covers everything below it); deny wins, and a
  *     non-empty allow list must match;
+ *   - ignored files (core/ignore.h: .gitignore, .git/info/exclude and the
+ *     configuration's "exclude"): a build tree's copy of a header is no
+ *     project file, and `git checkout .` could not undo a write to it;
  *   - against the filesystem: no existing component on the way (the
  *     directories and the file itself) may be a symlink, and no directory
  *     may be anything but a directory.
@@ -32,12 +35,14 @@
 #include <jansson.h>
 
 struct buf;
+struct ln_ignore;
 
 struct sbx_jail {
 	char *root;          /* canonical workspace root */
 	json_t *allow, *deny;   /* arrays of patterns (owned; may be NULL) */
 	bool trusted;        /* the configuration is trusted: jail.allow may re-open
 				protected paths */
+	struct ln_ignore *ignore;   /* .gitignore and "exclude" (owned) */
 };
 
 /* Loads the jail of `root` from its .lanser.json ("jail" member).
@@ -47,6 +52,11 @@ void sbx_jail_release(struct sbx_jail *j);
 
 /* Checks one workspace-relative path (see the top of this file). */
 int sbx_jail_check(const struct sbx_jail *j, const char *rel);
+
+/* Why `rel` is ignored (".gitignore" or "exclude", static), or NULL.
+ * A WorkspaceEdit (rename) leaves an ignored file out instead of failing
+ * (sandbox/wsedit.c); a patch touching one is refused (LN_EPERM). */
+const char *sbx_jail_ignored(const struct sbx_jail *j, const char *rel);
 
 /* Why `rel` is protected (a static string), or NULL: a file named
  * .lanser.json, .clangd, compile_commands.json, compile_flags.txt or

@@ -517,6 +517,14 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 		git_index_entry ie;
 		buf_reset(&full);
 		buf_addf(&full, "%s%s%s", t->prefix, *t->prefix ? "/" : "", t->v[i].path);
+		{
+			/* never commit a file git ignores and HEAD does not hold
+			 * (core/ignore.h; the jail keeps edits off them already) */
+			int ignored = 0;
+			if (!git_index_get_bypath(mem, full.data, 0) &&
+			    git_ignore_path_is_ignored(&ignored, repo, full.data) == 0 && ignored)
+				continue;
+		}
 		if (!t->v[i].new_exists) {
 			git_index_remove(mem, full.data, 0);
 			git_index_remove(idx, full.data, 0);

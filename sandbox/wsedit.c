@@ -217,6 +217,9 @@ static int apply_op(struct vtree *t, const json_t *op, enum ln_enc enc)
 	if (!kind) {  /* TextDocumentEdit */
 		const json_t *td = json_object_get(op, "textDocument");
 		error = uri_rel(&rel, t->root, json_string_value(json_object_get(td, "uri")));
+		/* an ignored file (a build tree's copy) is left as it is */
+		if (!error && sbx_jail_ignored(t->jail, rel))
+			goto done;
 		if (!error)
 			error = vfile_get(t, &f, rel);
 		if (!error)
@@ -288,6 +291,7 @@ static int apply_op(struct vtree *t, const json_t *op, enum ln_enc enc)
 	} else {
 		error = ln_error_set(LN_ECRASH, "unknown file operation '%s' in the edit", kind);
 	}
+done:
 	free(rel);
 	free(rel2);
 	return error;

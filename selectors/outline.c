@@ -206,6 +206,68 @@ static void c_declarators(struct walker *w, TSNode node, const char *member_kind
 	}
 }
 
+/* A struct, union or enum with a body and no tag. */
+static bool anonymous_body(TSNode type)
+{
+	return (is(type, "struct_specifier") || is(type, "union_specifier") ||
+		is(type, "enum_specifier")) && ts_node_is_null(field(type, "name")) &&
+	       !ts_node_is_null(field(type, "body"));
+}
+
+/* typedef struct { int x; } point;  the members are point.x (the only name
+ * the type has), so c://#point.x selects them. */
+static void typedef_of_anonymous(struct walker *w, TSNode node, TSNode type)
+{
+	uint32_t i, n = ts_node_named_child_count(node);
+	struct sel_symbol *first = NULL;
+
+	for (i = 0; i < n && !w->error; i++) {
+		const char *fname = ts_node_field_name_for_named_child(node, i);
+		struct sel_symbol *s;
+		if (!fname || strcmp(fname, "declarator"))
+			continue;
+		s = add(w, node, declarator_name(ts_node_named_child(node, i)), "typedef", true);
+		c_doc(w, s, node);
+		if (s && !first) {
+			set_body(s, field(type, "body"));
+			first = s;
+		}
+	}
+	if (first && w->depth < SEL_OUTLINE_MAX_DEPTH) {
+		/* add() may move the array: the chain keeps the name string,
+		 * which stays put */
+		w->chain[w->depth++] = first->name;
+		walk_children(w, field(type, "body"), false);
+		w->depth--;
+	} else {
+		walk_children(w, field(type, "body"), false);
+	}
+}
+
+/* A declaration that ends in an attribute macro (void die(const char *fmt,
+ * ...) PRINTF_LIKE(1, 2);) is no declaration to the grammar, which knows
+ * nothing of the macro: an ERROR node with a type and a function
+ * declarator. The declarator still names a function declared there. */
+static void error_declarations(struct walker *w, TSNode node)
+{
+	uint32_t i, n = ts_node_named_child_count(node);
+
+	bool typed = false;
+
+	for (i = 0; i < n && !w->error; i++) {
+		TSNode ch = ts_node_named_child(node, i);
+		const char *t = ts_node_type(ch);
+		size_t len = strlen(t);
+		if (!strcmp(t, "type_identifier") || !strcmp(t, "primitive_type") ||
+		    (len > 10 && !strcmp(t + len - 10, "_specifier")))
+			typed = true;
+		else if (typed && is(ch, "function_declarator"))
+			c_doc(w, add(w, node, declarator_name(ch), "function", false), node);
+		else if (!is(ch, "type_qualifier") && !is(ch, "storage_class_specifier"))
+			typed = false;
+	}
+}
+
 static void walk_c(struct walker *w, TSNode node)
 {
 	const char *t = ts_node_type(node);
@@ -254,6 +316,10 @@ static void walk_c(struct walker *w, TSNode node)
 	if (!strcmp(t, "type_definition")) {
 		TSNode type = field(node, "type");
 		uint32_t i, n = ts_node_named_child_count(node);
+		if (anonymous_body(type)) {
+			typedef_of_anonymous(w, node, type);
+			return;
+		}
 		if (!ts_node_is_null(type))
 			walk(w, type, false);
 		for (i = 0; i < n; i++) {
@@ -268,6 +334,8 @@ static void walk_c(struct walker *w, TSNode node)
 		add(w, node, field(node, "name"), "macro", true);
 		return;
 	}
+	if (!strcmp(t, "ERROR"))
+		error_declarations(w, node);
 	if (!strcmp(t, "translation_unit") || !strcmp(t, "preproc_if") ||
 	    !strcmp(t, "preproc_ifdef") || !strcmp(t, "preproc_else") ||
 	    !strcmp(t, "preproc_elif") || !strcmp(t, "linkage_specification") ||

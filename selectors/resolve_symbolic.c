@@ -239,6 +239,16 @@ int sel_resolve_symbolic(struct sel_resolution *r, const struct sel *sel,
 			r->v[0].s_ast = 1.0;
 		}
 	}
+	if (r->n == 1 && !sel->overload) {
+		/* The only symbol of that name where the selector looks (py://#scaled
+		 * for Circle.scaled, unique in the project): nothing else can be
+		 * meant, so no ambiguity however partial the qualname was. Only a
+		 * score that would fall below tau changes. */
+		struct sel_cand *c = &r->v[0];
+		if (SEL_W_AST * c->s_ast + SEL_W_MODULE * c->s_module + SEL_W_TOKEN * c->j_token +
+			    SEL_W_PROX * c->s_prox < SEL_TAU)
+			c->s_ast = 1.0;
+	}
 	if (!what.len) {
 		if (missing_role && !r->n)
 			buf_addf(&what, "%s: the symbol has no %s", sel->text, sel_role_name(sel->role));

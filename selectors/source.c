@@ -4,6 +4,7 @@
 #include "selectors/source.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/ignore.h"
 #include "core/snapshot.h"
 #include "core/hash.h"
 #include "core/path.h"
@@ -127,7 +128,13 @@ static bool has_grammar(const char *rel, void *ctx)
 
 int sel_workspace_files(json_t **out, const char *root)
 {
-	return ln_tree_files(out, root, has_grammar, NULL, SEL_MAX_FILES);
+	/* files .gitignore or "exclude" leave out are no candidates: a build
+	 * tree's copy of a header must not make a selector ambiguous */
+	struct ln_ignore *ig = ln_ignore_new(root, NULL);
+	int error = ln_tree_files(out, root, has_grammar, NULL, ln_ignore_skip, ig, SEL_MAX_FILES);
+
+	ln_ignore_free(ig);
+	return error;
 }
 
 static int files_cb(void *ctx, json_t **out)

@@ -122,3 +122,34 @@ rm -f "$ws/notes.txt"
 
 # The good query still works after all of that.
 check_rc_as "badinput a valid query in the same workspace still answers" 0 "$L" def src/main.c@L14:C2
+
+# ---- workspace diag: one file's problem is that file's (issue 12, items 8
+# and 9). tests/fixtures/cfiles: a Latin-1 file, a file missing its last
+# '}' (no newline at the end), a clean one, and a file over the size limit
+# made here. The answer goes on: "fileError" facts, "complete": false, the
+# other files' diagnostics, exit 0, and the bundle validates.
+fw=$(fixture cfiles) || { fail "badinput: copy the cfiles fixture" "fixture cfiles failed"; exit 1; }
+cd "$fw" || exit 1
+"$PY" -c "open('huge.c','w').write('int v;\n' * 2500000)"
+check_rc_as "badinput workspace diag with a huge and a Latin-1 file: exits 0" 0 "$L" --no-daemon --json diag
+check_json_eq "badinput workspace diag: the two files are reported, each with its reason" \
+	'[[f["path"], f["code"]] for f in b["facts"] if f["kind"] == "fileError"]' \
+	'[["huge.c","BAD_INPUT_FILE"],["latin1.c","BAD_INPUT_FILE"]]'
+check_json_eq "badinput workspace diag: no absolute path in a message" \
+	'any("'"$fw"'" in f.get("message", "") for f in b["facts"])' false
+check_json_eq "badinput workspace diag: the other files are still checked" \
+	'[[f["path"], f["severity"]] for f in b["facts"] if f["kind"] == "diagnostic"]' '[["open.c","error"]]'
+check_json_eq "badinput workspace diag: the answer says it is incomplete" .complete false
+"$L" schema bundle >"$TMP/bundle.schema.json"
+printf '%s' "$OUT" >"$TMP/wsdiag.json"
+check_rc_as "badinput workspace diag: the bundle validates against 'lanser schema bundle'" 0 "$PY" -c "
+import json, jsonschema
+jsonschema.validate(json.load(open('$TMP/wsdiag.json')), json.load(open('$TMP/bundle.schema.json')))"
+check_rc_as "badinput workspace diag, human form: exits 0" 0 "$L" --no-daemon diag
+check_contains "badinput workspace diag, human form: names the file not checked" "$OUT" "latin1.c: not checked"
+cd "$ws" || exit 1
+
+# An invalid new name for rename is a usage error, not "not found" (3).
+cd "$ws" || exit 1
+bad "rename to a name that is no identifier" 129 "not a valid name" "$L" --no-daemon rename src/util.c@L13:C5 "2bad name"
+bad "rename to an empty name" 129 "not a valid name" "$L" --no-daemon rename src/util.c@L13:C5 ""

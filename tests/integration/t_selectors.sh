@@ -146,3 +146,36 @@ for e in codepoint utf-16 utf-8; do
 	loc "selectors unicode symbolic name after an emoji ($e)" "$uni" 'c://uni.c#target_name:name' \
 		"[\"uni.c\",9,$(pick $e 43 44 46),9,$(pick $e 54 55 57)]" "$e"
 done
+
+# ---- issue 12, item 13 ---------------------------------------------------------
+loc "selectors Python a method name unique in the project (partial qualname) is not ambiguous" \
+	"$py" 'py://#scaled:name' '["shapes/circle.py",19,9,19,15]'
+# paths lanser prints are workspace-relative: given back from a subfolder
+cd "$c/src" || exit 1
+check_rc_as "selectors a workspace-relative path given back from a subfolder resolves" 0 \
+	"$L" --json locate src/list.c@L15:C5
+check_json_eq "selectors ... to the file it names" '[b["resolution"]["path"]] + b["facts"][0]["range"]' \
+	'["src/list.c",15,5,15,5]'
+cd "$LANSER_REPO_ROOT" || exit 1
+# locate in batch; blank lines are not requests
+printf '{"command": "locate", "args": ["c://#list_push"]}\n\n   \n{"command": "locate", "args": ["c://#no_such_thing"]}\n\n' >"$TMP/loc.jsonl"
+cd "$c" || exit 1
+check_rc_as "selectors batch accepts locate" 0 "$L" --no-daemon batch --in "$TMP/loc.jsonl" --out "$TMP/loc.out"
+cd "$LANSER_REPO_ROOT" || exit 1
+check_eq "selectors batch: locate answers, exit codes in order" "locate 0
+locate 3" "$("$PY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    b = json.loads(l); print(b["request"]["command"], b["meta"]["exitCode"])' "$TMP/loc.out")"
+check_contains "selectors batch counts requests, not blank lines" "$ERR" "batch: 2 requests, 1 failed"
+# locate and outline bundles validate against the published schema
+"$L" schema bundle >"$TMP/bundle.schema.json"
+for q in "locate c://#list_push" "outline src/list.c" "locate py://shapes.circle#Circle.scaled:sig"; do
+	case $q in *py://*) cd "$py" ;; *) cd "$c" ;; esac
+	run "$L" --no-daemon --json $q
+	printf '%s' "$OUT" >"$TMP/q.json"
+	cd "$LANSER_REPO_ROOT" || exit 1
+	check_rc_as "selectors the '$q' bundle validates against 'lanser schema bundle'" 0 "$PY" -c "
+import json, jsonschema
+jsonschema.validate(json.load(open('$TMP/q.json')), json.load(open('$TMP/bundle.schema.json')))"
+done

@@ -214,6 +214,15 @@ TEST(core_path__resolve_gives_canonical_and_relative_forms)
 	CHECK_EQ_INT(ln_path_resolve_in_root(&rel, NULL, ws, ws, "src/link.c"), 0);
 	CHECK_EQ_STR(rel, "src/sub/a.c");
 	free(rel);
+	rel = NULL;
+	/* From a subfolder, a workspace-relative path as lanser prints it. */
+	CHECK_EQ_INT(ln_path_resolve_in_root(&rel, NULL, ws, at(p, s, "ws/src/sub"), "src/sub/a.c"),
+		     0);
+	CHECK_EQ_STR(rel, "src/sub/a.c");
+	free(rel);
+	rel = NULL;
+	CHECK_EQ_INT(ln_path_resolve_in_root(&rel, NULL, ws, at(p, s, "ws/src/sub"), "nosuch.c"),
+		     LN_ENOTFOUND);
 	scratch_remove(s);
 }
 

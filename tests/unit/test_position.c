@@ -62,22 +62,34 @@ TEST(agent_position__range_without_text_is_labelled_with_the_server_unit)
 	json_decref(r);
 }
 
-TEST(agent_position__malformed_or_misfitting_range_is_a_server_error)
+TEST(agent_position__malformed_range_is_a_server_error_a_misfitting_one_is_clamped)
 {
 	struct ln_text t;
 	json_t *out = NULL, *r = json_pack("{s:{s:s, s:i}, s:{s:i, s:i}}", "start", "line", "x",
 					   "character", 0, "end", "line", 0, "character", 0);
 	bool relabel;
+	char *s;
 
 	CHECK_EQ_INT(position_user_range(&out, &relabel, NULL, LN_ENC_UTF16, LN_ENC_UTF8, r),
 		     LN_ECRASH);
 	CHECK(out == NULL);
 	json_decref(r);
+	/* LSP: past the end of a line is the end of the line; past the
+	 * document, its end (issue 12, item 8: it failed the request) */
 	r = lsp_range(0, 0, 5, 0);   /* line 5 of a one-line text */
 	CHECK_EQ_INT(ln_text_init(&t, "abc\n", 4), 0);
-	CHECK_EQ_INT(position_user_range(&out, &relabel, &t, LN_ENC_UTF16, LN_ENC_UTF8, r),
-		     LN_ECRASH);
-	CHECK(out == NULL);
+	CHECK_EQ_INT(position_user_range(&out, &relabel, &t, LN_ENC_UTF16, LN_ENC_UTF8, r), 0);
+	s = dump(out);
+	CHECK_EQ_STR(s, "[1,1,2,1]");
+	free(s);
+	json_decref(out);
+	json_decref(r);
+	r = lsp_range(0, 2, 0, 40);  /* a column past the end of "abc" */
+	CHECK_EQ_INT(position_user_range(&out, &relabel, &t, LN_ENC_UTF16, LN_ENC_UTF8, r), 0);
+	s = dump(out);
+	CHECK_EQ_STR(s, "[1,3,1,4]");
+	free(s);
+	json_decref(out);
 	json_decref(r);
 	ln_text_release(&t);
 }

@@ -262,6 +262,45 @@ TEST(sel_outline__c_symbols_kinds_and_containers)
 	sel_doc_free(d);
 }
 
+TEST(sel_outline__c_attribute_macro_declarations_and_anonymous_typedef_members)
+{
+	static const char *C =
+		"void die(const char *fmt, ...) PRINTF_LIKE(1, 2);\n"
+		"void quit(void) NORETURN;\n"
+		"int plain(void);\n"
+		"typedef struct {\n\tint x;\n\tint y;\n} point;\n";
+	struct sel_doc *d = NULL;
+	struct sel_outline o;
+	struct buf got = BUF_INIT;
+	size_t i;
+
+	CHECK_EQ_INT(sel_doc_parse(&d, NULL, C, strlen(C), SEL_GRAMMAR_C), 0);
+	CHECK_EQ_INT(sel_outline_build(&o, d), 0);
+	for (i = 0; i < o.n; i++)
+		buf_addf(&got, "%s %s%s;", o.v[i].kind, o.v[i].qual, o.v[i].definition ? "" : "?");
+	CHECK_EQ_STR(got.data, "function die?;function quit?;function plain?;typedef point;"
+		     "field point.x;field point.y;");
+	buf_release(&got);
+	sel_outline_release(&o);
+	sel_doc_free(d);
+}
+
+TEST(sel_symbolic__a_name_unique_in_the_project_is_not_ambiguous)
+{
+	static const char *C = "typedef struct {\n\tint x;\n} point;\n";
+	struct mem m = { { "m.py", "p.h" }, { PY, C }, { { 0 } }, 2 };
+	size_t a = 0, b = 0, n = 0;
+
+	/* only the method A.h has that name: a partial qualname, one candidate */
+	CHECK_EQ_INT(resolve_in(&m, "py://#h", &a, &b, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(!strncmp(PY + a, "def h(self):", 12));
+	/* fields of an anonymous struct through the typedef's name */
+	CHECK_EQ_INT(resolve_in(&m, "c://#point.x:name", &a, &b, &n), 0);
+	CHECK_EQ_INT(a, (size_t)(strstr(C, "x;") - C));
+	mem_release(&m);
+}
+
 TEST(sel_match__winnowing_ignores_whitespace_and_separates_different_text)
 {
 	static const char *a = "n->value = clamp_int(value, limits[0], limits[1]);";

@@ -114,6 +114,37 @@ TEST(core_text__utf16_column_after_emoji)
 	ln_text_release(&t);
 }
 
+TEST(core_text__clamp_follows_the_lsp_specification)
+{
+	struct ln_text t;
+	long l, c;
+
+	/* "ab" then "x😀y" (😀: 4 bytes, 2 UTF-16 units) */
+	CHECK_EQ_INT(text_of(&t, "ab\nx\xf0\x9f\x98\x80y"), 0);
+	l = 0, c = 9;        /* past the end of "ab": its end */
+	CHECK(ln_text_clamp(&t, &l, &c, LN_ENC_UTF16));
+	CHECK_EQ_INT(l, 0);
+	CHECK_EQ_INT(c, 2);
+	l = 7, c = 0;        /* past the last line: the end of the document */
+	CHECK(ln_text_clamp(&t, &l, &c, LN_ENC_UTF16));
+	CHECK_EQ_INT(l, 1);
+	CHECK_EQ_INT(c, 4);
+	l = 1, c = 2;        /* between the halves of the surrogate pair: its start */
+	CHECK(ln_text_clamp(&t, &l, &c, LN_ENC_UTF16));
+	CHECK_EQ_INT(c, 1);
+	l = 1, c = 3;        /* inside the UTF-8 sequence */
+	CHECK(ln_text_clamp(&t, &l, &c, LN_ENC_UTF8));
+	CHECK_EQ_INT(c, 1);
+	l = 1, c = 3;        /* in range: unchanged */
+	CHECK(!ln_text_clamp(&t, &l, &c, LN_ENC_UTF16));
+	CHECK_EQ_INT(c, 3);
+	l = -1, c = -4;
+	CHECK(ln_text_clamp(&t, &l, &c, LN_ENC_CODEPOINT));
+	CHECK_EQ_INT(l, 0);
+	CHECK_EQ_INT(c, 0);
+	ln_text_release(&t);
+}
+
 TEST(core_text__column_inside_surrogate_pair_or_utf8_sequence_is_refused)
 {
 	struct ln_text t;
