@@ -39,8 +39,9 @@
  * progress is active), "none". Optional "indexProgress" (token or title of
  * the indexing progress) and "readyLog" (text of the log line) refine
  * "index". An index that needs a compilation database (clangd) is only
- * waited for when one exists (compile_commands.json or compile_flags.txt at
- * the root or in build/); without one the answer is marked incomplete at
+ * waited for when one exists (compile_commands.json at the root or in
+ * build/; clangd builds no index from compile_flags.txt alone); without one
+ * the answer is marked incomplete at
  * once instead of after a timeout.
  */
 #ifndef LANSER_LSP_PROFILE_H

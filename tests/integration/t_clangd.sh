@@ -171,3 +171,21 @@ run "$L" --json diag
 check_eq "clangd diag of the whole cproj-errors workspace: the same two errors" \
 	"diagnostic bad.c 11:6-11:11
 diagnostic bad.c 12:13-12:25" "$(facts_lines)"
+
+# --- compile_flags.txt: no index will come (issue 12, item 7) ------------------
+# clangd never runs a background index with only compile_flags.txt: a query
+# that needs the index must say "incomplete" at once, not wait --wait-index.
+cf=$(fixture cflags) || { fail "clangd: copy the cflags fixture" "fixture cflags failed"; exit 1; }
+cd "$cf" || exit 1
+t0=$(date +%s%N)
+run "$L" --no-daemon --json --wait-index 20000 refs src/main.c@L5:C9
+t1=$(date +%s%N)
+check_eq "clangd compile_flags.txt refs exits 0" 0 "$RC"
+check_json_eq "clangd compile_flags.txt refs: complete is false (no index will come)" .complete false
+elapsed=$(( (t1 - t0) / 1000000 ))
+if [ "$elapsed" -lt 10000 ]; then
+	ok "clangd compile_flags.txt refs answers without waiting for an index (${elapsed} ms)"
+else
+	fail "clangd compile_flags.txt refs answers without waiting for an index" \
+		"took ${elapsed} ms with --wait-index 20000"
+fi

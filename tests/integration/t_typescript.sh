@@ -26,3 +26,32 @@ reference main.ts 1:10-1:13
 reference main.ts 2:19-2:22
 reference main.ts 3:13-3:16" "$(facts_lines)"
 done
+
+# --- diagnostics are the type checker's, for the text sent (issue 12, item 1) -
+# typescript-language-server first publishes an empty, unversioned message,
+# then the syntactic and semantic results in pieces: a type error must be
+# reported every time, in-process and by the daemon's first call after a
+# change, and the errors of files that did not change as well.
+td=$(fixture tsdiag) || { fail "typescript: copy the tsdiag fixture" "fixture tsdiag failed"; exit 1; }
+cd "$td" || exit 1
+run "$L" --no-daemon --json diag src/bad.ts
+check_eq "typescript diag --no-daemon: the type error of bad.ts" \
+	"diagnostic src/bad.ts 1:14-1:15" "$(facts_lines)"
+check_json_eq "typescript diag --no-daemon: severity, code and message" \
+	'[(f["severity"], f["code"], f["message"]) for f in b["facts"]]' \
+	"[[\"error\",\"2322\",\"Type 'string' is not assignable to type 'number'.\"]]"
+run "$L" --no-daemon --json diag
+check_eq "typescript workspace diag --no-daemon: the type errors of every file" \
+	"diagnostic src/bad.ts 1:14-1:15
+diagnostic src/use.ts 3:14-3:19" "$(facts_lines)"
+run "$L" --json diag src/ok.ts
+check_eq "typescript daemon diag ok.ts: no diagnostics" "0 0" "$RC $(json .facts#)"
+printf 'export function twice(v: number): number {\n  const s: number = "x";\n  return v * 2 + s;\n}\n' > src/ok.ts
+run "$L" --json diag src/ok.ts
+check_eq "typescript daemon diag: the first call after a change reports the new type error" \
+	"diagnostic src/ok.ts 2:9-2:10" "$(facts_lines)"
+check_json_eq "typescript daemon diag: ...from the daemon" .meta.volatile.daemon true
+run "$L" --json diag src/use.ts
+check_eq "typescript daemon diag: the unchanged file keeps its error" \
+	"diagnostic src/use.ts 3:14-3:19" "$(facts_lines)"
+"$L" daemon stop >/dev/null 2>&1
