@@ -380,6 +380,35 @@ static void note_limits(struct cmdctx *x, const struct lsp_server_info *srv, con
 	}
 }
 
+/* A workspace-wide query (references) to a server that searches only the
+ * files it has open: open all of them first, so that the answer does not
+ * depend on what this daemon happened to open before; where that cannot
+ * be done, say so. */
+static int open_search_scope(struct cmdctx *x, const struct lsp_server_info *srv)
+{
+	size_t skipped = 0;
+	char reason[200];
+	int r;
+
+	if (!lsp_profile_searches_open_files(srv->profile))
+		return 0;
+	r = lsp_workspace_open_all(x->ws, &skipped, srv->profile, LSP_OPEN_ALL_MAX);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		snprintf(reason, sizeof reason, "%s searches only the files it has open, and the "
+			 "workspace has more than %d of its files: lanser opened none", srv->profile->name,
+			 LSP_OPEN_ALL_MAX);
+		mark_incomplete(x, reason);
+	} else if (skipped) {
+		snprintf(reason, sizeof reason, "%s searches only the files it has open, and %zu of "
+			 "its files could not be opened (binary, not UTF-8 or too large)",
+			 srv->profile->name, skipped);
+		mark_incomplete(x, reason);
+	}
+	return 0;
+}
+
 /* One request at a cursor, described once per command. */
 struct position_cmd {
 	const char *command;
@@ -389,6 +418,7 @@ struct position_cmd {
 	bool need_index;          /* the answer depends on the workspace index */
 	bool with_decl_context;   /* references: send context.includeDeclaration */
 	bool empty_ok;            /* an empty answer is an answer, not NOT_FOUND */
+	bool workspace_wide;      /* the answer covers every file (open_search_scope) */
 	int (*add)(struct cmdctx *, struct lsp_server_info *, const char *rel, const char *kind,
 		   json_t *res);
 	void (*human)(struct cmdctx *);
@@ -420,6 +450,8 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	if (error)
 		goto done;
 	error = cmdctx_wait_ready(&x, srv, pc->need_index);
+	if (!error && pc->workspace_wide)
+		error = open_search_scope(&x, srv);
 	if (error)
 		goto done;
 	uri = lsp_workspace_uri(x.ws, rel);
@@ -449,7 +481,7 @@ int cmd_def(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"def", "textDocument/definition", "definitionProvider", "definition",
-		true, false, false, add_locations, print_locations,
+		true, false, false, false, add_locations, print_locations,
 	};
 	return position_query(c, &pc);
 }
@@ -458,7 +490,7 @@ int cmd_refs(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"refs", "textDocument/references", "referencesProvider", "reference",
-		true, true, true, add_locations, print_locations,
+		true, true, true, true, add_locations, print_locations,
 	};
 	return position_query(c, &pc);
 }
@@ -467,7 +499,7 @@ int cmd_hover(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"hover", "textDocument/hover", "hoverProvider", "hover",
-		false, false, false, add_hover, print_hover,
+		false, false, false, false, add_hover, print_hover,
 	};
 	return position_query(c, &pc);
 }

@@ -55,3 +55,27 @@ run "$L" --json diag src/use.ts
 check_eq "typescript daemon diag: the unchanged file keeps its error" \
 	"diagnostic src/use.ts 3:14-3:19" "$(facts_lines)"
 "$L" daemon stop >/dev/null 2>&1
+
+# --- references do not depend on what was opened before (issue 12, item 2) ------
+# tests/ is outside tsconfig's "include": tsserver only searches it once a
+# file of it is open. A fresh daemon, a daemon that opened the test file
+# first, and --no-daemon give the same answer, the tests included.
+tr=$(fixture tsrefs) || { fail "typescript: copy the tsrefs fixture" "fixture tsrefs failed"; exit 1; }
+cd "$tr" || exit 1
+run "$L" --json refs src/lib.ts@L1:C17
+fresh=$(json .bundleId)
+check_eq "typescript refs from a fresh daemon include the tests" \
+	"reference src/lib.ts 1:17-1:20
+reference src/main.ts 1:10-1:13
+reference src/main.ts 3:13-3:16
+reference tests/lib.test.ts 1:10-1:13
+reference tests/lib.test.ts 3:5-3:8
+reference tests/lib.test.ts 3:24-3:27" "$(facts_lines)"
+check_json_eq "typescript refs from a fresh daemon: complete" .complete true
+"$L" daemon stop >/dev/null 2>&1
+"$L" hover tests/lib.test.ts@L3:C5 >/dev/null 2>&1
+run "$L" --json refs src/lib.ts@L1:C17
+check_eq "typescript refs after the daemon opened the test file: the same bundleId" "$fresh" "$(json .bundleId)"
+run "$L" --no-daemon --json refs src/lib.ts@L1:C17
+check_eq "typescript refs --no-daemon: the same bundleId" "$fresh" "$(json .bundleId)"
+"$L" daemon stop >/dev/null 2>&1
