@@ -79,3 +79,8 @@ check_eq "typescript refs after the daemon opened the test file: the same bundle
 run "$L" --no-daemon --json refs src/lib.ts@L1:C17
 check_eq "typescript refs --no-daemon: the same bundleId" "$fresh" "$(json .bundleId)"
 "$L" daemon stop >/dev/null 2>&1
+run "$L" rename src/lib.ts@L1:C17 plus
+check_eq "typescript rename preview from a fresh daemon touches the tests too" \
+	"src/lib.ts src/main.ts tests/lib.test.ts" \
+	"$(grep '^diff --git' <<<"$OUT" | awk '{print substr($4, 3)}' | sort | tr '\n' ' ' | sed 's/ $//')"
+"$L" daemon stop >/dev/null 2>&1
