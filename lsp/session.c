@@ -604,6 +604,11 @@ static int ts_pull_diagnostics(struct lsp_session *s, json_t **out, const char *
 	return 0;
 }
 
+bool lsp_session_pulls_diagnostics(const struct lsp_session *s)
+{
+	return offers_command(s, TS_REQUEST_COMMAND);
+}
+
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
 				 int version, int timeout_ms)
 {

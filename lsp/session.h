@@ -113,6 +113,10 @@ const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
  * to the diagnostics array. LN_ETIMEOUT when none came in time. */
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
 				 int version, int timeout_ms);
+/* Whether lsp_session_wait_diagnostics asks the server (tsserver's
+ * synchronous diagnostics) instead of waiting for what it publishes: then
+ * there is nothing to wait for after a sync. */
+bool lsp_session_pulls_diagnostics(const struct lsp_session *s);
 
 /* Progress ($/progress) for readiness decisions. A token matches `needle`
  * when its token string or its title contains it; NULL matches every token.
