@@ -272,6 +272,30 @@ static bool rename_name_ok(const char *name)
 	return true;
 }
 
+/* A rename through a server that searches only its open files
+ * (lsp_profile_searches_open_files) edits only those: open every file it
+ * serves first, or say that the edit may miss some (as refs does). */
+static int open_rename_scope(struct cmdctx *x, const struct lsp_server_info *srv)
+{
+	size_t skipped = 0;
+	int r;
+
+	if (!lsp_profile_searches_open_files(srv->profile))
+		return 0;
+	r = lsp_workspace_open_all(x->ws, &skipped, srv->profile, LSP_OPEN_ALL_MAX);
+	if (r < 0)
+		return r;
+	if (r > 0 || skipped) {
+		json_object_set_new(x->bundle, "complete", json_false());
+		json_object_set_new(x->bundle, "incomplete", xjson_pack("[s]", r > 0 ?
+			"the server searches only the files it has open, and the workspace has "
+			"too many of its files to open them all: the edit may miss some" :
+			"the server searches only the files it has open, and some of its files "
+			"could not be opened: the edit may miss them"));
+	}
+	return 0;
+}
+
 int cmd_rename(struct cli *c)
 {
 	struct cmdctx x;
@@ -303,6 +327,8 @@ int cmd_rename(struct cli *c)
 		error = cmdctx_require_capability(&x, srv, "renameProvider", "rename");
 	if (!error)
 		error = cmdctx_wait_ready(&x, srv, true);
+	if (!error)
+		error = open_rename_scope(&x, srv);
 	if (!error)
 		error = prepare_gate(&x, srv, rel, pos, &checked);
 	if (!error) {

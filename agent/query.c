@@ -47,11 +47,36 @@ static int cross_check(struct cmdctx *x, struct lsp_server_info *srv,
 	return 0;
 }
 
+static bool ident_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_';
+}
+
+/* The C-style identifier at (line0, byte), malloc'd, or NULL when there is
+ * none (at most 256 bytes: longer names are not looked at). */
+static char *word_at(const struct ln_text *t, int line0, size_t byte)
+{
+	size_t len = 0, b, e;
+	const char *l = t ? ln_text_line(t, line0, &len) : NULL;
+
+	if (!l || byte > len)
+		return NULL;
+	for (b = byte; b > 0 && ident_char(l[b - 1]); b--)
+		;
+	for (e = byte; e < len && ident_char(l[e]); e++)
+		;
+	if (e == b || e - b > 256)
+		return NULL;
+	return xstrndup(l + b, e - b);
+}
+
 /* Resolves any selector (position.h), opens the file in its server,
  * cross-checks a symbolic selector with the server's symbols, and gives
- * the LSP position in the server's units and the file (*rel_out). */
+ * the LSP position in the server's units, the file (*rel_out) and the
+ * identifier under the cursor (*word_out, NULL when there is none). */
 static int resolve_cursor(struct cmdctx *x, struct lsp_server_info **srv, char **rel_out,
-			  json_t **pos_out, const char *text)
+			  json_t **pos_out, char **word_out, const char *text)
 {
 	struct position_resolved p;
 	long srv_col = 0;
@@ -60,9 +85,11 @@ static int resolve_cursor(struct cmdctx *x, struct lsp_server_info **srv, char *
 	*srv = NULL;
 	*rel_out = NULL;
 	*pos_out = NULL;
+	*word_out = NULL;
 	error = position_resolve(&p, x, text);
 	if (error)
 		goto done;
+	*word_out = word_at(p.text, (int)(p.line - 1), p.byte);
 	cmdctx_note_document(x, p.rel);
 	error = lsp_workspace_open(x->ws, srv, &version, p.rel);
 	if (error)
@@ -212,6 +239,176 @@ static void print_hover(struct cmdctx *x)
 			ln_printable_text(json_string_value(json_object_get(f, "contents"))));
 }
 
+/* ---- answers a server may leave out (docs/bundle.md, "complete") ---- */
+
+/* Sets complete to false and adds `reason` to the bundle's "incomplete"
+ * list (once). */
+static void mark_incomplete(struct cmdctx *x, const char *reason)
+{
+	json_t *list = json_object_get(x->bundle, "incomplete"), *r;
+	size_t i;
+
+	json_object_set_new(x->bundle, "complete", json_false());
+	if (!list) {
+		list = json_array();
+		json_object_set_new(x->bundle, "incomplete", list);
+	}
+	json_array_foreach(list, i, r)
+		if (!strcmp(json_string_value(r), reason))
+			return;
+	json_array_append_new(list, json_string(reason));
+}
+
+/* The most references the server returns, 0 for no cap. clangd cuts its
+ * answer at --limit-references (1,000 when the flag is absent); the
+ * built-in profile passes 0, a trusted configuration's own command line
+ * keeps whatever it says. */
+static long references_cap(const struct lsp_profile *p)
+{
+	const char *base;
+	long cap = 1000;
+	size_t i;
+
+	if (!p->argv || !p->argv[0])
+		return 0;
+	base = strrchr(p->argv[0], '/');
+	base = base ? base + 1 : p->argv[0];
+	if (strncmp(base, "clangd", 6) != 0)
+		return 0;
+	for (i = 1; p->argv[i]; i++) {
+		const char *a = p->argv[i], *v = NULL;
+		if (a[0] == '-' && a[1] == '-')
+			a++;
+		if (!strncmp(a, "-limit-references=", 18))
+			v = a + 18;
+		else if (!strcmp(a, "-limit-references") && p->argv[i + 1])
+			v = p->argv[++i];
+		if (v)
+			cap = strtol(v, NULL, 10);
+	}
+	return cap > 0 ? cap : 0;
+}
+
+/* Classes of answers a server version is known to miss. `profile` and a
+ * substring of the server's version say which server; `command` and
+ * `macro` (the target is a macro) say which queries. */
+static const struct known_miss {
+	const char *profile, *version, *command;
+	bool macro;
+	const char *reason;
+} known_misses[] = {
+	{ "clangd", "clangd version 14.", "refs", true,
+	  "clangd 14 misses references to a macro that are inside another macro's definition" },
+};
+
+/* Whether `name` is #defined on some line of `path`'s text. */
+static bool defines_macro(struct cmdctx *x, const char *path, const char *name)
+{
+	const struct ln_text *t = NULL;
+	size_t nlen = strlen(name);
+	int i;
+
+	if (!path || lsp_workspace_text(x->ws, &t, path) != 0) {
+		ln_error_clear();
+		return false;
+	}
+	for (i = 0; i < ln_text_line_count(t); i++) {
+		size_t len = 0, k = 0;
+		const char *l = ln_text_line(t, i, &len);
+		while (k < len && (l[k] == ' ' || l[k] == '\t'))
+			k++;
+		if (k >= len || l[k++] != '#')
+			continue;
+		while (k < len && (l[k] == ' ' || l[k] == '\t'))
+			k++;
+		if (len - k < 7 || strncmp(l + k, "define", 6) || (l[k + 6] != ' ' && l[k + 6] != '\t'))
+			continue;
+		k += 6;
+		while (k < len && (l[k] == ' ' || l[k] == '\t'))
+			k++;
+		if (len - k >= nlen && !strncmp(l + k, name, nlen) &&
+		    (k + nlen == len || !ident_char(l[k + nlen])))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the target `word` is a macro: #defined in the cursor's file or in
+ * a file the answer names. */
+static bool target_is_macro(struct cmdctx *x, const char *rel, const char *word)
+{
+	json_t *f;
+	size_t i;
+
+	if (!word)
+		return false;
+	if (defines_macro(x, rel, word))
+		return true;
+	json_array_foreach(x->facts, i, f)
+		if (!json_is_true(json_object_get(f, "external")) &&
+		    defines_macro(x, json_string_value(json_object_get(f, "path")), word))
+			return true;
+	return false;
+}
+
+/* Marks an answer that the server may have cut or is known to miss part
+ * of. `raw` is the server's result. */
+static void note_limits(struct cmdctx *x, const struct lsp_server_info *srv, const char *command,
+			const char *rel, const char *word, const json_t *raw)
+{
+	long cap = references_cap(srv->profile);
+	size_t i;
+
+	if (!strcmp(command, "refs") && cap > 0) {
+		/* clangd cuts before it drops the declaration (--no-decl) */
+		size_t n = json_array_size(raw) + (x->c->no_decl ? 1 : 0);
+		if (n >= (size_t)cap) {
+			char reason[160];
+			snprintf(reason, sizeof reason, "%s returns at most %ld references "
+				 "(--limit-references): this answer may be cut", srv->profile->name, cap);
+			mark_incomplete(x, reason);
+		}
+	}
+	for (i = 0; i < sizeof known_misses / sizeof known_misses[0]; i++) {
+		const struct known_miss *m = &known_misses[i];
+		if (strcmp(m->profile, srv->profile->name) || strcmp(m->command, command) ||
+		    !srv->version || !strstr(srv->version, m->version))
+			continue;
+		if (m->macro && !target_is_macro(x, rel, word))
+			continue;
+		mark_incomplete(x, m->reason);
+	}
+}
+
+/* A workspace-wide query (references) to a server that searches only the
+ * files it has open: open all of them first, so that the answer does not
+ * depend on what this daemon happened to open before; where that cannot
+ * be done, say so. */
+static int open_search_scope(struct cmdctx *x, const struct lsp_server_info *srv)
+{
+	size_t skipped = 0;
+	char reason[200];
+	int r;
+
+	if (!lsp_profile_searches_open_files(srv->profile))
+		return 0;
+	r = lsp_workspace_open_all(x->ws, &skipped, srv->profile, LSP_OPEN_ALL_MAX);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		snprintf(reason, sizeof reason, "%s searches only the files it has open, and the "
+			 "workspace has more than %d of its files: lanser opened none", srv->profile->name,
+			 LSP_OPEN_ALL_MAX);
+		mark_incomplete(x, reason);
+	} else if (skipped) {
+		snprintf(reason, sizeof reason, "%s searches only the files it has open, and %zu of "
+			 "its files could not be opened (binary, not UTF-8 or too large)",
+			 srv->profile->name, skipped);
+		mark_incomplete(x, reason);
+	}
+	return 0;
+}
+
 /* One request at a cursor, described once per command. */
 struct position_cmd {
 	const char *command;
@@ -221,6 +418,7 @@ struct position_cmd {
 	bool need_index;          /* the answer depends on the workspace index */
 	bool with_decl_context;   /* references: send context.includeDeclaration */
 	bool empty_ok;            /* an empty answer is an answer, not NOT_FOUND */
+	bool workspace_wide;      /* the answer covers every file (open_search_scope) */
 	int (*add)(struct cmdctx *, struct lsp_server_info *, const char *rel, const char *kind,
 		   json_t *res);
 	void (*human)(struct cmdctx *);
@@ -230,7 +428,7 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 {
 	struct cmdctx x;
 	struct lsp_server_info *srv = NULL;
-	char *uri = NULL, *rel = NULL;
+	char *uri = NULL, *rel = NULL, *word = NULL;
 	json_t *pos = NULL, *res = NULL, *params;
 	int error;
 
@@ -245,13 +443,15 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	if (pc->with_decl_context)
 		json_object_set_new(cmdctx_request(&x), "options",
 				    xjson_pack("{s:b}", "includeDeclaration", !c->no_decl));
-	error = resolve_cursor(&x, &srv, &rel, &pos, c->argv[0]);
+	error = resolve_cursor(&x, &srv, &rel, &pos, &word, c->argv[0]);
 	if (error)
 		goto done;
 	error = cmdctx_require_capability(&x, srv, pc->cap, pc->command);
 	if (error)
 		goto done;
 	error = cmdctx_wait_ready(&x, srv, pc->need_index);
+	if (!error && pc->workspace_wide)
+		error = open_search_scope(&x, srv);
 	if (error)
 		goto done;
 	uri = lsp_workspace_uri(x.ws, rel);
@@ -263,6 +463,8 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	if (error)
 		goto done;
 	error = pc->add(&x, srv, rel, pc->kind, res);
+	if (!error)
+		note_limits(&x, srv, pc->command, rel, word, res);
 	if (!error && json_array_size(x.facts) == 0 && !pc->empty_ok)
 		error = ln_error_set(LN_ENOTFOUND, "%s: no %s found at %s", pc->command, pc->kind,
 				     c->argv[0]);
@@ -271,6 +473,7 @@ done:
 	json_decref(pos);
 	free(uri);
 	free(rel);
+	free(word);
 	return cmdctx_end(&x, error, pc->human);
 }
 
@@ -278,7 +481,7 @@ int cmd_def(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"def", "textDocument/definition", "definitionProvider", "definition",
-		true, false, false, add_locations, print_locations,
+		true, false, false, false, add_locations, print_locations,
 	};
 	return position_query(c, &pc);
 }
@@ -287,7 +490,7 @@ int cmd_refs(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"refs", "textDocument/references", "referencesProvider", "reference",
-		true, true, true, add_locations, print_locations,
+		true, true, true, true, add_locations, print_locations,
 	};
 	return position_query(c, &pc);
 }
@@ -296,7 +499,7 @@ int cmd_hover(struct cli *c)
 {
 	static const struct position_cmd pc = {
 		"hover", "textDocument/hover", "hoverProvider", "hover",
-		false, false, false, add_hover, print_hover,
+		false, false, false, false, add_hover, print_hover,
 	};
 	return position_query(c, &pc);
 }

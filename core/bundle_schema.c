@@ -77,6 +77,8 @@ static const char schema[] =
 "    },\n"
 "    \"facts\": {\"type\": \"array\", \"items\": {\"$ref\": \"#/$defs/fact\"}},\n"
 "    \"complete\": {\"type\": \"boolean\"},\n"
+"    \"incomplete\": {\"description\": \"why complete is false, where lanser knows (docs/bundle.md)\",\n"
+"                   \"type\": \"array\", \"items\": {\"type\": \"string\"}},\n"
 "    \"edit\": {\n"
 "      \"description\": \"writing commands (rename, actions --pick, patch): docs/edits.md\",\n"
 "      \"type\": \"object\", \"required\": [\"decision\"],\n"

@@ -39,7 +39,8 @@
  * progress is active), "none". Optional "indexProgress" (token or title of
  * the indexing progress) and "readyLog" (text of the log line) refine
  * "index". An index that needs a compilation database (clangd) is only
- * waited for when one exists (lsp_cdb_find); without one the answer is
+ * waited for when lsp_cdb_find names a compile_commands.json (clangd
+ * builds no index from compile_flags.txt alone); without one the answer is
  * marked incomplete at once instead of after a timeout.
  */
 #ifndef LANSER_LSP_PROFILE_H

@@ -105,10 +105,18 @@ const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
 
 /* Waits until the server published diagnostics for `uri` at `version` (or,
  * for servers that omit versions, after the last sync of that document).
- * *out is a new reference to the diagnostics array. LN_ETIMEOUT when none
- * came in time. */
+ * A server that offers tsserver's synchronous diagnostics (the
+ * "typescript.tsserverRequest" command of typescript-language-server, whose
+ * published diagnostics carry no version and arrive in pieces) is asked
+ * for them instead: syntactic, semantic and suggestion diagnostics of the
+ * text last synced, converted to LSP diagnostics. *out is a new reference
+ * to the diagnostics array. LN_ETIMEOUT when none came in time. */
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
 				 int version, int timeout_ms);
+/* Whether lsp_session_wait_diagnostics asks the server (tsserver's
+ * synchronous diagnostics) instead of waiting for what it publishes: then
+ * there is nothing to wait for after a sync. */
+bool lsp_session_pulls_diagnostics(const struct lsp_session *s);
 
 /* Progress ($/progress) for readiness decisions. A token matches `needle`
  * when its token string or its title contains it; NULL matches every token.

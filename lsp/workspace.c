@@ -338,9 +338,17 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 
 /* ---- readiness ---- */
 
+/* Whether clangd will build a background index: only from a compilation
+ * database (compile_commands.json at the root or in build/, the folders
+ * profile.c points it at). compile_flags.txt gives flags but no list of
+ * files, and clangd never indexes with it alone: waiting for an index
+ * there would only end at the timeout. */
 static bool has_cdb(const char *root)
 {
-	return lsp_cdb_find(root) != NULL; /* the one lookup, lsp/profile.h */
+	const char *cdb = lsp_cdb_find(root); /* the one lookup, lsp/profile.h */
+
+	/* compile_flags.txt, the lookup's last resort, brings no index */
+	return cdb && strcmp(cdb, "compile_flags.txt") != 0;
 }
 
 /* Whether the server's answers are complete now (see profile.h). */
@@ -432,6 +440,10 @@ int lsp_workspace_wait_all_ready(struct lsp_workspace *ws, int timeout_ms)
 		long long left = deadline - ln_now_ms();
 		int r;
 		if (!sl->info.session)
+			continue;
+		/* a server whose index will never come (no compilation
+		 * database) is as ready as it will get */
+		if (lsp_workspace_ready_state(ws, &sl->info, true) < 0)
 			continue;
 		r = lsp_workspace_wait_ready(ws, &sl->info, true, left > 0 ? (int)left : 0);
 		if (r <= 0)

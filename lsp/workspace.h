@@ -121,6 +121,20 @@ const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path
 int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_out,
 		       int *version_out, const char *relpath);
 
+/* Whether the profile's server answers workspace-wide queries (references,
+ * rename) only from the files it has open or loaded:
+ * typescript-language-server, whose answers would otherwise depend on
+ * which files happened to be opened before (issue 12). */
+bool lsp_profile_searches_open_files(const struct lsp_profile *p);
+/* Opens every workspace file (lsp_workspace_source_files) that `profile`
+ * serves, in path order, so that such a server searches all of them.
+ * 0 when done (*skipped counts the files that could not be opened: binary,
+ * not UTF-8, too large, gone), 1 when there are more than `max` of them
+ * (nothing opened), or a negative LN_E* code. */
+#define LSP_OPEN_ALL_MAX 400
+int lsp_workspace_open_all(struct lsp_workspace *ws, size_t *skipped,
+			   const struct lsp_profile *profile, size_t max);
+
 /* Waits until `srv`'s answers are complete according to its profile's
  * readiness: 1 when ready, 0 when timeout_ms passed first (the answer may
  * be partial), or a negative LN_E* code if the server died. `need_index`

@@ -225,3 +225,51 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 	free(uri);
 	return error;
 }
+bool lsp_profile_searches_open_files(const struct lsp_profile *p)
+{
+	/* tsserver searches the projects of the open files: a file outside
+	 * every tsconfig "include" (tests, often) only once it is open.
+	 * pyright has the same habit for files outside its "include", but
+	 * opening every file makes it check every file before it answers (on
+	 * more-itertools: past the 30 s request timeout): not done yet. */
+	return !strcmp(p->name, "typescript");
+}
+
+int lsp_workspace_open_all(struct lsp_workspace *ws, size_t *skipped,
+			   const struct lsp_profile *profile, size_t max)
+{
+	json_t *files = NULL, *f;
+	size_t i, n = 0;
+	int error;
+
+	*skipped = 0;
+	error = lsp_workspace_source_files(ws, &files);
+	if (error)
+		return error;
+	json_array_foreach(files, i, f)
+		n += lsp_profiles_for_path(&ws->profiles, json_string_value(f), NULL) == profile;
+	if (n > max) {
+		json_decref(files);
+		return 1;
+	}
+	json_array_foreach(files, i, f) {
+		const char *rel = json_string_value(f);
+		struct lsp_server_info *srv;
+		int version;
+		if (lsp_profiles_for_path(&ws->profiles, rel, NULL) != profile)
+			continue;
+		error = lsp_workspace_open(ws, &srv, &version, rel);
+		if (error == LN_EINPUT || error == LN_ENOTFOUND) {
+			/* binary, not UTF-8, too large, gone: the server cannot
+			 * have it, and the answer misses it */
+			(*skipped)++;
+			ln_error_clear();
+			error = 0;
+			continue;
+		}
+		if (error)
+			break;
+	}
+	json_decref(files);
+	return error;
+}

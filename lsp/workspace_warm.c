@@ -70,7 +70,7 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 	json_t *events = json_array();
 	struct pending_doc *pend = NULL;
 	size_t npend = 0;
-	bool affected = false;
+	bool affected = false, pulls;
 	size_t i, n, synced = 0;
 	long long deadline;
 
@@ -132,12 +132,15 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 
 	/* The server has caught up with a document once it published its
 	 * diagnostics for the new version (clangd updates its index of an
-	 * open file at the same moment): answer only then. */
+	 * open file at the same moment): answer only then. A server whose
+	 * diagnostics are asked for (tsserver, which keeps every file of a
+	 * refs or rename open) computes them when asked: no wait. */
+	pulls = lsp_session_pulls_diagnostics(s);
 	deadline = ln_now_ms() + REFRESH_WAIT_MS;
 	for (i = 0; i < npend; i++) {
 		json_t *d = NULL;
 		long long left = deadline - ln_now_ms();
-		if (left > 0)
+		if (left > 0 && !pulls)
 			lsp_session_wait_diagnostics(s, &d, pend[i].uri, pend[i].version, (int)left);
 		json_decref(d);
 		free(pend[i].uri);

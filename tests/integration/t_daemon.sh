@@ -496,6 +496,26 @@ check_eq "daemon stop --all: this lanser's daemon is gone, the other one runs" "
 "$TMP/copy/lanser" --root "$cws" daemon stop >/dev/null
 check_eq "daemon the other lanser stops its own" 0 "$(alive "$cpid" && echo 1 || echo 0)"
 
+# --- readiness when no index will come (issue 12, item 7) ----------------------
+# A Python project with a C file and no compilation database: clangd starts
+# for the C file but will never index; --wait-ready must not time out on it.
+pyc=$(fixture pyc) || { fail "daemon: copy the pyc fixture" "fixture pyc failed"; exit 1; }
+t0=$(date +%s%N)
+run "$L" --root "$pyc" daemon start --wait-ready --wait-index 20000
+t1=$(date +%s%N)
+check_eq "daemon start --wait-ready in a Python project with a C file and no database exits 0" \
+	0 "$RC"
+check_contains "daemon ...and names clangd as having no index" "$OUT" "clangd     no-index"
+check_contains "daemon ...and pyright as ready" "$OUT" "pyright    ready"
+elapsed=$(( (t1 - t0) / 1000000 ))
+if [ "$elapsed" -lt 15000 ]; then
+	ok "daemon start --wait-ready with no index to wait for returns before --wait-index (${elapsed} ms)"
+else
+	fail "daemon start --wait-ready with no index to wait for returns before --wait-index" \
+		"took ${elapsed} ms"
+fi
+"$L" --root "$pyc" daemon stop >/dev/null 2>&1
+
 "$L" --root "$mixed" daemon stop --all >/dev/null
 check_eq "daemon stop --all leaves no daemon of this test" 0 "$(pgrep -f -- "--root $TMP/" | wc -l)"
 

@@ -85,3 +85,23 @@ check_json_eq "pyright diag bad.py: severities and rule codes" \
 check_json_eq "pyright diag bad.py: messages" \
 	'sorted(f["message"].split("\n")[0] for f in b["facts"])' \
 	'["Argument missing for parameter \"b\"","Cannot access attribute \"z\" for class \"Point\""]'
+
+# --- references do not depend on what was opened before (issue 12, item 2) ------
+# pyright (openFilesOnly) finds references in the files it has analysed: a
+# fresh daemon, a daemon that opened the test file first, and --no-daemon
+# give the same answer, the tests included.
+pr=$(fixture pyproj pyproj-refs) || { fail "pyright: copy the pyproj fixture" "fixture pyproj failed"; exit 1; }
+cd "$pr" || exit 1
+"$L" daemon stop >/dev/null 2>&1
+run "$L" --json refs app.py@L12:C13
+fresh=$(json .bundleId)
+check_json_eq "pyright refs of total_area from a fresh daemon include the tests" \
+	'sorted(set(f["path"] for f in b["facts"]))' '["app.py","shapes/registry.py","tests/test_shapes.py"]'
+check_json_eq "pyright refs from a fresh daemon: complete" .complete true
+"$L" daemon stop >/dev/null 2>&1
+"$L" hover tests/test_shapes.py@L44:C25 >/dev/null 2>&1
+run "$L" --json refs app.py@L12:C13
+check_eq "pyright refs after the daemon opened the test file: the same bundleId" "$fresh" "$(json .bundleId)"
+run "$L" --no-daemon --json refs app.py@L12:C13
+check_eq "pyright refs --no-daemon: the same bundleId" "$fresh" "$(json .bundleId)"
+"$L" daemon stop >/dev/null 2>&1
