@@ -61,7 +61,7 @@ lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/thin/agent/command.o $(BUILD)/agent/client.o \
-	$(BUILD)/agent/options.o $(BUILD)/agent/help.o \
+	$(BUILD)/agent/options.o $(BUILD)/agent/help.o $(BUILD)/agent/completion.o \
 	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
 	$(call msg,LD,$@)
