@@ -60,6 +60,15 @@ if [ ! -x "$root/usr/bin/apt-get" ] || [ ! -f "$root/.bootstrapped" ]; then
 	touch "$root/.bootstrapped"
 fi
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A host behind a TLS-intercepting proxy trusts its proxy's CA through
+# /usr/local/share/ca-certificates; the fresh machine gets the same (the
+# ca-certificates package that `make deps` installs adds them to the system
+# store), so that the check tests the project, not the proxy.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	echo "fresh-machine-check: the host's local CA certificates copied in"
+fi
 
 # The clone: the fresh machine has no git yet, so the host clones; the
 # checkout sits under /root (mode 0700) like a newcomer's would.
@@ -106,7 +115,8 @@ unshare --mount --pid --fork --propagation private -- /bin/sh -c '
 	pivot_root . .oldroot
 	umount -l /.oldroot
 	exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root TERM=dumb LANG=C.UTF-8 /bin/sh /root/fresh-check.sh
+		HOME=/root TERM=dumb LANG=C.UTF-8 ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt} \
+		/bin/sh /root/fresh-check.sh
 ' sh "$root" >"$log" 2>&1 || true
 
 echo "fresh-machine-check: log $log"
