@@ -253,7 +253,7 @@ test-asan: tests/unit/run-asan
 test-integration: all
 	bash tests/integration/run.sh
 
-# Long runs, never part of `make test` (which stays near 10 minutes on two
+# Long runs, never part of `make test` (meant to stay near 10 minutes on two
 # cores): the kill harness with 400 random SIGKILLs per variant
 # (docs/edits.md), then the integration scripts that `make test` does not
 # run against the sanitizer build (tests/run-all.sh runs the fault, bad

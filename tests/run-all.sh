@@ -3,8 +3,8 @@
 #   total: N passed, N failed, N skipped
 # Each suite's full output is in tests/tmp/SUITE.log; a failing suite also
 # prints its FAIL lines. A skipped check names its reason in that log (and is
-# never counted as passed). On two cores the whole run takes about 10
-# minutes; the sanitizer pass over the rest of the integration scripts is in
+# never counted as passed). The whole run is meant to take about 10
+# minutes on two idle cores; the sanitizer pass over the rest of the integration scripts is in
 # `make test-long` (Makefile, ASAN_LONG_IT).
 set -uo pipefail
 cd "$(dirname "$0")/.."
