@@ -5,6 +5,16 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 
+# Quiet build lines by default ("  CC      core/buf.c"); `make V=1` prints
+# the full compiler command lines (kernel style).
+ifeq ($(V),1)
+Q :=
+msg = @:
+else
+Q := @
+msg = @printf '  %-7s %s\n' '$(1)' '$(2)'
+endif
+
 # Pinned third-party sources, installed by `make deps` (scripts/deps.sh)
 # from deps/package.json + deps/package-lock.json into deps/node_modules.
 NM       := deps/node_modules
@@ -36,7 +46,7 @@ TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(B
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps test test-unit test-asan test-integration test-long demo bench clean check-banned check-layers \
+.PHONY: all deps test test-unit test-asan test-integration test-long demo install uninstall bench clean check-banned check-layers \
 	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
@@ -47,21 +57,25 @@ all: lanser lanser-engine tests/fakels/fakels
 # (agent/command.c, compiled again with -DLANSER_THIN), answers help itself
 # and execs lanser-engine for the rest.
 lanser-engine: $(MAIN_OBJ) $(LIB_OBJ) $(TS_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 THIN_OBJ := $(BUILD)/thin/agent/main.o $(BUILD)/thin/agent/command.o $(BUILD)/agent/client.o \
-	$(BUILD)/agent/options.o $(BUILD)/agent/help.o \
+	$(BUILD)/agent/options.o $(BUILD)/agent/help.o $(BUILD)/agent/completion.o \
 	$(patsubst %.c,$(BUILD)/%.o,$(filter-out core/gitlib.c core/ignore.c,$(wildcard core/*.c)))
 lanser: $(THIN_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson -lnettle -lm
 
 $(BUILD)/thin/agent/%.o: agent/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -DLANSER_THIN -c -o $@ $<
+	$(call msg,CC,$< (thin))
+	$(Q)$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -DLANSER_THIN -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(REQ_CFLAGS) $(DEV_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 # Generated headers (included as <gen/NAME.h> through -Ibuild). The grammar
 # versions that bundles record (environment.parsers) are the ones pinned in
@@ -81,40 +95,49 @@ $(BUILD)/agent/cmdctx.o $(ASAN)/agent/cmdctx.o: $(GEN_GRAMMARS)
 TS_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -I$(TS_LIB)/include -I$(TS_LIB)/src -w
 $(BUILD)/ts/lib.o: $(TS_LIB)/src/lib.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TS_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/ts/c_parser.o: $(TS_C)/parser.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TS_CFLAGS) -I$(TS_C) $(CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_C) $(CFLAGS) -c -o $@ $<
 $(BUILD)/ts/py_parser.o: $(TS_PY)/parser.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
 $(BUILD)/ts/py_scanner.o: $(TS_PY)/scanner.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
 
 $(TS_SRC):
 	@echo "tree-sitter sources missing: run 'make deps'" >&2; exit 1
 
 # Unit tests link every library object (not agent/main.o).
 tests/unit/run: $(UNIT_OBJ) $(LIB_OBJ) $(TS_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # A misbehaving language server for fault tests.
 tests/fakels/fakels: tests/fakels/fakels.c
-	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -O1 -g -o $@ $< -ljansson
+	$(call msg,CC,$<)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -O1 -g -o $@ $< -ljansson
 
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(UNIT_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
 $(ASAN)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REQ_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+	$(call msg,CC-ASAN,$<)
+	$(Q)$(CC) $(REQ_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
 $(ASAN)/ts/%.o: $(BUILD)/ts/%.o
 	@mkdir -p $(dir $@)
-	cp $< $@
+	$(Q)cp $< $@
 tests/unit/run-asan: $(ASAN_OBJ)
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
 lanser-asan: $(patsubst %.c,$(ASAN)/%.o,$(MAIN_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
-	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer targets (clang): the selector parser under ASan + UBSan.
 # `make fuzz` runs for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`)
@@ -129,7 +152,8 @@ FUZZ_SEL_SRC := fuzz/fuzz_selector.c selectors/selector.c core/buf.c core/err.c 
 	core/xjson.c core/text.c
 build/fuzz/fuzz_selector: $(FUZZ_SEL_SRC) selectors/selector.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_SEL_SRC) -ljansson
 build/fuzz/seeds.stamp: tests/selectors/parse.txt
 	@rm -rf build/fuzz/seeds && mkdir -p build/fuzz/seeds build/fuzz/corpus
 	@grep -v '^#' $< | cut -f1 | grep -v '\\' | awk '{ f = sprintf("build/fuzz/seeds/%03d", NR); \
@@ -150,7 +174,8 @@ fuzz-smoke: build/fuzz/fuzz_selector build/fuzz/seeds.stamp
 FUZZ_TRACE_SRC := fuzz/fuzz_trace.c rewards/tracefile.c core/buf.c core/err.c core/jcs.c core/xalloc.c
 build/fuzz/fuzz_trace: $(FUZZ_TRACE_SRC) rewards/tracefile.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_TRACE_SRC) -ljansson
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_TRACE_SRC) -ljansson
 fuzz-trace: build/fuzz/fuzz_trace
 	@mkdir -p build/fuzz/trace-corpus
 	./build/fuzz/fuzz_trace -max_len=8192 -max_total_time=$(FUZZ_SECONDS) \
@@ -173,7 +198,8 @@ FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_PATCH_SRC) -ljansson -lgit2 -lnettle
 fuzz-patch: build/fuzz/fuzz_patch
 	@mkdir -p build/fuzz/patch-corpus
 	./build/fuzz/fuzz_patch -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
@@ -194,7 +220,8 @@ FUZZ_OUTCOME_SRC := fuzz/fuzz_outcome.c sandbox/outcome.c sandbox/junit.c sandbo
 FUZZ_OUTCOME_RUNS ?= 100000
 build/fuzz/fuzz_outcome: $(FUZZ_OUTCOME_SRC) sandbox/outcome.h sandbox/outcome_impl.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_OUTCOME_SRC) -ljansson
 build/fuzz/outcome-seeds.stamp: $(wildcard tests/outcomes/*)
 	@rm -rf build/fuzz/outcome-seeds && mkdir -p build/fuzz/outcome-seeds build/fuzz/outcome-corpus
 	@for f in tests/outcomes/*.xml; do { printf '\000'; cat "$$f"; } >build/fuzz/outcome-seeds/$$(basename $$f); done
@@ -226,15 +253,48 @@ test-asan: tests/unit/run-asan
 test-integration: all
 	bash tests/integration/run.sh
 
-# Long runs, never part of `make test`: the kill harness with 400 random
-# SIGKILLs per variant (docs/edits.md).
+# Long runs, never part of `make test` (meant to stay near 10 minutes on two
+# cores): the kill harness with 400 random SIGKILLs per variant
+# (docs/edits.md), then the integration scripts that `make test` does not
+# run against the sanitizer build (tests/run-all.sh runs the fault, bad
+# input, trace, reward, patch, jail and hostile-sandbox scripts under
+# ASan/UBSan; these are the rest of the former second pass).
+ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_kill t_trust
 test-long: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all lanser-asan
 	KILL_RANDOM=400 bash tests/integration/run.sh tests/integration/t_kill.sh
+	LANSER_BIN="$(CURDIR)/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
+		bash tests/integration/run.sh $(ASAN_LONG_IT:%=tests/integration/%.sh)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
+
+# `make install PREFIX=DIR` (default /usr/local; DESTDIR for packagers):
+# both binaries side by side in $(BINDIR) (`lanser` execs the
+# `lanser-engine` next to it), the docs, and bash and zsh completion
+# generated from the command table (`lanser completion bash|zsh`). The
+# pinned language servers stay in this checkout's deps/node_modules: an
+# installed lanser uses clangd from PATH and finds pyright and
+# typescript-language-server through PATH or the profiles of .lanser.json.
+# `make uninstall` removes exactly what install wrote.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/lanser
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+INSTALL ?= install
+install: lanser lanser-engine
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(BASHCOMPDIR)" "$(DESTDIR)$(ZSHCOMPDIR)"
+	$(INSTALL) -m 755 lanser lanser-engine "$(DESTDIR)$(BINDIR)/"
+	$(INSTALL) -m 644 README.md docs/*.md docs/*.json "$(DESTDIR)$(DOCDIR)/"
+	./lanser completion bash >"$(DESTDIR)$(BASHCOMPDIR)/lanser"
+	./lanser completion zsh >"$(DESTDIR)$(ZSHCOMPDIR)/_lanser"
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/lanser" "$(DESTDIR)$(BINDIR)/lanser-engine" \
+		"$(DESTDIR)$(BASHCOMPDIR)/lanser" "$(DESTDIR)$(ZSHCOMPDIR)/_lanser"
+	rm -f $(patsubst docs/%,"$(DESTDIR)$(DOCDIR)/%",$(wildcard docs/*.md docs/*.json)) "$(DESTDIR)$(DOCDIR)/README.md"
+	-rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null
 
 # Benchmarks (bench/README.md; never part of `make test`): a raw LSP client
 # as the baseline, then bench/run.sh. `make bench BENCH_ARGS=--write`

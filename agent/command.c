@@ -8,6 +8,7 @@
  */
 #include "agent/command.h"
 #include "agent/cli.h"
+#include "agent/completion.h"
 #include "core/text.h"
 
 #include <stddef.h>
@@ -282,6 +283,8 @@ const struct agent_command agent_commands[] = {
 	  0, -1, group_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },
+	{ "completion", cmd_completion, 0, "bash|zsh", "print a shell completion script from this table",
+	  "bash or zsh", 1, 1, no_options },
 	{ "help", cmd_help, 0, "[command]", "this help, or a command's", "a command name", 0, 1,
 	  no_options },
 	{ NULL, NULL, 0, NULL, NULL, NULL, 0, 0, NULL },

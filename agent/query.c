@@ -11,6 +11,7 @@
 #include "agent/cli.h"
 #include "agent/cmdctx.h"
 #include "agent/position.h"
+#include "agent/mdtext.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
@@ -229,14 +230,20 @@ static int add_hover(struct cmdctx *x, struct lsp_server_info *srv, const char *
 	return 0;
 }
 
+/* The human form prints the server's Markdown as plain text (the bundle
+ * keeps it as sent). */
 static void print_hover(struct cmdctx *x)
 {
+	struct buf text = BUF_INIT;
 	json_t *f;
 	size_t i;
 
-	json_array_foreach(x->facts, i, f)
-		fprintf(x->c->out, "%s\n",
-			ln_printable_text(json_string_value(json_object_get(f, "contents"))));
+	json_array_foreach(x->facts, i, f) {
+		buf_reset(&text);
+		agent_md_plain(&text, json_string_value(json_object_get(f, "contents")));
+		fprintf(x->c->out, "%s\n", ln_printable_text(text.data));
+	}
+	buf_release(&text);
 }
 
 /* ---- answers a server may leave out (docs/bundle.md, "complete") ---- */

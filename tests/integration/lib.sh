@@ -50,6 +50,45 @@ mkdir -m 700 "$XDG_RUNTIME_DIR"
 # ... and its own trust store (core/trust.h): nothing a test trusts leaks
 # into the user's ~/.local/state.
 export XDG_STATE_HOME=$TMP/state
+
+# lanser for an unprivileged uid. Root runs some checks as uid 65534
+# (setpriv); when the checkout sits under a folder other users cannot enter
+# (a clone in /root, mode 0700) that uid cannot exec "$L". Then the binary,
+# the engine next to it and the pinned servers it finds next to itself
+# (deps/node_modules, hard-linked where the file system allows) are copied
+# to a folder every user can reach, and L points there: the same build,
+# reachable. run.sh makes the copy once per run (LANSER_REACHABLE_DIR).
+_lib_reachable_by_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$1" 2>/dev/null
+}
+_lib_reachable_copy() { # DIR: fills DIR with a reachable copy of $L
+	local d=$1 src
+	src=$(dirname "$L")
+	mkdir -p "$d/tests/fakels" "$d/deps" || return 1
+	cp -p "$L" "$d/" || return 1
+	[ -x "$src/lanser-engine" ] && cp -p "$src/lanser-engine" "$d/"
+	[ -x "$FAKELS" ] && cp -p "$FAKELS" "$d/tests/fakels/"
+	if [ -d "$src/deps/node_modules" ]; then
+		cp -al "$src/deps/node_modules" "$d/deps/" 2>/dev/null ||
+			{ rm -rf "$d/deps/node_modules"; cp -a "$src/deps/node_modules" "$d/deps/"; } || return 1
+	fi
+	chmod -R go+rX "$d"
+}
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ -x "$L" ] &&
+	! _lib_reachable_by_nobody "$L"; then
+	if [ -z "${LANSER_REACHABLE_DIR:-}" ] || [ ! -d "$LANSER_REACHABLE_DIR" ]; then
+		LANSER_REACHABLE_DIR=$(mktemp -d /tmp/lanser-reach.XXXXXX) || exit 1
+		_LIB_OWN_REACH=$LANSER_REACHABLE_DIR
+	fi
+	if [ ! -x "$LANSER_REACHABLE_DIR/$(basename "$L")" ]; then
+		chmod 755 "$LANSER_REACHABLE_DIR" && _lib_reachable_copy "$LANSER_REACHABLE_DIR" || {
+			echo "FAIL $T_NAME: cannot copy lanser to a folder an unprivileged user can reach"
+			exit 1
+		}
+	fi
+	L=$LANSER_REACHABLE_DIR/$(basename "$L")
+	[ -x "$LANSER_REACHABLE_DIR/tests/fakels/fakels" ] && FAKELS=$LANSER_REACHABLE_DIR/tests/fakels/fakels
+fi
 T_FAILS=0
 T_CHECKS=0
 RC=0
@@ -59,6 +98,7 @@ ERR=
 _lib_cleanup() {
 	local rc=$?
 	"$L" daemon stop --all >/dev/null 2>&1
+	[ -n "${_LIB_OWN_REACH:-}" ] && rm -rf "$_LIB_OWN_REACH"
 	if [ "${LANSER_KEEP_TMP:-0}" = 1 ]; then
 		echo "# kept scratch directory $TMP"
 	else

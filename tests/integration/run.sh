@@ -6,13 +6,22 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 export LANSER_REPO_ROOT="$PWD"
 pass=0; fail=0; skipped=0
+# One reachable copy of the build for the scripts that run lanser as an
+# unprivileged uid (tests/integration/lib.sh fills it only when the
+# checkout cannot be entered by other users, e.g. a clone in /root).
+if [ "$(id -u)" = 0 ] && [ -z "${LANSER_REACHABLE_DIR:-}" ]; then
+	LANSER_REACHABLE_DIR=$(mktemp -d /tmp/lanser-reach.XXXXXX) && export LANSER_REACHABLE_DIR &&
+		trap 'rm -rf "$LANSER_REACHABLE_DIR"' EXIT
+fi
 if [ $# -gt 0 ]; then tests=("$@"); else tests=(tests/integration/t_*.sh); fi
 for t in "${tests[@]}"; do
 	[ -e "$t" ] || continue
 	out=$(mktemp)
+	start=$SECONDS
 	timeout 600 bash "$t" > "$out" 2>&1
 	rc=$?
 	cat "$out"
+	echo "# $t: $((SECONDS - start)) s"
 	p=$(grep -c '^ok ' "$out"); f=$(grep -c '^FAIL ' "$out"); s=$(grep -c '^skip ' "$out")
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		echo "FAIL $t exited $rc"; f=1

@@ -5,11 +5,17 @@
 # tests/integration/t_escape.sh has the attacks as such a user.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
-	skip "t_sandbox_unpriv" "needs root and setpriv to switch to an unprivileged user"
-	exit 0
+# As root the checks switch to uid 65534 with setpriv; as an ordinary user
+# they run as that user.
+if [ "$(id -u)" = 0 ]; then
+	if ! command -v setpriv >/dev/null; then
+		skip "t_sandbox_unpriv" "needs setpriv to switch from root to an unprivileged user"
+		exit 0
+	fi
+	NOBODY=65534
+else
+	NOBODY=$(id -u)
 fi
-NOBODY=65534
 # never run from the repository lanser is built in
 cd "$TMP" || exit 1
 MARK=umark$$x$RANDOM
@@ -18,9 +24,21 @@ mkdir -p "$U/run"
 chmod 700 "$U/run"
 cp -R "$FIXTURES/hostile" "$U/w"
 cp -R "$FIXTURES/cproj" "$U/c"
-chown -R $NOBODY:$NOBODY "$U"
 chmod 755 "$TMP"
-AS_NOBODY=(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups env XDG_RUNTIME_DIR="$U/run" HOME="$U")
+if [ "$(id -u)" = 0 ]; then
+	chown -R $NOBODY:$NOBODY "$U"
+	AS_NOBODY=(setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups env XDG_RUNTIME_DIR="$U/run" HOME="$U")
+else
+	AS_NOBODY=(env XDG_RUNTIME_DIR="$U/run" HOME="$U")
+fi
+# The box needs user namespaces for this uid: a kernel or container that
+# refuses them makes lanser fail closed (exit 83, t_test covers that), and
+# then nothing here can be checked.
+run_reaped 120 "${AS_NOBODY[@]}" "$L" --root "$U/c" --json test
+if [ "$RC" = 83 ]; then
+	skip "t_sandbox_unpriv" "the sandbox cannot be built for uid $NOBODY here (exit 83: $(head -c 300 <<<"$ERR"))"
+	exit 0
+fi
 
 config() {
 	cat >"$U/w/.lanser.json" <<EOF
@@ -31,7 +49,6 @@ EOF
 	chown $NOBODY:$NOBODY "$U/w/.lanser.json"
 }
 
-run_reaped 120 "${AS_NOBODY[@]}" "$L" --root "$U/c" --json test
 check_eq "unprivileged: cproj passes" "0 passed" "$RC $(json .outcome.status)"
 check_json_eq "unprivileged: isolated" .isolation namespaces
 check_eq "unprivileged: nothing left behind" "0 0" "$ORPHANS $ZOMBIES"
@@ -66,7 +83,7 @@ git -C "$R" -c user.email=t@example.com -c user.name=t commit -qm base
 sed -i 's/{-1000, 1000}/{-1000, 999}/' "$R/src/list.c"
 git -C "$R" diff >"$U/p1.diff"
 git -C "$R" checkout -q -- .
-chown -R $NOBODY:$NOBODY "$U"
+[ "$(id -u)" = 0 ] && chown -R $NOBODY:$NOBODY "$U"
 run_reaped 120 "${AS_NOBODY[@]}" "$L" --root "$R" --json test --patch "$U/p1.diff" --base HEAD
 check_eq "unprivileged candidate: evaluated (exit 1: its test fails)" 1 "$RC"
 check_json_eq "unprivileged candidate: the failing test named" \
