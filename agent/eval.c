@@ -742,7 +742,7 @@ static json_t *candidate_json(const struct eng_result *r, const json_t *adv, siz
 	return xjson_pack("{s:s, s:O?, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:O?, s:b}",
 		"id", r->id, "bundleId", json_object_get(r->bundle, "bundleId"),
 		"reward", rwd_number(r->reward), "scorable", r->ep.scorable,
-		"reason", r->ep.scorable ? json_null() : json_string(r->ep.reason),
+		"reason", r->ep.scorable ? json_null() : xjson_string_lossy(r->ep.reason),
 		"rFormat", rwd_number(r->ep.r_format),
 		"rOutcome", r->ep.scorable ? rwd_number(r->ep.r_outcome) : json_null(),
 		"rProcess", rwd_number(r->ep.r_process),

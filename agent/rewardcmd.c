@@ -410,11 +410,11 @@ static int reward_episode(struct cli *c, struct terms *t)
 		return ln_error_set(LN_EUSAGE, "process (R_process) must lie in [0, 1]");
 	r = rwd_episode_reward(m, &t->ep);
 	{
-		json_t *ev = xjson_pack("{s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:s?}",
+		json_t *ev = xjson_pack("{s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:o}",
 			"kind", "episode", "mode", rwd_episode_mode_name(m), "scorable", t->ep.scorable,
 			"terms", "format", rwd_number(t->ep.r_format), "outcome",
 			rwd_number(t->ep.r_outcome), "process", rwd_number(t->ep.r_process),
-			"reward", rwd_number(r), "reason", t->ep.scorable ? "" : t->ep.reason);
+			"reward", rwd_number(r), "reason", xjson_string_lossy(t->ep.scorable ? "" : t->ep.reason));
 		/* R_process from steps: the steps go along, replay recomputes it */
 		if (t->steps)
 			json_object_set_new(ev, "processSteps", xjson_pack("{s:O, s:o}", "steps",
@@ -447,7 +447,7 @@ static int reward_episode(struct cli *c, struct terms *t)
 			"outcome", rwd_number(t->ep.r_outcome), "process", rwd_number(t->ep.r_process),
 			"reward", rwd_number(r));
 	if (!t->ep.scorable)
-		json_object_set_new(out, "reason", json_string(t->ep.reason));
+		json_object_set_new(out, "reason", xjson_string_lossy(t->ep.reason));
 	if (t->record)
 		json_object_set_new(out, "outcome", rwd_outcome_json(&o));
 	if (t->nsteps >= 0)

@@ -44,7 +44,7 @@ static void score_outcome(struct eng *x, struct eng_cand *cd)
 
 	if (!r->record) {
 		r->ep.scorable = false;
-		snprintf(r->ep.reason, sizeof r->ep.reason, "tests: %.140s",
+		snprintf(r->ep.reason, sizeof r->ep.reason, "tests: %.400s",
 			 x->tests_code ? x->tests_msg : "no outcome record");
 		r->code = x->tests_code ? x->tests_code : LN_ESANDBOX;
 	} else if (rwd_outcome_read(&cd->oc, r->record)) {
@@ -83,7 +83,7 @@ void eng_score(struct eng *x, struct eng_cand *cd)
 		r->ep.r_process = 0;
 	} else if (cd->diag_code) {
 		r->ep.scorable = false;
-		snprintf(r->ep.reason, sizeof r->ep.reason, "diagnostics: %.140s", cd->diag_msg);
+		snprintf(r->ep.reason, sizeof r->ep.reason, "diagnostics: %.400s", cd->diag_msg);
 		r->code = cd->diag_code;
 	} else {
 		score_outcome(x, cd);
@@ -97,13 +97,15 @@ void eng_score(struct eng *x, struct eng_cand *cd)
 static void reject(struct eng_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reject(struct eng_result *r, const char *fmt, ...)
 {
-	char m[200];
+	char *m;
 	va_list ap;
 
+	/* whole, and never dropped for a byte that is not UTF-8 */
 	va_start(ap, fmt);
-	vsnprintf(m, sizeof m, fmt, ap);
+	m = xvasprintf(fmt, ap);
 	va_end(ap);
-	json_array_append_new(r->reasons, json_string(m));
+	json_array_append_new(r->reasons, xjson_string_lossy(m));
+	free(m);
 	r->accepted = false;
 }
 
@@ -146,7 +148,7 @@ static json_t *reward_json(struct eng *x, const struct eng_result *r)
 	return xjson_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}",
 		"mode", rwd_episode_mode_name(x->o.mode), "functional",
 		rwd_functional_json(RWD_BOUNDED, &x->o.weights), "scorable", r->ep.scorable,
-		"reason", r->ep.scorable ? json_null() : json_string(r->ep.reason),
+		"reason", r->ep.scorable ? json_null() : xjson_string_lossy(r->ep.reason),
 		"rFormat", rwd_number(r->ep.r_format),
 		"rOutcome", r->ep.scorable ? rwd_number(r->ep.r_outcome) : json_null(),
 		"rProcess", rwd_number(r->ep.r_process),
@@ -332,11 +334,11 @@ void eng_trace_candidate(struct eng *x, const struct eng_cand *cd)
 			"S", rwd_number(r->step.s), "c", rwd_number(r->step.c),
 			"c0", rwd_number(r->step.c_prev),
 			"reward", rwd_number(r->ep.r_process)));
-	x->o.trace(ctx, "reward", xjson_pack("{s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:s}",
+	x->o.trace(ctx, "reward", xjson_pack("{s:s, s:s, s:s, s:b, s:{s:o, s:o, s:o}, s:o, s:o}",
 		"kind", "episode", "candidate", r->id, "mode", rwd_episode_mode_name(x->o.mode),
 		"scorable", r->ep.scorable, "terms", "format", rwd_number(r->ep.r_format),
 		"outcome", rwd_number(r->ep.r_outcome), "process", rwd_number(r->ep.r_process),
-		"reward", rwd_number(r->reward), "reason", r->ep.scorable ? "" : r->ep.reason));
+		"reward", rwd_number(r->reward), "reason", xjson_string_lossy(r->ep.scorable ? "" : r->ep.reason)));
 	/* the candidate's eval bundle: replay checks it against its id and
 	 * its rewards against it (docs/trace.md) */
 	if (r->bundle)

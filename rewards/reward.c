@@ -1,4 +1,5 @@
 #include "rewards/reward.h"
+#include "core/xalloc.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xjson.h"
@@ -281,9 +282,12 @@ static json_t *from_test_record(const json_t *rec)
 	if (!own) {
 		const char *m = json_string_value(json_object_get(json_object_get(json_object_get(rec,
 			"meta"), "volatile"), "message"));
-		char reason[160];
-		snprintf(reason, sizeof reason, "test run %s%s%s", status, m ? ": " : "", m ? m : "");
-		json_object_set_new(plain, "reason", json_string(reason));
+		/* whole (a cut message lost the advice at its end, and a cut in
+		 * the middle of a character lost the reason) */
+		char *reason = xasprintf("test run %s%s%s", status ? status : "error",
+					 m ? ": " : "", m ? m : "");
+		json_object_set_new(plain, "reason", xjson_string_lossy(reason));
+		free(reason);
 	}
 	json_array_foreach(json_object_get(o, "tests"), i, t)
 		json_array_append_new(tests, xjson_pack("{s:O?, s:O?}", "name", json_object_get(t, "id"),
@@ -399,7 +403,7 @@ json_t *rwd_outcome_json(const struct rwd_outcome *o)
 		json_object_set_new(j, "passFraction", rwd_number(o->pass_fraction));
 	} else {
 		json_object_set_new(j, "rOutcome", json_null());
-		json_object_set_new(j, "reason", json_string(o->reason));
+		json_object_set_new(j, "reason", xjson_string_lossy(o->reason));
 	}
 	return j;
 }

@@ -122,7 +122,7 @@ json_t *rwd_functional_json(enum rwd_functional f, const struct rwd_weights *w);
  */
 struct rwd_outcome {
 	bool scorable;
-	char reason[160];
+	char reason[512];
 	double r_outcome;          /* 1 when every required test passed, else 0 */
 	double pass_fraction;      /* passed / (tests that ran, skipped excluded) */
 	long passed, failed, skipped, total;
@@ -152,7 +152,7 @@ int rwd_episode_mode_parse(enum rwd_episode_mode *out, const char *name);
 
 struct rwd_episode {
 	bool scorable;          /* false: the candidate could not be scored */
-	char reason[160];
+	char reason[512];
 	double r_format;        /* 1: the completion parsed into a usable patch */
 	double r_outcome;       /* {0, 1} */
 	double r_process;       /* [0, 1] */

@@ -637,7 +637,7 @@ static int attempt(struct sbx_result *res, const struct sbx_opts *o, const char 
 
 int sbx_run(struct sbx_result *res, const struct sbx_opts *o)
 {
-	char *prog = NULL, note[240] = "";
+	char *prog = NULL, note[512] = "";
 	int error;
 
 	if (!o->argv || !o->argv[0] || !o->argv[0][0])

@@ -19,6 +19,7 @@ cd "$TMP" || exit 1
 LANSER_SANDBOX_SIMULATE_REFUSAL=1 run "$L" --root "$C" eval --patch "$TMP/good.diff"
 check_eq "refused: eval fails closed (exit 83)" 83 "$RC"
 check_contains "refused: eval names the cause" "$ERR" "the sandbox is unavailable"
+check_contains "refused: eval's message is whole: it ends with the way out" "$ERR" "pass --no-isolation on the command line"
 check_not_contains "refused: eval ran nothing" "$ERR" "TESTS RAN"
 check_not_contains "refused: eval is no chdir failure" "$ERR" "Permission denied"
 LANSER_SANDBOX_SIMULATE_REFUSAL=1 run "$L" --root "$C" --no-isolation eval --patch "$TMP/good.diff"
