@@ -19,11 +19,28 @@
 
 static atomic_uint id_seq;
 
+/* The inode of this process's pid namespace: pids are unique only inside
+ * one, and lanser processes in several (containers, a bootstrapped root
+ * beside the host) share one cgroup hierarchy. 0 when /proc cannot say. */
+static unsigned long pidns_id(void)
+{
+	static atomic_ulong ino;
+	unsigned long v = atomic_load(&ino);
+	struct stat st;
+
+	if (v == 0 && stat("/proc/self/ns/pid", &st) == 0) {
+		v = (unsigned long)st.st_ino;
+		atomic_store(&ino, v);
+	}
+	return v;
+}
+
 unsigned sbx_pick_id(void)
 {
 	unsigned seq = atomic_fetch_add(&id_seq, 1);
 
-	return SBX_UID_BASE + (((unsigned)getpid() * 61u + seq) & 0xffffu);
+	return SBX_UID_BASE +
+	       (((unsigned)getpid() * 61u + (unsigned)pidns_id() * 977u + seq) & 0xffffu);
 }
 
 static int write_file(const char *path, const char *data)
@@ -58,7 +75,9 @@ int sbx_cgroup_create(struct sbx_cgroup *cg, long max_pids)
 	cg->path[0] = '\0';
 	if (mkdir(CG_DIR, 0755) < 0 && errno != EEXIST)
 		return errno;
-	snprintf(cg->path, sizeof cg->path, "%s/%d.%u", CG_DIR, (int)getpid(),
+	/* "<pid namespace>-<pid>.<seq>": unique across namespaces, and the
+	 * owner's namespace tells sbx_cgroup_prune whether it may judge it */
+	snprintf(cg->path, sizeof cg->path, "%s/%lu-%d.%u", CG_DIR, pidns_id(), (int)getpid(),
 		 atomic_fetch_add(&seq, 1));
 	if (mkdir(cg->path, 0755) < 0) {
 		e = errno;
@@ -177,8 +196,14 @@ int sbx_cgroup_prune(void)
 	while ((de = readdir(d))) {
 		struct sbx_cgroup cg;
 		char *end;
-		long owner = strtol(de->d_name, &end, 10);
+		unsigned long ns = strtoul(de->d_name, &end, 10);
+		long owner;
 
+		/* only a cgroup of a lanser in this pid namespace: another
+		 * namespace's pid says nothing here (it may be alive there) */
+		if (*end != '-' || ns != pidns_id() || ns == 0)
+			continue;
+		owner = strtol(end + 1, &end, 10);
 		if (owner <= 0 || *end != '.' || strlen(de->d_name) > 64)
 			continue;
 		if (kill((pid_t)owner, 0) == 0 || errno == EPERM)

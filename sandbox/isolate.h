@@ -3,8 +3,10 @@
  * of boxes when lanser is root, and pids cgroups (docs/sandbox.md).
  *
  * A pids cgroup (the v1 hierarchy at /sys/fs/cgroup/pids) is made for each
- * run when one is writable, named lanser/<lanser pid>.<n>; stale ones
- * (their lanser is gone) are removed by sbx_cgroup_prune().
+ * run when one is writable, named lanser/<pid namespace>-<lanser pid>.<n>;
+ * stale ones (their lanser, in this pid namespace, is gone) are removed by
+ * sbx_cgroup_prune(). Another namespace's are never touched: its pids mean
+ * nothing here.
  *
  * The sbx_child_* functions run between clone and exec, where only
  * async-signal-safe calls are allowed: no allocation, no lock.

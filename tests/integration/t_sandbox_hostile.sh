@@ -140,3 +140,45 @@ EOF
 		"$(stat -c %u "$W/inside-$MARK" 2>&1)"
 fi
 
+
+# Two lanser processes in different pid namespaces share the pids cgroup
+# hierarchy (containers, a bootstrapped root beside the host). Each `lanser
+# test` prunes stale cgroups at its start. A lanser in the parent namespace
+# sees the child namespace's processes in the cgroup's member list, but the
+# owner pid in the cgroup's name is the child namespace's: it must not take
+# the running inner run's cgroup for stale and kill its suite.
+if [ "$(id -u)" != 0 ] || [ ! -w /sys/fs/cgroup/pids ]; then
+	skip "pid namespaces: the other namespace's cgroup survives a prune" "needs root and a writable pids cgroup hierarchy"
+elif ! unshare --pid --fork --mount-proc true 2>/dev/null; then
+	skip "pid namespaces: the other namespace's cgroup survives a prune" "unshare --pid refused here"
+else
+	cat >"$W/slow_ok.sh" <<'EOF2'
+#!/bin/sh
+echo "1..1"
+sleep 3
+echo "ok 1 - slept"
+EOF2
+	config slow_ok.sh /bin/sh
+	sed -i 's/"wallMs": 3000/"wallMs": 60000/' "$W/.lanser.json"
+	# the inner lanser gets a pid near pid_max, which no process of this
+	# namespace holds (pid 1 or 2 would be taken for alive here)
+	LANSER_NO_DAEMON=1 unshare --pid --fork --mount-proc /bin/sh -c \
+		'echo $(($(cat /proc/sys/kernel/pid_max) - 100)) >/proc/sys/kernel/ns_last_pid; "$@"; exit $?' \
+		sh "$L" --root "$W" --json test >"$TMP/inner.json" 2>"$TMP/inner.err" &
+	INNER=$!
+	# the inner suite runs (and so sits in its cgroup) before the outer starts
+	for _ in $(seq 400); do
+		pgrep -f "slow_ok[.]sh" >/dev/null && break
+		sleep 0.05
+	done
+	W2=$(fixture hostile)
+	cat >"$W2/.lanser.json" <<'EOF2'
+{"test": ["/bin/sh", "-c", "echo 1..1; echo ok 1 - quick"]}
+EOF2
+	LANSER_NO_DAEMON=1 "$L" --root "$W2" --json test >"$TMP/outer.json" 2>"$TMP/outer.err"
+	check_eq "pid namespaces: the outer run passed" 0 "$?"
+	wait "$INNER"
+	check_eq "pid namespaces: the inner run was not disturbed (exit 0)" 0 "$?"
+	check_eq "pid namespaces: the inner suite passed" passed \
+		"$(json .outcome.status <"$TMP/inner.json" 2>&1)"
+fi

@@ -130,7 +130,7 @@ check_eq "crash: no worktree left after it" 1 "$("${G[@]}" worktree list | wc -l
 check_eq "crash: no branch left after it" "" "$("${G[@]}" branch --list 'lanser-wt/*')"
 check_eq "crash: no folder left after it" "" "$(ls "$XDG_RUNTIME_DIR"/lanser/ws-*/wt/ 2>/dev/null)"
 check_eq "crash: no stale cgroup left" "" \
-	"$(ls /sys/fs/cgroup/pids/lanser 2>/dev/null | grep "^$LPID\.")"
+	"$(ls /sys/fs/cgroup/pids/lanser 2>/dev/null | grep "^$(stat -Lc %i /proc/self/ns/pid)-$LPID\.")"
 
 # --- Ctrl-C (SIGINT to lanser) mid-run: the run is cancelled, the tree is
 # killed, the worktree removed
