@@ -54,9 +54,7 @@ size_t selrange_line_end(const struct ln_text *t, int line0)
 static int check_rel(const char *rel)
 {
 	if (sbx_jail_check_lexical(rel))
-		return ln_error_set(LN_EPERM, "%s: not a file lanser reads for a tool (.git, "
-				    "a server cache or an unusual path): %s", ln_printable(rel),
-				    ln_error_msg());
+		return ln_error_set(LN_EPERM, "%s", ln_error_msg());
 	return 0;
 }
 
@@ -110,7 +108,7 @@ int selrange_resolve(struct selrange *r, struct cmdctx *x, const char *arg)
 		if ((error = check_rel(r->rel)))
 			return error;
 		if ((error = src->text(src->ctx, r->rel, &r->text)))
-			return ln_error_set(error, "%s: %s", ln_printable(r->rel), ln_error_msg());
+			return error;
 		cmdctx_note_bytes(x, r->rel, r->text->data, r->text->len);
 		r->start = 0;
 		r->end = r->text->len;
