@@ -50,9 +50,9 @@ run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
 run_suite integration bash tests/integration/run.sh
 # The scripts that exercise the most C paths on untrusted input, again
 # against the sanitizer build: faults, bad input, traces, rewards, patches,
-# the jail and hostile tests, and read/search/edit (t_tools). The rest of the sanitizer pass (clangd, the
-# daemon, test runs, worktrees, the unprivileged and escape suites, the kill
-# harness, trust) runs in `make test-long`.
+# the jail and hostile tests, read/search/edit (t_tools). The rest of the
+# sanitizer pass (clangd, the daemon, test runs, worktrees, the unprivileged
+# and escape suites, the kill harness, trust) runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
