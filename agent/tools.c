@@ -424,6 +424,11 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 	if ((code = check_paths(t, cmd, opts, pos)))
 		goto done;
 	code = agent_tool_run_argv(t->c, t->ws, t->o.use_daemon, argv, t->cwd, &out, &err);
+	if (code == LN_EDAEMON && !out.len && !(cmd->flags & AGENT_CMD_WRITES)) {
+		/* no daemon could answer: in this process, as the CLI does */
+		buf_reset(&err);
+		code = agent_tool_run_argv(t->c, t->ws, false, argv, t->cwd, &out, &err);
+	}
 	r->bundle = parse_bundles(&out);
 	if (!r->bundle && !code)
 		code = ln_error_set(LN_EGENERIC, "%s printed no bundle", cmd->name);
@@ -444,12 +449,17 @@ done:
 		result_fail(r, code, ln_error_msg());
 		if (r->bundle) {
 			/* the bundle says more than the message (conflicts, verify) */
-			char *more = agent_tool_render(r->bundle, t ? t->o.max_text : 0, &r->truncated);
-			struct buf b = BUF_INIT;
-			buf_addf(&b, "%s\n%s", r->text, more);
+			size_t used = strlen(r->text) + 1;
+			size_t room = t->o.max_text > used + TOOL_MIN_TEXT / 2 ? t->o.max_text - used
+									     : TOOL_MIN_TEXT / 2;
+			char *more = agent_tool_render(r->bundle, room, &r->truncated);
+			if (*more) {
+				struct buf b = BUF_INIT;
+				buf_addf(&b, "%s\n%s", r->text, more);
+				free(r->text);
+				r->text = buf_detach(&b, NULL);
+			}
 			free(more);
-			free(r->text);
-			r->text = buf_detach(&b, NULL);
 		}
 	} else {
 		r->text = agent_tool_render(r->bundle, t->o.max_text, &r->truncated);
