@@ -106,6 +106,7 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 		    const json_t *args, const char *cwd)
 {
 	json_t *argv = xjson_pack("[s]", "--json");
+	bool dashdash = false;
 	size_t i;
 	int error;
 
@@ -120,11 +121,14 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 	}
 	for (i = 0; i < json_array_size(args); i++) {
 		json_t *s = json_array_get(args, i);
-		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1) ||
-		    strlen(json_string_value(s)) != json_string_length(s)) {
-			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
-					     "option (does not start with '-') and has no NUL", i);
+		if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s)) {
+			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string without NUL", i);
 			goto done;
+		}
+		/* an argument is never an option: "->next" is searched for */
+		if (json_string_value(s)[0] == '-' && !dashdash) {
+			json_array_append_new(argv, json_string("--"));
+			dashdash = true;
 		}
 		json_array_append(argv, s);
 	}

@@ -161,7 +161,7 @@ cmp -s "$TMP/before" "$TMP/now" && ok "edit: refused edits wrote nothing" || fai
 	echo '{"id": 3, "command": "edit", "args": ["c://#list_len:body"], "options": {"text": "{ return 0; }"}}'
 	echo '{"id": 4, "command": "read", "args": ["../pyproj/app.py"]}'
 	echo '{"id": 5, "command": "search", "args": ["x"], "options": {"max": "many"}}'
-	echo '{"id": 6, "command": "read", "args": ["--root=/"]}'
+	echo '{"id": 6, "command": "search", "args": ["->next"], "options": {"glob": "*.c"}}'
 } >"$TMP/req.jsonl"
 "$PY" -c "import json; print(json.dumps({'id': 7, 'command': 'edit', 'args': ['c://#list_len:body'], 'options': {'text': 'a' * 10000000}}))" >>"$TMP/req.jsonl"
 snapshot "$C" >"$TMP/before"
@@ -175,7 +175,8 @@ check_json_eq "batch: search line" '[b["meta"]["exitCode"], len(b["facts"])]' '[
 check_json_eq "batch: edit line previews" '[b["meta"]["exitCode"], b["edit"]["decision"]]' '[0,"preview"]' "$(line 3)"
 check_json_eq "batch: a read outside the workspace is refused (71)" '.meta.exitCode' 71 "$(line 4)"
 check_json_eq "batch: a wrong type is a usage error" '.meta.exitCode' 129 "$(line 5)"
-check_json_eq "batch: an option as an argument is a usage error" '.meta.exitCode' 129 "$(line 6)"
+check_json_eq "batch: an argument that starts with - is an argument, not an option" \
+	'[b["meta"]["exitCode"], b["facts"][0]["text"]]' '[0,"\tn->next = self->head;"]' "$(line 6)"
 check_json_eq "batch: a 10 MB --text line is refused, not run" '.meta.exitCode' 77 "$(line 7)"
 snapshot "$C" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "batch: the edit line wrote nothing" || fail "batch: the edit line wrote nothing"

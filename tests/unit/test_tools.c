@@ -215,10 +215,6 @@ TEST(agent_tools__bad_calls_are_messages_not_crashes)
 	CHECK_EQ_INT(agent_tool_call(s.t, "search", a, &r), LN_EUSAGE);
 	agent_tool_result_release(&r);
 	json_decref(a);
-	a = load("{\"args\": [\"--root=/\"]}");
-	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), LN_EUSAGE);
-	agent_tool_result_release(&r);
-	json_decref(a);
 	a = load("{\"args\": \"a.py\"}");
 	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), LN_EUSAGE);
 	agent_tool_result_release(&r);
@@ -234,6 +230,25 @@ TEST(agent_tools__bad_calls_are_messages_not_crashes)
 	CHECK_EQ_INT(agent_tool_call(s.t, "hover", a, &r), LN_ENOTFOUND);
 	CHECK_EQ_STR(r.message, "no symbol here");
 	CHECK(r.bundle != NULL);
+	agent_tool_result_release(&r);
+	json_decref(a);
+	close_session(&s);
+}
+
+TEST(agent_tools__an_argument_is_never_an_option)
+{
+	struct session s;
+	struct agent_tool_result r;
+	json_t *a = load("{\"args\": [\"--root=/\"]}");
+
+	CHECK_EQ_INT(open_session(&s, false, 0), 0);
+	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), 0);
+	CHECK_EQ_STR(ran.data, "--json read -- --root=/");
+	agent_tool_result_release(&r);
+	json_decref(a);
+	a = load("{\"args\": [\"->next\"], \"max\": 2}");
+	CHECK_EQ_INT(agent_tool_call(s.t, "search", a, &r), 0);
+	CHECK_EQ_STR(ran.data, "--json --max 2 search -- ->next");
 	agent_tool_result_release(&r);
 	json_decref(a);
 	close_session(&s);
