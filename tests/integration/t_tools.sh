@@ -8,8 +8,10 @@
 . "$(dirname "$0")/edit_lib.sh"
 need_lanser
 
-C=$(fixture cproj); git_commit_all "$C"
-P=$(fixture pyproj); git_commit_all "$P"
+# Each fixture is its own workspace root (an empty .lanser.json), whatever a
+# folder above it holds.
+C=$(fixture cproj); echo '{}' >"$C/.lanser.json"; git_commit_all "$C"
+P=$(fixture pyproj); echo '{}' >"$P/.lanser.json"; git_commit_all "$P"
 "$L" schema bundle >"$TMP/bundle.schema.json"
 # validate NAME FILE : FILE (one bundle) satisfies the bundle schema
 validate() {
