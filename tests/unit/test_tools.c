@@ -44,6 +44,7 @@ TEST(agent_tools__list_comes_from_the_table_with_valid_schemas)
 		props = json_object_get(s, "properties");
 		CHECK(json_is_object(props));
 		CHECK(json_object_get(props, "args") != NULL);
+		CHECK(json_object_get(props, "json") == NULL);
 		/* every property says its type (or its words) */
 		json_object_foreach(props, key, p)
 			CHECK(json_object_get(p, "type") || json_object_get(p, "enum"));
