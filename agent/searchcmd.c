@@ -10,7 +10,8 @@
  * (binary, a NUL byte) and files over LN_FILE_MAX_BYTES are skipped.
  * Everything is bounded: the expression's length and repetition counts
  * (glibc compiles a{1000}{1000} into a very large automaton), back
- * references (exponential to match) refused, at most --max matching
+ * references (exponential to match) refused, a --glob of at most 256
+ * bytes and 8 '*' (fnmatch backtracks), at most --max matching
  * lines, each line shown cut to SEARCH_MAX_LINE bytes around the match.
  */
 #include "agent/cli.h"
@@ -39,6 +40,8 @@
 #define SEARCH_MAX_FILES 20000
 #define SEARCH_MAX_LINE 240
 #define SEARCH_DEFAULT_MAX 100
+#define SEARCH_MAX_GLOB 256
+#define SEARCH_MAX_STARS 8
 #define SEARCH_MAX_TOTAL ((size_t)256 << 20)   /* bytes read per search */
 
 /* What regcomp must never see: overlong, huge repetition counts, back
@@ -79,6 +82,22 @@ static int check_regex(const char *re)
 			}
 		}
 	}
+	return 0;
+}
+
+/* fnmatch backtracks on every '*': a pattern with many of them against a
+ * long path takes polynomial time of a high degree. */
+static int check_glob(const char *glob)
+{
+	size_t stars = 0;
+	const char *p;
+
+	if (strlen(glob) > SEARCH_MAX_GLOB)
+		return ln_error_set(LN_EUSAGE, "--glob is longer than %d bytes", SEARCH_MAX_GLOB);
+	for (p = glob; *p; p++)
+		stars += *p == '*';
+	if (stars > SEARCH_MAX_STARS)
+		return ln_error_set(LN_EUSAGE, "--glob has more than %d '*'", SEARCH_MAX_STARS);
 	return 0;
 }
 
@@ -219,6 +238,8 @@ int cmd_search(struct cli *c)
 		json_object_set_new(opts, "glob", json_string(c->glob));
 	json_object_set_new(cmdctx_request(&x), "target", opts);
 	if ((error = check_regex(c->argv[0])))
+		goto done;
+	if (c->glob && (error = check_glob(c->glob)))
 		goto done;
 	if ((rc = regcomp(&s.re, c->argv[0], REG_EXTENDED | REG_NEWLINE)) != 0) {
 		char msg[256];
