@@ -103,6 +103,13 @@ struct cli {
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
+	/* tool commands (issues 15, 17): read, search, edit */
+	const char *lines;        /* read --lines A-B */
+	const char *glob;         /* search --glob PATTERN */
+	int max_matches;          /* search --max N (0: the default) */
+	const char *edit_text;    /* edit --text STR */
+	const char *edit_with;    /* edit --with FILE|- */
+	const char *diff_text;    /* patch --diff TEXT: the diff itself (tools cannot name stdin) */
 };
 
 int cmd_def(struct cli *c);
@@ -130,5 +137,9 @@ int cmd_trace(struct cli *c);
 int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
+/* tool commands (issues 15, 17; docs/commands.md) */
+int cmd_read(struct cli *c);   /* agent/readcmd.c */
+int cmd_search(struct cli *c); /* agent/searchcmd.c */
+int cmd_edit(struct cli *c);   /* agent/editsel.c */
 
 #endif

@@ -140,6 +140,12 @@ static const struct agent_option locate_options[] = {
 
 static const struct agent_option edit_options[] = { EDIT_OPTIONS, END };
 
+static const struct agent_option patch_options[] = {
+	STR("diff", "TEXT", "diff", diff_text, "the unified diff itself, instead of a file"),
+	EDIT_OPTIONS,
+	END,
+};
+
 static const struct agent_option actions_options[] = {
 	EDIT_OPTIONS,
 	{ .name = "pick", .type = AGENT_OPT_INT, .metavar = "N", .json = "pick", .offset = OFF(pick),
@@ -219,6 +225,29 @@ static const struct agent_option group_options[] = {
 	END,
 };
 
+static const struct agent_option read_options[] = {
+	STR("lines", "A-B", "lines", lines, "only these lines of the file (1-based, inclusive; A- to "
+	    "the end)"),
+	END,
+};
+
+static const struct agent_option search_options[] = {
+	STR("glob", "PATTERN", "glob", glob, "only files whose path (or, without '/', whose name) "
+	    "matches PATTERN"),
+	{ .name = "max", .type = AGENT_OPT_INT, .metavar = "N", .json = "max",
+	  .offset = OFF(max_matches), .min = 1, .max = 10000, .dflt = "100",
+	  .help = "stop after N matching lines" },
+	END,
+};
+
+static const struct agent_option editsel_options[] = {
+	STR("text", "STR", "text", edit_text, "the new text of the selected range"),
+	{ .name = "with", .type = AGENT_OPT_FILE, .metavar = "FILE", .json = "with",
+	  .offset = OFF(edit_with), .help = "the new text from FILE (- for stdin)" },
+	EDIT_OPTIONS,
+	END,
+};
+
 static const struct agent_option trust_options[] = {
 	FLAG("revoke", "revoke", revoke, "forget this workspace's trust"),
 	FLAG("list", "list", list, "list the trusted workspaces"),
@@ -229,16 +258,16 @@ static const struct agent_option trust_options[] = {
 #define W (AGENT_CMD_WORKSPACE | AGENT_CMD_WRITES)
 
 const struct agent_command agent_commands[] = {
-	{ "def", CMD(cmd_def), Q | AGENT_CMD_QUERY, "<selector>", "go to definition",
+	{ "def", CMD(cmd_def), Q | AGENT_CMD_QUERY | AGENT_CMD_TOOL, "<selector>", "go to definition",
 	  "one selector (docs/selectors.md)", 1, 1, no_options },
-	{ "refs", CMD(cmd_refs), Q | AGENT_CMD_QUERY, "<selector>", "find references",
+	{ "refs", CMD(cmd_refs), Q | AGENT_CMD_QUERY | AGENT_CMD_TOOL, "<selector>", "find references",
 	  "one selector", 1, 1, refs_options },
-	{ "hover", CMD(cmd_hover), Q | AGENT_CMD_QUERY, "<selector>", "type and documentation at a position",
+	{ "hover", CMD(cmd_hover), Q | AGENT_CMD_QUERY | AGENT_CMD_TOOL, "<selector>", "type and documentation at a position",
 	  "one selector", 1, 1, no_options },
-	{ "symbols", CMD(cmd_symbols), Q | AGENT_CMD_QUERY, "<file> | --workspace [query]",
+	{ "symbols", CMD(cmd_symbols), Q | AGENT_CMD_QUERY | AGENT_CMD_TOOL, "<file> | --workspace [query]",
 	  "document or workspace symbols", "a file, or with workspace an optional query", 0, 1,
 	  workspace_options },
-	{ "diag", CMD(cmd_diag), Q | AGENT_CMD_QUERY, "[file...]",
+	{ "diag", CMD(cmd_diag), Q | AGENT_CMD_QUERY | AGENT_CMD_TOOL, "[file...]",
 	  "diagnostics for files (default: the whole workspace)", "files (none: the whole workspace)",
 	  0, -1, workspace_options },
 	{ "batch", CMD(cmd_batch), AGENT_CMD_WORKSPACE, "--in FILE --out FILE",
@@ -251,22 +280,34 @@ const struct agent_command agent_commands[] = {
 	{ "schema", CMD(cmd_schema), 0, "bundle|trace|command [name]",
 	  "print the JSON Schema of a format, or of a command's arguments",
 	  "bundle, trace, or command and a command name", 1, 2, no_options },
-	{ "outline", CMD(cmd_outline), Q, "<file>", "symbols from tree-sitter alone (no server)",
+	{ "outline", CMD(cmd_outline), Q | AGENT_CMD_TOOL, "<file>", "symbols from tree-sitter alone (no server)",
 	  "one file", 1, 1, no_options },
-	{ "locate", CMD(cmd_locate), Q | AGENT_CMD_BATCH, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
+	{ "locate", CMD(cmd_locate), Q | AGENT_CMD_BATCH | AGENT_CMD_TOOL, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
 	  "one selector", 1, 1, locate_options },
+	{ "read", CMD(cmd_read), AGENT_CMD_WORKSPACE | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<file|selector> [--lines A-B]", "a file, or the lines a selector resolves to, with "
+	  "line numbers", "one file or one selector (docs/selectors.md)", 1, 1, read_options },
+	{ "search", CMD(cmd_search), AGENT_CMD_WORKSPACE | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<regex> [--glob PATTERN] [--max N]",
+	  "search the workspace's files for a POSIX extended regular expression",
+	  "one regular expression (POSIX ERE)", 1, 1, search_options },
 	{ "prepare-rename", CMD(cmd_prepare_rename), AGENT_CMD_WORKSPACE, "<selector>",
 	  "can the symbol here be renamed, and its range", "one selector", 1, 1, no_options },
-	{ "rename", CMD(cmd_rename), W, "<selector> <new-name>",
+	{ "rename", CMD(cmd_rename), W | AGENT_CMD_TOOL, "<selector> <new-name>",
 	  "rename a symbol everywhere (diff preview; --apply writes)", "a selector and the new name",
 	  2, 2, edit_options },
-	{ "actions", CMD(cmd_actions), W, "<selector>",
+	{ "actions", CMD(cmd_actions), W | AGENT_CMD_TOOL, "<selector>",
 	  "code actions at a position; --pick N previews one, --apply writes it", "one selector", 1, 1,
 	  actions_options },
-	{ "patch", CMD(cmd_patch), W, "<file|->",
+	{ "patch", CMD(cmd_patch), W | AGENT_CMD_TOOL, "<file|-> | --diff TEXT",
 	  "check and preview a unified diff; --apply writes it (docs/edits.md)",
-	  "the diff file, or - for stdin", 1, 1, edit_options },
-	{ "test", CMD(cmd_test), W, "", "build and run the tests in the sandbox (docs/sandbox.md)",
+	  "the diff file, or - for stdin (none with diff)", 0, 1, patch_options },
+	{ "edit", CMD(cmd_edit), W | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<selector> --text STR | --with FILE",
+	  "replace the text a selector resolves to (diff preview; --apply writes)",
+	  "one selector (docs/selectors.md): a function body, a line range, an anchor", 1, 1,
+	  editsel_options },
+	{ "test", CMD(cmd_test), W | AGENT_CMD_TOOL, "", "build and run the tests in the sandbox (docs/sandbox.md)",
 	  "none", 0, 0, test_options },
 	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...",
 	  "process or episode reward from given terms (docs/rewards.md)",
@@ -276,7 +317,7 @@ const struct agent_command agent_commands[] = {
 	{ "trace", CMD(cmd_trace), 0, "list|show|replay|export FILE [RUN]",
 	  "read, verify and export traces (docs/trace.md)", "the subcommand, the file, and for "
 	  "list/show an optional run id", 2, 3, trace_options },
-	{ "eval", CMD(cmd_eval), W, "", "CI verdict for a patch: diagnostics, tests, reward, policy "
+	{ "eval", CMD(cmd_eval), W | AGENT_CMD_TOOL, "", "CI verdict for a patch: diagnostics, tests, reward, policy "
 	  "(docs/eval.md)", "none", 0, 0, eval_options },
 	{ "group", CMD(cmd_group), W, "[patch...]",
 	  "rewards and GRPO advantages of a group of candidates (docs/eval.md)", "candidate patch files",
