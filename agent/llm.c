@@ -313,10 +313,20 @@ static int attempt(struct llm_client *c, struct curl_slist *hdrs, const char *bo
 	} else if (x.stream_error) {
 		error = x.stream_error;  /* its message is set */
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		error = ln_error_set(LN_ETIMEOUT, "the model server at %s did not answer within %d ms",
-				     c->origin, x.status ? c->o.timeout_ms : c->o.connect_timeout_ms);
-	} else if (rc != CURLE_OK) {
+		curl_off_t connected = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+		if (connected > 0)
+			error = ln_error_set(LN_ETIMEOUT, "the model server at %s did not answer within %d ms",
+					     c->origin, c->o.timeout_ms);
+		else
+			error = ln_error_set(LN_ETIMEOUT, "could not connect to the model server at %s within "
+					     "%d ms", c->origin, c->o.connect_timeout_ms);
+	} else if (rc != CURLE_OK && x.received) {
 		*retry = retryable_curl(rc) && st.deltas == 0;
+		error = ln_error_set(LN_EMODEL, "the model server at %s broke off its reply after %zu bytes: %s",
+				     c->origin, x.received, curl_easy_strerror(rc));
+	} else if (rc != CURLE_OK) {
+		*retry = retryable_curl(rc);
 		error = ln_error_set(LN_EMODEL, "cannot talk to the model server at %s: %s", c->origin,
 				     curl_easy_strerror(rc));
 	} else if (x.status < 200 || x.status >= 300) {

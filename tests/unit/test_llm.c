@@ -11,7 +11,7 @@
  *   tests/unit/run __llm --url URL [--model M] [--stream] [--retries N]
  *       [--timeout MS] [--connect-timeout MS] [--max-response N]
  *       [--backoff MS] [--max-wait MS] [--sampling JSON] [--tools JSON]
- *       [--messages JSON] [--chats N] [--root DIR] [--key-env NAME]
+ *       [--messages JSON] [--chats N] [--root DIR [--trust]] [--key-env NAME]
  *
  * It prints one JSON line per chat {"rc", "status", "message", "finish_reason",
  * "prompt_tokens", "completion_tokens", "http_status", "attempts",
@@ -25,6 +25,7 @@
 #include "agent/llm_impl.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/trust.h"
 #include "core/xjson.h"
 
 #include <signal.h>
@@ -462,6 +463,9 @@ int test_llm_main(int argc, char **argv)
 		bool takes = true;
 		if (!strcmp(a, "--stream")) {
 			f.stream = 1;
+			takes = false;
+		} else if (!strcmp(a, "--trust")) {
+			ln_trust_set_cli(true, NULL);
 			takes = false;
 		} else if (!v) {
 			fprintf(stderr, "lanser: %s needs a value\n", a);
