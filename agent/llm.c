@@ -177,8 +177,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 	if (!x->decided) {
 		/* The status decides what the body is: an event stream only for
-		 * a 2xx streamed reply the server marked as one; anything else
-		 * (an error, a server that ignored "stream") is read whole. */
+		 * a 2xx reply the server marked as one; anything else (an
+		 * error, a server that ignored "stream") is read whole. */
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &x->status);
 		x->sse = x->st && x->status >= 200 && x->status < 300 && x->event_stream;
 		x->decided = true;
@@ -280,8 +280,7 @@ static int attempt(struct llm_client *c, struct curl_slist *hdrs, const char *bo
 	*retry = false;
 	*wait_hint = -1;
 	llm_stream_init(&st, on_delta, ctx);
-	if (c->o.stream)
-		x.st = &st;
+	x.st = &st;     /* also when not asked for: a server may stream anyway */
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -127,6 +127,14 @@ llm --url "$URL" --sampling '{"messages":[]}'
 check_eq "sampling: may not set messages (usage error)" 129 "$RC"
 check_contains "sampling: says which member" "$ERR" '"messages"'
 
+start_fake anyway '{"turns": [{"stream": true, "reply": {"content": "streamed anyway"}}, {"stream": false, "reply": {"content": "whole anyway"}}]}'
+llm --url "$URL"
+check_eq "a stream that was not asked for: read" 0 "$RC"
+check_json_eq "a stream that was not asked for: content" .message.content "streamed anyway"
+llm --url "$URL" --stream
+check_eq "a whole reply to a streamed request: read" 0 "$RC"
+check_json_eq "a whole reply to a streamed request: content" .message.content "whole anyway"
+
 # --- two chats on one client (kept-alive connection), a check in the script -----------
 start_fake keep '{"turns": [{"reply": {"content": "one"}}, {"expect": {"model": "m-k"}, "reply": {"content": "two"}}]}'
 llm --url "$URL" --model m-k --chats 2
