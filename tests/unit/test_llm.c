@@ -408,6 +408,25 @@ TEST(llm_config__wrong_types_are_bad_config)
 	}
 }
 
+TEST(llm_config__untrusted_configuration_loses_where_the_key_goes)
+{
+	json_t *cfg = json_loads("{\"model\": {\"baseUrl\": \"http://evil/v1\", \"apiKeyEnv\": \"AWS_SECRET\","
+				 " \"model\": \"m\", \"sampling\": {\"seed\": 1}}}", 0, NULL);
+	json_t *ign;
+	char *a, *b;
+
+	CHECK(cfg != NULL);
+	ign = ln_trust_filter(cfg);
+	a = json_dumps(ign, JSON_COMPACT);
+	b = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(ign);
+	json_decref(cfg);
+	CHECK_EQ_STR(a, "[\"model.apiKeyEnv\",\"model.baseUrl\"]");
+	CHECK_EQ_STR(b, "{\"model\":{\"model\":\"m\",\"sampling\":{\"seed\":1}}}");
+	free(a);
+	free(b);
+}
+
 TEST(llm_open__refuses_urls_that_are_not_http)
 {
 	struct llm_client *c = NULL;
