@@ -23,6 +23,8 @@ fi
 KEY="sk-test-$$-SECRETKEY"
 export OPENAI_API_KEY=$KEY
 unset OPENAI_BASE_URL OPENAI_MODEL
+# loopback only: no proxy of the environment in between
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 ALL_OUTPUT=$TMP/all-output.txt
 : >"$ALL_OUTPUT"
 
@@ -153,6 +155,11 @@ check_json_eq "429: two attempts" .attempts 2
 check_json_eq "429: the answer of the second" .message.content "after the wait"
 check_eq "429: Retry-After honoured (second request at least 0.9 s later, backoff was 10 ms)" true \
 	"$(logj 'b[1]["t"] - b[0]["t"] >= 0.9')"
+
+start_fake r429cap '{"turns": [{"status": 429, "headers": {"Retry-After": "3600"}}, {"reply": {"content": "capped"}}]}'
+llm --url "$URL" --max-wait 200
+check_eq "429 asking for an hour: the wait is capped (max-wait 200 ms), exit 0" 0 "$RC"
+check_json_eq "429 asking for an hour: two attempts" .attempts 2
 
 start_fake r500 '{"turns": [{"status": 500}, {"status": 503}, {"reply": {"content": "third time"}}]}'
 llm --url "$URL" --backoff 10
