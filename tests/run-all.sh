@@ -44,19 +44,23 @@ run_suite fuzz-selector make --no-print-directory fuzz-smoke
 run_suite fuzz-trace make --no-print-directory fuzz-trace-smoke
 run_suite fuzz-outcome make --no-print-directory fuzz-outcome-smoke
 run_suite fuzz-patch make --no-print-directory fuzz-patch-smoke
+run_suite fuzz-llm make --no-print-directory fuzz-llm-smoke
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
 # The fake server misbehaves exactly as the fault tests assume.
 run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
 run_suite integration bash tests/integration/run.sh
 # The scripts that exercise the most C paths on untrusted input, again
 # against the sanitizer build: faults, bad input, traces, rewards, patches,
-# the jail and hostile tests, read/search/edit (t_tools). The rest of the
-# sanitizer pass (clangd, the daemon, test runs, worktrees, the unprivileged
-# and escape suites, the kill harness, trust) runs in `make test-long`.
+# the jail and hostile tests, read/search/edit (t_tools), and the model
+# client against the scripted model server (t_llm runs tests/unit/run-asan's
+# driver). The rest of the sanitizer pass (clangd, the daemon, test runs,
+# worktrees, the unprivileged and escape suites, the kill harness, trust)
+# runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
 	tests/integration/t_sandbox_hostile.sh tests/integration/t_jail.sh tests/integration/t_edit_patch.sh \
-	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_tools.sh
+	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_tools.sh \
+	tests/integration/t_llm.sh
 echo "total: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
