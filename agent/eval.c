@@ -18,6 +18,7 @@
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
+#include "engine/extract.h"
 #include "engine/testrun.h"
 #include "rewards/advantage.h"
 
@@ -50,6 +51,7 @@ struct fe {
 	struct eng *eng;
 	struct eng_result *res;  /* n results after the engine's call */
 	bool have_res;
+	struct eng_base_reader *base; /* the base's files, for --in (or NULL) */
 };
 
 /* ---- settings ---- */
@@ -113,28 +115,6 @@ static struct fe_cand *cand_new(struct fe *x, const char *id)
 	memset(cd, 0, sizeof *cd);
 	cd->id = xstrdup(id);
 	return cd;
-}
-
-/* A completion's text: the diff inside a ```diff (or ```patch) fence when
- * there is one, else the whole text. */
-static void extract_patch(const char *s, size_t len, const char **p, size_t *n)
-{
-	static const char *const fences[] = { "```diff\n", "```patch\n" };
-	size_t i;
-
-	*p = s;
-	*n = len;
-	for (i = 0; i < 2; i++) {
-		const char *f = memmem(s, len, fences[i], strlen(fences[i]));
-		const char *start, *end;
-		if (!f)
-			continue;
-		start = f + strlen(fences[i]);
-		end = memmem(start, len - (size_t)(start - s), "\n```", 4);
-		*p = start;
-		*n = end ? (size_t)(end - start) + 1 : len - (size_t)(start - s);
-		return;
-	}
 }
 
 static void cand_set_patch(struct fe_cand *cd, const char *data, size_t len)
@@ -221,14 +201,15 @@ static int completion_line(struct fe *x, const char *path, const struct buf *lin
 	} else if (!patch) {
 		snprintf(cd->note, sizeof cd->note, "line %ld has no \"patch\" string", lineno);
 	} else {
-		const char *p;
-		size_t n;
-		extract_patch(patch, json_string_length(json_object_get(v, "patch")), &p, &n);
-		if (n > SBX_PATCH_MAX_BYTES)
-			snprintf(cd->note, sizeof cd->note, "patch larger than %zu bytes",
-				 SBX_PATCH_MAX_BYTES);
+		/* engine/extract.h: a diff, search/replace or file blocks */
+		struct eng_extract ex;
+		eng_extract_patch(&ex, patch, json_string_length(json_object_get(v, "patch")),
+				  x->base ? eng_base_reader_read : NULL, x->base);
+		if (ex.patch)
+			cand_set_patch(cd, ex.patch, ex.len);
 		else
-			cand_set_patch(cd, p, n);
+			snprintf(cd->note, sizeof cd->note, "%s", ex.note);
+		eng_extract_release(&ex);
 	}
 	json_decref(v);
 	return 0;
@@ -389,6 +370,7 @@ static void fe_release(struct fe *x)
 	}
 	free(x->res);
 	free(x->v);
+	eng_base_reader_free(x->base);
 	eng_close(x->eng);
 	if (x->have_settings)
 		eng_settings_release(&x->s);
@@ -663,8 +645,12 @@ static int group_candidates(struct fe *x)
 		id_from_path(x, c->argv[i], id, sizeof id);
 		error = cand_from_file(x, id, c->argv[i]);
 	}
-	if (!error && c->in_path)
+	if (!error && c->in_path) {
+		/* search/replace and file blocks apply to the base's files */
+		if (eng_base_reader_open(&x->base, x->s.root, x->s.task.base))
+			x->base = NULL;
 		error = read_completions(x, c->in_path);
+	}
 	if (!error && x->n == 0)
 		error = ln_error_set(LN_EUSAGE, "group needs candidates: patch files, --patch, a "
 				     "task with \"candidates\", or --in completions.jsonl");
