@@ -29,7 +29,7 @@ REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LI
 	-Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
-LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lpthread -lm
+LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lmicrohttpd -lpthread -lm
 
 SRC_DIRS := core lsp selectors sandbox rewards engine agent
 LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))

@@ -103,6 +103,19 @@ struct cli {
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
+	/* the reward server (issue 16, docs/serve.md) */
+	const char *listen;       /* serve --listen HOST:PORT */
+	const char *tasks_path;   /* serve --tasks FILE (JSONL) */
+	const char *token_file;   /* serve --token-file FILE */
+	const char *port_file;    /* serve --port-file FILE */
+	bool allow_remote;        /* serve --allow-remote */
+	int workers;              /* serve --workers N (0: the CPUs) */
+	int queue_max;            /* serve --queue N (0: 64) */
+	int max_body;             /* serve --max-body BYTES (0: 16 MiB) */
+	int deadline_ms;          /* serve --deadline MS (0: 300000) */
+	int sample_timeout_ms;    /* serve --sample-timeout MS (0: the task's wallMs) */
+	int idle_timeout_ms;      /* serve --idle-timeout MS (0: 10000) */
+	int max_conns;            /* serve --max-connections N (0: 256) */
 };
 
 int cmd_def(struct cli *c);
@@ -130,5 +143,6 @@ int cmd_trace(struct cli *c);
 int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
+int cmd_serve(struct cli *c);  /* agent/serve.c (docs/serve.md) */
 
 #endif

@@ -219,6 +219,43 @@ static const struct agent_option group_options[] = {
 	END,
 };
 
+static const struct agent_option serve_options[] = {
+	STR("listen", "HOST:PORT", "listen", listen,
+	    "address to listen on (default 127.0.0.1:8650; port 0: any free port)"),
+	FILEOPT("tasks", "tasks", tasks_path, "the tasks, one JSON line each (docs/serve.md)"),
+	FILEOPT("token-file", "tokenFile", token_file, "require this bearer token (needed with "
+		"--allow-remote)"),
+	FLAG("allow-remote", "allowRemote", allow_remote, "allow a non-loopback --listen address"),
+	FILEOPT("port-file", "portFile", port_file, "write the port listened on into FILE"),
+	{ .name = "workers", .type = AGENT_OPT_INT, .metavar = "N", .json = "workers",
+	  .offset = OFF(workers), .min = 1, .max = 256, .help = "worker threads (default: the CPUs)" },
+	{ .name = "queue", .type = AGENT_OPT_INT, .metavar = "N", .json = "queue",
+	  .offset = OFF(queue_max), .min = 1, .max = 100000, .dflt = "64",
+	  .help = "jobs waiting at most; beyond: 503 with Retry-After" },
+	{ .name = "max-body", .type = AGENT_OPT_INT, .metavar = "BYTES", .json = "maxBody",
+	  .offset = OFF(max_body), .min = 1024, .max = 1 << 30, .dflt = "16777216",
+	  .help = "largest request body (beyond: 413)" },
+	{ .name = "deadline", .type = AGENT_OPT_MS, .metavar = "MS", .json = "deadlineMs",
+	  .offset = OFF(deadline_ms), .dflt = "300000",
+	  .help = "a request's deadline (a request may ask for less): samples not scored by then are null" },
+	{ .name = "sample-timeout", .type = AGENT_OPT_MS, .metavar = "MS", .json = "sampleTimeoutMs",
+	  .offset = OFF(sample_timeout_ms),
+	  .help = "wall-clock limit of one sample's tests (default: the task's limits.wallMs)" },
+	{ .name = "idle-timeout", .type = AGENT_OPT_MS, .metavar = "MS", .json = "idleTimeoutMs",
+	  .offset = OFF(idle_timeout_ms), .dflt = "10000",
+	  .help = "close a connection idle this long; a body must arrive within 3 times it" },
+	{ .name = "max-connections", .type = AGENT_OPT_INT, .metavar = "N", .json = "maxConnections",
+	  .offset = OFF(max_conns), .min = 1, .max = 10000, .dflt = "256",
+	  .help = "connections at once" },
+	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
+		"the episode reward mode"),
+	{ .name = "jobs", .type = AGENT_OPT_INT, .metavar = "N", .json = "jobs", .offset = OFF(jobs),
+	  .min = 1, .max = 64, .dflt = "2", .help = "test worktrees at once per task" },
+	FLAG("no-isolation", "noIsolation", no_isolation,
+	     "no sandbox box, resource limits only (loudly)"),
+	END,
+};
+
 static const struct agent_option trust_options[] = {
 	FLAG("revoke", "revoke", revoke, "forget this workspace's trust"),
 	FLAG("list", "list", list, "list the trusted workspaces"),
@@ -283,6 +320,9 @@ const struct agent_command agent_commands[] = {
 	  0, -1, group_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },
+	{ "serve", CMD(cmd_serve), W, "--tasks FILE [--listen HOST:PORT]",
+	  "the reward server for GRPO trainers: OpenRLHF /get_reward, /score, /metrics "
+	  "(docs/serve.md)", "none", 0, 0, serve_options },
 	{ "completion", cmd_completion, 0, "bash|zsh", "print a shell completion script from this table",
 	  "bash or zsh", 1, 1, no_options },
 	{ "help", cmd_help, 0, "[command]", "this help, or a command's", "a command name", 0, 1,

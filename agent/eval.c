@@ -9,6 +9,7 @@
  * advantage.h) and SARIF.
  */
 #include "agent/cli.h"
+#include "agent/eval.h"
 
 #include "agent/trace.h"
 #include "core/buf.h"
@@ -689,8 +690,8 @@ done:
 	return error;
 }
 
-/* The group's advantages (new reference in *adv), traced. */
-static int group_advantages(struct fe *x, const struct group_opts *go, json_t **adv)
+int eval_group_advantages(json_t **adv, json_t **group, const struct eng_result *res, size_t n,
+			  const char *id, enum rwd_adv_mode amode, enum rwd_preset preset, double eps)
 {
 	struct rwd_group g;
 	json_t *rewards = json_array(), *gj;
@@ -698,30 +699,45 @@ static int group_advantages(struct fe *x, const struct group_opts *go, json_t **
 	size_t i;
 	int error;
 
+	*adv = NULL;
 	memset(&g, 0, sizeof g);
-	for (i = 0; i < x->n; i++)
-		json_array_append_new(rewards, rwd_number(x->res[i].reward));
-	gj = xjson_pack("{s:o, s:o}", "id", x->s.task.task_id ? json_string(x->s.task.task_id) :
-			json_string(eng_base_oid(x->eng)), "rewards", rewards);
+	for (i = 0; i < n; i++)
+		json_array_append_new(rewards, rwd_number(res[i].reward));
+	gj = xjson_pack("{s:s, s:o}", "id", id, "rewards", rewards);
 	error = rwd_group_parse(&g, gj);
 	if (!error) {
 		rwd_mean_std(g.r, g.n, &m, &sd);
-		*adv = rwd_group_advantages(&g, go->amode, go->preset, go->eps, sd);
-		if (x->c->trace)
-			trace_event(x->c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
-				"group", gj, "mode", rwd_adv_mode_name(go->amode), "preset",
-				rwd_preset_name(go->preset), "epsilon",
-				json_object_get(*adv, "epsilon"), "batchStd",
-				go->amode == RWD_ADV_BATCH ? json_incref(json_object_get(*adv, "std"))
-							    : json_null(), "result", *adv));
+		*adv = rwd_group_advantages(&g, amode, preset, eps, sd);
 	}
-	json_decref(gj);
 	rwd_group_release(&g);
+	if (group && !error)
+		*group = gj;
+	else
+		json_decref(gj);
+	return error;
+}
+
+/* The group's advantages (new reference in *adv), traced. */
+static int group_advantages(struct fe *x, const struct group_opts *go, json_t **adv)
+{
+	json_t *gj = NULL;
+	int error;
+
+	error = eval_group_advantages(adv, &gj, x->res, x->n, x->s.task.task_id ? x->s.task.task_id :
+				      eng_base_oid(x->eng), go->amode, go->preset, go->eps);
+	if (!error && x->c->trace)
+		trace_event(x->c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
+			"group", gj, "mode", rwd_adv_mode_name(go->amode), "preset",
+			rwd_preset_name(go->preset), "epsilon",
+			json_object_get(*adv, "epsilon"), "batchStd",
+			go->amode == RWD_ADV_BATCH ? json_incref(json_object_get(*adv, "std"))
+						    : json_null(), "result", *adv));
+	json_decref(gj);
 	return error;
 }
 
 /* One member of the group's JSON answer. */
-static json_t *candidate_json(const struct eng_result *r, const json_t *adv, size_t i)
+json_t *eval_candidate_json(const struct eng_result *r, const json_t *adv, size_t i)
 {
 	const char *st = record_status(r);
 
@@ -746,7 +762,7 @@ static void print_group_json(struct fe *x, const json_t *adv, long long t0)
 	size_t i;
 
 	for (i = 0; i < x->n; i++)
-		json_array_append_new(cands, candidate_json(&x->res[i], adv, i));
+		json_array_append_new(cands, eval_candidate_json(&x->res[i], adv, i));
 	eng_timings(x->eng, &diag_ms, &tests_ms);
 	out = xjson_pack("{s:s, s:s, s:o, s:s, s:o, s:O}", "schema", "lanser.group/1",
 		"base", eng_base_oid(x->eng),

@@ -93,6 +93,11 @@ const char *eng_worktree(const struct eng *e)
 	return e->wt;
 }
 
+unsigned long eng_server_crashes(const struct eng *e)
+{
+	return e && e->ws ? lsp_workspace_crashes(e->ws) : 0;
+}
+
 void eng_timings(const struct eng *e, long long *diag_ms, long long *tests_ms)
 {
 	*diag_ms = e->t_diag_ms;
