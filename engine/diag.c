@@ -446,7 +446,10 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 			break;
 		if (gone || (!ed && !eng_exists_in_wt(x, rel)))
 			continue;
-		error = diag_file(x, rel, ed == NULL, cd->after, &cd->r.complete);
+		/* an edited file is reopened too: clangd 14 publishes nothing for
+		 * a text it built last time (two equal candidates in a row, as
+		 * GRPO groups often hold, left the second without diagnostics) */
+		error = diag_file(x, rel, true, cd->after, &cd->r.complete);
 	}
 	ln_error_capture(&st);
 	if (eng_restore_base(x, cd))
