@@ -59,6 +59,7 @@ int eng_open(struct eng **out, const struct eng_opts *opts)
 	e->servers_cfg = e->s->servers ? json_deep_copy(e->s->servers) : json_object();
 	e->servers_env = json_array();
 	e->before_cache = json_object();
+	e->after_hash = json_object();
 	error = eng_base_setup(e);
 	if (error) {
 		struct ln_error_state st;
@@ -80,6 +81,7 @@ void eng_close(struct eng *e)
 	json_decref(e->servers_cfg);
 	json_decref(e->servers_env);
 	json_decref(e->before_cache);
+	json_decref(e->after_hash);
 	free(e);
 }
 
