@@ -320,7 +320,7 @@ const struct agent_command agent_commands[] = {
 	  0, -1, group_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },
-	{ "serve", CMD(cmd_serve), W, "--tasks FILE [--listen HOST:PORT]",
+	{ "serve", CMD(cmd_serve), 0, "--tasks FILE [--listen HOST:PORT]",
 	  "the reward server for GRPO trainers: OpenRLHF /get_reward, /score, /metrics "
 	  "(docs/serve.md)", "none", 0, 0, serve_options },
 	{ "completion", cmd_completion, 0, "bash|zsh", "print a shell completion script from this table",

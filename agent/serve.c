@@ -380,10 +380,12 @@ int cmd_serve(struct cli *c)
 		o->mode = emode;
 		o->weights = rwd_weights_default;
 		o->index_io = c->index_io;
-		o->init_ms = c->cfg.init_ms;
-		o->request_ms = c->timeout_ms;
-		o->index_ms = c->index_ms;
-		o->diagnostics_ms = c->cfg.diagnostics_ms;
+		/* no workspace of its own (the tasks name theirs): the timeouts
+		 * are the options', else the defaults of docs/config.md */
+		o->init_ms = 60000;
+		o->request_ms = c->timeout_set ? c->timeout_ms : 30000;
+		o->index_ms = c->index_set ? c->index_ms : 120000;
+		o->diagnostics_ms = 60000;
 		o->jobs = c->jobs;
 		o->no_isolation = c->no_isolation;
 		o->cancel = &serve_cancel;

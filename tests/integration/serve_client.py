@@ -269,7 +269,7 @@ def phase_load():
         body = {"query": q, "prompts": ["", ""], "labels": [task, task]}
         if kind == "deadline":
             body["deadlineMs"] = 1
-        for attempt in range(60):
+        for attempt in range(2000):
             st, h, a = post("/get_reward", body, timeout=300)
             if st != 503:
                 break

@@ -70,8 +70,8 @@ for d in "$C" "$C2"; do
 done
 cd "$TMP" || exit 1
 mkpatch() {
-	(cd "$C" && sed -i "$3" "$4" && git diff >"$TMP/$2" && git checkout -q -- .)
-	[ -s "$TMP/$2" ] || echo "mkpatch: $2 is empty" >&2
+	(cd "$C" && sed -i "$2" "$3" && git diff >"$TMP/$1" && git checkout -q -- .)
+	[ -s "$TMP/$1" ] || echo "mkpatch: $1 is empty" >&2
 }
 mkpatch good.diff 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c
 mkpatch break.diff 's/int max_int(int a, int b);/int max_int(int a, int b, int c);/' src/util.h
@@ -107,20 +107,16 @@ printf '{"id": "c", "workspace": "c", "task": "task.json"}\n{"id": "c2", "worksp
 	>"$TMP/tasks.jsonl"
 
 # --- refusals before listening
-run "$L" serve --tasks "$TMP/tasks.jsonl" --listen 0.0.0.0:0
-check_rc_as "a non-loopback address without --allow-remote" 129 "$RC"
+check_rc_as "a non-loopback address without --allow-remote" 129 "$L" serve --tasks "$TMP/tasks.jsonl" --listen 0.0.0.0:0
 check_contains "... says what to add" "$ERR" "--allow-remote and --token-file"
-run "$L" serve --tasks "$TMP/tasks.jsonl" --listen 0.0.0.0:0 --allow-remote
-check_rc_as "--allow-remote without a token" 129 "$RC"
-run "$L" serve --tasks "$TMP/tasks.jsonl" --listen localhost:80
-check_rc_as "a host name instead of an address" 129 "$RC"
+check_rc_as "--allow-remote without a token" 129 "$L" serve --tasks "$TMP/tasks.jsonl" --listen 0.0.0.0:0 --allow-remote
+check_rc_as "a host name instead of an address" 129 "$L" serve --tasks "$TMP/tasks.jsonl" --listen localhost:80
 printf '{"id": "x", "workspace": "c", "bogus": 1}\n' >"$TMP/bad-tasks.jsonl"
-run "$L" serve --tasks "$TMP/bad-tasks.jsonl"
-check_rc_as "a tasks file with an unknown member" 78 "$RC"
+check_rc_as "a tasks file with an unknown member" 78 "$L" serve --tasks "$TMP/bad-tasks.jsonl"
 check_contains "... named with its line" "$ERR" "bad-tasks.jsonl:1: unknown member \"bogus\""
 
 # --- the main server: two tasks, a small queue, short idle timeout
-start main --tasks "$TMP/tasks.jsonl" --workers 2 --queue 6 --max-body 1048576 --idle-timeout 2000
+start main --tasks "$TMP/tasks.jsonl" --workers 2 --queue 12 --max-body 1048576 --idle-timeout 2000
 if ! wait_ready main; then
 	fail "main server: ready" "$(cat "$TMP/main.err")"
 	exit 1
@@ -156,7 +152,7 @@ check_eq "nothing was written outside the workspace" "" "$(ls "$TMP/outside.c" 2
 
 client limits main 1048576
 client adapters main "$LANSER_REPO_ROOT/integrations"
-client load main 240 32
+client load main 240 24
 RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$MAIN_PID/status")
 client flood main 60
 RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$MAIN_PID/status")
