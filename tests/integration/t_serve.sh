@@ -22,6 +22,9 @@ _serve_cleanup() {
 	for p in "${SERVERS[@]}"; do
 		kill -KILL -- "-$p" 2>/dev/null
 	done
+	for p in "${SERVERS[@]}"; do
+		{ wait "$p"; } 2>/dev/null
+	done
 	return $rc
 }
 trap '_serve_cleanup; _lib_cleanup' EXIT
@@ -219,6 +222,7 @@ else
 	done
 	if [ "$up" = 1 ]; then
 		client replicas lb 120 "$(cat "$TMP/r2.pid")"
+		{ wait "$(cat "$TMP/r2.pid")"; } 2>/dev/null
 		check_contains "HAProxy saw the replica go down" "$(cat "$TMP/haproxy.out" "$TMP/haproxy.err")" "r2"
 	fi
 fi
