@@ -52,7 +52,7 @@ run_suite integration bash tests/integration/run.sh
 # against the sanitizer build: faults, bad input, traces, rewards, patches,
 # the jail and hostile tests. The rest of the sanitizer pass (clangd, the
 # daemon, test runs, worktrees, the unprivileged and escape suites, the kill
-# harness, trust) runs in `make test-long`.
+# harness, trust, the reward server) runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
