@@ -102,8 +102,9 @@ void srv_pool_gauges(int *queue_depth, int *queue_max, int *workers, int *busy,
 struct srv_req *srv_req_new(size_t n);
 void srv_req_unref(struct srv_req *r);
 /* Enqueues one job per task named by the samples (samples without a task
- * are finished at once). 0, or -1 when the queue has no room for them all
- * (nothing enqueued: answer 503). */
+ * are finished at once). 0, -1 when the queue has no room for them all now
+ * (nothing enqueued: answer 503), -2 when they name more tasks than the
+ * queue holds at all (answer 400). */
 int srv_pool_submit(struct srv_req *r);
 /* Waits until every job is done or the deadline passes; then marks the
  * request answered and marks every unfinished sample (deadline). Returns

@@ -190,11 +190,16 @@ static double sample_reward(const struct srv_sample *s)
 	return s->have_res ? s->res.reward : NAN;
 }
 
-/* Runs a parsed request: 0, or 503 when the queue is full. */
+/* Runs a parsed request: 0, 503 when the queue is full, 400 when the
+ * request names more tasks than the queue holds. */
 static int run_request(struct srv_req *r, int deadline_ms)
 {
+	int e;
+
 	r->deadline = ln_now_ms() + deadline_ms;
-	if (srv_pool_submit(r)) {
+	if ((e = srv_pool_submit(r))) {
+		if (e == -2)
+			return 400;
 		srv_metrics_rejected();
 		return 503;
 	}
@@ -251,7 +256,8 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 	}
 	if ((status = run_request(r, deadline_of(req)))) {
 		srv_req_unref(r);
-		return answer_error(mc, cn, status, "the queue is full: retry later");
+		return answer_error(mc, cn, status, status == 503 ? "the queue is full: retry later" :
+				    "the samples name more tasks than the queue holds (--queue)");
 	}
 	rewards = json_array();
 	scorable = json_array();
@@ -349,7 +355,8 @@ static enum MHD_Result score(struct MHD_Connection *mc, struct conn *cn, json_t 
 	}
 	if ((status = run_request(r, deadline_of(req)))) {
 		srv_req_unref(r);
-		return answer_error(mc, cn, status, "the queue is full: retry later");
+		return answer_error(mc, cn, status, status == 503 ? "the queue is full: retry later" :
+				    "the samples name more tasks than the queue holds (--queue)");
 	}
 	view = xcalloc(n, sizeof *view);
 	for (i = 0; i < n; i++) {

@@ -121,7 +121,9 @@ int srv_pool_submit(struct srv_req *r)
 	}
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_lock(&P.lock);
-	if (P.stopping || P.depth + (int)njobs > P.max) {
+	if ((int)njobs > P.max) {
+		error = -2;          /* never fits: not worth a retry */
+	} else if (P.stopping || P.depth + (int)njobs > P.max) {
 		error = -1;
 	} else {
 		for (i = 0; i < P.ntasks; i++) {
