@@ -29,7 +29,7 @@ REQ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DLANSER_VERSION=\"$(VERSION)\" -I$(TS_LI
 	-Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -MMD -MP
 DEV_CFLAGS := -Werror
-LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lpthread -lm
+LIBS := -lgit2 -ljansson -lcurl -lnettle -lseccomp -lmicrohttpd -lpthread -lm
 
 SRC_DIRS := core lsp selectors sandbox rewards engine agent
 LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
@@ -283,7 +283,7 @@ test-integration: all
 # run against the sanitizer build (tests/run-all.sh runs the fault, bad
 # input, trace, reward, patch, jail and hostile-sandbox scripts under
 # ASan/UBSan; these are the rest of the former second pass).
-ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_kill t_trust
+ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_kill t_trust t_serve
 test-long: deps
 	@$(MAKE) --no-print-directory all lanser-asan
 	KILL_RANDOM=400 bash tests/integration/run.sh tests/integration/t_kill.sh

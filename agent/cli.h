@@ -110,6 +110,19 @@ struct cli {
 	const char *edit_text;    /* edit --text STR */
 	const char *edit_with;    /* edit --with FILE|- */
 	const char *diff_text;    /* patch --diff TEXT: the diff itself (tools cannot name stdin) */
+	/* the reward server (issue 16, docs/serve.md) */
+	const char *listen;       /* serve --listen HOST:PORT */
+	const char *tasks_path;   /* serve --tasks FILE (JSONL) */
+	const char *token_file;   /* serve --token-file FILE */
+	const char *port_file;    /* serve --port-file FILE */
+	bool allow_remote;        /* serve --allow-remote */
+	int workers;              /* serve --workers N (0: the CPUs) */
+	int queue_max;            /* serve --queue N (0: 64) */
+	int max_body;             /* serve --max-body BYTES (0: 16 MiB) */
+	int deadline_ms;          /* serve --deadline MS (0: 300000) */
+	int sample_timeout_ms;    /* serve --sample-timeout MS (0: the task's wallMs) */
+	int idle_timeout_ms;      /* serve --idle-timeout MS (0: 10000) */
+	int max_conns;            /* serve --max-connections N (0: 256) */
 };
 
 int cmd_def(struct cli *c);
@@ -141,5 +154,6 @@ int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
 int cmd_read(struct cli *c);   /* agent/readcmd.c */
 int cmd_search(struct cli *c); /* agent/searchcmd.c */
 int cmd_edit(struct cli *c);   /* agent/editsel.c */
+int cmd_serve(struct cli *c);  /* agent/serve.c (docs/serve.md) */
 
 #endif

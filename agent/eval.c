@@ -9,6 +9,7 @@
  * advantage.h) and SARIF.
  */
 #include "agent/cli.h"
+#include "agent/eval.h"
 
 #include "agent/trace.h"
 #include "core/buf.h"
@@ -18,6 +19,7 @@
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
+#include "engine/extract.h"
 #include "engine/testrun.h"
 #include "rewards/advantage.h"
 
@@ -50,6 +52,7 @@ struct fe {
 	struct eng *eng;
 	struct eng_result *res;  /* n results after the engine's call */
 	bool have_res;
+	struct eng_base_reader *base; /* the base's files, for --in (or NULL) */
 };
 
 /* ---- settings ---- */
@@ -113,28 +116,6 @@ static struct fe_cand *cand_new(struct fe *x, const char *id)
 	memset(cd, 0, sizeof *cd);
 	cd->id = xstrdup(id);
 	return cd;
-}
-
-/* A completion's text: the diff inside a ```diff (or ```patch) fence when
- * there is one, else the whole text. */
-static void extract_patch(const char *s, size_t len, const char **p, size_t *n)
-{
-	static const char *const fences[] = { "```diff\n", "```patch\n" };
-	size_t i;
-
-	*p = s;
-	*n = len;
-	for (i = 0; i < 2; i++) {
-		const char *f = memmem(s, len, fences[i], strlen(fences[i]));
-		const char *start, *end;
-		if (!f)
-			continue;
-		start = f + strlen(fences[i]);
-		end = memmem(start, len - (size_t)(start - s), "\n```", 4);
-		*p = start;
-		*n = end ? (size_t)(end - start) + 1 : len - (size_t)(start - s);
-		return;
-	}
 }
 
 static void cand_set_patch(struct fe_cand *cd, const char *data, size_t len)
@@ -221,14 +202,15 @@ static int completion_line(struct fe *x, const char *path, const struct buf *lin
 	} else if (!patch) {
 		snprintf(cd->note, sizeof cd->note, "line %ld has no \"patch\" string", lineno);
 	} else {
-		const char *p;
-		size_t n;
-		extract_patch(patch, json_string_length(json_object_get(v, "patch")), &p, &n);
-		if (n > SBX_PATCH_MAX_BYTES)
-			snprintf(cd->note, sizeof cd->note, "patch larger than %zu bytes",
-				 SBX_PATCH_MAX_BYTES);
+		/* engine/extract.h: a diff, search/replace or file blocks */
+		struct eng_extract ex;
+		eng_extract_patch(&ex, patch, json_string_length(json_object_get(v, "patch")),
+				  x->base ? eng_base_reader_read : NULL, x->base);
+		if (ex.patch)
+			cand_set_patch(cd, ex.patch, ex.len);
 		else
-			cand_set_patch(cd, p, n);
+			snprintf(cd->note, sizeof cd->note, "%s", ex.note);
+		eng_extract_release(&ex);
 	}
 	json_decref(v);
 	return 0;
@@ -389,6 +371,7 @@ static void fe_release(struct fe *x)
 	}
 	free(x->res);
 	free(x->v);
+	eng_base_reader_free(x->base);
 	eng_close(x->eng);
 	if (x->have_settings)
 		eng_settings_release(&x->s);
@@ -663,8 +646,12 @@ static int group_candidates(struct fe *x)
 		id_from_path(x, c->argv[i], id, sizeof id);
 		error = cand_from_file(x, id, c->argv[i]);
 	}
-	if (!error && c->in_path)
+	if (!error && c->in_path) {
+		/* search/replace and file blocks apply to the base's files */
+		if (eng_base_reader_open(&x->base, x->s.root, x->s.task.base))
+			x->base = NULL;
 		error = read_completions(x, c->in_path);
+	}
 	if (!error && x->n == 0)
 		error = ln_error_set(LN_EUSAGE, "group needs candidates: patch files, --patch, a "
 				     "task with \"candidates\", or --in completions.jsonl");
@@ -703,8 +690,8 @@ done:
 	return error;
 }
 
-/* The group's advantages (new reference in *adv), traced. */
-static int group_advantages(struct fe *x, const struct group_opts *go, json_t **adv)
+int eval_group_advantages(json_t **adv, json_t **group, const struct eng_result *res, size_t n,
+			  const char *id, enum rwd_adv_mode amode, enum rwd_preset preset, double eps)
 {
 	struct rwd_group g;
 	json_t *rewards = json_array(), *gj;
@@ -712,30 +699,45 @@ static int group_advantages(struct fe *x, const struct group_opts *go, json_t **
 	size_t i;
 	int error;
 
+	*adv = NULL;
 	memset(&g, 0, sizeof g);
-	for (i = 0; i < x->n; i++)
-		json_array_append_new(rewards, rwd_number(x->res[i].reward));
-	gj = xjson_pack("{s:o, s:o}", "id", x->s.task.task_id ? json_string(x->s.task.task_id) :
-			json_string(eng_base_oid(x->eng)), "rewards", rewards);
+	for (i = 0; i < n; i++)
+		json_array_append_new(rewards, rwd_number(res[i].reward));
+	gj = xjson_pack("{s:s, s:o}", "id", id, "rewards", rewards);
 	error = rwd_group_parse(&g, gj);
 	if (!error) {
 		rwd_mean_std(g.r, g.n, &m, &sd);
-		*adv = rwd_group_advantages(&g, go->amode, go->preset, go->eps, sd);
-		if (x->c->trace)
-			trace_event(x->c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
-				"group", gj, "mode", rwd_adv_mode_name(go->amode), "preset",
-				rwd_preset_name(go->preset), "epsilon",
-				json_object_get(*adv, "epsilon"), "batchStd",
-				go->amode == RWD_ADV_BATCH ? json_incref(json_object_get(*adv, "std"))
-							    : json_null(), "result", *adv));
+		*adv = rwd_group_advantages(&g, amode, preset, eps, sd);
 	}
-	json_decref(gj);
 	rwd_group_release(&g);
+	if (group && !error)
+		*group = gj;
+	else
+		json_decref(gj);
+	return error;
+}
+
+/* The group's advantages (new reference in *adv), traced. */
+static int group_advantages(struct fe *x, const struct group_opts *go, json_t **adv)
+{
+	json_t *gj = NULL;
+	int error;
+
+	error = eval_group_advantages(adv, &gj, x->res, x->n, x->s.task.task_id ? x->s.task.task_id :
+				      eng_base_oid(x->eng), go->amode, go->preset, go->eps);
+	if (!error && x->c->trace)
+		trace_event(x->c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
+			"group", gj, "mode", rwd_adv_mode_name(go->amode), "preset",
+			rwd_preset_name(go->preset), "epsilon",
+			json_object_get(*adv, "epsilon"), "batchStd",
+			go->amode == RWD_ADV_BATCH ? json_incref(json_object_get(*adv, "std"))
+						    : json_null(), "result", *adv));
+	json_decref(gj);
 	return error;
 }
 
 /* One member of the group's JSON answer. */
-static json_t *candidate_json(const struct eng_result *r, const json_t *adv, size_t i)
+json_t *eval_candidate_json(const struct eng_result *r, const json_t *adv, size_t i)
 {
 	const char *st = record_status(r);
 
@@ -760,7 +762,7 @@ static void print_group_json(struct fe *x, const json_t *adv, long long t0)
 	size_t i;
 
 	for (i = 0; i < x->n; i++)
-		json_array_append_new(cands, candidate_json(&x->res[i], adv, i));
+		json_array_append_new(cands, eval_candidate_json(&x->res[i], adv, i));
 	eng_timings(x->eng, &diag_ms, &tests_ms);
 	out = xjson_pack("{s:s, s:s, s:o, s:s, s:o, s:O}", "schema", "lanser.group/1",
 		"base", eng_base_oid(x->eng),

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/bundle.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
@@ -429,6 +430,32 @@ static int apply_overlays(struct eng *x, struct eng_cand *cd)
  * candidate's texts, then the base put back. A failed restore is this
  * candidate's error only when its own diagnostics succeeded (they were
  * taken before the restore); it breaks the engine for the next ones. */
+/* Whether the server gets for `rel` the very text it was given for the
+ * previous candidate; remembers this one's. clangd 14 publishes nothing for
+ * a text equal to the one it built last (the base text in between is never
+ * built): two equal candidates in a row, as GRPO groups often hold, left the
+ * second without diagnostics. Such a file is closed and opened again. Only
+ * for clangd: pyright's "clear" message on a close would be taken for the
+ * answer. */
+static bool same_as_last(struct eng *x, const char *rel)
+{
+	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, NULL);
+	const struct ln_text *t;
+	char hash[LN_SHA256_HEX_SIZE];
+	const char *last;
+	bool same;
+
+	if (!p || strcmp(p->name, "clangd") || lsp_workspace_text(x->ws, &t, rel)) {
+		ln_error_clear();
+		return false;
+	}
+	ln_sha256_hex(t->data, t->len, hash);
+	last = json_string_value(json_object_get(x->after_hash, rel));
+	same = last && !strcmp(last, hash);
+	json_object_set_new(x->after_hash, rel, json_string(hash));
+	return same;
+}
+
 int eng_diag_after(struct eng *x, struct eng_cand *cd)
 {
 	struct ln_error_state st;
@@ -446,7 +473,8 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 			break;
 		if (gone || (!ed && !eng_exists_in_wt(x, rel)))
 			continue;
-		error = diag_file(x, rel, ed == NULL, cd->after, &cd->r.complete);
+		error = diag_file(x, rel, ed == NULL || same_as_last(x, rel), cd->after,
+				  &cd->r.complete);
 	}
 	ln_error_capture(&st);
 	if (eng_restore_base(x, cd))

@@ -59,6 +59,7 @@ int eng_open(struct eng **out, const struct eng_opts *opts)
 	e->servers_cfg = e->s->servers ? json_deep_copy(e->s->servers) : json_object();
 	e->servers_env = json_array();
 	e->before_cache = json_object();
+	e->after_hash = json_object();
 	error = eng_base_setup(e);
 	if (error) {
 		struct ln_error_state st;
@@ -80,6 +81,7 @@ void eng_close(struct eng *e)
 	json_decref(e->servers_cfg);
 	json_decref(e->servers_env);
 	json_decref(e->before_cache);
+	json_decref(e->after_hash);
 	free(e);
 }
 
@@ -91,6 +93,11 @@ const char *eng_base_oid(const struct eng *e)
 const char *eng_worktree(const struct eng *e)
 {
 	return e->wt;
+}
+
+unsigned long eng_server_crashes(const struct eng *e)
+{
+	return e && e->ws ? lsp_workspace_crashes(e->ws) : 0;
 }
 
 void eng_timings(const struct eng *e, long long *diag_ms, long long *tests_ms)

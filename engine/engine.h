@@ -168,6 +168,9 @@ void eng_close(struct eng *e);
 const char *eng_base_oid(const struct eng *e);
 /* The canonical path of the base worktree (volatile: differs per run). */
 const char *eng_worktree(const struct eng *e);
+/* Crashes of the engine's language servers so far (they are not restarted
+ * by the engine: a long-lived front end reopens the engine). */
+unsigned long eng_server_crashes(const struct eng *e);
 /* Wall-clock milliseconds of the last call's diagnostics and tests. */
 void eng_timings(const struct eng *e, long long *diag_ms, long long *tests_ms);
 

@@ -45,6 +45,7 @@ struct eng {
 	json_t *servers_cfg;      /* the servers' settings (clangd's command completed) */
 	json_t *servers_env;      /* environment.servers */
 	json_t *before_cache;     /* path -> facts at the base */
+	json_t *after_hash;       /* path -> SHA-256 of the text last diagnosed after (clangd) */
 	/* non-empty: the base worktree could not be put back after a
 	 * candidate; every later candidate is unscorable with this reason */
 	char broken[300];

@@ -54,8 +54,8 @@ run_suite integration bash tests/integration/run.sh
 # the jail and hostile tests, read/search/edit (t_tools), and the model
 # client against the scripted model server (t_llm runs tests/unit/run-asan's
 # driver). The rest of the sanitizer pass (clangd, the daemon, test runs,
-# worktrees, the unprivileged and escape suites, the kill harness, trust)
-# runs in `make test-long`.
+# worktrees, the unprivileged and escape suites, the kill harness, trust,
+# the reward server) runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
