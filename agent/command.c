@@ -245,6 +245,9 @@ static const struct agent_option editsel_options[] = {
 	{ .name = "with", .type = AGENT_OPT_FILE, .metavar = "FILE", .json = "with",
 	  .offset = OFF(edit_with), .help = "the new text from FILE (- for stdin)" },
 	EDIT_OPTIONS,
+	END,
+};
+
 static const struct agent_option serve_options[] = {
 	STR("listen", "HOST:PORT", "listen", listen,
 	    "address to listen on (default 127.0.0.1:8650; port 0: any free port)"),
