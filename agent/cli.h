@@ -103,6 +103,7 @@ struct cli {
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
+	bool read_only;           /* mcp --read-only: no mutating tools */
 };
 
 int cmd_def(struct cli *c);
@@ -130,5 +131,6 @@ int cmd_trace(struct cli *c);
 int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
+int cmd_mcp(struct cli *c);    /* agent/mcp.c (docs/mcp.md) */
 
 #endif

@@ -225,6 +225,12 @@ static const struct agent_option trust_options[] = {
 	END,
 };
 
+static const struct agent_option mcp_options[] = {
+	CLI_FLAG("read-only", read_only, "leave out the tools that change files or run code "
+		 "(also: .lanser.json \"readOnly\": true)"),
+	END,
+};
+
 #define Q (AGENT_CMD_WORKSPACE | AGENT_CMD_DAEMON)
 #define W (AGENT_CMD_WORKSPACE | AGENT_CMD_WRITES)
 
@@ -283,6 +289,8 @@ const struct agent_command agent_commands[] = {
 	  0, -1, group_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },
+	{ "mcp", CMD(cmd_mcp), AGENT_CMD_WORKSPACE, "", "serve every tool to an MCP client on "
+	  "stdio (docs/mcp.md)", "none", 0, 0, mcp_options },
 	{ "completion", cmd_completion, 0, "bash|zsh", "print a shell completion script from this table",
 	  "bash or zsh", 1, 1, no_options },
 	{ "help", cmd_help, 0, "[command]", "this help, or a command's", "a command name", 0, 1,
