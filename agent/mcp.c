@@ -48,6 +48,39 @@ static const char *const level_names[] = { "debug", "info", "notice", "warning",
 
 #define TICK_MS 1000  /* progress notifications of a running call, at most this often */
 
+/*
+ * Cancelling a running call. Commands that run code (test, eval) stop
+ * their process trees on SIGINT, as on a Ctrl-C in a terminal: they
+ * install their own handler while they run and put ours back after. So a
+ * cancellation marks the call and sends SIGINT to the thread running it.
+ * Our handler (SA_RESTART: the other commands' system calls go on) takes
+ * a signal we sent as "cancel" and leaves it at that; any other SIGINT
+ * does what it does to any program.
+ */
+static volatile sig_atomic_t *sig_cancel;
+static volatile sig_atomic_t sig_sent;
+
+static void on_sigint(int sig)
+{
+	if (sig_sent) {
+		sig_sent = 0;
+		if (sig_cancel)
+			*sig_cancel = 1;
+		return;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Interrupts the running call (m->lock held). */
+static void interrupt(struct mcp *m)
+{
+	m->call_cancelled = true;
+	m->cancel = 1;
+	sig_sent = 1;
+	pthread_kill(m->main_thread, SIGINT);
+}
+
 void mcp_send(struct mcp *m, json_t *msg)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
@@ -159,8 +192,7 @@ static void cancel(struct mcp *m, const json_t *params)
 		return;
 	pthread_mutex_lock(&m->lock);
 	if (m->call_id && json_equal(m->call_id, rid)) {
-		m->call_cancelled = true;
-		m->cancel = 1;
+		interrupt(m);
 	} else {
 		for (p = &m->head; *p; p = &(*p)->next)
 			if (json_equal(json_object_get((*p)->msg, "id"), rid)) {
@@ -306,10 +338,8 @@ static void *reader_main(void *arg)
 	 * more is answered */
 	pthread_mutex_lock(&m->lock);
 	m->eof = true;
-	if (m->call_id) {
-		m->call_cancelled = true;
-		m->cancel = 1;
-	}
+	if (m->call_id)
+		interrupt(m);
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
@@ -491,6 +521,7 @@ int cmd_mcp(struct cli *c)
 {
 	struct mcp m;
 	pthread_t reader;
+	struct sigaction sa, old_int;
 	const json_t *ro = json_object_get(c->cfg.json, "readOnly");
 	json_t *msg;
 	int error;
@@ -511,6 +542,12 @@ int cmd_mcp(struct cli *c)
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.cond, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a client gone is a write error, not a death */
+	m.main_thread = pthread_self();
+	sig_cancel = &m.cancel;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old_int);
 	if ((error = take_stdio(&m)))
 		goto done;
 	if (pthread_create(&reader, NULL, reader_main, &m)) {
@@ -529,6 +566,8 @@ int cmd_mcp(struct cli *c)
 		free(q);
 	}
 done:
+	sigaction(SIGINT, &old_int, NULL);
+	sig_cancel = NULL;
 	mcp_tools_release(&m); /* stops in-process servers; the daemon stays, as for the CLI */
 	if (m.out_fd >= 0)
 		close(m.out_fd);

@@ -53,6 +53,7 @@ enum mcp_level { MCP_DEBUG, MCP_INFO, MCP_NOTICE, MCP_WARNING, MCP_ERROR, MCP_CR
 
 struct mcp {
 	struct cli *c;
+	pthread_t main_thread; /* runs the calls (cancellation signals it) */
 	int out_fd;            /* the protocol's stdout (fd 1 goes to stderr) */
 	int in_fd;             /* the protocol's stdin (fd 0 reads /dev/null) */
 	bool read_only;        /* --read-only or .lanser.json "readOnly": true */

@@ -41,6 +41,38 @@ static const json_t *bundle_schema(struct mcp *m)
 	return m->bundle_schema;
 }
 
+/* The outputSchema of a tool that may answer with several bundles (one
+ * per candidate: a list option of more than one value, test --patch):
+ * one bundle, or {"bundles": [bundle, ...]}. The bundle schema's $defs
+ * move to the top so that its "#/$defs/..." references still resolve. */
+static json_t *several_schema(struct mcp *m)
+{
+	json_t *one = json_deep_copy(bundle_schema(m)), *defs, *s;
+
+	defs = json_incref(json_object_get(one, "$defs"));
+	if (!defs)
+		defs = json_object();
+	json_object_del(one, "$defs");
+	json_object_del(one, "$schema");
+	json_object_del(one, "$id");
+	json_object_set_new(defs, "bundle", one);
+	s = xjson_pack("{s:s,s:s,s:o,s:[{s:s},{s:{s:{s:s,s:{s:s}}},s:[s]}]}",
+		       "type", "object", "title", "one Analysis Bundle, or one per candidate",
+		       "$defs", defs, "anyOf", "$ref", "#/$defs/bundle", "properties", "bundles",
+		       "type", "array", "items", "$ref", "#/$defs/bundle", "required", "bundles");
+	return s;
+}
+
+static bool answers_several(const struct agent_command *cmd)
+{
+	const struct agent_option *o;
+
+	for (o = cmd->options; o && o->name; o++)
+		if (o->type == AGENT_OPT_LIST && o->max > 1 && agent_option_is_tool_arg(o, cmd))
+			return true;
+	return false;
+}
+
 /* Whether cmd writes files when asked to: it has an "apply" argument. */
 static bool applies(const struct agent_command *cmd)
 {
@@ -62,10 +94,11 @@ json_t *mcp_tools_list(struct mcp *m, const json_t *params, struct mcp_err *e)
 
 		if (!cmd)
 			continue;
-		tool = xjson_pack("{s:s,s:O,s:O,s:O,s:{s:b,s:b,s:b,s:b}}", "name", name,
+		tool = xjson_pack("{s:s,s:O,s:O,s:o,s:{s:b,s:b,s:b,s:b}}", "name", name,
 				  "description", json_object_get(t, "description"),
 				  "inputSchema", json_object_get(t, "inputSchema"),
-				  "outputSchema", bundle_schema(m),
+				  "outputSchema", answers_several(cmd) ? several_schema(m) :
+				  json_incref((json_t *)bundle_schema(m)),
 				  "annotations", "readOnlyHint", !writes,
 				  "destructiveHint", writes && applies(cmd),
 				  "idempotentHint", !writes, "openWorldHint", 0);
@@ -175,12 +208,22 @@ json_t *mcp_tools_call(struct mcp *m, const json_t *id, const json_t *params, st
 		e->code = 0; /* the specification: no answer to a cancelled request */
 		return NULL;
 	}
-	if (json_is_object(r.bundle))
+	if (json_is_array(r.bundle) && json_array_size(r.bundle) == 1) {
+		json_t *one = json_incref(json_array_get(r.bundle, 0));
+		json_decref(r.bundle);
+		r.bundle = one;
+	}
+	if (json_is_object(r.bundle)) {
 		uri = remember(m, name, r.bundle);
-	if (r.code)
-		buf_addf(&text, "error %d (%s): %s\n", ln_exit_code(r.code), ln_err_name(r.code),
-			 r.message[0] ? r.message : "the command failed");
-	buf_adds(&text, r.text ? r.text : "");
+	} else if (json_is_array(r.bundle)) {
+		json_t *b;
+		size_t i;
+		json_array_foreach(r.bundle, i, b)
+			if (json_is_object(b))
+				free(remember(m, name, b));
+	}
+	/* the text names the error itself (agent/tools.h) */
+	buf_adds(&text, r.text && r.text[0] ? r.text : r.message);
 	if (uri)
 		buf_addf(&text, "%s(bundle: %s)", text.len && text.data[text.len - 1] != '\n' ?
 			 "\n" : "", uri);
@@ -189,6 +232,9 @@ json_t *mcp_tools_call(struct mcp *m, const json_t *id, const json_t *params, st
 	result = xjson_pack("{s:o,s:b}", "content", content, "isError", r.code != 0);
 	if (json_is_object(r.bundle))
 		json_object_set(result, "structuredContent", r.bundle);
+	else if (json_is_array(r.bundle))
+		json_object_set_new(result, "structuredContent", xjson_pack("{s:O}", "bundles",
+									    r.bundle));
 	mcp_log(m, r.code ? MCP_WARNING : MCP_DEBUG, "%s: %s in %lld ms", name,
 		r.code ? ln_err_name(r.code) : "ok", ln_now_ms() - start);
 	free(uri);
