@@ -533,6 +533,11 @@ int cmd_mcp(struct cli *c)
 	if (ro && !json_is_boolean(ro))
 		return ln_error_set(LN_ECONFIG, "%s: \"readOnly\" must be true or false",
 				    c->cfg.source ? c->cfg.source : ".lanser.json");
+	/* an MCP client starts us anywhere; a tool call names files relative
+	 * to the workspace (agent/tools.h), and commands open them from the
+	 * current directory */
+	if (chdir(c->root) < 0)
+		return ln_error_set(LN_EPERM, "mcp: cannot enter %s: %s", c->root, strerror(errno));
 	memset(&m, 0, sizeof m);
 	m.c = c;
 	m.read_only = c->read_only || json_is_true(ro);
