@@ -334,12 +334,13 @@ static void *reader_main(void *arg)
 		tick(m);
 	}
 	ln_jsonl_release(&r);
-	/* end of input: the client is gone; a running call stops and nothing
-	 * more is answered */
+	/* end of input: what the client sent before is still answered (a
+	 * script may write its requests and close); then the main loop ends.
+	 * A client that wants a running call stopped cancels it, or sends
+	 * SIGTERM, which test and eval take as Ctrl-C; servers and boxes we
+	 * started die with us (PR_SET_PDEATHSIG). */
 	pthread_mutex_lock(&m->lock);
 	m->eof = true;
-	if (m->call_id)
-		interrupt(m);
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
@@ -448,15 +449,7 @@ static void dispatch(struct mcp *m, json_t *msg)
 		mcp_fail(&e, MCP_EREQUEST, "Invalid Request: the session is not initialized "
 			 "(send initialize first)");
 	} else if (!strcmp(method, "tools/call")) {
-		bool gone;
-		pthread_mutex_lock(&m->lock);
-		gone = m->eof;
-		pthread_mutex_unlock(&m->lock);
-		/* the client closed its end: calls it queued before are not started */
-		if (gone)
-			mcp_fail(&e, MCP_EINTERNAL, "the input ended before this call started");
-		else
-			result = mcp_tools_call(m, id, params, &e);
+		result = mcp_tools_call(m, id, params, &e);
 	} else {
 		for (mt = methods; mt->name; mt++)
 			if (!strcmp(method, mt->name))
