@@ -104,6 +104,12 @@ struct cli {
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
 	bool read_only;           /* mcp --read-only: no mutating tools */
+	/* tool commands (issues 15, 17): read, search, edit */
+	const char *lines;        /* read --lines A-B */
+	const char *glob;         /* search --glob PATTERN */
+	int max_matches;          /* search --max N (0: the default) */
+	const char *edit_text;    /* edit --text STR */
+	const char *edit_with;    /* edit --with FILE|- */
 };
 
 int cmd_def(struct cli *c);
@@ -132,5 +138,9 @@ int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
 int cmd_mcp(struct cli *c);    /* agent/mcp.c (docs/mcp.md) */
+/* tool commands (issues 15, 17; docs/commands.md) */
+int cmd_read(struct cli *c);   /* agent/readcmd.c */
+int cmd_search(struct cli *c); /* agent/searchcmd.c */
+int cmd_edit(struct cli *c);   /* agent/editsel.c */
 
 #endif

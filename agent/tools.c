@@ -106,6 +106,7 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 		    const json_t *args, const char *cwd)
 {
 	json_t *argv = xjson_pack("[s]", "--json");
+	bool dashdash = false;
 	size_t i;
 	int error;
 
@@ -120,11 +121,14 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 	}
 	for (i = 0; i < json_array_size(args); i++) {
 		json_t *s = json_array_get(args, i);
-		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1) ||
-		    strlen(json_string_value(s)) != json_string_length(s)) {
-			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
-					     "option (does not start with '-') and has no NUL", i);
+		if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s)) {
+			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string without NUL", i);
 			goto done;
+		}
+		/* an argument is never an option: "->next" is searched for */
+		if (json_string_value(s)[0] == '-' && !dashdash) {
+			json_array_append_new(argv, json_string("--"));
+			dashdash = true;
 		}
 		json_array_append(argv, s);
 	}
@@ -147,10 +151,17 @@ int agent_tool_run_argv(struct cli *c, struct lsp_workspace *ws, bool use_daemon
 	int code;
 
 	args[0] = "lanser";
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-		if (!cmd && args[i + 1][0] != '-')
-			cmd = agent_command_find(args[i + 1]);
+	{
+		/* which command: the parser knows (an option's value may be any word) */
+		struct cli pc;
+		memset(&pc, 0, sizeof pc);
+		if (agent_cmdline_parse(&pc, &cmd, (int)n + 1, args, cwd))
+			cmd = NULL;
+		free(pc.argv);
+		free(pc.config_path);
+		ln_error_clear();
 	}
 	if (use_daemon && cmd && (cmd->flags & AGENT_CMD_DAEMON)) {
 		struct daemon_reply r;
@@ -417,6 +428,11 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 	if ((code = check_paths(t, cmd, opts, pos)))
 		goto done;
 	code = agent_tool_run_argv(t->c, t->ws, t->o.use_daemon, argv, t->cwd, &out, &err);
+	if (code == LN_EDAEMON && !out.len && !(cmd->flags & AGENT_CMD_WRITES)) {
+		/* no daemon could answer: in this process, as the CLI does */
+		buf_reset(&err);
+		code = agent_tool_run_argv(t->c, t->ws, false, argv, t->cwd, &out, &err);
+	}
 	r->bundle = parse_bundles(&out);
 	if (!r->bundle && !code)
 		code = ln_error_set(LN_EGENERIC, "%s printed no bundle", cmd->name);
@@ -437,12 +453,17 @@ done:
 		result_fail(r, code, ln_error_msg());
 		if (r->bundle) {
 			/* the bundle says more than the message (conflicts, verify) */
-			char *more = agent_tool_render(r->bundle, t ? t->o.max_text : 0, &r->truncated);
-			struct buf b = BUF_INIT;
-			buf_addf(&b, "%s\n%s", r->text, more);
+			size_t used = strlen(r->text) + 1;
+			size_t room = t->o.max_text > used + TOOL_MIN_TEXT / 2 ? t->o.max_text - used
+									     : TOOL_MIN_TEXT / 2;
+			char *more = agent_tool_render(r->bundle, room, &r->truncated);
+			if (*more) {
+				struct buf b = BUF_INIT;
+				buf_addf(&b, "%s\n%s", r->text, more);
+				free(r->text);
+				r->text = buf_detach(&b, NULL);
+			}
 			free(more);
-			free(r->text);
-			r->text = buf_detach(&b, NULL);
 		}
 	} else {
 		r->text = agent_tool_render(r->bundle, t->o.max_text, &r->truncated);
