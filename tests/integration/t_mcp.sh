@@ -48,12 +48,14 @@ calls = {
   "rename": {"args": ["$rsel", "$rnew"]}, "patch": {"args": ["good.diff"]},
   "test": {}, "eval": {"patches": ["good.diff"]},
   "read": {"args": ["$ofile"]}, "search": {"args": ["import|include"]},
+  "edit": {"args": ["c://#list_len:body"], "text": "{ return 0; }"} if root.endswith("cproj") else
+          {"args": ["py://shapes.circle#Circle.area:body"], "text": "        return 0.0\\n"},
 }
 json.dump({
   "label": "$label", "lanser": "$L", "root": root, "extraArgs": json.loads('$extra'),
   "calls": calls,
-  "expectTools": ["def", "refs", "hover", "symbols", "outline", "diag", "locate"] +
-                 ([] if "$ro" == "1" else ["rename", "actions", "patch", "test", "eval"]),
+  "expectTools": ["def", "refs", "hover", "symbols", "outline", "diag", "locate", "read", "search"] +
+                 ([] if "$ro" == "1" else ["rename", "actions", "patch", "edit", "test", "eval"]),
   "def": {"arguments": {"args": [sel]}, "cliBundleId": "$cli_id"},
   "rename": {"arguments": {"args": ["$rsel", "$rnew"]}, "file": "$rfile", "newName": "$rnew"},
   "escape": json.loads('$escape'),

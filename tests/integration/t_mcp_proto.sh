@@ -109,7 +109,7 @@ print(" ".join(sorted(t["name"] for t in ans[2]["result"]["tools"])))
 print(ans[3]["error"]["code"])
 EOF
 check_eq "readOnly: .lanser.json's \"readOnly\": true lists only the queries" \
-	"def diag hover locate outline refs symbols" "$(sed -n 1p "$TMP/ro.out")"
+	"def diag hover locate outline read refs search symbols" "$(sed -n 1p "$TMP/ro.out")"
 check_eq "readOnly: calling rename is -32602" -32602 "$(sed -n 2p "$TMP/ro.out")"
 check_contains "readOnly: the file is untouched" "$(cat "$R/app.py")" "Circle"
 printf '{"readOnly": "yes"}\n' >"$R/.lanser.json"
@@ -137,3 +137,25 @@ check_eq "trace: resources/list names lanser://trace" "lanser://trace" "$(sed -n
 check_eq "trace: resources/read gives the JSONL trace" "application/jsonl header" "$(sed -n 2p "$TMP/tr.out")"
 run "$L" --root "$C" mcp extra </dev/null
 check_eq "mcp takes no arguments (usage error, exit 129)" 129 "$RC"
+
+# ---- tool calls run on the session's root, never on an ancestor's .lanser.json
+mkdir -p "$TMP/outer/ws/src"
+printf '{"timeouts": 5}\n' >"$TMP/outer/.lanser.json"
+cp "$FIXTURES/cproj/src/util.h" "$TMP/outer/ws/src/"
+git -C "$TMP/outer/ws" init -q
+"$PY" - "$L" "$TMP/outer/ws" >"$TMP/anc.out" 2>&1 <<'EOF'
+import json, subprocess, sys
+lanser, root = sys.argv[1:3]
+msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+         "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read",
+         "arguments": {"args": ["src/util.h"]}}}]
+out = subprocess.run([lanser, "--root", root, "mcp", "--no-daemon"],
+                     input="".join(json.dumps(m) + "\n" for m in msgs), capture_output=True,
+                     text=True, timeout=60).stdout
+ans = {m["id"]: m for m in map(json.loads, out.splitlines()) if "id" in m}
+r = ans[2]["result"]
+print(r["isError"], r["structuredContent"]["request"]["command"])
+EOF
+check_eq "root: a call reads the --root workspace, not an ancestor's broken .lanser.json" \
+	"False read" "$(cat "$TMP/anc.out")"
