@@ -204,6 +204,7 @@ static void cancel(struct mcp *m, const json_t *params)
 						m->tail = t;
 				}
 				m->queued--;
+				m->queued_bytes -= q->bytes;
 				break;
 			}
 	}
@@ -284,15 +285,18 @@ static void take_line(struct mcp *m, const char *line, size_t len)
 		goto done;
 	}
 	pthread_mutex_lock(&m->lock);
-	if (m->queued >= MCP_MAX_QUEUED) {
+	if (m->queued >= MCP_MAX_QUEUED || m->queued_bytes + len > MCP_MAX_QUEUED_BYTES) {
 		pthread_mutex_unlock(&m->lock);
 		if (id)
-			send_error(m, id, MCP_EINTERNAL, NULL, "more than %d requests are waiting; "
-				   "wait for answers before sending more", MCP_MAX_QUEUED);
+			send_error(m, id, MCP_EINTERNAL, NULL, "too many requests are waiting (at "
+				   "most %d, %zu MiB); wait for answers before sending more",
+				   MCP_MAX_QUEUED, MCP_MAX_QUEUED_BYTES >> 20);
 		goto done;
 	}
 	q = xcalloc(1, sizeof *q);
 	q->msg = json_incref(msg);
+	q->bytes = len;
+	m->queued_bytes += len;
 	if (m->tail)
 		m->tail->next = q;
 	else
@@ -483,6 +487,7 @@ static json_t *next_message(struct mcp *m)
 		if (!m->head)
 			m->tail = NULL;
 		m->queued--;
+		m->queued_bytes -= q->bytes;
 		msg = q->msg;
 		free(q);
 	}

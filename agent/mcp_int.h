@@ -32,11 +32,13 @@ struct agent_tools;
 
 #define MCP_MAX_LINE ((size_t)4 << 20)   /* one message, in bytes */
 #define MCP_MAX_QUEUED 256               /* requests waiting while one runs */
+#define MCP_MAX_QUEUED_BYTES ((size_t)32 << 20) /* ... and their lines' bytes */
 #define MCP_MAX_BUNDLES 32               /* bundles kept as resources */
 #define MCP_MAX_TRACE ((size_t)16 << 20) /* the trace resource, in bytes */
 
 struct mcp_msg {
 	json_t *msg;
+	size_t bytes;          /* the line it came from */
 	struct mcp_msg *next;
 };
 
@@ -67,7 +69,7 @@ struct mcp {
 	pthread_mutex_t lock;  /* everything below */
 	pthread_cond_t cond;
 	struct mcp_msg *head, *tail;
-	size_t queued;
+	size_t queued, queued_bytes;
 	bool eof;
 	bool initialized;
 	enum mcp_level level;

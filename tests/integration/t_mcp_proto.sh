@@ -159,3 +159,53 @@ print(r["isError"], r["structuredContent"]["request"]["command"])
 EOF
 check_eq "root: a call reads the --root workspace, not an ancestor's broken .lanser.json" \
 	"False read" "$(cat "$TMP/anc.out")"
+
+# ---- while a call runs: ping is answered, the queue is bounded, cancel stops it
+S=$TMP/slow
+mkdir -p "$S" && git -C "$S" init -q
+printf '{"schema": "lanser.task/1", "test": ["/bin/sh", "-c", "sleep 60; echo lanser-mcp-q-%s"]}\n' "$$" >"$S/slow.json"
+"$PY" - "$L" "$S" >"$TMP/q.out" 2>&1 <<'EOF'
+import json, subprocess, sys, time
+lanser, root = sys.argv[1:3]
+p = subprocess.Popen([lanser, "--root", root, "mcp", "--no-daemon"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def send(m):
+    p.stdin.write((json.dumps(m) + "\n").encode()); p.stdin.flush()
+seen = set()  # ids >= 1000 answered (results or errors)
+def until(pred):
+    while True:
+        m = json.loads(p.stdout.readline())
+        if m.get("id") == "slow":
+            print("answered-cancelled-call")
+        if isinstance(m.get("id"), int) and m["id"] >= 1000:
+            seen.add(m["id"])
+        if pred(m):
+            return m
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+      "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+until(lambda m: m.get("id") == 1)
+send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "test",
+      "arguments": {"task": "slow.json"}, "_meta": {"progressToken": 7}}})
+prog = until(lambda m: m.get("method") == "notifications/progress")
+print("progress", prog["params"]["progressToken"], prog["params"]["progress"] >= 1)
+t0 = time.time()
+send({"jsonrpc": "2.0", "id": "p", "method": "ping"})
+until(lambda m: m.get("id") == "p")
+print("ping-during-call", time.time() - t0 < 5)
+for i in range(300):
+    send({"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/list"})
+busy = until(lambda m: m.get("id", 0) == 1256)
+print("queue-full", busy["error"]["code"])
+send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow"}})
+until(lambda m: len(seen) == 300)
+print("all-answered", len(seen), time.time() - t0 < 40)
+p.stdin.close()
+print("exit", p.wait(timeout=30))
+EOF
+check_contains "busy: progress notifications carry the call's token" "$(cat "$TMP/q.out")" "progress 7 True"
+check_contains "busy: ping is answered while a call runs" "$(cat "$TMP/q.out")" "ping-during-call True"
+check_contains "busy: past 256 queued requests, -32603" "$(cat "$TMP/q.out")" "queue-full -32603"
+check_not_contains "busy: a cancelled call gets no answer" "$(cat "$TMP/q.out")" "answered-cancelled-call"
+check_contains "busy: after the cancel every queued request is answered, soon" "$(cat "$TMP/q.out")" "all-answered 300 True"
+check_contains "busy: mcp exits 0" "$(cat "$TMP/q.out")" "exit 0"
+check_no_procs "busy: the cancelled test left nothing" "lanser-mcp-q-$$"
