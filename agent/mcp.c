@@ -534,9 +534,14 @@ int cmd_mcp(struct cli *c)
 	/* an MCP client starts us anywhere; a tool call names files relative
 	 * to the workspace (agent/tools.h), and commands open them from the
 	 * current directory */
-	if (chdir(c->root) < 0)
-		return ln_error_set(LN_EPERM, "mcp: cannot enter %s: %s", c->root, strerror(errno));
 	memset(&m, 0, sizeof m);
+	if (c->trace_path)
+		m.trace_path = c->trace_path[0] == '/' || !c->cwd ? xstrdup(c->trace_path) :
+			       xasprintf("%s/%s", c->cwd, c->trace_path);
+	if (chdir(c->root) < 0) {
+		free(m.trace_path);
+		return ln_error_set(LN_EPERM, "mcp: cannot enter %s: %s", c->root, strerror(errno));
+	}
 	m.c = c;
 	m.read_only = c->read_only || json_is_true(ro);
 	m.level = MCP_INFO;
@@ -579,5 +584,6 @@ done:
 	pthread_cond_destroy(&m.cond);
 	pthread_mutex_destroy(&m.lock);
 	pthread_mutex_destroy(&m.out_lock);
+	free(m.trace_path);
 	return error;
 }

@@ -59,6 +59,7 @@ struct mcp {
 	int out_fd;            /* the protocol's stdout (fd 1 goes to stderr) */
 	int in_fd;             /* the protocol's stdin (fd 0 reads /dev/null) */
 	bool read_only;        /* --read-only or .lanser.json "readOnly": true */
+	char *trace_path;      /* --trace FILE made absolute (we run from the root), or NULL */
 	struct agent_tools *tools; /* opened at the first call */
 	json_t *bundle_schema; /* outputSchema of every tool */
 	json_t *bundles;       /* resources: [{uri, tool, bundle}], oldest first */

@@ -143,6 +143,7 @@ static int open_tools(struct mcp *m)
 	o.use_daemon = !m->c->no_daemon && !daemon_disabled();
 	o.read_only = m->read_only;
 	o.cancel = &m->cancel;
+	o.trace_path = m->trace_path;
 	return agent_tools_open(&m->tools, &o);
 }
 
@@ -262,7 +263,7 @@ json_t *mcp_resources_list(struct mcp *m, const json_t *params, struct mcp_err *
 						       "description", "an Analysis Bundle of this session",
 						       "mimeType", "application/json"));
 	}
-	if (m->c->trace_path)
+	if (m->trace_path)
 		json_array_append_new(list, xjson_pack("{s:s,s:s,s:s,s:s}", "uri", TRACE_URI, "name",
 						       "trace", "description", "the --trace file "
 						       "(JSONL, docs/trace.md)", "mimeType",
@@ -289,9 +290,9 @@ json_t *mcp_resources_read(struct mcp *m, const json_t *params, struct mcp_err *
 			return xjson_pack("{s:[{s:s,s:s,s:o}]}", "contents", "uri", uri, "mimeType",
 					  "application/json", "text", text);
 		}
-	if (m->c->trace_path && !strcmp(uri, TRACE_URI)) {
+	if (m->trace_path && !strcmp(uri, TRACE_URI)) {
 		struct buf t = BUF_INIT;
-		int error = buf_read_file(&t, m->c->trace_path, MCP_MAX_TRACE);
+		int error = buf_read_file(&t, m->trace_path, MCP_MAX_TRACE);
 		if (error == LN_ENOTFOUND) {
 			ln_error_clear();
 			error = 0;

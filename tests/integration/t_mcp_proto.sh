@@ -117,24 +117,33 @@ run "$L" --root "$R" mcp </dev/null
 check_eq "readOnly: a string is a configuration error (exit 78)" 78 "$RC"
 check_contains "readOnly: ... naming the member" "$ERR" "readOnly"
 
-# ---- the trace as a resource (--trace), and a usage error
-"$PY" - "$L" "$C" "$TMP/session.trace" >"$TMP/tr.out" 2>&1 <<'EOF'
+# ---- --trace (a path relative to where mcp starts): every call appends its
+# run, and the trace is a resource
+(cd "$TMP" && "$PY" - "$L" "$C" session.trace) >"$TMP/tr.out" 2>&1 <<'EOF'
 import json, subprocess, sys
 lanser, root, trace = sys.argv[1:4]
 msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
          "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
-        {"jsonrpc": "2.0", "id": 2, "method": "resources/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {"uri": "lanser://trace"}}]
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "outline",
+         "arguments": {"args": ["src/util.c"]}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "resources/list"},
+        {"jsonrpc": "2.0", "id": 4, "method": "resources/read", "params": {"uri": "lanser://trace"}}]
 out = subprocess.run([lanser, "--root", root, "--trace", trace, "mcp", "--no-daemon"],
                      input="".join(json.dumps(m) + "\n" for m in msgs), capture_output=True,
                      text=True, timeout=60).stdout
 ans = {m["id"]: m for m in map(json.loads, out.splitlines()) if "id" in m}
-print(" ".join(r["uri"] for r in ans[2]["result"]["resources"]))
-c = ans[3]["result"]["contents"][0]
+print(ans[2]["result"]["structuredContent"]["bundleId"])
+print(" ".join(r["uri"] for r in ans[3]["result"]["resources"] if not r["uri"].startswith("lanser://bundle/")))
+c = ans[4]["result"]["contents"][0]
 print(c["mimeType"], json.loads(c["text"].splitlines()[0])["type"])
 EOF
-check_eq "trace: resources/list names lanser://trace" "lanser://trace" "$(sed -n 1p "$TMP/tr.out")"
-check_eq "trace: resources/read gives the JSONL trace" "application/jsonl header" "$(sed -n 2p "$TMP/tr.out")"
+check_eq "trace: resources/list names lanser://trace" "lanser://trace" "$(sed -n 2p "$TMP/tr.out")"
+check_eq "trace: resources/read gives the JSONL trace" "application/jsonl header" "$(sed -n 3p "$TMP/tr.out")"
+run "$L" trace list "$TMP/session.trace"
+check_contains "trace: the outline call is a run of the trace, with its bundle" "$OUT" \
+	"bundle   outline $(sed -n 1p "$TMP/tr.out")"
+run "$L" trace replay --verify "$TMP/session.trace"
+check_eq "trace: the session's trace replays (--verify)" 0 "$RC"
 run "$L" --root "$C" mcp extra </dev/null
 check_eq "mcp takes no arguments (usage error, exit 129)" 129 "$RC"
 
