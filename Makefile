@@ -321,4 +321,4 @@ clean:
 		bench/rawlsp
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(THIN_OBJ:.o=.d) \
-	$(ASAN)/agent/main.d
+	$(MAIN_SRC:%.c=$(ASAN)/%.d)

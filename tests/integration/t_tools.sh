@@ -8,8 +8,10 @@
 . "$(dirname "$0")/edit_lib.sh"
 need_lanser
 
-C=$(fixture cproj); git_commit_all "$C"
-P=$(fixture pyproj); git_commit_all "$P"
+# Each fixture is its own workspace root (an empty .lanser.json), whatever a
+# folder above it holds.
+C=$(fixture cproj); echo '{}' >"$C/.lanser.json"; git_commit_all "$C"
+P=$(fixture pyproj); echo '{}' >"$P/.lanser.json"; git_commit_all "$P"
 "$L" schema bundle >"$TMP/bundle.schema.json"
 # validate NAME FILE : FILE (one bundle) satisfies the bundle schema
 validate() {
@@ -96,6 +98,8 @@ run "$L" search '(a{200}){200}{200}'
 rc_is "search: too many repetitions are refused (129)" 129
 run "$L" search 'a{1000}'
 rc_is "search: a huge repetition count is refused (129)" 129
+run "$L" search 'x' --glob '*a*a*a*a*a*a*a*a*a*a*b'
+rc_is "search: a --glob with too many '*' is refused (129)" 129
 run "$L" search '(x)\1'
 rc_is "search: back references are refused (129)" 129
 run "$L" search '('
@@ -153,6 +157,21 @@ run "$L" edit '.git/HEAD@R(1,1->1,2)' --text 'x' --apply
 rc_is "edit: a selector into .git is refused (71)" 71
 snapshot "$C" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "edit: refused edits wrote nothing" || fail "edit: refused edits wrote nothing"
+
+# patch --diff: the diff itself (a model names no file): a new file
+git -C "$C" status --porcelain | grep -q . && git -C "$C" checkout -q .
+D=$(printf 'diff --git a/src/new.c b/src/new.c\nnew file mode 100644\n--- /dev/null\n+++ b/src/new.c\n@@ -0,0 +1 @@\n+int fresh(void) { return 1; }\n')
+run "$L" patch --diff "$D"
+rc_is "patch --diff: a preview" 0
+check_contains "patch --diff: ... the new file's line" "$OUT" "+int fresh(void) { return 1; }"
+[ ! -e src/new.c ] && ok "patch --diff: ... nothing written" || fail "patch --diff: ... nothing written"
+run "$L" patch --diff "$D" --apply
+rc_is "patch --diff --apply: written" 0
+check_eq "patch --diff --apply: ... the file" "int fresh(void) { return 1; }" "$(cat src/new.c 2>&1)"
+git -C "$C" -c user.email=t@lanser -c user.name=t add -A >/dev/null
+git -C "$C" -c user.email=t@lanser -c user.name=t commit -qm fresh
+run "$L" patch src/x.diff --diff "$D"
+rc_is "patch: a file and --diff is a usage error" 129
 
 # ---- batch lines ----
 {
