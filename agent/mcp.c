@@ -192,7 +192,8 @@ static void cancel(struct mcp *m, const json_t *params)
 		return;
 	pthread_mutex_lock(&m->lock);
 	if (m->call_id && json_equal(m->call_id, rid)) {
-		interrupt(m);
+		if (!m->call_cancelled) /* once: a second cancel sends no second signal */
+			interrupt(m);
 	} else {
 		for (p = &m->head; *p; p = &(*p)->next)
 			if (json_equal(json_object_get((*p)->msg, "id"), rid)) {
