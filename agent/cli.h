@@ -103,6 +103,7 @@ struct cli {
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
+	bool read_only;           /* mcp --read-only: no mutating tools */
 	/* tool commands (issues 15, 17): read, search, edit */
 	const char *lines;        /* read --lines A-B */
 	const char *glob;         /* search --glob PATTERN */
@@ -150,6 +151,7 @@ int cmd_trace(struct cli *c);
 int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
+int cmd_mcp(struct cli *c);    /* agent/mcp.c (docs/mcp.md) */
 /* tool commands (issues 15, 17; docs/commands.md) */
 int cmd_read(struct cli *c);   /* agent/readcmd.c */
 int cmd_search(struct cli *c); /* agent/searchcmd.c */

@@ -291,6 +291,12 @@ static const struct agent_option trust_options[] = {
 	END,
 };
 
+static const struct agent_option mcp_options[] = {
+	CLI_FLAG("read-only", read_only, "leave out the tools that change files or run code "
+		 "(also: .lanser.json \"readOnly\": true)"),
+	END,
+};
+
 #define Q (AGENT_CMD_WORKSPACE | AGENT_CMD_DAEMON)
 #define W (AGENT_CMD_WORKSPACE | AGENT_CMD_WRITES)
 
@@ -364,6 +370,8 @@ const struct agent_command agent_commands[] = {
 	{ "serve", CMD(cmd_serve), 0, "--tasks FILE [--listen HOST:PORT]",
 	  "the reward server for GRPO trainers: OpenRLHF /get_reward, /score, /metrics "
 	  "(docs/serve.md)", "none", 0, 0, serve_options },
+	{ "mcp", CMD(cmd_mcp), AGENT_CMD_WORKSPACE, "", "serve every tool to an MCP client on "
+	  "stdio (docs/mcp.md)", "none", 0, 0, mcp_options },
 	{ "completion", cmd_completion, 0, "bash|zsh", "print a shell completion script from this table",
 	  "bash or zsh", 1, 1, no_options },
 	{ "help", cmd_help, 0, "[command]", "this help, or a command's", "a command name", 0, 1,

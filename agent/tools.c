@@ -427,6 +427,16 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 	}
 	if ((code = agent_tool_argv(&argv, cmd, opts, pos, t->cwd)))
 		goto done;
+	/* the session's workspace, not the one found again from its root: a
+	 * root without .lanser.json would otherwise go up to an ancestor's */
+	if (t->c->root) {
+		json_array_insert_new(argv, 0, json_string(t->c->root));
+		json_array_insert_new(argv, 0, json_string("--root"));
+	}
+	if (t->o.trace_path) {
+		json_array_insert_new(argv, 0, json_string(t->o.trace_path));
+		json_array_insert_new(argv, 0, json_string("--trace"));
+	}
 	if ((code = check_paths(t, cmd, opts, pos)))
 		goto done;
 	code = agent_tool_run_argv(t->c, t->ws, t->o.use_daemon, argv, t->cwd, &out, &err);

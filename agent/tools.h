@@ -42,6 +42,8 @@ struct agent_tools_opts {
 				   is cut and ends with a note on how to get the rest */
 	volatile sig_atomic_t *cancel; /* non-zero: stop the running call where the
 				   command can (LN_ECANCELLED); may be NULL */
+	const char *trace_path; /* absolute, or NULL: each call appends its run to this
+				   trace, as `--trace FILE` on its command line (MCP's --trace) */
 };
 
 /* A session of tool calls on one workspace (its servers stay warm between
