@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/bundle.h"
 #include "agent/daemon.h"
+#include "agent/tools.h"
 #include "core/err.h"
 #include "core/jsonl.h"
 #include "lsp/workspace.h"
@@ -29,7 +30,6 @@
 
 #define MAX_LINE ((size_t)1 << 20)
 #define MAX_LINES 100000
-#define MAX_BATCH_ARGS 64
 
 /* The commands a batch line may run: the queries of the command table and
  * locate (AGENT_CMD_BATCH). */
@@ -54,37 +54,15 @@ static int bad_command(void)
 	return e;
 }
 
-/* Checks a command line with the parser every command line goes through
- * (types, bounds, words), without running it. */
-static int check_argv(const json_t *argv, const char *cwd)
-{
-	const struct agent_command *cmd = NULL;
-	size_t n = json_array_size(argv), i;
-	char **args = xcalloc(n + 2, sizeof *args);
-	struct cli c;
-	int error;
-
-	memset(&c, 0, sizeof c);
-	args[0] = "lanser";
-	for (i = 0; i < n; i++)
-		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-	error = agent_cmdline_parse(&c, &cmd, (int)n + 1, args, cwd);
-	free(c.argv);
-	free(c.config_path);
-	free(args);
-	return error;
-}
-
 /* Turns a request line into a command line (without the program name):
  * `options` by the command table's JSON names (docs/commands.md). */
 static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
 			const char **command, const char *cwd)
 {
 	json_error_t jerr;
-	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv = NULL, *a, *v;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *argv = NULL, *v;
 	const struct agent_command *cmd;
 	const char *key;
-	size_t i;
 	int error = 0;
 
 	*out = NULL;
@@ -112,26 +90,8 @@ static int request_argv(json_t **out, const char *line, size_t len, json_t **id,
 		goto done;
 	}
 	*command = cmd->name;
-	argv = xjson_pack("[s]", "--json");
-	if ((error = agent_cmd_json_argv(argv, cmd, json_object_get(req, "options"))))
-		goto done;
-	json_array_append_new(argv, json_string(cmd->name));
-	a = json_object_get(req, "args");
-	if (a && (!json_is_array(a) || json_array_size(a) > MAX_BATCH_ARGS)) {
-		error = ln_error_set(LN_EUSAGE, "\"args\" must be an array of at most %d strings",
-				     MAX_BATCH_ARGS);
-		goto done;
-	}
-	for (i = 0; i < json_array_size(a); i++) {
-		json_t *s = json_array_get(a, i);
-		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1)) {
-			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
-					     "option", i);
-			goto done;
-		}
-		json_array_append(argv, s);
-	}
-	error = check_argv(argv, cwd);
+	error = agent_tool_argv(&argv, cmd, json_object_get(req, "options"),
+				json_object_get(req, "args"), cwd);
 done:
 	json_decref(req);
 	if (error) {
@@ -171,71 +131,6 @@ static char *stamp(const char *bundle, size_t len, long line, json_t *id)
 	s = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(b);
 	return s;
-}
-
-/* The last line of a command's stderr, without "lanser: ". */
-static void last_message(char *out, size_t n, const char *err, size_t len)
-{
-	const char *end = err + len, *start;
-
-	while (end > err && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	start = end;
-	while (start > err && start[-1] != '\n')
-		start--;
-	if (end - start > 8 && !strncmp(start, "lanser: ", 8))
-		start += 8;
-	snprintf(out, n, "%.*s", (int)(end - start), start);
-}
-
-/* Runs one request's command line (through the daemon, or in this process
- * on ws); its stdout and stderr land in rout/rerr. The command's LN_E*
- * code, or the daemon's when it could not answer. */
-static int run_line(struct cli *c, struct lsp_workspace *ws, bool use_daemon, const json_t *argv,
-		    struct buf *rout, struct buf *rerr)
-{
-	size_t n = json_array_size(argv), i;
-	char **args = xcalloc(n + 2, sizeof *args);
-	int code;
-
-	args[0] = "lanser";
-	for (i = 0; i < n; i++)
-		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-	if (use_daemon) {
-		struct daemon_reply r;
-		int e = daemon_call(c, (int)n, args + 1, &r);
-		if (e == LN_EDAEMON) { /* died mid-request: one more try */
-			buf_release(&r.out);
-			buf_release(&r.err);
-			e = daemon_call(c, (int)n, args + 1, &r);
-		}
-		if (e) {
-			code = e;
-		} else {
-			*rout = r.out;
-			*rerr = r.err;
-			code = -r.code; /* exit status -> LN_E* */
-		}
-	} else {
-		char *ob = NULL, *eb = NULL;
-		size_t ol = 0, el = 0;
-		FILE *o = open_memstream(&ob, &ol), *e = open_memstream(&eb, &el);
-		struct exec_result res;
-		if (!o || !e)
-			ln_die_oom();
-		lsp_workspace_refresh(ws);
-		c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
-		lsp_workspace_drop_overlays(ws);
-		fclose(o);
-		fclose(e);
-		buf_add(rout, ob, ol);
-		buf_add(rerr, eb, el);
-		free(ob);
-		free(eb);
-		code = -res.code;
-	}
-	free(args);
-	return code;
 }
 
 int cmd_batch(struct cli *c)
@@ -311,7 +206,7 @@ int cmd_batch(struct cli *c)
 			ln_error_set(code, "line %ld: %s", lineno, st.msg);
 		}
 		if (!code) {
-			code = run_line(c, ws, use_daemon, argv, &rout, &rerr);
+			code = agent_tool_run_argv(c, ws, use_daemon, argv, c->cwd, &rout, &rerr);
 			/* a bundle came back: it is the answer, error or not */
 			if (rout.len && rout.data[0] == '{') {
 				while (rout.len && rout.data[rout.len - 1] == '\n')
@@ -321,7 +216,7 @@ int cmd_batch(struct cli *c)
 				code = ln_error_set(LN_EGENERIC, "the command printed no bundle");
 			} else {
 				char msg[512];
-				last_message(msg, sizeof msg, rerr.data ? rerr.data : "", rerr.len);
+				agent_tool_last_message(msg, sizeof msg, rerr.data ? rerr.data : "", rerr.len);
 				ln_error_set(code, "%s", msg);
 			}
 		}

@@ -83,6 +83,7 @@ enum {
 	AGENT_CMD_QUERY = 8,      /* a query: allowed in batch lines and re-run by trace replay */
 	AGENT_CMD_BATCH = 16,     /* allowed in batch lines too, but not re-run by replay: it
 				  reads the tree itself, not through recorded servers (locate) */
+	AGENT_CMD_TOOL = 32,      /* a tool for models and MCP clients (agent/tools.h) */
 };
 
 struct agent_command {

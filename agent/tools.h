@@ -71,4 +71,50 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 		    struct agent_tool_result *r);
 void agent_tool_result_release(struct agent_tool_result *r);
 
+/*
+ * ---- Added in agent/tools.c's first cut (the shared run path) ----
+ *
+ * Batch lines (agent/batch.c) run through the same two steps as a tool
+ * call; the agent and MCP need only the calls above.
+ *
+ * agent_tool_argv: the command line (a JSON array of strings, without the
+ * program name) of `cmd` with `options` (an object keyed by JSON names, may
+ * be NULL) and `args` (positional strings; NULL: none; none may start with
+ * '-'): "--json", the options, the name, the args; checked by the CLI's
+ * parser against `cwd`. 0 and *out (new reference), or LN_EUSAGE naming
+ * what was wrong.
+ *
+ * agent_tool_run_argv: runs such a command line, through the daemon of
+ * c->root when `use_daemon` and the command is one the daemon answers
+ * (AGENT_CMD_DAEMON), else in this process through c->exec (on `ws`, the
+ * warm in-process servers, for those commands; ws may be NULL). Relative
+ * paths are taken from `cwd`. The command's stdout and stderr are appended
+ * to out/err (caller-initialised). Returns the command's LN_E* code, or the
+ * daemon's when it could not answer.
+ *
+ * agent_tool_last_message: the last line of a command's stderr, without
+ * "lanser: ", into out (n bytes).
+ *
+ * agent_tool_render: the text of a result (agent/tooltext.c): facts in the
+ * CLI's style, an edit preview's diff, at most `max` bytes (0: no cap) with
+ * a note on how to get the rest (*truncated set). bundle may be an array of
+ * bundles (test prints one per candidate) or NULL. Never NULL; free it.
+ *
+ * A call's bundle (agent_tool_result.bundle) is an array when the command
+ * printed several (test with several patches).
+ *
+ * Paths: a tool call takes relative paths from the workspace root (not the
+ * front end's cwd), and a file-valued option (or patch's diff) must name a
+ * file inside the workspace and outside .git (LN_EPERM). `cancel` is
+ * checked before a call starts; a running command is not interrupted.
+ */
+struct buf;
+struct lsp_workspace;
+int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t *options,
+		    const json_t *args, const char *cwd);
+int agent_tool_run_argv(struct cli *c, struct lsp_workspace *ws, bool use_daemon,
+			const json_t *argv, const char *cwd, struct buf *out, struct buf *err);
+void agent_tool_last_message(char *out, size_t n, const char *err, size_t len);
+char *agent_tool_render(const json_t *bundle, size_t max, bool *truncated);
+
 #endif

@@ -1,0 +1,211 @@
+/*
+ * tooltext.c - a tool result as short text for a model or a person
+ * (agent/tools.h, agent_tool_render): the facts of a bundle in the CLI's
+ * style (file:line:col, the diagnostics, the hover text, a diff), cut at a
+ * size with a note that says how to get the rest.
+ */
+#include "agent/tools.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/text.h"
+#include "core/xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static long long num(const json_t *a, size_t i)
+{
+	return (long long)json_integer_value(json_array_get(a, i));
+}
+
+/* "path:line:col" of a fact */
+static void add_loc(struct buf *b, const json_t *f)
+{
+	const json_t *r = json_object_get(f, "range");
+
+	buf_adds(b, ln_printable(str(f, "path")));
+	if (json_array_size(r) >= 2)
+		buf_addf(b, ":%lld:%lld", num(r, 0), num(r, 1));
+	if (json_is_true(json_object_get(f, "external")))
+		buf_adds(b, " (external)");
+}
+
+static void add_fact(struct buf *b, const json_t *f)
+{
+	const char *kind = str(f, "kind");
+
+	if (!strcmp(kind, "definition") || !strcmp(kind, "reference")) {
+		add_loc(b, f);
+	} else if (!strcmp(kind, "location")) {
+		add_loc(b, f);
+		if (json_is_number(json_object_get(f, "score")))
+			buf_addf(b, " score %.3f", json_number_value(json_object_get(f, "score")));
+	} else if (!strcmp(kind, "hover")) {
+		buf_adds(b, ln_printable_text(str(f, "contents")));
+	} else if (!strcmp(kind, "symbol")) {
+		add_loc(b, f);
+		buf_addf(b, " %s %s", ln_printable(str(f, "symbolKind")), ln_printable(str(f, "name")));
+		if (*str(f, "container"))
+			buf_addf(b, " (in %s)", ln_printable(str(f, "container")));
+		if (*str(f, "detail"))
+			buf_addf(b, " : %s", ln_printable(str(f, "detail")));
+	} else if (!strcmp(kind, "diagnostic")) {
+		add_loc(b, f);
+		buf_addf(b, ": %s: %s", ln_printable(str(f, "severity")),
+			 ln_printable_text(str(f, "message")));
+		if (json_is_string(json_object_get(f, "code")))
+			buf_addf(b, " [%s]", ln_printable(str(f, "code")));
+	} else if (!strcmp(kind, "prepareRename")) {
+		add_loc(b, f);
+		if (*str(f, "placeholder"))
+			buf_addf(b, " %s", ln_printable(str(f, "placeholder")));
+	} else if (!strcmp(kind, "edit")) {
+		buf_addf(b, "%s %s%s%s", str(f, "status"), ln_printable(str(f, "from")),
+			 *str(f, "from") ? " -> " : "", ln_printable(str(f, "path")));
+	} else if (!strcmp(kind, "conflict")) {
+		buf_addf(b, "conflict %s hunk %lld %s: %s", ln_printable(str(f, "path")),
+			 (long long)json_integer_value(json_object_get(f, "hunk")),
+			 ln_printable(str(f, "header")), ln_printable(str(f, "reason")));
+	} else if (!strcmp(kind, "codeAction")) {
+		buf_addf(b, "[%lld] %s", (long long)json_integer_value(json_object_get(f, "index")),
+			 ln_printable(str(f, "title")));
+		if (*str(f, "actionKind"))
+			buf_addf(b, " (%s)", ln_printable(str(f, "actionKind")));
+	} else if (!strcmp(kind, "match")) {
+		add_loc(b, f);
+		buf_addf(b, ": %s", ln_printable(str(f, "text")));
+	} else if (!strcmp(kind, "lines")) {
+		/* read: the text with its line numbers, as `lanser read` prints it */
+		long long line = (long long)json_integer_value(json_object_get(f, "firstLine"));
+		const char *s = str(f, "text"), *nl;
+		buf_addf(b, "%s (lines %lld-%lld of %lld)\n", ln_printable(str(f, "path")), line,
+			 (long long)json_integer_value(json_object_get(f, "lastLine")),
+			 (long long)json_integer_value(json_object_get(f, "totalLines")));
+		while (*s) {
+			nl = strchr(s, '\n');
+			size_t len = nl ? (size_t)(nl - s) : strlen(s);
+			buf_addf(b, "%6lld  ", line++);
+			buf_add_printable(b, s, len);
+			buf_addch(b, '\n');
+			s += len + (nl ? 1 : 0);
+		}
+		if (b->len && b->data[b->len - 1] == '\n')
+			b->data[--b->len] = '\0';
+	} else {
+		char *s = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+		buf_adds(b, s ? s : "{}");
+		free(s);
+	}
+	buf_addch(b, '\n');
+}
+
+/* A bundle without facts (test records, eval): its members but the
+ * environment, as compact JSON. */
+static void add_other(struct buf *b, const json_t *bundle)
+{
+	json_t *copy = json_deep_copy(bundle);
+	char *s;
+
+	if (json_is_object(copy)) {
+		json_object_del(copy, "environment");
+		json_object_del(copy, "inputs");
+		json_object_del(copy, "capabilities");
+	}
+	s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	buf_adds(b, s ? s : "{}");
+	buf_addch(b, '\n');
+	free(s);
+	json_decref(copy);
+}
+
+static void add_bundle(struct buf *b, const json_t *bundle)
+{
+	const json_t *facts = json_object_get(bundle, "facts"), *f, *edit, *v;
+	const char *cmd = str(json_object_get(bundle, "request"), "command");
+	size_t i;
+
+	if (!json_is_array(facts)) {
+		add_other(b, bundle);
+		return;
+	}
+	edit = json_object_get(bundle, "edit");
+	if (edit && !strcmp(str(edit, "decision"), "preview") && *str(edit, "diff")) {
+		buf_adds(b, ln_printable_text(str(edit, "diff")));
+		if (b->len && b->data[b->len - 1] != '\n')
+			buf_addch(b, '\n');
+		buf_adds(b, "(preview only: nothing written; call again with \"apply\": true to "
+			    "write it)\n");
+		return;
+	}
+	if (!json_array_size(facts) && json_integer_value(json_object_get(json_object_get(
+						bundle, "meta"), "exitCode")) == 0)
+		buf_addf(b, "%s: no results\n", *cmd ? cmd : "answer");
+	json_array_foreach(facts, i, f)
+		add_fact(b, f);
+	if (edit && *str(edit, "decision"))
+		buf_addf(b, "decision: %s\n", str(edit, "decision"));
+	if ((v = json_object_get(edit, "verify")) != NULL)
+		buf_addf(b, "verify: %lld new error(s), %lld allowed\n",
+			 (long long)json_integer_value(json_object_get(v, "newErrors")),
+			 (long long)json_integer_value(json_object_get(v, "maxNewErrors")));
+	if (json_is_string(json_object_get(edit, "commit")))
+		buf_addf(b, "commit %s\n", str(edit, "commit"));
+	if (json_is_false(json_object_get(bundle, "complete"))) {
+		buf_adds(b, "(incomplete answer");
+		json_array_foreach(json_object_get(bundle, "incomplete"), i, v)
+			buf_addf(b, "%s%s", i ? "; " : ": ", ln_printable(json_string_value(v)));
+		buf_adds(b, ")\n");
+	}
+	if (json_is_true(json_object_get(bundle, "truncated")))
+		buf_addf(b, "(%s)\n", str(bundle, "truncatedNote")[0] ? str(bundle, "truncatedNote")
+			 : "the command cut its answer");
+}
+
+char *agent_tool_render(const json_t *bundle, size_t max, bool *truncated)
+{
+	struct buf b = BUF_INIT, note = BUF_INIT;
+	size_t i, keep, total;
+	const json_t *one;
+
+	*truncated = false;
+	if (!bundle)
+		return xstrdup("(no answer)");
+	if (json_is_array(bundle))
+		json_array_foreach(bundle, i, one)
+			add_bundle(&b, one);
+	else
+		add_bundle(&b, bundle);
+	while (b.len && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	if (!max || b.len <= max)
+		return buf_detach(&b, NULL);
+	total = b.len;
+	buf_addf(&note, "\n[cut: %zu of %zu bytes shown. For the rest ask for less: one file "
+		 "or a narrower selector, `read` with \"lines\": \"A-B\", `search` with a "
+		 "\"glob\" or a smaller \"max\"]", (size_t)0, total);
+	keep = note.len + 16 < max ? max - note.len - 16 : max / 2;
+	/* a whole line when one ends in the second half; never half a character */
+	for (i = keep; i > keep / 2; i--)
+		if (b.data[i - 1] == '\n')
+			break;
+	if (i > keep / 2)
+		keep = i - 1;
+	while (keep > 0 && ((unsigned char)b.data[keep] & 0xC0) == 0x80)
+		keep--;
+	b.len = keep;
+	b.data[keep] = '\0';
+	buf_addf(&b, "\n[cut: %zu of %zu bytes shown. For the rest ask for less: one file "
+		 "or a narrower selector, `read` with \"lines\": \"A-B\", `search` with a "
+		 "\"glob\" or a smaller \"max\"]", keep, total);
+	buf_release(&note);
+	*truncated = true;
+	return buf_detach(&b, NULL);
+}
