@@ -29,6 +29,7 @@ const struct ln_err_info ln_err_table[] = {
 	{ LN_ESANDBOX, "SANDBOX", "the sandbox could not be set up, or the run hit a limit" },
 	{ LN_EPOLICY, "POLICY_REJECTED", "the patch is not acceptable by the configured policy" },
 	{ LN_ETRACE, "BAD_TRACE", "the trace file is malformed, truncated or out of order" },
+	{ LN_EMODEL, "MODEL_SERVER", "the model server is unreachable, kept failing, or refused the request" },
 	{ LN_EUSAGE, "USAGE", "command-line usage error" },
 	{ 0, NULL, NULL },
 };

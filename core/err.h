@@ -39,6 +39,7 @@ enum ln_err {
 	LN_ESANDBOX = -83,     /* the sandbox could not be set up or the run broke a limit */
 	LN_EPOLICY = -84,      /* the patch is not acceptable by the configured policy */
 	LN_ETRACE = -85,       /* malformed, truncated or reordered trace file */
+	LN_EMODEL = -86,       /* the model server is unreachable, kept failing, or refused the request */
 	LN_EUSAGE = -129,      /* command-line usage error */
 };
 

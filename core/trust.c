@@ -268,13 +268,22 @@ json_t *ln_trust_filter(json_t *cfg)
 	static const char *const steer[] = { "command", "versionCommand", "initializationOptions",
 					     "settings", NULL };
 	static const char *const builtin[] = { "clangd", "pyright", "typescript", "pylsp", NULL };
+	/* Members of "model" (the agent's model client, agent/llm.h) that
+	 * choose where the API key is sent and which variable is sent. */
+	static const char *const model_keys[] = { "baseUrl", "apiKeyEnv", NULL };
 	json_t *ignored = json_array(), *servers = json_object_get(cfg, "servers"), *s;
+	json_t *model = json_object_get(cfg, "model");
 	const char *name;
 	void *tmp;
 	size_t i;
 
+	for (i = 0; json_is_object(model) && model_keys[i]; i++)
+		if (json_object_get(model, model_keys[i])) {
+			json_array_append_new(ignored, json_sprintf("model.%s", model_keys[i]));
+			json_object_del(model, model_keys[i]);
+		}
 	if (!json_is_object(servers))
-		return ignored;
+		goto sort;
 	json_object_foreach_safe(servers, tmp, name, s) {
 		bool known = false;
 		for (i = 0; builtin[i]; i++)
@@ -293,6 +302,7 @@ json_t *ln_trust_filter(json_t *cfg)
 				json_object_del(s, steer[i]);
 			}
 	}
+sort:
 	/* a stable order for messages and doctor */
 	xjson_array_sort(ignored, cmp_str);
 	return ignored;

@@ -27,7 +27,9 @@
  * "command", "versionCommand", "initializationOptions" and "settings"
  * (tsserver.path, pyright's pythonPath, pylsp plugins...), and servers that
  * are not built in (they have nothing left to run). Build and test
- * commands stay: they only run inside the sandbox.
+ * commands stay: they only run inside the sandbox. The model client's
+ * "model.baseUrl" and "model.apiKeyEnv" are removed too: a repository must
+ * not choose where the user's API key goes, nor send another variable.
  *
  * Not thread-safe (the command-line state is process-wide, set once per
  * command by the dispatcher).
