@@ -26,6 +26,8 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 /* Absolute path of the repository root (where the Makefile is). */
 const char *test_repo_root(void);
 extern int test_failed_flag;
+/* The model client's driver (tests/unit/test_llm.c), run as `run __llm ...`. */
+int test_llm_main(int argc, char **argv);
 
 #define TEST(name)                                                        \
 	static void name(void);                                           \

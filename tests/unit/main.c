@@ -45,6 +45,8 @@ int main(int argc, char **argv)
 	/* boxes of sbx_box_command re-execute this program (sandbox/box.h) */
 	if (argc > 1 && !strcmp(argv[1], "__box"))
 		return sbx_box_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "__llm"))
+		return test_llm_main(argc, argv);
 	if (env)
 		snprintf(repo_root, sizeof repo_root, "%s", env);
 	else if (!getcwd(repo_root, sizeof repo_root))
