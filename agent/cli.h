@@ -118,6 +118,12 @@ struct cli {
 	int max_tokens;           /* agent --max-tokens N (per reply) */
 	bool stream;              /* agent --stream */
 	const char *sample_id;    /* agent --sample ID (batch workers) */
+	/* tool commands (issues 15, 17): read, search, edit */
+	const char *lines;        /* read --lines A-B */
+	const char *glob;         /* search --glob PATTERN */
+	int max_matches;          /* search --max N (0: the default) */
+	const char *edit_text;    /* edit --text STR */
+	const char *edit_with;    /* edit --with FILE|- */
 };
 
 int cmd_def(struct cli *c);
@@ -146,5 +152,9 @@ int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
 int cmd_agent(struct cli *c);  /* agent/agentcmd.c (docs/agent.md) */
+/* tool commands (issues 15, 17; docs/commands.md) */
+int cmd_read(struct cli *c);   /* agent/readcmd.c */
+int cmd_search(struct cli *c); /* agent/searchcmd.c */
+int cmd_edit(struct cli *c);   /* agent/editsel.c */
 
 #endif

@@ -263,6 +263,29 @@ static const struct agent_option agent_options[] = {
 	END,
 };
 
+static const struct agent_option read_options[] = {
+	STR("lines", "A-B", "lines", lines, "only these lines of the file (1-based, inclusive; A- to "
+	    "the end)"),
+	END,
+};
+
+static const struct agent_option search_options[] = {
+	STR("glob", "PATTERN", "glob", glob, "only files whose path (or, without '/', whose name) "
+	    "matches PATTERN"),
+	{ .name = "max", .type = AGENT_OPT_INT, .metavar = "N", .json = "max",
+	  .offset = OFF(max_matches), .min = 1, .max = 10000, .dflt = "100",
+	  .help = "stop after N matching lines" },
+	END,
+};
+
+static const struct agent_option editsel_options[] = {
+	STR("text", "STR", "text", edit_text, "the new text of the selected range"),
+	{ .name = "with", .type = AGENT_OPT_FILE, .metavar = "FILE", .json = "with",
+	  .offset = OFF(edit_with), .help = "the new text from FILE (- for stdin)" },
+	EDIT_OPTIONS,
+	END,
+};
+
 static const struct agent_option trust_options[] = {
 	FLAG("revoke", "revoke", revoke, "forget this workspace's trust"),
 	FLAG("list", "list", list, "list the trusted workspaces"),
@@ -299,6 +322,13 @@ const struct agent_command agent_commands[] = {
 	  "one file", 1, 1, no_options },
 	{ "locate", CMD(cmd_locate), Q | AGENT_CMD_BATCH | AGENT_CMD_TOOL, "<selector>", "resolve or relocate a selector (docs/selectors.md)",
 	  "one selector", 1, 1, locate_options },
+	{ "read", CMD(cmd_read), AGENT_CMD_WORKSPACE | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<file|selector> [--lines A-B]", "a file, or the lines a selector resolves to, with "
+	  "line numbers", "one file or one selector (docs/selectors.md)", 1, 1, read_options },
+	{ "search", CMD(cmd_search), AGENT_CMD_WORKSPACE | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<regex> [--glob PATTERN] [--max N]",
+	  "search the workspace's files for a POSIX extended regular expression",
+	  "one regular expression (POSIX ERE)", 1, 1, search_options },
 	{ "prepare-rename", CMD(cmd_prepare_rename), AGENT_CMD_WORKSPACE, "<selector>",
 	  "can the symbol here be renamed, and its range", "one selector", 1, 1, no_options },
 	{ "rename", CMD(cmd_rename), W | AGENT_CMD_TOOL, "<selector> <new-name>",
@@ -310,6 +340,11 @@ const struct agent_command agent_commands[] = {
 	{ "patch", CMD(cmd_patch), W | AGENT_CMD_TOOL, "<file|->",
 	  "check and preview a unified diff; --apply writes it (docs/edits.md)",
 	  "the diff file, or - for stdin", 1, 1, edit_options },
+	{ "edit", CMD(cmd_edit), W | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
+	  "<selector> --text STR | --with FILE",
+	  "replace the text a selector resolves to (diff preview; --apply writes)",
+	  "one selector (docs/selectors.md): a function body, a line range, an anchor", 1, 1,
+	  editsel_options },
 	{ "test", CMD(cmd_test), W | AGENT_CMD_TOOL, "", "build and run the tests in the sandbox (docs/sandbox.md)",
 	  "none", 0, 0, test_options },
 	{ "reward", CMD(cmd_reward), 0, "step|episode TERM=VALUE...",

@@ -147,10 +147,17 @@ int agent_tool_run_argv(struct cli *c, struct lsp_workspace *ws, bool use_daemon
 	int code;
 
 	args[0] = "lanser";
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		args[i + 1] = (char *)json_string_value(json_array_get(argv, i));
-		if (!cmd && args[i + 1][0] != '-')
-			cmd = agent_command_find(args[i + 1]);
+	{
+		/* which command: the parser knows (an option's value may be any word) */
+		struct cli pc;
+		memset(&pc, 0, sizeof pc);
+		if (agent_cmdline_parse(&pc, &cmd, (int)n + 1, args, cwd))
+			cmd = NULL;
+		free(pc.argv);
+		free(pc.config_path);
+		ln_error_clear();
 	}
 	if (use_daemon && cmd && (cmd->flags & AGENT_CMD_DAEMON)) {
 		struct daemon_reply r;

@@ -92,9 +92,10 @@ static void add_fact(struct buf *b, const json_t *f)
 		while (*s) {
 			nl = strchr(s, '\n');
 			size_t len = nl ? (size_t)(nl - s) : strlen(s);
-			buf_addf(b, "%6lld  ", line++);
-			buf_add_printable(b, s, len);
-			buf_addch(b, '\n');
+			struct buf one = BUF_INIT;
+			buf_add(&one, s, len);
+			buf_addf(b, "%6lld  %s\n", line++, ln_printable_text(one.data));
+			buf_release(&one);
 			s += len + (nl ? 1 : 0);
 		}
 		if (b->len && b->data[b->len - 1] == '\n')
