@@ -57,6 +57,7 @@ int agent_scorer_open(struct agent_scorer **out, const struct agent_episode_opts
 	x->wt = realpath(sbx_wt_path(x->wts, 0), NULL);
 	if (!x->wt)
 		x->wt = xstrdup(sbx_wt_path(x->wts, 0));
+	eng_copy_cdb(s->root, x->wt);
 	memset(&eo, 0, sizeof eo);
 	eo.settings = s;
 	eo.mode = o->mode;

@@ -244,6 +244,12 @@ int eng_diagnose(struct eng *e, const struct eng_candidate *cand, struct eng_res
  */
 int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid);
 
+/* The workspace's generated compilation database (untracked: it is not in
+ * a worktree) copied into the worktree `wt` at the same place, its paths
+ * rewritten for the worktree's; nothing when there is none or `wt` has
+ * one. eng_worktree_diff leaves such a copy out. */
+void eng_copy_cdb(const char *root, const char *wt);
+
 /* Test hook (integration tests only, docs/eval.md): when the environment
  * variable LANSER_ENGINE_SIMULATE_RESTORE_FAILURE names a candidate id, the
  * restore of the base worktree after that candidate fails as if a write

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/gitlib.h"
 #include "core/xalloc.h"
+#include "lsp/profile.h"
 #include "sandbox/edit.h"
 
 #include <git2.h>
@@ -35,6 +36,7 @@ int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_
 	git_diff *diff = NULL;
 	git_diff_options dopt;
 	struct buf b = BUF_INIT;
+	const char *cdb;
 	size_t i, n;
 	int error = 0;
 
@@ -57,12 +59,16 @@ int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_
 		error = git_fail("diff");
 		goto done;
 	}
+	cdb = lsp_cdb_find(wt);
 	n = git_diff_num_deltas(diff);
 	for (i = 0; i < n; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		git_patch *p = NULL;
 		git_buf pb = { NULL, 0, 0 };
 		if (is_cache_path(d->new_file.path) || is_cache_path(d->old_file.path))
+			continue;
+		/* the compilation database copied in (eng_copy_cdb) */
+		if (d->status == GIT_DELTA_UNTRACKED && cdb && !strcmp(d->new_file.path, cdb))
 			continue;
 		if (git_patch_from_diff(&p, diff, i) < 0 || git_patch_to_buf(&pb, p) < 0) {
 			git_patch_free(p);
