@@ -242,6 +242,9 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 		/* the worktree is the agent's own: mutations apply at once */
 		if (is_mutating(cmd) && agent_option_by_json(cmd, "apply"))
 			json_object_set_new(a, "apply", json_true());
+		/* earlier steps' changes are uncommitted: they are the episode */
+		if (is_mutating(cmd) && agent_option_by_json(cmd, "allowDirty"))
+			json_object_set_new(a, "allowDirty", json_true());
 		code = agent_tool_call(x->tools, name, a, &r);
 		json_decref(a);
 		called = true;
