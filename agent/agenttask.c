@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
+#include "core/xjson.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ void agent_task_release(struct agent_task *t)
 
 static int str_member(char **out, const json_t *v, const char *what, const char *key, size_t max)
 {
-	if (!v)
+	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max ||
 	    strlen(json_string_value(v)) != json_string_length(v))
@@ -60,7 +61,7 @@ static int tests_member(struct agent_task *t, const json_t *v, const char *what)
 	const json_t *s;
 	size_t i;
 
-	if (!v)
+	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_string(v))
 		return str_member(&t->tests, v, what, "tests", 1 << 20);
@@ -188,4 +189,19 @@ void agent_task_apply_cli(struct agent_task *t, const struct cli *c)
 		t->budget.tokens = c->agent_tokens;
 	if (c->agent_wall_ms)
 		t->budget.wall_ms = c->agent_wall_ms;
+}
+
+json_t *agent_task_json(const struct agent_task *t)
+{
+	json_t *v = xjson_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:s?, s:{s:I}}", "schema",
+		AGENT_TASK_SCHEMA, "id", t->id, "instruction", t->instruction, "workspace",
+		t->workspace, "base", t->base, "tests", t->tests, "budgets", "steps",
+		(json_int_t)t->budget.steps);
+	json_t *b = json_object_get(v, "budgets");
+
+	if (t->budget.tokens)
+		json_object_set_new(b, "tokens", json_integer(t->budget.tokens));
+	if (t->budget.wall_ms)
+		json_object_set_new(b, "wallMs", json_integer(t->budget.wall_ms));
+	return v;
 }

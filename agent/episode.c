@@ -125,12 +125,21 @@ static void progress(struct ep *x, const char *fmt, ...)
 	fflush(x->o->progress);
 }
 
+void agent_request_digest(char out[LN_SHA256_HEX_SIZE], const json_t *messages, const json_t *tools)
+{
+	json_t *req = xjson_pack("{s:O, s:O}", "messages", messages, "tools", tools);
+	char *canon = jcs_dumps(req);
+
+	ln_sha256_hex(canon ? canon : "", canon ? strlen(canon) : 0, out);
+	free(canon);
+	json_decref(req);
+}
+
 /* One model turn; the reply appended to the conversation. */
 static int model_turn(struct ep *x, struct agent_reply *rep)
 {
-	json_t *fresh = json_array(), *req;
+	json_t *fresh = json_array();
 	char digest[LN_SHA256_HEX_SIZE];
-	char *canon;
 	size_t i;
 	int error;
 
@@ -138,11 +147,7 @@ static int model_turn(struct ep *x, struct agent_reply *rep)
 		json_array_append(fresh, json_array_get(x->messages, i));
 	x->sent = json_array_size(x->messages);
 	/* the request's digest: replay checks it sends the same conversation */
-	req = xjson_pack("{s:O, s:O}", "messages", x->messages, "tools", x->tools_json);
-	canon = jcs_dumps(req);
-	ln_sha256_hex(canon ? canon : "", canon ? strlen(canon) : 0, digest);
-	free(canon);
-	json_decref(req);
+	agent_request_digest(digest, x->messages, x->tools_json);
 	memset(rep, 0, sizeof *rep);
 	rep->prompt_tokens = rep->completion_tokens = -1;
 	error = x->o->model.chat(x->o->model.ctx, x->messages, x->tools_json, rep);
@@ -419,6 +424,10 @@ int agent_episode_run(json_t **out, const struct agent_episode_opts *o)
 	x.messages = xjson_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
 				system_prompt, "role", "user", "content", o->task->instruction);
 	progress(&x, "working in %s", agent_scorer_worktree(x.sc));
+	/* what replay needs to run the episode again */
+	trace(&x, "agent", xjson_pack("{s:o, s:s, s:s, s:s}", "task", agent_task_json(o->task),
+		"sample", o->sample ? o->sample : "s1", "base", agent_scorer_base(x.sc), "mode",
+		rwd_episode_mode_name(o->mode)));
 	error = loop(&x);
 	agent_tools_close(x.tools);
 	x.tools = NULL;

@@ -59,6 +59,8 @@ int agent_task_from_json(struct agent_task *t, const json_t *obj, const char *wh
 			 const char *dir);
 /* A task file (at most 1 MiB). LN_ENOTFOUND, LN_ECONFIG. */
 int agent_task_load(struct agent_task *t, const char *path);
+/* The task as agent_task_from_json reads it (new reference). */
+json_t *agent_task_json(const struct agent_task *t);
 /* The command line's options over the task's (base, tests, budgets). */
 void agent_task_apply_cli(struct agent_task *t, const struct cli *c);
 
@@ -76,6 +78,10 @@ struct agent_model {
 	int (*chat)(void *ctx, const json_t *messages, const json_t *tools, struct agent_reply *out);
 	void *ctx;
 };
+
+/* The SHA-256 (hex) of a model request's canonical {messages, tools}: the
+ * trace records it, replay checks the conversation against it. */
+void agent_request_digest(char out[65], const json_t *messages, const json_t *tools);
 
 /* A trace sink: `fields` taken over. */
 typedef void (*agent_trace_fn)(void *ctx, const char *type, json_t *fields);
