@@ -28,9 +28,10 @@
 
 static const char system_prompt[] =
 	"You are a coding agent working in a git worktree through lanser's tools. "
-	"Positions are 1-based line:column. Selectors name code: a file "
-	"(src/util.c), a symbol (c://src/util.c#max_int, py://shapes/circle.py#Circle.area), "
-	"a line range (src/util.c:10-12) or a position (src/util.c:10:5). "
+	"Positions are 1-based. Selectors name code (docs/selectors.md): a symbol "
+	"(c://src/util.c#max_int, py://pkg.mod#Class.method, with a role :body, :sig, :doc), "
+	"a position (src/util.c@L10:C5), a range (src/util.c@R(10,1->12,1)) or a content "
+	"anchor (anchor://src/app.py#\"def load(\"). "
 	"Look before you change: def, refs, hover, symbols, outline, diag, read, search. "
 	"Mutating tools (edit, rename, patch, actions) write at once in your private worktree; "
 	"each change is checked by the language server and scored. "
