@@ -423,6 +423,12 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 		goto done;
 	if ((code = check_paths(t, cmd, opts, pos)))
 		goto done;
+	/* the session's workspace, not whatever the cwd's ancestors hold
+	 * (a stray .lanser.json above a worktree in the state folder) */
+	if (t->c->root) {
+		json_array_insert_new(argv, 0, json_string(t->c->root));
+		json_array_insert_new(argv, 0, json_string("--root"));
+	}
 	code = agent_tool_run_argv(t->c, t->ws, t->o.use_daemon, argv, t->cwd, &out, &err);
 	r->bundle = parse_bundles(&out);
 	if (!r->bundle && !code)
