@@ -32,7 +32,13 @@ agent() {
 
 # told N TEXT NAME : the Nth request's last message is a tool result holding TEXT
 told() {
-	check_contains "$3" "$(fake_request "$1" 'b["body"]["messages"][-1]["role"] + ": " + b["body"]["messages"][-1]["content"]')" "tool: $2"
+	local m
+	m=$(fake_request "$1" 'b["body"]["messages"][-1]["role"] + ": " + b["body"]["messages"][-1]["content"]')
+	if [[ "$m" == "tool: "* && "$m" == *"$2"* ]]; then
+		ok "$3"
+	else
+		fail "$3" "the last message of request $1 is not a tool result holding '$2': $(_clip "$m")"
+	fi
 }
 
 # --- bad calls, one per turn, then finish
@@ -58,7 +64,7 @@ check_eq "bad calls: the episode runs to its end (exit 0)" 0 "$RC"
 [ "$RC" = 0 ] || echo "# stderr: $(_clip "$ERR")"
 check_json_eq "bad calls: stopped by finish" .stop finish
 check_json_eq "bad calls: every bad call failed with its code" '[s["code"] for s in b["steps"]]' \
-	'["USAGE","USAGE","USAGE","PERMISSION_DENIED","'"$(json 'b["steps"][4]["code"]')"'","INPUT","USAGE","OK"]'
+	'["USAGE","USAGE","USAGE","PERMISSION","'"$(json 'b["steps"][4]["code"]')"'","BAD_INPUT_FILE","USAGE","OK"]'
 told 2 'error USAGE (exit 129): unknown tool "frobnicate"' "bad calls: an unknown tool is reported to the model, naming the tools"
 told 3 "not valid JSON" "bad calls: arguments that are not JSON are reported"
 told 4 "bogus" "bad calls: an unknown member is reported, named"
@@ -66,7 +72,9 @@ told 5 "outside the workspace" "bad calls: a path outside the workspace is repor
 check_not_contains "bad calls: an edit inside .git fails" "$(json 'b["steps"][4]["code"]')" "OK"
 told 7 "at most 1048576 are taken" "bad calls: a 2 MiB argument is refused and reported"
 told 8 "not a tool of the agent" "bad calls: eval is not the agent's"
-check_json_eq "bad calls: nothing changed: empty diff, no scored step" '[b["diff"], b["rewards"]["steps"]]' '["",[]]'
+check_json_eq "bad calls: nothing changed: empty diff; the refused patch and .git edit are steps with S 0, D unchanged, reward 0" \
+	'[b["diff"], [[s["step"], s["tool"], s["terms"]["S"], s["terms"]["D0"], s["terms"]["D"], s["reward"]] for s in b["rewards"]["steps"]]]' \
+	'["",[[4,"patch",0,0,0,0],[5,"edit",0,0,0,0]]]'
 check_json_eq "bad calls: an episode without a change earns R_format 0" .rewards.episode.terms.format 0
 check_eq "bad calls: the user's tree is untouched" "" "$(git -C "$C" status --porcelain)"
 check_eq "bad calls: .git/config untouched" "$CONFIG_SUM" "$(sha256sum "$C/.git/config")"
