@@ -177,8 +177,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
 	if (!x->decided) {
 		/* The status decides what the body is: an event stream only for
-		 * a 2xx streamed reply the server marked as one; anything else
-		 * (an error, a server that ignored "stream") is read whole. */
+		 * a 2xx reply the server marked as one; anything else (an
+		 * error, a server that ignored "stream") is read whole. */
 		curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &x->status);
 		x->sse = x->st && x->status >= 200 && x->status < 300 && x->event_stream;
 		x->decided = true;
@@ -280,8 +280,7 @@ static int attempt(struct llm_client *c, struct curl_slist *hdrs, const char *bo
 	*retry = false;
 	*wait_hint = -1;
 	llm_stream_init(&st, on_delta, ctx);
-	if (c->o.stream)
-		x.st = &st;
+	x.st = &st;     /* also when not asked for: a server may stream anyway */
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -313,10 +312,20 @@ static int attempt(struct llm_client *c, struct curl_slist *hdrs, const char *bo
 	} else if (x.stream_error) {
 		error = x.stream_error;  /* its message is set */
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		error = ln_error_set(LN_ETIMEOUT, "the model server at %s did not answer within %d ms",
-				     c->origin, x.status ? c->o.timeout_ms : c->o.connect_timeout_ms);
-	} else if (rc != CURLE_OK) {
+		curl_off_t connected = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+		if (connected > 0)
+			error = ln_error_set(LN_ETIMEOUT, "the model server at %s did not answer within %d ms",
+					     c->origin, c->o.timeout_ms);
+		else
+			error = ln_error_set(LN_ETIMEOUT, "could not connect to the model server at %s within "
+					     "%d ms", c->origin, c->o.connect_timeout_ms);
+	} else if (rc != CURLE_OK && x.received) {
 		*retry = retryable_curl(rc) && st.deltas == 0;
+		error = ln_error_set(LN_EMODEL, "the model server at %s broke off its reply after %zu bytes: %s",
+				     c->origin, x.received, curl_easy_strerror(rc));
+	} else if (rc != CURLE_OK) {
+		*retry = retryable_curl(rc);
 		error = ln_error_set(LN_EMODEL, "cannot talk to the model server at %s: %s", c->origin,
 				     curl_easy_strerror(rc));
 	} else if (x.status < 200 || x.status >= 300) {

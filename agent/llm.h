@@ -112,7 +112,7 @@ void llm_reply_release(struct llm_reply *r);
  */
 struct llm_flags {
 	const char *base_url, *model, *api_key_env;
-	int timeout_ms, connect_timeout_ms, retries; /* 0: not given */
+	int timeout_ms, connect_timeout_ms, retries; /* 0: not given (retries < 0: none) */
 	size_t max_response;
 	int stream;             /* 0: not given, 1: stream, -1: do not */
 	const json_t *sampling; /* merged over model.sampling member by member; may be NULL */

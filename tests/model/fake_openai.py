@@ -54,7 +54,9 @@ A TURN is an object with these optional members:
   "headers": {"Retry-After": "1"}  extra response headers
   "body": JSON                     the exact response body (any status)
   "raw": "text"                    the exact response bytes (e.g. malformed
-                                   JSON), Content-Type application/json
+                                   JSON), Content-Type application/json, or
+                                   text/event-stream with "stream": true
+  "content_type": "..."            the Content-Type of a "raw" response
   "pad_bytes": N                   make the response N bytes larger (a
                                    "x_padding" member, or SSE comment lines)
   "delay_ms": N                    wait before answering (slow server)
@@ -67,7 +69,7 @@ A TURN is an object with these optional members:
                                    N: expected ..."}} and is logged.
 
 LOG (--log): one JSON line per request:
-  {"n": 1, "turn": 0, "method": "POST", "path": "/v1/chat/completions",
+  {"n": 1, "turn": 0, "t": MONOTONIC_SECONDS, "method": "POST", "path": "/v1/chat/completions",
    "authorization": "Bearer ..." | null, "body": {...} | null,
    "raw_body": "..." (only when not JSON), "mismatch": "..." (when expect failed)}
 
@@ -209,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self.send_json(413, {"error": {"message": "fake_openai: bad Content-Length"}})
         raw = self.rfile.read(n)
-        entry = {"method": "POST", "path": self.path,
+        entry = {"t": round(time.monotonic(), 3), "method": "POST", "path": self.path,
                  "authorization": self.headers.get("Authorization")}
         try:
             req = json.loads(raw)
@@ -248,7 +250,9 @@ class Handler(BaseHTTPRequestHandler):
         pad = int(turn.get("pad_bytes", 0))
         if "raw" in turn:
             data = turn["raw"].encode() + b" " * pad
-            return self.send_bytes(turn.get("status", 200), data, headers=headers)
+            ctype = turn.get("content_type",
+                             "text/event-stream" if turn.get("stream") is True else "application/json")
+            return self.send_bytes(turn.get("status", 200), data, ctype=ctype, headers=headers)
         if "error" in turn and "reply" not in turn:
             body = turn.get("body", {"error": {"message": turn["error"], "type": "invalid_request_error"}})
             return self.send_json(turn.get("status", 400), body, headers=headers)
