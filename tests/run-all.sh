@@ -58,6 +58,6 @@ LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
 	tests/integration/t_sandbox_hostile.sh tests/integration/t_jail.sh tests/integration/t_edit_patch.sh \
-	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_llm.sh
+	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_agent_bad.sh tests/integration/t_llm.sh
 echo "total: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
