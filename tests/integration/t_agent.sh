@@ -68,7 +68,7 @@ check_episode() {
 		'[b["steps"][3]["reward"]["terms"]["D0"], b["steps"][3]["reward"]["terms"]["D"], b["steps"][3]["reward"]["reward"]]' \
 		'[0,0,0.4]'
 	check_json_eq "$name: every step reward is the delta functional of its terms, bounded the bounded one" \
-		"(lambda d, bd: all(abs(s['reward'] - d(s['terms'])) < 1e-12 and abs(s['bounded'] - bd(s['terms'])) < 1e-12 for s in b['rewards']['steps']))($DELTA, $BOUNDED)" true
+		"(lambda d, bd, st: all(abs(s['reward'] - d(s['terms'])) < 1e-12 and abs(s['bounded'] - bd(s['terms'])) < 1e-12 for s in st))($DELTA, $BOUNDED, b['rewards']['steps'])" true
 	check_json_eq "$name: the tests passed" .tests.status passed
 	check_json_eq "$name: episode reward p-grpo = 1 + 1 + 1 * mean(bounded steps)" \
 		"(lambda e, rp: [e['terms']['format'], e['terms']['outcome'], abs(e['terms']['process'] - rp) < 1e-12, abs(e['reward'] - (2 + rp)) < 1e-12])(b['rewards']['episode'], sum(map($BOUNDED, [s['terms'] for s in b['rewards']['steps']])) / 3)" \
