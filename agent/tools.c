@@ -106,6 +106,7 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 		    const json_t *args, const char *cwd)
 {
 	json_t *argv = xjson_pack("[s]", "--json");
+	bool dashdash = false;
 	size_t i;
 	int error;
 
@@ -120,11 +121,14 @@ int agent_tool_argv(json_t **out, const struct agent_command *cmd, const json_t 
 	}
 	for (i = 0; i < json_array_size(args); i++) {
 		json_t *s = json_array_get(args, i);
-		if (!json_is_string(s) || !strncmp(json_string_value(s), "-", 1) ||
-		    strlen(json_string_value(s)) != json_string_length(s)) {
-			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string that is not an "
-					     "option (does not start with '-') and has no NUL", i);
+		if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s)) {
+			error = ln_error_set(LN_EUSAGE, "args[%zu] must be a string without NUL", i);
 			goto done;
+		}
+		/* an argument is never an option: "->next" is searched for */
+		if (json_string_value(s)[0] == '-' && !dashdash) {
+			json_array_append_new(argv, json_string("--"));
+			dashdash = true;
 		}
 		json_array_append(argv, s);
 	}
@@ -430,6 +434,11 @@ int agent_tool_call(struct agent_tools *t, const char *name, const json_t *args,
 		json_array_insert_new(argv, 0, json_string("--root"));
 	}
 	code = agent_tool_run_argv(t->c, t->ws, t->o.use_daemon, argv, t->cwd, &out, &err);
+	if (code == LN_EDAEMON && !out.len && !(cmd->flags & AGENT_CMD_WRITES)) {
+		/* no daemon could answer: in this process, as the CLI does */
+		buf_reset(&err);
+		code = agent_tool_run_argv(t->c, t->ws, false, argv, t->cwd, &out, &err);
+	}
 	r->bundle = parse_bundles(&out);
 	if (!r->bundle && !code)
 		code = ln_error_set(LN_EGENERIC, "%s printed no bundle", cmd->name);
@@ -450,12 +459,17 @@ done:
 		result_fail(r, code, ln_error_msg());
 		if (r->bundle) {
 			/* the bundle says more than the message (conflicts, verify) */
-			char *more = agent_tool_render(r->bundle, t ? t->o.max_text : 0, &r->truncated);
-			struct buf b = BUF_INIT;
-			buf_addf(&b, "%s\n%s", r->text, more);
+			size_t used = strlen(r->text) + 1;
+			size_t room = t->o.max_text > used + TOOL_MIN_TEXT / 2 ? t->o.max_text - used
+									     : TOOL_MIN_TEXT / 2;
+			char *more = agent_tool_render(r->bundle, room, &r->truncated);
+			if (*more) {
+				struct buf b = BUF_INIT;
+				buf_addf(&b, "%s\n%s", r->text, more);
+				free(r->text);
+				r->text = buf_detach(&b, NULL);
+			}
 			free(more);
-			free(r->text);
-			r->text = buf_detach(&b, NULL);
 		}
 	} else {
 		r->text = agent_tool_render(r->bundle, t->o.max_text, &r->truncated);

@@ -79,9 +79,10 @@ void agent_tool_result_release(struct agent_tool_result *r);
  *
  * agent_tool_argv: the command line (a JSON array of strings, without the
  * program name) of `cmd` with `options` (an object keyed by JSON names, may
- * be NULL) and `args` (positional strings; NULL: none; none may start with
- * '-'): "--json", the options, the name, the args; checked by the CLI's
- * parser against `cwd`. 0 and *out (new reference), or LN_EUSAGE naming
+ * be NULL) and `args` (positional strings; NULL: none): "--json", the
+ * options, the name, the args (after "--" when one starts with '-': an
+ * argument is never taken as an option); checked by the CLI's parser
+ * against `cwd`. 0 and *out (new reference), or LN_EUSAGE naming
  * what was wrong.
  *
  * agent_tool_run_argv: runs such a command line, through the daemon of

@@ -29,7 +29,10 @@ static long long num(const json_t *a, size_t i)
 /* "path:line:col" of a fact */
 static void add_loc(struct buf *b, const json_t *f)
 {
-	const json_t *r = json_object_get(f, "range");
+	const json_t *r = json_object_get(f, "selectionRange");
+
+	if (!r)
+		r = json_object_get(f, "range");
 
 	buf_adds(b, ln_printable(str(f, "path")));
 	if (json_array_size(r) >= 2)
@@ -127,6 +130,34 @@ static void add_other(struct buf *b, const json_t *bundle)
 	json_decref(copy);
 }
 
+/* The errors of a verified edit that were not there before (by path and
+ * message, each "before" entry matching once): what a model must fix. */
+static void add_new_errors(struct buf *b, const json_t *verify)
+{
+	const json_t *before = json_object_get(verify, "before"), *after = json_object_get(verify,
+											     "after"), *a, *o;
+	size_t nb = json_array_size(before), i, k;
+	bool *used;
+
+	if (!json_array_size(after) || json_array_size(after) > 10000 || nb > 10000)
+		return;
+	used = xcalloc(nb + 1, sizeof *used);
+	json_array_foreach(after, i, a) {
+		bool seen = false;
+		for (k = 0; k < nb && !seen; k++) {
+			o = json_array_get(before, k);
+			if (!used[k] && !strcmp(str(a, "path"), str(o, "path")) &&
+			    !strcmp(str(a, "message"), str(o, "message")))
+				used[k] = seen = true;
+		}
+		if (!seen)
+			buf_addf(b, "new error: %s:%lld: %s\n", ln_printable(str(a, "path")),
+				 (long long)json_integer_value(json_object_get(a, "line")),
+				 ln_printable_text(str(a, "message")));
+	}
+	free(used);
+}
+
 static void add_bundle(struct buf *b, const json_t *bundle)
 {
 	const json_t *facts = json_object_get(bundle, "facts"), *f, *edit, *v;
@@ -149,14 +180,20 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 	if (!json_array_size(facts) && json_integer_value(json_object_get(json_object_get(
 						bundle, "meta"), "exitCode")) == 0)
 		buf_addf(b, "%s: no results\n", *cmd ? cmd : "answer");
-	json_array_foreach(facts, i, f)
+	json_array_foreach(facts, i, f) {
+		/* an edit that was not written lists no files as changed */
+		if (edit && !strcmp(str(f, "kind"), "edit") && strcmp(str(edit, "decision"), "applied"))
+			continue;
 		add_fact(b, f);
+	}
 	if (edit && *str(edit, "decision"))
 		buf_addf(b, "decision: %s\n", str(edit, "decision"));
-	if ((v = json_object_get(edit, "verify")) != NULL)
+	if ((v = json_object_get(edit, "verify")) != NULL) {
 		buf_addf(b, "verify: %lld new error(s), %lld allowed\n",
 			 (long long)json_integer_value(json_object_get(v, "newErrors")),
 			 (long long)json_integer_value(json_object_get(v, "maxNewErrors")));
+		add_new_errors(b, v);
+	}
 	if (json_is_string(json_object_get(edit, "commit")))
 		buf_addf(b, "commit %s\n", str(edit, "commit"));
 	if (json_is_false(json_object_get(bundle, "complete"))) {

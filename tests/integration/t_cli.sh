@@ -54,7 +54,7 @@ check_eq "cli: the engine's help is the front end's" "$("$L" --help)" \
 check_rc_as "cli: reward step with --apply exits 129" 129 \
 	"$L" reward step D0=5 D=2 S=1 c0=0.9 c=0.94 --apply
 check_contains "cli: ...naming the commands that own --apply" "$ERR" \
-	"--apply is an option of rename, actions, patch; not of reward"
+	"--apply is an option of rename, actions, patch, edit; not of reward"
 check_rc_as "cli: --pick on reward exits 129" 129 "$L" reward step D0=5 D=2 S=1 c0=0.9 c=0.94 --pick 3
 check_rc_as "cli: --jobs on def exits 129" 129 "$L" def src/main.c@L1:C1 --jobs 4
 check_rc_as "cli: reward step without foreign options still answers" 0 \

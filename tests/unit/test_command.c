@@ -151,7 +151,7 @@ TEST(agent_command__an_option_of_another_command_names_its_owners)
 
 	PARSE(&p, "reward", "step", "D0=5", "D=2", "S=1", "c0=0.9", "c=0.94", "--apply");
 	CHECK_EQ_INT(p.rc, LN_EUSAGE);
-	CHECK(strstr(ln_error_msg(), "--apply is an option of rename, actions, patch; not of reward"));
+	CHECK(strstr(ln_error_msg(), "--apply is an option of rename, actions, patch, edit; not of reward"));
 	release(&p);
 	PARSE(&p, "--workspace", "def", "x");
 	CHECK_EQ_INT(p.rc, LN_EUSAGE);

@@ -10,6 +10,7 @@
 #include "agent/tools.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +215,6 @@ TEST(agent_tools__bad_calls_are_messages_not_crashes)
 	CHECK_EQ_INT(agent_tool_call(s.t, "search", a, &r), LN_EUSAGE);
 	agent_tool_result_release(&r);
 	json_decref(a);
-	a = load("{\"args\": [\"--root=/\"]}");
-	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), LN_EUSAGE);
-	agent_tool_result_release(&r);
-	json_decref(a);
 	a = load("{\"args\": \"a.py\"}");
 	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), LN_EUSAGE);
 	agent_tool_result_release(&r);
@@ -233,6 +230,25 @@ TEST(agent_tools__bad_calls_are_messages_not_crashes)
 	CHECK_EQ_INT(agent_tool_call(s.t, "hover", a, &r), LN_ENOTFOUND);
 	CHECK_EQ_STR(r.message, "no symbol here");
 	CHECK(r.bundle != NULL);
+	agent_tool_result_release(&r);
+	json_decref(a);
+	close_session(&s);
+}
+
+TEST(agent_tools__an_argument_is_never_an_option)
+{
+	struct session s;
+	struct agent_tool_result r;
+	json_t *a = load("{\"args\": [\"--root=/\"]}");
+
+	CHECK_EQ_INT(open_session(&s, false, 0), 0);
+	CHECK_EQ_INT(agent_tool_call(s.t, "read", a, &r), 0);
+	CHECK_EQ_STR(ran.data, "--json read -- --root=/");
+	agent_tool_result_release(&r);
+	json_decref(a);
+	a = load("{\"args\": [\"->next\"], \"max\": 2}");
+	CHECK_EQ_INT(agent_tool_call(s.t, "search", a, &r), 0);
+	CHECK_EQ_STR(ran.data, "--json --max 2 search -- ->next");
 	agent_tool_result_release(&r);
 	json_decref(a);
 	close_session(&s);
@@ -259,4 +275,44 @@ TEST(agent_tools__files_named_by_a_tool_stay_in_the_workspace)
 	agent_tool_result_release(&r);
 	json_decref(a);
 	close_session(&s);
+}
+
+TEST(agent_tools__render_lists_new_errors_and_cuts_whole_characters)
+{
+	json_t *b = json_loads("{\"facts\":[{\"kind\":\"edit\",\"path\":\"a.c\",\"status\":\"modified\"}],"
+		"\"meta\":{\"exitCode\":82},\"edit\":{\"decision\":\"rolledBack\",\"verify\":{"
+		"\"newErrors\":1,\"maxNewErrors\":0,"
+		"\"before\":[{\"path\":\"a.c\",\"line\":3,\"message\":\"old\"}],"
+		"\"after\":[{\"path\":\"a.c\",\"line\":3,\"message\":\"old\"},"
+		"{\"path\":\"a.c\",\"line\":9,\"message\":\"undeclared x\"}]}}}", 0, NULL);
+	struct buf big = BUF_INIT;
+	bool cut;
+	char *t = agent_tool_render(b, 0, &cut);
+	int i;
+
+	CHECK(b != NULL);
+	CHECK(!cut);
+	CHECK(strstr(t, "new error: a.c:9: undeclared x") != NULL);
+	CHECK(strstr(t, "a.c:3: old") == NULL);
+	CHECK(strstr(t, "modified a.c") == NULL);   /* not written: not listed */
+	CHECK(strstr(t, "decision: rolledBack") != NULL);
+	free(t);
+	json_decref(b);
+
+	/* a hover of 3000 two-byte characters, cut at 1000 bytes */
+	buf_adds(&big, "{\"facts\":[{\"kind\":\"hover\",\"contents\":\"");
+	for (i = 0; i < 3000; i++)
+		buf_adds(&big, "\xc3\xa9");
+	buf_adds(&big, "\"}],\"meta\":{\"exitCode\":0}}");
+	b = json_loads(big.data, 0, NULL);
+	CHECK(b != NULL);
+	t = agent_tool_render(b, 1000, &cut);
+	CHECK(cut);
+	CHECK(strlen(t) <= 1000);
+	CHECK(ln_utf8_valid(t, strlen(t)));
+	free(t);
+	json_decref(b);
+	buf_release(&big);
+	CHECK(strcmp((t = agent_tool_render(NULL, 0, &cut)), "(no answer)") == 0);
+	free(t);
 }
