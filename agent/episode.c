@@ -430,13 +430,20 @@ int agent_episode_run(json_t **out, const struct agent_episode_opts *o)
 		"sample", o->sample ? o->sample : "s1", "base", agent_scorer_base(x.sc), "mode",
 		rwd_episode_mode_name(o->mode)));
 	error = loop(&x);
+	if (!error && x.stop && !strcmp(x.stop, "cancelled"))
+		error = ln_error_set(LN_ECANCELLED, "cancelled (Ctrl-C)");
 	agent_tools_close(x.tools);
 	x.tools = NULL;
-	if (!error || error == LN_ECANCELLED || error == LN_EMODEL || error == LN_ETIMEOUT ||
-	    error == LN_EINPUT) {
-		/* the work done so far is scored all the same (not when cancelled) */
-		int e2 = error == LN_ECANCELLED ? 0 : agent_scorer_finish(x.sc, x.result);
-		if (!error)
+	if (!error || error == LN_EMODEL || error == LN_ETIMEOUT || error == LN_EINPUT) {
+		/* the work done so far is scored all the same (not when cancelled);
+		 * the model's error is the episode's */
+		struct ln_error_state st;
+		int e2;
+		ln_error_capture(&st);
+		e2 = agent_scorer_finish(x.sc, x.result);
+		if (error)
+			ln_error_restore(&st);
+		else
 			error = e2;
 	}
 done:
