@@ -151,6 +151,9 @@ void agent_print_result(FILE *o, const json_t *r)
 		json_object_get(r, "stopDetail") ? ": " : "",
 		json_object_get(r, "stopDetail") ?
 		ln_printable(json_string_value(json_object_get(r, "stopDetail"))) : "");
+	if (json_is_string(json_object_get(r, "summary")))
+		fprintf(o, "  summary: %s\n", ln_printable(json_string_value(json_object_get(r,
+			"summary"))));
 	json_array_foreach(json_object_get(r, "steps"), i, st) {
 		const json_t *rw = json_object_get(st, "reward");
 		fprintf(o, "  step %lld: %s %s", (long long)json_integer_value(json_object_get(st,
@@ -166,6 +169,20 @@ void agent_print_result(FILE *o, const json_t *r)
 				json_number_value(json_object_get(t, "S")));
 		}
 		fputc('\n', o);
+		if (rw) {
+			const json_t *f;
+			size_t k;
+			json_array_foreach(json_object_get(rw, "introduced"), k, f) {
+				if (k == 3)
+					break;
+				fprintf(o, "      new %s: %s:%lld: %s\n",
+					ln_printable(json_string_value(json_object_get(f, "severity"))),
+					ln_printable(json_string_value(json_object_get(f, "path"))),
+					(long long)json_integer_value(json_array_get(json_object_get(f,
+						"range"), 0)),
+					ln_printable(json_string_value(json_object_get(f, "message"))));
+			}
+		}
 	}
 	if (json_is_object(tests))
 		fprintf(o, "  tests: %s\n", ln_printable(json_string_value(json_object_get(tests,
