@@ -170,17 +170,17 @@ void agent_print_result(FILE *o, const json_t *r)
 		}
 		fputc('\n', o);
 		if (rw) {
-			const json_t *f;
+			const json_t *nf;
 			size_t k;
-			json_array_foreach(json_object_get(rw, "introduced"), k, f) {
+			json_array_foreach(json_object_get(rw, "introduced"), k, nf) {
 				if (k == 3)
 					break;
 				fprintf(o, "      new %s: %s:%lld: %s\n",
-					ln_printable(json_string_value(json_object_get(f, "severity"))),
-					ln_printable(json_string_value(json_object_get(f, "path"))),
-					(long long)json_integer_value(json_array_get(json_object_get(f,
+					ln_printable(json_string_value(json_object_get(nf, "severity"))),
+					ln_printable(json_string_value(json_object_get(nf, "path"))),
+					(long long)json_integer_value(json_array_get(json_object_get(nf,
 						"range"), 0)),
-					ln_printable(json_string_value(json_object_get(f, "message"))));
+					ln_printable(json_string_value(json_object_get(nf, "message"))));
 			}
 		}
 	}
