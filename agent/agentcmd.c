@@ -295,6 +295,9 @@ int cmd_agent(struct cli *c)
 		goto done;
 	model.chat = live_chat;
 	model.ctx = &live;
+	/* streamed text as it comes, for a person watching */
+	if (c->stream && !c->json && c->err && isatty(fileno(c->err)))
+		live.echo = c->err;
 	agent_cancel = 0;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

@@ -233,7 +233,7 @@ static const struct agent_option agent_options[] = {
 	STR("tests", "ID,...", "tests", tests, "FAIL_TO_PASS test ids of the episode reward"),
 	{ .name = "steps", .type = AGENT_OPT_INT, .metavar = "N", .json = "steps",
 	  .offset = OFF(agent_steps), .min = 1, .max = 10000, .dflt = "30",
-	  .help = "step budget: tool calls and replies (default: the task's, else 30)" },
+	  .help = "step budget: tool calls and replies (the task's budgets.steps, else 30)" },
 	{ .name = "tokens", .type = AGENT_OPT_INT, .metavar = "N", .json = "tokens",
 	  .offset = OFF(agent_tokens), .min = 1, .max = 2000000000,
 	  .help = "token budget: prompt + completion tokens of every request" },
