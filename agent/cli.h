@@ -124,6 +124,7 @@ struct cli {
 	int max_matches;          /* search --max N (0: the default) */
 	const char *edit_text;    /* edit --text STR */
 	const char *edit_with;    /* edit --with FILE|- */
+	const char *diff_text;    /* patch --diff TEXT: the diff itself (tools cannot name stdin) */
 };
 
 int cmd_def(struct cli *c);

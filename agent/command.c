@@ -140,6 +140,12 @@ static const struct agent_option locate_options[] = {
 
 static const struct agent_option edit_options[] = { EDIT_OPTIONS, END };
 
+static const struct agent_option patch_options[] = {
+	STR("diff", "TEXT", "diff", diff_text, "the unified diff itself, instead of a file"),
+	EDIT_OPTIONS,
+	END,
+};
+
 static const struct agent_option actions_options[] = {
 	EDIT_OPTIONS,
 	{ .name = "pick", .type = AGENT_OPT_INT, .metavar = "N", .json = "pick", .offset = OFF(pick),
@@ -337,9 +343,9 @@ const struct agent_command agent_commands[] = {
 	{ "actions", CMD(cmd_actions), W | AGENT_CMD_TOOL, "<selector>",
 	  "code actions at a position; --pick N previews one, --apply writes it", "one selector", 1, 1,
 	  actions_options },
-	{ "patch", CMD(cmd_patch), W | AGENT_CMD_TOOL, "<file|->",
+	{ "patch", CMD(cmd_patch), W | AGENT_CMD_TOOL, "<file|-> | --diff TEXT",
 	  "check and preview a unified diff; --apply writes it (docs/edits.md)",
-	  "the diff file, or - for stdin", 1, 1, edit_options },
+	  "the diff file, or - for stdin (none with diff)", 0, 1, patch_options },
 	{ "edit", CMD(cmd_edit), W | AGENT_CMD_BATCH | AGENT_CMD_TOOL,
 	  "<selector> --text STR | --with FILE",
 	  "replace the text a selector resolves to (diff preview; --apply writes)",

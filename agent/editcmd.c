@@ -63,15 +63,23 @@ int cmd_patch(struct cli *c)
 	char hex[LN_SHA256_HEX_SIZE];
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser patch <file|-> [--apply] [--allow-dirty] "
+	if (c->argc != (c->diff_text ? 0 : 1)) {
+		fprintf(c->err, "usage: lanser patch <file|-> | --diff TEXT [--apply] [--allow-dirty] "
 				"[--commit MSG] [--verify diagnostics]\n");
-		return ln_error_set(LN_EUSAGE, "patch takes one file (or - for standard input)");
+		return ln_error_set(LN_EUSAGE, c->diff_text ? "patch takes --diff or a file, not both"
+				    : "patch takes one file (or - for standard input)");
 	}
 	sbx_edits_init(&e);
 	error = editflow_begin(&x, c, "patch", false);
-	if (!error)
+	if (!error && c->diff_text) {
+		if (strlen(c->diff_text) > SBX_PATCH_MAX_BYTES)
+			error = ln_error_set(LN_EINPUT, "the patch is larger than %zu bytes",
+					     SBX_PATCH_MAX_BYTES);
+		else
+			buf_adds(&in, c->diff_text);
+	} else if (!error) {
 		error = read_input(&in, c, c->argv[0]);
+	}
 	ln_sha256_hex(in.data, in.len, hex);
 	json_object_set_new(cmdctx_request(&x), "target",
 			    xjson_pack("{s:s}", "patchSha256", hex));

@@ -39,6 +39,7 @@
 #define SEARCH_MAX_FILES 20000
 #define SEARCH_MAX_LINE 240
 #define SEARCH_DEFAULT_MAX 100
+#define SEARCH_MAX_TOTAL ((size_t)256 << 20)   /* bytes read per search */
 
 /* What regcomp must never see: overlong, huge repetition counts, back
  * references. */
@@ -88,6 +89,7 @@ struct search {
 	bool glob_has_slash;
 	int max, found;
 	long files, skipped;
+	size_t total;            /* bytes read so far */
 };
 
 static bool keep_file(const char *rel, void *ctx)
@@ -139,6 +141,7 @@ static int search_file(struct search *s, const char *rel)
 	buf_addf(&path, "%s/%s", c->root, rel);
 	error = buf_read_file(&raw, path.data, LN_FILE_MAX_BYTES);
 	buf_release(&path);
+	s->total += raw.len;
 	if (error || ln_text_init(&t, raw.data, raw.len)) {
 		/* binary, not UTF-8, too large, gone: not searched */
 		ln_error_clear();
@@ -231,11 +234,17 @@ int cmd_search(struct cli *c)
 		goto done;
 	}
 	json_array_foreach(files, i, f) {
-		if (s.found >= s.max)
+		if (s.found >= s.max || s.total >= SEARCH_MAX_TOTAL)
 			break;
 		search_file(&s, json_string_value(f));
 	}
-	if (s.found >= s.max) {
+	if (s.total >= SEARCH_MAX_TOTAL && i < json_array_size(files)) {
+		char why[256];
+		snprintf(why, sizeof why, "stopped after reading %zu MiB (%zu of %zu files): narrow "
+			 "it with --glob", SEARCH_MAX_TOTAL >> 20, i, json_array_size(files));
+		json_object_set_new(x.bundle, "complete", json_false());
+		json_object_set_new(x.bundle, "incomplete", xjson_pack("[s]", why));
+	} else if (s.found >= s.max) {
 		char why[256];
 		snprintf(why, sizeof why, "stopped at --max %d matching lines (there may be more): narrow it with "
 			 "--glob or a more specific expression, or raise --max (at most 10000)", s.max);

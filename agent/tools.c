@@ -44,15 +44,17 @@ struct agent_tools {
 static json_t *tool_json(const struct agent_command *cmd)
 {
 	struct buf d = BUF_INIT;
-	json_t *t;
+	json_t *t, *schema;
 
 	buf_addf(&d, "%s. Usage: lanser %s %s. args: %s.", cmd->summary, cmd->name,
 		 cmd->synopsis, cmd->args_help);
 	if (cmd->flags & AGENT_CMD_WRITES)
 		buf_adds(&d, " Mutating: previews (a diff) unless \"apply\": true.");
+	schema = agent_cmd_schema(cmd);
+	/* a tool always answers with its bundle: "json" is no argument of it */
+	json_object_del(json_object_get(schema, "properties"), "json");
 	t = xjson_pack("{s:s, s:s, s:o, s:b}", "name", cmd->name, "description", d.data,
-		       "inputSchema", agent_cmd_schema(cmd), "readOnly",
-		       !(cmd->flags & AGENT_CMD_WRITES));
+		       "inputSchema", schema, "readOnly", !(cmd->flags & AGENT_CMD_WRITES));
 	buf_release(&d);
 	return t;
 }

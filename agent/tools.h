@@ -104,6 +104,10 @@ void agent_tool_result_release(struct agent_tool_result *r);
  * A call's bundle (agent_tool_result.bundle) is an array when the command
  * printed several (test with several patches).
  *
+ * A tool's inputSchema is agent_cmd_schema(cmd) without the "json"
+ * property: a call always runs with --json (a "json" member is accepted
+ * and ignored).
+ *
  * Paths: a tool call takes relative paths from the workspace root (not the
  * front end's cwd), and a file-valued option (or patch's diff) must name a
  * file inside the workspace and outside .git (LN_EPERM). `cancel` is

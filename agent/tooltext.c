@@ -158,10 +158,34 @@ static void add_new_errors(struct buf *b, const json_t *verify)
 	free(used);
 }
 
+/* The members a command added to the envelope (test's outcome, eval's
+ * reward and verdict): one line each, "key: compact JSON". */
+static void add_rest(struct buf *b, const json_t *bundle)
+{
+	static const char *const envelope[] = { "schema", "bundleId", "request", "resolution",
+		"facts", "complete", "incomplete", "inputs", "environment", "capabilities", "meta",
+		"edit", NULL };
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)bundle, key, v) {
+		size_t k;
+		char *s;
+		for (k = 0; envelope[k] && strcmp(envelope[k], key); k++)
+			;
+		if (envelope[k])
+			continue;
+		s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		buf_addf(b, "%s: %s\n", ln_printable(key), s ? s : "null");
+		free(s);
+	}
+}
+
 static void add_bundle(struct buf *b, const json_t *bundle)
 {
 	const json_t *facts = json_object_get(bundle, "facts"), *f, *edit, *v;
 	const char *cmd = str(json_object_get(bundle, "request"), "command");
+	struct buf rest = BUF_INIT;
 	size_t i;
 
 	if (!json_is_array(facts)) {
@@ -177,8 +201,9 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 			    "write it)\n");
 		return;
 	}
-	if (!json_array_size(facts) && json_integer_value(json_object_get(json_object_get(
-						bundle, "meta"), "exitCode")) == 0)
+	add_rest(&rest, bundle);
+	if (!json_array_size(facts) && !rest.len && json_integer_value(json_object_get(
+						json_object_get(bundle, "meta"), "exitCode")) == 0)
 		buf_addf(b, "%s: no results\n", *cmd ? cmd : "answer");
 	json_array_foreach(facts, i, f) {
 		/* an edit that was not written lists no files as changed */
@@ -202,9 +227,8 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 			buf_addf(b, "%s%s", i ? "; " : ": ", ln_printable(json_string_value(v)));
 		buf_adds(b, ")\n");
 	}
-	if (json_is_true(json_object_get(bundle, "truncated")))
-		buf_addf(b, "(%s)\n", str(bundle, "truncatedNote")[0] ? str(bundle, "truncatedNote")
-			 : "the command cut its answer");
+	buf_add(b, rest.data, rest.len);
+	buf_release(&rest);
 }
 
 char *agent_tool_render(const json_t *bundle, size_t max, bool *truncated)

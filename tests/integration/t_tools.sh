@@ -156,6 +156,21 @@ rc_is "edit: a selector into .git is refused (71)" 71
 snapshot "$C" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "edit: refused edits wrote nothing" || fail "edit: refused edits wrote nothing"
 
+# patch --diff: the diff itself (a model names no file): a new file
+git -C "$C" status --porcelain | grep -q . && git -C "$C" checkout -q .
+D=$(printf 'diff --git a/src/new.c b/src/new.c\nnew file mode 100644\n--- /dev/null\n+++ b/src/new.c\n@@ -0,0 +1 @@\n+int fresh(void) { return 1; }\n')
+run "$L" patch --diff "$D"
+rc_is "patch --diff: a preview" 0
+check_contains "patch --diff: ... the new file's line" "$OUT" "+int fresh(void) { return 1; }"
+[ ! -e src/new.c ] && ok "patch --diff: ... nothing written" || fail "patch --diff: ... nothing written"
+run "$L" patch --diff "$D" --apply
+rc_is "patch --diff --apply: written" 0
+check_eq "patch --diff --apply: ... the file" "int fresh(void) { return 1; }" "$(cat src/new.c 2>&1)"
+git -C "$C" -c user.email=t@lanser -c user.name=t add -A >/dev/null
+git -C "$C" -c user.email=t@lanser -c user.name=t commit -qm fresh
+run "$L" patch src/x.diff --diff "$D"
+rc_is "patch: a file and --diff is a usage error" 129
+
 # ---- batch lines ----
 {
 	echo '{"id": 1, "command": "read", "args": ["src/list.c"], "options": {"lines": "1-3"}}'

@@ -44,6 +44,7 @@ TEST(agent_tools__list_comes_from_the_table_with_valid_schemas)
 		props = json_object_get(s, "properties");
 		CHECK(json_is_object(props));
 		CHECK(json_object_get(props, "args") != NULL);
+		CHECK(json_object_get(props, "json") == NULL);
 		/* every property says its type (or its words) */
 		json_object_foreach(props, key, p)
 			CHECK(json_object_get(p, "type") || json_object_get(p, "enum"));
@@ -319,4 +320,12 @@ TEST(agent_tools__render_lists_new_errors_and_cuts_whole_characters)
 	buf_release(&big);
 	CHECK(strcmp((t = agent_tool_render(NULL, 0, &cut)), "(no answer)") == 0);
 	free(t);
+
+	/* a test record: its outcome, not "no results" */
+	b = json_loads("{\"facts\":[],\"meta\":{\"exitCode\":0},\"request\":{\"command\":"
+		       "\"test\"},\"outcome\":{\"status\":\"passed\"}}", 0, NULL);
+	t = agent_tool_render(b, 0, &cut);
+	CHECK_EQ_STR(t, "outcome: {\"status\":\"passed\"}");
+	free(t);
+	json_decref(b);
 }
