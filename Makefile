@@ -47,7 +47,8 @@ ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps test test-unit test-asan test-integration test-long demo install uninstall bench clean check-banned check-layers \
-	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke
+	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke \
+	fuzz-llm fuzz-llm-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
@@ -237,6 +238,28 @@ fuzz-outcome-smoke: build/fuzz/fuzz_outcome build/fuzz/outcome-seeds.stamp
 		build/fuzz/outcome-corpus build/fuzz/outcome-seeds 2>build/fuzz/outcome-smoke.log \
 		&& echo "fuzz-outcome: 1 passed, 0 failed ($(FUZZ_OUTCOME_RUNS) runs)" \
 		|| { tail -30 build/fuzz/outcome-smoke.log; echo "fuzz-outcome: 0 passed, 1 failed"; exit 1; }
+
+# The model client's reply readers (agent/llm_parse.c, issue 15): whole
+# chat completions and server-sent event streams. `make fuzz-llm` runs for
+# FUZZ_SECONDS, `make fuzz-llm-smoke` (part of `make test`) a bounded number
+# of inputs from fuzz/llm-seeds (first byte: even = completion, odd = stream).
+FUZZ_LLM_SRC := fuzz/fuzz_llm.c agent/llm_parse.c core/buf.c core/err.c core/xalloc.c core/xjson.c \
+	core/text.c
+FUZZ_LLM_RUNS ?= 50000
+build/fuzz/fuzz_llm: $(FUZZ_LLM_SRC) agent/llm_impl.h agent/llm.h
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_LLM_SRC) -ljansson
+fuzz-llm: build/fuzz/fuzz_llm
+	@mkdir -p build/fuzz/llm-corpus
+	./build/fuzz/fuzz_llm -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/llm-corpus fuzz/llm-seeds
+fuzz-llm-smoke: build/fuzz/fuzz_llm
+	@mkdir -p build/fuzz/llm-corpus
+	@./build/fuzz/fuzz_llm -max_len=4096 -seed=1 -runs=$(FUZZ_LLM_RUNS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/llm-corpus fuzz/llm-seeds 2>build/fuzz/llm-smoke.log \
+		&& echo "fuzz-llm: 1 passed, 0 failed ($(FUZZ_LLM_RUNS) runs)" \
+		|| { tail -30 build/fuzz/llm-smoke.log; echo "fuzz-llm: 0 passed, 1 failed"; exit 1; }
 
 deps:
 	@bash scripts/deps.sh

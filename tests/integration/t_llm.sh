@@ -14,7 +14,6 @@
 DRV=$LANSER_REPO_ROOT/tests/unit/run
 case "${LANSER_BIN:-}" in *-asan) DRV=$LANSER_REPO_ROOT/tests/unit/run-asan ;; esac
 DRV=${LLM_DRIVER:-$DRV}
-FAKE_PY=$LANSER_REPO_ROOT/tests/model/fake_openai.py
 if [ ! -x "$DRV" ]; then
 	fail "llm: the driver is built" "$DRV is missing: run 'make tests/unit/run'"
 	exit 1
@@ -26,36 +25,7 @@ unset OPENAI_BASE_URL OPENAI_MODEL
 ALL_OUTPUT=$TMP/all-output.txt
 : >"$ALL_OUTPUT"
 
-FAKE_PID=
-PORT=
-stop_fake() {
-	if [ -n "$FAKE_PID" ]; then
-		kill "$FAKE_PID" 2>/dev/null
-		wait "$FAKE_PID" 2>/dev/null
-		FAKE_PID=
-	fi
-}
-trap 'stop_fake; _lib_cleanup' EXIT
-
-# start_fake NAME SCRIPT_JSON : a server replaying SCRIPT_JSON; sets PORT,
-# URL, LOG (its request log).
-start_fake() {
-	stop_fake
-	local d=$TMP/fake-$1 i
-	mkdir -p "$d"
-	printf '%s\n' "$2" >"$d/script.json"
-	LOG=$d/log.jsonl
-	setsid "$PY" "$FAKE_PY" --script "$d/script.json" --port-file "$d/port" --log "$LOG" \
-		>"$d/stdout" 2>"$d/stderr" </dev/null &
-	FAKE_PID=$!
-	for i in $(seq 1 300); do
-		[ -s "$d/port" ] && break
-		sleep 0.1
-	done
-	PORT=$(cat "$d/port" 2>/dev/null)
-	URL=http://127.0.0.1:$PORT/v1
-	[ -n "$PORT" ] || fail "llm: fake server $1 starts" "$(cat "$d/stderr")"
-}
+. "$LANSER_REPO_ROOT/tests/model/fake.sh"
 
 # llm ARGS... : one driver run; everything it printed is kept for the key check.
 llm() {
@@ -63,10 +33,6 @@ llm() {
 	printf '%s\n%s\n' "$OUT" "$ERR" >>"$ALL_OUTPUT"
 }
 
-# logj EXPR : json EXPR over the request log as a list of records.
-logj() {
-	"$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$LOG" | json "$1" -
-}
 
 # --- a plain reply ------------------------------------------------------------
 start_fake plain '{"turns": [{"reply": {"content": "Hello from the script."}}]}'
@@ -83,11 +49,11 @@ want_prompt=$("$PY" -c 'import json; print(len(json.dumps([{"role":"system","con
 check_json_eq "plain reply: prompt tokens recorded" .prompt_tokens "$want_prompt"
 reply_text="Hello from the script."
 check_json_eq "plain reply: completion tokens recorded" .completion_tokens $(( ${#reply_text} / 4 + 1 ))
-check_eq "plain reply: the server got the model" "m-1" "$(logj .0.body.model)"
-check_eq "plain reply: the server got the messages" '[{"content":"be brief","role":"system"},{"content":"hi","role":"user"}]' "$(logj .0.body.messages)"
-check_eq "plain reply: not streamed" "false" "$(logj .0.body.stream)"
-check_eq "plain reply: the key is sent as a bearer token" "Bearer $KEY" "$(logj .0.authorization)"
-check_eq "plain reply: posted to /v1/chat/completions" "/v1/chat/completions" "$(logj .0.path)"
+check_eq "plain reply: the server got the model" "m-1" "$(fake_log .0.body.model)"
+check_eq "plain reply: the server got the messages" '[{"content":"be brief","role":"system"},{"content":"hi","role":"user"}]' "$(fake_log .0.body.messages)"
+check_eq "plain reply: not streamed" "false" "$(fake_log .0.body.stream)"
+check_eq "plain reply: the key is sent as a bearer token" "Bearer $KEY" "$(fake_log .0.authorization)"
+check_eq "plain reply: posted to /v1/chat/completions" "/v1/chat/completions" "$(fake_log .0.path)"
 
 # --- tool calls, whole ----------------------------------------------------------
 start_fake tools '{"turns": [{"reply": {"content": null, "tool_calls": [
@@ -103,7 +69,7 @@ check_json_eq "tool calls: first name" .message.tool_calls.0.function.name def
 check_json_eq "tool calls: first arguments" 'json.loads(b["message"]["tool_calls"][0]["function"]["arguments"])["selector"]' "src/a.c@L3:C5"
 check_json_eq "tool calls: second arguments as sent" .message.tool_calls.1.function.arguments '{"path": "README.md"}'
 check_json_eq "tool calls: finish_reason" .finish_reason tool_calls
-check_eq "tool calls: the tools were sent" "$(printf '%s' "$tools" | json . -)" "$(logj .0.body.tools)"
+check_eq "tool calls: the tools were sent" "$(printf '%s' "$tools" | json . -)" "$(fake_log .0.body.tools)"
 
 # --- tool calls, streamed in fragments, and sampling passed through ---------------
 start_fake stream '{"turns": [{"chunk_size": 3, "reply": {"content": "Looking up the definition.", "tool_calls": [
@@ -119,10 +85,10 @@ check_json_eq "stream: first arguments assembled" 'json.loads(b["message"]["tool
 check_json_eq "stream: second arguments assembled (UTF-8 split across chunks)" 'json.loads(b["message"]["tool_calls"][1]["function"]["arguments"])["unicode"]' "é→"
 check_json_eq "stream: finish_reason" .finish_reason tool_calls
 check_json_eq "stream: usage from the last chunk" 'b["prompt_tokens"] > 0 and b["completion_tokens"] > 0' true
-check_eq "stream: asked for a stream" "true" "$(logj .0.body.stream)"
-check_eq "stream: asked for usage" "true" "$(logj .0.body.stream_options.include_usage)"
+check_eq "stream: asked for a stream" "true" "$(fake_log .0.body.stream)"
+check_eq "stream: asked for usage" "true" "$(fake_log .0.body.stream_options.include_usage)"
 check_eq "sampling: passed through" '[0.25,0.9,64,7]' \
-	"$(logj '[x["body"][k] for x in b[:1] for k in ("temperature","top_p","max_tokens","seed")]')"
+	"$(fake_log '[x["body"][k] for x in b[:1] for k in ("temperature","top_p","max_tokens","seed")]')"
 llm --url "$URL" --sampling '{"messages":[]}'
 check_eq "sampling: may not set messages (usage error)" 129 "$RC"
 check_contains "sampling: says which member" "$ERR" '"messages"'
@@ -152,7 +118,12 @@ check_eq "429: retried, exit 0" 0 "$RC"
 check_json_eq "429: two attempts" .attempts 2
 check_json_eq "429: the answer of the second" .message.content "after the wait"
 check_eq "429: Retry-After honoured (second request at least 0.9 s later, backoff was 10 ms)" true \
-	"$(logj 'b[1]["t"] - b[0]["t"] >= 0.9')"
+	"$(fake_log 'b[1]["t"] - b[0]["t"] >= 0.9')"
+
+start_fake r429cap '{"turns": [{"status": 429, "headers": {"Retry-After": "3600"}}, {"reply": {"content": "capped"}}]}'
+llm --url "$URL" --max-wait 200
+check_eq "429 asking for an hour: the wait is capped (max-wait 200 ms), exit 0" 0 "$RC"
+check_json_eq "429 asking for an hour: two attempts" .attempts 2
 
 start_fake r500 '{"turns": [{"status": 500}, {"status": 503}, {"reply": {"content": "third time"}}]}'
 llm --url "$URL" --backoff 10
@@ -163,7 +134,7 @@ start_fake r500f '{"turns": [{"status": 502, "error": "bad gateway upstream", "r
 llm --url "$URL" --backoff 10 --retries 2
 check_eq "5xx forever: MODEL_SERVER" 86 "$RC"
 check_json_eq "5xx forever: 1 + retries attempts" .attempts 3
-check_eq "5xx forever: the server saw 3 requests" 3 "$(logj 'len(b)')"
+check_eq "5xx forever: the server saw 3 requests" 3 "$(fake_log 'len(b)')"
 check_contains "5xx forever: the server's message" "$ERR" "bad gateway upstream"
 check_contains "5xx forever: the status" "$ERR" "HTTP 502"
 check_contains "5xx forever: the attempts" "$ERR" "after 3 attempts"
@@ -215,6 +186,7 @@ check_eq "reply under the cap: exit 0" 0 "$RC"
 start_fake short '{"turns": [{"reply": {"content": "only"}}]}'
 llm --url "$URL" --chats 2 --retries -1
 check_eq "after the last turn: MODEL_SERVER" 86 "$RC"
+check_eq "after the last turn: the state says none left" "2 0" "$(fake_state .requests) $(fake_state .left)"
 check_contains "after the last turn: the fake says why" "$ERR" "no turn left"
 
 # --- timeout, cancellation, server down ---------------------------------------------------------
@@ -227,7 +199,7 @@ check_contains "slow server: says the timeout" "$ERR" "within 500 ms"
 "$DRV" __llm --url "$URL" >"$TMP/cancel.out" 2>"$TMP/cancel.err" </dev/null &
 drv=$!
 for i in $(seq 1 300); do
-	[ "$(logj 'len(b)' 2>/dev/null)" = 2 ] && break
+	[ "$(fake_log 'len(b)' 2>/dev/null)" = 2 ] && break
 	sleep 0.1
 done
 kill -INT "$drv"
@@ -257,12 +229,12 @@ check_contains "untrusted .lanser.json: says where to set it" "$ERR" "OPENAI_BAS
 MY_LLM_KEY=other-key-$$ llm --root "$ws" --trust
 check_eq "trusted .lanser.json: baseUrl used" 0 "$RC"
 check_json_eq "trusted .lanser.json: said so" .base_url_from .lanser.json
-check_eq "trusted .lanser.json: its model" cfg-model "$(logj .1.body.model)"
-check_eq "trusted .lanser.json: its sampling" 0 "$(logj .1.body.temperature)"
-check_eq "trusted .lanser.json: the key from apiKeyEnv" "Bearer other-key-$$" "$(logj .1.authorization)"
+check_eq "trusted .lanser.json: its model" cfg-model "$(fake_log .1.body.model)"
+check_eq "trusted .lanser.json: its sampling" 0 "$(fake_log .1.body.temperature)"
+check_eq "trusted .lanser.json: the key from apiKeyEnv" "Bearer other-key-$$" "$(fake_log .1.authorization)"
 MY_LLM_KEY=other-key-$$ OPENAI_BASE_URL=$URL llm --root "$ws" --model flag-model
-check_eq "flag over configuration: model" flag-model "$(logj .2.body.model)"
-check_eq "untrusted: apiKeyEnv ignored, OPENAI_API_KEY sent" "Bearer $KEY" "$(logj .2.authorization)"
+check_eq "flag over configuration: model" flag-model "$(fake_log .2.body.model)"
+check_eq "untrusted: apiKeyEnv ignored, OPENAI_API_KEY sent" "Bearer $KEY" "$(fake_log .2.authorization)"
 stop_fake
 
 # --- the key never reaches an output ----------------------------------------------------------------
