@@ -29,7 +29,7 @@ BOUNDED='(lambda t: (0.5*(t["D0"]-t["D"])/max(t["D0"],t["D"],1) + 0.4*t["S"] + 0
 # episode SCRIPT-NAME DIR TASK-ID INSTRUCTION : runs one scripted episode
 # in DIR with --json and --trace; leaves $OUT.
 episode() {
-	start_fake "$TMP/$1" || fail "$1: the fake model server started" "no port"
+	start_agent_fake "$TMP/$1" || fail "$1: the fake model server started" "no port"
 	printf '{"id": "%s", "instruction": "%s", "budgets": {"steps": 12}}\n' "$3" "$4" \
 		>"$TMP/$3.task.json"
 	(cd "$2" && run "$L" --root "$2" --json --trace "$TMP/$3.trace.jsonl" agent --task "$TMP/$3.task.json" \
@@ -162,7 +162,7 @@ cat >"$TMP/roll.json" <<'EOF'
  {"reply": {"tool_calls": [{"id": "r1", "name": "edit", "arguments": {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}}, {"id": "r2", "name": "finish", "arguments": {"summary": "ok"}}]}, "repeat": 8}
 ]}
 EOF
-start_fake "$TMP/roll.json" || fail "rollouts: the fake model server started" "no port"
+start_agent_fake "$TMP/roll.json" || fail "rollouts: the fake model server started" "no port"
 printf '{"id": "ta", "instruction": "a"}\n{"id": "tb", "instruction": "b", "budgets": {"steps": 5}}\n' >"$TMP/tasks.jsonl"
 (cd "$C" && run "$L" --root "$C" agent --tasks "$TMP/tasks.jsonl" --samples 4 --jobs 2 --out "$TMP/results.jsonl" \
 	--model-url "$FAKE_URL"

@@ -58,7 +58,7 @@ turns = [
 json.dump({"turns": [{"reply": {"tool_calls": [dict(id="b%d" % i, **t)]}} for i, t in enumerate(turns)]},
           open(sys.argv[1], "w"))
 EOF
-start_fake "$TMP/bad.json" || fail "bad calls: the fake model server started" "no port"
+start_agent_fake "$TMP/bad.json" || fail "bad calls: the fake model server started" "no port"
 agent
 check_eq "bad calls: the episode runs to its end (exit 0)" 0 "$RC"
 [ "$RC" = 0 ] || echo "# stderr: $(_clip "$ERR")"
@@ -86,7 +86,7 @@ check_not_contains "bad calls: the key is in no output" "$OUT$ERR" "sk-test-secr
 cat >"$TMP/stuck.json" <<'EOF'
 {"turns": [{"reply": {"tool_calls": [{"id": "s", "name": "def", "arguments": {"args": ["c://src/nope.c#f"]}}]}, "repeat": 10}]}
 EOF
-start_fake "$TMP/stuck.json"
+start_agent_fake "$TMP/stuck.json"
 agent
 check_eq "stuck: exit 0" 0 "$RC"
 check_json_eq "stuck: stopped after the third identical failure" '[b["stop"], b["budgets"]["steps"]["used"], b["usage"]["requests"]]' '["stuck",3,3]'
@@ -95,7 +95,7 @@ check_json_eq "stuck: stopped after the third identical failure" '[b["stop"], b[
 cat >"$TMP/loop.json" <<'EOF'
 {"turns": [{"reply": {"tool_calls": [{"id": "l", "name": "outline", "arguments": {"args": ["src/util.c"]}}]}, "repeat": 50}]}
 EOF
-start_fake "$TMP/loop.json"
+start_agent_fake "$TMP/loop.json"
 agent --steps 4
 check_eq "endless loop: exit 0" 0 "$RC"
 check_json_eq "endless loop: stopped by the step budget (--steps 4)" '[b["stop"], b["budgets"]["steps"]["used"], b["usage"]["requests"]]' '["steps",4,4]'
@@ -104,7 +104,7 @@ check_json_eq "endless loop: stopped by the step budget (--steps 4)" '[b["stop"]
 cat >"$TMP/talk.json" <<'EOF'
 {"turns": [{"reply": {"content": "I think...", "usage": {"prompt_tokens": 60, "completion_tokens": 20}}, "repeat": 50}]}
 EOF
-start_fake "$TMP/talk.json"
+start_agent_fake "$TMP/talk.json"
 agent --tokens 200
 check_eq "token budget: exit 0" 0 "$RC"
 check_json_eq "token budget: 80 tokens a turn, --tokens 200: three turns" '[b["stop"], b["budgets"]["tokens"]["used"], b["usage"]["requests"]]' '["tokens",240,3]'
@@ -120,7 +120,7 @@ check_contains "server down: the message says the server could not be reached" "
 cat >"$TMP/500.json" <<'EOF'
 {"turns": [{"status": 500, "repeat": 10}]}
 EOF
-start_fake "$TMP/500.json"
+start_agent_fake "$TMP/500.json"
 OPENAI_API_KEY=sk-test-secret-key agent
 check_eq "500s: exit 86 MODEL_SERVER after the retries" 86 "$RC"
 check_contains "500s: the message names the status" "$ERR" "500"
@@ -133,7 +133,7 @@ cat >"$TMP/429.json" <<'EOF'
  {"reply": {"tool_calls": [{"id": "f", "name": "finish", "arguments": {"summary": "ok"}}]}}
 ]}
 EOF
-start_fake "$TMP/429.json"
+start_agent_fake "$TMP/429.json"
 agent
 check_eq "429 then success: exit 0" 0 "$RC"
 check_json_eq "429 then success: retried (2 attempts for 1 request), finished" '[b["stop"], b["usage"]["requests"], b["usage"]["attempts"]]' '["finish",1,2]'
@@ -141,14 +141,14 @@ check_json_eq "429 then success: retried (2 attempts for 1 request), finished" '
 cat >"$TMP/cut.json" <<'EOF'
 {"turns": [{"reply": {"content": "a long answer that will be cut in the middle"}, "stream": true, "truncate_after": 2, "repeat": 10}]}
 EOF
-start_fake "$TMP/cut.json"
+start_agent_fake "$TMP/cut.json"
 agent --stream
 check_eq "a cut stream: exit 86 MODEL_SERVER" 86 "$RC"
 
 cat >"$TMP/junk.json" <<'EOF'
 {"turns": [{"raw": "{\"choices\": [", "repeat": 10}]}
 EOF
-start_fake "$TMP/junk.json"
+start_agent_fake "$TMP/junk.json"
 agent
 check_eq "malformed JSON: exit 77 INPUT" 77 "$RC"
 check_json_eq "malformed JSON: the result says the model failed" .stop model-error
@@ -156,7 +156,7 @@ check_json_eq "malformed JSON: the result says the model failed" .stop model-err
 cat >"$TMP/huge.json" <<'EOF'
 {"turns": [{"reply": {"content": "x"}, "pad_bytes": 10485760, "repeat": 10}]}
 EOF
-start_fake "$TMP/huge.json"
+start_agent_fake "$TMP/huge.json"
 agent
 check_eq "a 10 MiB reply: exit 77 INPUT (over the response cap)" 77 "$RC"
 check_eq "faults: the user's tree is untouched" "" "$(git -C "$C" status --porcelain)"
