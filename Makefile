@@ -343,4 +343,5 @@ clean:
 	rm -rf $(BUILD) lanser lanser-engine lanser-asan tests/unit/run tests/unit/run-asan tests/fakels/fakels \
 		bench/rawlsp
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(THIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(THIN_OBJ:.o=.d) \
+	$(MAIN_SRC:%.c=$(ASAN)/%.d)

@@ -176,6 +176,7 @@ int agent_replay_run(struct cli *c, const char *file, const struct rwd_trace_ev 
 	json_t *got = json_array(), *result = NULL, *opts;
 	const char *root, *cwd, *base;
 	size_t i, bundles = 0, rewards = 0;
+	bool have_s = false;
 	int error;
 
 	for (i = 0; i < n; i++) {
@@ -186,7 +187,11 @@ int agent_replay_run(struct cli *c, const char *file, const struct rwd_trace_ev 
 	}
 	agent_task_init(&t);
 	memset(&s, 0, sizeof s);
-	sbx_task_init(&s.task);
+	if (!agent && req && json_object_get(json_object_get(req->ev, "options"), "tasks")) {
+		/* the rollouts' own run: its episodes are runs of their own */
+		error = 0;
+		goto done;
+	}
 	root = json_string_value(json_object_get(req ? req->ev : NULL, "root"));
 	cwd = json_string_value(json_object_get(req ? req->ev : NULL, "cwd"));
 	base = json_string_value(json_object_get(agent ? agent->ev : NULL, "base"));
@@ -223,6 +228,7 @@ int agent_replay_run(struct cli *c, const char *file, const struct rwd_trace_ev 
 		rc.index_ms = json_is_integer(json_object_get(opts, "waitIndexMs")) ?
 			(int)json_integer_value(json_object_get(opts, "waitIndexMs")) : rc.cfg.index_ms;
 	}
+	have_s = true;     /* initialised by the load, even when it fails */
 	if ((error = agent_settings_load(&s, &rc, &t)))
 		goto done;
 	memset(&rec, 0, sizeof rec);
@@ -264,7 +270,8 @@ done:
 		snprintf(msg, msize, "%s", ln_error_msg());
 	json_decref(result);
 	json_decref(got);
-	eng_settings_release(&s);
+	if (have_s)
+		eng_settings_release(&s);
 	agent_task_release(&t);
 	return error;
 }

@@ -361,10 +361,18 @@ static int write_results(struct ro *x)
 			const json_t *rw = json_object_get(json_object_get(json_object_get(r,
 				"rewards"), "episode"), "reward");
 			const json_t *ad = json_object_get(r, "advantage");
+			char a[40], b[40];
+			if (json_is_number(rw))
+				snprintf(a, sizeof a, "%.6g", json_number_value(rw));
+			else
+				snprintf(a, sizeof a, "null");
+			if (json_is_number(ad))
+				snprintf(b, sizeof b, "%.6g", json_number_value(ad));
+			else
+				snprintf(b, sizeof b, "null");
 			fprintf(c->out, "%s: stop %s, reward %s, advantage %s\n",
 				ln_printable(x->jobs[i].id),
-				ln_printable(json_string_value(json_object_get(r, "stop")) ?: "error"),
-				json_is_number(rw) ? "set" : "null", json_is_number(ad) ? "set" : "null");
+				ln_printable(json_string_value(json_object_get(r, "stop")) ?: "error"), a, b);
 		}
 		fprintf(c->out, "%zu results written to %s\n", x->njobs, c->out_path);
 	}
@@ -404,6 +412,7 @@ int agent_rollouts(struct cli *c)
 			j->task = t;
 			j->k = i;
 			j->p.in_fd = j->p.out_fd = j->p.err_fd = -1;
+			buf_init(&j->out);
 			snprintf(j->id, sizeof j->id, "%.80s-s%zu", x.task_ids[t], i + 1);
 		}
 	if ((error = run_jobs(&x)))
