@@ -154,13 +154,19 @@ check_contains "pyproj: replay verified the episode" "$OUT" "verified: agent run
 check_contains "pyproj: ... 5 tool bundles and 4 rewards" "$OUT" "5 tool bundles and 4 rewards"
 
 # --- rollouts: K=4 samples of 2 tasks, 2 at a time
-# Each sample's model: a C edit that is right (samples 1, 3) or that breaks
-# a test (samples 2, 4), then finish; the fake server answers in request
-# order, so each turn is written to fit any sample (expect nothing).
-cat >"$TMP/roll.json" <<'EOF'
-{"turns": [
- {"reply": {"tool_calls": [{"id": "r1", "name": "edit", "arguments": {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}}, {"id": "r2", "name": "finish", "arguments": {"summary": "ok"}}]}, "repeat": 8}
-]}
+# Each sample asks the model once (an edit and finish in one reply); the fake
+# server answers requests in the order they come, alternately with an edit
+# that is right and one that breaks a test, so a group's rewards differ
+# (which sample gets which is up to the timing: nothing below depends on it).
+"$PY" - "$TMP/roll.json" <<'EOF'
+import json, sys
+good = {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}
+bad = {"args": ["c://src/util.c#clamp_int:body"],
+       "text": "{\n\tif (v < lo)\n\t\treturn lo;\n\tif (v > hi)\n\t\treturn hi - 1;\n\treturn v;\n}"}
+fin = {"id": "r2", "name": "finish", "arguments": {"summary": "ok"}}
+turns = [{"reply": {"tool_calls": [{"id": "r1", "name": "edit", "arguments": a}, fin]}}
+         for a in [good, bad] * 4]
+json.dump({"turns": turns}, open(sys.argv[1], "w"))
 EOF
 start_agent_fake "$TMP/roll.json" || fail "rollouts: the fake model server started" "no port"
 printf '{"id": "ta", "instruction": "a"}\n{"id": "tb", "instruction": "b", "budgets": {"steps": 5}}\n' >"$TMP/tasks.jsonl"
@@ -176,6 +182,8 @@ check_json_eq "rollouts: 8 result lines, four per task" \
 	'[["ta","ta-s1"],["ta","ta-s2"],["ta","ta-s3"],["ta","ta-s4"],["tb","tb-s1"],["tb","tb-s2"],["tb","tb-s3"],["tb","tb-s4"]]' "$RES"
 check_json_eq "rollouts: every sample in a worktree of its own" \
 	'len(set(r["meta"]["volatile"]["worktree"] for r in b))' 8 "$RES"
+check_json_eq "rollouts: half the samples pass their tests, half do not" \
+	'sorted(r["tests"]["status"] for r in b)' '["failed","failed","failed","failed","passed","passed","passed","passed"]' "$RES"
 check_json_eq "rollouts: every sample finished, with an episode reward and per-step rewards" \
 	'all(r["stop"] == "finish" and isinstance(r["rewards"]["episode"]["reward"], (int, float)) and len(r["rewards"]["steps"]) == 1 for r in b)' \
 	true "$RES"
