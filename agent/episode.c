@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STEP_TEXT_MAX 4096     /* a tool's text as kept in the result (the model gets more) */
 
@@ -88,6 +89,15 @@ static json_t *openai_tools(void)
 		"properties", "summary", "type", "string", "description", "what was done, briefly",
 		"required", "summary", "additionalProperties", false));
 	return out;
+}
+
+/* Monotonic milliseconds with a fraction: a step's own time. */
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 static long long elapsed(const struct ep *x)
@@ -211,6 +221,7 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 	char *text = NULL;
 	bool called = false;
 	int code = 0;
+	double t0 = now_ms();
 
 	x->used++;
 	memset(&r, 0, sizeof r);
@@ -280,6 +291,8 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 		xjson_stringn_lossy(text, strlen(text) > STEP_TEXT_MAX ? STEP_TEXT_MAX : strlen(text)));
 	if (r.bundle && json_object_get(r.bundle, "bundleId"))
 		json_object_set(step, "bundleId", json_object_get(r.bundle, "bundleId"));
+	/* lanser's own time for the call (the tool, and the step's reward) */
+	json_object_set_new(step, "ms", json_real((double)(long long)((now_ms() - t0) * 1000) / 1000));
 	if (reward)
 		json_object_set(step, "reward", reward);
 	json_array_append(x->steps, step);

@@ -42,7 +42,7 @@ G=(git -C "$R" -c user.email=b@example.com -c user.name=bench)
 now() { date +%s.%N; }
 # fake SCRIPT: starts the scripted server; FAKE_URL
 fake() {
-	[ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null
+	if [ -n "$FAKE" ]; then kill "$FAKE" 2>/dev/null || true; fi
 	rm -f "$W/port"
 	setsid /usr/bin/python3 "$ROOT/tests/model/fake_openai.py" --script "$1" --port-file "$W/port" \
 		</dev/null >"$W/fake.out" 2>&1 &
@@ -63,13 +63,17 @@ EOF
 printf '{"id": "b", "instruction": "bench", "budgets": {"steps": %d}}\n' $((CALLS + 5)) >"$W/task.json"
 printf '{"id": "b", "instruction": "bench"}\n' >"$W/tasks.jsonl"
 
-episode() { # SCRIPT -> seconds
+episode() { # SCRIPT -> seconds; $W/ep.json the result
 	local t0 t1
 	fake "$W/$1"
 	t0=$(now)
 	"$L" --root "$R" --json agent --task "$W/task.json" --model-url "$FAKE_URL" >"$W/ep.json" 2>/dev/null
 	t1=$(now)
 	echo "$t1 - $t0" | bc -l
+}
+# the median of the steps' own time ("ms") after the first call (warm servers)
+step_med() {
+	/usr/bin/python3 -c 'import json,sys,statistics; s=json.load(open(sys.argv[1]))["steps"]; print(statistics.median([x["ms"] for x in s if x["tool"] == "def"][1:]))' "$W/ep.json"
 }
 clis() { # ARGS... -> seconds for CALLS runs
 	local t0 t1 i
@@ -79,9 +83,10 @@ clis() { # ARGS... -> seconds for CALLS runs
 	echo "$t1 - $t0" | bc -l
 }
 "$L" --root "$R" daemon start --wait-ready >/dev/null 2>&1 || true
-E_N=(); E_1=(); E_0=(); C_W=(); C_C=(); RO=()
+E_N=(); E_1=(); E_0=(); C_W=(); C_C=(); RO=(); S_M=()
 for r in $(seq "$N"); do
 	E_N+=("$(episode calls.json)")
+	S_M+=("$(step_med)")
 	E_1+=("$(episode one.json)")
 	E_0+=("$(episode none.json)")
 	C_W+=("$(clis)")
@@ -97,26 +102,28 @@ for r in $(seq "$N"); do
 done
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 en=$(med "${E_N[@]}"); e1=$(med "${E_1[@]}"); e0=$(med "${E_0[@]}"); cw=$(med "${C_W[@]}"); cc=$(med "${C_C[@]}"); ro=$(med "${RO[@]}")
-step_ms=$(echo "($en - $e1) * 1000 / $CALLS" | bc -l)
+step_ms=$(med "${S_M[@]}")
+loop_ms=$(echo "($en - $e1) * 1000 / $CALLS" | bc -l)
 first_ms=$(echo "($e1 - $e0) * 1000" | bc -l)
 warm_ms=$(echo "$cw * 1000 / $CALLS" | bc -l)
 cold_ms=$(echo "$cc * 1000 / $CALLS" | bc -l)
 per_min=$(echo "8 * 60 / $ro" | bc -l)
 report=$(cat <<EOF
-<!-- agent:begin -->
+<!-- agent: bench/agent.sh -->
 ## Agent loop
 
 \`bash bench/agent.sh --write\` on $(date -u '+%Y-%m-%d %H:%M UTC'), medians of $N rounds, $CALLS tool calls per episode; the model is tests/model/fake_openai.py on 127.0.0.1 (scripted: its own time is negligible). Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
 
 | what | time | ratio |
 |---|--:|--:|
-| one \`def\` tool call inside an episode, servers warm (lanser's time per step: (episode of $((CALLS + 1)) calls − episode of 1) / $CALLS) | $(printf '%.2f' "$step_ms") ms | 1 |
+| one \`def\` tool call inside an episode, servers warm (lanser's own time per step, measured around the call: median of the result's \`steps[].ms\`, first call left out) | $(printf '%.2f' "$step_ms") ms | 1 |
+| the same, from outside: (episode of $((CALLS + 1)) calls − episode of 1) / $CALLS (noisy: the first call's index wait varies) | $(printf '%.2f' "$loop_ms") ms | |
 | the episode's first \`def\` (its worktree's clangd starts and indexes: episode of 1 call − episode of none) | $(printf '%.0f' "$first_ms") ms | |
 | the same query as a separate CLI call, warm daemon (\`lanser --json def\`) | $(printf '%.2f' "$warm_ms") ms | $(printf '%.1f' "$(echo "$warm_ms / $step_ms" | bc -l)")x |
 | the same query as a separate cold CLI call (\`lanser --no-daemon --json def\`) | $(printf '%.1f' "$cold_ms") ms | $(printf '%.0f' "$(echo "$cold_ms / $step_ms" | bc -l)")x |
 | an episode's fixed cost (worktree, engine and tool servers, final diff, tests, rewards; no call) | $(printf '%.2f' "$e0") s | |
 | rollouts, K=8 samples of one task, 2 at a time (each: an edit scored by the engine, the tests, the episode reward) | $(printf '%.1f' "$ro") s | $(printf '%.1f' "$per_min") rollouts/min |
-<!-- agent:end -->
+<!-- /agent -->
 EOF
 )
 printf '%s\n' "$report"
@@ -125,8 +132,8 @@ if [ "$WRITE" = 1 ]; then
 import re, sys
 p, rep = sys.argv[1], sys.argv[2]
 s = open(p).read()
-if "<!-- agent:begin -->" in s:
-    s = re.sub(r"<!-- agent:begin -->.*?<!-- agent:end -->", lambda m: rep, s, flags=re.S)
+if "<!-- agent: bench/agent.sh -->" in s:
+    s = re.sub(r"<!-- agent: bench/agent.sh -->.*?<!-- /agent -->", lambda m: rep, s, flags=re.S)
 else:
     s = s.rstrip("\n") + "\n\n" + rep + "\n"
 open(p, "w").write(s)
