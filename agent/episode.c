@@ -232,6 +232,10 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 	if (!name || !*name) {
 		code = LN_EUSAGE;
 		snprintf(buf, sizeof buf, "the tool call has no function name");
+	} else if (argv && !atext && !args && !json_is_null(argv)) {
+		code = LN_EUSAGE;
+		snprintf(buf, sizeof buf, "the arguments of %.64s must be a JSON object (or its "
+			 "text)", name);
 	} else if (alen > AGENT_MAX_ARGUMENTS) {
 		code = LN_EINPUT;
 		snprintf(buf, sizeof buf, "the arguments of %.64s are %zu bytes; at most %zu are "
@@ -453,7 +457,7 @@ int agent_episode_run(json_t **out, const struct agent_episode_opts *o)
 		struct ln_error_state st;
 		int e2;
 		ln_error_capture(&st);
-		e2 = agent_scorer_finish(x.sc, x.result);
+		e2 = agent_scorer_finish(x.sc, x.result, error ? x.stop_detail : NULL);
 		if (error)
 			ln_error_restore(&st);
 		else

@@ -132,7 +132,10 @@ json_t *agent_scorer_step(struct agent_scorer *s, long step, const char *tool, b
 			  double confidence);
 /* The episode: final diff, tests and reward through eng_eval, with
  * R_process the mean of the steps' bounded rewards. Fills
- * result["diff"], ["rewards"]["episode"], ["tests"], ["eval"]. */
-int agent_scorer_finish(struct agent_scorer *s, json_t *result);
+ * result["diff"], ["rewards"]["episode"], ["tests"], ["eval"].
+ * unscorable non-NULL: the episode was cut short by a failure that is not
+ * the model's (its server): scored, but unscorable with that reason (a null
+ * reward in its group). */
+int agent_scorer_finish(struct agent_scorer *s, json_t *result, const char *unscorable);
 
 #endif

@@ -202,7 +202,7 @@ static json_t *process_steps_json(const struct agent_scorer *x)
 			  "steps", a);
 }
 
-int agent_scorer_finish(struct agent_scorer *x, json_t *result)
+int agent_scorer_finish(struct agent_scorer *x, json_t *result, const char *unscorable)
 {
 	const struct agent_episode_opts *o = x->o;
 	struct eng_candidate cand;
@@ -232,6 +232,12 @@ int agent_scorer_finish(struct agent_scorer *x, json_t *result)
 	/* R_process of an episode: the mean bounded reward of its steps
 	 * (docs/rewards.md); an unusable result earns nothing, as in eval */
 	ep.r_process = r.usable ? rwd_process_episode(&x->w, x->steps, x->n) : 0;
+	if (unscorable && ep.scorable) {
+		/* the episode was cut short by something that is not the model's
+		 * doing: no reward, rather than a low one, in its group */
+		ep.scorable = false;
+		snprintf(ep.reason, sizeof ep.reason, "%.500s", unscorable);
+	}
 	reward = ep.scorable ? rwd_episode_reward(o->mode, &ep) : NAN;
 	if (r.record) {
 		const json_t *oc = json_object_get(r.record, "outcome");

@@ -229,10 +229,14 @@ static void finish_job(struct job *j)
 		j->result = json_loadb(last, j->out.len - (size_t)(last - j->out.data),
 				       JSON_DISABLE_EOF_CHECK, NULL);
 	if (!json_is_object(j->result)) {
+		/* no result: the worker's exit status says why */
+		int code = j->p.status.exited && j->p.status.exitcode > 0 ? -j->p.status.exitcode
+									 : LN_EGENERIC;
 		json_decref(j->result);
 		ln_proc_status_str(&j->p.status, st, sizeof st);
-		j->result = xjson_pack("{s:s, s:s, s:{s:s, s:s}}", "schema", AGENT_RESULT_SCHEMA,
-			"sample", j->id, "error", "code", "SANDBOX", "message", st);
+		j->result = xjson_pack("{s:s, s:s, s:{s:s, s:i, s:s}}", "schema", AGENT_RESULT_SCHEMA,
+			"sample", j->id, "error", "code", ln_err_name(code), "exit", ln_exit_code(code),
+			"message", st);
 	}
 	j->running = false;
 	j->done = true;
@@ -421,6 +425,18 @@ int agent_rollouts(struct cli *c)
 		error = group_of(&x, t, k, mode);
 	if (!error)
 		error = write_results(&x);
+	if (!error) {
+		/* every episode failed (no model server, a bad task): say why */
+		const json_t *e0 = json_object_get(x.jobs[0].result, "error");
+		for (i = 0; i < x.njobs && json_object_get(x.jobs[i].result, "error"); i++)
+			;
+		if (i == x.njobs && e0) {
+			json_int_t ex = json_integer_value(json_object_get(e0, "exit"));
+			error = ln_error_set(ex > 0 && ex < 256 ? -(int)ex : LN_EGENERIC,
+					     "every episode failed; the first: %s",
+					     json_string_value(json_object_get(e0, "message")) ?: "?");
+		}
+	}
 done:
 	for (i = 0; i < x.njobs; i++) {
 		ln_proc_release(&x.jobs[i].p, 1000);

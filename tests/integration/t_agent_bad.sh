@@ -116,6 +116,9 @@ FAKE_URL=http://127.0.0.1:9/v1
 agent
 check_eq "server down: exit 86 MODEL_SERVER" 86 "$RC"
 check_contains "server down: the message says the server could not be reached" "$ERR" "127.0.0.1"
+check_json_eq "server down: the episode is unscorable (a null reward in its group, not a 0)" \
+	'[b["stop"], b["rewards"]["episode"]["scorable"], b["rewards"]["episode"]["reward"], b["error"]["exit"]]' \
+	'["model-error",false,null,86]'
 
 cat >"$TMP/500.json" <<'EOF'
 {"turns": [{"status": 500, "repeat": 10}]}
