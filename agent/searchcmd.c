@@ -10,8 +10,11 @@
  * (binary, a NUL byte) and files over LN_FILE_MAX_BYTES are skipped.
  * Everything is bounded: the expression's length and repetition counts
  * (glibc compiles a{1000}{1000} into a very large automaton), back
- * references (exponential to match) refused, at most --max matching
- * lines, each line shown cut to SEARCH_MAX_LINE bytes around the match.
+ * references (exponential to match) refused, a --glob of at most 256
+ * bytes and 8 '*' (fnmatch backtracks), at most --max matching
+ * lines, each line shown cut to SEARCH_MAX_LINE bytes around the match,
+ * a line matched on its first SEARCH_MATCH_LINE bytes, 256 MiB read and
+ * SEARCH_MAX_MS spent at most (then the answer says it is incomplete).
  */
 #include "agent/cli.h"
 #include "agent/cmdctx.h"
@@ -21,6 +24,7 @@
 #include "core/err.h"
 #include "core/ignore.h"
 #include "core/limits.h"
+#include "core/proc.h"
 #include "core/snapshot.h"
 #include "core/text.h"
 #include "core/xalloc.h"
@@ -39,6 +43,10 @@
 #define SEARCH_MAX_FILES 20000
 #define SEARCH_MAX_LINE 240
 #define SEARCH_DEFAULT_MAX 100
+#define SEARCH_MAX_GLOB 256
+#define SEARCH_MATCH_LINE 4096   /* a longer line is matched on its first bytes */
+#define SEARCH_MAX_MS 20000      /* a search stops (incomplete) after this long */
+#define SEARCH_MAX_STARS 8
 #define SEARCH_MAX_TOTAL ((size_t)256 << 20)   /* bytes read per search */
 
 /* What regcomp must never see: overlong, huge repetition counts, back
@@ -82,6 +90,22 @@ static int check_regex(const char *re)
 	return 0;
 }
 
+/* fnmatch backtracks on every '*': a pattern with many of them against a
+ * long path takes polynomial time of a high degree. */
+static int check_glob(const char *glob)
+{
+	size_t stars = 0;
+	const char *p;
+
+	if (strlen(glob) > SEARCH_MAX_GLOB)
+		return ln_error_set(LN_EUSAGE, "--glob is longer than %d bytes", SEARCH_MAX_GLOB);
+	for (p = glob; *p; p++)
+		stars += *p == '*';
+	if (stars > SEARCH_MAX_STARS)
+		return ln_error_set(LN_EUSAGE, "--glob has more than %d '*'", SEARCH_MAX_STARS);
+	return 0;
+}
+
 struct search {
 	struct cmdctx *x;
 	regex_t re;
@@ -90,6 +114,8 @@ struct search {
 	int max, found;
 	long files, skipped;
 	size_t total;            /* bytes read so far */
+	long long deadline;
+	bool late;               /* stopped at the deadline */
 };
 
 static bool keep_file(const char *rel, void *ctx)
@@ -153,7 +179,18 @@ static int search_file(struct search *s, const char *rel)
 	s->files++;
 	for (line = 0; line < t.nlines && s->found < s->max; line++) {
 		size_t ls = t.line_starts[line], le = selrange_line_end(&t, line);
-		char *one = xstrndup(t.data + ls, le - ls);
+		/* regexec restarts at every position: a long line is matched on
+		 * its first bytes only (whole characters), so one line costs a
+		 * bounded time; the deadline bounds them all */
+		size_t ml = le - ls > SEARCH_MATCH_LINE ? SEARCH_MATCH_LINE : le - ls;
+		char *one;
+		while (ml < le - ls && ((unsigned char)t.data[ls + ml] & 0xC0) == 0x80)
+			ml--;
+		if ((line & 63) == 0 && ln_now_ms() > s->deadline) {
+			s->late = true;
+			break;
+		}
+		one = xstrndup(t.data + ls, ml);
 		regmatch_t m[1];
 		long sl, sc, el, ec;
 		if (regexec(&s->re, one, 1, m, 0) == 0 && m[0].rm_so >= 0) {
@@ -163,7 +200,7 @@ static int search_file(struct search *s, const char *rel)
 				json_array_append_new(s->x->facts, xjson_pack(
 					"{s:s, s:s, s:o, s:o, s:s}", "kind", "match", "path", rel,
 					"range", ln_range_new(sl, sc, el, ec),
-					"text", shown_line(one, le - ls, ms), "provenance", "lanser"));
+					"text", shown_line(t.data + ls, le - ls, ms), "provenance", "lanser"));
 				s->found++;
 			}
 			ln_error_clear();
@@ -185,7 +222,7 @@ static void print_search(struct cmdctx *x)
 			ln_printable(json_string_value(json_object_get(f, "path"))),
 			(long long)json_integer_value(json_array_get(r, 0)),
 			(long long)json_integer_value(json_array_get(r, 1)),
-			ln_printable(json_string_value(json_object_get(f, "text"))));
+			ln_printable_text(json_string_value(json_object_get(f, "text"))));
 	}
 	json_array_foreach(json_object_get(x->bundle, "incomplete"), i, r)
 		fprintf(x->c->err, "lanser: %s\n", json_string_value(r));
@@ -220,6 +257,8 @@ int cmd_search(struct cli *c)
 	json_object_set_new(cmdctx_request(&x), "target", opts);
 	if ((error = check_regex(c->argv[0])))
 		goto done;
+	if (c->glob && (error = check_glob(c->glob)))
+		goto done;
 	if ((rc = regcomp(&s.re, c->argv[0], REG_EXTENDED | REG_NEWLINE)) != 0) {
 		char msg[256];
 		regerror(rc, &s.re, msg, sizeof msg);
@@ -233,12 +272,20 @@ int cmd_search(struct cli *c)
 		error = ln_error_set(error, "%s (narrow the search with --glob)", ln_error_msg());
 		goto done;
 	}
+	s.deadline = ln_now_ms() + SEARCH_MAX_MS;
 	json_array_foreach(files, i, f) {
-		if (s.found >= s.max || s.total >= SEARCH_MAX_TOTAL)
+		if (s.found >= s.max || s.total >= SEARCH_MAX_TOTAL || s.late)
 			break;
 		search_file(&s, json_string_value(f));
 	}
-	if (s.total >= SEARCH_MAX_TOTAL && i < json_array_size(files)) {
+	if (s.late) {
+		char why[256];
+		snprintf(why, sizeof why, "stopped after %d s (in file %zu of %zu): narrow it with "
+			 "--glob or a simpler expression", SEARCH_MAX_MS / 1000, i,
+			 json_array_size(files));
+		json_object_set_new(x.bundle, "complete", json_false());
+		json_object_set_new(x.bundle, "incomplete", xjson_pack("[s]", why));
+	} else if (s.total >= SEARCH_MAX_TOTAL && i < json_array_size(files)) {
 		char why[256];
 		snprintf(why, sizeof why, "stopped after reading %zu MiB (%zu of %zu files): narrow "
 			 "it with --glob", SEARCH_MAX_TOTAL >> 20, i, json_array_size(files));

@@ -112,6 +112,10 @@ void agent_tool_result_release(struct agent_tool_result *r);
  * front end's cwd), and a file-valued option (or patch's diff) must name a
  * file inside the workspace and outside .git (LN_EPERM). `cancel` is
  * checked before a call starts; a running command is not interrupted.
+ *
+ * Threads: one call at a time per process (a command run in-process sets
+ * process-wide state: the trust of the command line, the current error of
+ * its thread); a server front end serialises its calls.
  */
 struct buf;
 struct lsp_workspace;

@@ -84,7 +84,7 @@ static void add_fact(struct buf *b, const json_t *f)
 			buf_addf(b, " (%s)", ln_printable(str(f, "actionKind")));
 	} else if (!strcmp(kind, "match")) {
 		add_loc(b, f);
-		buf_addf(b, ": %s", ln_printable(str(f, "text")));
+		buf_addf(b, ": %s", ln_printable_text(str(f, "text")));
 	} else if (!strcmp(kind, "lines")) {
 		/* read: the text with its line numbers, as `lanser read` prints it */
 		long long line = (long long)json_integer_value(json_object_get(f, "firstLine"));

@@ -98,6 +98,8 @@ run "$L" search '(a{200}){200}{200}'
 rc_is "search: too many repetitions are refused (129)" 129
 run "$L" search 'a{1000}'
 rc_is "search: a huge repetition count is refused (129)" 129
+run "$L" search 'x' --glob '*a*a*a*a*a*a*a*a*a*a*b'
+rc_is "search: a --glob with too many '*' is refused (129)" 129
 run "$L" search '(x)\1'
 rc_is "search: back references are refused (129)" 129
 run "$L" search '('
