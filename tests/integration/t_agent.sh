@@ -170,8 +170,8 @@ json.dump({"turns": turns}, open(sys.argv[1], "w"))
 EOF
 start_agent_fake "$TMP/roll.json" || fail "rollouts: the fake model server started" "no port"
 printf '{"id": "ta", "instruction": "a"}\n{"id": "tb", "instruction": "b", "budgets": {"steps": 5}}\n' >"$TMP/tasks.jsonl"
-(cd "$C" && run "$L" --root "$C" agent --tasks "$TMP/tasks.jsonl" --samples 4 --jobs 2 --out "$TMP/results.jsonl" \
-	--model-url "$FAKE_URL"
+(cd "$C" && run "$L" --root "$C" --trace "$TMP/roll.trace.jsonl" agent --tasks "$TMP/tasks.jsonl" \
+	--samples 4 --jobs 2 --out "$TMP/results.jsonl" --model-url "$FAKE_URL"
  printf '%s\n' "$RC" >"$TMP/rc"; printf '%s' "$ERR" >"$TMP/err")
 RC=$(cat "$TMP/rc")
 check_eq "rollouts: exit 0" 0 "$RC"
@@ -197,3 +197,6 @@ for g in ta tb; do
 done
 check_eq "rollouts: the user's tree is untouched" "" "$(git -C "$C" status --porcelain)"
 stop_fake
+run "$L" trace replay --verify "$TMP/roll.trace.jsonl"
+check_eq "rollouts: the trace (every worker's episode a run of its own) replays: exit 0" 0 "$RC"
+check_eq "rollouts: ... all 8 episodes verified" 8 "$(printf '%s\n' "$OUT" | grep -c '^verified: agent run')"
