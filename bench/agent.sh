@@ -26,7 +26,7 @@ WRITE=0
 W=$(mktemp -d /tmp/lanser-bench-agent.XXXXXX)
 W=$(cd "$W" && pwd -P)
 FAKE=
-cleanup() { [ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null; "$L" --root "$W/cproj" daemon stop >/dev/null 2>&1 || true; rm -rf "$W"; }
+cleanup() { if [ -n "$FAKE" ]; then kill "$FAKE" 2>/dev/null || true; fi; "$L" --root "$W/cproj" daemon stop >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
 export XDG_RUNTIME_DIR=$W/run
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -63,13 +63,15 @@ EOF
 printf '{"id": "b", "instruction": "bench", "budgets": {"steps": %d}}\n' $((CALLS + 5)) >"$W/task.json"
 printf '{"id": "b", "instruction": "bench"}\n' >"$W/tasks.jsonl"
 
-episode() { # SCRIPT -> seconds; $W/ep.json the result
+# episode SCRIPT : one episode; its seconds in $SECS, its result in $W/ep.json
+# (not in a command substitution: the fake server's pid must stay known here)
+episode() {
 	local t0 t1
 	fake "$W/$1"
 	t0=$(now)
 	"$L" --root "$R" --json agent --task "$W/task.json" --model-url "$FAKE_URL" >"$W/ep.json" 2>/dev/null
 	t1=$(now)
-	echo "$t1 - $t0" | bc -l
+	SECS=$(echo "$t1 - $t0" | bc -l)
 }
 # the median of the steps' own time ("ms") after the first call (warm servers)
 step_med() {
@@ -85,10 +87,13 @@ clis() { # ARGS... -> seconds for CALLS runs
 "$L" --root "$R" daemon start --wait-ready >/dev/null 2>&1 || true
 E_N=(); E_1=(); E_0=(); C_W=(); C_C=(); RO=(); S_M=()
 for r in $(seq "$N"); do
-	E_N+=("$(episode calls.json)")
+	episode calls.json
+	E_N+=("$SECS")
 	S_M+=("$(step_med)")
-	E_1+=("$(episode one.json)")
-	E_0+=("$(episode none.json)")
+	episode one.json
+	E_1+=("$SECS")
+	episode none.json
+	E_0+=("$SECS")
 	C_W+=("$(clis)")
 	C_C+=("$(clis --no-daemon)")
 	fake "$W/roll.json"
