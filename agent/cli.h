@@ -104,6 +104,21 @@ struct cli {
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */
 	bool revoke, list;        /* trust --revoke / --list */
 	bool read_only;           /* mcp --read-only: no mutating tools */
+	/* the agent loop (issue 15, docs/agent.md) */
+	const char *agent_tasks;  /* agent --tasks FILE (JSONL) */
+	int samples;              /* agent --samples K */
+	int agent_steps;          /* agent --steps N (0: the task's, else 30) */
+	int agent_tokens;         /* agent --tokens N (0: the task's, else none) */
+	int agent_wall_ms;        /* agent --wall MS (0: the task's, else none) */
+	const char *llm_base_url; /* agent --model-url URL */
+	const char *llm_model;    /* agent --model NAME */
+	const char *llm_key_env;  /* agent --api-key-env VAR */
+	const char *temperature;  /* agent --temperature X */
+	int seed;                 /* agent --seed N */
+	bool seed_set;
+	int max_tokens;           /* agent --max-tokens N (per reply) */
+	bool stream;              /* agent --stream */
+	const char *sample_id;    /* agent --sample ID (batch workers) */
 	/* tool commands (issues 15, 17): read, search, edit */
 	const char *lines;        /* read --lines A-B */
 	const char *glob;         /* search --glob PATTERN */
@@ -152,6 +167,7 @@ int cmd_eval(struct cli *c);   /* agent/eval.c (docs/eval.md) */
 int cmd_group(struct cli *c);
 int cmd_trust(struct cli *c);  /* agent/trustcmd.c */
 int cmd_mcp(struct cli *c);    /* agent/mcp.c (docs/mcp.md) */
+int cmd_agent(struct cli *c);  /* agent/agentcmd.c (docs/agent.md) */
 /* tool commands (issues 15, 17; docs/commands.md) */
 int cmd_read(struct cli *c);   /* agent/readcmd.c */
 int cmd_search(struct cli *c); /* agent/searchcmd.c */

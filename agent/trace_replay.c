@@ -13,6 +13,7 @@
 #include "agent/command.h"
 #include "agent/trace.h"
 #include "agent/trace_int.h"
+#include "agent/agentcmd.h"
 #include "core/bundle.h"
 #include "core/err.h"
 #include "core/jcs.h"
@@ -629,6 +630,7 @@ int trace_replay_file(struct cli *c, const char *file)
 	struct rwd_trace_file f;
 	struct trace_run *runs = NULL;
 	size_t nruns = 0, i, j, bundles = 0, rewards = 0, advs = 0, unrun = 0, cands = 0;
+	size_t agents = 0;
 	int error;
 	char msg[1024] = "";
 
@@ -644,6 +646,13 @@ int trace_replay_file(struct cli *c, const char *file)
 					     "cut, or the run is still being written)", file,
 					     r->ev[r->n - 1]->line, r->id);
 			break;
+		}
+		if (req && !strcmp(json_string_value(json_object_get(req->ev, "command")) ?: "",
+				   "agent")) {
+			/* an agent episode: run again with the recorded replies */
+			error = agent_replay_run(c, file, r->ev, r->n, msg, sizeof msg);
+			agents++;
+			continue;
 		}
 		for (j = 0; j < r->n && !error; j++)
 			if (!strcmp(r->ev[j]->type, "reward")) {
@@ -718,7 +727,7 @@ int trace_replay_file(struct cli *c, const char *file)
 	rwd_trace_file_release(&f);
 	if (error == LN_EREPLAY)
 		return ln_error_set(LN_EREPLAY, "%s", msg);
-	if (!error && c->replay_verify)
+	if (!error && c->replay_verify && (!agents || bundles || rewards || advs))
 		fprintf(c->out, "verified: %zu bundle%s, %zu reward%s and %zu advantage group%s "
 			"recomputed from %s, all equal%s\n", bundles, bundles == 1 ? "" : "s", rewards,
 			rewards == 1 ? "" : "s", advs, advs == 1 ? "" : "s", file,

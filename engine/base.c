@@ -26,9 +26,9 @@
 /* The compilation database of the workspace (untracked, generated: it is
  * not in a worktree; lsp_cdb_find, the lookup queries use) copied to the
  * same place in the worktree, its paths rewritten for the worktree's. */
-static void copy_cdb(struct eng *e)
+void eng_copy_cdb(const char *root, const char *wt)
 {
-	const char *root = e->s->root, *name = lsp_cdb_find(root), *p, *hit, *slash;
+	const char *name = lsp_cdb_find(root), *p, *hit, *slash;
 	struct buf src = BUF_INIT, dst = BUF_INIT, out = BUF_INIT;
 	size_t rl = strlen(root);
 	FILE *f;
@@ -36,7 +36,7 @@ static void copy_cdb(struct eng *e)
 	if (!name)
 		return;
 	buf_addf(&src, "%s/%s", root, name);
-	buf_addf(&dst, "%s/%s", e->wt, name);
+	buf_addf(&dst, "%s/%s", wt, name);
 	if (access(dst.data, F_OK) == 0 || buf_read_file(&out, src.data, LN_FILE_MAX_BYTES)) {
 		ln_error_clear();
 		goto done;
@@ -45,7 +45,7 @@ static void copy_cdb(struct eng *e)
 	if (slash) {
 		/* build/: one level (LSP_CDB_PLACES) */
 		struct buf dir = BUF_INIT;
-		buf_addf(&dir, "%s/%.*s", e->wt, (int)(slash - name), name);
+		buf_addf(&dir, "%s/%.*s", wt, (int)(slash - name), name);
 		if (mkdir(dir.data, 0777) < 0 && errno != EEXIST) {
 			buf_release(&dir);
 			goto done;
@@ -58,7 +58,7 @@ static void copy_cdb(struct eng *e)
 			/* only whole path prefixes */
 			fwrite(p, 1, (size_t)(hit - p), f);
 			if (hit[rl] == '/' || hit[rl] == '"' || hit[rl] == '\0')
-				fputs(e->wt, f);
+				fputs(wt, f);
 			else
 				fwrite(hit, 1, rl, f);
 		}
@@ -147,7 +147,7 @@ int eng_base_setup(struct eng *e)
 	e->wt = realpath(sbx_wt_path(e->wts, 0), NULL);
 	if (!e->wt)
 		return ln_error_set(LN_ESANDBOX, "worktree: %s", strerror(errno));
-	copy_cdb(e);
+	eng_copy_cdb(e->s->root, e->wt);
 	clangd_command(e);
 	memset(&wo, 0, sizeof wo);
 	wo.root = e->wt;

@@ -309,13 +309,17 @@ static int run(struct eng *e)
 	parse_diffs(e);
 	for (i = 0; i < e->n; i++)
 		progress(e, &e->v[i], e->v[i].r.usable ? "applied" : "not a patch");
-	error = stage_patches(e);
-	if (error)
-		return error;
-	if (pthread_create(&th, NULL, tests_main, e) == 0)
-		threaded = true;
-	else
-		tests_main(e);
+	e->records = NULL;
+	e->tests_code = 0;
+	if (!e->no_tests) {
+		error = stage_patches(e);
+		if (error)
+			return error;
+		if (pthread_create(&th, NULL, tests_main, e) == 0)
+			threaded = true;
+		else
+			tests_main(e);
+	}
 	diagnose(e);
 	if (threaded)
 		pthread_join(th, NULL);
@@ -390,4 +394,14 @@ int eng_eval_group(struct eng *e, const struct eng_candidate *cands, size_t n,
 int eng_eval(struct eng *e, const struct eng_candidate *cand, struct eng_result *result)
 {
 	return eng_eval_group(e, cand, 1, result);
+}
+
+int eng_diagnose(struct eng *e, const struct eng_candidate *cand, struct eng_result *result)
+{
+	int error;
+
+	e->no_tests = true;
+	error = eng_eval_group(e, cand, 1, result);
+	e->no_tests = false;
+	return error;
 }

@@ -228,6 +228,31 @@ int eng_eval_group(struct eng *e, const struct eng_candidate *cands, size_t n,
 int eng_eval(struct eng *e, const struct eng_candidate *cand, struct eng_result *result);
 void eng_result_release(struct eng_result *r);
 
+/*
+ * eng_eval without the tests: the diff, the relevant files, diagnostics
+ * before (at the base) and after, the process-reward step (r->dd,
+ * r->step, r->introduced). The episode is unscorable ("tests not run"),
+ * r->code 0 unless the diff or the diagnostics failed. The agent loop
+ * scores each of its mutating steps with it (docs/agent.md).
+ */
+int eng_diagnose(struct eng *e, const struct eng_candidate *cand, struct eng_result *result);
+
+/*
+ * The unified diff (git's format, `a/` `b/` prefixes) of the work tree at
+ * `wt` (a git work tree, e.g. a linked worktree) against commit `base_oid`:
+ * tracked changes and untracked files that are not ignored, without
+ * tool caches (.cache/). *out is malloc'd (NUL-terminated, *len bytes),
+ * possibly empty. LN_ESANDBOX on git errors, LN_EINPUT when the diff
+ * would exceed SBX_PATCH_MAX_BYTES.
+ */
+int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid);
+
+/* The workspace's generated compilation database (untracked: it is not in
+ * a worktree) copied into the worktree `wt` at the same place, its paths
+ * rewritten for the worktree's; nothing when there is none or `wt` has
+ * one. eng_worktree_diff leaves such a copy out. */
+void eng_copy_cdb(const char *root, const char *wt);
+
 /* Test hook (integration tests only, docs/eval.md): when the environment
  * variable LANSER_ENGINE_SIMULATE_RESTORE_FAILURE names a candidate id, the
  * restore of the base worktree after that candidate fails as if a write

@@ -56,6 +56,7 @@ struct eng {
 	json_t *records;          /* outcome records of the usable candidates */
 	int tests_code;
 	char tests_msg[300];
+	bool no_tests;            /* eng_diagnose: this call runs no tests */
 	long long started, t_diag_ms, t_tests_ms;
 };
 

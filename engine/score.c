@@ -42,7 +42,10 @@ static void score_outcome(struct eng *x, struct eng_cand *cd)
 {
 	struct eng_result *r = &cd->r;
 
-	if (!r->record) {
+	if (!r->record && x->no_tests) {
+		r->ep.scorable = false;
+		snprintf(r->ep.reason, sizeof r->ep.reason, "tests not run (diagnostics only)");
+	} else if (!r->record) {
 		r->ep.scorable = false;
 		snprintf(r->ep.reason, sizeof r->ep.reason, "tests: %.400s",
 			 x->tests_code ? x->tests_msg : "no outcome record");

@@ -2,7 +2,10 @@
 # `make demo`: the product's story on the bundled example projects
 # (tests/fixtures), one screen per step: a grounded query, a guarded edit
 # rolled back by diagnostics, a sandboxed test run, a patch evaluation with
-# its reward, a GRPO group with advantages, a trace replayed. The examples
+# its reward, a GRPO group with advantages, a trace replayed, an agent
+# episode driven by a recorded model session (tests/model/demo_session.json,
+# replayed by tests/model/fake_openai.py on 127.0.0.1; with OPENAI_BASE_URL
+# set, that server is the model instead). The examples
 # are copied to a scratch directory and committed there (a clean git tree,
 # as a real project would be); the daemons the demo starts are stopped at
 # the end.
@@ -11,7 +14,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 L="$repo/lanser"
 demo="$(mktemp -d /tmp/lanser-demo.XXXXXX)"
 GIT=(git -c user.email=demo@lanser.invalid -c user.name=lanser-demo -c commit.gpgsign=false)
+fake_pid=
 cleanup() {
+	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	for p in cproj pyproj; do
 		[ -d "$demo/$p" ] && "$L" --root "$demo/$p" daemon stop >/dev/null 2>&1
 	done
@@ -37,9 +42,9 @@ step=0
 screen() { # TITLE WHAT: a new step
 	step=$((step + 1))
 	if [ -t 1 ]; then
-		printf '\n\033[1m== %d/6  %s\033[0m\n%s\n' "$step" "$1" "$2"
+		printf '\n\033[1m== %d/7  %s\033[0m\n%s\n' "$step" "$1" "$2"
 	else
-		printf '\n== %d/6  %s\n%s\n' "$step" "$1" "$2"
+		printf '\n== %d/7  %s\n%s\n' "$step" "$1" "$2"
 	fi
 }
 # run ARGS...: shows and runs one lanser command line (at most 14 lines
@@ -54,6 +59,21 @@ run() {
 	local n
 	n=$(printf '%s\n' "$out" | wc -l)
 	[ "$n" -gt 14 ] && echo "  ... ($((n - 14)) more lines)"
+	[ "$rc" != 0 ] && echo "(exit $rc)"
+	return 0
+}
+
+# run_agent ARGS...: `lanser agent ARGS` showing its result (the per-step
+# progress on stderr left out), at most 16 lines
+run_agent() {
+	local out rc n
+	echo
+	echo "\$ lanser agent $*"
+	out=$("$L" agent "$@" 2>/dev/null)
+	rc=$?
+	printf '%s\n' "$out" | head -n 16
+	n=$(printf '%s\n' "$out" | wc -l)
+	[ "$n" -gt 16 ] && echo "  ... ($((n - 16)) more lines: the rest of the diff)"
 	[ "$rc" != 0 ] && echo "(exit $rc)"
 	return 0
 }
@@ -103,6 +123,26 @@ screen "a trace replayed" \
 reward from the trace alone, with no language server."
 run trace list ../group.trace
 run trace replay --verify ../group.trace
+
+screen "an agent episode, rewarded at every step" \
+"A model works on a task through these same tools, in a worktree of its own:
+each edit is scored by the engine of eval, the end by the tests."
+printf '{"id": "demo", "instruction": "Rewrite max_int with <, and rename clamp_int to clamp_value.", "budgets": {"steps": 12}}\n' \
+	>"$demo/agent-task.json"
+if [ -n "${OPENAI_BASE_URL:-}" ]; then
+	echo "model: live, $OPENAI_BASE_URL"
+	run_agent --task ../agent-task.json
+else
+	echo "model: RECORDED session (tests/model/demo_session.json), replayed on 127.0.0.1;"
+	echo "       set OPENAI_BASE_URL to run the same episode against a real model server"
+	setsid /usr/bin/python3 "$repo/tests/model/fake_openai.py" --script "$repo/tests/model/demo_session.json" \
+		--port-file "$demo/fake.port" </dev/null >"$demo/fake.out" 2>&1 &
+	fake_pid=$!
+	for _ in $(seq 50); do [ -s "$demo/fake.port" ] && break; sleep 0.1; done
+	run_agent --task ../agent-task.json --model-url "http://127.0.0.1:$(cat "$demo/fake.port")/v1"
+	kill "$fake_pid" 2>/dev/null
+	fake_pid=
+fi
 
 cd "$demo/pyproj"
 echo

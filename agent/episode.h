@@ -1,0 +1,141 @@
+/*
+ * episode.h - one agent episode (`lanser agent`, docs/agent.md): a model
+ * works on a task through lanser's tools, in a linked worktree of the
+ * task's base, until it calls finish, a budget is spent or the user stops
+ * it; every mutating step is scored by the evaluation engine
+ * (eng_diagnose) and the end by the same pipeline as `lanser eval`
+ * (eng_eval on the episode's final diff).
+ *
+ *   agent/agenttask.c   the task file and its budgets
+ *   agent/episode.c     the loop: model turns, tool calls, budgets
+ *   agent/epscore.c     the worktree, the engine, step and episode rewards
+ *   agent/agentcmd.c    `lanser agent`: one task, rollouts, printing
+ *   agent/agentreplay.c `trace replay` of an agent run
+ *
+ * The model is a function (struct agent_model): the live client
+ * (agent/llm.h) or, for replay, the recorded responses of a trace.
+ */
+#ifndef LANSER_AGENT_EPISODE_H
+#define LANSER_AGENT_EPISODE_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rewards/reward.h"
+
+struct cli;
+struct eng_settings;
+
+#define AGENT_TASK_SCHEMA "lanser.agent-task/1"
+#define AGENT_RESULT_SCHEMA "lanser.agent/1"
+#define AGENT_MAX_INSTRUCTION ((size_t)256 << 10)
+#define AGENT_MAX_ARGUMENTS ((size_t)1 << 20)   /* one tool call's arguments text */
+#define AGENT_DEFAULT_STEPS 30
+#define AGENT_STUCK_REPEATS 3    /* the same failing call this many times in a row ends it */
+
+struct agent_budget {
+	long steps;     /* model turns + tool calls; > 0 */
+	long tokens;    /* prompt + completion tokens; 0: none */
+	long wall_ms;   /* 0: none */
+};
+
+/* A task (docs/agent.md, "Task files"). Strings malloc'd, NULL when absent. */
+struct agent_task {
+	char *id;
+	char *instruction;
+	char *workspace;   /* absolute; NULL: the current workspace */
+	char *base;        /* NULL: HEAD */
+	char *tests;       /* FAIL_TO_PASS ids, comma-separated */
+	struct agent_budget budget;
+};
+
+void agent_task_init(struct agent_task *t);
+void agent_task_release(struct agent_task *t);
+/* Reads a task object; `what` names its source in messages, `dir`
+ * resolves a relative "workspace". LN_ECONFIG naming the member. */
+int agent_task_from_json(struct agent_task *t, const json_t *obj, const char *what,
+			 const char *dir);
+/* A task file (at most 1 MiB). LN_ENOTFOUND, LN_ECONFIG. */
+int agent_task_load(struct agent_task *t, const char *path);
+/* The task as agent_task_from_json reads it (new reference). */
+json_t *agent_task_json(const struct agent_task *t);
+/* The command line's options over the task's (base, tests, budgets). */
+void agent_task_apply_cli(struct agent_task *t, const struct cli *c);
+
+/* What the model answered: the assistant message and its usage. */
+struct agent_reply {
+	json_t *message;           /* {"role":"assistant","content","tool_calls"?} */
+	char finish_reason[32];
+	long prompt_tokens, completion_tokens;   /* -1: not said */
+	int http_status, attempts;
+};
+
+/* A model: 0 and *out filled, or an LN_E* code with the last error set.
+ * out->message belongs to the caller. */
+struct agent_model {
+	int (*chat)(void *ctx, const json_t *messages, const json_t *tools, struct agent_reply *out);
+	void *ctx;
+};
+
+/* The SHA-256 (hex) of a model request's canonical {messages, tools}: the
+ * trace records it, replay checks the conversation against it. */
+void agent_request_digest(char out[65], const json_t *messages, const json_t *tools);
+
+/* A trace sink: `fields` taken over. */
+typedef void (*agent_trace_fn)(void *ctx, const char *type, json_t *fields);
+
+struct agent_episode_opts {
+	struct cli *c;                      /* the command line (root, config, exec) */
+	const struct agent_task *task;
+	const struct eng_settings *settings; /* the task's evaluation settings (ENG_CONFIG_BASE) */
+	const char *sample;                 /* the episode's id ("s1") */
+	struct agent_model model;
+	enum rwd_episode_mode mode;
+	volatile sig_atomic_t *cancel;
+	agent_trace_fn trace;               /* may be NULL */
+	void *trace_ctx;
+	FILE *progress;                     /* one line per step for a person, or NULL */
+};
+
+/*
+ * Runs one episode. *out is its result (docs/agent.md, "The result"):
+ * schema, task, sample, base, stop, summary, diff, steps[], rewards
+ * {steps[], episode}, tests, budgets, usage, eval (the final eval
+ * bundle's id). Returns 0 when the episode ran to a stop (finish or a
+ * budget: see "stop"), or the LN_E* code that ended it (the model server
+ * failed: LN_EMODEL, LN_ETIMEOUT, ...; LN_ECANCELLED; a worktree or engine
+ * failure); *out is filled in both cases when the worktree could be made.
+ */
+int agent_episode_run(json_t **out, const struct agent_episode_opts *o);
+
+/* ---- epscore.c: the engine side of an episode ---- */
+
+struct agent_scorer;
+/* A worktree of settings->task.base for the agent and an engine on the
+ * same base for the rewards. LN_E* from sbx_wt_create / eng_open. */
+int agent_scorer_open(struct agent_scorer **out, const struct agent_episode_opts *o);
+void agent_scorer_close(struct agent_scorer *s);
+/* The worktree the agent works in (canonical path) and the base commit. */
+const char *agent_scorer_worktree(const struct agent_scorer *s);
+const char *agent_scorer_base(const struct agent_scorer *s);
+/*
+ * Scores a mutating step: the worktree's diff against the base through
+ * eng_diagnose; D_{t-1} is the previous step's D_t, adjusted by the
+ * base diagnostics of files that became relevant only now; S_t = ok;
+ * c_t = confidence. Returns the step's reward JSON (new reference):
+ * {"step", "tool", "terms": {D0, D, S, c, c0}, "reward" (the delta
+ * functional), "bounded", "introduced", "relevant"}.
+ */
+json_t *agent_scorer_step(struct agent_scorer *s, long step, const char *tool, bool ok,
+			  double confidence);
+/* The episode: final diff, tests and reward through eng_eval, with
+ * R_process the mean of the steps' bounded rewards. Fills
+ * result["diff"], ["rewards"]["episode"], ["tests"], ["eval"].
+ * unscorable non-NULL: the episode was cut short by a failure that is not
+ * the model's (its server): scored, but unscorable with that reason (a null
+ * reward in its group). */
+int agent_scorer_finish(struct agent_scorer *s, json_t *result, const char *unscorable);
+
+#endif
