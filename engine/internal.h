@@ -18,6 +18,8 @@
 #include "engine/engine.h"
 #include "sandbox/edit.h"
 
+#include <pthread.h>
+
 struct lsp_workspace;
 struct sbx_wtset;
 
@@ -32,6 +34,10 @@ struct eng_cand {
 	int diag_code;           /* LN_E* of the diagnostics; diag_msg says why */
 	char diag_msg[300];
 	bool removed;            /* files taken out of the base worktree (eng_restore_base) */
+	/* streaming (engine.c): under eng.lock, the tests thread hands over
+	 * the record (arrived, tested); the caller's thread scores */
+	json_t *arrived;
+	bool tested, diag_done, scored;
 	struct rwd_outcome oc;   /* the outcome record, read */
 };
 
@@ -53,6 +59,11 @@ struct eng {
 	size_t n;
 	char *tmpdir;
 	json_t *records;          /* outcome records of the usable candidates */
+	size_t *test_map;         /* tests' candidate index -> index in v */
+	size_t ntests;
+	pthread_mutex_t lock;     /* cand.arrived/tested, tests_over */
+	pthread_cond_t cond;      /* a record arrived, or the tests are over */
+	bool tests_over;
 	int tests_code;
 	char tests_msg[300];
 	long long started, t_diag_ms, t_tests_ms;

@@ -623,6 +623,8 @@ static void *worker_main(void *arg)
 			break;
 		x->codes[k] = evaluate(x, w->wt, &x->t->cands[k], used, &x->records[k]);
 		used = true;
+		if (x->o->done)
+			x->o->done(x->o->done_ctx, k, x->records[k]);
 	}
 	return NULL;
 }

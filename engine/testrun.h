@@ -37,6 +37,12 @@ struct eng_test_opts {
 	 * worker threads; may be NULL */
 	void (*progress)(void *ctx, const char *candidate, const char *phase);
 	void *progress_ctx;
+	/* a candidate's outcome record is made (index: its place in t->cands),
+	 * from the worker threads as each candidate finishes; the record is
+	 * borrowed (incref it to keep it) and not changed any more by the
+	 * run; may be NULL */
+	void (*done)(void *ctx, size_t index, json_t *record);
+	void *done_ctx;
 };
 
 /*
