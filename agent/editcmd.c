@@ -63,11 +63,6 @@ int cmd_patch(struct cli *c)
 	char hex[LN_SHA256_HEX_SIZE];
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser patch <file|-> [--apply] [--allow-dirty] "
-				"[--commit MSG] [--verify diagnostics]\n");
-		return ln_error_set(LN_EUSAGE, "patch takes one file (or - for standard input)");
-	}
 	sbx_edits_init(&e);
 	error = editflow_begin(&x, c, "patch", false);
 	if (!error)
@@ -234,10 +229,6 @@ int cmd_prepare_rename(struct cli *c)
 	bool checked;
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser prepare-rename <selector>\n");
-		return ln_error_set(LN_EUSAGE, "prepare-rename takes one selector");
-	}
 	error = editflow_begin(&x, c, "prepare-rename", true);
 	if (!error)
 		error = resolve_target(&x, &srv, &rel, &pos, NULL, c->argv[0]);
@@ -306,11 +297,6 @@ int cmd_rename(struct cli *c)
 	bool checked;
 	int error;
 
-	if (c->argc != 2) {
-		fprintf(c->err, "usage: lanser rename <selector> <new-name> [--apply] "
-				"[--allow-dirty] [--commit MSG] [--verify diagnostics]\n");
-		return ln_error_set(LN_EUSAGE, "rename takes a selector and a new name");
-	}
 	sbx_edits_init(&e);
 	error = editflow_begin(&x, c, "rename", true);
 	if (!error) {
@@ -400,10 +386,6 @@ int cmd_actions(struct cli *c)
 	size_t i;
 	int error, version;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser actions <selector> [--pick N [--apply]]\n");
-		return ln_error_set(LN_EUSAGE, "actions takes one selector");
-	}
 	if (c->apply && !c->pick)
 		return ln_error_set(LN_EUSAGE, "actions --apply needs --pick N");
 	sbx_edits_init(&e);

@@ -583,10 +583,6 @@ int cmd_eval(struct cli *c)
 	int error = 0;
 
 	fe_init(&x, c);
-	if (c->argc > 0) {
-		error = ln_error_set(LN_EUSAGE, "eval takes no arguments (see --patch, --task)");
-		goto done;
-	}
 	if (c->npatches > 1) {
 		error = ln_error_set(LN_EUSAGE, "eval takes one --patch (for several candidates: "
 				     "lanser group)");
