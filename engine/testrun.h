@@ -56,6 +56,13 @@ struct eng_test_opts {
  */
 int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **records);
 
+/* When more candidates than worktrees are run and the task has a build
+ * command, each worktree builds the base once and every candidate it
+ * serves starts from that build's outputs (sandbox/worktree.h; the record's
+ * meta.volatile.reusedBaseBuild). Set this environment variable (any value)
+ * to build every candidate from scratch instead (bench/). */
+#define ENG_NO_BUILD_REUSE_ENV "LANSER_NO_BUILD_REUSE"
+
 /*
  * Why a record's run failed, for a person: the last `max_lines` non-empty
  * lines of the failing step's output (the build's when the build failed,

@@ -1,4 +1,5 @@
 #include "sandbox/worktree.h"
+#include "sandbox/wt_int.h"
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -22,18 +23,6 @@
 
 #define WT_PREFIX "lanser-"
 #define BRANCH_PREFIX "lanser-wt/"
-
-struct wt {
-	char *name;     /* lanser-<pid>-<n> */
-	char *path;
-};
-
-struct sbx_wtset {
-	git_repository *repo;
-	git_oid base;
-	struct wt *v;
-	size_t n;
-};
 
 static atomic_uint wt_seq;
 
@@ -98,8 +87,12 @@ static void remove_one(git_repository *repo, const char *name, const char *path)
 		git_worktree_prune(wt, &po);
 		git_worktree_free(wt);
 	}
-	if (path)
+	if (path) {
 		sbx_rmtree(path);
+		buf_addf(&bname, "%s.outputs", path);   /* sbx_wt_save_outputs */
+		sbx_rmtree(bname.data);
+		buf_reset(&bname);
+	}
 	buf_addf(&bname, BRANCH_PREFIX "%s", name + strlen(WT_PREFIX));
 	if (git_branch_lookup(&br, repo, bname.data, GIT_BRANCH_LOCAL) == 0) {
 		/* the reference alone: our branches have no configuration, and
