@@ -10,7 +10,8 @@
  *   relevance.c  the relevant files of a candidate (engine/relevance.h)
  *   score.c      rewards, the policy verdict, the eval bundle
  *   settings.c   configuration, task, options (eng_settings_load)
- *   testrun.c    the sandboxed tests (engine/testrun.h)
+ *   testrun.c    the sandboxed tests (engine/testrun.h); testtail.c the last
+ *                lines of a failed run
  */
 #ifndef LANSER_ENGINE_INTERNAL_H
 #define LANSER_ENGINE_INTERNAL_H
