@@ -28,6 +28,7 @@ ROUNDS=${BENCH_REUSE_ROUNDS:-1}
 WRITE=0
 [ "${1:-}" = --write ] && WRITE=1
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 W=$(mktemp -d /tmp/lanser-bench-reuse.XXXXXX)
 W=$(cd "$W" && pwd -P)
 trap 'git -C "$W/p" worktree prune 2>/dev/null; rm -rf "$W"' EXIT
@@ -115,11 +116,12 @@ for r in $(seq 1 "$ROUNDS"); do
 	T_NAIVE+=("$(python3 -c "print($t1 - $t0)")")
 done
 
-python3 - "$W" "$FILES" "$ROUNDS" "$WRITE" "$ROOT/bench/RESULTS.md" \
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$W" "$FILES" "$ROUNDS" "$WRITE" "$ROOT/bench/RESULTS.md" "$LOAD0 / $LOAD1 ($(nproc) CPUs)" \
 	"${T_REUSE[*]}" "${T_NOREUSE[*]}" "${T_NAIVE[*]}" <<'EOF'
 import json, re, statistics, sys, os
-w, files, rounds, write, results = sys.argv[1:6]
-reuse, noreuse, naive = ([float(x) for x in a.split()] for a in sys.argv[6:9])
+w, files, rounds, write, results, load = sys.argv[1:7]
+reuse, noreuse, naive = ([float(x) for x in a.split()] for a in sys.argv[7:10])
 def passing(f):
     g = json.load(open(f))
     return [c["tests"] for c in g["candidates"]]
@@ -134,7 +136,7 @@ out = ["<!-- build-reuse: bench/build_reuse.sh -->", "## Build reuse across a gr
        "a library and 8 ctest tests), a group of 16 candidates each changing one function of a "
        "different file; `--jobs 2`; %s round(s), median wall seconds. *lanser* includes the "
        "diagnostics before/after of every candidate (one warm clangd), which the naive script "
-       "does not do." % (files, rounds),
+       "does not do. Load average at start / end: %s." % (files, rounds, load),
        "",
        "| way | wall s | / naive |",
        "|---|--:|--:|",
