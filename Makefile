@@ -283,7 +283,8 @@ test-integration: all
 # run against the sanitizer build (tests/run-all.sh runs the fault, bad
 # input, trace, reward, patch, jail and hostile-sandbox scripts under
 # ASan/UBSan; these are the rest of the former second pass).
-ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_kill t_trust t_serve t_mcp
+ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_kill t_trust t_serve t_mcp \
+	t_group_stream t_group_reuse
 test-long: deps
 	@$(MAKE) --no-print-directory all lanser-asan
 	KILL_RANDOM=400 bash tests/integration/run.sh tests/integration/t_kill.sh

@@ -145,10 +145,9 @@ int cmd_batch(struct cli *c)
 	bool use_daemon = !c->no_daemon && !daemon_disabled();
 	int error = 0;
 
-	if (c->argc || !c->in_path || !c->out_path) {
-		fprintf(c->err, "usage: lanser batch --in requests.jsonl --out bundles.jsonl\n");
-		return ln_error_set(LN_EUSAGE, "batch takes --in and --out (use - for stdin/stdout)");
-	}
+	if (!c->in_path || !c->out_path)
+		return ln_error_set(LN_EUSAGE, "batch takes --in FILE and --out FILE (- for "
+				    "stdin/stdout)");
 	in = strcmp(c->in_path, "-") ? fopen(c->in_path, "re") : stdin;
 	if (!in)
 		return ln_error_set(errno == ENOENT ? LN_ENOTFOUND : LN_EINPUT, "%s: %s",

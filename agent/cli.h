@@ -99,6 +99,7 @@ struct cli {
 	bool replay_verify;       /* trace replay --verify */
 	const char *sarif_path;   /* eval --sarif FILE: the new diagnostics as SARIF 2.1.0 */
 	const char *episode_mode; /* eval, group --episode M: the episode reward mode */
+	bool jsonl;               /* group --jsonl: a line per candidate as it finishes */
 	/* workspace trust (core/trust.h, docs/security.md) */
 	bool trust;               /* --trust: trust the workspace's configuration for this run */
 	char *config_path;        /* --config FILE (absolute; malloc'd): replaces .lanser.json */

@@ -222,6 +222,8 @@ static const struct agent_option group_options[] = {
 	ADVANTAGE_OPTIONS(mode),
 	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
 		"the episode reward mode"),
+	FLAG("jsonl", "jsonl", jsonl, "stream a JSON line per candidate as it finishes, then "
+	     "the --json document"),
 	END,
 };
 

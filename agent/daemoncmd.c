@@ -215,18 +215,10 @@ static int stop_all(struct cli *c)
 
 int cmd_daemon(struct cli *c)
 {
-	const char *sub = c->argc ? c->argv[0] : "";
+	const char *sub = c->argv[0];   /* one argument: the table's count */
 	struct daemon_reply r;
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser daemon start [--wait-ready]\n"
-				"       lanser daemon status [--json]\n"
-				"       lanser daemon stop [--all]   (--all: every daemon of this user\n"
-				"                                     that runs this lanser program)\n"
-				"       lanser daemon run        (foreground; what start runs)\n");
-		return ln_error_set(LN_EUSAGE, "daemon takes one of start, status, stop, run");
-	}
 	if (!strcmp(sub, "run"))
 		return daemon_serve(c);
 	if (!strcmp(sub, "stop")) {
@@ -287,6 +279,6 @@ int cmd_daemon(struct cli *c)
 		daemon_reply_release(&r);
 		return error;
 	}
-	fprintf(c->err, "usage: lanser daemon start|status|stop|run\n");
-	return ln_error_set(LN_EUSAGE, "unknown daemon command '%s'", sub);
+	return ln_error_set(LN_EUSAGE, "unknown daemon command '%s' (start, status, stop or run; "
+			    "see lanser help daemon)", sub);
 }

@@ -262,11 +262,10 @@ int cmd_symbols(struct cli *c)
 	struct cmdctx x;
 	int error;
 
-	if ((c->workspace && c->argc > 1) || (!c->workspace && c->argc != 1)) {
-		fprintf(c->err, "usage: lanser symbols <file>\n"
-				"       lanser symbols --workspace [query]\n");
-		return ln_error_set(LN_EUSAGE, "symbols takes one file, or --workspace and a query");
-	}
+	/* at most one argument: the table's count (agent_cmdline_parse) */
+	if (!c->workspace && c->argc != 1)
+		return ln_error_set(LN_EUSAGE, "symbols takes one file, or --workspace and an "
+				    "optional query");
 	cmdctx_begin(&x, c, "symbols", CMDCTX_QUERY);
 	error = cmdctx_open_workspace(&x);
 	if (error)

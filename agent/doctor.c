@@ -355,11 +355,10 @@ int cmd_schema(struct cli *c)
 		fputs(rwd_trace_schema(), c->out);
 		return 0;
 	}
-	if (c->argc != 1 || strcmp(c->argv[0], "bundle")) {
-		fprintf(c->err, "usage: lanser schema bundle|trace|command [NAME]\n");
+	if (c->argc != 1 || strcmp(c->argv[0], "bundle"))
 		return ln_error_set(LN_EUSAGE, "schema takes a format name (bundle, trace) or "
-				    "command [NAME]");
-	}
+				    "command [NAME] (got '%s'%s)", c->argv[0], c->argc > 1 ?
+				    " and a name" : "");
 	fputs(ln_bundle_schema(), c->out);
 	return 0;
 }

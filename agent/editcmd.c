@@ -63,12 +63,10 @@ int cmd_patch(struct cli *c)
 	char hex[LN_SHA256_HEX_SIZE];
 	int error;
 
-	if (c->argc != (c->diff_text ? 0 : 1)) {
-		fprintf(c->err, "usage: lanser patch <file|-> | --diff TEXT [--apply] [--allow-dirty] "
-				"[--commit MSG] [--verify diagnostics]\n");
+	/* the table allows 0 or 1 argument: one of a file and --diff */
+	if (c->argc != (c->diff_text ? 0 : 1))
 		return ln_error_set(LN_EUSAGE, c->diff_text ? "patch takes --diff or a file, not both"
-				    : "patch takes one file (or - for standard input)");
-	}
+				    : "patch takes one file (or - for standard input), or --diff TEXT");
 	sbx_edits_init(&e);
 	error = editflow_begin(&x, c, "patch", false);
 	if (!error && c->diff_text) {
@@ -242,10 +240,6 @@ int cmd_prepare_rename(struct cli *c)
 	bool checked;
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser prepare-rename <selector>\n");
-		return ln_error_set(LN_EUSAGE, "prepare-rename takes one selector");
-	}
 	error = editflow_begin(&x, c, "prepare-rename", true);
 	if (!error)
 		error = resolve_target(&x, &srv, &rel, &pos, NULL, c->argv[0]);
@@ -314,11 +308,6 @@ int cmd_rename(struct cli *c)
 	bool checked;
 	int error;
 
-	if (c->argc != 2) {
-		fprintf(c->err, "usage: lanser rename <selector> <new-name> [--apply] "
-				"[--allow-dirty] [--commit MSG] [--verify diagnostics]\n");
-		return ln_error_set(LN_EUSAGE, "rename takes a selector and a new name");
-	}
 	sbx_edits_init(&e);
 	error = editflow_begin(&x, c, "rename", true);
 	if (!error) {
@@ -408,10 +397,6 @@ int cmd_actions(struct cli *c)
 	size_t i;
 	int error, version;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser actions <selector> [--pick N [--apply]]\n");
-		return ln_error_set(LN_EUSAGE, "actions takes one selector");
-	}
 	if (c->apply && !c->pick)
 		return ln_error_set(LN_EUSAGE, "actions --apply needs --pick N");
 	sbx_edits_init(&e);

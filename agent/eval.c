@@ -298,7 +298,7 @@ static void progress_hook(void *ctx, const char *candidate, const char *phase)
 }
 
 /* Opens the engine on the base and scores every candidate read. */
-static int run_engine(struct fe *x, bool patch_error_is_code)
+static int run_engine(struct fe *x, bool patch_error_is_code, eng_result_fn result)
 {
 	struct cli *c = x->c;
 	struct eng_opts o;
@@ -326,9 +326,13 @@ static int run_engine(struct fe *x, bool patch_error_is_code)
 	}
 	o.note = note_hook;
 	o.note_ctx = c;
-	if (!c->json && c->err && isatty(fileno(c->err))) {
+	if (!c->json && !c->jsonl && c->err && isatty(fileno(c->err))) {
 		o.progress = progress_hook;
 		o.progress_ctx = c;
+	}
+	if (result) {
+		o.result = result;
+		o.result_ctx = x;
 	}
 	if ((error = eng_open(&x->eng, &o)))
 		return error;
@@ -562,10 +566,6 @@ int cmd_eval(struct cli *c)
 	int error = 0;
 
 	fe_init(&x, c);
-	if (c->argc > 0) {
-		error = ln_error_set(LN_EUSAGE, "eval takes no arguments (see --patch, --task)");
-		goto done;
-	}
 	if (c->npatches > 1) {
 		error = ln_error_set(LN_EUSAGE, "eval takes one --patch (for several candidates: "
 				     "lanser group)");
@@ -573,7 +573,7 @@ int cmd_eval(struct cli *c)
 	}
 	if ((error = load_settings(&x)) ||
 	    (error = parse_episode_mode(&x, c->episode_mode ? c->episode_mode : c->mode)) ||
-	    (error = eval_candidate(&x)) || (error = run_engine(&x, true)))
+	    (error = eval_candidate(&x)) || (error = run_engine(&x, true, NULL)))
 		goto done;
 	r = &x.res[0];
 	if (c->json)
@@ -755,6 +755,21 @@ json_t *eval_candidate_json(const struct eng_result *r, const json_t *adv, size_
 		"accepted", r->accepted);
 }
 
+/* --jsonl: a candidate's line as soon as the engine has scored it (its
+ * advantage needs the whole group: the last line has it). */
+static void stream_candidate(void *ctx, size_t i, const struct eng_result *r)
+{
+	struct fe *x = ctx;
+	json_t *v = candidate_json(r, NULL, i);
+
+	json_object_del(v, "advantage");
+	json_object_set_new(v, "schema", json_string("lanser.group.candidate/1"));
+	json_object_set_new(v, "index", json_integer((json_int_t)i));
+	print_json_line(x->c, v);
+	fflush(x->c->out);
+	json_decref(v);
+}
+
 static void print_group_json(struct fe *x, const json_t *adv, long long t0)
 {
 	json_t *cands = json_array(), *out;
@@ -810,6 +825,24 @@ static void print_group_text(struct fe *x, const struct group_opts *go, const js
 		json_is_true(json_object_get(adv, "allEqual")) ? ", all equal (no signal)" : "");
 }
 
+/* A group none of whose members could be scored gave a trainer nothing:
+ * the exit code `lanser eval` gives the first of them (83 a limit or the
+ * sandbox, 1 a base that does not build, ...). Otherwise 0, whatever the
+ * candidates' outcomes. */
+static int group_exit(const struct fe *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		if (x->res[i].ep.scorable)
+			return 0;
+	if (!x->n)
+		return 0;
+	return ln_error_set(x->res[0].code ? x->res[0].code : LN_ESANDBOX,
+			    "no candidate could be scored (%s: %s)", ln_printable(x->res[0].id),
+			    ln_printable(x->res[0].ep.reason));
+}
+
 int cmd_group(struct cli *c)
 {
 	struct fe x;
@@ -823,15 +856,16 @@ int cmd_group(struct cli *c)
 		goto done;
 	if (c->episode_mode && (error = parse_episode_mode(&x, c->episode_mode)))
 		goto done;
-	if ((error = group_candidates(&x)) || (error = run_engine(&x, false)) ||
+	if ((error = group_candidates(&x)) || (error = run_engine(&x, false, c->jsonl ? stream_candidate : NULL)) ||
 	    (error = group_advantages(&x, &go, &adv)))
 		goto done;
 	if (c->out_path && (error = write_bundles(&x, c->out_path)))
 		goto done;
-	if (c->json)
+	if (c->json || c->jsonl)
 		print_group_json(&x, adv, t0);
 	else
 		print_group_text(&x, &go, adv);
+	error = group_exit(&x);
 done:
 	json_decref(adv);
 	fe_release(&x);

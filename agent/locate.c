@@ -102,10 +102,6 @@ int cmd_outline(struct cli *c)
 	size_t i;
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser outline <file>\n");
-		return ln_error_set(LN_EUSAGE, "outline takes exactly one file");
-	}
 	cmdctx_begin(&x, c, "outline", CMDCTX_PARSERS | CMDCTX_HUMAN_ON_ERROR | CMDCTX_PRINT_REAL15);
 	bundle = x.bundle;
 	ln_path_lexical_rel(&lex, c->root, c->cwd, c->argv[0]);
@@ -224,11 +220,6 @@ int cmd_locate(struct cli *c)
 
 	memset(&res, 0, sizeof res);
 	memset(&sel, 0, sizeof sel);
-	if (c->argc != 1) {
-		json_decref(paths);
-		fprintf(c->err, "usage: lanser locate <selector> [--at <git-rev>]\n");
-		return ln_error_set(LN_EUSAGE, "locate takes exactly one selector");
-	}
 	cmdctx_begin(&x, c, "locate", CMDCTX_PARSERS | CMDCTX_HUMAN_ON_ERROR | CMDCTX_PRINT_REAL15);
 	bundle = x.bundle;
 	error = sel_parse(&sel, c->argv[0], strlen(c->argv[0]), &perr);

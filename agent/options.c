@@ -256,6 +256,40 @@ static int parse_one(struct cli *c, const struct agent_command *cmd, int argc, c
 	return store(c, o, value, cwd);
 }
 
+/* The table's count of positional arguments, checked here once for every
+ * command (and every batch line, daemon request and tool call): the
+ * message gives the usage line of `lanser CMD --help`. What a command
+ * checks after this is about the words themselves (a subcommand, a
+ * file). */
+static int check_arg_count(const struct cli *c, const struct agent_command *cmd)
+{
+	int max = cmd->max_args < 0 ? AGENT_CMD_MAX_ARGS : cmd->max_args;
+	struct buf want = BUF_INIT;
+	int error;
+
+	if (c->argc >= cmd->min_args && c->argc <= max)
+		return 0;
+	if (max == 0)
+		buf_adds(&want, "no arguments");
+	else if (cmd->min_args == max)
+		buf_addf(&want, "%d argument%s (%s)", max, max == 1 ? "" : "s", cmd->args_help);
+	else if (cmd->max_args < 0)
+		buf_addf(&want, "at least %d argument%s (%s)", cmd->min_args,
+			 cmd->min_args == 1 ? "" : "s", cmd->args_help);
+	else if (cmd->min_args == 0)
+		buf_addf(&want, "at most %d argument%s (%s)", max, max == 1 ? "" : "s",
+			 cmd->args_help);
+	else
+		buf_addf(&want, "%d to %d arguments (%s)", cmd->min_args, max, cmd->args_help);
+	error = ln_error_set(LN_EUSAGE, "%s takes %s, got %d%s%.60s%s; usage: lanser %s "
+			     "[options]%s%s (see lanser help %s)", cmd->name, want.data, c->argc,
+			     c->argc > max ? " (the first extra: '" : "",
+			     c->argc > max ? c->argv[max] : "", c->argc > max ? "')" : "",
+			     cmd->name, *cmd->synopsis ? " " : "", cmd->synopsis, cmd->name);
+	buf_release(&want);
+	return error;
+}
+
 int agent_cmdline_parse(struct cli *c, const struct agent_command **cmd_out, int argc, char **argv,
 		     const char *cwd)
 {
@@ -299,6 +333,8 @@ int agent_cmdline_parse(struct cli *c, const struct agent_command **cmd_out, int
 	}
 	if (!cmd)
 		return ln_error_set(LN_EUSAGE, "no command given");
+	if ((error = check_arg_count(c, cmd)))
+		return error;
 	*cmd_out = cmd;
 	return 0;
 }

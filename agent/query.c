@@ -439,10 +439,6 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	json_t *pos = NULL, *res = NULL, *params;
 	int error;
 
-	if (c->argc != 1) {
-		fprintf(c->err, "usage: lanser %s <path@L<line>:C<col>>\n", pc->command);
-		return ln_error_set(LN_EUSAGE, "%s takes exactly one selector", pc->command);
-	}
 	cmdctx_begin(&x, c, pc->command, CMDCTX_QUERY);
 	error = cmdctx_open_workspace(&x);
 	if (error)

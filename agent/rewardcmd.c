@@ -467,16 +467,11 @@ int cmd_reward(struct cli *c)
 	t.w = rwd_weights_default;
 	t.ep.scorable = true;
 	t.nsteps = -1;
-	if (c->argc < 1 || (strcmp(c->argv[0], "step") && strcmp(c->argv[0], "episode"))) {
-		fprintf(c->err, "usage: lanser reward step D0=N D=N S=0|1 c=X [c0=X] [wd= ws= wc=]"
-				" [--functional paper|delta|bounded]\n"
-				"       lanser reward step before=@diag0.json after=@diag1.json "
-				"[relevant=a.c,b.c] [refs=@refs.json] S=.. c=.. c0=..\n"
-				"       lanser reward episode format=0|1 outcome=0|1|@record.json "
-				"process=X|@steps.jsonl [unscorable=REASON] [--mode p-grpo|outcome|process|sum]\n");
-		return ln_error_set(LN_EUSAGE, "reward takes 'step' or 'episode' and TERM=VALUE "
-				    "arguments");
-	}
+	/* the count is the table's (agent_cmdline_parse) */
+	if (strcmp(c->argv[0], "step") && strcmp(c->argv[0], "episode"))
+		return ln_error_set(LN_EUSAGE, "reward takes 'step' or 'episode' first, then "
+				    "TERM=VALUE arguments (got '%s'; the terms: docs/rewards.md)",
+				    c->argv[0]);
 	error = parse_terms(c, &t, 1);
 	if (!error)
 		error = !strcmp(c->argv[0], "step") ? reward_step(c, &t) : reward_episode(c, &t);
@@ -540,11 +535,6 @@ int cmd_advantages(struct cli *c)
 	size_t nbatch = 0, values = 0, i;
 	int error = 0;
 
-	if (c->argc) {
-		fprintf(c->err, "usage: lanser advantages [--mode grpo|dr_grpo|batch|step] "
-				"[--preset trl|verl|openrlhf] [--eps X] [--in FILE] < groups.jsonl\n");
-		return ln_error_set(LN_EUSAGE, "advantages reads groups from stdin (or --in)");
-	}
 	if (c->mode && (error = rwd_adv_mode_parse(&mode, c->mode)))
 		return error;
 	if (c->preset && (error = rwd_preset_parse(&preset, c->preset)))

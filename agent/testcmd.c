@@ -138,10 +138,6 @@ int cmd_test(struct cli *c)
 	size_t i;
 	int error;
 
-	if (c->argc > 0) {
-		error = ln_error_set(LN_EUSAGE, "test takes no arguments (see --task, --patch)");
-		goto done;
-	}
 	/* the workspace's configuration (of the workspace the task names, if
 	 * another), the task file, the options (engine/settings.c) */
 	memset(&src, 0, sizeof src);

@@ -49,6 +49,53 @@ int trace_event(struct cli *c, const char *type, json_t *fields)
 	return rwd_trace_event(t->w, type, fields);
 }
 
+/* The bytes of s as lowercase hex (a JSON string). */
+static json_t *hex_string(const char *s)
+{
+	struct buf hex = BUF_INIT;
+	const unsigned char *p;
+	json_t *v;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		buf_addf(&hex, "%02x", *p);
+	v = json_string(hex.data);
+	buf_release(&hex);
+	return v;
+}
+
+/* ev[key] = s, losslessly: as it is when it is UTF-8; else each byte of an
+ * ill-formed sequence as U+FFFD in `key` and the exact bytes as lowercase
+ * hex in `key`Hex (docs/trace.md), which replay matches and decodes. Nothing
+ * when s is NULL. A name from the file system, the command line or a
+ * server is never a reason to drop an event. */
+static void set_str(json_t *ev, const char *key, const char *s)
+{
+	json_t *v;
+	struct buf k = BUF_INIT;
+
+	if (!s)
+		return;
+	if ((v = json_string(s))) {
+		json_object_set_new(ev, key, v);
+		return;
+	}
+	json_object_set_new(ev, key, xjson_string_lossy(s));
+	buf_addf(&k, "%sHex", key);
+	json_object_set_new(ev, k.data, hex_string(s));
+	buf_release(&k);
+}
+
+/* An event of one or two (key, value) strings (k2 NULL: one). */
+static json_t *str_event(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	json_t *ev = json_object();
+
+	set_str(ev, k1, v1);
+	if (k2)
+		set_str(ev, k2, v2);
+	return ev;
+}
+
 static void platform(char *out, size_t n)
 {
 	struct utsname u;
@@ -68,7 +115,7 @@ int trace_begin(struct cli *c, const char *command)
 	const struct agent_command *cmd = agent_command_find(command);
 	struct trace_ctx *t;
 	struct buf path = BUF_INIT;
-	json_t *header, *args, *req;
+	json_t *header, *args, *args_hex, *req;
 	char plat[160];
 	int i, error;
 
@@ -98,19 +145,35 @@ int trace_begin(struct cli *c, const char *command)
 		return error;
 	}
 	c->trace = t;
+	/* arguments that are not UTF-8: U+FFFD in "args", the bytes in
+	 * "argsHex" (null for the others) */
 	args = json_array();
-	for (i = 0; i < c->argc; i++)
-		json_array_append_new(args, json_string(c->argv[i]));
+	args_hex = NULL;
+	for (i = 0; i < c->argc; i++) {
+		json_t *a = json_string(c->argv[i]);
+		json_array_append_new(args, a ? a : xjson_string_lossy(c->argv[i]));
+		if (!a && !args_hex) {
+			int k;
+			args_hex = json_array();
+			for (k = 0; k < i; k++)
+				json_array_append_new(args_hex, json_null());
+		}
+		if (args_hex)
+			json_array_append_new(args_hex, a ? json_null() : hex_string(c->argv[i]));
+	}
 	/* the options by the table's JSON names (trace version 2) */
 	req = xjson_pack("{s:s, s:o, s:s, s:s, s:o, s:s, s:o, s:{s:i, s:i, s:i, s:i}, s:b}",
-		"command", command, "args", args, "root", c->root ? c->root : "",
-		"cwd", c->cwd ? c->cwd : "",
+		"command", command, "args", args, "root", "", "cwd", "",
 		"config", c->cfg.json ? json_incref(c->cfg.json) : json_object(),
 		"configDigest", c->cfg.digest,
 		"options", cmd ? agent_cmd_options_json(c, cmd) : json_object(),
 		"configTimes", "requestMs", c->cfg.request_ms, "initMs", c->cfg.init_ms,
 		"indexMs", c->cfg.index_ms, "diagnosticsMs", c->cfg.diagnostics_ms,
 		"daemon", c->in_daemon);
+	set_str(req, "root", c->root ? c->root : "");
+	set_str(req, "cwd", c->cwd ? c->cwd : "");
+	if (args_hex)
+		json_object_set_new(req, "argsHex", args_hex);
 	/* the workspace's content before the command: the daemon keeps it
 	 * current; in process one scan (hashing every file) gives it */
 	if (c->ws && lsp_workspace_content_digest(c->ws)) {
@@ -169,20 +232,19 @@ static bool first_time(struct trace_ctx *t, const char *kind, const char *a, con
 	return fresh;
 }
 
-/* Writes an event built by a checked json_pack from recorded data: NULL
- * (a name that is not UTF-8) records nothing rather than an event without
- * its fields, which the reader would refuse. */
 static void record(struct trace_ctx *t, const char *type, json_t *ev)
 {
-	if (ev)
-		rwd_trace_event(t->w, type, ev);
+	rwd_trace_event(t->w, type, ev);
 }
 
 static void rec_server(void *ctx, const char *profile, const char *version, const json_t *snap)
 {
 	struct trace_ctx *t = ctx;
-	record(t, "server", json_pack("{s:s, s:s?, s:O?}", "server", profile, "version", version,
-				      "snapshot", snap));
+	json_t *ev = str_event("server", profile, "version", version);
+
+	if (snap)
+		json_object_set(ev, "snapshot", (json_t *)snap);
+	record(t, "server", ev);
 }
 
 static void rec_frame(void *ctx, const char *profile, char dir, const char *body, size_t len)
@@ -192,8 +254,8 @@ static void rec_frame(void *ctx, const char *profile, char dir, const char *body
 
 	if (dir == '<' || dir == '>') {
 		json_t *b = json_stringn(body, len);
-		ev = json_pack("{s:s, s:s, s:o}", "server", profile, "dir", dir == '<' ? "<" : ">",
-			       "body", b ? b : json_string("\xef\xbf\xbd (not UTF-8)"));
+		ev = str_event("server", profile, "dir", dir == '<' ? "<" : ">");
+		json_object_set_new(ev, "body", b ? b : json_string("\xef\xbf\xbd (not UTF-8)"));
 		record(t, "frame", ev);
 	} else if (dir == 'p') {
 		ev = json_loadb(body, len, 0, NULL);
@@ -201,10 +263,10 @@ static void rec_frame(void *ctx, const char *profile, char dir, const char *body
 			json_decref(ev);
 			ev = json_object();
 		}
-		json_object_set_new(ev, "server", json_string(profile));
+		set_str(ev, "server", profile);
 		rwd_trace_event(t->w, "pump", ev);
 	} else if (dir == 'd') {
-		record(t, "deadline", json_pack("{s:s}", "server", profile));
+		record(t, "deadline", str_event("server", profile, NULL, NULL));
 	}
 }
 
@@ -221,12 +283,15 @@ static void rec_document(void *ctx, const char *path, const char *data, size_t l
 		error = LN_EINPUT;
 		message = "the text is not UTF-8";
 	}
-	if (error)
-		record(t, "document", json_pack("{s:s, s:i, s:s?}", "path", path, "error", error,
-						"message", message));
-	else
-		record(t, "document", json_pack("{s:s, s:s?, s:o}", "path", path, "sha256", digest,
-						"text", text));
+	if (error) {
+		json_t *ev = str_event("path", path, "message", message);
+		json_object_set_new(ev, "error", json_integer(error));
+		record(t, "document", ev);
+	} else {
+		json_t *ev = str_event("path", path, "sha256", digest);
+		json_object_set_new(ev, "text", text);
+		record(t, "document", ev);
+	}
 }
 
 static void rec_probe(void *ctx, const char *name, const char *key, const json_t *value,
@@ -237,14 +302,15 @@ static void rec_probe(void *ctx, const char *name, const char *key, const json_t
 
 	if (!first_time(t, "p", name, key))
 		return;
-	ev = json_pack("{s:s, s:s}", "name", name, "key", key ? key : "");
-	if (!ev)
-		return;
+	ev = str_event("name", name, "key", key ? key : "");
 	if (error) {
 		json_object_set_new(ev, "error", json_integer(error));
-		json_object_set_new(ev, "message", json_string(message ? message : ""));
+		set_str(ev, "message", message ? message : "");
 	} else {
-		json_object_set_new(ev, "value", value ? json_deep_copy(value) : json_null());
+		if (json_is_string(value))   /* a path may hold bytes that are not UTF-8 */
+			set_str(ev, "value", json_string_value(value));
+		else
+			json_object_set_new(ev, "value", value ? json_deep_copy(value) : json_null());
 	}
 	record(t, "probe", ev);
 }

@@ -392,7 +392,7 @@ static int trace_export(struct cli *c, const char *file)
 
 int cmd_trace(struct cli *c)
 {
-	const char *sub = c->argc ? c->argv[0] : "";
+	const char *sub = c->argv[0];   /* 2 or 3 arguments: the table's count */
 
 	if (c->argc == 3 && !strcmp(sub, "list"))
 		return trace_list_show(c, c->argv[1], false, c->argv[2]);
@@ -404,10 +404,10 @@ int cmd_trace(struct cli *c)
 		return trace_replay_file(c, c->argv[1]);
 	if (c->argc == 2 && !strcmp(sub, "export"))
 		return trace_export(c, c->argv[1]);
-	fprintf(c->err, "usage: lanser trace list FILE [RUN] [--event KIND]\n"
-			"       lanser trace show FILE [RUN] [--event KIND]\n"
-			"       lanser trace replay [--verify] FILE\n"
-			"       lanser trace export --format trl|openrlhf|verl|prm FILE\n");
-	return ln_error_set(LN_EUSAGE, "trace takes list, show, replay or export and a file");
+	if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "replay") &&
+	    strcmp(sub, "export"))
+		return ln_error_set(LN_EUSAGE, "unknown trace command '%s' (list FILE [RUN], show "
+				    "FILE [RUN], replay FILE or export FILE)", sub);
+	return ln_error_set(LN_EUSAGE, "trace %s takes one FILE, without a run id", sub);
 }
 

@@ -25,6 +25,7 @@
 #include "rewards/reward.h"
 #include "rewards/tracefile.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,59 @@ static int recorded_code(const json_t *v)
 	return e < 0 && e > -256 ? (int)e : LN_ETRACE;
 }
 
+/* A string the recorder wrote as hex bytes (`key`Hex, agent/trace.c): a
+ * jansson string holding them unchecked, which only carries them to a path
+ * or an argv (new reference in *out). LN_ETRACE for what is not hex, a NUL
+ * byte, more than 64 KiB. */
+static int hex_string_new(json_t **out, const char *hex)
+{
+	size_t n = strlen(hex), i;
+	char *b;
+
+	*out = NULL;
+	if (n % 2 || n / 2 > 65536)
+		return ln_error_set(LN_ETRACE, "a recorded ...Hex string must be hex bytes");
+	b = xmalloc(n / 2 + 1);
+	for (i = 0; i < n / 2; i++) {
+		char d[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+		if (!isxdigit((unsigned char)d[0]) || !isxdigit((unsigned char)d[1]) ||
+		    !(b[i] = (char)strtoul(d, NULL, 16))) {
+			free(b);
+			return ln_error_set(LN_ETRACE, "a recorded ...Hex string must be hex bytes "
+					    "without NUL");
+		}
+	}
+	b[n / 2] = '\0';
+	*out = json_stringn_nocheck(b, n / 2);
+	free(b);
+	return 0;
+}
+
+/* Whether the recorded string ev[key] is s: the exact bytes in ev[key+"Hex"]
+ * when the recorder had to write them so (agent/trace.c), else the string. */
+static bool recorded_is(const json_t *ev, const char *key, const char *s)
+{
+	char hk[40];
+	const char *hex, *v;
+	size_t i, n = strlen(s);
+
+	snprintf(hk, sizeof hk, "%sHex", key);
+	hex = json_string_value(json_object_get(ev, hk));
+	if (!hex) {
+		v = json_string_value(json_object_get(ev, key));
+		return v && !strcmp(v, s);
+	}
+	if (strlen(hex) != 2 * n)
+		return false;
+	for (i = 0; i < n; i++) {
+		char b[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+		if (strtoul(b, NULL, 16) != (unsigned char)s[i] || !isxdigit((unsigned char)b[0]) ||
+		    !isxdigit((unsigned char)b[1]))
+			return false;
+	}
+	return true;
+}
+
 static int rp_document_cb(void *ctx, const char *path, const char **data, size_t *len,
 			  int *error, const char **message)
 {
@@ -107,7 +161,7 @@ static int rp_document_cb(void *ctx, const char *path, const char **data, size_t
 
 	for (i = 0; i < rp->ndocs; i++) {
 		json_t *ev = rp->docs[i]->ev;
-		if (strcmp(json_string_value(json_object_get(ev, "path")), path))
+		if (!recorded_is(ev, "path", path))
 			continue;
 		if (json_object_get(ev, "error")) {
 			*error = recorded_code(json_object_get(ev, "error"));
@@ -133,8 +187,7 @@ static int rp_probe_cb(void *ctx, const char *name, const char *key, const json_
 
 	for (i = 0; i < rp->nprobes; i++) {
 		json_t *ev = rp->probes[i]->ev;
-		if (strcmp(json_string_value(json_object_get(ev, "name")), name) ||
-		    strcmp(json_string_value(json_object_get(ev, "key")), key))
+		if (!recorded_is(ev, "name", name) || !recorded_is(ev, "key", key))
 			continue;
 		if (json_object_get(ev, "error")) {
 			*error = recorded_code(json_object_get(ev, "error"));
@@ -200,6 +253,14 @@ static int rp_build(struct replayer *rp, const char *file, const struct rwd_trac
 			continue;
 		}
 		if (!strcmp(e->type, "probe")) {
+			const char *hex = json_string_value(json_object_get(e->ev, "valueHex"));
+			json_t *v;
+			if (hex) {   /* the value as lanser had it: bytes, not U+FFFD */
+				if (hex_string_new(&v, hex))
+					return ln_error_set(LN_ETRACE, "%s:%ld: %s", file, e->line,
+							    ln_error_msg());
+				json_object_set_new(e->ev, "value", v);
+			}
 			trace_push((void **)&rp->probes, &rp->nprobes, sizeof e, &e);
 			continue;
 		}
@@ -310,8 +371,11 @@ static int request_argv(json_t **out, const struct agent_command *cmd, const jso
 	json_decref(use);
 	json_array_append_new(argv, json_string("--"));
 	for (i = 0; !error && i < json_array_size(args); i++) {
+		const char *hex = json_string_value(json_array_get(json_object_get(ev, "argsHex"), i));
 		if (!json_is_string(json_array_get(args, i)))
 			error = ln_error_set(LN_ETRACE, "request args must be strings");
+		else if (hex && !(error = hex_string_new(&v, hex)))
+			json_array_append_new(argv, v);
 		else
 			json_array_append(argv, json_array_get(args, i));
 	}

@@ -37,8 +37,6 @@ int cmd_trust(struct cli *c)
 	bool removed = false;
 	int error = 0;
 
-	if (c->argc)
-		return ln_error_set(LN_EUSAGE, "usage: lanser trust [--revoke | --list]");
 	if (c->revoke && c->list)
 		return ln_error_set(LN_EUSAGE, "trust: --revoke and --list exclude each other");
 	if (c->config_path || c->trust)

@@ -49,7 +49,7 @@ static void open_repo(struct ln_ignore *ig, const char *root)
 	size_t n;
 
 	ln_git_init();
-	if (!real || git_repository_open_ext(&ig->repo, real, 0, NULL) < 0)
+	if (!real || ln_git_open(&ig->repo, real, 0) < 0)
 		goto fail;
 	wd = git_repository_workdir(ig->repo);
 	n = wd ? strlen(wd) : 0;

@@ -136,6 +136,7 @@ static void cand_release(struct eng_cand *cd)
 	eng_result_release(&cd->r);
 	free(cd->patch_file);
 	sbx_edits_release(&cd->e);
+	json_decref(cd->arrived);
 	json_decref(cd->before);
 	json_decref(cd->after);
 }
@@ -208,6 +209,22 @@ static int stage_patches(struct eng *e)
 	return error;
 }
 
+/* A candidate's record, from a test worker: handed to the scoring thread. */
+static void test_done(void *ctx, size_t k, json_t *record)
+{
+	struct eng *e = ctx;
+
+	pthread_mutex_lock(&e->lock);
+	if (k < e->ntests && record) {
+		struct eng_cand *cd = &e->v[e->test_map[k]];
+		json_decref(cd->arrived);
+		cd->arrived = json_incref(record);
+		cd->tested = true;
+		pthread_cond_broadcast(&e->cond);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
 /* The tests of every usable candidate (in a thread of their own, while the
  * diagnostics run): the settings' task with these candidates. */
 static void *tests_main(void *arg)
@@ -224,9 +241,11 @@ static void *tests_main(void *arg)
 			continue;
 		t.cands[n].id = e->v[i].r.id;
 		t.cands[n].patch_path = e->v[i].patch_file;
+		e->test_map[n] = i;
 		n++;
 	}
 	t.ncands = n;
+	e->ntests = n;
 	e->records = NULL;
 	e->tests_code = 0;
 	if (n > 0) {
@@ -238,12 +257,18 @@ static void *tests_main(void *arg)
 		o.cancel = e->o.cancel;
 		o.progress = e->o.progress;
 		o.progress_ctx = e->o.progress_ctx;
+		o.done = test_done;
+		o.done_ctx = e;
 		e->tests_code = eng_test_run(&t, &o, &e->records);
 		if (e->tests_code)
 			snprintf(e->tests_msg, sizeof e->tests_msg, "%s", ln_error_msg());
 	}
 	free(t.cands);
 	e->t_tests_ms = ln_now_ms() - t0;
+	pthread_mutex_lock(&e->lock);
+	e->tests_over = true;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
 	return NULL;
 }
 
@@ -261,6 +286,52 @@ static void progress(struct eng *e, const struct eng_cand *cd, const char *phase
 {
 	if (e->o.progress)
 		e->o.progress(e->o.progress_ctx, cd->r.id, phase);
+}
+
+/* A candidate's rewards, verdict and bundle, reported at once. */
+static void score_one(struct eng *e, struct eng_cand *cd, size_t i)
+{
+	eng_score(e, cd);
+	eng_judge(e, cd);
+	if (e->o.patch_error_is_code && !cd->r.usable)
+		cd->r.code = cd->r.apply_code;
+	eng_make_bundle(e, cd);
+	cd->scored = true;
+	progress(e, cd, "scored");
+	if (e->o.result)
+		e->o.result(e->o.result_ctx, i, &cd->r);
+}
+
+/* Scores every candidate whose diagnostics and tests are done (a usable
+ * one whose record never came: once the tests are over); with `wait`,
+ * until every candidate is scored or the call is cancelled. */
+static void score_ready(struct eng *e, bool wait)
+{
+	for (;;) {
+		size_t i, found = e->n, left;
+		pthread_mutex_lock(&e->lock);
+		for (;;) {
+			for (i = 0, left = 0; i < e->n && found == e->n; i++) {
+				struct eng_cand *cd = &e->v[i];
+				if (cd->scored)
+					continue;
+				left++;
+				if (cd->diag_done && (!cd->r.usable || cd->tested || e->tests_over))
+					found = i;
+			}
+			if (found < e->n || !left || !wait || eng_cancelled(e))
+				break;
+			pthread_cond_wait(&e->cond, &e->lock);
+		}
+		if (found < e->n) {
+			e->v[found].r.record = e->v[found].arrived;
+			e->v[found].arrived = NULL;
+		}
+		pthread_mutex_unlock(&e->lock);
+		if (found == e->n || eng_cancelled(e))
+			return;
+		score_one(e, &e->v[found], found);
+	}
 }
 
 /* The two diagnostics passes: before for every candidate (at the base,
@@ -283,16 +354,20 @@ static void diagnose(struct eng *e)
 	}
 	for (i = 0; i < e->n; i++) {
 		struct eng_cand *cd = &e->v[i];
-		if (!cd->r.usable || cd->diag_code || eng_cancelled(e) || mark_broken(e, cd))
-			continue;
-		cd->diag_code = eng_diag_after(e, cd);
-		progress(e, cd, "diagnosed");
-		if (cd->diag_code) {
-			snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", ln_error_msg());
-			ln_error_clear();
-			if (eng_restore_base(e, cd))
-				ln_error_clear();   /* e->broken says why */
+		if (cd->r.usable && !cd->diag_code && !eng_cancelled(e) && !mark_broken(e, cd)) {
+			cd->diag_code = eng_diag_after(e, cd);
+			progress(e, cd, "diagnosed");
+			if (cd->diag_code) {
+				snprintf(cd->diag_msg, sizeof cd->diag_msg, "%s", ln_error_msg());
+				ln_error_clear();
+				if (eng_restore_base(e, cd))
+					ln_error_clear();   /* e->broken says why */
+			}
 		}
+		pthread_mutex_lock(&e->lock);
+		cd->diag_done = true;
+		pthread_mutex_unlock(&e->lock);
+		score_ready(e, false);   /* whoever's tests are already done */
 	}
 	e->t_diag_ms = ln_now_ms() - t0;
 }
@@ -303,7 +378,7 @@ static int run(struct eng *e)
 {
 	pthread_t th;
 	bool threaded = false;
-	size_t i, k = 0;
+	size_t i;
 	int error;
 
 	parse_diffs(e);
@@ -321,34 +396,23 @@ static int run(struct eng *e)
 			tests_main(e);
 	}
 	diagnose(e);
+	score_ready(e, true);    /* the rest, as their tests finish */
 	if (threaded)
 		pthread_join(th, NULL);
 	if (eng_cancelled(e))
 		return ln_error_set(LN_ECANCELLED, "cancelled");
-	/* records come back in the order the candidates went in */
-	for (i = 0; i < e->n; i++) {
-		json_t *rec;
-		if (!e->v[i].r.usable)
-			continue;
-		rec = json_array_get(e->records, k++);
-		e->v[i].r.record = rec ? json_incref(rec) : NULL;
-	}
 	return 0;
 }
 
-static void score_all(struct eng *e, struct eng_result *results)
+/* The results in the candidates' order; their trace events too (a trace
+ * does not depend on which test finished first). */
+static void take_results(struct eng *e, struct eng_result *results)
 {
 	size_t i;
 
 	for (i = 0; i < e->n; i++) {
 		struct eng_cand *cd = &e->v[i];
-		eng_score(e, cd);
-		eng_judge(e, cd);
-		if (e->o.patch_error_is_code && !cd->r.usable)
-			cd->r.code = cd->r.apply_code;
-		eng_make_bundle(e, cd);
 		eng_trace_candidate(e, cd);
-		progress(e, cd, "scored");
 		results[i] = cd->r;
 		memset(&cd->r, 0, sizeof cd->r);
 	}
@@ -370,12 +434,21 @@ int eng_eval_group(struct eng *e, const struct eng_candidate *cands, size_t n,
 	e->v = xcalloc(n ? n : 1, sizeof *e->v);
 	e->n = n;
 	e->t_diag_ms = e->t_tests_ms = 0;
+	e->test_map = xcalloc(n ? n : 1, sizeof *e->test_map);
+	e->ntests = 0;
+	e->tests_over = false;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
 	for (i = 0; i < n; i++)
 		cand_init(&e->v[i], &cands[i]);
 	error = run(e);
 	if (!error)
-		score_all(e, results);
+		take_results(e, results);
 	ln_error_capture(&st);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e->test_map);
+	e->test_map = NULL;
 	for (i = 0; i < n; i++)
 		cand_release(&e->v[i]);
 	free(e->v);

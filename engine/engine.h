@@ -128,6 +128,15 @@ typedef void (*eng_note_fn)(void *ctx, const char *text);
  * diagnostics): the callee serialises its output. */
 typedef void (*eng_progress_fn)(void *ctx, const char *candidate, const char *phase);
 
+struct eng_result;
+/* A candidate's final result, as soon as it is scored (for a front end that
+ * streams, `lanser group --jsonl`): `index` is its place in the call's
+ * candidates. Called in the thread that called eng_eval_group(), in the
+ * order candidates finish (their diagnostics and their tests), before the
+ * call returns; `r` is borrowed for the call. When the call fails after
+ * that (cancelled), the results already reported are not returned. */
+typedef void (*eng_result_fn)(void *ctx, size_t index, const struct eng_result *r);
+
 struct eng_opts {
 	const struct eng_settings *settings;   /* borrowed for the engine's life */
 	enum rwd_episode_mode mode;            /* the episode reward (p-grpo by default) */
@@ -150,6 +159,8 @@ struct eng_opts {
 	void *note_ctx;
 	eng_progress_fn progress;              /* may be NULL */
 	void *progress_ctx;
+	eng_result_fn result;                  /* may be NULL */
+	void *result_ctx;
 };
 
 struct eng;

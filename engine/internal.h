@@ -10,13 +10,16 @@
  *   relevance.c  the relevant files of a candidate (engine/relevance.h)
  *   score.c      rewards, the policy verdict, the eval bundle
  *   settings.c   configuration, task, options (eng_settings_load)
- *   testrun.c    the sandboxed tests (engine/testrun.h)
+ *   testrun.c    the sandboxed tests (engine/testrun.h); testtail.c the last
+ *                lines of a failed run
  */
 #ifndef LANSER_ENGINE_INTERNAL_H
 #define LANSER_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
 #include "sandbox/edit.h"
+
+#include <pthread.h>
 
 struct lsp_workspace;
 struct sbx_wtset;
@@ -32,6 +35,10 @@ struct eng_cand {
 	int diag_code;           /* LN_E* of the diagnostics; diag_msg says why */
 	char diag_msg[300];
 	bool removed;            /* files taken out of the base worktree (eng_restore_base) */
+	/* streaming (engine.c): under eng.lock, the tests thread hands over
+	 * the record (arrived, tested); the caller's thread scores */
+	json_t *arrived;
+	bool tested, diag_done, scored;
 	struct rwd_outcome oc;   /* the outcome record, read */
 };
 
@@ -54,6 +61,11 @@ struct eng {
 	size_t n;
 	char *tmpdir;
 	json_t *records;          /* outcome records of the usable candidates */
+	size_t *test_map;         /* tests' candidate index -> index in v */
+	size_t ntests;
+	pthread_mutex_t lock;     /* cand.arrived/tested, tests_over */
+	pthread_cond_t cond;      /* a record arrived, or the tests are over */
+	bool tests_over;
 	int tests_code;
 	char tests_msg[300];
 	bool no_tests;            /* eng_diagnose: this call runs no tests */

@@ -108,7 +108,7 @@ static int load_base_config(struct ln_config *out, const char *root, const char 
 		goto done;
 	}
 	ln_git_init();
-	if (git_repository_open_ext(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+	if (ln_git_open(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
 		error = ln_error_set(LN_EINPUT, "evaluation needs a git repository at %s: %s", root,
 				     git_error_last() ? git_error_last()->message : "?");
 		goto done;

@@ -57,6 +57,10 @@ struct tctx {
 	int base_build;              /* 0: not tried; 1: the base builds; -1: it does not */
 	json_t *base_build_run;      /* the base build's run (run_json), when tried */
 	size_t next;
+	/* reusing the base build (sandbox/worktree.h): per worktree 0 not
+	 * tried, 1 outputs saved, -1 none */
+	bool reuse;
+	int *outputs;
 	json_t **records;
 	int *codes;
 	volatile sig_atomic_t *cancel;   /* never NULL while running */
@@ -299,13 +303,25 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	json_t *report = NULL;
 
 	pthread_mutex_lock(&x->git_lock);
-	if (!error && reset)
+	if (!error && (reset || x->outputs[wt] > 0))
 		error = sbx_wt_reset(x->wts, wt);
 	if (!error && r->patch) {
 		struct sbx_apply_opts ao = { false, false, NULL };
 		error = sbx_patch_apply(r->dir, r->patch, r->patch_len, &ao, &report);
 	}
 	pthread_mutex_unlock(&x->git_lock);
+	/* the base build's outputs, under what the patch changed (older than
+	 * it); a failure is the harness's, not the candidate's */
+	if (!error && x->outputs[wt] > 0) {
+		int e = sbx_wt_restore_outputs(x->wts, wt);
+		if (e) {
+			json_decref(report);
+			r->status = "error";
+			buf_addf(&r->msg, "%s", ln_error_msg());
+			return e;
+		}
+		json_object_set_new(r->vol, "reusedBaseBuild", json_true());
+	}
 	json_object_set_new(r->durations, "applyMs", json_integer(ln_now_ms() - t0));
 	if (r->patch || error)
 		json_object_set_new(r->outc, "patch", xjson_pack("{s:s, s:s, s:o}", "status",
@@ -360,6 +376,52 @@ static bool base_builds(struct tctx *x, struct rec *r, size_t wt)
 		json_object_set_new(r->outc, "baseBuild", json_deep_copy(x->base_build_run));
 	pthread_mutex_unlock(&x->base_lock);
 	return builds;
+}
+
+/*
+ * Reusing the base build: before worktree `wt` serves its first candidate,
+ * the base is built there once and its outputs kept aside
+ * (sbx_wt_save_outputs); each candidate of that worktree then starts from
+ * them. That build also answers whether the base builds (base_builds). A
+ * base that does not build, or outputs that cannot be kept: no reuse in
+ * this worktree (every candidate builds from scratch, as before).
+ */
+static void prepare_outputs(struct tctx *x, size_t wt, bool used)
+{
+	struct sbx_result res;
+	size_t nfiles = 0;
+	bool failed, ran;
+	int error;
+
+	x->outputs[wt] = -1;
+	pthread_mutex_lock(&x->git_lock);
+	error = used ? sbx_wt_reset(x->wts, wt) : 0;
+	pthread_mutex_unlock(&x->git_lock);
+	if (error) {
+		ln_error_clear();
+		return;
+	}
+	sbx_result_init(&res);
+	error = step(x, sbx_wt_path(x->wts, wt), x->t->build_argv, &res);
+	ran = !error;
+	failed = !ran || !res.exited || res.exitcode != 0 || res.timed_out || res.cancelled;
+	if (!failed) {
+		pthread_mutex_lock(&x->git_lock);
+		error = sbx_wt_save_outputs(x->wts, wt, &nfiles);
+		pthread_mutex_unlock(&x->git_lock);
+		if (error)
+			note(x, "lanser: note: the base build is not reused: %s", ln_error_msg());
+		else
+			x->outputs[wt] = 1;
+	}
+	pthread_mutex_lock(&x->base_lock);
+	if (x->base_build == 0 && ran && !res.cancelled) {
+		x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
+		x->base_build_run = run_json(&res);
+	}
+	pthread_mutex_unlock(&x->base_lock);
+	sbx_result_release(&res);
+	ln_error_clear();
 }
 
 /* The build command, when there is one. 0, or the code with r->status set. */
@@ -581,6 +643,8 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 								       "bytes", (json_int_t)r.patch_len));
 		}
 	}
+	if (x->candidates && x->reuse && x->outputs[wt] == 0 && !error && !*x->cancel)
+		prepare_outputs(x, wt, reset);
 	if (x->candidates)
 		error = apply_candidate(x, &r, wt, reset, error);
 	if (!error && x->t->build_argv) {
@@ -623,6 +687,8 @@ static void *worker_main(void *arg)
 			break;
 		x->codes[k] = evaluate(x, w->wt, &x->t->cands[k], used, &x->records[k]);
 		used = true;
+		if (x->o->done)
+			x->o->done(x->o->done_ctx, k, x->records[k]);
 	}
 	return NULL;
 }
@@ -670,6 +736,7 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 	n = x.candidates ? t->ncands : 1;
 	x.records = xcalloc(n, sizeof *x.records);
 	x.codes = xcalloc(n, sizeof *x.codes);
+	x.outputs = xcalloc(n, sizeof *x.outputs);
 
 	if (!x.candidates) {
 		x.codes[0] = evaluate(&x, 0, NULL, false, &x.records[0]);
@@ -678,6 +745,8 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 		jobs = o->jobs > 0 ? (size_t)o->jobs : 2;
 		if (jobs > t->ncands)
 			jobs = t->ncands;
+		/* worth it when a worktree serves several candidates */
+		x.reuse = t->build_argv && t->ncands > jobs && !getenv(ENG_NO_BUILD_REUSE_ENV);
 		error = sbx_wt_create(&x.wts, x.root, t->base, jobs, x.base_oid);
 		if (error)
 			goto done;
@@ -710,6 +779,7 @@ done:
 		json_decref(x.records[i]);
 	free(x.records);
 	free(x.codes);
+	free(x.outputs);
 	if (x.env) {
 		for (i = 0; x.env[i]; i++)
 			free(x.env[i]);
@@ -721,57 +791,4 @@ done:
 	pthread_mutex_destroy(&x.base_lock);
 	json_decref(x.base_build_run);
 	return error;
-}
-
-/* The last `max` non-empty lines of `text` appended to `b`, each indented
- * and cut at 200 bytes. */
-static void add_tail_lines(struct buf *b, const char *text, size_t max)
-{
-	size_t len = text ? strlen(text) : 0, n = 0, start = len, i;
-
-	/* back from the end until `max` non-empty lines are behind `start` */
-	for (i = len; i > 0 && n < max; ) {
-		size_t end = i;
-		while (i > 0 && text[i - 1] != '\n')
-			i--;
-		if (end > i && !(end - i == 1 && text[i] == '\r')) {
-			n++;
-			start = i;
-		}
-		if (i > 0)
-			i--;   /* over the newline */
-	}
-	while (start < len) {
-		const char *nl = memchr(text + start, '\n', len - start);
-		size_t l = (nl ? (size_t)(nl - text) : len) - start, shown = l;
-		if (shown > 0 && text[start + shown - 1] == '\r')
-			shown--;   /* CRLF output */
-		if (shown > 0)
-			buf_addf(b, "    %.*s%s\n", (int)(shown > 200 ? 200 : shown), text + start,
-				 shown > 200 ? " ..." : "");
-		start += l + 1;
-	}
-}
-
-char *eng_record_failure_tail(const json_t *record, size_t max_lines)
-{
-	const json_t *oc = json_object_get(record, "outcome");
-	const json_t *out = json_object_get(json_object_get(json_object_get(record, "meta"),
-							    "volatile"), "output");
-	const char *st = json_string_value(json_object_get(oc, "status"));
-	const json_t *which;
-	struct buf b = BUF_INIT;
-
-	if (!st || !strcmp(st, "passed") || !json_is_object(out))
-		return NULL;
-	which = json_object_get(out, strstr(st, "build") ? "build" : "test");
-	if (!which)
-		which = json_object_get(out, "build");
-	add_tail_lines(&b, json_string_value(json_object_get(which, "stdout")), max_lines);
-	add_tail_lines(&b, json_string_value(json_object_get(which, "stderr")), max_lines);
-	if (!b.len) {
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
 }

@@ -37,6 +37,12 @@ struct eng_test_opts {
 	 * worker threads; may be NULL */
 	void (*progress)(void *ctx, const char *candidate, const char *phase);
 	void *progress_ctx;
+	/* a candidate's outcome record is made (index: its place in t->cands),
+	 * from the worker threads as each candidate finishes; the record is
+	 * borrowed (incref it to keep it) and not changed any more by the
+	 * run; may be NULL */
+	void (*done)(void *ctx, size_t index, json_t *record);
+	void *done_ctx;
 };
 
 /*
@@ -49,6 +55,13 @@ struct eng_test_opts {
  * "HEAD", the "base" candidate) but stays the caller's.
  */
 int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **records);
+
+/* When more candidates than worktrees are run and the task has a build
+ * command, each worktree builds the base once and every candidate it
+ * serves starts from that build's outputs (sandbox/worktree.h; the record's
+ * meta.volatile.reusedBaseBuild). Set this environment variable (any value)
+ * to build every candidate from scratch instead (bench/). */
+#define ENG_NO_BUILD_REUSE_ENV "LANSER_NO_BUILD_REUSE"
 
 /*
  * Why a record's run failed, for a person: the last `max_lines` non-empty

@@ -583,7 +583,11 @@ int lsp_workspace_resolve_path(struct lsp_workspace *ws, char **out_rel, const c
 	}
 	error = ln_path_resolve_in_root(out_rel, NULL, ws->root, cwd, user_path);
 	if (ws->recording) {
+		/* a name that is not UTF-8 goes to the recorder as its bytes
+		 * (unchecked), which it writes losslessly (docs/trace.md) */
 		v = error ? NULL : json_string(*out_rel);
+		if (!error && !v)
+			v = json_stringn_nocheck(*out_rel, strlen(*out_rel));
 		lsp_workspace_probe_put(ws, "path", key.data, v, error);
 		json_decref(v);
 	}

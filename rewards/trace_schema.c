@@ -47,6 +47,7 @@ static const char schema[] =
 "        \"type\": {\"const\": \"request\"},\n"
 "        \"command\": {\"type\": \"string\"},\n"
 "        \"args\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}, \"description\": \"positional arguments after the command\"},\n"
+"        \"argsHex\": {\"type\": \"array\", \"items\": {\"type\": [\"string\", \"null\"], \"pattern\": \"^([0-9a-f]{2})+$\"}, \"description\": \"the exact bytes (hex) of the arguments that are not UTF-8, null for the others\"},\n"
 "        \"root\": {\"type\": \"string\", \"description\": \"absolute workspace root (never hashed)\"},\n"
 "        \"cwd\": {\"type\": \"string\"},\n"
 "        \"config\": {\"type\": \"object\", \"description\": \"the .lanser.json in force\"},\n"

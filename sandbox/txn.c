@@ -295,7 +295,7 @@ static int write_journal(struct sbx_txn *t)
 		const char *refname = "HEAD";
 		git_oid oid;
 		ln_git_init();
-		if (git_repository_open(&repo, t->gitdir) < 0 ||
+		if (ln_git_open(&repo, t->gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0 ||
 		    git_repository_index(&idx, repo) < 0) {
 			error = sbx_txn_git_fail("cannot open the repository");
 		} else {
@@ -424,7 +424,7 @@ int sbx_txn_begin(struct sbx_txn **out, const char *root, const struct sbx_edits
 		goto fail;
 	error = 0;
 	ln_git_init();
-	if (git_repository_open(&repo, t->gitdir) < 0) {
+	if (ln_git_open(&repo, t->gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
 		error = sbx_txn_git_fail("cannot open the repository");
 	} else {
 		if (git_repository_is_bare(repo))
@@ -499,7 +499,7 @@ static int make_commit(struct sbx_txn *t, git_oid *out)
 	int error = 0, has_parent;
 
 	ln_git_init();
-	if (git_repository_open(&repo, t->gitdir) < 0 || git_index_new(&mem) < 0 ||
+	if (ln_git_open(&repo, t->gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0 || git_index_new(&mem) < 0 ||
 	    git_repository_index(&idx, repo) < 0) {
 		error = sbx_txn_git_fail("cannot open the repository");
 		goto done;

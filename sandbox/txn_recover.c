@@ -186,7 +186,7 @@ static int restore_index_head(const char *gitdir, const char *jdir, const json_t
 		git_oid cur, want, neu;
 		ln_git_init();
 		if (ref && buf_read_file(&b, p.data, 100) == 0 && git_oid_fromstrn(&neu, b.data,
-		    b.len < 40 ? b.len : 40) == 0 && git_repository_open(&repo, gitdir) == 0 &&
+		    b.len < 40 ? b.len : 40) == 0 && ln_git_open(&repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH) == 0 &&
 		    git_reference_name_to_id(&cur, repo, ref) == 0 && git_oid_equal(&cur, &neu)) {
 			git_reference *r = NULL;
 			if (old && git_oid_fromstr(&want, old) == 0) {

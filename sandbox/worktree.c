@@ -1,4 +1,5 @@
 #include "sandbox/worktree.h"
+#include "sandbox/wt_int.h"
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -22,18 +23,6 @@
 
 #define WT_PREFIX "lanser-"
 #define BRANCH_PREFIX "lanser-wt/"
-
-struct wt {
-	char *name;     /* lanser-<pid>-<n> */
-	char *path;
-};
-
-struct sbx_wtset {
-	git_repository *repo;
-	git_oid base;
-	struct wt *v;
-	size_t n;
-};
 
 static atomic_uint wt_seq;
 
@@ -98,8 +87,12 @@ static void remove_one(git_repository *repo, const char *name, const char *path)
 		git_worktree_prune(wt, &po);
 		git_worktree_free(wt);
 	}
-	if (path)
+	if (path) {
 		sbx_rmtree(path);
+		buf_addf(&bname, "%s.outputs", path);   /* sbx_wt_save_outputs */
+		sbx_rmtree(bname.data);
+		buf_reset(&bname);
+	}
 	buf_addf(&bname, BRANCH_PREFIX "%s", name + strlen(WT_PREFIX));
 	if (git_branch_lookup(&br, repo, bname.data, GIT_BRANCH_LOCAL) == 0) {
 		/* the reference alone: our branches have no configuration, and
@@ -142,7 +135,7 @@ int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *bas
 	ln_git_init();
 	s = xcalloc(1, sizeof *s);
 	s->v = xcalloc(n ? n : 1, sizeof *s->v);
-	if (git_repository_open_ext(&s->repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+	if (ln_git_open(&s->repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
 		error = git_fail(LN_EINPUT, "candidate worktrees need a git repository");
 		goto done;
 	}
@@ -215,7 +208,7 @@ int sbx_wt_reset(struct sbx_wtset *s, size_t i)
 
 	if (i >= s->n)
 		return ln_error_set(LN_EGENERIC, "no worktree %zu", i);
-	if (git_repository_open_ext(&r, s->v[i].path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
+	if (ln_git_open(&r, s->v[i].path, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0 ||
 	    git_object_lookup(&obj, r, &s->base, GIT_OBJECT_COMMIT) < 0) {
 		error = git_fail(LN_ESANDBOX, "cannot open a candidate worktree");
 		goto done;
@@ -266,7 +259,7 @@ int sbx_wt_prune(const char *repo_root)
 	int pruned = 0;
 
 	ln_git_init();
-	if (git_repository_open_ext(&repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+	if (ln_git_open(&repo, repo_root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0)
 		goto done; /* not a repository: nothing of ours in it */
 	if (wt_dir(&dir, repo_root))
 		goto done;

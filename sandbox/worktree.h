@@ -39,6 +39,24 @@ const char *sbx_wt_path(const struct sbx_wtset *s, size_t i);
 /* Back to the base commit: hard reset, untracked and ignored files removed. */
 int sbx_wt_reset(struct sbx_wtset *s, size_t i);
 
+/*
+ * Reusing the base build (issue 13, item 8; docs/sandbox.md): after a build
+ * of the base in worktree i, sbx_wt_save_outputs() copies every untracked
+ * and ignored file and symbolic link (the build's outputs; *nfiles says how
+ * many) with its mode and times to "<path>.outputs" beside the worktree.
+ * After a reset and a candidate's patch, sbx_wt_restore_outputs() copies
+ * them back, leaving alone any path that exists (what the patch created):
+ * the sources the patch changed are newer than the outputs, so make-style
+ * builds redo only what depends on them. Copies (reflinks where the file
+ * system can), never hard links. At most SBX_OUTPUTS_MAX_FILES files and
+ * SBX_OUTPUTS_MAX_BYTES bytes, else LN_ESANDBOX and nothing is kept.
+ * Removed with the worktree (sbx_wt_free, sbx_wt_prune).
+ */
+#define SBX_OUTPUTS_MAX_FILES 200000
+#define SBX_OUTPUTS_MAX_BYTES ((long long)4 << 30)
+int sbx_wt_save_outputs(struct sbx_wtset *s, size_t i, size_t *nfiles);
+int sbx_wt_restore_outputs(struct sbx_wtset *s, size_t i);
+
 /* Removes every worktree of the set (folders, git metadata, branches) and
  * frees it. NULL is fine. */
 void sbx_wt_free(struct sbx_wtset *s);

@@ -198,7 +198,7 @@ int sel_files_new_git(struct sel_files **out, const char *root, const char *cwd,
 	*out = NULL;
 	ln_git_init();
 	f->src.lexical = true;
-	if (git_repository_open_ext(&f->repo, root, 0, NULL) != 0 || git_repository_is_bare(f->repo)) {
+	if (ln_git_open(&f->repo, root, 0) != 0 || git_repository_is_bare(f->repo)) {
 		error = ln_error_set(LN_ENOTFOUND, "--at %s: %s is not inside a git work tree", rev,
 				     "the workspace");
 		goto done;

@@ -92,6 +92,39 @@ P
 )
 check_eq "cli: every command's schema is a valid draft 2020-12 schema, closed, with args" "" "$got"
 
+# --- argument counts: the table's, checked once by the parser -------------------
+# For every command, one argument too few and one too many (the bounds from
+# its schema): exit 129, the message gives the usage line of `lanser CMD
+# --help`, and nothing runs (no workspace is needed to say it).
+got=$("$PY" - "$TMP" "$L" $cmds <<'P'
+import json, os, subprocess, sys
+d, L = sys.argv[1], sys.argv[2]
+bad = []
+for cmd in sys.argv[3:]:
+    a = json.load(open("%s/schema-%s.json" % (d, cmd)))["properties"]["args"]
+    usage = subprocess.run([L, "help", cmd], capture_output=True, text=True).stdout.splitlines()[0]
+    counts = [a["maxItems"] + 1] + ([a["minItems"] - 1] if a["minItems"] > 0 else [])
+    for n in counts:
+        p = subprocess.run([L, "--root", d, cmd] + ["arg%d" % i for i in range(n)],
+                           capture_output=True, text=True, cwd=d, timeout=60)
+        if p.returncode != 129 or usage not in p.stderr or "%s takes " % cmd not in p.stderr:
+            bad.append("%s with %d: exit %d %r" % (cmd, n, p.returncode, p.stderr[:200]))
+print("\n".join(bad))
+P
+)
+check_eq "cli: every command with one argument too few or too many: 129 with its usage line" "" "$got"
+run "$L" rename src/main.c@L1:C1
+check_eq "cli: rename with one argument: the count, what they are, the usage line" \
+	"lanser: rename takes 2 arguments (a selector and the new name), got 1; usage: lanser rename [options] <selector> <new-name> (see lanser help rename)" "$ERR"
+run "$L" eval fix.diff
+check_contains "cli: eval with an argument names the extra one" "$ERR" "eval takes no arguments, got 1 (the first extra: 'fix.diff')"
+run "$L" daemon frob
+check_eq "cli: daemon with an unknown subcommand: 129" 129 "$RC"
+check_contains "cli: ...naming the subcommands" "$ERR" "unknown daemon command 'frob' (start, status, stop or run"
+check_rc_as "cli: a count error without the engine" 129 env LANSER_ENGINE=/nonexistent/lanser-engine \
+	"$L" def a.c@L1:C1 b.c@L1:C1
+check_contains "cli: ...with the usage line" "$ERR" "usage: lanser def [options] <selector>"
+
 # validate NAME WANT LINE... : each batch line's {args, options} against its
 # command's schema; WANT is "valid" or "invalid"
 validate() {

@@ -83,3 +83,35 @@ check_eq "jail: ... and its content changed" "changed" "$(cat "$W/ok.txt")"
 printf '{"jail": {"deny": "src"}}\n' >"$W/.lanser.json"
 run "$L" --root "$W" patch "$TMP/p.diff"
 rc_is "jail: a malformed jail member is a config error (78)" 78
+
+# --- a repository's own git configuration names host files (core/gitlib.h):
+# core.excludesFile (directly, or through include.path) points outside the
+# workspace at ignore rules this script owns that would hide gen/; lanser's
+# libgit2 does not read them for an untrusted workspace, so a patch creating
+# gen/new.c is not refused as "ignored by git"; with --trust git's rule holds
+H=$TMP/hostile-git
+mkdir -p "$H/src"
+printf 'int h;\n' >"$H/src/a.c"
+git -C "$H" init -q
+git_commit_all "$H"
+printf 'gen/\n' >"$OUTSIDE/hostile-ignore"
+printf '[core]\n\texcludesFile = %s\n' "$OUTSIDE/hostile-ignore" >"$OUTSIDE/hostile-include"
+newgen=$(printf 'diff --git a/gen/new.c b/gen/new.c\nnew file mode 100644\n--- /dev/null\n+++ b/gen/new.c\n@@ -0,0 +1 @@\n+int g;\n')
+printf '%s\n' "$newgen" >"$TMP/gen.diff"
+git -C "$H" config core.excludesFile "$OUTSIDE/hostile-ignore"
+check_eq "jail: the hostile repository's core.excludesFile hides gen/ for git itself" "gen/new.c" \
+	"$(mkdir -p "$H/gen" && : >"$H/gen/new.c" && git -C "$H" check-ignore gen/new.c; rm -rf "$H/gen")"
+run "$L" --root "$H" --trust patch --apply "$TMP/gen.diff"
+rc_is "jail: with --trust the repository's core.excludesFile is git's rule (71, ignored)" 71
+run "$L" --root "$H" patch --apply "$TMP/gen.diff"
+rc_is "jail: untrusted, core.excludesFile outside the workspace is not read (the patch applies)" 0
+check_eq "jail: ... gen/new.c was written" "int g;" "$(cat "$H/gen/new.c" 2>/dev/null)"
+rm -rf "$H/gen"
+git -C "$H" config --unset core.excludesFile
+git -C "$H" config include.path "$OUTSIDE/hostile-include"
+run "$L" --root "$H" --trust patch "$TMP/gen.diff"
+rc_is "jail: with --trust, include.path brings the excludesFile in (71)" 71
+run "$L" --root "$H" patch --apply "$TMP/gen.diff"
+rc_is "jail: untrusted, an included file's core.excludesFile is not honoured either" 0
+check_eq "jail: ... gen/new.c was written" "int g;" "$(cat "$H/gen/new.c" 2>/dev/null)"
+rm -rf "$H/gen"

@@ -361,3 +361,44 @@ print(json.dumps({"servers": {"fake": {"command": [sys.argv[1], "--mode", sys.ar
 done
 check_contains "trace fault hang: the wait's deadline is recorded" \
 	"$("$L" trace list "$TMP/fault-hang.jsonl" --event deadline)" "deadline fake"
+
+# --- a name that is not UTF-8 (agent/trace.c): the events that carry it are
+# recorded, not dropped: U+FFFD in the string, the exact bytes in ...Hex;
+# replay matches and re-runs with the bytes, so --verify reproduces the run
+nws=$TMP/nonutf8
+mkdir -p "$nws/src"
+printf 'int a;\n' >"$nws/src/a.c"
+BAD=$(printf 'src/caf\351.c')
+printf 'int cafe;\n' >"$nws/$BAD"
+git -C "$nws" init -q
+rm -f "$TMP/nonutf8.jsonl"
+run "$L" --root "$nws" --no-daemon --trace "$TMP/nonutf8.jsonl" --json diag "$BAD"
+check_eq "trace non-UTF-8 name: diag of it is a usage error (129)" 129 "$RC"
+check_eq "trace non-UTF-8 name: the request keeps the argument (U+FFFD, and its bytes in argsHex)" \
+	'["src/caf\ufffd.c"] ["7372632f636166e92e63"]' "$("$PY" - "$TMP/nonutf8.jsonl" <<'P'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["type"] == "request":
+        print(json.dumps(e["args"]), json.dumps(e.get("argsHex")))
+P
+)"
+check_eq "trace non-UTF-8 name: the path probe is recorded with its exact bytes" \
+	"path 7372632f636166e92e63 key ends 0a7372632f636166e92e63" "$("$PY" - "$TMP/nonutf8.jsonl" <<'P'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["type"] == "probe":
+        print(e["name"], e.get("valueHex"), "key ends", e["keyHex"][-22:])
+P
+)"
+run "$L" trace replay --verify "$TMP/nonutf8.jsonl"
+check_eq "trace non-UTF-8 name: replay --verify reproduces the run" 0 "$RC"
+check_contains "trace non-UTF-8 name: ... its bundle" "$OUT" "verified: 1 bundle"
+if "$PY" -c "import jsonschema" 2>/dev/null; then
+	"$L" schema trace >"$TMP/trace.schema.json"
+	check_eq "trace non-UTF-8 name: every event validates against 'lanser schema trace'" 0 "$("$PY" -c "
+import json, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open('$TMP/trace.schema.json')))
+print(sum(1 for l in open('$TMP/nonutf8.jsonl') for _ in v.iter_errors(json.loads(l))))")"
+fi
