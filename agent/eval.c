@@ -760,7 +760,7 @@ json_t *eval_candidate_json(const struct eng_result *r, const json_t *adv, size_
 static void stream_candidate(void *ctx, size_t i, const struct eng_result *r)
 {
 	struct fe *x = ctx;
-	json_t *v = candidate_json(r, NULL, i);
+	json_t *v = eval_candidate_json(r, NULL, i);
 
 	json_object_del(v, "advantage");
 	json_object_set_new(v, "schema", json_string("lanser.group.candidate/1"));
