@@ -176,6 +176,37 @@ static void on_diagnostics(struct lsp_session *s, json_t *params)
 	d->has_diags = true;
 }
 
+/* Registrations we act on: the pull-diagnostics provider (pyright
+ * registers it dynamically after `initialized`). LSP spells the
+ * unregistration list "unregisterations". */
+void lsp_session_pull_id(struct lsp_session *s, const char *id, bool add)
+{
+	size_t k;
+
+	for (k = 0; k < s->npull_ids; k++)
+		if (!strcmp(s->pull_ids[k], id))
+			break;
+	if (add && k == s->npull_ids && s->npull_ids < LSP_PULL_IDS_MAX)
+		s->pull_ids[s->npull_ids++] = xstrdup(id);
+	else if (!add && k < s->npull_ids) {
+		free(s->pull_ids[k]);
+		s->pull_ids[k] = s->pull_ids[--s->npull_ids];
+	}
+}
+
+static void on_registration(struct lsp_session *s, json_t *params, bool add)
+{
+	json_t *regs = json_object_get(params, add ? "registrations" : "unregisterations"), *r;
+	size_t i;
+
+	json_array_foreach(regs, i, r) {
+		const char *m = json_string_value(json_object_get(r, "method"));
+		const char *id = json_string_value(json_object_get(r, "id"));
+		if (m && id && !strcmp(m, "textDocument/diagnostic"))
+			lsp_session_pull_id(s, id, add);
+	}
+}
+
 /* Answers for the server-to-client requests servers wait on. */
 static json_t *configuration_answer(struct lsp_session *s, json_t *params)
 {
@@ -211,6 +242,10 @@ static void on_server_request(struct lsp_session *s, json_t *msg, const char *me
 	json_t *params = json_object_get(msg, "params");
 	json_t *reply = xjson_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
 
+	if (!strcmp(method, "client/registerCapability"))
+		on_registration(s, params, true);
+	else if (!strcmp(method, "client/unregisterCapability"))
+		on_registration(s, params, false);
 	if (!strcmp(method, "workspace/configuration")) {
 		json_object_set_new(reply, "result", configuration_answer(s, params));
 	} else if (!strcmp(method, "client/registerCapability") ||
@@ -327,6 +362,7 @@ static int response_result(struct lsp_session *s, json_t **out, json_t *resp,
 			m = "(no message)";
 		switch (code) {
 		case -32800:
+		case -32802: /* ServerCancelled (LSP 3.17) */
 			return ln_error_set(LN_ECANCELLED, "%s cancelled %s: %s", s->name, method, m);
 		case -32801:
 			return ln_error_set(LN_EMODIFIED, "%s: content modified during %s: %s",
@@ -604,9 +640,73 @@ static int ts_pull_diagnostics(struct lsp_session *s, json_t **out, const char *
 	return 0;
 }
 
+/*
+ * LSP pull diagnostics. pyright publishes a version's diagnostics more
+ * than once (after binding, then after checking) and under load the first
+ * message, for the right version, lacks the checker's errors: nothing in
+ * it says it is not the last. Asked with textDocument/diagnostic, it
+ * checks the file and answers with the final set for the text it has.
+ * Requests are answered in order after the didOpen/didChange sent before
+ * them, so the answer is for the version last synced.
+ */
+#define PULL_RETRIES 20
+
+static bool pull_offered(const struct lsp_session *s)
+{
+	return s->npull_ids > 0 || lsp_session_has_capability(s, "diagnosticProvider");
+}
+
+static int lsp_pull_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
+				int timeout_ms)
+{
+	long long deadline = ln_now_ms() + timeout_ms;
+	json_t *res = NULL, *items;
+	const char *kind;
+	int error = 0, tries = 0;
+
+	for (;;) {
+		long long now = ln_now_ms();
+		if (!pull_offered(s)) {
+			/* the registration follows `initialized` closely */
+			if (lsp_session_deadline(s, now >= deadline))
+				return ln_error_set(LN_ETIMEOUT,
+					"%s did not offer pull diagnostics within %d ms (for %s)",
+					s->name, timeout_ms, uri);
+			error = lsp_session_pump(s, deadline > now ? (int)(deadline - now) : 0);
+			if (error)
+				return error;
+			continue;
+		}
+		if (lsp_session_deadline(s, now >= deadline))
+			return ln_error_set(LN_ETIMEOUT, "%s gave no diagnostics for %s within %d ms",
+					    s->name, uri, timeout_ms);
+		error = lsp_session_request(s, &res, "textDocument/diagnostic",
+			xjson_pack("{s:{s:s}}", "textDocument", "uri", uri), (int)(deadline - now));
+		if ((error == LN_ECANCELLED || error == LN_EMODIFIED) && ++tries < PULL_RETRIES)
+			continue;   /* the server asks to be asked again */
+		if (error == LN_ETIMEOUT)
+			ln_error_set(LN_ETIMEOUT, "%s gave no diagnostics for %s within %d ms",
+				     s->name, uri, timeout_ms);
+		if (error)
+			return error;
+		break;
+	}
+	kind = json_string_value(json_object_get(res, "kind"));
+	items = json_object_get(res, "items");
+	/* No previousResultId is ever sent, so "unchanged" is malformed too. */
+	if (!kind || strcmp(kind, "full") || !json_is_array(items)) {
+		json_decref(res);
+		return ln_error_set(LN_EGENERIC, "%s answered textDocument/diagnostic for %s "
+				    "without a full report", s->name, uri);
+	}
+	*out = json_incref(items);
+	json_decref(res);
+	return 0;
+}
+
 bool lsp_session_pulls_diagnostics(const struct lsp_session *s)
 {
-	return offers_command(s, TS_REQUEST_COMMAND);
+	return s->pull_declared || offers_command(s, TS_REQUEST_COMMAND);
 }
 
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
@@ -618,6 +718,8 @@ int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char
 	*out = NULL;
 	if (offers_command(s, TS_REQUEST_COMMAND))
 		return ts_pull_diagnostics(s, out, uri, timeout_ms);
+	if (s->pull_declared)
+		return lsp_pull_diagnostics(s, out, uri, timeout_ms);
 	for (;;) {
 		struct doc *d = find_doc(s, uri);
 		long long now;
@@ -721,6 +823,8 @@ void lsp_session_free(struct lsp_session *s)
 		free(s->prog[i].title);
 	}
 	free(s->prog);
+	for (i = 0; i < s->npull_ids; i++)
+		free(s->pull_ids[i]);
 	json_decref(s->settings);
 	json_decref(s->caps);
 	free(s->server_name);

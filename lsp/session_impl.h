@@ -44,6 +44,8 @@ extern const struct lsp_transport lsp_transport_replay;  /* session_replay.c */
 
 #define LOG_CAP (256 * 1024)
 
+#define LSP_PULL_IDS_MAX 16
+
 struct pending {
 	long long id;
 	json_t *response;   /* the whole response message once it arrived */
@@ -94,6 +96,11 @@ struct lsp_session {
 	int error;              /* sticky */
 	bool unresponsive;      /* a request timed out: skip the polite shutdown */
 	bool versioned_diags;   /* the server puts versions on its diagnostics */
+	bool pull_declared;     /* the client declared pull diagnostics */
+	/* the ids of the server's live textDocument/diagnostic registrations
+	 * (pyright registers anew and then drops the older ones) */
+	char *pull_ids[LSP_PULL_IDS_MAX];
+	size_t npull_ids;
 	char errmsg[512];
 	lsp_record_fn record;
 	void *record_ctx;
@@ -118,6 +125,9 @@ int lsp_session_dispatch(struct lsp_session *s, const char *body, size_t len);
 
 /* The document `uri` (added, not open, when missing); never NULL. */
 struct doc *lsp_session_get_doc(struct lsp_session *s, const char *uri);
+/* Records (add) or drops the pull-diagnostics registration `id`; at most
+ * LSP_PULL_IDS_MAX are kept. */
+void lsp_session_pull_id(struct lsp_session *s, const char *id, bool add);
 /* The progress record of `token` (added when missing); NULL past the cap. */
 struct progress *lsp_session_get_progress(struct lsp_session *s, const char *token);
 

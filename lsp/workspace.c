@@ -250,6 +250,7 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	so.root = ws->root;
 	so.init_options = profile->init_options;
 	so.settings = profile->settings;
+	so.pull_diagnostics = profile->pull_diagnostics;
 	so.init_timeout_ms = ws->init_ms;
 	so.stderr_fd = -1;
 	so.record = ws->record;
