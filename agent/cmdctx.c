@@ -39,10 +39,12 @@ void cmdctx_begin(struct cmdctx *x, struct cli *c, const char *command, unsigned
 	if (flags & CMDCTX_PARSERS)
 		/* the pinned versions: build/gen/grammars.h, from deps/package.json */
 		json_object_set_new(env, "parsers", xjson_pack(
-			"[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
+			"[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
 			"name", "tree-sitter", "version", LN_TS_CORE_VERSION,
 			"name", "tree-sitter-c", "version", LN_TS_C_VERSION,
-			"name", "tree-sitter-python", "version", LN_TS_PY_VERSION));
+			"name", "tree-sitter-python", "version", LN_TS_PY_VERSION,
+			"name", "tree-sitter-typescript", "version", LN_TS_TS_VERSION,
+			"name", "tree-sitter-javascript", "version", LN_TS_JS_VERSION));
 }
 
 json_t *cmdctx_volatile(struct cmdctx *x)

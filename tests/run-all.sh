@@ -50,13 +50,13 @@ run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
 run_suite integration bash tests/integration/run.sh
 # The scripts that exercise the most C paths on untrusted input, again
 # against the sanitizer build: faults, bad input, traces, rewards, patches,
-# the jail and hostile tests. The rest of the sanitizer pass (clangd, the
+# the jail and hostile tests, the TypeScript/JavaScript outline. The rest of the sanitizer pass (clangd, the
 # daemon, test runs, worktrees, the unprivileged and escape suites, the kill
 # harness, trust) runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
 	tests/integration/t_sandbox_hostile.sh tests/integration/t_jail.sh tests/integration/t_edit_patch.sh \
-	tests/integration/t_trace.sh tests/integration/t_reward.sh
+	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_tsgrammar.sh
 echo "total: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]
