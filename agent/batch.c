@@ -224,7 +224,7 @@ static int run_line(struct cli *c, struct lsp_workspace *ws, bool use_daemon, co
 		if (!o || !e)
 			ln_die_oom();
 		lsp_workspace_refresh(ws);
-		c->exec((int)n + 1, args, c->cwd, o, e, ws, false, &res);
+		c->exec((int)n + 1, args, c->cwd, o, e, NULL, ws, false, &res);
 		lsp_workspace_drop_overlays(ws);
 		fclose(o);
 		fclose(e);

@@ -122,6 +122,7 @@ struct progress *lsp_session_get_progress(struct lsp_session *s, const char *tok
 	}
 	p = &s->prog[s->nprog++];
 	memset(p, 0, sizeof *p);
+	p->percentage = -1;
 	p->token = xstrdup(token);
 	return p;
 }
@@ -138,6 +139,14 @@ static void on_progress(struct lsp_session *s, json_t *params)
 	p = lsp_session_get_progress(s, tok);
 	if (!p)
 		goto done;
+	if (!strcmp(kind, "begin") || !strcmp(kind, "report")) {
+		json_t *pct = json_object_get(val, "percentage");
+		if (json_is_integer(pct) && json_integer_value(pct) >= 0 &&
+		    json_integer_value(pct) <= 100)
+			p->percentage = (int)json_integer_value(pct);
+		else if (kind[0] == 'b')
+			p->percentage = -1;
+	}
 	if (!strcmp(kind, "begin")) {
 		const char *title = json_string_value(json_object_get(val, "title"));
 		p->active = true;
@@ -754,6 +763,23 @@ static bool progress_any(const struct lsp_session *s, const char *needle, bool w
 			return true;
 	}
 	return false;
+}
+
+const char *lsp_session_progress_now(const struct lsp_session *s, const char *needle,
+				     int *percentage)
+{
+	size_t i;
+
+	*percentage = -1;
+	for (i = 0; i < s->nprog; i++) {
+		const struct progress *p = &s->prog[i];
+		if (!p->active || (needle && !strstr(p->token, needle) &&
+				   !(p->title && strstr(p->title, needle))))
+			continue;
+		*percentage = p->percentage;
+		return p->title ? p->title : p->token;
+	}
+	return NULL;
 }
 
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle)

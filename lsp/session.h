@@ -133,6 +133,13 @@ bool lsp_session_pulls_diagnostics(const struct lsp_session *s);
  * token has ended at least once (e.g. clangd's "backgroundIndexProgress"). */
 bool lsp_session_progress_active(const struct lsp_session *s, const char *needle);
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
+/* The first active token matching `needle` (NULL: any): its title (or its
+ * token when it has none; borrowed, valid until the next pump) and, in
+ * *percentage, the last percentage its begin/report gave (0..100; -1 when
+ * none). NULL (and -1) when no matching token is active. For display only:
+ * no decision depends on it, so snapshots do not keep it. */
+const char *lsp_session_progress_now(const struct lsp_session *s, const char *needle,
+				     int *percentage);
 /* True when a window/logMessage seen so far contains `needle` (the first
  * 256 KiB of log text are kept). pyright, for one, announces the end of
  * its workspace discovery only there ("Found 6 source files"). */

@@ -66,6 +66,7 @@ struct doc {
 struct progress {
 	char *token;
 	char *title;
+	int percentage;         /* the last one reported, 0..100; -1: none */
 	bool active;
 	bool ended;
 };

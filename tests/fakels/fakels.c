@@ -27,6 +27,10 @@
  *                     holds every textDocument request until all three are
  *                     answered; then reports $/progress begin/end for "tok1"
  *   exit-after-init   answers initialize, exits 0 on `initialized`
+ *   slow-index        like ok, but on `initialized` reports $/progress
+ *                     "fake indexing" (token "fakeindex"): begin at 0%,
+ *                     reports 25, 50 and 75 every $FAKELS_DELAY_MS
+ *                     (default 400) ms, then end; nothing is read meanwhile
  *   two-phase-diags   like pyright under load: publishes a version's
  *                     diagnostics twice, first a partial (empty) set, then
  *                     the final one (two errors) when the next message
@@ -86,6 +90,7 @@ enum mode {
 	MODE_SERVER_REQUESTS,
 	MODE_EXIT_AFTER_INIT,
 	MODE_TWO_PHASE,
+	MODE_SLOW_INDEX,
 };
 
 static const struct {
@@ -104,6 +109,7 @@ static const struct {
 	{"server-requests", MODE_SERVER_REQUESTS},
 	{"exit-after-init", MODE_EXIT_AFTER_INIT},
 	{"two-phase-diags", MODE_TWO_PHASE},
+	{"slow-index", MODE_SLOW_INDEX},
 };
 
 /* JSON-RPC / LSP error codes we answer with. */
@@ -428,6 +434,26 @@ static void two_phase_publish(json_t *params)
 			    version ? version : json_null(), "diagnostics", two_errors());
 }
 
+/* ---- slow-index mode --------------------------------------------------- */
+
+static void slow_index(void)
+{
+	long ms = getenv("FAKELS_DELAY_MS") ? S.delay_ms : 400;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int pct;
+
+	send_notification_new("$/progress", json_pack("{s:s, s:{s:s, s:s, s:i}}", "token",
+		"fakeindex", "value", "kind", "begin", "title", "fake indexing", "percentage", 0));
+	for (pct = 25; pct <= 75; pct += 25) {
+		nanosleep(&ts, NULL);
+		send_notification_new("$/progress", json_pack("{s:s, s:{s:s, s:i}}", "token",
+			"fakeindex", "value", "kind", "report", "percentage", pct));
+	}
+	nanosleep(&ts, NULL);
+	send_notification_new("$/progress", json_pack("{s:s, s:{s:s}}", "token", "fakeindex",
+		"value", "kind", "end"));
+}
+
 /* Answers a request the way `ok` does. */
 static void answer(const char *method, json_t *id, json_t *params)
 {
@@ -682,6 +708,8 @@ static void handle(json_t *msg)
 				ask_client();
 			if (S.mode == MODE_TWO_PHASE && S.client_pull)
 				two_phase_register();
+			if (S.mode == MODE_SLOW_INDEX)
+				slow_index();
 		} else if (strcmp(method, "textDocument/didOpen") == 0 ||
 			   strcmp(method, "textDocument/didChange") == 0) {
 			if (S.mode == MODE_TWO_PHASE)
