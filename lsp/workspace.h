@@ -123,8 +123,10 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 
 /* Whether the profile's server answers workspace-wide queries (references,
  * rename) only from the files it has open or loaded:
- * typescript-language-server, whose answers would otherwise depend on
- * which files happened to be opened before (issue 12). */
+ * typescript-language-server, and pyright with pull diagnostics (both
+ * search files outside their project's "include" only once they are open),
+ * whose answers would otherwise depend on which files happened to be
+ * opened before (issue 12). */
 bool lsp_profile_searches_open_files(const struct lsp_profile *p);
 /* Opens every workspace file (lsp_workspace_source_files) that `profile`
  * serves, in path order, so that such a server searches all of them.
