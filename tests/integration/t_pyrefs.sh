@@ -31,6 +31,15 @@ check_rc_as "--no-daemon: refs of Box.grow" 0 "$L" --no-daemon --json refs pkg/b
 check_json_eq "--no-daemon: the same references" "$REFS" "$WANT"
 check_eq "--no-daemon: the same bundleId" "$ID1" "$(json .bundleId)"
 
+# pyright's rename leaves the files outside its include alone, even open:
+# the bundle says so rather than passing for complete
 check_rc_as "--no-daemon: rename preview of Box.grow" 0 "$L" --no-daemon --json rename pkg/box.py@L8:C9 enlarge
-check_json_eq "rename preview: edits the test file too" \
-	'"tests/test_box.py" in json.dumps(b)' true
+check_json_eq "rename preview: edits the package" \
+	'sorted(f["path"] for f in b["facts"] if f["kind"] == "edit")' '["pkg/box.py","pkg/use.py"]'
+check_json_eq "rename preview: incomplete, naming the uses it leaves" \
+	'[b["complete"], [r for r in b.get("incomplete", []) if "3 references" in r and "tests/test_box.py" in r] != []]' \
+	'[false,true]'
+check_rc_as "rename --apply" 0 "$L" --no-daemon rename pkg/box.py@L8:C9 enlarge --apply
+run git status --porcelain
+check_eq "rename --apply: the package is edited, the test file is not" " M pkg/box.py
+ M pkg/use.py" "$OUT"
