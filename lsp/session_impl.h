@@ -1,7 +1,8 @@
 /*
  * session_impl.h - internal to the LSP session (lsp/session.c,
  * session_live.c, session_replay.c): the session's state and the transport
- * interface behind it. Callers outside use session.h.
+ * interface behind it (session_diag.c: diagnostics). Callers outside use
+ * session.h.
  *
  * A session talks to the other side through one small interface: a live
  * server over pipes (session_live.c) or a recorded trace replayed in
@@ -124,6 +125,8 @@ int lsp_session_send(struct lsp_session *s, json_t *msg);
 /* Interprets one frame body from the other side: 0, or the sticky error. */
 int lsp_session_dispatch(struct lsp_session *s, const char *body, size_t len);
 
+/* The document `uri`, or NULL when the session never saw it. */
+struct doc *lsp_session_find_doc(struct lsp_session *s, const char *uri);
 /* The document `uri` (added, not open, when missing); never NULL. */
 struct doc *lsp_session_get_doc(struct lsp_session *s, const char *uri);
 /* Records (add) or drops the pull-diagnostics registration `id`; at most
