@@ -21,6 +21,9 @@ NM       := deps/node_modules
 TS_LIB   := $(NM)/tree-sitter/vendor/tree-sitter/lib
 TS_C     := $(NM)/tree-sitter-c/src
 TS_PY    := $(NM)/tree-sitter-python/src
+TS_TS    := $(NM)/tree-sitter-typescript/typescript/src
+TS_TSX   := $(NM)/tree-sitter-typescript/tsx/src
+TS_JS    := $(NM)/tree-sitter-javascript/src
 
 # Our tree-sitter headers come first so that a system copy
 # (/usr/include/tree_sitter from Debian's 0.20) can never shadow them.
@@ -35,13 +38,17 @@ SRC_DIRS := core lsp selectors sandbox rewards engine agent
 LIB_SRC  := $(filter-out agent/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 MAIN_SRC := agent/main.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
-TS_SRC   := $(TS_LIB)/src/lib.c $(TS_C)/parser.c $(TS_PY)/parser.c $(TS_PY)/scanner.c
+TS_SRC   := $(TS_LIB)/src/lib.c $(TS_C)/parser.c $(TS_PY)/parser.c $(TS_PY)/scanner.c \
+	$(TS_TS)/parser.c $(TS_TS)/scanner.c $(TS_TSX)/parser.c $(TS_TSX)/scanner.c \
+	$(TS_JS)/parser.c $(TS_JS)/scanner.c
 
 BUILD := build
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
-TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(BUILD)/ts/py_scanner.o
+TS_OBJ   := $(BUILD)/ts/lib.o $(BUILD)/ts/c_parser.o $(BUILD)/ts/py_parser.o $(BUILD)/ts/py_scanner.o \
+	$(BUILD)/ts/ts_parser.o $(BUILD)/ts/ts_scanner.o $(BUILD)/ts/tsx_parser.o \
+	$(BUILD)/ts/tsx_scanner.o $(BUILD)/ts/js_parser.o $(BUILD)/ts/js_scanner.o
 
 ASAN := build/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -86,11 +93,12 @@ $(GEN_GRAMMARS): deps/package.json
 	@mkdir -p $(dir $@)
 	@v() { sed -n 's/^[[:space:]]*"'"$$1"'":[[:space:]]*"\([0-9][0-9A-Za-z.+-]*\)".*/\1/p' $< | head -1; }; \
 	core=$$(v tree-sitter); c=$$(v tree-sitter-c); py=$$(v tree-sitter-python); \
-	if [ -z "$$core" ] || [ -z "$$c" ] || [ -z "$$py" ]; then \
-		echo "$<: no pinned tree-sitter, tree-sitter-c or tree-sitter-python version" >&2; exit 1; fi; \
-	printf '/* generated from %s by the Makefile: do not edit */\n#define LN_TS_CORE_VERSION "%s"\n#define LN_TS_C_VERSION "%s"\n#define LN_TS_PY_VERSION "%s"\n' \
-		"$<" "$$core" "$$c" "$$py" >$@.tmp && mv $@.tmp $@
-$(BUILD)/agent/cmdctx.o $(ASAN)/agent/cmdctx.o: $(GEN_GRAMMARS)
+	ts=$$(v tree-sitter-typescript); js=$$(v tree-sitter-javascript); \
+	if [ -z "$$core" ] || [ -z "$$c" ] || [ -z "$$py" ] || [ -z "$$ts" ] || [ -z "$$js" ]; then \
+		echo "$<: no pinned tree-sitter, tree-sitter-c, -python, -typescript or -javascript version" >&2; exit 1; fi; \
+	printf '/* generated from %s by the Makefile: do not edit */\n#define LN_TS_CORE_VERSION "%s"\n#define LN_TS_C_VERSION "%s"\n#define LN_TS_PY_VERSION "%s"\n#define LN_TS_TS_VERSION "%s"\n#define LN_TS_JS_VERSION "%s"\n' \
+		"$<" "$$core" "$$c" "$$py" "$$ts" "$$js" >$@.tmp && mv $@.tmp $@
+$(BUILD)/agent/cmdctx.o $(ASAN)/agent/cmdctx.o $(BUILD)/agent/doctor.o $(ASAN)/agent/doctor.o: $(GEN_GRAMMARS)
 
 # tree-sitter is third-party code: built with its own (quieter) flags.
 TS_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -I$(TS_LIB)/include -I$(TS_LIB)/src -w
@@ -110,6 +118,32 @@ $(BUILD)/ts/py_scanner.o: $(TS_PY)/scanner.c
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_PY) $(CFLAGS) -c -o $@ $<
+
+# tree-sitter-typescript's scanners include ../../common/scanner.h.
+$(BUILD)/ts/ts_parser.o: $(TS_TS)/parser.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_TS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/ts_scanner.o: $(TS_TS)/scanner.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_TS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/tsx_parser.o: $(TS_TSX)/parser.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_TSX) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/tsx_scanner.o: $(TS_TSX)/scanner.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_TSX) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/js_parser.o: $(TS_JS)/parser.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_JS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/ts/js_scanner.o: $(TS_JS)/scanner.c
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(TS_CFLAGS) -I$(TS_JS) $(CFLAGS) -c -o $@ $<
 
 $(TS_SRC):
 	@echo "tree-sitter sources missing: run 'make deps'" >&2; exit 1

@@ -57,13 +57,18 @@ struct cli {
 	int help_or_version;   /* 'h' / 'V' when asked */
 	const struct agent_command *help_cmd; /* `lanser CMD --help`: CMD (agent/command.h) */
 	FILE *out, *err;       /* where the command writes (see above) */
+	/* A terminal that shows what a query waits for (one line rewritten in
+	 * place with \r, cleared at the end): stderr when it is a terminal (and
+	 * --json was not given: cmdctx_wait_ready). NULL: nothing is shown. */
+	FILE *progress;
 	struct lsp_workspace *ws; /* warm workspace (daemon) or NULL */
 	/* Set by query commands for the daemon's answer cache: the answer is a
 	 * pure function of (request, workspace content, servers, config)
 	 * (cacheable) and the servers said it was complete. */
 	bool cacheable, complete;
-	/* Runs another command line in this process (batch, daemon). */
-	int (*exec)(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
+	/* Runs another command line in this process (batch, daemon); `progress`
+	 * becomes its `progress` (may be NULL). */
+	int (*exec)(int argc, char **argv, const char *cwd, FILE *out, FILE *err, FILE *progress,
 		    struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
 	bool in_daemon;        /* running inside the daemon (meta.volatile.daemon) */
 	const char *at;        /* locate --at <git-rev>: the snapshot a selector was written against */

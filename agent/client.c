@@ -377,6 +377,19 @@ int daemon_roundtrip(int fd, json_t *req, struct daemon_reply *r, long long dead
 		free(msg);
 	} else {
 		error = wire_read(fd, hdr, 16, deadline);
+		/* progress frames (asked for by a terminal) come before the reply */
+		while (!error && !memcmp(hdr, "LNP1", 4)) {
+			char text[DAEMON_MAX_PROGRESS];
+			uint32_t plen = wire_get_u32(hdr + 8);
+			if (plen > sizeof text)
+				return ln_error_set(LN_EDAEMON, "the daemon sent a malformed reply");
+			error = wire_read(fd, text, plen, deadline);
+			if (!error) {
+				fwrite(text, 1, plen, stderr);
+				fflush(stderr);
+				error = wire_read(fd, hdr, 16, deadline);
+			}
+		}
 	}
 	if (error)
 		return error;
@@ -470,6 +483,9 @@ int daemon_call(const struct cli *c, int argc, char *const *argv, struct daemon_
 		return ln_error_set(LN_EUSAGE, "arguments must be valid UTF-8");
 	}
 	req = json_pack("{s:s, s:o, s:s}", "op", "run", "argv", args, "cwd", c->cwd);
+	/* a terminal sees what the query waits for (cli.h, `progress`) */
+	if (req && c->progress && !c->json)
+		json_object_set_new(req, "progress", json_true());
 	if (!req) { /* the request travels as JSON: a cwd that is not UTF-8 cannot */
 		daemon_reply_init(reply);
 		return ln_error_set(LN_EDAEMON, "the current directory is not valid UTF-8");

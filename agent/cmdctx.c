@@ -39,10 +39,12 @@ void cmdctx_begin(struct cmdctx *x, struct cli *c, const char *command, unsigned
 	if (flags & CMDCTX_PARSERS)
 		/* the pinned versions: build/gen/grammars.h, from deps/package.json */
 		json_object_set_new(env, "parsers", xjson_pack(
-			"[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
+			"[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
 			"name", "tree-sitter", "version", LN_TS_CORE_VERSION,
 			"name", "tree-sitter-c", "version", LN_TS_C_VERSION,
-			"name", "tree-sitter-python", "version", LN_TS_PY_VERSION));
+			"name", "tree-sitter-python", "version", LN_TS_PY_VERSION,
+			"name", "tree-sitter-typescript", "version", LN_TS_TS_VERSION,
+			"name", "tree-sitter-javascript", "version", LN_TS_JS_VERSION));
 }
 
 json_t *cmdctx_volatile(struct cmdctx *x)
@@ -256,12 +258,48 @@ int cmdctx_require_capability(struct cmdctx *x, struct lsp_server_info *srv, con
 	return 0;
 }
 
+/* The progress line of a wait (cli.h, `progress`): rewritten in place,
+ * only when its text changes, and cleared at the end. */
+struct wait_line {
+	FILE *to;
+	char last[160];
+};
+
+static void wait_line(void *ctx, const char *server, const char *what, int percentage)
+{
+	struct wait_line *w = ctx;
+	char line[160];
+
+	if (!what) {
+		if (w->last[0])
+			fputs("\r\033[K", w->to);
+		w->last[0] = '\0';
+		fflush(w->to);
+		return;
+	}
+	if (percentage >= 0)
+		snprintf(line, sizeof line, "lanser: waiting for %s: %s %d%%", server, what, percentage);
+	else
+		snprintf(line, sizeof line, "lanser: waiting for %s: %s", server, what);
+	if (!strcmp(line, w->last))
+		return;
+	/* what comes from the server: nothing but printable text reaches the terminal */
+	fprintf(w->to, "\r%s\033[K", ln_printable(line));
+	fflush(w->to);
+	snprintf(w->last, sizeof w->last, "%s", line);
+}
+
 int cmdctx_wait_ready(struct cmdctx *x, struct lsp_server_info *srv, bool need_index)
 {
+	struct wait_line w = { .to = x->c->progress, .last = "" };
 	int r = 0;
 
-	if (!x->c->no_wait)
+	if (!x->c->no_wait) {
+		if (w.to && !x->c->json)
+			lsp_workspace_set_wait_hook(x->ws, wait_line, &w);
 		r = lsp_workspace_wait_ready(x->ws, srv, need_index, x->c->index_ms);
+		lsp_workspace_set_wait_hook(x->ws, NULL, NULL);
+	}
 	if (r < 0)
 		return r;
 	if (r == 0)

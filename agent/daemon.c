@@ -271,18 +271,44 @@ static bool answer_cached(struct daemon *d, int fd, char **args, size_t n, const
  * into *obuf / *ebuf. A server that dies during the request is reaped and
  * the request runs once more on a fresh one. 0, or the refresh's error
  * (answered on fd) when the workspace could not be brought back. */
+/* Progress lines for a client that asked for them ("progress": true: its
+ * stderr is a terminal): each write is one "LNP1" frame (client.c reads
+ * them before the reply), written with the reply's deadline and dropped
+ * on failure. */
+static ssize_t progress_write(void *cookie, const char *data, size_t len)
+{
+	int fd = *(int *)cookie;
+	unsigned char hdr[16] = "LNP1";
+	long long deadline = ln_now_ms() + REPLY_WRITE_MS;
+	size_t n = len > DAEMON_MAX_PROGRESS ? DAEMON_MAX_PROGRESS : len;
+
+	wire_put_u32(hdr + 4, 0);
+	wire_put_u32(hdr + 8, (uint32_t)n);
+	wire_put_u32(hdr + 12, 0);
+	if (wire_write(fd, hdr, 16, deadline) == 0)
+		wire_write(fd, data, n, deadline);
+	return (ssize_t)len;
+}
+
 static int run_captured(struct daemon *d, int fd, char **args, size_t n, const char *cwd,
-			struct exec_result *res, char **obuf, size_t *olen, char **ebuf,
-			size_t *elen)
+			bool progress, struct exec_result *res, char **obuf, size_t *olen,
+			char **ebuf, size_t *elen)
 {
 	int attempt, error;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		unsigned long crashes = lsp_workspace_crashes(d->ws);
 		FILE *out = open_memstream(obuf, olen), *err = open_memstream(ebuf, elen);
+		FILE *prog = NULL;
 		if (!out || !err)
 			ln_die_oom();
-		d->c->exec((int)n + 1, args, cwd, out, err, d->ws, true, res);
+		if (progress) {
+			cookie_io_functions_t io = { .write = progress_write };
+			prog = fopencookie(&fd, "w", io);
+		}
+		d->c->exec((int)n + 1, args, cwd, out, err, prog, d->ws, true, res);
+		if (prog)
+			fclose(prog);
 		fclose(out);
 		fclose(err);
 		lsp_workspace_drop_overlays(d->ws);
@@ -342,7 +368,8 @@ static void do_run(struct daemon *d, int fd, json_t *req)
 		free(args);
 		return;
 	}
-	if (run_captured(d, fd, args, n, cwd, &res, &obuf, &olen, &ebuf, &elen) == 0) {
+	if (run_captured(d, fd, args, n, cwd, json_is_true(json_object_get(req, "progress")), &res,
+			 &obuf, &olen, &ebuf, &elen) == 0) {
 		/* The generation changes when a server started during the
 		 * request: the key must describe the servers that answered. */
 		if (keyed && res.cacheable && res.complete &&

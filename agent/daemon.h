@@ -54,6 +54,10 @@
 
 #define DAEMON_MAX_REQUEST ((size_t)1 << 20)
 #define DAEMON_MAX_REPLY ((size_t)256 << 20)
+/* A progress frame ("LNP1", before the reply, when the run request says
+ * "progress": true): one line for the client's terminal, at most this
+ * many bytes. */
+#define DAEMON_MAX_PROGRESS 1024
 
 /* `lanser daemon run`: serves c->root in the foreground until it is idle,
  * stopped, or its root or socket goes away (agent/daemon.c; `daemon

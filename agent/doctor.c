@@ -28,6 +28,9 @@
 
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
+const TSLanguage *tree_sitter_typescript(void);
+const TSLanguage *tree_sitter_tsx(void);
+const TSLanguage *tree_sitter_javascript(void);
 
 static json_t *grammar_check(const char *name, const TSLanguage *lang)
 {
@@ -246,6 +249,9 @@ int cmd_doctor(struct cli *c)
 	grammars = json_array();
 	json_array_append_new(grammars, grammar_check("c", tree_sitter_c()));
 	json_array_append_new(grammars, grammar_check("python", tree_sitter_python()));
+	json_array_append_new(grammars, grammar_check("typescript", tree_sitter_typescript()));
+	json_array_append_new(grammars, grammar_check("tsx", tree_sitter_tsx()));
+	json_array_append_new(grammars, grammar_check("javascript", tree_sitter_javascript()));
 	ws = workspace_check(c, &ps);
 	if (ln_trust_store_path(&store))
 		store = NULL;

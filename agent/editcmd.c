@@ -298,6 +298,72 @@ static int open_rename_scope(struct cmdctx *x, const struct lsp_server_info *srv
 	return 0;
 }
 
+/* Whether the WorkspaceEdit `we` touches `uri` (changes or documentChanges). */
+static bool edit_touches(const json_t *we, const char *uri)
+{
+	const json_t *dc = json_object_get(we, "documentChanges"), *d;
+	size_t i;
+
+	if (json_object_get(json_object_get(we, "changes"), uri))
+		return true;
+	json_array_foreach(dc, i, d) {
+		const char *u = json_string_value(json_object_get(json_object_get(d, "textDocument"),
+								  "uri"));
+		if (u && !strcmp(u, uri))
+			return true;
+	}
+	return false;
+}
+
+/* A server that searches only its open files may still leave some of the
+ * references it reports out of its rename (pyright: the files outside its
+ * "include", even when open). Asks for the references and says which
+ * files the edit would leave with the old name. */
+static int rename_coverage(struct cmdctx *x, struct lsp_server_info *srv, const char *uri,
+			   const json_t *pos, const json_t *we)
+{
+	json_t *refs = NULL, *r;
+	char *root = lsp_workspace_uri(x->ws, "x");
+	const char *first = NULL;
+	size_t i, missed = 0, rootlen = strlen(root) - 1;
+	int error;
+
+	if (!lsp_profile_searches_open_files(srv->profile)) {
+		free(root);
+		return 0;
+	}
+	error = lsp_session_request(srv->session, &refs, "textDocument/references",
+		xjson_pack("{s:{s:s}, s:O, s:{s:b}}", "textDocument", "uri", uri, "position", pos,
+			   "context", "includeDeclaration", 1), x->c->timeout_ms);
+	if (error) {
+		free(root);
+		return error;
+	}
+	json_array_foreach(refs, i, r) {
+		const char *u = json_string_value(json_object_get(r, "uri"));
+		if (!u || edit_touches(we, u))
+			continue;
+		if (!first)
+			first = u;
+		missed++;
+	}
+	if (missed) {
+		char reason[400];
+		if (!strncmp(first, root, rootlen))
+			first += rootlen;
+		snprintf(reason, sizeof reason, "%s reports %zu reference%s that its rename does not "
+			 "edit (first in %s; a file outside its project's include)", srv->profile->name,
+			 missed, missed == 1 ? "" : "s", ln_printable(first));
+		json_object_set_new(x->bundle, "complete", json_false());
+		if (!json_is_array(json_object_get(x->bundle, "incomplete")))
+			json_object_set_new(x->bundle, "incomplete", json_array());
+		json_array_append_new(json_object_get(x->bundle, "incomplete"), json_string(reason));
+	}
+	json_decref(refs);
+	free(root);
+	return 0;
+}
+
 int cmd_rename(struct cli *c)
 {
 	struct cmdctx x;
@@ -340,6 +406,8 @@ int cmd_rename(struct cli *c)
 	}
 	if (!error && json_is_null(we))
 		error = ln_error_set(LN_ENOTFOUND, "%s has nothing to rename here", srv->profile->name);
+	if (!error)
+		error = rename_coverage(&x, srv, uri, pos, we);
 	if (!error)
 		error = sbx_edits_from_workspace_edit(&e, c->root, we,
 						      lsp_session_encoding(srv->session));

@@ -110,7 +110,8 @@ static void cli_release(struct cli *c)
 /* Runs a command in this process (or, with ws set, inside the daemon) and
  * writes its output, and its error message, to out/err. */
 static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
-		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res);
+		     FILE *progress, struct lsp_workspace *ws, bool in_daemon,
+		     struct exec_result *res);
 #endif
 
 static void cli_init(struct cli *c, FILE *out, FILE *err)
@@ -118,6 +119,9 @@ static void cli_init(struct cli *c, FILE *out, FILE *err)
 	memset(c, 0, sizeof *c);
 	c->out = out;
 	c->err = err;
+	/* waits are shown on a terminal only (cmdctx_wait_ready; never with --json) */
+	if (err == stderr && isatty(STDERR_FILENO))
+		c->progress = stderr;
 	c->index_io = LN_ENC_CODEPOINT;
 #ifndef LANSER_THIN
 	c->exec = exec_argv;
@@ -138,7 +142,8 @@ static int finish(struct cli *c, int error)
 
 #ifndef LANSER_THIN
 static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
-		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res)
+		     FILE *progress, struct lsp_workspace *ws, bool in_daemon,
+		     struct exec_result *res)
 {
 	const struct agent_command *cmd = NULL;
 	struct cli c;
@@ -148,6 +153,7 @@ static int exec_argv(int argc, char **argv, const char *cwd, FILE *out, FILE *er
 	int error;
 
 	cli_init(&c, out, err);
+	c.progress = progress;
 	memset(res, 0, sizeof *res);
 	ln_error_clear();
 	error = prepare(&c, &cmd, argc, argv, cwd);

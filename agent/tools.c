@@ -197,7 +197,7 @@ int agent_tool_run_argv(struct cli *c, struct lsp_workspace *ws, bool use_daemon
 			ln_die_oom();
 		if (w)
 			lsp_workspace_refresh(w);
-		c->exec((int)n + 1, args, cwd, o, e, w, false, &res);
+		c->exec((int)n + 1, args, cwd, o, e, NULL, w, false, &res);
 		if (w)
 			lsp_workspace_drop_overlays(w);
 		fclose(o);

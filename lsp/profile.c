@@ -184,6 +184,9 @@ static void builtins(struct lsp_profiles *ps, const char *root)
 	 * "Found N source files" / "No source files found" when done. */
 	p->readiness = LSP_READY_INDEX;
 	p->ready_log = xstrdup("source file");
+	/* A version's published diagnostics may come twice under load (after
+	 * binding, then after checking): ask for them instead (profile.h). */
+	p->pull_diagnostics = true;
 	/* The workspace's own packages resolve before any installed copy:
 	 * the root is an explicit extra path, searched before site-packages. */
 	p->settings = xjson_pack("{s:{s:{s:[s], s:b, s:s, s:b}}}", "python", "analysis",
@@ -321,6 +324,18 @@ static int apply_config(struct lsp_profile *p, const char *name, const json_t *c
 		}
 		free(p->index_token);
 		p->index_token = xstrdup(json_string_value(v));
+	}
+	if ((v = json_object_get(c, "diagnostics"))) {
+		const char *r = json_string_value(v);
+		if (r && !strcmp(r, "pull"))
+			p->pull_diagnostics = true;
+		else if (r && !strcmp(r, "push"))
+			p->pull_diagnostics = false;
+		else {
+			error = ln_error_set(LN_ECONFIG,
+				"servers.%s.diagnostics must be \"pull\" or \"push\"", name);
+			goto done;
+		}
 	}
 	if ((v = json_object_get(c, "readyLog"))) {
 		if (!json_is_string(v)) {

@@ -42,6 +42,14 @@
  * waited for when lsp_cdb_find names a compile_commands.json (clangd
  * builds no index from compile_flags.txt alone); without one the answer is
  * marked incomplete at once instead of after a timeout.
+ *
+ * diagnostics: "pull" (the client declares textDocument/diagnostic with
+ * dynamic registration and asks the server for a file's diagnostics; the
+ * answer describes the text last synced, so nothing published is waited
+ * for) or "push" (wait for textDocument/publishDiagnostics of the version
+ * sent). pyright is "pull": it publishes a version's diagnostics more than
+ * once (after binding, after checking) with nothing to tell the last one
+ * apart. The others are "push".
  */
 #ifndef LANSER_LSP_PROFILE_H
 #define LANSER_LSP_PROFILE_H
@@ -68,6 +76,8 @@ struct lsp_profile {
 	char *index_token;      /* progress token/title naming the index (may be NULL) */
 	char *ready_log;        /* log text announcing discovery (may be NULL) */
 	bool index_needs_cdb;   /* the index only exists with a compilation database */
+	bool pull_diagnostics;  /* declare LSP pull diagnostics (textDocument/diagnostic)
+				   and take a file's diagnostics only that way */
 	bool enabled;
 };
 

@@ -1,7 +1,8 @@
 /*
  * session.c - the client side of LSP over a transport (session_impl.h):
  * requests matched by id, server-to-client requests answered, documents,
- * diagnostics and progress (session.h). The live server is
+ * diagnostics and progress (session.h; a document's diagnostics are
+ * session_diag.c). The live server is
  * session_live.c; snapshots and trace replay are session_replay.c.
  */
 #include "lsp/session.h"
@@ -67,7 +68,7 @@ struct lsp_session *lsp_session_alloc(size_t max_frame)
 	return s;
 }
 
-static struct doc *find_doc(struct lsp_session *s, const char *uri)
+struct doc *lsp_session_find_doc(struct lsp_session *s, const char *uri)
 {
 	size_t i;
 	for (i = 0; i < s->ndocs; i++)
@@ -78,7 +79,7 @@ static struct doc *find_doc(struct lsp_session *s, const char *uri)
 
 struct doc *lsp_session_get_doc(struct lsp_session *s, const char *uri)
 {
-	struct doc *d = find_doc(s, uri);
+	struct doc *d = lsp_session_find_doc(s, uri);
 
 	if (d)
 		return d;
@@ -122,6 +123,7 @@ struct progress *lsp_session_get_progress(struct lsp_session *s, const char *tok
 	}
 	p = &s->prog[s->nprog++];
 	memset(p, 0, sizeof *p);
+	p->percentage = -1;
 	p->token = xstrdup(token);
 	return p;
 }
@@ -138,6 +140,14 @@ static void on_progress(struct lsp_session *s, json_t *params)
 	p = lsp_session_get_progress(s, tok);
 	if (!p)
 		goto done;
+	if (!strcmp(kind, "begin") || !strcmp(kind, "report")) {
+		json_t *pct = json_object_get(val, "percentage");
+		if (json_is_integer(pct) && json_integer_value(pct) >= 0 &&
+		    json_integer_value(pct) <= 100)
+			p->percentage = (int)json_integer_value(pct);
+		else if (kind[0] == 'b')
+			p->percentage = -1;
+	}
 	if (!strcmp(kind, "begin")) {
 		const char *title = json_string_value(json_object_get(val, "title"));
 		p->active = true;
@@ -176,6 +186,37 @@ static void on_diagnostics(struct lsp_session *s, json_t *params)
 	d->has_diags = true;
 }
 
+/* Registrations we act on: the pull-diagnostics provider (pyright
+ * registers it dynamically after `initialized`). LSP spells the
+ * unregistration list "unregisterations". */
+void lsp_session_pull_id(struct lsp_session *s, const char *id, bool add)
+{
+	size_t k;
+
+	for (k = 0; k < s->npull_ids; k++)
+		if (!strcmp(s->pull_ids[k], id))
+			break;
+	if (add && k == s->npull_ids && s->npull_ids < LSP_PULL_IDS_MAX)
+		s->pull_ids[s->npull_ids++] = xstrdup(id);
+	else if (!add && k < s->npull_ids) {
+		free(s->pull_ids[k]);
+		s->pull_ids[k] = s->pull_ids[--s->npull_ids];
+	}
+}
+
+static void on_registration(struct lsp_session *s, json_t *params, bool add)
+{
+	json_t *regs = json_object_get(params, add ? "registrations" : "unregisterations"), *r;
+	size_t i;
+
+	json_array_foreach(regs, i, r) {
+		const char *m = json_string_value(json_object_get(r, "method"));
+		const char *id = json_string_value(json_object_get(r, "id"));
+		if (m && id && !strcmp(m, "textDocument/diagnostic"))
+			lsp_session_pull_id(s, id, add);
+	}
+}
+
 /* Answers for the server-to-client requests servers wait on. */
 static json_t *configuration_answer(struct lsp_session *s, json_t *params)
 {
@@ -211,6 +252,10 @@ static void on_server_request(struct lsp_session *s, json_t *msg, const char *me
 	json_t *params = json_object_get(msg, "params");
 	json_t *reply = xjson_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
 
+	if (!strcmp(method, "client/registerCapability"))
+		on_registration(s, params, true);
+	else if (!strcmp(method, "client/unregisterCapability"))
+		on_registration(s, params, false);
 	if (!strcmp(method, "workspace/configuration")) {
 		json_object_set_new(reply, "result", configuration_answer(s, params));
 	} else if (!strcmp(method, "client/registerCapability") ||
@@ -327,6 +372,7 @@ static int response_result(struct lsp_session *s, json_t **out, json_t *resp,
 			m = "(no message)";
 		switch (code) {
 		case -32800:
+		case -32802: /* ServerCancelled (LSP 3.17) */
 			return ln_error_set(LN_ECANCELLED, "%s cancelled %s: %s", s->name, method, m);
 		case -32801:
 			return ln_error_set(LN_EMODIFIED, "%s: content modified during %s: %s",
@@ -441,7 +487,7 @@ int lsp_session_sync_doc(struct lsp_session *s, int *version_out, const char *ur
 				  "version", d->version, "contentChanges", "text", text, len));
 	}
 	/* get_doc may have moved the array: look the document up again. */
-	d = find_doc(s, uri);
+	d = lsp_session_find_doc(s, uri);
 	if (d)
 		d->synced_seq = s->seq;
 	if (version_out)
@@ -486,7 +532,7 @@ long long lsp_session_requests_sent(const struct lsp_session *s)
 
 int lsp_session_close_doc(struct lsp_session *s, const char *uri)
 {
-	struct doc *d = find_doc(s, uri);
+	struct doc *d = lsp_session_find_doc(s, uri);
 
 	if (!d || !d->open)
 		return 0;
@@ -494,148 +540,6 @@ int lsp_session_close_doc(struct lsp_session *s, const char *uri)
 	d->has_diags = false;
 	return lsp_session_notify(s, "textDocument/didClose",
 				  xjson_pack("{s:{s:s}}", "textDocument", "uri", uri));
-}
-
-/*
- * typescript-language-server publishes diagnostics without a version: the
- * first message after an open is an empty "clear" sent before tsserver has
- * checked anything, and the syntactic, semantic and suggestion results
- * follow in as many messages as the timing gives. None of them says it is
- * the final one for the text we sent. The server also offers tsserver's
- * synchronous diagnostics through its "typescript.tsserverRequest"
- * command; asked after the sync, they describe exactly that text. So a
- * server offering the command is asked, and its published messages are
- * not waited for.
- */
-#define TS_REQUEST_COMMAND "typescript.tsserverRequest"
-
-static bool offers_command(const struct lsp_session *s, const char *command)
-{
-	json_t *cmds = json_object_get(json_object_get(s->caps, "executeCommandProvider"),
-				       "commands");
-	json_t *c;
-	size_t i;
-
-	json_array_foreach(cmds, i, c)
-		if (json_is_string(c) && !strcmp(json_string_value(c), command))
-			return true;
-	return false;
-}
-
-/* tsserver's 1-based {line, offset} as an LSP position (clamped to 0..INT_MAX). */
-static json_t *ts_position(const json_t *loc)
-{
-	json_int_t line = json_integer_value(json_object_get(loc, "line"));
-	json_int_t off = json_integer_value(json_object_get(loc, "offset"));
-
-	line = line < 1 ? 0 : line > INT_MAX ? INT_MAX : line - 1;
-	off = off < 1 ? 0 : off > INT_MAX ? INT_MAX : off - 1;
-	return xjson_pack("{s:I, s:I}", "line", line, "character", off);
-}
-
-/* One tsserver diagnostic as typescript-language-server would publish it
- * (range, message, severity, code, source); NULL when it has no text. */
-static json_t *ts_diagnostic(const json_t *d)
-{
-	const char *text = json_string_value(json_object_get(d, "text"));
-	const char *cat = json_string_value(json_object_get(d, "category"));
-	const char *source = json_string_value(json_object_get(d, "source"));
-	json_t *code = json_object_get(d, "code"), *o;
-	int severity = 1; /* "error" and anything unknown, as the server does */
-
-	if (!text || !json_is_object(d))
-		return NULL;
-	if (cat && !strcmp(cat, "warning"))
-		severity = 2;
-	else if (cat && !strcmp(cat, "suggestion"))
-		severity = 4;
-	o = xjson_pack("{s:{s:o, s:o}, s:o, s:i, s:o}", "range",
-		       "start", ts_position(json_object_get(d, "start")),
-		       "end", ts_position(json_object_get(d, "end")),
-		       "message", xjson_string_lossy(text), "severity", severity,
-		       "source", xjson_string_lossy(source ? source : "typescript"));
-	if (json_is_integer(code) || json_is_string(code))
-		json_object_set(o, "code", code);
-	return o;
-}
-
-static int ts_pull_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
-			       int timeout_ms)
-{
-	static const char *const kinds[] = { "syntacticDiagnosticsSync",
-					     "semanticDiagnosticsSync",
-					     "suggestionDiagnosticsSync" };
-	long long deadline = ln_now_ms() + timeout_ms;
-	json_t *all = json_array(), *res = NULL, *body, *d;
-	int error = 0;
-	size_t k, i;
-
-	for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-		long long left = deadline - ln_now_ms();
-		error = lsp_session_request(s, &res, "workspace/executeCommand",
-			xjson_pack("{s:s, s:[s, {s:s}]}", "command", TS_REQUEST_COMMAND,
-				   "arguments", kinds[k], "file", uri),
-			left > 0 ? (int)left : 0);
-		if (error == LN_ETIMEOUT)
-			ln_error_set(LN_ETIMEOUT, "%s gave no %s for %s within %d ms", s->name,
-				     kinds[k], uri, timeout_ms);
-		if (error)
-			break;
-		body = json_object_get(res, "body");
-		if (!json_is_true(json_object_get(res, "success")) || !json_is_array(body)) {
-			error = ln_error_set(LN_EGENERIC, "%s answered %s for %s without diagnostics",
-					     s->name, kinds[k], uri);
-			break;
-		}
-		json_array_foreach(body, i, d) {
-			json_t *o = ts_diagnostic(d);
-			if (o)
-				json_array_append_new(all, o);
-		}
-		json_decref(res);
-		res = NULL;
-	}
-	json_decref(res);
-	if (error) {
-		json_decref(all);
-		return error;
-	}
-	*out = all;
-	return 0;
-}
-
-bool lsp_session_pulls_diagnostics(const struct lsp_session *s)
-{
-	return offers_command(s, TS_REQUEST_COMMAND);
-}
-
-int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
-				 int version, int timeout_ms)
-{
-	long long deadline = ln_now_ms() + timeout_ms;
-	int error;
-
-	*out = NULL;
-	if (offers_command(s, TS_REQUEST_COMMAND))
-		return ts_pull_diagnostics(s, out, uri, timeout_ms);
-	for (;;) {
-		struct doc *d = find_doc(s, uri);
-		long long now;
-		if (d && d->has_diags &&
-		    (d->diag_version == version ||
-		     (d->diag_version < 0 && d->diag_seq > d->synced_seq))) {
-			*out = json_incref(d->diags);
-			return 0;
-		}
-		now = ln_now_ms();
-		if (lsp_session_deadline(s, now >= deadline))
-			return ln_error_set(LN_ETIMEOUT,
-				"%s published no diagnostics for version %d of %s within %d ms",
-				s->name, version, uri, timeout_ms);
-		error = lsp_session_pump(s, deadline > now ? (int)(deadline - now) : 0);
-		if (error)
-			return error;
-	}
 }
 
 /* Any token matching `needle` (NULL: any) with active (want_ended false)
@@ -652,6 +556,23 @@ static bool progress_any(const struct lsp_session *s, const char *needle, bool w
 			return true;
 	}
 	return false;
+}
+
+const char *lsp_session_progress_now(const struct lsp_session *s, const char *needle,
+				     int *percentage)
+{
+	size_t i;
+
+	*percentage = -1;
+	for (i = 0; i < s->nprog; i++) {
+		const struct progress *p = &s->prog[i];
+		if (!p->active || (needle && !strstr(p->token, needle) &&
+				   !(p->title && strstr(p->title, needle))))
+			continue;
+		*percentage = p->percentage;
+		return p->title ? p->title : p->token;
+	}
+	return NULL;
 }
 
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle)
@@ -721,6 +642,8 @@ void lsp_session_free(struct lsp_session *s)
 		free(s->prog[i].title);
 	}
 	free(s->prog);
+	for (i = 0; i < s->npull_ids; i++)
+		free(s->pull_ids[i]);
 	json_decref(s->settings);
 	json_decref(s->caps);
 	free(s->server_name);

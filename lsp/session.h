@@ -62,6 +62,9 @@ struct lsp_session_opts {
 	bool no_process_id;          /* initialize with "processId": null: a server in
 					a pid namespace of its own cannot see our pid
 					(it would exit, taking us for dead) */
+	bool pull_diagnostics;       /* declare pull diagnostics (textDocument.diagnostic,
+					dynamic registration) and take diagnostics
+					only by asking (lsp_session_wait_diagnostics) */
 };
 
 /* Starts the server and performs initialize/initialized. On success *out
@@ -105,6 +108,12 @@ const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
 
 /* Waits until the server published diagnostics for `uri` at `version` (or,
  * for servers that omit versions, after the last sync of that document).
+ * A session started with pull_diagnostics asks instead (LSP 3.17
+ * textDocument/diagnostic) once the server has offered the provider
+ * (statically, or by registering it: pyright does so after `initialized`);
+ * the answer describes the text last synced, and published diagnostics are
+ * never taken for it. A server that cancels the request (ServerCancelled,
+ * content modified) is asked again until the deadline.
  * A server that offers tsserver's synchronous diagnostics (the
  * "typescript.tsserverRequest" command of typescript-language-server, whose
  * published diagnostics carry no version and arrive in pieces) is asked
@@ -113,9 +122,9 @@ const char *lsp_session_open_uri(const struct lsp_session *s, size_t i);
  * to the diagnostics array. LN_ETIMEOUT when none came in time. */
 int lsp_session_wait_diagnostics(struct lsp_session *s, json_t **out, const char *uri,
 				 int version, int timeout_ms);
-/* Whether lsp_session_wait_diagnostics asks the server (tsserver's
- * synchronous diagnostics) instead of waiting for what it publishes: then
- * there is nothing to wait for after a sync. */
+/* Whether lsp_session_wait_diagnostics asks the server (pull diagnostics,
+ * or tsserver's synchronous diagnostics) instead of waiting for what it
+ * publishes: then there is nothing to wait for after a sync. */
 bool lsp_session_pulls_diagnostics(const struct lsp_session *s);
 
 /* Progress ($/progress) for readiness decisions. A token matches `needle`
@@ -124,6 +133,13 @@ bool lsp_session_pulls_diagnostics(const struct lsp_session *s);
  * token has ended at least once (e.g. clangd's "backgroundIndexProgress"). */
 bool lsp_session_progress_active(const struct lsp_session *s, const char *needle);
 bool lsp_session_progress_ended(const struct lsp_session *s, const char *needle);
+/* The first active token matching `needle` (NULL: any): its title (or its
+ * token when it has none; borrowed, valid until the next pump) and, in
+ * *percentage, the last percentage its begin/report gave (0..100; -1 when
+ * none). NULL (and -1) when no matching token is active. For display only:
+ * no decision depends on it, so snapshots do not keep it. */
+const char *lsp_session_progress_now(const struct lsp_session *s, const char *needle,
+				     int *percentage);
 /* True when a window/logMessage seen so far contains `needle` (the first
  * 256 KiB of log text are kept). pyright, for one, announces the end of
  * its workspace discovery only there ("Found 6 source files"). */

@@ -1,7 +1,8 @@
 /*
  * session_impl.h - internal to the LSP session (lsp/session.c,
  * session_live.c, session_replay.c): the session's state and the transport
- * interface behind it. Callers outside use session.h.
+ * interface behind it (session_diag.c: diagnostics). Callers outside use
+ * session.h.
  *
  * A session talks to the other side through one small interface: a live
  * server over pipes (session_live.c) or a recorded trace replayed in
@@ -44,6 +45,8 @@ extern const struct lsp_transport lsp_transport_replay;  /* session_replay.c */
 
 #define LOG_CAP (256 * 1024)
 
+#define LSP_PULL_IDS_MAX 16
+
 struct pending {
 	long long id;
 	json_t *response;   /* the whole response message once it arrived */
@@ -64,6 +67,7 @@ struct doc {
 struct progress {
 	char *token;
 	char *title;
+	int percentage;         /* the last one reported, 0..100; -1: none */
 	bool active;
 	bool ended;
 };
@@ -94,6 +98,11 @@ struct lsp_session {
 	int error;              /* sticky */
 	bool unresponsive;      /* a request timed out: skip the polite shutdown */
 	bool versioned_diags;   /* the server puts versions on its diagnostics */
+	bool pull_declared;     /* the client declared pull diagnostics */
+	/* the ids of the server's live textDocument/diagnostic registrations
+	 * (pyright registers anew and then drops the older ones) */
+	char *pull_ids[LSP_PULL_IDS_MAX];
+	size_t npull_ids;
 	char errmsg[512];
 	lsp_record_fn record;
 	void *record_ctx;
@@ -116,8 +125,13 @@ int lsp_session_send(struct lsp_session *s, json_t *msg);
 /* Interprets one frame body from the other side: 0, or the sticky error. */
 int lsp_session_dispatch(struct lsp_session *s, const char *body, size_t len);
 
+/* The document `uri`, or NULL when the session never saw it. */
+struct doc *lsp_session_find_doc(struct lsp_session *s, const char *uri);
 /* The document `uri` (added, not open, when missing); never NULL. */
 struct doc *lsp_session_get_doc(struct lsp_session *s, const char *uri);
+/* Records (add) or drops the pull-diagnostics registration `id`; at most
+ * LSP_PULL_IDS_MAX are kept. */
+void lsp_session_pull_id(struct lsp_session *s, const char *id, bool add);
 /* The progress record of `token` (added when missing); NULL past the cap. */
 struct progress *lsp_session_get_progress(struct lsp_session *s, const char *token);
 

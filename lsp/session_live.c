@@ -234,9 +234,9 @@ const struct lsp_transport lsp_transport_live = {
 	.close = live_close,
 };
 
-static json_t *client_capabilities(void)
+static json_t *client_capabilities(bool pull_diagnostics)
 {
-	return xjson_pack(
+	json_t *caps = xjson_pack(
 		"{s:{s:[s,s]}, s:[s,s], s:{s:b}, "
 		"s:{s:b, s:b, s:{s:b}, s:{s:b}}, "
 		"s:{s:{s:b, s:b}, s:{s:b, s:b, s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{}, "
@@ -261,6 +261,11 @@ static json_t *client_capabilities(void)
 		"codeAction", "codeActionLiteralSupport", "codeActionKind", "valueSet",
 		"", "quickfix", "refactor", "refactor.extract", "refactor.inline",
 		"refactor.rewrite", "source", "source.organizeImports");
+
+	if (pull_diagnostics)
+		json_object_set_new(json_object_get(caps, "textDocument"), "diagnostic",
+			xjson_pack("{s:b, s:b}", "dynamicRegistration", 1, "relatedDocumentSupport", 0));
+	return caps;
 }
 
 int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o)
@@ -282,6 +287,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 	s->record_ctx = o->record_ctx;
 	s->settings = o->settings ? json_incref(o->settings) : NULL;
 	s->enc = LN_ENC_UTF16;
+	s->pull_declared = o->pull_diagnostics;
 
 	po.argv = o->argv;
 	po.cwd = o->root;
@@ -301,7 +307,7 @@ int lsp_session_start(struct lsp_session **out, const struct lsp_session_opts *o
 			   "clientInfo", "name", "lanser", "version", LANSER_VERSION,
 			   "rootUri", root_uri, "rootPath", o->root,
 			   "workspaceFolders", "uri", root_uri, "name", "workspace",
-			   "capabilities", client_capabilities(),
+			   "capabilities", client_capabilities(o->pull_diagnostics),
 			   "trace", "off");
 	if (o->init_options)
 		json_object_set(params, "initializationOptions", o->init_options);

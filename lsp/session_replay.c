@@ -16,7 +16,7 @@
 
 json_t *lsp_session_snapshot(const struct lsp_session *s)
 {
-	json_t *docs = json_array(), *prog = json_array(), *snap;
+	json_t *docs = json_array(), *prog = json_array(), *pulls = json_array(), *snap;
 	char *settings;
 	size_t i;
 
@@ -28,6 +28,8 @@ json_t *lsp_session_snapshot(const struct lsp_session *s)
 			"diagVersion", d->diag_version, "diagSeq", (json_int_t)d->diag_seq,
 			"hasDiags", d->has_diags, "open", d->open));
 	}
+	for (i = 0; i < s->npull_ids; i++)
+		json_array_append_new(pulls, json_string(s->pull_ids[i]));
 	for (i = 0; i < s->nprog; i++)
 		json_array_append_new(prog, xjson_pack("{s:s, s:s?, s:b, s:b}", "token", s->prog[i].token,
 			"title", s->prog[i].title, "active", s->prog[i].active, "ended", s->prog[i].ended));
@@ -36,14 +38,15 @@ json_t *lsp_session_snapshot(const struct lsp_session *s)
 	 * be the original's, and a trace writes its objects with sorted keys */
 	settings = s->settings ? json_dumps(s->settings, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	snap = xjson_pack("{s:s, s:s, s:O?, s:s?, s:s?, s:s, s:I, s:I, s:b, s:b, s:i, s:s, s:s?, "
-			 "s:s%, s:o, s:o}",
+			 "s:s%, s:o, s:o, s:b, s:o}",
 		"name", s->name, "root", s->root, "capabilities", s->caps,
 		"serverName", s->server_name, "serverVersion", s->server_version,
 		"encoding", ln_enc_lsp_name(s->enc), "nextId", (json_int_t)s->next_id,
 		"seq", (json_int_t)s->seq, "versionedDiags", s->versioned_diags,
 		"unresponsive", s->unresponsive, "error", s->error, "errmsg", s->errmsg,
 		"settings", settings, "logs", s->logs.data, s->logs.len,
-		"docs", docs, "progress", prog);
+		"docs", docs, "progress", prog,
+		"pullDeclared", s->pull_declared, "pullIds", pulls);
 	free(settings);
 	return snap;
 }
@@ -85,6 +88,15 @@ static int restore(struct lsp_session *s, const json_t *j)
 	s->next_id = json_integer_value(json_object_get(j, "nextId"));
 	s->seq = json_integer_value(json_object_get(j, "seq"));
 	s->versioned_diags = json_is_true(json_object_get(j, "versionedDiags"));
+	s->pull_declared = json_is_true(json_object_get(j, "pullDeclared"));
+	v = json_object_get(j, "pullIds");
+	if (v && (!json_is_array(v) || json_array_size(v) > LSP_PULL_IDS_MAX))
+		return snap_fail("pullIds must be an array of at most 16 strings");
+	json_array_foreach(v, i, d) {
+		if (!json_is_string(d))
+			return snap_fail("pullIds must be an array of at most 16 strings");
+		lsp_session_pull_id(s, json_string_value(d), true);
+	}
 	s->unresponsive = json_is_true(json_object_get(j, "unresponsive"));
 	s->error = (int)json_integer_value(json_object_get(j, "error"));
 	if (s->error && (s->error > 0 || s->error < -255))

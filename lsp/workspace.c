@@ -250,6 +250,7 @@ static int slot_start(struct lsp_workspace *ws, struct server_slot *sl)
 	so.root = ws->root;
 	so.init_options = profile->init_options;
 	so.settings = profile->settings;
+	so.pull_diagnostics = profile->pull_diagnostics;
 	so.init_timeout_ms = ws->init_ms;
 	so.stderr_fd = -1;
 	so.record = ws->record;
@@ -406,27 +407,60 @@ int lsp_workspace_ready_state(struct lsp_workspace *ws, struct lsp_server_info *
 	return is_ready(srv->session, p) ? 1 : 0;
 }
 
+void lsp_workspace_set_wait_hook(struct lsp_workspace *ws, lsp_wait_fn fn, void *ctx)
+{
+	ws->wait_fn = fn;
+	ws->wait_ctx = fn ? ctx : NULL;
+}
+
+/* Tells the wait observer what is being waited for now. */
+static void wait_note(struct lsp_workspace *ws, struct lsp_server_info *srv)
+{
+	const struct lsp_profile *p = srv->profile;
+	int pct = -1;
+	const char *what = lsp_session_progress_now(srv->session, p->index_token, &pct);
+
+	if (!what && !p->index_token)
+		what = lsp_session_progress_now(srv->session, NULL, &pct);
+	if (!what)
+		what = p->readiness == LSP_READY_INDEX && p->index_token ? "its index" :
+		       p->ready_log ? "workspace discovery" : "its work in progress";
+	ws->wait_fn(ws->wait_ctx, p->name, what, pct);
+}
+
 int lsp_workspace_wait_ready(struct lsp_workspace *ws, struct lsp_server_info *srv,
 			     bool need_index, int timeout_ms)
 {
 	long long deadline = ln_now_ms() + timeout_ms;
 	int error, r;
+	bool noted = false;
 
 	/* Handle what has already arrived before deciding. */
 	error = lsp_session_pump(srv->session, 0);
 	for (;;) {
 		long long left;
 		if (error)
-			return error;
+			break;
 		r = lsp_workspace_ready_state(ws, srv, need_index);
-		if (r != 0)
-			return r > 0 ? 1 : 0; /* never: partial at once */
+		if (r != 0) {
+			r = r > 0 ? 1 : 0; /* never: partial at once */
+			break;
+		}
 		left = deadline - ln_now_ms();
-		if (lsp_session_deadline(srv->session, left <= 0))
-			return 0;
+		if (lsp_session_deadline(srv->session, left <= 0)) {
+			r = 0;
+			break;
+		}
+		if (ws->wait_fn && !ws->replaying) {
+			wait_note(ws, srv);
+			noted = true;
+		}
 		/* returns after the next message (or the deadline) */
 		error = lsp_session_pump(srv->session, left > 0 ? (int)left : 0);
 	}
+	if (noted)
+		ws->wait_fn(ws->wait_ctx, srv->profile->name, NULL, -1);
+	return error ? error : r;
 }
 
 int lsp_workspace_wait_all_ready(struct lsp_workspace *ws, int timeout_ms)

@@ -123,8 +123,10 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 
 /* Whether the profile's server answers workspace-wide queries (references,
  * rename) only from the files it has open or loaded:
- * typescript-language-server, whose answers would otherwise depend on
- * which files happened to be opened before (issue 12). */
+ * typescript-language-server, and pyright with pull diagnostics (both
+ * search files outside their project's "include" only once they are open),
+ * whose answers would otherwise depend on which files happened to be
+ * opened before (issue 12). */
 bool lsp_profile_searches_open_files(const struct lsp_profile *p);
 /* Opens every workspace file (lsp_workspace_source_files) that `profile`
  * serves, in path order, so that such a server searches all of them.
@@ -134,6 +136,16 @@ bool lsp_profile_searches_open_files(const struct lsp_profile *p);
 #define LSP_OPEN_ALL_MAX 400
 int lsp_workspace_open_all(struct lsp_workspace *ws, size_t *skipped,
 			   const struct lsp_profile *profile, size_t max);
+
+/* Called while lsp_workspace_wait_ready waits, after each message from the
+ * server: `server` is the profile name, `what` what is waited for (the
+ * active progress's title, else "its index" / "workspace discovery"),
+ * `percentage` the server's last report (0..100, -1: none). Called once
+ * more with what == NULL when the wait ends, if it was called at all.
+ * Never called while replaying a trace. For display only. */
+typedef void (*lsp_wait_fn)(void *ctx, const char *server, const char *what, int percentage);
+/* Installs (fn non-NULL) or removes the wait observer. */
+void lsp_workspace_set_wait_hook(struct lsp_workspace *ws, lsp_wait_fn fn, void *ctx);
 
 /* Waits until `srv`'s answers are complete according to its profile's
  * readiness: 1 when ready, 0 when timeout_ms passed first (the answer may

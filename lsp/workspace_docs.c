@@ -229,10 +229,12 @@ bool lsp_profile_searches_open_files(const struct lsp_profile *p)
 {
 	/* tsserver searches the projects of the open files: a file outside
 	 * every tsconfig "include" (tests, often) only once it is open.
-	 * pyright has the same habit for files outside its "include", but
-	 * opening every file makes it check every file before it answers (on
-	 * more-itertools: past the 30 s request timeout): not done yet. */
-	return !strcmp(p->name, "typescript");
+	 * pyright has the same habit for files outside its "include". With
+	 * push diagnostics, opening every file made it check every file
+	 * before it answered (on more-itertools: past the 30 s request
+	 * timeout); with pull diagnostics it checks only the files it is asked
+	 * about, so opening them costs a parse and a bind. */
+	return !strcmp(p->name, "typescript") || (!strcmp(p->name, "pyright") && p->pull_diagnostics);
 }
 
 int lsp_workspace_open_all(struct lsp_workspace *ws, size_t *skipped,

@@ -71,6 +71,8 @@ struct lsp_workspace {
 	bool recording, cdb_recorded;
 	struct lsp_replayer rep;       /* valid while `replaying` */
 	bool replaying;
+	lsp_wait_fn wait_fn;           /* lsp_workspace_set_wait_hook */
+	void *wait_ctx;
 	int (*wrap)(void *ctx, const char *const *argv, char ***out);  /* opts.wrap */
 	void *wrap_ctx;
 };

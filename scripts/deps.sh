@@ -48,6 +48,9 @@ fi
 
 for f in deps/node_modules/tree-sitter/vendor/tree-sitter/lib/src/lib.c \
          deps/node_modules/tree-sitter-c/src/parser.c \
-         deps/node_modules/tree-sitter-python/src/parser.c; do
+         deps/node_modules/tree-sitter-python/src/parser.c \
+         deps/node_modules/tree-sitter-typescript/typescript/src/parser.c \
+         deps/node_modules/tree-sitter-typescript/tsx/src/parser.c \
+         deps/node_modules/tree-sitter-javascript/src/parser.c; do
 	[ -f "$f" ] || { echo "deps: $f missing after install" >&2; exit 1; }
 done

@@ -396,6 +396,124 @@ static void walk_py(struct walker *w, TSNode node, bool in_function)
 	}
 }
 
+/* JavaScript/TypeScript: a comment that ends on the line just above. */
+static void js_doc(const struct walker *w, struct sel_symbol *s, TSNode node)
+{
+	TSNode parent = ts_node_parent(node);
+
+	/* `export class A` documents the export statement */
+	if (is(parent, "export_statement"))
+		node = parent;
+	c_doc(w, s, node);
+}
+
+/* A container (class, interface, enum, namespace): the symbol, its body,
+ * then its members one level deeper. */
+static void js_container(struct walker *w, TSNode node, const char *kind)
+{
+	TSNode body = field(node, "body");
+	struct sel_symbol *s = add(w, node, field(node, "name"), kind, true);
+	uint32_t i, n;
+
+	set_body(s, body);
+	js_doc(w, s, node);
+	if (!s || ts_node_is_null(body))
+		return;
+	push(w, s);
+	n = ts_node_named_child_count(body);
+	for (i = 0; i < n && !w->error; i++) {
+		TSNode ch = ts_node_named_child(body, i);
+		const char *t = ts_node_type(ch);
+		if (!strcmp(t, "enum_assignment"))
+			add(w, ch, field(ch, "name"), "enumerator", true);
+		else if (!strcmp(kind, "enum") && (!strcmp(t, "property_identifier") ||
+						   !strcmp(t, "string")))
+			add(w, ch, ch, "enumerator", true);
+		else
+			walk(w, ch, false);
+	}
+	w->depth--;
+}
+
+static void walk_js(struct walker *w, TSNode node)
+{
+	const char *t = ts_node_type(node);
+	struct sel_symbol *s;
+
+	if (!strcmp(t, "function_declaration") || !strcmp(t, "generator_function_declaration") ||
+	    !strcmp(t, "function_signature")) {
+		/* locals are not symbols: the body is not walked */
+		s = add(w, node, field(node, "name"), "function", t[9] != 's');
+		set_body(s, field(node, "body"));
+		js_doc(w, s, node);
+		return;
+	}
+	if (!strcmp(t, "class_declaration") || !strcmp(t, "abstract_class_declaration")) {
+		js_container(w, node, "class");
+		return;
+	}
+	if (!strcmp(t, "interface_declaration")) {
+		js_container(w, node, "interface");
+		return;
+	}
+	if (!strcmp(t, "enum_declaration")) {
+		js_container(w, node, "enum");
+		return;
+	}
+	if (!strcmp(t, "internal_module") || !strcmp(t, "module")) {
+		js_container(w, node, "namespace");
+		return;
+	}
+	if (!strcmp(t, "type_alias_declaration")) {
+		s = add(w, node, field(node, "name"), "type", true);
+		js_doc(w, s, node);
+		return;
+	}
+	if (!strcmp(t, "method_definition") || !strcmp(t, "method_signature") ||
+	    !strcmp(t, "abstract_method_signature")) {
+		s = add(w, node, field(node, "name"), "method", t[7] == 'd');
+		set_body(s, field(node, "body"));
+		c_doc(w, s, node);
+		return;
+	}
+	if (!strcmp(t, "public_field_definition") || !strcmp(t, "property_signature")) {
+		s = add(w, node, field(node, "name"), "field", true);
+		c_doc(w, s, node);
+		return;
+	}
+	if (!strcmp(t, "field_definition")) {
+		s = add(w, node, field(node, "property"), "field", true);
+		c_doc(w, s, node);
+		return;
+	}
+	if (!strcmp(t, "lexical_declaration") || !strcmp(t, "variable_declaration")) {
+		uint32_t i, n = ts_node_named_child_count(node);
+		for (i = 0; i < n && !w->error; i++) {
+			TSNode d = ts_node_named_child(node, i), name = field(d, "name");
+			TSNode v = field(d, "value");
+			bool fn = is(v, "arrow_function") || is(v, "function_expression") ||
+				  is(v, "function");
+			if (!is(d, "variable_declarator") || !is(name, "identifier"))
+				continue;   /* destructuring patterns declare no one name */
+			s = add(w, d, name, fn ? "function" : "variable", true);
+			if (fn)
+				set_body(s, field(v, "body"));
+			js_doc(w, s, node);
+		}
+		return;
+	}
+	if (!strcmp(t, "export_statement")) {
+		TSNode d = field(node, "declaration");
+		if (!ts_node_is_null(d))
+			walk(w, d, false);
+		return;
+	}
+	if (!strcmp(t, "ambient_declaration") || !strcmp(t, "program") ||
+	    !strcmp(t, "statement_block") || !strcmp(t, "ERROR") ||
+	    !strcmp(t, "expression_statement"))
+		walk_children(w, node, false);
+}
+
 static void walk(struct walker *w, TSNode node, bool in_function)
 {
 	if (w->error)
@@ -404,6 +522,9 @@ static void walk(struct walker *w, TSNode node, bool in_function)
 		return;
 	if (w->doc->grammar == SEL_GRAMMAR_C)
 		walk_c(w, node);
+	else if (w->doc->grammar == SEL_GRAMMAR_TS || w->doc->grammar == SEL_GRAMMAR_TSX ||
+		 w->doc->grammar == SEL_GRAMMAR_JS)
+		walk_js(w, node);
 	else
 		walk_py(w, node, in_function);
 }

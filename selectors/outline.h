@@ -4,7 +4,11 @@
  * C: functions (definitions and prototypes), global variables, structs,
  * unions and enums with a body, their fields and enumerators, typedefs,
  * macros. Python: classes, functions and methods (also nested and
- * decorated), module- and class-level assignments. Locals are not symbols.
+ * decorated), module- and class-level assignments. TypeScript and
+ * JavaScript: functions (declarations, overload signatures, and `const f =
+ * () => ...`), classes with their methods and fields, interfaces with their
+ * members, enums and their members, type aliases, namespaces, top-level
+ * variables; `export` is looked through. Locals are not symbols.
  *
  * `qual` is the dotted chain of containers and the name ("Circle.scaled",
  * "list.head"). Byte offsets are absolute offsets into the document text.
@@ -26,7 +30,8 @@ struct sel_symbol {
 	char *qual;
 	const char *kind;        /* "function", "method", "class", "struct", "union",
 				    "enum", "field", "enumerator", "variable",
-				    "typedef", "macro" (static strings) */
+				    "typedef", "macro", "interface", "type",
+				    "namespace" (static strings) */
 	bool definition;         /* false for a prototype or an extern declaration */
 	int depth;               /* number of containers */
 	size_t start, end;       /* the whole node */

@@ -15,10 +15,17 @@
 
 /* ---- symbolic ---- */
 
-static bool has_suffix(const char *s, const char *suf)
+/* The selector language whose scheme searches `path` (ts:// reads .ts,
+ * .mts, .cts and .tsx; js:// reads .js, .jsx, .mjs and .cjs). */
+static enum sel_lang lang_of_path(const char *path)
 {
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && !strcmp(s + n - m, suf);
+	switch (sel_grammar_for_path(path)) {
+	case SEL_GRAMMAR_C: return SEL_LANG_C;
+	case SEL_GRAMMAR_PYTHON: return SEL_LANG_PY;
+	case SEL_GRAMMAR_TS: case SEL_GRAMMAR_TSX: return SEL_LANG_TS;
+	case SEL_GRAMMAR_JS: return SEL_LANG_JS;
+	default: return SEL_LANG_NONE;
+	}
 }
 
 /* The files a symbolic selector searches (new array of relative paths). */
@@ -29,10 +36,6 @@ static int symbolic_files(json_t **out, const struct sel *sel, const struct sel_
 	int error = 0;
 
 	*out = json_array();
-	if (sel->lang == SEL_LANG_TS || sel->lang == SEL_LANG_JS)
-		return ln_error_set(LN_EUNSUPPORTED, "%s:// selectors need a TypeScript/JavaScript "
-				    "tree-sitter grammar, which lanser does not bundle yet",
-				    sel_lang_name(sel->lang));
 	if (sel->path) {
 		char *rel = NULL;
 		error = sel_norm_path(&rel, src, sel->path, false);
@@ -71,9 +74,7 @@ static int symbolic_files(json_t **out, const struct sel *sel, const struct sel_
 		return error;
 	json_array_foreach(all, i, f) {
 		const char *p = json_string_value(f);
-		bool want = sel->lang == SEL_LANG_PY ? (has_suffix(p, ".py") || has_suffix(p, ".pyi"))
-						     : (has_suffix(p, ".c") || has_suffix(p, ".h"));
-		if (want)
+		if (lang_of_path(p) == sel->lang)
 			json_array_append(*out, f);
 	}
 	json_decref(all);

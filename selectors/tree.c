@@ -13,6 +13,9 @@
 
 const TSLanguage *tree_sitter_c(void);
 const TSLanguage *tree_sitter_python(void);
+const TSLanguage *tree_sitter_typescript(void);
+const TSLanguage *tree_sitter_tsx(void);
+const TSLanguage *tree_sitter_javascript(void);
 
 
 struct entry {
@@ -41,12 +44,25 @@ enum sel_grammar sel_grammar_for_path(const char *path)
 		return SEL_GRAMMAR_C;
 	if (!strcmp(dot, ".py") || !strcmp(dot, ".pyi"))
 		return SEL_GRAMMAR_PYTHON;
+	if (!strcmp(dot, ".ts") || !strcmp(dot, ".mts") || !strcmp(dot, ".cts"))
+		return SEL_GRAMMAR_TS;
+	if (!strcmp(dot, ".tsx"))
+		return SEL_GRAMMAR_TSX;
+	if (!strcmp(dot, ".js") || !strcmp(dot, ".jsx") || !strcmp(dot, ".mjs") ||
+	    !strcmp(dot, ".cjs"))
+		return SEL_GRAMMAR_JS;   /* the JavaScript grammar parses JSX */
 	return SEL_GRAMMAR_NONE;
 }
 
 static const TSLanguage *language(enum sel_grammar g)
 {
-	return g == SEL_GRAMMAR_C ? tree_sitter_c() : tree_sitter_python();
+	switch (g) {
+	case SEL_GRAMMAR_C: return tree_sitter_c();
+	case SEL_GRAMMAR_TS: return tree_sitter_typescript();
+	case SEL_GRAMMAR_TSX: return tree_sitter_tsx();
+	case SEL_GRAMMAR_JS: return tree_sitter_javascript();
+	default: return tree_sitter_python();
+	}
 }
 
 static void entry_release(struct entry *e)

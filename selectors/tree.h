@@ -1,7 +1,8 @@
 /*
  * tree.h - tree-sitter parsing with a bounded, process-global tree cache.
  *
- * Grammars: C (.c .h) and Python (.py .pyi), compiled from the pinned
+ * Grammars: C (.c .h), Python (.py .pyi), TypeScript (.ts .mts .cts),
+ * TSX (.tsx) and JavaScript (.js .jsx .mjs .cjs), compiled from the pinned
  * sources in deps/ (see the Makefile). A parsed document (struct sel_doc)
  * owns its text and its own TSTree copy, so it stays valid however the
  * cache evicts.
@@ -25,7 +26,8 @@
 #define SEL_TREE_CACHE_ENTRIES 64
 #define SEL_TREE_CACHE_BYTES ((size_t)64 << 20)
 
-enum sel_grammar { SEL_GRAMMAR_NONE, SEL_GRAMMAR_C, SEL_GRAMMAR_PYTHON };
+enum sel_grammar { SEL_GRAMMAR_NONE, SEL_GRAMMAR_C, SEL_GRAMMAR_PYTHON, SEL_GRAMMAR_TS,
+		   SEL_GRAMMAR_TSX, SEL_GRAMMAR_JS };
 
 /* The grammar for a path, by extension; SEL_GRAMMAR_NONE when none. */
 enum sel_grammar sel_grammar_for_path(const char *path);

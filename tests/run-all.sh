@@ -51,17 +51,19 @@ run_suite fakels /usr/bin/python3 tests/fakels/smoke.py
 run_suite integration bash tests/integration/run.sh
 # The scripts that exercise the most C paths on untrusted input, again
 # against the sanitizer build: faults, bad input, traces, rewards, patches,
-# the jail and hostile tests, read/search/edit (t_tools), the MCP protocol's
-# abuse (t_mcp_proto), the model client against the scripted model server
-# (t_llm runs tests/unit/run-asan's driver) and the agent loop on bad model
-# output (t_agent_bad). The rest of the sanitizer pass (clangd, the daemon,
-# test runs, worktrees, the unprivileged and escape suites, the kill harness,
+# the jail and hostile tests, read/search/edit (t_tools), the TypeScript and
+# JavaScript outline (t_tsgrammar), the MCP protocol's abuse (t_mcp_proto),
+# the model client against the scripted model server (t_llm runs
+# tests/unit/run-asan's driver) and the agent loop on bad model output
+# (t_agent_bad). The rest of the sanitizer pass (clangd, the daemon, test
+# runs, worktrees, the unprivileged and escape suites, the kill harness,
 # trust, the reward server, the MCP SDK sessions) runs in `make test-long`.
 LANSER_BIN="$PWD/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 	run_suite integration-asan bash tests/integration/run.sh \
 	tests/integration/t_faults.sh tests/integration/t_badinput.sh \
 	tests/integration/t_sandbox_hostile.sh tests/integration/t_jail.sh tests/integration/t_edit_patch.sh \
 	tests/integration/t_trace.sh tests/integration/t_reward.sh tests/integration/t_tools.sh \
-	tests/integration/t_llm.sh tests/integration/t_mcp_proto.sh tests/integration/t_agent_bad.sh
+	tests/integration/t_llm.sh tests/integration/t_mcp_proto.sh tests/integration/t_agent_bad.sh \
+	tests/integration/t_tsgrammar.sh
 echo "total: $pass passed, $fail failed, $skipped skipped"
 [ "$fail" = 0 ]

@@ -27,6 +27,19 @@
  *                     holds every textDocument request until all three are
  *                     answered; then reports $/progress begin/end for "tok1"
  *   exit-after-init   answers initialize, exits 0 on `initialized`
+ *   slow-index        like ok, but on `initialized` reports $/progress
+ *                     "fake indexing" (token "fakeindex"): begin at 0%,
+ *                     reports 25, 50 and 75 every $FAKELS_DELAY_MS
+ *                     (default 400) ms, then end; nothing is read meanwhile
+ *   two-phase-diags   like pyright under load: publishes a version's
+ *                     diagnostics twice, first a partial (empty) set, then
+ *                     the final one (two errors) when the next message
+ *                     arrives. A client that declared pull diagnostics
+ *                     (textDocument.diagnostic.dynamicRegistration) gets
+ *                     the provider registered after `initialized` (as
+ *                     "pull-a", then "pull-b" with "pull-a" dropped, as
+ *                     pyright does), nothing published, and the final set
+ *                     from textDocument/diagnostic
  *
  * Other options:
  *   --log FILE        append one line per received message: the method name,
@@ -76,6 +89,8 @@ enum mode {
 	MODE_SLOW,
 	MODE_SERVER_REQUESTS,
 	MODE_EXIT_AFTER_INIT,
+	MODE_TWO_PHASE,
+	MODE_SLOW_INDEX,
 };
 
 static const struct {
@@ -93,6 +108,8 @@ static const struct {
 	{"slow", MODE_SLOW},
 	{"server-requests", MODE_SERVER_REQUESTS},
 	{"exit-after-init", MODE_EXIT_AFTER_INIT},
+	{"two-phase-diags", MODE_TWO_PHASE},
+	{"slow-index", MODE_SLOW_INDEX},
 };
 
 /* JSON-RPC / LSP error codes we answer with. */
@@ -119,6 +136,8 @@ static struct {
 		int failed;
 	} asks[3];
 	int asks_sent;
+	int client_pull;  /* two-phase-diags: the client declared pull diagnostics */
+	json_t *final;    /* two-phase-diags: the publication still owed */
 } S;
 
 /* ---- output --------------------------------------------------------------- */
@@ -371,10 +390,77 @@ static void publish_diagnostics(json_t *params)
 			  "fakels", "message", "fake error \u2014 non-ASCII \u2713"));
 }
 
+/* ---- two-phase-diags mode ------------------------------------------------- */
+
+static json_t *two_errors(void)
+{
+	return json_pack("[{s:{s:{s:i, s:i}, s:{s:i, s:i}}, s:i, s:s, s:s},"
+			 " {s:{s:{s:i, s:i}, s:{s:i, s:i}}, s:i, s:s, s:s}]",
+			 "range", "start", "line", 0, "character", 0, "end", "line", 0,
+			 "character", 1, "severity", 1, "source", "fakels", "message",
+			 "checker error 1",
+			 "range", "start", "line", 0, "character", 0, "end", "line", 0,
+			 "character", 1, "severity", 1, "source", "fakels", "message",
+			 "checker error 2");
+}
+
+static void two_phase_register(void)
+{
+	static const char *const ids[2] = { "pull-a", "pull-b" };
+	int i;
+
+	for (i = 0; i < 2; i++)
+		send_msg_new(json_pack("{s:s, s:i, s:s, s:{s:[{s:s, s:s, s:{s:b}}]}}",
+			"jsonrpc", "2.0", "id", 100 + i, "method", "client/registerCapability",
+			"params", "registrations", "id", ids[i], "method", "textDocument/diagnostic",
+			"registerOptions", "interFileDependencies", 1));
+	send_msg_new(json_pack("{s:s, s:i, s:s, s:{s:[{s:s, s:s}]}}", "jsonrpc", "2.0",
+		"id", 102, "method", "client/unregisterCapability", "params",
+		"unregisterations", "id", "pull-a", "method", "textDocument/diagnostic"));
+}
+
+static void two_phase_publish(json_t *params)
+{
+	const char *uri = doc_uri(params);
+	json_t *version = json_object_get(json_object_get(params, "textDocument"), "version");
+
+	if (!uri || S.client_pull)
+		return;
+	send_notification_new("textDocument/publishDiagnostics",
+		json_pack("{s:s, s:O, s:[]}", "uri", uri, "version", version ? version : json_null(),
+			  "diagnostics"));
+	json_decref(S.final);
+	S.final = json_pack("{s:s, s:O, s:o}", "uri", uri, "version",
+			    version ? version : json_null(), "diagnostics", two_errors());
+}
+
+/* ---- slow-index mode --------------------------------------------------- */
+
+static void slow_index(void)
+{
+	long ms = getenv("FAKELS_DELAY_MS") ? S.delay_ms : 400;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int pct;
+
+	send_notification_new("$/progress", json_pack("{s:s, s:{s:s, s:s, s:i}}", "token",
+		"fakeindex", "value", "kind", "begin", "title", "fake indexing", "percentage", 0));
+	for (pct = 25; pct <= 75; pct += 25) {
+		nanosleep(&ts, NULL);
+		send_notification_new("$/progress", json_pack("{s:s, s:{s:s, s:i}}", "token",
+			"fakeindex", "value", "kind", "report", "percentage", pct));
+	}
+	nanosleep(&ts, NULL);
+	send_notification_new("$/progress", json_pack("{s:s, s:{s:s}}", "token", "fakeindex",
+		"value", "kind", "end"));
+}
+
 /* Answers a request the way `ok` does. */
 static void answer(const char *method, json_t *id, json_t *params)
 {
 	if (strcmp(method, "initialize") == 0) {
+		S.client_pull = json_is_true(json_object_get(json_object_get(json_object_get(
+			json_object_get(params, "capabilities"), "textDocument"), "diagnostic"),
+			"dynamicRegistration"));
 		S.initialized = 1;
 		send_result_new(id, initialize_result());
 	} else if (strcmp(method, "shutdown") == 0) {
@@ -596,6 +682,10 @@ static void handle(json_t *msg)
 	}
 	logf_line("%s", method);
 
+	if (S.final) {   /* two-phase-diags: the final set after the partial one */
+		send_notification_new("textDocument/publishDiagnostics", S.final);
+		S.final = NULL;
+	}
 	if (S.mode == MODE_NO_INIT)
 		return;
 	if (strcmp(method, "initialize") == 0) {
@@ -616,9 +706,16 @@ static void handle(json_t *msg)
 				exit(0);
 			if (S.mode == MODE_SERVER_REQUESTS && !S.asks_sent)
 				ask_client();
+			if (S.mode == MODE_TWO_PHASE && S.client_pull)
+				two_phase_register();
+			if (S.mode == MODE_SLOW_INDEX)
+				slow_index();
 		} else if (strcmp(method, "textDocument/didOpen") == 0 ||
 			   strcmp(method, "textDocument/didChange") == 0) {
-			publish_diagnostics(params);
+			if (S.mode == MODE_TWO_PHASE)
+				two_phase_publish(params);
+			else
+				publish_diagnostics(params);
 		}
 		return; /* $/cancelRequest and the rest: nothing to do */
 	}
@@ -644,6 +741,13 @@ static void handle(json_t *msg)
 	case MODE_SLOW:
 		if (strcmp(method, "shutdown") != 0 && slow_wait(id)) {
 			send_error(id, LSP_REQUEST_CANCELLED, "request cancelled");
+			return;
+		}
+		break;
+	case MODE_TWO_PHASE:
+		if (strcmp(method, "textDocument/diagnostic") == 0) {
+			send_result_new(id, json_pack("{s:s, s:s, s:o}", "kind", "full",
+						      "resultId", "1", "items", two_errors()));
 			return;
 		}
 		break;

@@ -79,7 +79,7 @@ check_json_eq "selectors fuzzy anchor lands on the statement" '[b["resolution"][
 	'["fuzzy",20,9,20,55]'
 check_rc_as "selectors bad selector: exit 2" 2 "$L" locate 'py://shapes..x#A'
 check_contains "selectors bad selector names the column" "$ERR" "selector:1:13: expected a module name"
-check_rc_as "selectors ts:// needs a grammar lanser does not bundle: exit 72" 72 "$L" locate 'ts://a.ts#A'
+check_rc_as "selectors ts:// of a file that is not there: exit 3 (t_tsgrammar resolves real ones)" 3 "$L" locate 'ts://a.ts#A'
 check_rc_as "selectors anchor path outside the workspace: exit 71" 71 "$L" locate 'anchor://../x.py#"a"'
 run "$L" --json locate 'c://#x'
 check_json_eq "selectors C scheme in a Python-only workspace: not found" .meta.status NOT_FOUND

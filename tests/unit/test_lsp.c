@@ -146,6 +146,57 @@ TEST(lsp_session__answers_server_requests_and_tracks_progress)
 	lsp_session_free(s);
 }
 
+/* pyright under load publishes a version's diagnostics twice, the first
+ * set partial: a client that waits for "the diagnostics of version N"
+ * takes the partial one. With pull diagnostics declared, the session asks
+ * and gets the final set, following the server's registrations (a newer
+ * one replacing an older one must not leave the provider unregistered). */
+TEST(lsp_session__pull_diagnostics_take_the_final_set)
+{
+	const char *argv[] = { fakels(), "--mode", "two-phase-diags", NULL };
+	struct lsp_session_opts o = { 0 };
+	struct lsp_session *s = NULL;
+	json_t *diags = NULL, *snap;
+	int version = 0;
+
+	o.name = "fake";
+	o.argv = argv;
+	o.root = "/tmp";
+	o.init_timeout_ms = 3000;
+	o.stderr_fd = -1;
+	/* push: the first publication for the version is the partial one */
+	CHECK_EQ_INT(lsp_session_start(&s, &o), 0);
+	CHECK(!lsp_session_pulls_diagnostics(s));
+	CHECK_EQ_INT(lsp_session_sync_doc(s, &version, "file:///tmp/a.fake", "fake", "x\n", 2), 0);
+	CHECK_EQ_INT(lsp_session_wait_diagnostics(s, &diags, "file:///tmp/a.fake", version, 3000), 0);
+	CHECK_EQ_INT(json_array_size(diags), 0);
+	json_decref(diags);
+	diags = NULL;
+	lsp_session_free(s);
+
+	o.pull_diagnostics = true;
+	CHECK_EQ_INT(lsp_session_start(&s, &o), 0);
+	CHECK(lsp_session_pulls_diagnostics(s));
+	CHECK_EQ_INT(lsp_session_sync_doc(s, &version, "file:///tmp/a.fake", "fake", "x\n", 2), 0);
+	CHECK_EQ_INT(lsp_session_wait_diagnostics(s, &diags, "file:///tmp/a.fake", version, 3000), 0);
+	CHECK_EQ_INT(json_array_size(diags), 2);
+	json_decref(diags);
+	diags = NULL;
+	/* a change: asked again, the answer is for the new text */
+	CHECK_EQ_INT(lsp_session_sync_doc(s, &version, "file:///tmp/a.fake", "fake", "y\n", 2), 0);
+	CHECK_EQ_INT(version, 2);
+	CHECK_EQ_INT(lsp_session_wait_diagnostics(s, &diags, "file:///tmp/a.fake", version, 3000), 0);
+	CHECK_EQ_INT(json_array_size(diags), 2);
+	/* the snapshot keeps the live registration only */
+	snap = lsp_session_snapshot(s);
+	CHECK(json_is_true(json_object_get(snap, "pullDeclared")));
+	CHECK_EQ_INT(json_array_size(json_object_get(snap, "pullIds")), 1);
+	CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(snap, "pullIds"), 0)), "pull-b");
+	json_decref(snap);
+	json_decref(diags);
+	lsp_session_free(s);
+}
+
 TEST(lsp_session__timeout_keeps_session_and_crash_is_sticky)
 {
 	struct lsp_session *s = NULL;

@@ -179,7 +179,31 @@ TEST(sel_symbolic__c_definition_beats_prototype_and_members_resolve)
 	CHECK_EQ_INT(resolve_in(&m, "c://#s.next:name", &a, &b, &n), 0);
 	CHECK_EQ_INT(a, (size_t)(strstr(H, "next") - H));
 	CHECK_EQ_INT(resolve_in(&m, "c://#t.next", &a, &b, &n), LN_ENOTFOUND);
-	CHECK_EQ_INT(resolve_in(&m, "ts://a.ts#A", &a, &b, &n), LN_EUNSUPPORTED);
+	mem_release(&m);
+}
+
+/* ts:// reads .ts/.tsx files and js:// .js files, each with its grammar
+ * (they used to exit 72: no grammar bundled). */
+TEST(sel_symbolic__typescript_and_javascript_resolve_by_scheme)
+{
+	static const char *TS = "export class Box {\n  grow(by: number): Box { return this; }\n}\n"
+				"namespace N { export function f(): void {} }\n";
+	static const char *JS = "class Box {\n  shrink() { return this; }\n}\n"
+				"const f = () => 1;\n";
+	struct mem m = { { "a.ts", "b.js" }, { TS, JS }, { { 0 } }, 2 };
+	size_t a, b, n;
+
+	CHECK_EQ_INT(resolve_in(&m, "ts://#Box.grow:name", &a, &b, &n), 0);
+	CHECK_EQ_INT(a, (size_t)(strstr(TS, "grow") - TS));
+	CHECK_EQ_INT(resolve_in(&m, "ts://a.ts#N.f:name", &a, &b, &n), 0);
+	CHECK_EQ_INT(a, (size_t)(strstr(TS, "f()") - TS));
+	CHECK_EQ_INT(resolve_in(&m, "js://#Box.shrink:name", &a, &b, &n), 0);
+	CHECK_EQ_INT(a, (size_t)(strstr(JS, "shrink") - JS));
+	CHECK_EQ_INT(resolve_in(&m, "js://#f:name", &a, &b, &n), 0);
+	CHECK_EQ_INT(a, (size_t)(strstr(JS, "f =") - JS));
+	/* each scheme searches its own files */
+	CHECK_EQ_INT(resolve_in(&m, "js://#Box.grow", &a, &b, &n), LN_ENOTFOUND);
+	CHECK_EQ_INT(resolve_in(&m, "ts://#Box.shrink", &a, &b, &n), LN_ENOTFOUND);
 	mem_release(&m);
 }
 
