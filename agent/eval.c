@@ -10,6 +10,7 @@
  */
 #include "agent/cli.h"
 #include "agent/eval.h"
+#include "agent/eval_int.h"
 
 #include "agent/trace.h"
 #include "core/buf.h"
@@ -32,29 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EVAL_MAX_LINE (2 * (size_t)SBX_PATCH_MAX_BYTES + 65536)   /* JSON escapes */
-
-/* The candidates as read: what the engine borrows during its call. */
-struct fe_cand {
-	char *id;
-	char *patch;             /* NULL: no usable text (note says why) */
-	size_t len;
-	char note[200];
-};
-
-struct fe {
-	struct cli *c;
-	struct eng_settings s;
-	bool have_settings;
-	enum rwd_episode_mode emode;
-	struct fe_cand *v;
-	size_t n;
-	struct eng *eng;
-	struct eng_result *res;  /* n results after the engine's call */
-	bool have_res;
-	struct eng_base_reader *base; /* the base's files, for --in (or NULL) */
-};
-
 /* ---- settings ---- */
 
 static void print_ignored(struct fe *x)
@@ -74,7 +52,7 @@ static void print_ignored(struct fe *x)
 
 /* .lanser.json of the base revision (of the task's workspace when it names
  * another), the task file, then the options (engine/settings.c). */
-static int load_settings(struct fe *x)
+int eval_load_settings(struct fe *x)
 {
 	struct cli *c = x->c;
 	struct eng_source src;
@@ -95,7 +73,7 @@ static int load_settings(struct fe *x)
 	return error;
 }
 
-static int parse_episode_mode(struct fe *x, const char *s)
+int eval_parse_episode_mode(struct fe *x, const char *s)
 {
 	if (s && rwd_episode_mode_parse(&x->emode, s))
 		return ln_error_set(LN_EUSAGE, "--mode must be p-grpo, outcome, process or sum "
@@ -130,7 +108,7 @@ static void cand_set_patch(struct fe_cand *cd, const char *data, size_t len)
  * .diff/.patch, characters outside [A-Za-z0-9._-] as '_', at most 64
  * bytes; "cN" when nothing is left; "-N" added when another candidate
  * already has it (N its position). */
-static void id_from_path(const struct fe *x, const char *path, char *out, size_t size)
+void eval_id_from_path(const struct fe *x, const char *path, char *out, size_t size)
 {
 	const char *b = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	size_t n = strlen(b), i, k = 0;
@@ -155,7 +133,7 @@ static void id_from_path(const struct fe *x, const char *path, char *out, size_t
 		}
 }
 
-static int cand_from_file(struct fe *x, const char *id, const char *path)
+int eval_cand_from_file(struct fe *x, const char *id, const char *path)
 {
 	struct buf b = BUF_INIT;
 	struct fe_cand *cd = cand_new(x, id);
@@ -219,7 +197,7 @@ static int completion_line(struct fe *x, const char *path, const struct buf *lin
 /* --in completions.jsonl: one completion per line,
  * {"id"?: string, "patch": string (a diff, or text with a ```diff fence)}.
  * A line that is not such an object is a candidate with R_format 0. */
-static int read_completions(struct fe *x, const char *path)
+int eval_read_completions(struct fe *x, const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	struct buf line = BUF_INIT;
@@ -298,7 +276,7 @@ static void progress_hook(void *ctx, const char *candidate, const char *phase)
 }
 
 /* Opens the engine on the base and scores every candidate read. */
-static int run_engine(struct fe *x, bool patch_error_is_code, eng_result_fn result)
+int eval_run_engine(struct fe *x, bool patch_error_is_code, eng_result_fn result)
 {
 	struct cli *c = x->c;
 	struct eng_opts o;
@@ -357,13 +335,13 @@ static int run_engine(struct fe *x, bool patch_error_is_code, eng_result_fn resu
 	return error;
 }
 
-static void fe_init(struct fe *x, struct cli *c)
+void eval_fe_init(struct fe *x, struct cli *c)
 {
 	memset(x, 0, sizeof *x);
 	x->c = c;
 }
 
-static void fe_release(struct fe *x)
+void eval_fe_release(struct fe *x)
 {
 	size_t i;
 
@@ -381,7 +359,7 @@ static void fe_release(struct fe *x)
 		eng_settings_release(&x->s);
 }
 
-static void print_json_line(struct cli *c, const json_t *v)
+void eval_print_json_line(struct cli *c, const json_t *v)
 {
 	/* canonical (RFC 8785): numbers in their shortest round-trip form */
 	char *s = jcs_dumps(v);
@@ -393,7 +371,7 @@ static void print_json_line(struct cli *c, const json_t *v)
 
 /* A number for people: the JSON's shortest round-trip form, unless that
  * shows binary64 noise (0.46875000000000006): then 12 significant digits. */
-static void num_str(char *out, size_t n, double v)
+void eval_num_str(char *out, size_t n, double v)
 {
 	if (isnan(v)) {
 		snprintf(out, n, "null");
@@ -404,7 +382,7 @@ static void num_str(char *out, size_t n, double v)
 		snprintf(out, n, "%.12g", v);
 }
 
-static const char *record_status(const struct eng_result *r)
+const char *eval_record_status(const struct eng_result *r)
 {
 	return json_string_value(json_object_get(json_object_get(r->record, "outcome"), "status"));
 }
@@ -492,8 +470,8 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 	fprintf(o, "eval: %s  (candidate %s at base %.12s)\n", r->accepted ? "ACCEPTED" :
 		"REJECTED", ln_printable(r->id), eng_base_oid(x->eng));
 	if (r->diagnosed) {
-		num_str(d0, sizeof d0, r->dd.d_before);
-		num_str(d1, sizeof d1, r->dd.d_after);
+		eval_num_str(d0, sizeof d0, r->dd.d_before);
+		eval_num_str(d1, sizeof d1, r->dd.d_after);
 		fprintf(o, "  diagnostics: D %s -> %s over %zu relevant file%s (%ld introduced, "
 			"%ld fixed, %ld new error%s)\n", d0, d1, json_array_size(r->relevant),
 			json_array_size(r->relevant) == 1 ? "" : "s", r->dd.introduced, r->dd.fixed,
@@ -502,7 +480,7 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 	if (r->record) {
 		const json_t *oc = json_object_get(r->record, "outcome");
 		const json_t *cnt = json_object_get(oc, "counts");
-		fprintf(o, "  tests: %s", ln_printable(record_status(r)));
+		fprintf(o, "  tests: %s", ln_printable(eval_record_status(r)));
 		if (cnt)
 			fprintf(o, " (%lld passed, %lld failed, %lld errors)",
 				(long long)json_integer_value(json_object_get(cnt, "passed")),
@@ -520,8 +498,8 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 			free(tail);
 		}
 	}
-	num_str(rw, sizeof rw, r->reward);
-	num_str(pr, sizeof pr, r->ep.r_process);
+	eval_num_str(rw, sizeof rw, r->reward);
+	eval_num_str(pr, sizeof pr, r->ep.r_process);
 	if (r->ep.scorable)
 		fprintf(o, "  reward (%s): %s  [R_format %g, R_outcome %g, R_process %s]\n",
 			rwd_episode_mode_name(x->emode), rw, r->ep.r_format, r->ep.r_outcome, pr);
@@ -550,11 +528,11 @@ static int eval_candidate(struct fe *x)
 	if (c->npatches == 1) {
 		if (t->ncands)
 			return ln_error_set(LN_EUSAGE, "--patch and a task with a patch: give one");
-		id_from_path(x, c->patches[0], id, sizeof id);
-		return cand_from_file(x, id, c->patches[0]);
+		eval_id_from_path(x, c->patches[0], id, sizeof id);
+		return eval_cand_from_file(x, id, c->patches[0]);
 	}
 	if (t->ncands == 1 && t->cands[0].patch_path)
-		return cand_from_file(x, t->cands[0].id, t->cands[0].patch_path);
+		return eval_cand_from_file(x, t->cands[0].id, t->cands[0].patch_path);
 	return ln_error_set(LN_EUSAGE, "eval needs one patch: --patch FILE, or a task file with "
 			    "\"patch\"");
 }
@@ -565,19 +543,19 @@ int cmd_eval(struct cli *c)
 	const struct eng_result *r;
 	int error = 0;
 
-	fe_init(&x, c);
+	eval_fe_init(&x, c);
 	if (c->npatches > 1) {
 		error = ln_error_set(LN_EUSAGE, "eval takes one --patch (for several candidates: "
 				     "lanser group)");
 		goto done;
 	}
-	if ((error = load_settings(&x)) ||
-	    (error = parse_episode_mode(&x, c->episode_mode ? c->episode_mode : c->mode)) ||
-	    (error = eval_candidate(&x)) || (error = run_engine(&x, true, NULL)))
+	if ((error = eval_load_settings(&x)) ||
+	    (error = eval_parse_episode_mode(&x, c->episode_mode ? c->episode_mode : c->mode)) ||
+	    (error = eval_candidate(&x)) || (error = eval_run_engine(&x, true, NULL)))
 		goto done;
 	r = &x.res[0];
 	if (c->json)
-		print_json_line(c, r->bundle);
+		eval_print_json_line(c, r->bundle);
 	else
 		print_verdict(&x, r);
 	if (c->sarif_path && r->usable && (error = write_sarif(&x, r, c->sarif_path)))
@@ -591,283 +569,7 @@ int cmd_eval(struct cli *c)
 				     " (and more)" : "");
 	}
 done:
-	fe_release(&x);
+	eval_fe_release(&x);
 	return error;
 }
 
-/* ---- lanser group ---- */
-
-struct group_opts {
-	enum rwd_adv_mode amode;
-	enum rwd_preset preset;
-	double eps;              /* -1: the preset's */
-};
-
-static int group_options(struct cli *c, struct group_opts *g)
-{
-	g->amode = RWD_ADV_GRPO;
-	g->preset = RWD_PRESET_TRL;
-	g->eps = -1;
-	if (c->mode && rwd_adv_mode_parse(&g->amode, c->mode))
-		return ln_error_set(LN_EUSAGE, "--mode must be grpo, dr_grpo or batch (got '%s')",
-				    c->mode);
-	if (g->amode == RWD_ADV_STEP)
-		return ln_error_set(LN_EUSAGE, "group: --mode step needs per-step rewards (use "
-				    "lanser advantages)");
-	if (c->preset && rwd_preset_parse(&g->preset, c->preset))
-		return ln_error_set(LN_EUSAGE, "--preset must be trl, verl or openrlhf");
-	if (c->eps) {
-		char *end;
-		g->eps = strtod(c->eps, &end);
-		if (!*c->eps || *end || !(g->eps >= 0) || !isfinite(g->eps))
-			return ln_error_set(LN_EUSAGE, "--eps needs a non-negative number");
-	}
-	return 0;
-}
-
-/* Candidates: the task's, --patch, positional patch files, --in. */
-static int group_candidates(struct fe *x)
-{
-	struct cli *c = x->c;
-	const struct sbx_task *t = &x->s.task;
-	size_t i;
-	int error = 0;
-
-	for (i = 0; !error && i < t->ncands; i++)
-		if (t->cands[i].patch_path)
-			error = cand_from_file(x, t->cands[i].id, t->cands[i].patch_path);
-	for (i = 0; !error && i < (size_t)c->npatches; i++) {
-		char id[80];
-		id_from_path(x, c->patches[i], id, sizeof id);
-		error = cand_from_file(x, id, c->patches[i]);
-	}
-	for (i = 0; !error && i < (size_t)c->argc; i++) {
-		char id[80];
-		id_from_path(x, c->argv[i], id, sizeof id);
-		error = cand_from_file(x, id, c->argv[i]);
-	}
-	if (!error && c->in_path) {
-		/* search/replace and file blocks apply to the base's files */
-		if (eng_base_reader_open(&x->base, x->s.root, x->s.task.base))
-			x->base = NULL;
-		error = read_completions(x, c->in_path);
-	}
-	if (!error && x->n == 0)
-		error = ln_error_set(LN_EUSAGE, "group needs candidates: patch files, --patch, a "
-				     "task with \"candidates\", or --in completions.jsonl");
-	return error;
-}
-
-/* --out FILE: every candidate's eval bundle, one per line (JSONL). */
-static int write_bundles(struct fe *x, const char *path)
-{
-	struct buf abs = BUF_INIT;
-	FILE *f;
-	size_t i;
-	int error = 0;
-
-	if (path[0] == '/')
-		buf_adds(&abs, path);
-	else
-		buf_addf(&abs, "%s/%s", x->c->cwd, path);
-	f = fopen(abs.data, "w");
-	if (!f) {
-		error = ln_error_set(LN_EPERM, "--out %s: %s", path, strerror(errno));
-		goto done;
-	}
-	for (i = 0; i < x->n; i++) {
-		char *s = jcs_dumps(x->res[i].bundle);
-		if (!s || fprintf(f, "%s\n", s) < 0)
-			error = ln_error_set(LN_EPERM, "--out %s: write error", path);
-		free(s);
-		if (error)
-			break;
-	}
-	if (fclose(f) && !error)
-		error = ln_error_set(LN_EPERM, "--out %s: %s", path, strerror(errno));
-done:
-	buf_release(&abs);
-	return error;
-}
-
-int eval_group_advantages(json_t **adv, json_t **group, const struct eng_result *res, size_t n,
-			  const char *id, enum rwd_adv_mode amode, enum rwd_preset preset, double eps)
-{
-	struct rwd_group g;
-	json_t *rewards = json_array(), *gj;
-	double m, sd;
-	size_t i;
-	int error;
-
-	*adv = NULL;
-	memset(&g, 0, sizeof g);
-	for (i = 0; i < n; i++)
-		json_array_append_new(rewards, rwd_number(res[i].reward));
-	gj = xjson_pack("{s:s, s:o}", "id", id, "rewards", rewards);
-	error = rwd_group_parse(&g, gj);
-	if (!error) {
-		rwd_mean_std(g.r, g.n, &m, &sd);
-		*adv = rwd_group_advantages(&g, amode, preset, eps, sd);
-	}
-	rwd_group_release(&g);
-	if (group && !error)
-		*group = gj;
-	else
-		json_decref(gj);
-	return error;
-}
-
-/* The group's advantages (new reference in *adv), traced. */
-static int group_advantages(struct fe *x, const struct group_opts *go, json_t **adv)
-{
-	json_t *gj = NULL;
-	int error;
-
-	error = eval_group_advantages(adv, &gj, x->res, x->n, x->s.task.task_id ? x->s.task.task_id :
-				      eng_base_oid(x->eng), go->amode, go->preset, go->eps);
-	if (!error && x->c->trace)
-		trace_event(x->c, "advantages", xjson_pack("{s:O, s:s, s:s, s:O?, s:o, s:O}",
-			"group", gj, "mode", rwd_adv_mode_name(go->amode), "preset",
-			rwd_preset_name(go->preset), "epsilon",
-			json_object_get(*adv, "epsilon"), "batchStd",
-			go->amode == RWD_ADV_BATCH ? json_incref(json_object_get(*adv, "std"))
-						    : json_null(), "result", *adv));
-	json_decref(gj);
-	return error;
-}
-
-/* One member of the group's JSON answer. */
-json_t *eval_candidate_json(const struct eng_result *r, const json_t *adv, size_t i)
-{
-	const char *st = record_status(r);
-
-	return xjson_pack("{s:s, s:O?, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:O?, s:b}",
-		"id", r->id, "bundleId", json_object_get(r->bundle, "bundleId"),
-		"reward", rwd_number(r->reward), "scorable", r->ep.scorable,
-		"reason", r->ep.scorable ? json_null() : xjson_string_lossy(r->ep.reason),
-		"rFormat", rwd_number(r->ep.r_format),
-		"rOutcome", r->ep.scorable ? rwd_number(r->ep.r_outcome) : json_null(),
-		"rProcess", rwd_number(r->ep.r_process),
-		"tests", st ? json_string(st) : json_null(),
-		"newErrors", (json_int_t)r->new_errors,
-		"formatNote", r->usable ? json_null() : json_string(r->format_note),
-		"advantage", json_array_get(json_object_get(adv, "advantages"), i),
-		"accepted", r->accepted);
-}
-
-/* --jsonl: a candidate's line as soon as the engine has scored it (its
- * advantage needs the whole group: the last line has it). */
-static void stream_candidate(void *ctx, size_t i, const struct eng_result *r)
-{
-	struct fe *x = ctx;
-	json_t *v = eval_candidate_json(r, NULL, i);
-
-	json_object_del(v, "advantage");
-	json_object_set_new(v, "schema", json_string("lanser.group.candidate/1"));
-	json_object_set_new(v, "index", json_integer((json_int_t)i));
-	print_json_line(x->c, v);
-	fflush(x->c->out);
-	json_decref(v);
-}
-
-static void print_group_json(struct fe *x, const json_t *adv, long long t0)
-{
-	json_t *cands = json_array(), *out;
-	long long diag_ms, tests_ms;
-	size_t i;
-
-	for (i = 0; i < x->n; i++)
-		json_array_append_new(cands, eval_candidate_json(&x->res[i], adv, i));
-	eng_timings(x->eng, &diag_ms, &tests_ms);
-	out = xjson_pack("{s:s, s:s, s:o, s:s, s:o, s:O}", "schema", "lanser.group/1",
-		"base", eng_base_oid(x->eng),
-		"task", x->s.task.task_id ? json_string(x->s.task.task_id) : json_null(),
-		"mode", rwd_episode_mode_name(x->emode), "candidates", cands, "advantages", adv);
-	json_object_set_new(out, "volatile", xjson_pack("{s:I, s:I, s:I}", "totalMs",
-		(json_int_t)(ln_now_ms() - t0), "diagnosticsMs", (json_int_t)diag_ms,
-		"testsMs", (json_int_t)tests_ms));
-	print_json_line(x->c, out);
-	json_decref(out);
-}
-
-static void print_group_text(struct fe *x, const struct group_opts *go, const json_t *adv)
-{
-	FILE *o = x->c->out;
-	const char *task = x->s.task.task_id;
-	char a[40], rw[40], m[40], s[40];
-	size_t i;
-
-	fprintf(o, "group%s%s at base %.12s: %zu candidates, reward %s, advantages %s (%s)\n",
-		task ? " " : "", task ? ln_printable(task) : "", eng_base_oid(x->eng), x->n,
-		rwd_episode_mode_name(x->emode), rwd_adv_mode_name(go->amode),
-		rwd_preset_name(go->preset));
-	for (i = 0; i < x->n; i++) {
-		const struct eng_result *r = &x->res[i];
-		const json_t *av = json_array_get(json_object_get(adv, "advantages"), i);
-		num_str(rw, sizeof rw, r->reward);
-		num_str(a, sizeof a, json_is_number(av) ? json_number_value(av) : NAN);
-		fprintf(o, "  %-10s reward %-20s advantage %-22s", ln_printable(r->id), rw, a);
-		if (!r->usable)
-			fprintf(o, "not a usable patch (R_format 0): %s\n",
-				ln_printable(r->format_note));
-		else if (!r->ep.scorable)
-			fprintf(o, "UNSCORABLE: %s\n", ln_printable(r->ep.reason));
-		else
-			fprintf(o, "format %g outcome %g process %.4g, %ld new error%s, tests %s\n",
-				r->ep.r_format, r->ep.r_outcome, r->ep.r_process, r->new_errors,
-				r->new_errors == 1 ? "" : "s", ln_printable(record_status(r)));
-	}
-	num_str(m, sizeof m, json_number_value(json_object_get(adv, "mean")));
-	num_str(s, sizeof s, json_is_number(json_object_get(adv, "std")) ?
-		json_number_value(json_object_get(adv, "std")) : NAN);
-	fprintf(o, "  mean %s, std %s, %lld scored%s\n", m, s,
-		(long long)json_integer_value(json_object_get(adv, "scored")),
-		json_is_true(json_object_get(adv, "allEqual")) ? ", all equal (no signal)" : "");
-}
-
-/* A group none of whose members could be scored gave a trainer nothing:
- * the exit code `lanser eval` gives the first of them (83 a limit or the
- * sandbox, 1 a base that does not build, ...). Otherwise 0, whatever the
- * candidates' outcomes. */
-static int group_exit(const struct fe *x)
-{
-	size_t i;
-
-	for (i = 0; i < x->n; i++)
-		if (x->res[i].ep.scorable)
-			return 0;
-	if (!x->n)
-		return 0;
-	return ln_error_set(x->res[0].code ? x->res[0].code : LN_ESANDBOX,
-			    "no candidate could be scored (%s: %s)", ln_printable(x->res[0].id),
-			    ln_printable(x->res[0].ep.reason));
-}
-
-int cmd_group(struct cli *c)
-{
-	struct fe x;
-	struct group_opts go;
-	json_t *adv = NULL;
-	long long t0 = ln_now_ms();
-	int error;
-
-	fe_init(&x, c);
-	if ((error = group_options(c, &go)) || (error = load_settings(&x)))
-		goto done;
-	if (c->episode_mode && (error = parse_episode_mode(&x, c->episode_mode)))
-		goto done;
-	if ((error = group_candidates(&x)) || (error = run_engine(&x, false, c->jsonl ? stream_candidate : NULL)) ||
-	    (error = group_advantages(&x, &go, &adv)))
-		goto done;
-	if (c->out_path && (error = write_bundles(&x, c->out_path)))
-		goto done;
-	if (c->json || c->jsonl)
-		print_group_json(&x, adv, t0);
-	else
-		print_group_text(&x, &go, adv);
-	error = group_exit(&x);
-done:
-	json_decref(adv);
-	fe_release(&x);
-	return error;
-}

@@ -68,8 +68,10 @@ static struct buf ran = BUF_INIT;   /* the last command line, words joined by ' 
 static int fake_lines = 3;
 
 static int fake_exec(int argc, char **argv, const char *cwd, FILE *out, FILE *err,
-		     struct lsp_workspace *ws, bool in_daemon, struct exec_result *res)
+		     FILE *progress, struct lsp_workspace *ws, bool in_daemon,
+		     struct exec_result *res)
 {
+	(void)progress;
 	const char *cmd = NULL;
 	int i;
 
