@@ -24,37 +24,6 @@
 
 /* ---- patch ---- */
 
-static int read_input(struct buf *b, struct cli *c, const char *path)
-{
-	FILE *f = strcmp(path, "-") ? NULL : stdin;
-	char tmp[65536];
-	size_t n;
-
-	if (!f) {
-		struct buf p = BUF_INIT;
-		if (path[0] == '/')
-			buf_adds(&p, path);
-		else
-			buf_addf(&p, "%s/%s", c->cwd, path);
-		f = fopen(p.data, "rb");
-		buf_release(&p);
-		if (!f)
-			return ln_error_set(LN_ENOTFOUND, "cannot read the patch %s", path);
-	}
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		if (b->len + n > SBX_PATCH_MAX_BYTES) {
-			if (f != stdin)
-				fclose(f);
-			return ln_error_set(LN_EINPUT, "the patch is larger than %zu bytes",
-					    SBX_PATCH_MAX_BYTES);
-		}
-		buf_add(b, tmp, n);
-	}
-	if (f != stdin)
-		fclose(f);
-	return 0;
-}
-
 int cmd_patch(struct cli *c)
 {
 	struct cmdctx x;
@@ -76,7 +45,7 @@ int cmd_patch(struct cli *c)
 		else
 			buf_adds(&in, c->diff_text);
 	} else if (!error) {
-		error = read_input(&in, c, c->argv[0]);
+		error = editflow_read_input(&in, c, c->argv[0], SBX_PATCH_MAX_BYTES, "the patch");
 	}
 	ln_sha256_hex(in.data, in.len, hex);
 	json_object_set_new(cmdctx_request(&x), "target",

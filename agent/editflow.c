@@ -467,3 +467,34 @@ int editflow_preview_or_apply(struct cmdctx *x, const struct sbx_edits *e, const
 	return apply_edits(x, e);
 }
 
+int editflow_read_input(struct buf *b, struct cli *c, const char *path, size_t max,
+			const char *what)
+{
+	FILE *f = strcmp(path, "-") ? NULL : stdin;
+	char tmp[65536];
+	size_t n;
+
+	if (!f) {
+		struct buf p = BUF_INIT;
+		if (path[0] == '/')
+			buf_adds(&p, path);
+		else
+			buf_addf(&p, "%s/%s", c->cwd, path);
+		f = fopen(p.data, "rb");
+		buf_release(&p);
+		if (!f)
+			return ln_error_set(LN_ENOTFOUND, "cannot read %s %s", what,
+					    ln_printable(path));
+	}
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		if (b->len + n > max) {
+			if (f != stdin)
+				fclose(f);
+			return ln_error_set(LN_EINPUT, "%s is larger than %zu bytes", what, max);
+		}
+		buf_add(b, tmp, n);
+	}
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}

@@ -16,10 +16,13 @@
 #define LANSER_AGENT_EDITFLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
 #include "agent/cmdctx.h"
+
+struct buf;
 
 struct sbx_edits;
 
@@ -47,5 +50,10 @@ int editflow_preview_or_apply(struct cmdctx *x, const struct sbx_edits *e, const
 /* The human output of an edit: the diff of a preview, the files applied,
  * the conflicts, the verification's verdict. */
 void editflow_print_result(struct cmdctx *x);
+/* Reads `path` (relative to c->cwd; "-": standard input) into b, at most
+ * `max` bytes. `what` names it in errors ("the patch", "--with"):
+ * LN_ENOTFOUND when it cannot be opened, LN_EINPUT when it is too large. */
+int editflow_read_input(struct buf *b, struct cli *c, const char *path, size_t max,
+			const char *what);
 
 #endif

@@ -30,37 +30,6 @@
  * `patch` takes whole files). */
 #define EDIT_MAX_TEXT ((size_t)1 << 20)
 
-static int read_with(struct buf *b, struct cli *c, const char *path)
-{
-	FILE *f = strcmp(path, "-") ? NULL : stdin;
-	char tmp[65536];
-	size_t n;
-
-	if (!f) {
-		struct buf p = BUF_INIT;
-		if (path[0] == '/')
-			buf_adds(&p, path);
-		else
-			buf_addf(&p, "%s/%s", c->cwd, path);
-		f = fopen(p.data, "rb");
-		buf_release(&p);
-		if (!f)
-			return ln_error_set(LN_ENOTFOUND, "cannot read --with %s", ln_printable(path));
-	}
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		if (b->len + n > EDIT_MAX_TEXT) {
-			if (f != stdin)
-				fclose(f);
-			return ln_error_set(LN_EINPUT, "the new text is larger than %zu bytes",
-					    EDIT_MAX_TEXT);
-		}
-		buf_add(b, tmp, n);
-	}
-	if (f != stdin)
-		fclose(f);
-	return 0;
-}
-
 static int new_text(struct buf *b, struct cli *c)
 {
 	struct ln_text t;
@@ -74,7 +43,7 @@ static int new_text(struct buf *b, struct cli *c)
 			return ln_error_set(LN_EINPUT, "the new text is larger than %zu bytes",
 					    EDIT_MAX_TEXT);
 		buf_adds(b, c->edit_text);
-	} else if ((error = read_with(b, c, c->edit_with))) {
+	} else if ((error = editflow_read_input(b, c, c->edit_with, EDIT_MAX_TEXT, "the new text"))) {
 		return error;
 	}
 	/* the file stays text: no NUL, valid UTF-8 */
