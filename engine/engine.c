@@ -386,7 +386,9 @@ static int run(struct eng *e)
 		progress(e, &e->v[i], e->v[i].r.usable ? "applied" : "not a patch");
 	e->records = NULL;
 	e->tests_code = 0;
-	if (!e->no_tests) {
+	if (e->no_tests) {
+		e->tests_over = true;   /* eng_diagnose: no record will come */
+	} else {
 		error = stage_patches(e);
 		if (error)
 			return error;
