@@ -259,14 +259,20 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 		snprintf(buf, sizeof buf, "%s is not a tool of the agent (the episode is scored for "
 			 "you)", name);
 	} else {
-		json_t *a = json_deep_copy(args);
+		json_t *a = json_deep_copy(args), *before;
+		bool runs_code;
 		/* the worktree is the agent's own: mutations apply at once */
 		if (is_mutating(cmd) && agent_option_by_json(cmd, "apply"))
 			json_object_set_new(a, "apply", json_true());
 		/* earlier steps' changes are uncommitted: they are the episode */
 		if (is_mutating(cmd) && agent_option_by_json(cmd, "allowDirty"))
 			json_object_set_new(a, "allowDirty", json_true());
+		/* a test run builds in the tree: what it leaves is not the change */
+		runs_code = cmd && (cmd->flags & AGENT_CMD_WRITES) && !is_mutating(cmd);
+		before = runs_code ? agent_scorer_untracked(x->sc) : NULL;
 		code = agent_tool_call(x->tools, name, a, &r);
+		if (before)
+			agent_scorer_ignore_new(x->sc, before);
 		json_decref(a);
 		called = true;
 		snprintf(buf, sizeof buf, "%s", r.message);

@@ -137,5 +137,12 @@ json_t *agent_scorer_step(struct agent_scorer *s, long step, const char *tool, b
  * the model's (its server): scored, but unscorable with that reason (a null
  * reward in its group). */
 int agent_scorer_finish(struct agent_scorer *s, json_t *result, const char *unscorable);
+/* Build products of a test run are not the agent's change: the untracked
+ * files before a call that runs the tree's code (agent_scorer_untracked;
+ * NULL when git cannot say), and after it agent_scorer_ignore_new, which
+ * takes `before` and leaves every file that appeared since out of the
+ * step and final diffs. */
+json_t *agent_scorer_untracked(struct agent_scorer *s);
+void agent_scorer_ignore_new(struct agent_scorer *s, json_t *before);
 
 #endif

@@ -30,13 +30,14 @@ struct agent_scorer {
 	size_t n;
 	bool have_prev;
 	double prev_d, prev_dbefore;   /* D_t of the last step, and the base's D over its files */
+	json_t *noise;             /* untracked paths the test runs left (not the change) */
 };
 
 static void note_hook(void *ctx, const char *text)
 {
 	const struct agent_episode_opts *o = ctx;
 	if (o->progress)
-		fprintf(o->progress, "lanser: note: %s\n", text);
+		fprintf(o->progress, "%s\n", text); /* the engine's notes say "lanser: note:" */
 }
 
 int agent_scorer_open(struct agent_scorer **out, const struct agent_episode_opts *o)
@@ -94,7 +95,37 @@ void agent_scorer_close(struct agent_scorer *x)
 	sbx_wt_free(x->wts);
 	free(x->wt);
 	free(x->steps);
+	json_decref(x->noise);
 	free(x);
+}
+
+json_t *agent_scorer_untracked(struct agent_scorer *x)
+{
+	json_t *v = eng_worktree_untracked(x->wt);
+	if (!v)
+		ln_error_clear();
+	return v;
+}
+
+void agent_scorer_ignore_new(struct agent_scorer *x, json_t *before)
+{
+	json_t *now = agent_scorer_untracked(x), *v, *w;
+	size_t i, j;
+
+	if (!x->noise)
+		x->noise = json_array();
+	json_array_foreach(now, i, v) {
+		bool old = false;
+		json_array_foreach(before, j, w)
+			if (json_equal(v, w)) {
+				old = true;
+				break;
+			}
+		if (!old)
+			json_array_append(x->noise, v);
+	}
+	json_decref(now);
+	json_decref(before);
 }
 
 const char *agent_scorer_worktree(const struct agent_scorer *x)
@@ -131,7 +162,7 @@ json_t *agent_scorer_step(struct agent_scorer *x, long step, const char *tool, b
 	st.d_prev = x->have_prev ? x->prev_d : 0;
 	st.d = st.d_prev;
 	st.s = 0;
-	if (ok && eng_worktree_diff(&diff, &len, x->wt, x->base_oid) == 0 && len == 0) {
+	if (ok && eng_worktree_diff(&diff, &len, x->wt, x->base_oid, x->noise) == 0 && len == 0) {
 		/* back at the base: D is the base's over the files counted so far */
 		st.d = x->have_prev ? x->prev_dbefore : 0;
 		st.s = 1;
@@ -215,7 +246,7 @@ int agent_scorer_finish(struct agent_scorer *x, json_t *result, const char *unsc
 	int error;
 
 	memset(&r, 0, sizeof r);
-	error = eng_worktree_diff(&diff, &len, x->wt, x->base_oid);
+	error = eng_worktree_diff(&diff, &len, x->wt, x->base_oid, x->noise);
 	if (error)
 		return error;
 	json_object_set_new(result, "diff", xjson_stringn_lossy(diff, len));

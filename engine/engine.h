@@ -256,7 +256,15 @@ int eng_diagnose(struct eng *e, const struct eng_candidate *cand, struct eng_res
  * possibly empty. LN_ESANDBOX on git errors, LN_EINPUT when the diff
  * would exceed SBX_PATCH_MAX_BYTES.
  */
-int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid);
+int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid,
+		      const json_t *skip);
+/* skip (may be NULL): an array of untracked paths eng_worktree_diff leaves
+ * out (what a test run left in the tree: its builds are not the change). */
+
+/* The untracked, not ignored files of work tree `wt` (tool caches left
+ * out) as a sorted JSON array of paths (new reference), or NULL with an
+ * error set (LN_ESANDBOX). */
+json_t *eng_worktree_untracked(const char *wt);
 
 /* The workspace's generated compilation database (untracked: it is not in
  * a worktree) copied into the worktree `wt` at the same place, its paths

@@ -28,7 +28,19 @@ static bool is_cache_path(const char *p)
 	return p && (!strncmp(p, ".cache/", 7) || !strcmp(p, ".cache"));
 }
 
-int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid)
+static bool in_list(const json_t *list, const char *path)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		if (path && json_is_string(v) && !strcmp(json_string_value(v), path))
+			return true;
+	return false;
+}
+
+int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_oid,
+		      const json_t *skip)
 {
 	git_repository *repo = NULL;
 	git_object *obj = NULL;
@@ -43,7 +55,7 @@ int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_
 	*out = NULL;
 	*len = 0;
 	ln_git_init();
-	if (git_repository_open(&repo, wt) < 0) {
+	if (ln_git_open(&repo, wt, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
 		error = git_fail(wt);
 		goto done;
 	}
@@ -70,6 +82,9 @@ int eng_worktree_diff(char **out, size_t *len, const char *wt, const char *base_
 		/* the compilation database copied in (eng_copy_cdb) */
 		if (d->status == GIT_DELTA_UNTRACKED && cdb && !strcmp(d->new_file.path, cdb))
 			continue;
+		/* what the tests' runs left behind (the episode says which) */
+		if (d->status == GIT_DELTA_UNTRACKED && skip && in_list(skip, d->new_file.path))
+			continue;
 		if (git_patch_from_diff(&p, diff, i) < 0 || git_patch_to_buf(&pb, p) < 0) {
 			git_patch_free(p);
 			error = git_fail("diff");
@@ -92,4 +107,39 @@ done:
 	git_object_free(obj);
 	git_repository_free(repo);
 	return error;
+}
+
+json_t *eng_worktree_untracked(const char *wt)
+{
+	git_repository *repo = NULL;
+	git_status_list *st = NULL;
+	git_status_options so;
+	json_t *out = NULL;
+	size_t i, n;
+
+	ln_git_init();
+	if (ln_git_open(&repo, wt, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
+		git_fail(wt);
+		return NULL;
+	}
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		   GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
+	if (git_status_list_new(&st, repo, &so) < 0) {
+		git_fail("status");
+		goto done;
+	}
+	out = json_array();
+	n = git_status_list_entrycount(st);
+	for (i = 0; i < n; i++) {
+		const git_status_entry *e = git_status_byindex(st, i);
+		const char *p = e->index_to_workdir ? e->index_to_workdir->new_file.path : NULL;
+		if ((e->status & GIT_STATUS_WT_NEW) && p && !is_cache_path(p))
+			json_array_append_new(out, json_string(p));
+	}
+done:
+	git_status_list_free(st);
+	git_repository_free(repo);
+	return out;
 }

@@ -200,3 +200,27 @@ stop_fake
 run "$L" trace replay --verify "$TMP/roll.trace.jsonl"
 check_eq "rollouts: the trace (every worker's episode a run of its own) replays: exit 0" 0 "$RC"
 check_eq "rollouts: ... all 8 episodes verified" 8 "$(printf '%s\n' "$OUT" | grep -c '^verified: agent run')"
+
+# A test run builds in the agent's worktree: what it leaves there (here the
+# test binary, not ignored by this copy's .gitignore) is not the agent's
+# change. Before, the final diff carried the binary, which no patch applier
+# takes: R_format 0 for an episode that changed nothing but ran the tests.
+A=$(fixture cproj artefacts)
+printf '*.o\ncompile_commands.json\n.cache/\n' >"$A/.gitignore"
+(cd "$A" && $GIT add -A && $GIT commit -qm base) || exit 1
+cat >"$TMP/artefacts.json" <<'EOF2'
+{"turns": [
+ {"reply": {"tool_calls": [{"id": "call_1", "name": "edit", "arguments": {"args": ["c://src/util.c#max_int:body"], "text": "{\n\t/* the larger of the two */\n\treturn a > b ? a : b;\n}"}}]}},
+ {"reply": {"tool_calls": [{"id": "call_2", "name": "test", "arguments": {}}]}},
+ {"reply": {"tool_calls": [{"id": "call_3", "name": "finish", "arguments": {"summary": "done"}}]}}
+]}
+EOF2
+episode artefacts.json "$A" art "Run the tests."
+check_eq "build products: exit 0" 0 "$RC"
+check_json_eq "build products: the tests ran and passed" .tests.status passed
+check_json_eq "build products: the final diff is the edit alone" \
+	'sorted(l[len("diff --git a/"):].split(" ")[0] for l in b["diff"].splitlines() if l.startswith("diff --git"))' \
+	'["src/util.c"]'
+check_json_eq "build products: R_format 1 (the diff applies)" .rewards.episode.terms.format 1
+check_eq "build products: the user's tree is untouched" "" "$(git -C "$A" status --porcelain)"
+stop_fake
