@@ -132,15 +132,18 @@ static void refresh_server(struct lsp_workspace *ws, struct server_slot *sl,
 
 	/* The server has caught up with a document once it published its
 	 * diagnostics for the new version (clangd updates its index of an
-	 * open file at the same moment): answer only then. A server whose
-	 * diagnostics are asked for (tsserver, which keeps every file of a
-	 * refs or rename open) computes them when asked: no wait. */
+	 * open file at the same moment): answer only then. tsserver's
+	 * diagnostics are asked for and computed when asked: no wait. A
+	 * server of LSP pull diagnostics (pyright) publishes nothing to wait
+	 * for: one pull, which it answers only once it has taken in the
+	 * changes (a moved package, a removed configuration), stands for
+	 * the wait. */
 	pulls = lsp_session_pulls_diagnostics(s);
 	deadline = ln_now_ms() + REFRESH_WAIT_MS;
 	for (i = 0; i < npend; i++) {
 		json_t *d = NULL;
 		long long left = deadline - ln_now_ms();
-		if (left > 0 && !pulls)
+		if (left > 0 && (!pulls || (p->pull_diagnostics && i == 0)))
 			lsp_session_wait_diagnostics(s, &d, pend[i].uri, pend[i].version, (int)left);
 		json_decref(d);
 		free(pend[i].uri);
