@@ -121,8 +121,8 @@ static int cmp_path(const void *a, const void *b)
 static json_t *workspace_check(struct cli *c, const struct lsp_profiles *ps)
 {
 	struct ln_ignore *ig = ln_ignore_new(c->root, NULL);
-	json_t *files = NULL, *servers = json_array(), *ign = json_array(), *f, **v;
-	size_t i, j, n;
+	json_t *files = NULL, *servers = json_array(), *ign = json_array(), *f;
+	size_t i, j;
 
 	if (ln_tree_files(&files, c->root, NULL, NULL, ln_ignore_skip, ig, DOCTOR_MAX_FILES))
 		ln_error_clear();
@@ -140,15 +140,7 @@ static json_t *workspace_check(struct cli *c, const struct lsp_profiles *ps)
 				      "example", first));
 	}
 	ignored_dirs(ign, ig, c->root, "", 0);
-	n = json_array_size(ign);
-	v = xmalloc((n ? n : 1) * sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(ign, i));
-	qsort(v, n, sizeof *v, cmp_path);
-	json_array_clear(ign);
-	for (i = 0; i < n; i++)
-		json_array_append_new(ign, v[i]);
-	free(v);
+	xjson_array_sort(ign, cmp_path);
 	f = xjson_pack("{s:o, s:b, s:I, s:o, s:o}", "compilationDatabase", cdb_check(c->root),
 		       "git", ln_ignore_has_git(ig), "sourceFiles", (json_int_t)json_array_size(files),
 		       "servers", servers, "ignored", ign);

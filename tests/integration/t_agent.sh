@@ -177,6 +177,12 @@ RC=$(cat "$TMP/rc")
 check_eq "rollouts: exit 0" 0 "$RC"
 [ "$RC" = 0 ] || echo "# stderr: $(_clip "$(cat "$TMP/err")")"
 RES=$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/results.jsonl" 2>/dev/null)
+# a worker that failed: its error record, to the log
+"$PY" -c 'import json,sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if "error" in r: print("# worker error:", json.dumps(r)[:600]); sys.exit(1)' "$TMP/results.jsonl" 2>/dev/null ||
+	echo "# stderr: $(_clip "$(cat "$TMP/err")")"
 check_json_eq "rollouts: 8 result lines, four per task" \
 	'sorted((r["group"], r["sample"]) for r in b)' \
 	'[["ta","ta-s1"],["ta","ta-s2"],["ta","ta-s3"],["ta","ta-s4"],["tb","tb-s1"],["tb","tb-s2"],["tb","tb-s3"],["tb","tb-s4"]]' "$RES"
