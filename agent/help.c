@@ -86,7 +86,11 @@ void agent_help_print(FILE *out)
 		"\n"
 		"commands (lanser help <command> lists a command's options):\n");
 	for (c = agent_commands; c->name; c++)
-		fprintf(out, "  %-14s %-34s %s\n", c->name, c->synopsis, c->summary);
+		if (strlen(c->synopsis) > 34) /* its description on a line of its own */
+			fprintf(out, "  %-14s %s\n  %-14s %-34s %s\n", c->name, c->synopsis, "", "",
+				c->summary);
+		else
+			fprintf(out, "  %-14s %-34s %s\n", c->name, c->synopsis, c->summary);
 	fprintf(out, "\nglobal options (every command takes them):\n");
 	for (o = agent_global_options; o->name; o++)
 		print_option(out, o);
