@@ -25,7 +25,7 @@ struct llm_client {
 	char *url;              /* {base_url}/chat/completions */
 	char *origin;           /* scheme://host[:port] for messages (no user info, no path) */
 	char *model, *api_key;
-	struct llm_opts o;      /* strings above; sampling and cancel borrowed */
+	struct llm_opts o;      /* strings above; sampling a copy of our own; cancel borrowed */
 	unsigned int seed;      /* jitter */
 };
 
@@ -99,6 +99,9 @@ int llm_open(struct llm_client **out, const struct llm_opts *o)
 	c->o.base_url = NULL;   /* only url and origin are used from here on */
 	c->o.model = c->model;
 	c->o.api_key = c->api_key;
+	/* our own copy: the caller's object may go (rollout workers freed it
+	 * with the settings it came from and crashed in the next request) */
+	c->o.sampling = o->sampling ? json_deep_copy(o->sampling) : NULL;
 	if (c->o.timeout_ms <= 0)
 		c->o.timeout_ms = LLM_DEFAULT_TIMEOUT_MS;
 	if (c->o.connect_timeout_ms <= 0)
@@ -134,6 +137,7 @@ void llm_close(struct llm_client *c)
 			*p++ = 0;
 	}
 	free(c->api_key);
+	json_decref(c->o.sampling);
 	free(c->model);
 	free(c->url);
 	free(c->origin);

@@ -58,7 +58,7 @@ struct llm_opts {
 				      0: default 3; negative: no retry */
 	size_t max_response;       /* cap on a response body in bytes; 0: 8 MiB */
 	bool stream;               /* server-sent events */
-	json_t *sampling;          /* borrowed: temperature, top_p, max_tokens, seed ... passed through as given; may be NULL */
+	json_t *sampling;          /* copied by llm_open: temperature, top_p, max_tokens, seed ... passed through as given; may be NULL */
 	volatile sig_atomic_t *cancel; /* non-zero: abort the transfer (LN_ECANCELLED); may be NULL */
 	/* Added fields (zero: the default). */
 	int backoff_ms;            /* first retry waits this long, doubling each time, plus up to
@@ -67,7 +67,7 @@ struct llm_opts {
 };
 
 struct llm_client;
-/* Copies what it needs from o (strings included; sampling and cancel stay
+/* Copies what it needs from o (strings and sampling included; cancel stays
  * borrowed and must outlive the client). LN_EUSAGE for a missing or
  * non-http(s) base_url. *out belongs to the caller (llm_close). */
 int llm_open(struct llm_client **out, const struct llm_opts *o);

@@ -441,6 +441,38 @@ TEST(llm_open__refuses_urls_that_are_not_http)
 	llm_close(c);
 }
 
+/* The client keeps its own copy of the sampling parameters: the caller's
+ * object (agent/agentcmd.c frees it with the settings it came from) may be
+ * gone before the first request. The request body is built before any
+ * connection: a member the client owns is still refused, an allowed one
+ * gets as far as the (refused) connection. */
+TEST(llm_open__keeps_its_own_sampling)
+{
+	struct llm_client *c = NULL;
+	struct llm_opts o = { .base_url = "http://127.0.0.1:1/v1", .retries = -1,
+			      .connect_timeout_ms = 2000, .timeout_ms = 2000 };
+	struct llm_reply r;
+	json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "hi");
+
+	o.sampling = json_pack("{s:f, s:s}", "temperature", 0.5, "model", "mine");
+	CHECK_EQ_INT(llm_open(&c, &o), 0);
+	json_decref(o.sampling);
+	memset(&r, 0, sizeof r);
+	CHECK_EQ_INT(llm_chat(c, msgs, NULL, NULL, NULL, &r), LN_EUSAGE);
+	CHECK(strstr(ln_error_msg(), "\"model\"") != NULL);
+	llm_reply_release(&r);
+	llm_close(c);
+
+	o.sampling = json_pack("{s:f, s:i}", "temperature", 0.5, "seed", 7);
+	CHECK_EQ_INT(llm_open(&c, &o), 0);
+	json_decref(o.sampling);
+	memset(&r, 0, sizeof r);
+	CHECK(llm_chat(c, msgs, NULL, NULL, NULL, &r) != LN_EUSAGE);
+	llm_reply_release(&r);
+	llm_close(c);
+	json_decref(msgs);
+}
+
 /* ---- the driver for tests/integration/t_llm.sh -------------------------- */
 
 static volatile sig_atomic_t drv_cancel;
