@@ -101,8 +101,16 @@ static bool on_confirm(void *ctx, long step, const char *tool, const char *previ
 	struct session *s = ctx;
 	struct buf line = BUF_INIT;
 	size_t len = strlen(preview);
+	const char *note;
 	bool yes = false;
 	int st;
+
+	/* the tool's last line tells a model how to apply: not for a person */
+	note = strstr(preview, "\n(preview only");
+	if (note && !strchr(note + 1, '\n'))
+		len = (size_t)(note - preview) + 1;
+	else if (note && strchr(note + 1, '\n') == preview + strlen(preview) - 1)
+		len = (size_t)(note - preview) + 1;
 
 	fprintf(s->o, "[%ld] preview of %s:\n", step, ln_printable(tool));
 	fwrite(preview, 1, len > SHOW_PREVIEW ? SHOW_PREVIEW : len, s->o);
