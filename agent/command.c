@@ -413,7 +413,8 @@ const struct agent_command agent_commands[] = {
 	  "rewards and GRPO advantages of a group of candidates (docs/eval.md)", "candidate patch files",
 	  0, -1, group_options },
 	{ "agent", CMD(cmd_agent), W, "[--task FILE | --tasks FILE --samples K]",
-	  "an LLM coding loop on lanser's tools, rewarded at every step (docs/agent.md)", "none",
+	  "an LLM coding loop on lanser's tools, rewarded at every step; without a task, on a "
+	  "terminal: an interactive session (docs/agent.md)", "none",
 	  0, 0, agent_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },
