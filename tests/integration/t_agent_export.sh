@@ -17,6 +17,18 @@ GIT="git -c user.email=t@example.com -c user.name=t"
 C=$(fixture cproj)
 (cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
 
+# export_all NAME STEM ROWS WHAT : every format of $TMP/STEM.trace.jsonl
+# into $TMP/STEM.FORMAT.jsonl, exit 0 and ROWS rows each.
+export_all() {
+	local f
+	for f in trl openrlhf verl prm; do
+		run "$L" trace export --format "$f" "$TMP/$2.trace.jsonl"
+		check_eq "$1 $f: exit 0" 0 "$RC"
+		printf '%s\n' "$OUT" >"$TMP/$2.$f.jsonl"
+		check_eq "$1 $f: $4" "$3" "$(grep -c . "$TMP/$2.$f.jsonl")"
+	done
+}
+
 # --- one episode: def, an edit that breaks the build, one that repairs it, the tests, finish
 cat >"$TMP/one.json" <<'EOF'
 {"turns": [
@@ -38,12 +50,7 @@ check_json_eq "episode: the tests passed, two scored edits" \
 	'[b["tests"]["status"], len(b["rewards"]["steps"])]' '["passed",2]' "$RESULT"
 LASTREQ=$(tail -1 "$FAKE_LOG")
 
-for f in trl openrlhf verl prm; do
-	run "$L" trace export --format "$f" "$TMP/one.trace.jsonl"
-	check_eq "episode $f: exit 0" 0 "$RC"
-	printf '%s\n' "$OUT" >"$TMP/one.$f.jsonl"
-	check_eq "episode $f: one row" 1 "$(grep -c . "$TMP/one.$f.jsonl")"
-done
+export_all episode one 1 "one row"
 ROW=$(cat "$TMP/one.trl.jsonl")
 check_json_eq "trl: the reward is the result's episode reward" \
 	'b["reward"]' "$(json 'b["rewards"]["episode"]["reward"]' "$RESULT")" "$ROW"
@@ -87,16 +94,7 @@ check_json_eq "prm: the prompt is the instruction" '[b["prompt"], b["group"]]' '
 stop_fake
 
 # --- rollouts: K=4 samples of 2 tasks, 2 at a time (as t_agent.sh)
-"$PY" - "$TMP/roll.json" <<'EOF'
-import json, sys
-good = {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}
-bad = {"args": ["c://src/util.c#clamp_int:body"],
-       "text": "{\n\tif (v < lo)\n\t\treturn lo;\n\tif (v > hi)\n\t\treturn hi - 1;\n\treturn v;\n}"}
-fin = {"id": "r2", "name": "finish", "arguments": {"summary": "ok"}}
-turns = [{"reply": {"tool_calls": [{"id": "r1", "name": "edit", "arguments": a}, fin]}}
-         for a in [good, bad] * 4]
-json.dump({"turns": turns}, open(sys.argv[1], "w"))
-EOF
+rollout_script "$TMP/roll.json"
 start_agent_fake "$TMP/roll.json" || { fail "rollouts: the fake model server starts" "no port"; exit 1; }
 printf '{"id": "ta", "instruction": "a"}\n{"id": "tb", "instruction": "b", "budgets": {"steps": 5}}\n' >"$TMP/tasks.jsonl"
 (cd "$C" && run "$L" --root "$C" --trace "$TMP/roll.trace.jsonl" agent --tasks "$TMP/tasks.jsonl" \
@@ -106,12 +104,7 @@ check_eq "rollouts: exit 0" 0 "$(cat "$TMP/rc")" || echo "# stderr: $(_clip "$(c
 stop_fake
 RES=$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/results.jsonl" 2>/dev/null)
 
-for f in trl openrlhf verl prm; do
-	run "$L" trace export --format "$f" "$TMP/roll.trace.jsonl"
-	check_eq "rollouts $f: exit 0" 0 "$RC"
-	printf '%s\n' "$OUT" >"$TMP/roll.$f.jsonl"
-	check_eq "rollouts $f: 8 rows (one per episode; the rollouts' own run gives none)" 8 "$(grep -c . "$TMP/roll.$f.jsonl")"
-done
+export_all rollouts roll 8 "8 rows (one per episode; the rollouts' own run gives none)"
 ROWS=$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$TMP/roll.trl.jsonl")
 check_json_eq "rollouts trl: 4 rows per group, ids the samples" \
 	'sorted((r["group"], r["id"]) for r in b)' \
