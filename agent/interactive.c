@@ -168,23 +168,6 @@ static void on_result(void *ctx, long step, const char *tool, int code, const ch
 	fflush(s->o);
 }
 
-/* The model's text is streamed by the client as it comes (agentcmd.c's
- * live model echoes it); this wrapper only ends the line after it. */
-struct echo_model {
-	struct agent_model inner;
-	struct session *s;
-};
-
-static int echo_chat(void *ctx, const json_t *messages, const json_t *tools,
-		     struct agent_reply *out)
-{
-	struct echo_model *m = ctx;
-	int error = m->inner.chat(m->inner.ctx, messages, tools, out);
-
-	fflush(m->s->o);
-	return error;
-}
-
 static void trace_hook(void *ctx, const char *type, json_t *fields)
 {
 	trace_event(ctx, type, fields);
@@ -274,7 +257,6 @@ int agent_interactive(struct cli *c, const struct agent_task *t, struct agent_mo
 	struct eng_settings set;
 	struct agent_episode_opts eo;
 	struct agent_episode_hooks hooks;
-	struct echo_model em;
 	struct session s;
 	struct buf line = BUF_INIT;
 	json_t *res = NULL;
@@ -287,8 +269,6 @@ int agent_interactive(struct cli *c, const struct agent_task *t, struct agent_mo
 	error = agent_settings_load(&set, c, t);
 	if (error)
 		goto done;
-	em.inner = model;
-	em.s = &s;
 	memset(&hooks, 0, sizeof hooks);
 	hooks.ctx = &s;
 	hooks.call = on_call;
@@ -299,8 +279,7 @@ int agent_interactive(struct cli *c, const struct agent_task *t, struct agent_mo
 	eo.task = t;
 	eo.settings = &set;
 	eo.sample = "session";
-	eo.model.chat = echo_chat;
-	eo.model.ctx = &em;
+	eo.model = model;   /* its text streams to the terminal (agentcmd.c) */
 	eo.mode = RWD_EP_PGRPO;
 	if (c->episode_mode)
 		rwd_episode_mode_parse(&eo.mode, c->episode_mode);

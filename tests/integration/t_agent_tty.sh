@@ -56,7 +56,7 @@ count() { pane | grep -cF -- "$1"; }
 keys() { tmux -L "$SOCK" send-keys -t s "$@"; }
 
 tmux -L "$SOCK" -f /dev/null new-session -d -s s -x 250 -y 50 \
-	"cd '$C' && '$L' --root '$C' agent --model-url '$FAKE_URL' --model fake 2>'$TMP/stderr'; echo LANSER-EXIT=\$?; sleep 3600" ||
+	"cd '$C' && '$L' --root '$C' --trace '$TMP/tty.trace.jsonl' agent --model-url '$FAKE_URL' --model fake 2>'$TMP/stderr'; echo LANSER-EXIT=\$?; sleep 3600" ||
 	{ fail "tmux starts a session" "tmux new-session failed"; exit 1; }
 tmux -L "$SOCK" set-option -t s history-limit 20000 >/dev/null
 
@@ -127,3 +127,15 @@ check_contains "... the undone edit left no change" "$(pane)" "no change"
 check_eq "the model was asked 5 times (the script used up)" 0 "$(fake_state .left)"
 check_eq "the user's tree is untouched at the end" "" "$(git -C "$C" status --porcelain)"
 [ -d "$WT" ] && fail "the session's worktree is removed" "$WT" || ok "the session's worktree is removed"
+
+# the session's trace: exported as one row (the undone step's reward left
+# out), and not replayed (the person's answers are not recorded)
+run "$L" trace export --format trl "$TMP/tty.trace.jsonl"
+check_json_eq "trace export: one row for the session, no step reward (its one edit was undone)" \
+	'[b["group"], b["id"], b["step_rewards"], [m["role"] for m in b["prompt"]]]' \
+	'["session","session",[],["system","user"]]'
+check_json_eq "trace export: the conversation holds the three requests" \
+	'[m["content"] for m in b["completion"] if m["role"] == "user"][-2:]' '["tell me a long story","are you there?"]'
+run "$L" trace replay --verify "$TMP/tty.trace.jsonl"
+check_eq "trace replay of a session: 72 (unsupported), not a mismatch" 72 "$RC"
+check_contains "... saying why" "$ERR" "interactive agent session is not replayed"
