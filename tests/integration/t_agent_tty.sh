@@ -26,10 +26,14 @@ git -C "$C" show HEAD:src/util.c >"$TMP/util.base.c"
 "$PY" - "$TMP/tty.json" <<'EOF'
 import json, sys
 edit = {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}
+clamp = {"args": ["c://src/util.c#clamp_int:body"],
+         "text": "{\n\tif (v < lo)\n\t\treturn lo;\n\treturn v > hi ? hi : v;\n}"}
 turns = [
-    # request 1: an edit the user declines, the same edit confirmed, an answer
+    # request 1: an edit the user declines, the same edit confirmed, a
+    # second edit confirmed, an answer
     {"reply": {"content": "I will edit max_int.", "tool_calls": [{"id": "e1", "name": "edit", "arguments": edit}]}},
     {"reply": {"content": "Trying again.", "tool_calls": [{"id": "e2", "name": "edit", "arguments": edit}]}},
+    {"reply": {"tool_calls": [{"id": "e3", "name": "edit", "arguments": clamp}]}},
     {"reply": {"content": "max_int now compares with <."}},
     # request 2: a slow streamed reply (about 60 s), cancelled with Ctrl-C
     {"reply": {"content": "once upon a time " + "and then " * 150}, "chunk_size": 3, "chunk_delay_ms": 100},
@@ -80,12 +84,18 @@ if [ "$(count "apply this edit? [y/n]")" = 2 ]; then ok "the model's second try 
 check_contains "the model was told the user declined" \
 	"$(fake_request 2 'b["body"]["messages"][-1]["content"]')" "the user declined this edit"
 keys "y" Enter
+for i in $(seq 1 300); do [ "$(count "apply this edit? [y/n]")" = 3 ] && break; sleep 0.2; done
+check_eq "the second edit is previewed" 3 "$(count "apply this edit? [y/n]")"
+cp "$WT/src/util.c" "$TMP/util.after1.c"
+check_contains "... while the worktree has the first" "$(cat "$TMP/util.after1.c")" "return b < a ? a : b;"
+keys "y" Enter
 if wait_for "max_int now compares with <." 90 && wait_for "lanser> " 10; then
 	ok "the confirmed edit ran and the model answered"; else
 	fail "the confirmed edit ran and the model answered" "$(pane | tail -8)"; fi
-check_contains "the running reward after the mutating step" "$(pane)" "running: 1 scored step, sum 0.4"
+check_contains "the running reward after each mutating step" "$(pane)" "running: 1 scored step, sum 0.4,"
+check_contains "... and after the second" "$(pane)" "running: 2 scored steps, sum 0.8,"
 check_contains "the step's reward and terms are shown" "$(pane)" "reward 0.4 (D 0 -> 0, S 1"
-check_contains "the worktree has the edit" "$(cat "$WT/src/util.c")" "return b < a ? a : b;"
+check_contains "the worktree has both edits" "$(cat "$WT/src/util.c")" "return v > hi ? hi : v;"
 check_eq "the user's tree is untouched so far" "" "$(git -C "$C" status --porcelain)"
 
 keys "/diff" Enter
@@ -97,11 +107,15 @@ check_contains "... the user's file has it" "$(cat "$C/src/util.c")" "return b <
 git -C "$C" checkout -q -- src/util.c
 
 keys "/undo" Enter
-if wait_for "the worktree is as it was before it" 60; then ok "/undo reports the step it rolled back"; else
+if wait_for "undid step 3: the worktree is as it was before it" 60; then ok "/undo reports the step it rolled back"; else
 	fail "/undo reports the step it rolled back" "$(pane | tail -5)"; fi
-check_eq "/undo: the worktree's file is back to its bytes" "" "$(cmp "$TMP/util.base.c" "$WT/src/util.c" 2>&1)"
+check_eq "/undo: the worktree's file is back to its bytes after the first edit" "" "$(cmp "$TMP/util.after1.c" "$WT/src/util.c" 2>&1)"
 keys "/undo" Enter
-wait_for "nothing to undo" 20 && ok "a second /undo: nothing to undo" || fail "a second /undo: nothing to undo" "$(pane | tail -5)"
+if wait_for "undid step 2: the worktree is as it was before it" 60; then ok "a second /undo rolls back the step before"; else
+	fail "a second /undo rolls back the step before" "$(pane | tail -5)"; fi
+check_eq "... the worktree's file is back to the base's bytes" "" "$(cmp "$TMP/util.base.c" "$WT/src/util.c" 2>&1)"
+keys "/undo" Enter
+wait_for "nothing to undo" 20 && ok "a third /undo: nothing to undo" || fail "a third /undo: nothing to undo" "$(pane | tail -5)"
 
 keys "tell me a long story" Enter
 if wait_for "once upon a time" 60; then ok "a slow reply streams"; else fail "a slow reply streams" "$(pane | tail -5)"; fi
@@ -116,7 +130,7 @@ if wait_for "still here, all good." 60; then ok "after Ctrl-C the session is ali
 	fail "after Ctrl-C the session is alive and answers" "$(pane | tail -5)"; fi
 check_json_eq "the model got the request after the cancelled one, the cancelled one unanswered" \
 	'[m["content"] for m in b["body"]["messages"] if m["role"] == "user"][-2:]' \
-	'["tell me a long story","are you there?"]' "$(sed -n 5p "$FAKE_LOG")"
+	'["tell me a long story","are you there?"]' "$(sed -n 6p "$FAKE_LOG")"
 
 keys "/exit" Enter
 if wait_for "LANSER-EXIT=" 240; then ok "/exit ends the session"; else fail "/exit ends the session" "$(pane | tail -8)"; fi
@@ -124,14 +138,14 @@ check_contains "exit status 0" "$(pane)" "LANSER-EXIT=0"
 check_contains "the final summary: stopped by exit" "$(pane)" "agent: session, stopped by exit"
 check_contains "... the episode reward" "$(pane)" "episode reward (p-grpo):"
 check_contains "... the undone edit left no change" "$(pane)" "no change"
-check_eq "the model was asked 5 times (the script used up)" 0 "$(fake_state .left)"
+check_eq "the model was asked 6 times (the script used up)" 0 "$(fake_state .left)"
 check_eq "the user's tree is untouched at the end" "" "$(git -C "$C" status --porcelain)"
 [ -d "$WT" ] && fail "the session's worktree is removed" "$WT" || ok "the session's worktree is removed"
 
 # the session's trace: exported as one row (the undone step's reward left
 # out), and not replayed (the person's answers are not recorded)
 run "$L" trace export --format trl "$TMP/tty.trace.jsonl"
-check_json_eq "trace export: one row for the session, no step reward (its one edit was undone)" \
+check_json_eq "trace export: one row for the session, no step reward (both edits were undone)" \
 	'[b["group"], b["id"], b["step_rewards"], [m["role"] for m in b["prompt"]]]' \
 	'["session","session",[],["system","user"]]'
 check_json_eq "trace export: the conversation holds the three requests" \
