@@ -20,6 +20,7 @@
 #include "agent/trace.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/gitlib.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
@@ -215,12 +216,31 @@ static void undo(struct session *s)
 		fprintf(s->o, "undid step %ld: the worktree is as it was before it\n", step);
 }
 
+/* The top of the git work tree holding the workspace (the worktree's
+ * diff is relative to it; a .lanser.json may sit in a sub-folder). */
+static char *git_top(const char *root)
+{
+	git_repository *repo = NULL;
+	char *top = NULL;
+	size_t n;
+
+	ln_git_init();
+	if (ln_git_open(&repo, root, 0) == 0 && git_repository_workdir(repo)) {
+		top = xstrdup(git_repository_workdir(repo));
+		n = strlen(top);
+		if (n > 1 && top[n - 1] == '/')
+			top[n - 1] = '\0';
+	}
+	git_repository_free(repo);
+	return top ? top : xstrdup(root);
+}
+
 static void apply_to_tree(struct session *s)
 {
 	struct sbx_apply_opts ao;
 	json_t *report = NULL, *f;
 	size_t len, i;
-	char *d = agent_episode_diff(s->ep, &len);
+	char *d = agent_episode_diff(s->ep, &len), *top;
 	int error;
 
 	if (!d) {
@@ -233,19 +253,21 @@ static void apply_to_tree(struct session *s)
 		return;
 	}
 	memset(&ao, 0, sizeof ao);
-	error = sbx_patch_apply(s->c->root, d, len, &ao, &report);
+	top = git_top(s->c->root);
+	error = sbx_patch_apply(top, d, len, &ao, &report);
 	if (error) {
-		fprintf(s->o, "lanser: not applied to %s: %s (exit %d)\n", ln_printable(s->c->root),
+		fprintf(s->o, "lanser: not applied to %s: %s (exit %d)\n", ln_printable(top),
 			ln_error_msg(), ln_exit_code(error));
 	} else {
 		s->applied = true;
-		fprintf(s->o, "applied to %s:", ln_printable(s->c->root));
+		fprintf(s->o, "applied to %s:", ln_printable(top));
 		json_array_foreach(json_object_get(report, "files"), i, f)
 			fprintf(s->o, " %s", ln_printable(json_string_value(json_object_get(f,
 				"path"))));
 		fputc('\n', s->o);
 	}
 	json_decref(report);
+	free(top);
 	free(d);
 }
 

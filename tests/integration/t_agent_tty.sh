@@ -100,6 +100,13 @@ check_eq "the user's tree is untouched so far" "" "$(git -C "$C" status --porcel
 
 keys "/diff" Enter
 wait_for "+++ b/src/util.c" 20 && ok "/diff shows the session's change" || fail "/diff shows the session's change" "$(pane | tail -8)"
+# your uncommitted work is never run over: a dirty tree is refused
+printf '/* mine */\n' >>"$C/src/main.c"
+keys "/apply" Enter
+if wait_for "(exit 81)" 30; then ok "/apply refuses a tree with uncommitted changes (81)"; else
+	fail "/apply refuses a tree with uncommitted changes (81)" "$(pane | tail -5)"; fi
+check_eq "... and writes nothing" " M src/main.c" "$(git -C "$C" status --porcelain)"
+git -C "$C" checkout -q -- src/main.c
 keys "/apply" Enter
 if wait_for "applied to $C: src/util.c" 30; then ok "/apply writes the change into the user's tree"; else
 	fail "/apply writes the change into the user's tree" "$(pane | tail -5)"; fi
