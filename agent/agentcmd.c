@@ -35,14 +35,19 @@ static void on_signal(int sig)
 struct live {
 	struct llm_client *client;
 	FILE *echo;    /* streamed text for a person, or NULL */
+	struct llm_settings settings;   /* the client borrows its sampling object */
+	size_t echoed; /* bytes of the current reply shown */
+	char last;     /* the last byte shown */
 };
 
 static void on_delta(void *ctx, const char *text, size_t len)
 {
 	struct live *l = ctx;
-	if (l->echo) {
+	if (l->echo && len) {
 		fwrite(text, 1, len, l->echo);
 		fflush(l->echo);
+		l->echoed += len;
+		l->last = text[len - 1];
 	}
 }
 
@@ -53,7 +58,18 @@ static int live_chat(void *ctx, const json_t *messages, const json_t *tools, str
 	int error;
 
 	memset(&r, 0, sizeof r);
+	l->echoed = 0;
 	error = llm_chat(l->client, messages, tools, l->echo ? on_delta : NULL, l, &r);
+	if (l->echo && !error && !l->echoed) {
+		/* a server that did not stream: its text all at once */
+		const char *t = json_string_value(json_object_get(r.message, "content"));
+		if (t)
+			on_delta(l, t, strlen(t));
+	}
+	if (l->echo && l->echoed && l->last != '\n') {
+		fputc('\n', l->echo);
+		fflush(l->echo);
+	}
 	out->message = r.message;
 	r.message = NULL;
 	snprintf(out->finish_reason, sizeof out->finish_reason, "%s", r.finish_reason);
@@ -67,15 +83,15 @@ static int live_chat(void *ctx, const json_t *messages, const json_t *tools, str
 
 /* The client from the options, the environment and .lanser.json
  * "model" (llm_opts_resolve). */
-static int live_open(struct live *l, struct cli *c, json_t **sampling)
+static int live_open(struct live *l, struct cli *c, json_t **sampling, bool stream)
 {
 	struct llm_flags f;
 	struct llm_opts o;
-	struct llm_settings s;
+	struct llm_settings *s = &l->settings;
 	int error;
 
 	memset(&f, 0, sizeof f);
-	memset(&s, 0, sizeof s);
+	memset(s, 0, sizeof *s);
 	*sampling = json_object();
 	if (c->temperature)
 		json_object_set_new(*sampling, "temperature", json_real(strtod(c->temperature, NULL)));
@@ -86,14 +102,16 @@ static int live_open(struct live *l, struct cli *c, json_t **sampling)
 	f.base_url = c->llm_base_url;
 	f.model = c->llm_model;
 	f.api_key_env = c->llm_key_env;
-	f.stream = c->stream ? 1 : 0;
+	f.stream = c->stream || stream ? 1 : 0;
 	f.sampling = json_object_size(*sampling) ? *sampling : NULL;
-	error = llm_opts_resolve(&o, &s, &c->cfg, &f);
+	error = llm_opts_resolve(&o, s, &c->cfg, &f);
 	if (!error) {
 		o.cancel = &agent_cancel;
 		error = llm_open(&l->client, &o);
 	}
-	llm_settings_release(&s);
+	/* not released here: o.sampling is s->sampling, which the client
+	 * reads at every request (a use after free before: the workers of
+	 * rollouts crashed now and then with SIGSEGV in request_body) */
 	return error;
 }
 
@@ -279,19 +297,43 @@ int cmd_agent(struct cli *c)
 		error = agent_rollouts(c);
 		goto done;
 	}
-	if (!c->task_path) {
-		error = ln_error_set(LN_EUSAGE, "agent needs --task FILE (or --tasks FILE for "
-				     "rollouts); the interactive session is not built yet");
-		goto done;
-	}
 	if (c->samples > 1) {
 		error = ln_error_set(LN_EUSAGE, "--samples is for rollouts (--tasks FILE)");
+		goto done;
+	}
+	if (!c->task_path) {
+		/* the interactive session: a person at a terminal */
+		if (!isatty(STDIN_FILENO) || !c->out || !isatty(fileno(c->out)) || c->json) {
+			error = ln_error_set(LN_EUSAGE, "agent without --task FILE (or --tasks FILE "
+					     "for rollouts) is an interactive session: it needs a "
+					     "terminal on stdin and stdout, without --json");
+			goto done;
+		}
+		t.id = xstrdup("session");
+		t.instruction = xstrdup("");
+		agent_task_apply_cli(&t, c);
+		if ((error = live_open(&live, c, &sampling, true)))
+			goto done;
+		live.echo = c->out;
+		model.chat = live_chat;
+		model.ctx = &live;
+		agent_cancel = 0;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;   /* no SA_RESTART: Ctrl-C ends a read */
+		sigaction(SIGINT, &sa, &old_int);
+		error = agent_interactive(c, &t, model, &agent_cancel);
+		sigaction(SIGINT, &old_int, NULL);
+		goto done;
+	}
+	if (c->yes) {
+		error = ln_error_set(LN_EUSAGE, "--yes is for the interactive session (agent "
+				     "without --task)");
 		goto done;
 	}
 	if ((error = agent_task_load(&t, c->task_path)))
 		goto done;
 	agent_task_apply_cli(&t, c);
-	if ((error = live_open(&live, c, &sampling)))
+	if ((error = live_open(&live, c, &sampling, false)))
 		goto done;
 	model.chat = live_chat;
 	model.ctx = &live;
@@ -319,6 +361,7 @@ done:
 	json_decref(res);
 	json_decref(sampling);
 	llm_close(live.client);
+	llm_settings_release(&live.settings);
 	agent_task_release(&t);
 	return error;
 }

@@ -7,6 +7,7 @@
 #define LANSER_AGENT_AGENTCMD_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "agent/episode.h"
@@ -28,6 +29,13 @@ int agent_run_task(struct cli *c, const struct agent_task *t, struct agent_model
 /* The result for a person, and as one canonical JSON line. */
 void agent_print_result(FILE *o, const json_t *result);
 void agent_print_json(FILE *o, const json_t *v);
+
+/* `lanser agent` on a terminal, without a task (agent/interactive.c):
+ * requests typed by a person, with task t's base, tests and budgets
+ * (the step budget is per request). `cancel` is the flag SIGINT sets
+ * (the model client watches it too); the caller installs the handler. */
+int agent_interactive(struct cli *c, const struct agent_task *t, struct agent_model model,
+		      volatile sig_atomic_t *cancel);
 
 /* `lanser agent --tasks FILE --samples K --jobs N` (agent/rollout.c). */
 int agent_rollouts(struct cli *c);

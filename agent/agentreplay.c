@@ -201,6 +201,12 @@ int agent_replay_run(struct cli *c, const char *file, const struct rwd_trace_ev 
 				     "start)" : "request root, cwd or base");
 		goto done;
 	}
+	if (json_is_true(json_object_get(agent->ev, "interactive"))) {
+		/* a person's answers (confirmations, /undo) are not recorded */
+		error = ln_error_set(LN_EUNSUPPORTED, "%s:%ld: an interactive agent session is not "
+				     "replayed (trace export takes it)", file, agent->line);
+		goto done;
+	}
 	error = agent_task_from_json(&t, json_object_get(agent->ev, "task"), file, NULL);
 	if (error) {
 		error = ln_error_set(LN_ETRACE, "%s:%ld: agent event: %s", file, agent->line,

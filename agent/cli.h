@@ -124,6 +124,7 @@ struct cli {
 	bool seed_set;
 	int max_tokens;           /* agent --max-tokens N (per reply) */
 	bool stream;              /* agent --stream */
+	bool yes;                 /* agent --yes: apply edits without asking (interactive) */
 	const char *sample_id;    /* agent --sample ID (batch workers) */
 	/* tool commands (issues 15, 17): read, search, edit */
 	const char *lines;        /* read --lines A-B */

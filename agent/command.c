@@ -259,6 +259,7 @@ static const struct agent_option agent_options[] = {
 	{ .name = "max-tokens", .type = AGENT_OPT_INT, .metavar = "N", .json = "maxTokens",
 	  .offset = OFF(max_tokens), .min = 1, .max = 10000000, .help = "completion tokens per reply" },
 	FLAG("stream", "stream", stream, "stream the model's replies (server-sent events)"),
+	FLAG("yes", "yes", yes, "interactive session: apply each edit without asking"),
 	FLAG("no-isolation", "noIsolation", no_isolation,
 	     "no sandbox box for tests and servers, resource limits only (loudly)"),
 	ENUMOPT("episode", "M", "episode", episode_mode, episode_words, "p-grpo",
@@ -411,8 +412,9 @@ const struct agent_command agent_commands[] = {
 	{ "group", CMD(cmd_group), W, "[patch...]",
 	  "rewards and GRPO advantages of a group of candidates (docs/eval.md)", "candidate patch files",
 	  0, -1, group_options },
-	{ "agent", CMD(cmd_agent), W, "--task FILE | --tasks FILE --samples K",
-	  "an LLM coding loop on lanser's tools, rewarded at every step (docs/agent.md)", "none",
+	{ "agent", CMD(cmd_agent), W, "[--task FILE | --tasks FILE --samples K]",
+	  "an LLM coding loop on lanser's tools, rewarded at every step; without a task, on a "
+	  "terminal: an interactive session (docs/agent.md)", "none",
 	  0, 0, agent_options },
 	{ "trust", CMD(cmd_trust), AGENT_CMD_WORKSPACE, "", "trust this workspace's .lanser.json "
 	  "(docs/security.md)", "none", 0, 0, trust_options },

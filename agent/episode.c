@@ -39,7 +39,14 @@ static const char system_prompt[] =
 	"Run the tests with the test tool. When the task is done, call finish with a short "
 	"summary. Tool errors are told to you as the tool's result: read them and adapt.";
 
-struct ep {
+#define UNDO_MAX 64            /* applied steps an interactive session can undo */
+
+struct undo_mark {
+	long step;                 /* the step it undoes */
+	struct agent_scorer_mark *mark;
+};
+
+struct agent_episode {
 	const struct agent_episode_opts *o;
 	struct agent_scorer *sc;
 	struct agent_tools *tools;
@@ -57,7 +64,12 @@ struct ep {
 	double c_prev;
 	const char *stop;
 	char stop_detail[300];
+	long turn_base;            /* x->used when the request began (per-request budget) */
+	struct undo_mark undo[UNDO_MAX];
+	size_t nundo;
+	bool opened;               /* the "agent" event was traced */
 };
+#define ep agent_episode
 
 static void trace(struct ep *x, const char *type, json_t *fields)
 {
@@ -112,7 +124,7 @@ static bool over_budget(struct ep *x)
 
 	if (x->o->cancel && *x->o->cancel)
 		x->stop = "cancelled";
-	else if (x->used >= b->steps)
+	else if (x->used - x->turn_base >= b->steps)
 		x->stop = "steps";
 	else if (b->tokens && x->ptok + x->ctok >= b->tokens)
 		x->stop = "tokens";
@@ -204,6 +216,18 @@ static bool is_mutating(const struct agent_command *cmd)
 	return cmd && (cmd->flags & AGENT_CMD_WRITES) && strcmp(cmd->name, "test");
 }
 
+/* Keeps the state before an applied step; the oldest goes past UNDO_MAX. */
+static void undo_push(struct ep *x, long step, struct agent_scorer_mark *m)
+{
+	if (x->nundo == UNDO_MAX) {
+		agent_scorer_mark_free(x->undo[0].mark);
+		memmove(x->undo, x->undo + 1, (UNDO_MAX - 1) * sizeof *x->undo);
+		x->nundo--;
+	}
+	x->undo[x->nundo].step = step;
+	x->undo[x->nundo++].mark = m;
+}
+
 /* Runs one call: the tool result text for the model in *text (malloc'd). */
 static void run_call(struct ep *x, const json_t *call, bool *finished)
 {
@@ -214,6 +238,7 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 	const char *atext = json_string_value(argv);
 	size_t alen = json_string_length(argv);
 	const struct agent_command *cmd = name ? agent_tool_find(name) : NULL;
+	const struct agent_episode_hooks *hooks = x->o->hooks;
 	struct agent_tool_result r;
 	json_t *args = NULL, *step, *reward = NULL;
 	json_error_t je;
@@ -225,6 +250,8 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 
 	x->used++;
 	memset(&r, 0, sizeof r);
+	if (hooks && hooks->call)
+		hooks->call(hooks->ctx, x->used, name ? name : "", atext ? atext : "{}");
 	if (!atext && json_is_object(argv)) {   /* a server that sent an object */
 		args = json_incref((json_t *)argv);
 		alen = 2;
@@ -260,22 +287,53 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 			 "you)", name);
 	} else {
 		json_t *a = json_deep_copy(args), *before;
-		bool runs_code;
-		/* the worktree is the agent's own: mutations apply at once */
-		if (is_mutating(cmd) && agent_option_by_json(cmd, "apply"))
-			json_object_set_new(a, "apply", json_true());
+		bool runs_code, can_apply = is_mutating(cmd) && agent_option_by_json(cmd, "apply");
+		bool declined = false;
+		struct agent_scorer_mark *mark = NULL;
 		/* earlier steps' changes are uncommitted: they are the episode */
 		if (is_mutating(cmd) && agent_option_by_json(cmd, "allowDirty"))
 			json_object_set_new(a, "allowDirty", json_true());
-		/* a test run builds in the tree: what it leaves is not the change */
-		runs_code = cmd && (cmd->flags & AGENT_CMD_WRITES) && !is_mutating(cmd);
-		before = runs_code ? agent_scorer_untracked(x->sc) : NULL;
-		code = agent_tool_call(x->tools, name, a, &r);
-		if (before)
-			agent_scorer_ignore_new(x->sc, before);
+		if (can_apply && hooks && hooks->confirm) {
+			/* a person sees the change (the tool's preview) before it
+			 * is written; a preview that fails is left to the real
+			 * call, which fails the same way and is scored as usual */
+			if (agent_tool_call(x->tools, name, a, &r) == 0 &&
+			    !hooks->confirm(hooks->ctx, x->used, name, r.text))
+				declined = true;
+			agent_tool_result_release(&r);
+			memset(&r, 0, sizeof r);
+			ln_error_clear();
+		}
+		if (declined) {
+			code = LN_ECANCELLED;
+			snprintf(buf, sizeof buf, "the user declined this %s: nothing was written; "
+				 "ask the user, or change it", name);
+		} else {
+			/* the worktree is the agent's own: mutations apply at once */
+			if (can_apply) {
+				/* in the order the loop always sent them */
+				bool dirty = json_object_get(a, "allowDirty") != NULL;
+				json_object_del(a, "allowDirty");
+				json_object_set_new(a, "apply", json_true());
+				if (dirty)
+					json_object_set_new(a, "allowDirty", json_true());
+			}
+			/* a test run builds in the tree: what it leaves is not the change */
+			runs_code = cmd && (cmd->flags & AGENT_CMD_WRITES) && !is_mutating(cmd);
+			before = runs_code ? agent_scorer_untracked(x->sc) : NULL;
+			if (x->o->interactive && is_mutating(cmd) && !(mark = agent_scorer_mark(x->sc)))
+				ln_error_clear();   /* no undo for this step, said below */
+			code = agent_tool_call(x->tools, name, a, &r);
+			if (before)
+				agent_scorer_ignore_new(x->sc, before);
+			called = true;
+			snprintf(buf, sizeof buf, "%s", r.message);
+			if (mark && code == 0)
+				undo_push(x, x->used, mark);
+			else
+				agent_scorer_mark_free(mark);
+		}
 		json_decref(a);
-		called = true;
-		snprintf(buf, sizeof buf, "%s", r.message);
 	}
 	if (called)
 		text = xstrdup(r.text ? r.text : "");
@@ -316,6 +374,8 @@ static void run_call(struct ep *x, const json_t *call, bool *finished)
 			"candidate", x->o->sample ? x->o->sample : "agent", "step", (json_int_t)x->used,
 			"functional", json_object_get(reward, "functional"), "terms",
 			json_object_get(reward, "terms"), "reward", json_object_get(reward, "reward")));
+	if (hooks && hooks->result)
+		hooks->result(hooks->ctx, x->used, name ? name : "", code, text, reward);
 	json_decref(reward);
 	json_decref(step);
 	/* the same failing call again and again: stuck */
@@ -361,6 +421,12 @@ static int loop(struct ep *x)
 			return error;
 		}
 		calls = json_object_get(rep.message, "tool_calls");
+		if (!json_array_size(calls) && x->o->interactive) {
+			/* the model's answer to the person (already shown) */
+			x->used++;
+			json_decref(rep.message);
+			break;
+		}
 		if (!json_array_size(calls)) {
 			/* a reply without a call: a step; the model is asked to act */
 			x->used++;
@@ -421,72 +487,199 @@ static json_t *budgets_json(const struct ep *x)
 		b->wall_ms ? json_integer(b->wall_ms) : json_null());
 }
 
-int agent_episode_run(json_t **out, const struct agent_episode_opts *o)
+int agent_episode_open(struct agent_episode **out, const struct agent_episode_opts *o)
 {
-	struct ep x;
+	struct ep *x = xcalloc(1, sizeof *x);
 	int error;
 
 	*out = NULL;
-	memset(&x, 0, sizeof x);
-	x.o = o;
-	x.t0 = ln_now_ms();
-	x.c_prev = 1;
-	error = agent_scorer_open(&x.sc, o);
+	x->o = o;
+	x->t0 = ln_now_ms();
+	x->c_prev = 1;
+	error = agent_scorer_open(&x->sc, o);
+	if (error) {
+		free(x);
+		return error;
+	}
+	x->steps = json_array();
+	x->step_rewards = json_array();
+	x->result = xjson_pack("{s:s, s:s?, s:s, s:s, s:O, s:{s:O}}", "schema", AGENT_RESULT_SCHEMA,
+		"task", o->task->id, "sample", o->sample ? o->sample : "s1", "base",
+		agent_scorer_base(x->sc), "steps", x->steps, "rewards", "steps", x->step_rewards);
+	json_object_set_new(x->result, "meta", xjson_pack("{s:{s:s}}", "volatile", "worktree",
+							  agent_scorer_worktree(x->sc)));
+	error = open_tools(x);
+	if (error) {
+		struct ln_error_state st;
+		ln_error_capture(&st);
+		json_decref(x->result);
+		x->result = NULL;
+		agent_episode_close(x, NULL, error);
+		return ln_error_restore(&st);
+	}
+	x->tools_json = openai_tools();
+	x->messages = xjson_pack("[{s:s, s:s}]", "role", "system", "content", system_prompt);
+	progress(x, "working in %s", agent_scorer_worktree(x->sc));
+	*out = x;
+	return 0;
+}
+
+int agent_episode_request(struct agent_episode *x, const char *text)
+{
+	int error;
+
+	if (x->o->interactive) {
+		/* a new request: what stopped the last one is over */
+		x->stop = NULL;
+		x->stop_detail[0] = '\0';
+		x->turn_base = x->used;
+		x->repeats = 0;
+		x->last_fail[0] = '\0';
+	}
+	json_array_append_new(x->messages, xjson_pack("{s:s, s:s}", "role", "user", "content",
+						      text ? text : ""));
+	if (!x->opened) {
+		/* what replay needs to run the episode again */
+		json_t *ev = xjson_pack("{s:o, s:s, s:s, s:s}", "task", agent_task_json(x->o->task),
+			"sample", x->o->sample ? x->o->sample : "s1", "base", agent_scorer_base(x->sc),
+			"mode", rwd_episode_mode_name(x->o->mode));
+		if (x->o->interactive)
+			json_object_set_new(ev, "interactive", json_true());
+		trace(x, "agent", ev);
+		x->opened = true;
+	}
+	error = loop(x);
+	if (!error && x->stop && !strcmp(x->stop, "cancelled"))
+		error = ln_error_set(LN_ECANCELLED, "cancelled (Ctrl-C)");
+	if (x->o->interactive && error) {
+		/* every call of the last reply has its answer (loop), so the
+		 * conversation can go on */
+		x->stop = NULL;
+	}
+	return error;
+}
+
+int agent_episode_undo(struct agent_episode *x, long *step)
+{
+	struct undo_mark u;
+	size_t i;
+	json_t *st;
+	int error;
+
+	*step = 0;
+	if (!x->nundo)
+		return ln_error_set(LN_ENOTFOUND, "nothing to undo");
+	u = x->undo[--x->nundo];
+	*step = u.step;
+	error = agent_scorer_rollback(x->sc, u.mark);
 	if (error)
 		return error;
-	x.steps = json_array();
-	x.step_rewards = json_array();
-	x.result = xjson_pack("{s:s, s:s?, s:s, s:s, s:O, s:{s:O}}", "schema", AGENT_RESULT_SCHEMA,
-		"task", o->task->id, "sample", o->sample ? o->sample : "s1", "base",
-		agent_scorer_base(x.sc), "steps", x.steps, "rewards", "steps", x.step_rewards);
-	json_object_set_new(x.result, "meta", xjson_pack("{s:{s:s}}", "volatile", "worktree",
-							 agent_scorer_worktree(x.sc)));
-	error = open_tools(&x);
-	if (error)
-		goto done;
-	x.tools_json = openai_tools();
-	x.messages = xjson_pack("[{s:s, s:s}, {s:s, s:s}]", "role", "system", "content",
-				system_prompt, "role", "user", "content", o->task->instruction);
-	progress(&x, "working in %s", agent_scorer_worktree(x.sc));
-	/* what replay needs to run the episode again */
-	trace(&x, "agent", xjson_pack("{s:o, s:s, s:s, s:s}", "task", agent_task_json(o->task),
-		"sample", o->sample ? o->sample : "s1", "base", agent_scorer_base(x.sc), "mode",
-		rwd_episode_mode_name(o->mode)));
-	error = loop(&x);
-	if (!error && x.stop && !strcmp(x.stop, "cancelled"))
-		error = ln_error_set(LN_ECANCELLED, "cancelled (Ctrl-C)");
-	agent_tools_close(x.tools);
-	x.tools = NULL;
-	if (!error || error == LN_EMODEL || error == LN_ETIMEOUT || error == LN_EINPUT) {
+	/* the step's reward is no longer part of the episode */
+	for (i = json_array_size(x->step_rewards); i-- > 0;)
+		if (json_integer_value(json_object_get(json_array_get(x->step_rewards, i), "step")) >=
+		    u.step)
+			json_array_remove(x->step_rewards, i);
+	json_array_foreach(x->steps, i, st)
+		if (json_integer_value(json_object_get(st, "step")) == u.step)
+			json_object_set_new(st, "undone", json_true());
+	x->c_prev = 1;
+	if (json_array_size(x->step_rewards))
+		x->c_prev = json_number_value(json_object_get(json_object_get(json_array_get(
+			x->step_rewards, json_array_size(x->step_rewards) - 1), "terms"), "c"));
+	trace(x, "undo", xjson_pack("{s:I}", "step", (json_int_t)u.step));
+	/* the model must know: its next request sees the tree as it is */
+	json_array_append_new(x->messages, xjson_pack("{s:s, s:o}", "role", "user", "content",
+		json_sprintf("(lanser) The user undid step %ld: the worktree is back as it was "
+			     "before it.", u.step)));
+	return 0;
+}
+
+char *agent_episode_diff(struct agent_episode *x, size_t *len)
+{
+	char *d = NULL;
+
+	*len = 0;
+	if (agent_scorer_diff(x->sc, &d, len))
+		return NULL;
+	return d;
+}
+
+void agent_episode_running(const struct agent_episode *x, size_t *n, double *sum, double *process)
+{
+	agent_scorer_running(x->sc, n, sum, process);
+}
+
+const char *agent_episode_worktree(const struct agent_episode *x)
+{
+	return agent_scorer_worktree(x->sc);
+}
+
+const char *agent_episode_base(const struct agent_episode *x)
+{
+	return agent_scorer_base(x->sc);
+}
+
+int agent_episode_close(struct agent_episode *x, json_t **out, int error)
+{
+	size_t i;
+
+	if (out)
+		*out = NULL;
+	agent_tools_close(x->tools);
+	x->tools = NULL;
+	if (x->o->interactive && !x->stop && !error)
+		x->stop = "exit";
+	if (x->result && (!error || error == LN_EMODEL || error == LN_ETIMEOUT ||
+			  error == LN_EINPUT)) {
 		/* the work done so far is scored all the same (not when cancelled);
 		 * the model's error is the episode's */
 		struct ln_error_state st;
 		int e2;
 		ln_error_capture(&st);
-		e2 = agent_scorer_finish(x.sc, x.result, error ? x.stop_detail : NULL);
+		e2 = agent_scorer_finish(x->sc, x->result, error ? x->stop_detail : NULL);
 		if (error)
 			ln_error_restore(&st);
 		else
 			error = e2;
 	}
-done:
-	json_object_set_new(x.result, "stop", json_string(x.stop ? x.stop : "error"));
-	if (x.stop_detail[0])
-		json_object_set_new(x.result, "stopDetail", xjson_string_lossy(x.stop_detail));
-	json_object_set_new(x.result, "budgets", budgets_json(&x));
-	json_object_set_new(x.result, "usage", xjson_pack("{s:I, s:I, s:I, s:I}", "promptTokens",
-		(json_int_t)x.ptok, "completionTokens", (json_int_t)x.ctok, "requests",
-		(json_int_t)x.requests, "attempts", (json_int_t)x.attempts));
-	if (error)
-		json_object_set_new(x.result, "error", xjson_pack("{s:s, s:i, s:o}", "code",
-			ln_err_name(error), "exit", ln_exit_code(error), "message",
-			xjson_string_lossy(ln_error_msg())));
-	agent_tools_close(x.tools);
-	agent_scorer_close(x.sc);
-	json_decref(x.messages);
-	json_decref(x.tools_json);
-	json_decref(x.steps);
-	json_decref(x.step_rewards);
-	*out = x.result;
+	if (x->result) {
+		json_object_set_new(x->result, "stop", json_string(x->stop ? x->stop : "error"));
+		if (x->stop_detail[0])
+			json_object_set_new(x->result, "stopDetail",
+					    xjson_string_lossy(x->stop_detail));
+		json_object_set_new(x->result, "budgets", budgets_json(x));
+		json_object_set_new(x->result, "usage", xjson_pack("{s:I, s:I, s:I, s:I}",
+			"promptTokens", (json_int_t)x->ptok, "completionTokens", (json_int_t)x->ctok,
+			"requests", (json_int_t)x->requests, "attempts", (json_int_t)x->attempts));
+		if (error)
+			json_object_set_new(x->result, "error", xjson_pack("{s:s, s:i, s:o}", "code",
+				ln_err_name(error), "exit", ln_exit_code(error), "message",
+				xjson_string_lossy(ln_error_msg())));
+	}
+	for (i = 0; i < x->nundo; i++)
+		agent_scorer_mark_free(x->undo[i].mark);
+	agent_scorer_close(x->sc);
+	json_decref(x->messages);
+	json_decref(x->tools_json);
+	json_decref(x->steps);
+	json_decref(x->step_rewards);
+	if (out)
+		*out = x->result;
+	else
+		json_decref(x->result);
+	free(x);
 	return error;
+}
+
+int agent_episode_run(json_t **out, const struct agent_episode_opts *o)
+{
+	struct agent_episode *x;
+	int error;
+
+	*out = NULL;
+	error = agent_episode_open(&x, o);
+	if (error)
+		return error;
+	error = agent_episode_request(x, o->task->instruction);
+	return agent_episode_close(x, out, error);
 }

@@ -97,6 +97,26 @@ struct agent_episode_opts {
 	agent_trace_fn trace;               /* may be NULL */
 	void *trace_ctx;
 	FILE *progress;                     /* one line per step for a person, or NULL */
+	/* an interactive session (agent/interactive.c): requests come from a
+	 * person, a reply without a tool call answers the request, finish ends
+	 * the request (not the session), the step budget is per request, and
+	 * every applied mutating step can be undone (agent_episode_undo) */
+	bool interactive;
+	const struct agent_episode_hooks *hooks;   /* may be NULL */
+};
+
+/* What a front end sees of each tool call (all members may be NULL). */
+struct agent_episode_hooks {
+	void *ctx;
+	/* a call is about to run: its tool name and arguments text */
+	void (*call)(void *ctx, long step, const char *tool, const char *args);
+	/* a mutating call was previewed (the tool's text: its diff): true
+	 * applies it, false tells the model the user declined; NULL applies */
+	bool (*confirm)(void *ctx, long step, const char *tool, const char *preview);
+	/* its outcome: code (LN_E*), the text the model reads, the step's
+	 * reward (mutating steps; NULL otherwise) */
+	void (*result)(void *ctx, long step, const char *tool, int code, const char *text,
+		       const json_t *reward);
 };
 
 /*
@@ -109,6 +129,44 @@ struct agent_episode_opts {
  * failure); *out is filled in both cases when the worktree could be made.
  */
 int agent_episode_run(json_t **out, const struct agent_episode_opts *o);
+
+/*
+ * The same episode in parts, for a session of several requests
+ * (agent/interactive.c); agent_episode_run is open, one request with the
+ * task's instruction, close.
+ *
+ * agent_episode_open: the worktree, the engine and the tools (o and what
+ * it points to must outlive the episode). LN_E* from the scorer or the
+ * tools; nothing is left behind.
+ * agent_episode_request: `text` as the user's message, then model turns
+ * and tool calls until the episode stops (finish, a budget, stuck,
+ * cancel) or, when o->interactive, the model answers without a call or
+ * calls finish. 0, or the LN_E* that ended it (LN_ECANCELLED, the model
+ * server's); an interactive session goes on after either: its cancel flag
+ * and stop are cleared by the next request.
+ * agent_episode_undo: puts the worktree back exactly as it was before the
+ * last applied mutating step not yet undone (o->interactive only) and
+ * drops that step's reward; *step its number. LN_ENOTFOUND when there is
+ * none; LN_ESANDBOX when the tree could not be restored exactly.
+ * agent_episode_diff: the worktree's current diff against the base
+ * (malloc'd, *len bytes), or NULL with an error set.
+ * agent_episode_running: the scored steps so far, the sum of their
+ * rewards and R_process (the mean of their bounded rewards).
+ * agent_episode_close: scores the end (tests, episode reward), fills
+ * *out with the result as agent_episode_run does (stop "exit" for an
+ * interactive session that ended without one), frees e. `error` is the
+ * LN_E* that ended the episode (0: none); returns it, or the scoring's.
+ */
+struct agent_episode;
+int agent_episode_open(struct agent_episode **out, const struct agent_episode_opts *o);
+int agent_episode_request(struct agent_episode *e, const char *text);
+int agent_episode_undo(struct agent_episode *e, long *step);
+char *agent_episode_diff(struct agent_episode *e, size_t *len);
+void agent_episode_running(const struct agent_episode *e, size_t *n, double *sum,
+			   double *process);
+const char *agent_episode_worktree(const struct agent_episode *e);
+const char *agent_episode_base(const struct agent_episode *e);
+int agent_episode_close(struct agent_episode *e, json_t **out, int error);
 
 /* ---- epscore.c: the engine side of an episode ---- */
 
@@ -144,5 +202,23 @@ int agent_scorer_finish(struct agent_scorer *s, json_t *result, const char *unsc
  * step and final diffs. */
 json_t *agent_scorer_untracked(struct agent_scorer *s);
 void agent_scorer_ignore_new(struct agent_scorer *s, json_t *before);
+
+/* Undo (interactive sessions): a mark is the worktree's diff against the
+ * base and the scorer's state before a step; agent_scorer_rollback resets
+ * the worktree to the base (sbx_wt_reset: untracked and ignored files go
+ * too), applies the marked diff through the transaction (sbx_patch_apply)
+ * and checks that the worktree's diff is then byte for byte the marked
+ * one; the steps scored since the mark are dropped. The mark is consumed
+ * either way. agent_scorer_mark: NULL with an error set when the diff
+ * cannot be taken. */
+struct agent_scorer_mark;
+struct agent_scorer_mark *agent_scorer_mark(struct agent_scorer *s);
+int agent_scorer_rollback(struct agent_scorer *s, struct agent_scorer_mark *m);
+void agent_scorer_mark_free(struct agent_scorer_mark *m);
+/* The worktree's diff against the base (as agent_scorer_finish takes it). */
+int agent_scorer_diff(struct agent_scorer *s, char **out, size_t *len);
+/* The scored steps: how many, the sum of their rewards, R_process. */
+void agent_scorer_running(const struct agent_scorer *s, size_t *n, double *sum,
+			  double *process);
 
 #endif

@@ -12,6 +12,7 @@
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
+#include "sandbox/txn.h"
 #include "sandbox/worktree.h"
 
 #include <math.h>
@@ -294,4 +295,94 @@ int agent_scorer_finish(struct agent_scorer *x, json_t *result, const char *unsc
 	trace(x, "reward", epj);
 	eng_result_release(&r);
 	return 0;
+}
+
+/* ---- undo (interactive sessions) ---- */
+
+struct agent_scorer_mark {
+	char *diff;
+	size_t len;
+	size_t n;                  /* scored steps then */
+	bool have_prev;
+	double prev_d, prev_dbefore;
+};
+
+int agent_scorer_diff(struct agent_scorer *x, char **out, size_t *len)
+{
+	return eng_worktree_diff(out, len, x->wt, x->base_oid, x->noise);
+}
+
+struct agent_scorer_mark *agent_scorer_mark(struct agent_scorer *x)
+{
+	struct agent_scorer_mark *m;
+	char *diff = NULL;
+	size_t len = 0;
+
+	if (agent_scorer_diff(x, &diff, &len))
+		return NULL;
+	m = xcalloc(1, sizeof *m);
+	m->diff = diff;
+	m->len = len;
+	m->n = x->n;
+	m->have_prev = x->have_prev;
+	m->prev_d = x->prev_d;
+	m->prev_dbefore = x->prev_dbefore;
+	return m;
+}
+
+void agent_scorer_mark_free(struct agent_scorer_mark *m)
+{
+	if (!m)
+		return;
+	free(m->diff);
+	free(m);
+}
+
+int agent_scorer_rollback(struct agent_scorer *x, struct agent_scorer_mark *m)
+{
+	struct sbx_apply_opts ao;
+	char *now = NULL;
+	size_t len = 0;
+	int error;
+
+	/* Why a reset and the marked diff rather than the step's reverse: the
+	 * step's own change is whatever its tool wrote (a rename touches many
+	 * files); the state before it is fully described by its diff against
+	 * the base, which the transaction applies as one crash-safe unit, and
+	 * the result is checked against it. */
+	if ((error = sbx_wt_reset(x->wts, 0)))
+		goto done;
+	eng_copy_cdb(x->o->settings->root, x->wt);
+	if (m->len) {
+		memset(&ao, 0, sizeof ao);
+		ao.allow_dirty = true;    /* the copied compilation database */
+		if ((error = sbx_patch_apply(x->wt, m->diff, m->len, &ao, NULL)))
+			goto done;
+	}
+	if ((error = agent_scorer_diff(x, &now, &len)))
+		goto done;
+	if (len != m->len || (len && memcmp(now, m->diff, len))) {
+		error = ln_error_set(LN_ESANDBOX, "undo: the worktree did not come back exactly "
+				     "(its diff differs from the one before the step)");
+		goto done;
+	}
+	x->n = m->n;
+	x->have_prev = m->have_prev;
+	x->prev_d = m->prev_d;
+	x->prev_dbefore = m->prev_dbefore;
+done:
+	free(now);
+	agent_scorer_mark_free(m);
+	return error;
+}
+
+void agent_scorer_running(const struct agent_scorer *x, size_t *n, double *sum, double *process)
+{
+	size_t i;
+
+	*n = x->n;
+	*sum = 0;
+	for (i = 0; i < x->n; i++)
+		*sum += rwd_process_step(RWD_DELTA, &x->w, &x->steps[i]);
+	*process = rwd_process_episode(&x->w, x->steps, x->n);
 }

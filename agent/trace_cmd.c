@@ -326,14 +326,18 @@ static int trace_export(struct cli *c, const char *file)
 	if (error)
 		return error;
 	trace_runs_of(&f, &runs, &nruns);
+	/* agent episodes: multi-turn rows, grouped by task (trace_agent.c) */
+	trace_export_agent(c, runs, nruns, fmtname);
 	for (i = 0; i < nruns; i++) {
 		const struct trace_run *r = &runs[i];
+		const struct rwd_trace_ev *req = trace_run_find(r, "request");
 		const char *prompt;
 		char *completion;
 		double rw;
 		json_t *row;
 		char *line;
-		if (!trace_run_find(r, "request"))
+		if (!req || !strcmp(json_string_value(json_object_get(req->ev, "command")) ?: "",
+				    "agent"))
 			continue;
 		prompt = prompt_of(r, &tmp);
 		if (export_candidates(c, r, fmtname, prompt))

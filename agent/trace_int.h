@@ -37,6 +37,12 @@ void trace_num_text(char out[40], const json_t *v);
 int trace_replay_candidates(const char *file, const struct trace_run *r, size_t *count,
 			    char *msg, size_t n);
 
+/* `trace export` of the agent runs among runs (trace_agent.c): one row per
+ * scorable episode in format fmt (trl, openrlhf, verl, prm), grouped by
+ * task; returns the rows written. */
+size_t trace_export_agent(struct cli *c, const struct trace_run *runs, size_t nruns,
+			  const char *fmt);
+
 /* `lanser trace replay [--verify] FILE` (trace_replay.c). */
 int trace_replay_file(struct cli *c, const char *file);
 /* While a command is replayed: keeps `bundle` as the replay's result and

@@ -158,16 +158,7 @@ check_contains "pyproj: ... 5 tool bundles and 4 rewards" "$OUT" "5 tool bundles
 # server answers requests in the order they come, alternately with an edit
 # that is right and one that breaks a test, so a group's rewards differ
 # (which sample gets which is up to the timing: nothing below depends on it).
-"$PY" - "$TMP/roll.json" <<'EOF'
-import json, sys
-good = {"args": ["c://src/util.c#max_int:body"], "text": "{\n\treturn b < a ? a : b;\n}"}
-bad = {"args": ["c://src/util.c#clamp_int:body"],
-       "text": "{\n\tif (v < lo)\n\t\treturn lo;\n\tif (v > hi)\n\t\treturn hi - 1;\n\treturn v;\n}"}
-fin = {"id": "r2", "name": "finish", "arguments": {"summary": "ok"}}
-turns = [{"reply": {"tool_calls": [{"id": "r1", "name": "edit", "arguments": a}, fin]}}
-         for a in [good, bad] * 4]
-json.dump({"turns": turns}, open(sys.argv[1], "w"))
-EOF
+rollout_script "$TMP/roll.json"
 start_agent_fake "$TMP/roll.json" || fail "rollouts: the fake model server started" "no port"
 printf '{"id": "ta", "instruction": "a"}\n{"id": "tb", "instruction": "b", "budgets": {"steps": 5}}\n' >"$TMP/tasks.jsonl"
 (cd "$C" && run "$L" --root "$C" --trace "$TMP/roll.trace.jsonl" agent --tasks "$TMP/tasks.jsonl" \
