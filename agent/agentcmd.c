@@ -35,7 +35,6 @@ static void on_signal(int sig)
 struct live {
 	struct llm_client *client;
 	FILE *echo;    /* streamed text for a person, or NULL */
-	struct llm_settings settings;   /* the client borrows its sampling object */
 	size_t echoed; /* bytes of the current reply shown */
 	char last;     /* the last byte shown */
 };
@@ -87,11 +86,11 @@ static int live_open(struct live *l, struct cli *c, json_t **sampling, bool stre
 {
 	struct llm_flags f;
 	struct llm_opts o;
-	struct llm_settings *s = &l->settings;
+	struct llm_settings s;
 	int error;
 
 	memset(&f, 0, sizeof f);
-	memset(s, 0, sizeof *s);
+	memset(&s, 0, sizeof s);
 	*sampling = json_object();
 	if (c->temperature)
 		json_object_set_new(*sampling, "temperature", json_real(strtod(c->temperature, NULL)));
@@ -104,14 +103,12 @@ static int live_open(struct live *l, struct cli *c, json_t **sampling, bool stre
 	f.api_key_env = c->llm_key_env;
 	f.stream = c->stream || stream ? 1 : 0;
 	f.sampling = json_object_size(*sampling) ? *sampling : NULL;
-	error = llm_opts_resolve(&o, s, &c->cfg, &f);
+	error = llm_opts_resolve(&o, &s, &c->cfg, &f);
 	if (!error) {
 		o.cancel = &agent_cancel;
 		error = llm_open(&l->client, &o);
 	}
-	/* not released here: o.sampling is s->sampling, which the client
-	 * reads at every request (a use after free before: the workers of
-	 * rollouts crashed now and then with SIGSEGV in request_body) */
+	llm_settings_release(&s);      /* the client copied what it keeps */
 	return error;
 }
 
@@ -361,7 +358,6 @@ done:
 	json_decref(res);
 	json_decref(sampling);
 	llm_close(live.client);
-	llm_settings_release(&live.settings);
 	agent_task_release(&t);
 	return error;
 }
