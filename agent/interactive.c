@@ -138,13 +138,36 @@ static bool on_confirm(void *ctx, long step, const char *tool, const char *previ
 	return yes;
 }
 
+/* A test run's outcome for a person: the status and the counts, not the
+ * record the model gets. false: not an outcome record. */
+static bool print_test_outcome(FILE *o, const char *head, const char *json)
+{
+	json_t *v = json_loads(json, JSON_DISABLE_EOF_CHECK, NULL);
+	const json_t *n = json_object_get(v, "counts");
+	const char *status = json_string_value(json_object_get(v, "status"));
+	const char *from = json_string_value(json_object_get(json_object_get(v, "results"),
+							     "outcomeFrom"));
+
+	if (!status) {
+		json_decref(v);
+		return false;
+	}
+	fprintf(o, "%stests %s: %lld passed, %lld failed, %lld skipped%s\n", head,
+		ln_printable(status), json_integer_value(json_object_get(n, "passed")),
+		json_integer_value(json_object_get(n, "failed")),
+		json_integer_value(json_object_get(n, "skipped")),
+		from && !strcmp(from, "exitStatus") ? " (no per-test results: the outcome is the "
+						      "exit status)" : "");
+	json_decref(v);
+	return true;
+}
+
 static void on_result(void *ctx, long step, const char *tool, int code, const char *text,
 		      const json_t *reward)
 {
 	struct session *s = ctx;
 	char head[64];
 
-	(void)tool;
 	if (code)
 		snprintf(head, sizeof head, "[%ld]   %s: ", step, ln_err_name(code));
 	else
@@ -152,7 +175,11 @@ static void on_result(void *ctx, long step, const char *tool, int code, const ch
 	/* an error's text starts with "error NAME (exit N): " */
 	if (code && !strncmp(text, "error ", 6) && strstr(text, "): "))
 		text = strstr(text, "): ") + 3;
-	print_first_line(s->o, head, *text ? text : "(no output)", 200);
+	if (!code && tool && !strcmp(tool, "test") && !strncmp(text, "outcome: {", 10) &&
+	    print_test_outcome(s->o, head, text + 9))
+		;
+	else
+		print_first_line(s->o, head, *text ? text : "(no output)", 200);
 	if (reward) {
 		const json_t *t = json_object_get(reward, "terms");
 		size_t n;
