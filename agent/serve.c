@@ -131,6 +131,18 @@ static int task_from_json(struct srv_task *t, const json_t *v, const char *dir, 
 		error = ln_error_set(error, "%s:%ld: task %s: %s", file, lineno, id, ln_error_msg());
 		goto done;
 	}
+	/* pinned to its commit: the engine's worktree, every test worktree and
+	 * the answers name the same commit even when a branch moves meanwhile
+	 * (the configuration was read from it a moment ago) */
+	t->base_name = xstrdup(t->s.task.base);
+	error = eng_resolve_commit(t->base_oid, root, t->base_name);
+	if (error) {
+		error = ln_error_set(error, "%s:%ld: task %s: base: %s", file, lineno, id,
+				     ln_error_msg());
+		goto done;
+	}
+	free(t->s.task.base);
+	t->s.task.base = xstrdup(t->base_oid);
 	if (c->sample_timeout_ms > 0 && (t->s.task.limits.wall_ms == 0 ||
 					 t->s.task.limits.wall_ms > c->sample_timeout_ms))
 		t->s.task.limits.wall_ms = c->sample_timeout_ms;
@@ -147,6 +159,7 @@ static void tasks_free(struct srv_task *v, size_t n)
 	size_t i;
 	for (i = 0; i < n; i++) {
 		free(v[i].id);
+		free(v[i].base_name);
 		eng_settings_release(&v[i].s);
 		pthread_mutex_destroy(&v[i].lock);
 	}

@@ -40,7 +40,7 @@ enum srv_endpoint { SRV_EP_GET_REWARD, SRV_EP_SCORE, SRV_EP_HEALTHZ, SRV_EP_READ
 
 /* Why a sample has no reward (the label of lanser_samples_unscorable_total). */
 enum srv_why { SRV_WHY_TEST_TIMEOUT, SRV_WHY_DEADLINE, SRV_WHY_ENGINE, SRV_WHY_UNKNOWN_TASK,
-	       SRV_WHY_SHUTDOWN, SRV_WHY_OTHER, SRV_WHY_COUNT };
+	       SRV_WHY_SHUTDOWN, SRV_WHY_OTHER, SRV_WHY_LS_CRASH, SRV_WHY_BASE, SRV_WHY_COUNT };
 
 void srv_metrics_init(void);
 void srv_metrics_request(enum srv_endpoint ep, int status, double seconds);
@@ -55,6 +55,8 @@ const char *srv_why_name(enum srv_why w);
 
 struct srv_task {
 	char *id;
+	char *base_name;             /* the base as the tasks file names it ("HEAD" when not) */
+	char base_oid[41];           /* its commit, resolved once at start: s.task.base */
 	struct eng_settings s;
 	struct eng_opts o;
 	pthread_mutex_t lock;        /* held while the engine scores */

@@ -19,7 +19,8 @@ static const int statuses[NSTATUS] = { 200, 400, 401, 404, 405, 413, 503 };
 static const char *const ep_names[SRV_EP_COUNT] = { "get_reward", "score", "healthz", "readyz",
 						    "metrics", "other" };
 static const char *const why_names[SRV_WHY_COUNT] = { "test_timeout", "deadline", "engine",
-						      "unknown_task", "shutdown", "other" };
+						      "unknown_task", "shutdown", "other", "ls_crash",
+						      "base" };
 
 static struct {
 	pthread_mutex_t lock;

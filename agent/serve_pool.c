@@ -184,17 +184,33 @@ static void engine_note(void *ctx, const char *text)
 	srv_log("task %s: %s", t->id, text);
 }
 
+/* Whether the task's engine lost a language server (or can no longer put
+ * its base back) since it was opened or last checked: then it is closed,
+ * and counted as a restart (task_engine opens it again). t->lock held. */
+static bool engine_lost(struct srv_task *t)
+{
+	const char *broken;
+
+	if (!t->eng)
+		return false;
+	eng_check_servers(t->eng);
+	broken = eng_broken(t->eng);
+	if (eng_server_crashes(t->eng) == t->crashes && !broken)
+		return false;
+	srv_log("task %s: %s: restarting the task's servers", t->id,
+		broken ? broken : "a language server died");
+	eng_close(t->eng);
+	t->eng = NULL;
+	srv_metrics_ls_restart();
+	return true;
+}
+
 /* The task's engine, opened (again) when needed; t->lock held. */
 static struct eng *task_engine(struct srv_task *t)
 {
 	int error;
 
-	if (t->eng && eng_server_crashes(t->eng) != t->crashes) {
-		srv_log("task %s: a language server crashed: restarting the task's servers", t->id);
-		eng_close(t->eng);
-		t->eng = NULL;
-		srv_metrics_ls_restart();
-	}
+	engine_lost(t);
 	if (t->eng)
 		return t->eng;
 	t->o.note = engine_note;
@@ -258,6 +274,7 @@ static void run_job(struct job *j)
 	struct eng_result *res = NULL;
 	size_t *idx = NULL, n = 0, i;
 	struct eng *e;
+	bool crashed = false;
 	int error;
 
 	pthread_mutex_lock(&r->lock);
@@ -294,6 +311,22 @@ static void run_job(struct job *j)
 	pthread_mutex_lock(&t->lock);
 	e = task_engine(t);
 	error = e ? eng_eval_group(e, ec, n, res) : LN_ESANDBOX;
+	/* A server that died under this job failed some of its samples
+	 * ("clangd exited ..."), not because of them: the engine is reopened
+	 * and the job scored once more while the request has time. A second
+	 * loss (a completion that crashes the server every time) stands: those
+	 * samples are null with reason ls_crash. */
+	if (e && engine_lost(t)) {
+		crashed = true;
+		if (!error && ln_now_ms() < r->deadline) {
+			for (i = 0; i < n; i++)
+				eng_result_release(&res[i]);
+			memset(res, 0, n * sizeof *res);
+			e = task_engine(t);
+			error = e ? eng_eval_group(e, ec, n, res) : LN_ESANDBOX;
+			crashed = e && engine_lost(t);
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 
 	pthread_mutex_lock(&r->lock);
@@ -310,7 +343,12 @@ static void run_job(struct job *j)
 			s->res = res[i];
 			s->have_res = true;
 			s->done = true;
-			if (!res[i].ep.scorable) {
+			if (!res[i].ep.scorable && crashed) {
+				s->why = SRV_WHY_LS_CRASH;
+				snprintf(s->reason, sizeof s->reason, "a language server died while "
+					 "scoring (restarted: retry the sample): %s",
+					 res[i].ep.reason);
+			} else if (!res[i].ep.scorable) {
 				s->why = strstr(res[i].ep.reason, "wall") ? SRV_WHY_TEST_TIMEOUT
 									   : SRV_WHY_OTHER;
 				snprintf(s->reason, sizeof s->reason, "%s", res[i].ep.reason);
