@@ -7,9 +7,10 @@
  * stay warm between requests. An engine is used by one thread at a time
  * (engine/engine.h): a worker holds the task's lock for one
  * eng_eval_group() call, so the jobs of one task are scored one after the
- * other while the jobs of distinct tasks run in parallel. When a task's
- * servers crashed, the engine is closed and opened again before the next
- * job (lanser_ls_restarts_total).
+ * other while the jobs of distinct tasks run in parallel. A task's
+ * servers are checked before and after every job (eng_check_servers): when
+ * one died, or the engine is broken, the engine is closed and opened again
+ * (lanser_ls_restarts_total), and a job it failed is scored once more.
  */
 #include "agent/serve.h"
 
