@@ -162,6 +162,7 @@ static void tasks_free(struct srv_task *v, size_t n)
 		free(v[i].base_name);
 		eng_settings_release(&v[i].s);
 		pthread_mutex_destroy(&v[i].lock);
+		pthread_cond_destroy(&v[i].cond);
 	}
 	free(v);
 }
@@ -211,6 +212,7 @@ static int tasks_load(struct srv_task **out, size_t *nout, const struct cli *c, 
 		v = xreallocarray(v, n + 1, sizeof *v);
 		memset(&v[n], 0, sizeof v[n]);
 		pthread_mutex_init(&v[n].lock, NULL);
+		pthread_cond_init(&v[n].cond, NULL);
 		error = task_from_json(&v[n], line, dir, path, lineno, c);
 		n++;
 		json_decref(line);
@@ -369,7 +371,7 @@ int cmd_serve(struct cli *c)
 	char *token = NULL;
 	size_t ntasks = 0, i;
 	unsigned port = 0;
-	int workers, error, deadline;
+	int workers, engines, error, deadline;
 	long long drain_until;
 
 	log_out = c->err;
@@ -404,6 +406,14 @@ int cmd_serve(struct cli *c)
 		o->cancel = &serve_cancel;
 	}
 	workers = c->workers > 0 ? c->workers : cpu_count();
+	/* more engines than workers would never be used at once; more than the
+	 * CPUs per task would only compete for them (each has its servers) */
+	engines = c->engines_per_task > 0 ? c->engines_per_task
+		: (int)((size_t)workers / ntasks) < 1 ? 1
+		: (int)((size_t)workers / ntasks) > cpu_count() ? cpu_count()
+		: (int)((size_t)workers / ntasks);
+	for (i = 0; i < ntasks; i++)
+		tasks[i].engines_max = engines;
 	deadline = c->deadline_ms > 0 ? c->deadline_ms : 300000;
 	srv_metrics_init();
 	serve_signals = 0;
@@ -429,9 +439,10 @@ int cmd_serve(struct cli *c)
 	ho.emode = emode;
 	if ((error = srv_http_start(&ho, &port)))
 		goto stop_pool;
-	srv_log("listening on %s, port %u (%zu task%s, %d workers, queue %d)%s",
-		c->listen ? c->listen : "127.0.0.1:8650", port, ntasks, ntasks == 1 ? "" : "s",
-		workers, c->queue_max > 0 ? c->queue_max : 64, token ? ", bearer token required" : "");
+	srv_log("listening on %s, port %u (%zu task%s, %d workers, %d engine%s per task, "
+		"queue %d)%s", c->listen ? c->listen : "127.0.0.1:8650", port, ntasks,
+		ntasks == 1 ? "" : "s", workers, engines, engines == 1 ? "" : "s",
+		c->queue_max > 0 ? c->queue_max : 64, token ? ", bearer token required" : "");
 	if (c->port_file && (error = write_port_file(c, port)))
 		goto stop_http;
 	while (!serve_signals)

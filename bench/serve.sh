@@ -4,9 +4,11 @@
 #
 #   naive    a fresh `lanser --json eval --task T --patch P` process per
 #            sample: a base worktree, a cold clangd, diagnostics, tests, exit;
-#   1 inst.  one `lanser serve` (warm engine per task), samples sent to
-#            POST /get_reward: one at a time (latency), then from C client
-#            threads (throughput), then as one POST /score group;
+#   1 inst.  one `lanser serve` (one warm engine per task), samples sent
+#            to POST /get_reward: one at a time (latency), then from C
+#            client threads (throughput), then as one POST /score group;
+#   2 eng.   one `lanser serve --engines-per-task 2` beside it, the same C
+#            client threads (jobs of one task on two engines at once);
 #   3 inst.  three `lanser serve` replicas (each its own copy of the
 #            repository) behind HAProxy (Debian's haproxy, loopback only,
 #            integrations/haproxy.cfg), the same C client threads;
@@ -99,9 +101,12 @@ ready() {
 	echo "bench/serve.sh: server $1 not ready: $(cat "$W/$1.err")" >&2
 	exit 1
 }
-# the single instance: a queue of 8 jobs (the overload phase fills it; the
-# other phases never have more than C jobs waiting)
-start c --queue 8
+# the single instance: one engine per task, a queue of 8 jobs (the
+# overload phase fills it; the other phases never have more than C jobs
+# waiting); beside it the same with two engines per task
+start c --queue 8 --engines-per-task 1
+cp "$W/tasks-c.jsonl" "$W/tasks-e.jsonl"
+start e --engines-per-task 2
 LB=
 if command -v haproxy >/dev/null; then
 	for r in r1 r2 r3; do start "$r"; done
@@ -118,16 +123,18 @@ if command -v haproxy >/dev/null; then
 	done
 fi
 ready c
+ready e
 
 RC=0
 /usr/bin/python3 - "$W" "$NS" "$NN" "$NC" "$NO" "$DL" "$NAIVE_DIAG" "$NAIVE_TESTS" "$(nproc)" "$LOAD0" \
-	"$(cat "$W/c.port")" "${LB:-0}" "$(cat "$W/c.pid")" \
+	"$(cat "$W/c.port")" "${LB:-0}" "$(cat "$W/c.pid")" "$(cat "$W/e.port")" "$(cat "$W/e.pid")" \
 	"$( [ -n "$LB" ] && cat "$W/r1.pid" "$W/r2.pid" "$W/r3.pid" | tr '\n' ' ')" >"$W/section.md" <<'PY' || RC=$?
 import json, os, statistics, sys, threading, time, urllib.request, urllib.error
 w, ns, nn, nc, no, dl = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 naive = {"diag": [float(x) for x in sys.argv[7].split()], "tests": [float(x) for x in sys.argv[8].split()]}
 cpus, load0, port1, lb = sys.argv[9], sys.argv[10], int(sys.argv[11]), int(sys.argv[12])
-pid1, rpids = int(sys.argv[13]), [int(x) for x in sys.argv[14].split()]
+pid1, port2, pid2 = int(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
+rpids = [int(x) for x in sys.argv[16].split()]
 good = open(w + "/good.diff").read()
 MARGIN = 1000   # ms over the deadline an overloaded answer may take (HTTP, JSON, scheduling)
 
@@ -216,7 +223,12 @@ for task in ("diag", "tests"):
         task, ns, rate, pct(seq, 50), pct(seq, 99), rate / nrate))
     rate, lat, ans = threads(port1, task, ns, nc)
     ok = ok and right(ans)
-    rows.append("| %s | 1 instance, %d client threads | %d | %.2f | %.0f | %.0f | %.1fx |" % (
+    rows.append("| %s | 1 instance, 1 engine per task, %d client threads | %d | %.2f | %.0f | %.0f | %.1fx |" % (
+        task, nc, ns, rate, pct(lat, 50), pct(lat, 99), rate / nrate))
+    threads(port2, task, 2 * nc, nc)   # opens its second engine (not timed)
+    rate, lat, ans = threads(port2, task, ns, nc)
+    ok = ok and right(ans)
+    rows.append("| %s | 1 instance, 2 engines per task, %d client threads | %d | %.2f | %.0f | %.0f | %.1fx |" % (
         task, nc, ns, rate, pct(lat, 50), pct(lat, 99), rate / nrate))
     if lb:
         rate, lat, ans = threads(lb, task, ns, nc)
@@ -232,7 +244,8 @@ for task in ("diag", "tests"):
     rows.append("| %s | 1 instance, one /score group of %d | %d | %.2f | | | %.1fx |" % (
         task, ns, ns, rate, rate / nrate))
 
-mems.append(("1 instance", mem(pid1)))
+mems.append(("1 instance, 1 engine per task", mem(pid1)))
+mems.append(("1 instance, 2 engines per task", mem(pid2)))
 for i, p in enumerate(rpids):
     mems.append(("replica r%d" % (i + 1), mem(p)))
 
@@ -252,10 +265,12 @@ print()
 print("`bash bench/serve.sh --write` on %s UTC, **%s CPUs** (load average at start: %s). The C fixture (cproj), one "
       "sample = the same good patch (reward 2.625, checked on every answer: %s). *naive*: a fresh "
       "`lanser --json eval --task T --patch P` process per sample (base worktree, cold clangd, diagnostics, tests, "
-      "exit), one at a time. *1 instance*: one `lanser serve` (warm engine per task, default workers = CPUs) fed "
-      "through `POST /get_reward` one request at a time, then from %d client threads, then as one `POST /score` "
-      "group. *3 instances*: three replicas, each with its own copy of the repository, behind HAProxy on loopback "
-      "(integrations/haproxy.cfg), the same %d client threads. *diag*: the task's test command is `true` "
+      "exit), one at a time. *1 instance*: one `lanser serve` (`--engines-per-task 1`: one warm engine per task; "
+      "workers = CPUs) fed through `POST /get_reward` one request at a time, then from %d client threads, then as "
+      "one `POST /score` group; beside it one with `--engines-per-task 2` (jobs of one task on two engines at "
+      "once). *3 instances*: three replicas (defaults: 2 workers, 2 tasks, so one engine per task each), each with "
+      "its own copy of the repository, behind HAProxy on loopback (integrations/haproxy.cfg), the same %d client "
+      "threads. *diag*: the task's test command is `true` "
       "(diagnostics only); *tests*: the fixture's sandboxed `make test`. Latencies per sample in milliseconds; "
       "ratio = samples/s over the naive samples/s."
       % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), cpus, load0, "all right" if ok else "SOME WRONG", nc, nc))
@@ -274,12 +289,13 @@ print("Overload: %d requests of the *tests* task from %d client threads at the s
       % (no, 3 * nc, dl, nright, nnull, n503, nother, pct(lat, 50), pct(lat, 99), max(lat),
          "bounded by the deadline (+%d ms margin)" % MARGIN if over_ok else "NOT BOUNDED by the deadline"))
 print()
-print("Reading: this machine has %s CPUs, so the three replicas share the same two cores as the single "
-      "instance: HAProxy buys failover and warm spares here, not throughput (each replica's clangd and tests compete "
-      "for the same cores); on a machine with a core per worker per replica it would scale with the replicas. "
-      "The jobs of one task are scored one at a time on its engine (engine.h: one thread per engine), so client "
-      "threads on one instance gain only what overlaps (HTTP, extraction, queueing, tests beside diagnostics); "
-      "a `/score` group shares the diagnostics at the base and runs `--jobs` tests at once." % cpus)
+print("Reading: this machine has %s CPUs, shared by every instance above. An engine scores one job at a time "
+      "(engine.h), so with one engine per task the jobs of one busy task take turns and can leave a core idle; two "
+      "engines per task, or three replicas behind HAProxy (three engines of the task), can keep both cores busy, "
+      "and that is the most they can gain here: three replicas cannot scale beyond two cores; they add failover "
+      "(t_serve.sh) and each costs its own language servers' memory. Other sessions shared the machine (load "
+      "average above): compare rows of one run, not runs. A `/score` group shares the diagnostics at "
+      "the base and runs `--jobs` tests at once." % cpus)
 print("<!-- /serve -->")
 sys.exit(0 if ok else 1)
 PY

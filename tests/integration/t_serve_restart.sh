@@ -17,7 +17,7 @@ C=$(fixture cproj c)
 printf '{"schema": "lanser.task/1", "id": "diag", "test": ["true"]}\n' >"$TMP/diag.json"
 printf '{"id": "diag", "workspace": "c", "task": "diag.json"}\n' >"$TMP/tasks.jsonl"
 
-serve_start s --tasks "$TMP/tasks.jsonl" --workers 2
+serve_start s --tasks "$TMP/tasks.jsonl" --workers 2 --engines-per-task 1
 if ! serve_ready s; then
 	fail "server: ready" "$(cat "$TMP/s.err")"
 	exit 1
@@ -93,7 +93,7 @@ else
 	fail "idle kill: a new clangd runs" "before $CL1, now '${CL2}'"
 fi
 check_eq "idle kill: /metrics counts one restart" 1 "$(metric lanser_ls_restarts_total)"
-check_contains "idle kill: the server said why it restarted" "$(cat "$TMP/s.err")" "restarting the task's servers"
+check_contains "idle kill: the server said why it restarted" "$(cat "$TMP/s.err")" "restarting the servers of engine 1"
 
 # --- 2. killed under load: 24 requests, 4 at a time, clangd killed after 1 s
 echo "$CL2" >"$TMP/kill"
