@@ -141,6 +141,7 @@ struct cli {
 	bool allow_remote;        /* serve --allow-remote */
 	int workers;              /* serve --workers N (0: the CPUs) */
 	int queue_max;            /* serve --queue N (0: 64) */
+	int engines_per_task;     /* serve --engines-per-task N (0: from the CPUs) */
 	int max_body;             /* serve --max-body BYTES (0: 16 MiB) */
 	int deadline_ms;          /* serve --deadline MS (0: 300000) */
 	int sample_timeout_ms;    /* serve --sample-timeout MS (0: the task's wallMs) */

@@ -308,6 +308,10 @@ static const struct agent_option serve_options[] = {
 	{ .name = "queue", .type = AGENT_OPT_INT, .metavar = "N", .json = "queue",
 	  .offset = OFF(queue_max), .min = 1, .max = 100000, .dflt = "64",
 	  .help = "jobs waiting at most; beyond: 503 with Retry-After" },
+	{ .name = "engines-per-task", .type = AGENT_OPT_INT, .metavar = "N",
+	  .json = "enginesPerTask", .offset = OFF(engines_per_task), .min = 1, .max = 64,
+	  .help = "warm engines (worktree + language servers) per task at most, opened as "
+		  "the task's jobs overlap (default: workers / tasks, at most the CPUs)" },
 	{ .name = "max-body", .type = AGENT_OPT_INT, .metavar = "BYTES", .json = "maxBody",
 	  .offset = OFF(max_body), .min = 1024, .max = 1 << 30, .dflt = "16777216",
 	  .help = "largest request body (beyond: 413)" },

@@ -131,6 +131,18 @@ static int task_from_json(struct srv_task *t, const json_t *v, const char *dir, 
 		error = ln_error_set(error, "%s:%ld: task %s: %s", file, lineno, id, ln_error_msg());
 		goto done;
 	}
+	/* pinned to its commit: the engine's worktree, every test worktree and
+	 * the answers name the same commit even when a branch moves meanwhile
+	 * (the configuration was read from it a moment ago) */
+	t->base_name = xstrdup(t->s.task.base);
+	error = eng_resolve_commit(t->base_oid, root, t->base_name);
+	if (error) {
+		error = ln_error_set(error, "%s:%ld: task %s: base: %s", file, lineno, id,
+				     ln_error_msg());
+		goto done;
+	}
+	free(t->s.task.base);
+	t->s.task.base = xstrdup(t->base_oid);
 	if (c->sample_timeout_ms > 0 && (t->s.task.limits.wall_ms == 0 ||
 					 t->s.task.limits.wall_ms > c->sample_timeout_ms))
 		t->s.task.limits.wall_ms = c->sample_timeout_ms;
@@ -147,8 +159,10 @@ static void tasks_free(struct srv_task *v, size_t n)
 	size_t i;
 	for (i = 0; i < n; i++) {
 		free(v[i].id);
+		free(v[i].base_name);
 		eng_settings_release(&v[i].s);
 		pthread_mutex_destroy(&v[i].lock);
+		pthread_cond_destroy(&v[i].cond);
 	}
 	free(v);
 }
@@ -198,6 +212,7 @@ static int tasks_load(struct srv_task **out, size_t *nout, const struct cli *c, 
 		v = xreallocarray(v, n + 1, sizeof *v);
 		memset(&v[n], 0, sizeof v[n]);
 		pthread_mutex_init(&v[n].lock, NULL);
+		pthread_cond_init(&v[n].cond, NULL);
 		error = task_from_json(&v[n], line, dir, path, lineno, c);
 		n++;
 		json_decref(line);
@@ -356,7 +371,7 @@ int cmd_serve(struct cli *c)
 	char *token = NULL;
 	size_t ntasks = 0, i;
 	unsigned port = 0;
-	int workers, error, deadline;
+	int workers, engines, error, deadline;
 	long long drain_until;
 
 	log_out = c->err;
@@ -391,6 +406,14 @@ int cmd_serve(struct cli *c)
 		o->cancel = &serve_cancel;
 	}
 	workers = c->workers > 0 ? c->workers : cpu_count();
+	/* more engines than workers would never be used at once; more than the
+	 * CPUs per task would only compete for them (each has its servers) */
+	engines = c->engines_per_task > 0 ? c->engines_per_task
+		: (int)((size_t)workers / ntasks) < 1 ? 1
+		: (int)((size_t)workers / ntasks) > cpu_count() ? cpu_count()
+		: (int)((size_t)workers / ntasks);
+	for (i = 0; i < ntasks; i++)
+		tasks[i].engines_max = engines;
 	deadline = c->deadline_ms > 0 ? c->deadline_ms : 300000;
 	srv_metrics_init();
 	serve_signals = 0;
@@ -416,9 +439,10 @@ int cmd_serve(struct cli *c)
 	ho.emode = emode;
 	if ((error = srv_http_start(&ho, &port)))
 		goto stop_pool;
-	srv_log("listening on %s, port %u (%zu task%s, %d workers, queue %d)%s",
-		c->listen ? c->listen : "127.0.0.1:8650", port, ntasks, ntasks == 1 ? "" : "s",
-		workers, c->queue_max > 0 ? c->queue_max : 64, token ? ", bearer token required" : "");
+	srv_log("listening on %s, port %u (%zu task%s, %d workers, %d engine%s per task, "
+		"queue %d)%s", c->listen ? c->listen : "127.0.0.1:8650", port, ntasks,
+		ntasks == 1 ? "" : "s", workers, engines, engines == 1 ? "" : "s",
+		c->queue_max > 0 ? c->queue_max : 64, token ? ", bearer token required" : "");
 	if (c->port_file && (error = write_port_file(c, port)))
 		goto stop_http;
 	while (!serve_signals)

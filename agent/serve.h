@@ -7,14 +7,15 @@
  *   serve_http.c     HTTP on libmicrohttpd (one thread per connection):
  *                    routes, body limits, bearer token, the JSON of
  *                    /get_reward and /score
- *   serve_pool.c     the bounded queue, the worker pool and one warm engine
- *                    per task (engine/engine.h), deadlines
+ *   serve_pool.c     the bounded queue, the worker pool and the warm engines
+ *                    of each task (engine/engine.h), deadlines
  *   serve_metrics.c  counters and the Prometheus text of /metrics
  *
  * Threads: connection threads parse a request into a srv_req, enqueue one
  * job per task it names and wait (up to the request's deadline) for the
- * workers. A worker takes a job, takes the task's engine (one thread at a
- * time per engine: engine.h), turns completions into patches
+ * workers. A worker takes a job, takes a free engine of the task (one
+ * thread at a time per engine: engine.h; another is opened, up to
+ * --engines-per-task, when all are busy), turns completions into patches
  * (engine/extract.h) and scores them with eng_eval_group(). A srv_req is
  * reference-counted: a worker may finish after the connection answered
  * (its deadline passed) and the results are then dropped.
@@ -40,7 +41,7 @@ enum srv_endpoint { SRV_EP_GET_REWARD, SRV_EP_SCORE, SRV_EP_HEALTHZ, SRV_EP_READ
 
 /* Why a sample has no reward (the label of lanser_samples_unscorable_total). */
 enum srv_why { SRV_WHY_TEST_TIMEOUT, SRV_WHY_DEADLINE, SRV_WHY_ENGINE, SRV_WHY_UNKNOWN_TASK,
-	       SRV_WHY_SHUTDOWN, SRV_WHY_OTHER, SRV_WHY_COUNT };
+	       SRV_WHY_SHUTDOWN, SRV_WHY_OTHER, SRV_WHY_LS_CRASH, SRV_WHY_BASE, SRV_WHY_COUNT };
 
 void srv_metrics_init(void);
 void srv_metrics_request(enum srv_endpoint ep, int status, double seconds);
@@ -53,15 +54,28 @@ const char *srv_why_name(enum srv_why w);
 
 /* ---- the pool (serve_pool.c) ---- */
 
+/* One warm engine of a task: a worktree of its base and its language
+ * servers. Used by the worker that marked it busy, alone. */
+struct srv_engine {
+	struct eng *eng;             /* NULL until opened (or after a failure) */
+	unsigned long crashes;       /* eng_server_crashes() when opened or checked */
+	char open_error[300];        /* why the last open failed */
+	bool busy;                   /* taken by a worker (under the task's lock) */
+};
+
 struct srv_task {
 	char *id;
+	char *base_name;             /* the base as the tasks file names it ("HEAD" when not) */
+	char base_oid[41];           /* its commit, resolved once at start: s.task.base */
 	struct eng_settings s;
 	struct eng_opts o;
-	pthread_mutex_t lock;        /* held while the engine scores */
-	struct eng *eng;             /* NULL until opened (or after a failure) */
-	char open_error[300];        /* why the last open failed */
-	unsigned long crashes;       /* eng_server_crashes() when opened */
-	bool warm;
+	pthread_mutex_t lock;        /* guards the busy flags of engines[] */
+	pthread_cond_t cond;         /* an engine became free */
+	/* engines_max slots, opened as the task's jobs overlap: jobs of one
+	 * task run on distinct engines at once (--engines-per-task) */
+	struct srv_engine *engines;
+	int engines_max;
+	bool warm;                   /* one engine was opened once (under P.lock) */
 };
 
 struct srv_sample {
@@ -97,7 +111,7 @@ void srv_pool_stop(void);
 /* Every task's engine is open. */
 bool srv_pool_ready(void);
 void srv_pool_gauges(int *queue_depth, int *queue_max, int *workers, int *busy,
-		     double *busy_seconds);
+		     double *busy_seconds, int *engines);
 
 struct srv_req *srv_req_new(size_t n);
 void srv_req_unref(struct srv_req *r);

@@ -136,23 +136,76 @@ static size_t task_index(const char *id)
 	return SIZE_MAX;
 }
 
-/* A label: a task id, or JSON text {"task": id}. */
-static size_t label_task(const json_t *label, char *shown, size_t size)
+#define SRV_BASE_MAX 256
+
+/* Whether revision `rev` (a request's or a label's "base") names the
+ * commit task t is scored at: its name in the tasks file or a prefix of its
+ * commit id (at least 4 hex digits) at once, else resolved in the task's
+ * repository (a branch, a tag, another spelling). false with `why` set
+ * when not (unknown, or another commit). */
+static bool base_matches(const struct srv_task *t, const char *rev, char *why, size_t n)
+{
+	char oid[41];
+	size_t len = strlen(rev), i;
+
+	if (!len || len > SRV_BASE_MAX) {
+		snprintf(why, n, "\"base\" must be 1-%d bytes", SRV_BASE_MAX);
+		return false;
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)rev[i] < 0x20 || rev[i] == 0x7f) {
+			snprintf(why, n, "\"base\" holds a control character");
+			return false;
+		}
+	if (!strcmp(rev, t->base_name))
+		return true;
+	if (len >= 4 && len <= 40 && strspn(rev, "0123456789abcdef") == len &&
+	    !strncmp(rev, t->base_oid, len))
+		return true;
+	if (eng_resolve_commit(oid, t->s.root, rev)) {
+		snprintf(why, n, "unknown base '%.*s' of task %s: %s", SRV_BASE_MAX, rev, t->id,
+			 ln_error_msg());
+		ln_error_clear();
+		return false;
+	}
+	if (strcmp(oid, t->base_oid)) {
+		/* through a buf: the message may be cut at n bytes, which is fine */
+		struct buf b = BUF_INIT;
+		buf_addf(&b, "base '%s' is commit %s, but task %s is scored at %s (its base '%s'): "
+			 "one task per base, in the tasks file", rev, oid, t->id, t->base_oid,
+			 t->base_name);
+		snprintf(why, n, "%s", b.data);
+		buf_release(&b);
+		return false;
+	}
+	return true;
+}
+
+/* A label: a task id, or JSON text (or an object) {"task": id, "base":
+ * rev}. *base: the label's base (NULL when none), valid while `label`
+ * and `*hold` live (json_decref(*hold) after). */
+static size_t label_task(const json_t *label, char *shown, size_t size, const char **base,
+			 json_t **hold)
 {
 	const char *s = json_string_value(label);
+	const json_t *obj = NULL;
 	json_t *v = NULL;
 	size_t k;
 
+	*base = NULL;
 	if (s && s[0] == '{') {
 		v = json_loads(s, 0, NULL);
-		if (json_is_string(json_object_get(v, "task")))
-			s = json_string_value(json_object_get(v, "task"));
+		obj = v;
+	} else if (!s && json_is_object(label)) {
+		obj = label;
 	}
-	if (!s && json_is_object(label) && json_is_string(json_object_get(label, "task")))
-		s = json_string_value(json_object_get(label, "task"));
+	if (json_is_object(obj)) {
+		s = json_string_value(json_object_get(obj, "task"));
+		*base = json_string_value(json_object_get(obj, "base"));
+	}
 	snprintf(shown, size, "%s", s ? s : "(none)");
 	k = task_index(s && *s ? s : NULL);
-	json_decref(v);
+	*hold = v;
 	return k;
 }
 
@@ -213,7 +266,7 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 {
 	json_t *q = json_object_get(req, "query"), *p = json_object_get(req, "prompts");
 	json_t *labels = json_object_get(req, "labels");
-	json_t *rewards, *logs, *scorable, *rf, *ro, *rp, *reason, *bid, *task;
+	json_t *rewards, *logs, *scorable, *rf, *ro, *rp, *reason, *bid, *task, *commit;
 	struct srv_req *r;
 	size_t i, n;
 	int status;
@@ -232,7 +285,8 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 	for (i = 0; i < n; i++) {
 		struct srv_sample *s = &r->s[i];
 		const char *qs = json_string_value(json_array_get(q, i));
-		const char *ps = json_string_value(json_array_get(p, i));
+		const char *ps = json_string_value(json_array_get(p, i)), *base;
+		json_t *hold;
 		size_t ql = json_string_length(json_array_get(q, i)), pl;
 		char shown[80];
 		snprintf(s->id, sizeof s->id, "c%zu", i + 1);
@@ -246,13 +300,19 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 			set_text(s, qs + pl, ql - pl);
 		else
 			set_text(s, qs, ql);
-		s->task = label_task(json_array_get(labels, i), shown, sizeof shown);
+		s->task = label_task(json_array_get(labels, i), shown, sizeof shown, &base, &hold);
 		if (s->task == SIZE_MAX) {
 			s->done = true;
 			s->why = SRV_WHY_UNKNOWN_TASK;
 			snprintf(s->reason, sizeof s->reason, "unknown task '%s' (labels name a task "
 				 "of the server's tasks file)", shown);
+		} else if (base && !base_matches(&H.o.tasks[s->task], base, s->reason,
+						 sizeof s->reason)) {
+			s->done = true;
+			s->why = SRV_WHY_BASE;
+			s->task = SIZE_MAX;
 		}
+		json_decref(hold);
 	}
 	if ((status = run_request(r, deadline_of(req)))) {
 		srv_req_unref(r);
@@ -260,6 +320,7 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 				    "the samples name more tasks than the queue holds (--queue)");
 	}
 	rewards = json_array();
+	commit = json_array();
 	scorable = json_array();
 	rf = json_array();
 	ro = json_array();
@@ -281,11 +342,13 @@ static enum MHD_Result get_reward(struct MHD_Connection *mc, struct conn *cn, js
 					      : json_null());
 		json_array_append_new(task, s->task == SIZE_MAX ? json_null() :
 					    json_string(H.o.tasks[s->task].id));
+		json_array_append_new(commit, s->task == SIZE_MAX ? json_null() :
+				      json_string(H.o.tasks[s->task].base_oid));
 	}
 	srv_req_unref(r);
-	logs = xjson_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "scorable", scorable, "r_format",
-			  rf, "r_outcome", ro, "r_process", rp, "reason", reason, "bundle_id", bid,
-			  "task", task);
+	logs = xjson_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "scorable", scorable,
+			  "r_format", rf, "r_outcome", ro, "r_process", rp, "reason", reason,
+			  "bundle_id", bid, "task", task, "base_commit", commit);
 	return answer_json(mc, cn, 200, xjson_pack("{s:O, s:o, s:o}", "rewards", rewards,
 						   "scores", rewards, "extra_logs", logs));
 }
@@ -316,8 +379,16 @@ static enum MHD_Result score(struct MHD_Connection *mc, struct conn *cn, json_t 
 	size_t k = task_index(tid), i, n;
 	int status;
 
+	json_t *jbase = json_object_get(req, "base");
+	char why[400];
+
 	if (k == SIZE_MAX)
 		return answer_error(mc, cn, 404, "unknown task '%s'", tid ? tid : "(none)");
+	if (jbase && !json_is_null(jbase) && (!json_is_string(jbase) ||
+					      !base_matches(&H.o.tasks[k], json_string_value(jbase),
+							    why, sizeof why)))
+		return answer_error(mc, cn, 400, "%s", json_is_string(jbase) ? why :
+				    "\"base\" must be a string (a branch, tag or commit id)");
 	if (!json_is_array(cs) || !json_array_size(cs))
 		return answer_error(mc, cn, 400, "\"completions\" must be a non-empty array");
 	n = json_array_size(cs);
@@ -388,8 +459,9 @@ static enum MHD_Result score(struct MHD_Connection *mc, struct conn *cn, json_t 
 		}
 		json_array_append_new(cands, c);
 	}
-	out = xjson_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "schema", "lanser.score/1", "task",
-			 H.o.tasks[k].id, "base", H.o.tasks[k].s.task.base, "mode",
+	out = xjson_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "schema", "lanser.score/1", "task",
+			 H.o.tasks[k].id, "base", H.o.tasks[k].base_name, "baseCommit",
+			 H.o.tasks[k].base_oid, "mode",
 			 rwd_episode_mode_name(H.o.emode), "candidates", cands, "advantages",
 			 adv ? adv : json_null());
 	free(view);

@@ -19,7 +19,8 @@ static const int statuses[NSTATUS] = { 200, 400, 401, 404, 405, 413, 503 };
 static const char *const ep_names[SRV_EP_COUNT] = { "get_reward", "score", "healthz", "readyz",
 						    "metrics", "other" };
 static const char *const why_names[SRV_WHY_COUNT] = { "test_timeout", "deadline", "engine",
-						      "unknown_task", "shutdown", "other" };
+						      "unknown_task", "shutdown", "other", "ls_crash",
+						      "base" };
 
 static struct {
 	pthread_mutex_t lock;
@@ -91,11 +92,11 @@ void srv_metrics_ls_restart(void)
 char *srv_metrics_render(void)
 {
 	struct buf b = BUF_INIT;
-	int depth, qmax, workers, busy;
+	int depth, qmax, workers, busy, engines;
 	double busy_s;
 	size_t e, i;
 
-	srv_pool_gauges(&depth, &qmax, &workers, &busy, &busy_s);
+	srv_pool_gauges(&depth, &qmax, &workers, &busy, &busy_s, &engines);
 	pthread_mutex_lock(&m.lock);
 	buf_adds(&b, "# HELP lanser_requests_total HTTP requests answered, by endpoint and status.\n"
 		     "# TYPE lanser_requests_total counter\n");
@@ -148,8 +149,11 @@ char *srv_metrics_render(void)
 	buf_addf(&b, "# HELP lanser_ls_restarts_total Language-server sets restarted after a "
 		 "server crashed.\n# TYPE lanser_ls_restarts_total counter\n"
 		 "lanser_ls_restarts_total %llu\n"
+		 "# HELP lanser_engines Warm engines open (a worktree and its language servers "
+		 "each).\n# TYPE lanser_engines gauge\nlanser_engines %d\n"
 		 "# HELP lanser_ready Every task's language servers are warm.\n"
-		 "# TYPE lanser_ready gauge\nlanser_ready %d\n", m.restarts, srv_pool_ready() ? 1 : 0);
+		 "# TYPE lanser_ready gauge\nlanser_ready %d\n", m.restarts, engines,
+		 srv_pool_ready() ? 1 : 0);
 	pthread_mutex_unlock(&m.lock);
 	return buf_detach(&b, NULL);
 }

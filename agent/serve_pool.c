@@ -2,14 +2,17 @@
  * serve_pool.c - the bounded queue, the workers and the warm engines of
  * `lanser serve` (agent/serve.h).
  *
- * One engine per task, opened once (in the background at start, so that
- * /readyz can say when every task is warm) and kept: its language servers
- * stay warm between requests. An engine is used by one thread at a time
- * (engine/engine.h): a worker holds the task's lock for one
- * eng_eval_group() call, so the jobs of one task are scored one after the
- * other while the jobs of distinct tasks run in parallel. When a task's
- * servers crashed, the engine is closed and opened again before the next
- * job (lanser_ls_restarts_total).
+ * Up to --engines-per-task engines per task: the first opened in the
+ * background at start (so that /readyz can say when every task is warm),
+ * the others when the task's jobs overlap (every open one busy), and kept:
+ * their language servers stay warm between requests. An engine is used by
+ * one thread at a time (engine/engine.h): a worker takes a free engine of
+ * the task for one eng_eval_group() call (engine_take), so jobs of one
+ * task run on distinct engines at once, and wait only when all of the
+ * task's engines are busy. A task's
+ * servers are checked before and after every job (eng_check_servers): when
+ * one died, or the engine is broken, the engine is closed and opened again
+ * (lanser_ls_restarts_total), and a job it failed is scored once more.
  */
 #include "agent/serve.h"
 
@@ -46,6 +49,7 @@ static struct {
 	struct srv_task *tasks;
 	size_t ntasks;
 	size_t nwarm;
+	int nengines;                /* open engines, all tasks */
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 /* ---- requests ---- */
@@ -184,38 +188,91 @@ static void engine_note(void *ctx, const char *text)
 	srv_log("task %s: %s", t->id, text);
 }
 
-/* The task's engine, opened (again) when needed; t->lock held. */
-static struct eng *task_engine(struct srv_task *t)
+/* Whether engine slot x of task t lost a language server (or can no
+ * longer put its base back) since it was opened or last checked: then it is
+ * closed, and counted as a restart (slot_engine opens it again). The
+ * caller holds the slot (x->busy). */
+static bool engine_lost(struct srv_task *t, struct srv_engine *x)
+{
+	const char *broken;
+
+	if (!x->eng)
+		return false;
+	eng_check_servers(x->eng);
+	broken = eng_broken(x->eng);
+	if (eng_server_crashes(x->eng) == x->crashes && !broken)
+		return false;
+	srv_log("task %s: %s: restarting the servers of engine %d", t->id,
+		broken ? broken : "a language server died", (int)(x - t->engines) + 1);
+	eng_close(x->eng);
+	x->eng = NULL;
+	pthread_mutex_lock(&P.lock);
+	P.nengines--;
+	pthread_mutex_unlock(&P.lock);
+	srv_metrics_ls_restart();
+	return true;
+}
+
+/* The engine of slot x, opened (again) when needed; the caller holds the
+ * slot. */
+static struct eng *slot_engine(struct srv_task *t, struct srv_engine *x)
 {
 	int error;
 
-	if (t->eng && eng_server_crashes(t->eng) != t->crashes) {
-		srv_log("task %s: a language server crashed: restarting the task's servers", t->id);
-		eng_close(t->eng);
-		t->eng = NULL;
-		srv_metrics_ls_restart();
-	}
-	if (t->eng)
-		return t->eng;
-	t->o.note = engine_note;
-	t->o.note_ctx = t;
-	t->o.settings = &t->s;
-	error = eng_open(&t->eng, &t->o);
+	engine_lost(t, x);
+	if (x->eng)
+		return x->eng;
+	error = eng_open(&x->eng, &t->o);
 	if (error) {
-		snprintf(t->open_error, sizeof t->open_error, "%s", ln_error_msg());
-		srv_log("task %s: cannot open the engine: %s", t->id, t->open_error);
-		t->eng = NULL;
+		snprintf(x->open_error, sizeof x->open_error, "%s", ln_error_msg());
+		srv_log("task %s: cannot open an engine: %s", t->id, x->open_error);
+		x->eng = NULL;
 		return NULL;
 	}
-	t->crashes = eng_server_crashes(t->eng);
-	t->open_error[0] = '\0';
+	x->crashes = eng_server_crashes(x->eng);
+	x->open_error[0] = '\0';
+	pthread_mutex_lock(&P.lock);
+	P.nengines++;
 	if (!t->warm) {
 		t->warm = true;
-		pthread_mutex_lock(&P.lock);
 		P.nwarm++;
-		pthread_mutex_unlock(&P.lock);
 	}
-	return t->eng;
+	pthread_mutex_unlock(&P.lock);
+	return x->eng;
+}
+
+/* Takes an engine slot of task t for one job, waiting while all are busy:
+ * a free open engine first (warm servers), else a free slot never opened
+ * (or closed after a crash) that the caller opens: a second engine costs
+ * a worktree and a server start, paid only when the task's jobs overlap. */
+static struct srv_engine *engine_take(struct srv_task *t)
+{
+	struct srv_engine *x = NULL;
+	int i;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		for (i = 0; i < t->engines_max && !x; i++)
+			if (!t->engines[i].busy && t->engines[i].eng)
+				x = &t->engines[i];
+		for (i = 0; i < t->engines_max && !x; i++)
+			if (!t->engines[i].busy)
+				x = &t->engines[i];
+		if (x)
+			break;
+		pthread_cond_wait(&t->cond, &t->lock);
+	}
+	x->busy = true;
+	pthread_mutex_unlock(&t->lock);
+	return x;
+}
+
+static void engine_give(struct srv_task *t, struct srv_engine *x)
+{
+	pthread_mutex_lock(&t->lock);
+	x->busy = false;
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void *warm_main(void *arg)
@@ -224,15 +281,16 @@ static void *warm_main(void *arg)
 	(void)arg;
 	for (i = 0; i < P.ntasks; i++) {
 		struct srv_task *t = &P.tasks[i];
+		struct srv_engine *x;
 		pthread_mutex_lock(&P.lock);
 		if (P.stopping) {
 			pthread_mutex_unlock(&P.lock);
 			break;
 		}
 		pthread_mutex_unlock(&P.lock);
-		pthread_mutex_lock(&t->lock);
-		task_engine(t);
-		pthread_mutex_unlock(&t->lock);
+		x = engine_take(t);
+		slot_engine(t, x);
+		engine_give(t, x);
 	}
 	return NULL;
 }
@@ -257,7 +315,10 @@ static void run_job(struct job *j)
 	struct eng_extract *ex = NULL;
 	struct eng_result *res = NULL;
 	size_t *idx = NULL, n = 0, i;
+	struct srv_engine *x;
 	struct eng *e;
+	char open_error[300] = "";
+	bool crashed = false;
 	int error;
 
 	pthread_mutex_lock(&r->lock);
@@ -291,16 +352,34 @@ static void run_job(struct job *j)
 	}
 	eng_base_reader_free(base);
 
-	pthread_mutex_lock(&t->lock);
-	e = task_engine(t);
+	x = engine_take(t);
+	e = slot_engine(t, x);
 	error = e ? eng_eval_group(e, ec, n, res) : LN_ESANDBOX;
-	pthread_mutex_unlock(&t->lock);
+	/* A server that died under this job failed some of its samples
+	 * ("clangd exited ..."), not because of them: the engine is reopened
+	 * and the job scored once more while the request has time. A second
+	 * loss (a completion that crashes the server every time) stands: those
+	 * samples are null with reason ls_crash. */
+	if (e && engine_lost(t, x)) {
+		crashed = true;
+		if (!error && ln_now_ms() < r->deadline) {
+			for (i = 0; i < n; i++)
+				eng_result_release(&res[i]);
+			memset(res, 0, n * sizeof *res);
+			e = slot_engine(t, x);
+			error = e ? eng_eval_group(e, ec, n, res) : LN_ESANDBOX;
+			crashed = e && engine_lost(t, x);
+		}
+	}
+	if (!e)
+		snprintf(open_error, sizeof open_error, "%s", x->open_error);
+	engine_give(t, x);
 
 	pthread_mutex_lock(&r->lock);
 	for (i = 0; i < n; i++) {
 		struct srv_sample *s = &r->s[idx[i]];
 		if (!e) {
-			sample_fail(s, SRV_WHY_ENGINE, "engine: %s", t->open_error);
+			sample_fail(s, SRV_WHY_ENGINE, "engine: %s", open_error);
 		} else if (error) {
 			sample_fail(s, error == LN_ECANCELLED ? SRV_WHY_SHUTDOWN : SRV_WHY_ENGINE,
 				    "engine: %s", ln_error_msg());
@@ -310,7 +389,12 @@ static void run_job(struct job *j)
 			s->res = res[i];
 			s->have_res = true;
 			s->done = true;
-			if (!res[i].ep.scorable) {
+			if (!res[i].ep.scorable && crashed) {
+				s->why = SRV_WHY_LS_CRASH;
+				snprintf(s->reason, sizeof s->reason, "a language server died while "
+					 "scoring (restarted: retry the sample): %s",
+					 res[i].ep.reason);
+			} else if (!res[i].ep.scorable) {
 				s->why = strstr(res[i].ep.reason, "wall") ? SRV_WHY_TEST_TIMEOUT
 									   : SRV_WHY_OTHER;
 				snprintf(s->reason, sizeof s->reason, "%s", res[i].ep.reason);
@@ -366,8 +450,21 @@ int srv_pool_start(struct srv_task *tasks, size_t ntasks, int workers, int queue
 {
 	int i;
 
+	size_t k;
+
 	P.tasks = tasks;
 	P.ntasks = ntasks;
+	P.nwarm = 0;
+	P.nengines = 0;
+	for (k = 0; k < ntasks; k++) {
+		struct srv_task *t = &tasks[k];
+		if (t->engines_max < 1)
+			t->engines_max = 1;
+		t->engines = xcalloc((size_t)t->engines_max, sizeof *t->engines);
+		t->o.note = engine_note;
+		t->o.note_ctx = t;
+		t->o.settings = &t->s;
+	}
 	P.head = NULL;
 	P.tail = &P.head;
 	P.max = queue_max;
@@ -402,13 +499,16 @@ void srv_pool_stop(void)
 	P.threads = NULL;
 	P.nthreads = 0;
 	for (i = 0; i < P.ntasks; i++) {
-		eng_close(P.tasks[i].eng);
-		P.tasks[i].eng = NULL;
+		for (k = 0; k < P.tasks[i].engines_max; k++)
+			eng_close(P.tasks[i].engines[k].eng);
+		free(P.tasks[i].engines);
+		P.tasks[i].engines = NULL;
 	}
+	P.nengines = 0;
 }
 
 void srv_pool_gauges(int *queue_depth, int *queue_max, int *workers, int *busy,
-		     double *busy_seconds)
+		     double *busy_seconds, int *engines)
 {
 	pthread_mutex_lock(&P.lock);
 	*queue_depth = P.depth;
@@ -416,5 +516,6 @@ void srv_pool_gauges(int *queue_depth, int *queue_max, int *workers, int *busy,
 	*workers = P.nthreads;
 	*busy = P.busy;
 	*busy_seconds = P.busy_s;
+	*engines = P.nengines;
 	pthread_mutex_unlock(&P.lock);
 }

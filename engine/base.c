@@ -7,6 +7,7 @@
 #include "engine/internal.h"
 
 #include "core/buf.h"
+#include "core/gitlib.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/xalloc.h"
@@ -162,4 +163,31 @@ int eng_base_setup(struct eng *e)
 			 "candidates unboxed (they can read any file lanser can)");
 	}
 	return lsp_workspace_new(&e->ws, &wo);
+}
+
+int eng_resolve_commit(char out[41], const char *root, const char *rev)
+{
+	git_repository *repo = NULL;
+	git_object *obj = NULL, *commit = NULL;
+	int error = 0;
+
+	out[0] = '\0';
+	ln_git_init();
+	if (ln_git_open(&repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
+		error = ln_error_set(LN_EINPUT, "no git repository at %s: %s", root,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	if (git_revparse_single(&obj, repo, rev) < 0 ||
+	    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+		error = ln_error_set(LN_ENOTFOUND, "revision '%s' names no commit (%s)", rev,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	git_oid_tostr(out, 41, git_object_id(commit));
+done:
+	git_object_free(commit);
+	git_object_free(obj);
+	git_repository_free(repo);
+	return error;
 }

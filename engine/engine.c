@@ -100,6 +100,21 @@ unsigned long eng_server_crashes(const struct eng *e)
 	return e && e->ws ? lsp_workspace_crashes(e->ws) : 0;
 }
 
+int eng_check_servers(struct eng *e)
+{
+	if (!e || !e->ws)
+		return 0;
+	/* a dead server's pipe is at EOF: the pump gives its session the sticky
+	 * error the reap looks for */
+	lsp_workspace_pump(e->ws);
+	return lsp_workspace_reap(e->ws);
+}
+
+const char *eng_broken(const struct eng *e)
+{
+	return e && e->broken[0] ? e->broken : NULL;
+}
+
 void eng_timings(const struct eng *e, long long *diag_ms, long long *tests_ms)
 {
 	*diag_ms = e->t_diag_ms;

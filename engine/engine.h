@@ -182,6 +182,22 @@ const char *eng_worktree(const struct eng *e);
 /* Crashes of the engine's language servers so far (they are not restarted
  * by the engine: a long-lived front end reopens the engine). */
 unsigned long eng_server_crashes(const struct eng *e);
+/* Looks at the engine's language servers now (without waiting): one that
+ * died since the last call (killed, crashed while idle) is reaped and
+ * counted in eng_server_crashes(). Returns how many were found dead. A
+ * long-lived front end calls it before and after using the engine: a
+ * server's death is otherwise noticed only by the next request sent to it,
+ * which then fails. */
+int eng_check_servers(struct eng *e);
+/* Why the engine can no longer score (its base worktree or its servers'
+ * view of it could not be put back after a candidate: every later
+ * candidate is unscorable), or NULL while it can. Reopen it. */
+const char *eng_broken(const struct eng *e);
+/* The full hex id (40 characters, NUL-terminated, into out) of the commit
+ * that revision `rev` (a branch, tag, full or abbreviated commit id, any
+ * git revision expression) names in the repository at `root`.
+ * LN_EINPUT (no repository), LN_ENOTFOUND (no such commit; ambiguous). */
+int eng_resolve_commit(char out[41], const char *root, const char *rev);
 /* Wall-clock milliseconds of the last call's diagnostics and tests. */
 void eng_timings(const struct eng *e, long long *diag_ms, long long *tests_ms);
 
