@@ -233,12 +233,19 @@ static struct eng *slot_engine(struct srv_task *t, struct srv_engine *x)
 	x->open_error[0] = '\0';
 	pthread_mutex_lock(&P.lock);
 	P.nengines++;
+	pthread_mutex_unlock(&P.lock);
+	return x->eng;
+}
+
+/* Task t has scored with, or warmed, an engine: /readyz counts it. */
+static void mark_warm(struct srv_task *t)
+{
+	pthread_mutex_lock(&P.lock);
 	if (!t->warm) {
 		t->warm = true;
 		P.nwarm++;
 	}
 	pthread_mutex_unlock(&P.lock);
-	return x->eng;
 }
 
 /* Takes an engine slot of task t for one job, waiting while all are busy:
@@ -289,9 +296,23 @@ static void *warm_main(void *arg)
 		}
 		pthread_mutex_unlock(&P.lock);
 		x = engine_take(t);
-		slot_engine(t, x);
+		/* warm means the servers run and have indexed the base, not
+		 * only that the worktree exists: /readyz says so only then,
+		 * and the first sample does not pay the servers' start */
+		if (slot_engine(t, x)) {
+			if (!eng_warm(x->eng, t->o.index_ms > 0 ? t->o.index_ms : 120000))
+				srv_log("task %s: the language servers were not ready in time", t->id);
+			mark_warm(t);
+		}
 		engine_give(t, x);
 	}
+	/* The servers started here die with the thread that started them
+	 * (PR_SET_PDEATHSIG follows the creating thread, not the process):
+	 * this thread lives as long as the workers. */
+	pthread_mutex_lock(&P.lock);
+	while (!P.stopping)
+		pthread_cond_wait(&P.cond, &P.lock);
+	pthread_mutex_unlock(&P.lock);
 	return NULL;
 }
 
@@ -373,6 +394,8 @@ static void run_job(struct job *j)
 	}
 	if (!e)
 		snprintf(open_error, sizeof open_error, "%s", x->open_error);
+	else
+		mark_warm(t);
 	engine_give(t, x);
 
 	pthread_mutex_lock(&r->lock);
@@ -490,11 +513,12 @@ void srv_pool_stop(void)
 	P.stopping = true;
 	pthread_cond_broadcast(&P.cond);
 	pthread_mutex_unlock(&P.lock);
+	for (k = 0; k < P.nthreads; k++)
+		pthread_join(P.threads[k], NULL);
+	/* after the workers: the servers it started serve their last jobs */
 	if (P.have_warmer)
 		pthread_join(P.warmer, NULL);
 	P.have_warmer = false;
-	for (k = 0; k < P.nthreads; k++)
-		pthread_join(P.threads[k], NULL);
 	free(P.threads);
 	P.threads = NULL;
 	P.nthreads = 0;

@@ -95,6 +95,14 @@ const char *eng_worktree(const struct eng *e)
 	return e->wt;
 }
 
+int eng_warm(struct eng *e, int timeout_ms)
+{
+	if (!e || !e->ws)
+		return 0;
+	lsp_workspace_warm(e->ws);
+	return lsp_workspace_wait_all_ready(e->ws, timeout_ms);
+}
+
 unsigned long eng_server_crashes(const struct eng *e)
 {
 	return e && e->ws ? lsp_workspace_crashes(e->ws) : 0;

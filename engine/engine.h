@@ -173,6 +173,12 @@ struct eng;
  * repository, no such revision), LN_ESANDBOX (worktree), server errors.
  */
 int eng_open(struct eng **out, const struct eng_opts *opts);
+/* Starts the engine's language servers (one per language of the base)
+ * and waits until they are ready, index included, for at most timeout_ms:
+ * what a long-lived front end does before it says it is ready, so that its
+ * first candidate does not pay the servers' start. 1 ready, 0 timeout (the
+ * servers go on starting; a later candidate waits as usual). */
+int eng_warm(struct eng *e, int timeout_ms);
 /* Stops the servers and removes the worktree. NULL is fine. */
 void eng_close(struct eng *e);
 /* The base commit's full hex id (40 characters). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `lanser serve` when a task's warm language server dies (docs/serve.md,
-# "Threads, queue, deadlines"): clangd is found in the server's process tree
+# "Threads, queue, deadlines"): /readyz only once clangd runs; clangd is found in the server's process tree
 # and killed with SIGKILL, once while idle and once under load. Every
 # answer must be the right reward or a null whose reason says a language
 # server died (retryable); the answers after it are right again, a new
@@ -73,6 +73,13 @@ all_right() { # JSON from send: "yes" when every answer is 200 and 2.625
 	"$PY" -c 'import json, sys; a = json.loads(sys.argv[1]); print("yes" if a and all(x["status"] == 200 and x["reward"] == 2.625 for x in a) else json.dumps(a)[:800])' "$1"
 }
 
+# ready means warm: clangd runs before the first request
+CL0=$(serve_ls_pids s clangd.main)
+if [ -n "$CL0" ]; then
+	ok "ready: clangd already runs before any request (pid $CL0)"
+else
+	fail "ready: clangd already runs before any request" "$(ps -o pid,ppid,comm -e | head -40)"
+fi
 check_eq "warm: the right reward" yes "$(all_right "$(send 2)")"
 CL1=$(serve_ls_pids s clangd.main)
 if [ -z "$CL1" ]; then
