@@ -313,8 +313,7 @@ test-integration: all
 
 # Long runs, never part of `make test` (meant to stay near 10 minutes on two
 # cores): the kill harness with 400 random SIGKILLs per variant
-# (docs/edits.md), the integration scripts that tests/integration/LONG names
-# (the reward server under load and behind HAProxy), then the integration scripts that `make test` does not
+# (docs/edits.md), then the integration scripts that `make test` does not
 # run against the sanitizer build (tests/run-all.sh runs the fault, bad
 # input, trace, reward, patch, jail and hostile-sandbox scripts under
 # ASan/UBSan; these are the rest of the former second pass).
@@ -323,7 +322,6 @@ ASAN_LONG_IT := t_clangd t_daemon t_test t_worktree t_sandbox_unpriv t_escape t_
 test-long: deps
 	@$(MAKE) --no-print-directory all lanser-asan
 	KILL_RANDOM=400 bash tests/integration/run.sh tests/integration/t_kill.sh
-	bash tests/integration/run.sh $(addprefix tests/integration/,$(shell cat tests/integration/LONG))
 	LANSER_BIN="$(CURDIR)/lanser-asan" ASAN_OPTIONS=detect_leaks=1:exitcode=99 \
 		bash tests/integration/run.sh $(ASAN_LONG_IT:%=tests/integration/%.sh)
 

@@ -13,17 +13,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${LANSER_REACHABLE_DIR:-}" ]; then
 	LANSER_REACHABLE_DIR=$(mktemp -d /tmp/lanser-reach.XXXXXX) && export LANSER_REACHABLE_DIR &&
 		trap 'rm -rf "$LANSER_REACHABLE_DIR"' EXIT
 fi
-# Without arguments: every script but those tests/integration/LONG names
-# (`make test-long` runs them; LANSER_LONG=1 here runs them too).
-if [ $# -gt 0 ]; then tests=("$@"); else
-	tests=()
-	for t in tests/integration/t_*.sh; do
-		if [ "${LANSER_LONG:-0}" != 1 ] && grep -qx "$(basename "$t")" tests/integration/LONG 2>/dev/null; then
-			continue
-		fi
-		tests+=("$t")
-	done
-fi
+if [ $# -gt 0 ]; then tests=("$@"); else tests=(tests/integration/t_*.sh); fi
 for t in "${tests[@]}"; do
 	[ -e "$t" ] || continue
 	out=$(mktemp)
