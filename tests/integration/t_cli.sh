@@ -16,7 +16,7 @@ sed -n '/^## Commands/,/^## One spelling/p' "$LANSER_REPO_ROOT/docs/commands.md"
 # --- help for every command -----------------------------------------------------
 run "$L" --help
 check_eq "cli: lanser --help exits 0" 0 "$RC"
-cmds=$(printf '%s\n' "$OUT" | awk '/^commands/ {on=1; next} on && /^$/ {exit} on {print $1}')
+cmds=$(printf '%s\n' "$OUT" | awk '/^commands/ {on=1; next} on && /^$/ {exit} on && /^  [^ ]/ {print $1}')
 check_eq "cli: lanser --help lists the commands docs/commands.md lists" \
 	"$(grep -oE '^\| `[a-z-]+` \|' "$DOC" | tr -d '|` ' | sort)" "$(printf '%s\n' "$cmds" | sort)"
 bad=""
