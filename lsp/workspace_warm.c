@@ -54,7 +54,7 @@ static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_
 
 	if (reopen && before)
 		lsp_session_close_doc(s, uri);
-	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
+	if (lsp_workspace_sync_text(s, &after, uri, lang, t) || after == before)
 		return;
 	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
 	(*pend)[*npend].uri = xstrdup(uri);
