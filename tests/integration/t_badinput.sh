@@ -2,7 +2,7 @@
 # Bad input of every kind gets its documented exit code and a "lanser: "
 # message, before any language server has to make sense of it: missing files,
 # positions outside the text, malformed selectors, paths outside the
-# workspace (directly, through .., or through a symlink), binary, non-UTF-8,
+# workspace (directly, through .., or through a symlink), binary,
 # oversized and directory inputs, usage errors, a broken .lanser.json, and a
 # file type with no server.
 . "$(dirname "$0")/lib.sh"
@@ -78,12 +78,15 @@ printf 'int a;\0int b;\n' >"$ws/binary.c"
 bad "binary file (NUL byte) named *.c" 77 "binary" "$L" def binary.c@L1:C5
 bad "binary file: symbols" 77 "binary" "$L" symbols binary.c
 bad "binary file: diag" 77 "binary" "$L" diag binary.c
-printf 'int caf\xe9 = 1;\n' >"$ws/latin1.c"
-bad "invalid UTF-8 (a Latin-1 byte)" 77 "UTF-8" "$L" def latin1.c@L1:C5
+# Not UTF-8 is not unusable: such a file is read as Latin-1, one byte one
+# character (docs/bundle.md, "Files that are not UTF-8"; t_latin1.sh).
+printf 'int x = 1; /* caf\xe9 */\n' >"$ws/latin1.c"
+check_rc_as "badinput not UTF-8 (a Latin-1 byte): read as Latin-1, def answers" 0 "$L" def latin1.c@L1:C5
+check_eq "badinput not UTF-8 (a Latin-1 byte): def lands on x" "latin1.c:1:5" "$OUT"
 printf 'int x = 1; /* \xed\xa0\x80 */\n' >"$ws/surrogate.c"
-bad "invalid UTF-8 (an encoded UTF-16 surrogate)" 77 "UTF-8" "$L" hover surrogate.c@L1:C5
+check_rc_as "badinput not UTF-8 (an encoded UTF-16 surrogate): read as Latin-1, hover answers" 0 "$L" hover surrogate.c@L1:C5
 printf 'int x = 1; /* \xc0\xaf */\n' >"$ws/overlong.c"
-bad "invalid UTF-8 (an overlong encoding)" 77 "UTF-8" "$L" def overlong.c@L1:C5
+check_rc_as "badinput not UTF-8 (an overlong encoding): read as Latin-1, def answers" 0 "$L" def overlong.c@L1:C5
 mkdir -p "$ws/adir.c"
 bad "a directory named *.c" 77 "directory" "$L" def adir.c@L1:C1
 bad "a directory given to symbols" 77 "directory" "$L" symbols src
