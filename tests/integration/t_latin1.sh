@@ -79,6 +79,19 @@ check_contains "latin1 hover f: the comment's 'café' reaches the server decoded
 check_json_eq "latin1 hover f: the range is f's, in bytes" '[f["range"] for f in b["facts"] if "range" in f]' \
 	'[[1,16,1,17]]'
 
+# --- tree-sitter answers and read: bytes too ----------------------------------------
+run "$L" --no-daemon --index-io utf-8 locate 'c://a.c#h'
+check_eq "latin1 locate c://a.c#h --index-io utf-8: h's definition in byte columns" \
+	"0 a.c:3:10-3:44  confidence 1.000" "$RC $OUT"
+run "$L" --no-daemon --json --index-io utf-8 outline a.c
+check_json_eq "latin1 outline a.c: names and byte columns" \
+	'[[f["name"], f["range"][:2]] for f in b["facts"]]' '[["f",[1,12]],["g",[2,1]],["h",[3,10]],["bad",[4,9]]]'
+run "$L" --no-daemon --json read a.c
+check_eq "latin1 read a.c exits 0 (was an abort: JSON cannot hold the bytes)" 0 "$RC"
+check_json_eq "latin1 read a.c: the lines in UTF-8, the document marked Latin-1" \
+	'[b["facts"][0]["text"].split("\n")[1], b["inputs"]["documents"][0]["encoding"]]' \
+	'["int g(void) { return f(1); } /* naïve */","latin-1"]'
+
 # --- workspace diag: the Latin-1 file is checked like any other ------------------
 run "$L" --no-daemon --json diag
 check_eq "latin1 workspace diag exits 0" 0 "$RC"
