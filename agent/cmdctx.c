@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/jcs.h"
 #include "core/proc.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
@@ -212,7 +213,7 @@ void cmdctx_note_server(struct cmdctx *x, struct lsp_server_info *srv)
 	lsp_server_note(json_object_get(json_object_get(x->bundle, "environment"), "servers"), srv);
 }
 
-static void add_document(struct cmdctx *x, const char *path, const char *digest)
+static void add_document(struct cmdctx *x, const char *path, const char *digest, bool latin1)
 {
 	json_t *docs = json_object_get(json_object_get(x->bundle, "inputs"), "documents");
 	json_t *d;
@@ -221,7 +222,11 @@ static void add_document(struct cmdctx *x, const char *path, const char *digest)
 	json_array_foreach(docs, i, d)
 		if (!strcmp(json_string_value(json_object_get(d, "path")) ?: "", path))
 			return;
-	json_array_append_new(docs, xjson_pack("{s:s, s:s}", "path", path, "sha256", digest));
+	d = xjson_pack("{s:s, s:s}", "path", path, "sha256", digest);
+	/* its columns are bytes (docs/bundle.md, "Files that are not UTF-8") */
+	if (latin1)
+		json_object_set_new(d, "encoding", json_string("latin-1"));
+	json_array_append_new(docs, d);
 }
 
 void cmdctx_note_document(struct cmdctx *x, const char *path)
@@ -229,7 +234,7 @@ void cmdctx_note_document(struct cmdctx *x, const char *path)
 	const char *digest = x->ws ? lsp_workspace_text_digest(x->ws, path) : NULL;
 
 	if (digest)
-		add_document(x, path, digest);
+		add_document(x, path, digest, lsp_workspace_text_latin1(x->ws, path));
 }
 
 void cmdctx_note_bytes(struct cmdctx *x, const char *path, const void *data, size_t len)
@@ -237,7 +242,8 @@ void cmdctx_note_bytes(struct cmdctx *x, const char *path, const void *data, siz
 	char hex[LN_SHA256_HEX_SIZE];
 
 	ln_sha256_hex(data, len, hex);
-	add_document(x, path, hex);
+	/* not UTF-8 and not binary: read as Latin-1 (core/text.h) */
+	add_document(x, path, hex, !ln_utf8_valid(data, len) && !memchr(data, '\0', len));
 }
 
 int cmdctx_require_capability(struct cmdctx *x, struct lsp_server_info *srv, const char *cap,

@@ -12,6 +12,8 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hash.h"
+#include "core/path.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
@@ -106,7 +108,7 @@ static int resolve_target(struct cmdctx *x, struct lsp_server_info **srv, char *
 			size_t b2;
 			long c2;
 			if (ln_text_to_byte(p.text, (int)(p.sel.end_line - 1), p.sel.end_col - 1,
-					    x->c->index_io, &b2) == 0 &&
+					    ln_text_user_enc(p.text, x->c->index_io), &b2) == 0 &&
 			    ln_text_from_byte(p.text, (int)(p.sel.end_line - 1), b2, enc, &c2) == 0)
 				json_object_set_new(*range_out, "end", xjson_pack("{s:i, s:I}", "line",
 						    (int)(p.sel.end_line - 1), "character", (json_int_t)c2));
@@ -230,6 +232,69 @@ int cmd_prepare_rename(struct cli *c)
  * not empty, no ASCII byte but letters, digits, '_' and '$' (TypeScript),
  * not first a digit; other bytes (Python's non-ASCII identifiers) are left
  * to the server. */
+/* Moves one position of a server edit in document `t` from the units the
+ * server counted in (`from`) to the ones the edit is applied in (`to`). */
+static void move_pos(json_t *pos, const struct ln_text *t, enum ln_enc from, enum ln_enc to)
+{
+	json_t *l = json_object_get(pos, "line"), *c = json_object_get(pos, "character");
+	long out;
+
+	if (!json_is_integer(l) || !json_is_integer(c) || json_integer_value(l) < 0 ||
+	    json_integer_value(l) >= t->nlines || json_integer_value(c) < 0 ||
+	    json_integer_value(c) > 100000000)
+		return;  /* left to the edit's own checks */
+	if (ln_text_convert_col(t, (int)json_integer_value(l), (long)json_integer_value(c), from,
+				to, &out) == 0)
+		json_object_set_new(pos, "character", json_integer(out));
+	ln_error_clear();
+}
+
+static void move_edits(struct cmdctx *x, struct lsp_server_info *srv, const char *uri,
+		       json_t *edits)
+{
+	enum ln_enc enc = lsp_session_encoding(srv->session), wire;
+	const struct ln_text *t = NULL;
+	char *abs = NULL, *rel = NULL;
+	json_t *ed;
+	size_t i;
+
+	if (!uri || ln_uri_to_path(&abs, uri) ||
+	    ln_path_relativize(&rel, lsp_workspace_root(x->ws), abs) != 1 ||
+	    lsp_workspace_text(x->ws, &t, rel))
+		goto done;
+	wire = lsp_workspace_wire_enc(srv->session, uri, t, enc);
+	if (wire == enc)
+		goto done;
+	json_array_foreach(edits, i, ed) {
+		json_t *r = json_object_get(ed, "range");
+		move_pos(json_object_get(r, "start"), t, wire, enc);
+		move_pos(json_object_get(r, "end"), t, wire, enc);
+	}
+done:
+	ln_error_clear();
+	free(abs);
+	free(rel);
+}
+
+/* A server's WorkspaceEdit is applied in its negotiated units; the edits of
+ * a Latin-1 file it has not opened were counted on the file's bytes
+ * (lsp_workspace_wire_enc()): those are moved to the negotiated units. */
+static void edit_to_session_units(struct cmdctx *x, struct lsp_server_info *srv, json_t *we)
+{
+	json_t *changes = json_object_get(we, "changes"), *dc = json_object_get(we,
+										"documentChanges");
+	json_t *v;
+	const char *uri;
+	size_t i;
+
+	json_object_foreach(changes, uri, v)
+		move_edits(x, srv, uri, v);
+	json_array_foreach(dc, i, v)
+		if (!json_object_get(v, "kind"))
+			move_edits(x, srv, json_string_value(json_object_get(
+				json_object_get(v, "textDocument"), "uri")), json_object_get(v, "edits"));
+}
+
 static bool rename_name_ok(const char *name)
 {
 	const unsigned char *p = (const unsigned char *)name;
@@ -377,9 +442,11 @@ int cmd_rename(struct cli *c)
 		error = ln_error_set(LN_ENOTFOUND, "%s has nothing to rename here", srv->profile->name);
 	if (!error)
 		error = rename_coverage(&x, srv, uri, pos, we);
-	if (!error)
+	if (!error) {
+		edit_to_session_units(&x, srv, we);
 		error = sbx_edits_from_workspace_edit(&e, c->root, we,
 						      lsp_session_encoding(srv->session));
+	}
 	if (!error)
 		error = editflow_preview_or_apply(&x, &e, "lsp");
 	json_decref(pos);
@@ -499,6 +566,8 @@ int cmd_actions(struct cli *c)
 			error = ln_error_set(LN_EUNSUPPORTED, "action %d runs a server command; lanser "
 					     "applies only edits", c->pick);
 		else
+			edit_to_session_units(&x, srv, we);
+		if (we)
 			error = sbx_edits_from_workspace_edit(&e, c->root, we,
 							      lsp_session_encoding(srv->session));
 		if (!error)

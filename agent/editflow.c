@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hash.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
@@ -36,6 +37,30 @@ static void options_json(struct cmdctx *x)
 	if (c->pick)
 		json_object_set_new(o, "pick", json_integer(c->pick));
 	json_object_set_new(cmdctx_request(x), "options", o);
+}
+
+/* The preview diff as a JSON string: a line of a Latin-1 file (not UTF-8,
+ * docs/bundle.md) is shown in its UTF-8 form. */
+static json_t *diff_text(const struct buf *diff)
+{
+	struct buf u = BUF_INIT;
+	size_t i = 0, j;
+	json_t *v;
+
+	if (ln_utf8_valid(diff->data, diff->len))
+		return json_stringn(diff->data, diff->len);
+	while (i < diff->len) {
+		const char *nl = memchr(diff->data + i, '\n', diff->len - i);
+		j = nl ? (size_t)(nl - diff->data) + 1 : diff->len;
+		if (ln_utf8_valid(diff->data + i, j - i))
+			buf_add(&u, diff->data + i, j - i);
+		else
+			ln_latin1_to_utf8(&u, diff->data + i, j - i);
+		i = j;
+	}
+	v = json_stringn(u.data, u.len);
+	buf_release(&u);
+	return v ? v : json_string("");
 }
 
 int editflow_begin(struct cmdctx *x, struct cli *c, const char *command, bool need_ws)
@@ -124,7 +149,7 @@ int editflow_record(struct cmdctx *x, const struct sbx_edits *e, const char *pro
 		json_array_append_new(x->facts, fact);
 	}
 	if (e->n && sbx_edits_diff(&diff, e) == 0)
-		json_object_set_new(edit, "diff", json_string(diff.data));
+		json_object_set_new(edit, "diff", diff_text(&diff));
 	else
 		ln_error_clear();
 	buf_release(&diff);

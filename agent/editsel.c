@@ -82,7 +82,14 @@ int cmd_edit(struct cli *c)
 		error = selrange_resolve(&r, &x, c->argv[0]);
 	if (!error) {
 		buf_add(&file, r.text->data, r.start);
-		buf_add(&file, repl.data, repl.len);
+		if (!r.text->latin1)
+			buf_add(&file, repl.data, repl.len);
+		else if (ln_utf8_to_latin1(&file, repl.data, repl.len))
+			/* the file stays Latin-1 (docs/bundle.md) */
+			error = ln_error_set(LN_EINPUT, "%s is Latin-1 (not UTF-8) and cannot hold "
+					     "the new text: %s", ln_printable(r.rel), ln_error_msg());
+	}
+	if (!error) {
 		buf_add(&file, r.text->data + r.end, r.text->len - r.end);
 		error = sbx_edits_replace_file(&e, c->root, r.rel, file.data, file.len);
 	}

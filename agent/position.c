@@ -66,7 +66,8 @@ static int resolve_cursor(struct position_resolved *p, struct cmdctx *x, const c
 	error = lsp_workspace_text(x->ws, &p->text, p->rel);
 	if (error)
 		return error;
-	error = ln_text_to_byte(p->text, (int)(line - 1), col - 1, c->index_io, &p->byte);
+	error = ln_text_to_byte(p->text, (int)(line - 1), col - 1,
+				ln_text_user_enc(p->text, c->index_io), &p->byte);
 	if (error)
 		return ln_error_set(LN_ESELECTOR, "%s: %s", text, ln_error_msg());
 	p->line = line;
@@ -153,6 +154,7 @@ int position_user_range(json_t **out, bool *relabel, const struct ln_text *t,
 	}
 	/* a position past the end of its line (a diagnostic at a missing '}')
 	 * is clamped as the LSP specification says, never a failed request */
+	user = ln_text_user_enc(t, user);   /* bytes in a Latin-1 document */
 	sl = (long)json_integer_value(ls);
 	el = (long)json_integer_value(le);
 	sc = json_integer_value(cs) > LONG_MAX / 2 ? LONG_MAX / 2 : (long)json_integer_value(cs);
@@ -264,6 +266,8 @@ int position_location_fact(struct cmdctx *x, json_t **out, const char *kind, con
 		t = NULL;
 		ln_error_clear();
 	}
+	if (t)
+		enc = lsp_workspace_wire_enc(srv->session, uri, t, enc);
 	error = position_set_range(fact, t, enc, x->c->index_io, range);
 	if (error)
 		goto done;

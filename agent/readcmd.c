@@ -83,6 +83,7 @@ int cmd_read(struct cli *c)
 	struct cmdctx x;
 	struct selrange r;
 	struct buf text = BUF_INIT, why = BUF_INIT;
+	json_t *fact;
 	long a = 0, b = 0, first, last, line;
 	int error;
 
@@ -132,7 +133,8 @@ int cmd_read(struct cli *c)
 		if (e - s > READ_MAX_BYTES) {
 			/* one line longer than the cap: its start, whole characters */
 			size_t k = s + READ_MAX_BYTES;
-			while (k > s && ((unsigned char)r.text->data[k] & 0xC0) == 0x80)
+			while (!r.text->latin1 && k > s &&
+			       ((unsigned char)r.text->data[k] & 0xC0) == 0x80)
 				k--;
 			buf_add(&text, r.text->data + s, k - s);
 			buf_addf(&why, "line %ld is cut after %zu of its %zu bytes", line + 1, k - s,
@@ -153,11 +155,20 @@ int cmd_read(struct cli *c)
 		json_object_set_new(x.bundle, "complete", json_false());
 		json_object_set_new(x.bundle, "incomplete", xjson_pack("[s]", why.data));
 	}
-	json_array_append_new(x.facts, xjson_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+	if (r.text->latin1) {
+		/* a file that is not UTF-8 (docs/bundle.md): its lines in UTF-8;
+		 * inputs.documents marks it */
+		struct buf u8 = BUF_INIT;
+		ln_latin1_to_utf8(&u8, text.data, text.len);
+		buf_release(&text);
+		text = u8;
+	}
+	fact = xjson_pack("{s:s, s:s, s:I, s:I, s:I, s:s%, s:s}",
 		"kind", "lines", "path", r.rel, "firstLine", (json_int_t)first + 1,
 		"lastLine", (json_int_t)line,
-		"totalLines", (json_int_t)r.text->nlines, "text", text.data,
-		"provenance", "lanser"));
+		"totalLines", (json_int_t)r.text->nlines, "text", text.data, text.len,
+		"provenance", "lanser");
+	json_array_append_new(x.facts, fact);
 done:
 	buf_release(&text);
 	buf_release(&why);

@@ -17,6 +17,7 @@
 #include "core/ignore.h"
 #include "core/proc.h"
 #include "core/snapshot.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
@@ -275,10 +276,20 @@ static void rec_document(void *ctx, const char *path, const char *data, size_t l
 {
 	struct trace_ctx *t = ctx;
 	json_t *text;
+	bool latin1;
 
 	if (!first_time(t, "d", path, NULL))
 		return;
 	text = error ? NULL : json_stringn(data ? data : "", data ? len : 0);
+	latin1 = !error && !text && data && !memchr(data, '\0', len);
+	if (latin1) {
+		/* a Latin-1 file (core/text.h): its UTF-8 form, and the flag
+		 * that makes replay read it back as the same bytes */
+		struct buf u8 = BUF_INIT;
+		ln_latin1_to_utf8(&u8, data, len);
+		text = json_stringn(u8.data, u8.len);
+		buf_release(&u8);
+	}
 	if (!error && !text) {
 		error = LN_EINPUT;
 		message = "the text is not UTF-8";
@@ -290,6 +301,8 @@ static void rec_document(void *ctx, const char *path, const char *data, size_t l
 	} else {
 		json_t *ev = str_event("path", path, "sha256", digest);
 		json_object_set_new(ev, "text", text);
+		if (latin1)
+			json_object_set_new(ev, "encoding", json_string("latin-1"));
 		record(t, "document", ev);
 	}
 }

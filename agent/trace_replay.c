@@ -14,10 +14,12 @@
 #include "agent/trace.h"
 #include "agent/trace_int.h"
 #include "agent/agentcmd.h"
+#include "core/buf.h"
 #include "core/bundle.h"
 #include "core/err.h"
 #include "core/jcs.h"
 #include "core/limits.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
@@ -174,6 +176,22 @@ static int rp_document_cb(void *ctx, const char *path, const char **data, size_t
 		*data = json_string_value(json_object_get(ev, "text"));
 		*len = json_string_length(json_object_get(ev, "text"));
 		*error = 0;
+		if (json_object_get(ev, "encoding")) {
+			/* a Latin-1 file recorded in its UTF-8 form: its bytes
+			 * again (older traces have no "encoding": UTF-8) */
+			struct buf b = BUF_INIT;
+			char *bytes;
+			if (!recorded_is(ev, "encoding", "latin-1") ||
+			    ln_utf8_to_latin1(&b, *data, *len)) {
+				buf_release(&b);
+				return ln_error_set(LN_ETRACE, "%s:%ld: document event with a bad "
+						    "encoding", rp->file, rp->docs[i]->line);
+			}
+			*len = b.len;
+			bytes = buf_detach(&b, NULL);
+			trace_push((void **)&rp->owned, &rp->nowned, sizeof bytes, &bytes);
+			*data = bytes;
+		}
 		return 0;
 	}
 	return ln_error_set(LN_EREPLAY, "replay: lanser reads %s, which the trace never read", path);

@@ -20,7 +20,7 @@ const struct ln_err_info ln_err_table[] = {
 	{ LN_EMODIFIED, "CONTENT_MODIFIED", "content changed while the request ran" },
 	{ LN_ENOINDEX, "INDEXING_UNSUPPORTED", "the server cannot index this workspace" },
 	{ LN_EREPLAY, "REPLAY_MISMATCH", "trace replay produced a different result" },
-	{ LN_EINPUT, "BAD_INPUT_FILE", "input file is binary, not valid UTF-8, or too large" },
+	{ LN_EINPUT, "BAD_INPUT_FILE", "input file is binary or too large, or text its file cannot hold" },
 	{ LN_ECONFIG, "BAD_CONFIG", "invalid configuration (.lanser.json or options)" },
 	{ LN_ENOSERVER, "NO_SERVER", "no language server installed or configured for this file" },
 	{ LN_EDAEMON, "DAEMON", "daemon refused the caller, failed to start, or got a malformed request" },

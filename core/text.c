@@ -1,4 +1,5 @@
 #include "core/text.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
 
@@ -114,10 +115,11 @@ bool ln_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
-/* Length of the character whose (valid) lead byte is c. */
-static size_t char_len(unsigned char c)
+/* Length of the character whose (valid) lead byte is c; in a Latin-1
+ * document every byte is one character. */
+static size_t char_len(const struct ln_text *t, unsigned char c)
 {
-	if (c < 0x80)
+	if (c < 0x80 || t->latin1)
 		return 1;
 	if (c < 0xE0)
 		return 2;
@@ -126,8 +128,13 @@ static size_t char_len(unsigned char c)
 	return 4;
 }
 
-static long char_units(size_t clen, enum ln_enc enc)
+/* Units of the character of `clen` bytes led by `c`. A Latin-1 byte is one
+ * code point (U+0000-U+00FF: one UTF-16 unit) whose UTF-8 form, the one a
+ * server is sent, takes 2 bytes from 0x80 on. */
+static long char_units(const struct ln_text *t, unsigned char c, size_t clen, enum ln_enc enc)
 {
+	if (t->latin1)
+		return enc == LN_ENC_UTF8 && c >= 0x80 ? 2 : 1;
 	switch (enc) {
 	case LN_ENC_UTF8: return (long)clen;
 	case LN_ENC_UTF16: return clen == 4 ? 2 : 1;
@@ -174,7 +181,7 @@ static void locate(const char *d, size_t len, size_t off, long *line, size_t *co
 	*col = off - start + 1;
 }
 
-int ln_text_init(struct ln_text *t, const char *data, size_t len)
+static int text_init(struct ln_text *t, const char *data, size_t len, bool latin1_ok)
 {
 	const unsigned char *u = (const unsigned char *)data;
 	const char *nul;
@@ -195,8 +202,16 @@ int ln_text_init(struct ln_text *t, const char *data, size_t len)
 	/* Validate and count line terminators in one pass. */
 	nlines = 1;
 	for (i = 0; i < len;) {
-		size_t n = ln_utf8_seq_len(u + i, len - i);
+		size_t n = t->latin1 ? 1 : ln_utf8_seq_len(u + i, len - i);
 
+		if (!n && latin1_ok) {
+			/* not UTF-8: every byte is one Latin-1 character; count
+			 * the lines again from the start */
+			t->latin1 = true;
+			nlines = 1;
+			i = 0;
+			continue;
+		}
 		if (!n) {
 			long line;
 			size_t col;
@@ -232,6 +247,61 @@ done:
 	if (error)
 		ln_text_release(t);
 	return error;
+}
+
+int ln_text_init(struct ln_text *t, const char *data, size_t len)
+{
+	return text_init(t, data, len, false);
+}
+
+int ln_text_init_file(struct ln_text *t, const char *data, size_t len)
+{
+	return text_init(t, data, len, true);
+}
+
+enum ln_enc ln_text_user_enc(const struct ln_text *t, enum ln_enc enc)
+{
+	return t && t->latin1 ? LN_ENC_CODEPOINT : enc;
+}
+
+void ln_latin1_to_utf8(struct buf *out, const char *data, size_t len)
+{
+	size_t i;
+
+	buf_grow(out, len + len / 4);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if (c < 0x80) {
+			buf_addch(out, c);
+		} else {
+			buf_addch(out, 0xC0 | (c >> 6));
+			buf_addch(out, 0x80 | (c & 0x3F));
+		}
+	}
+}
+
+int ln_utf8_to_latin1(struct buf *out, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < len) {
+		k = ln_utf8_seq_len(u + i, len - i);
+		if (k == 1) {
+			buf_addch(out, u[i]);
+		} else if (k == 2 && u[i] <= 0xC3) {
+			buf_addch(out, ((u[i] & 0x03) << 6) | (u[i + 1] & 0x3F));
+		} else if (k) {
+			char ch[5] = { 0 };
+			memcpy(ch, s + i, k);
+			return ln_error_set(LN_EINPUT, "'%s' (at byte %zu) is not a Latin-1 "
+					    "character (above U+00FF)", ch, i + 1);
+		} else {
+			return ln_error_set(LN_EINPUT, "invalid UTF-8 at byte %zu", i + 1);
+		}
+		i += k;
+	}
+	return 0;
 }
 
 void ln_text_release(struct ln_text *t)
@@ -288,16 +358,16 @@ const char *ln_text_line(const struct ln_text *t, int line0, size_t *len_without
 }
 
 /* Units in p[0..n), where n is on a character boundary. */
-static long count_units(const char *p, size_t n, enum ln_enc enc)
+static long count_units(const struct ln_text *t, const char *p, size_t n, enum ln_enc enc)
 {
 	size_t i = 0;
 	long units = 0;
 
-	if (enc == LN_ENC_UTF8)
+	if (enc == LN_ENC_UTF8 && !t->latin1)
 		return (long)n;
 	while (i < n) {
-		size_t clen = char_len((unsigned char)p[i]);
-		units += char_units(clen, enc);
+		size_t clen = char_len(t, (unsigned char)p[i]);
+		units += char_units(t, (unsigned char)p[i], clen, enc);
 		i += clen;
 	}
 	return units;
@@ -311,7 +381,7 @@ int ln_text_line_units(const struct ln_text *t, int line0, enum ln_enc enc, long
 	p = ln_text_line(t, line0, &n);
 	if (!p)
 		return bad_line(t, line0);
-	*out_units = count_units(p, n, enc);
+	*out_units = count_units(t, p, n, enc);
 	return 0;
 }
 
@@ -328,7 +398,7 @@ int ln_text_to_byte(const struct ln_text *t, int line0, long col_units, enum ln_
 	if (col_units < 0)
 		return ln_error_set(LN_ESELECTOR, "column %ld is before the start of line %ld",
 				    col_units + 1, (long)line0 + 1);
-	if (enc == LN_ENC_UTF8) {
+	if (enc == LN_ENC_UTF8 && !t->latin1) {
 		if ((unsigned long)col_units > n)
 			goto past_end;
 		if ((size_t)col_units < n && ((unsigned char)p[col_units] & 0xC0) == 0x80)
@@ -337,8 +407,8 @@ int ln_text_to_byte(const struct ln_text *t, int line0, long col_units, enum ln_
 		return 0;
 	}
 	while (i < n && u < col_units) {
-		size_t clen = char_len((unsigned char)p[i]);
-		u += char_units(clen, enc);
+		size_t clen = char_len(t, (unsigned char)p[i]);
+		u += char_units(t, (unsigned char)p[i], clen, enc);
 		i += clen;
 	}
 	if (u == col_units) {
@@ -349,7 +419,7 @@ int ln_text_to_byte(const struct ln_text *t, int line0, long col_units, enum ln_
 		goto split;
 past_end:
 	return ln_error_set(LN_ESELECTOR, "column %lu is past the end of line %ld (length %ld)",
-			    (unsigned long)col_units + 1, (long)line0 + 1, count_units(p, n, enc));
+			    (unsigned long)col_units + 1, (long)line0 + 1, count_units(t, p, n, enc));
 split:
 	return ln_error_set(LN_ESELECTOR, "column %lu splits a character on line %ld",
 			    (unsigned long)col_units + 1, (long)line0 + 1);
@@ -368,10 +438,10 @@ int ln_text_from_byte(const struct ln_text *t, int line0, size_t byte_in_line, e
 		return ln_error_set(LN_ESELECTOR,
 				    "byte column %zu is past the end of line %ld (length %zu bytes)",
 				    byte_in_line + 1, (long)line0 + 1, n);
-	if (byte_in_line < n && ((unsigned char)p[byte_in_line] & 0xC0) == 0x80)
+	if (!t->latin1 && byte_in_line < n && ((unsigned char)p[byte_in_line] & 0xC0) == 0x80)
 		return ln_error_set(LN_ESELECTOR, "byte column %zu splits a character on line %ld",
 				    byte_in_line + 1, (long)line0 + 1);
-	*out_col_units = count_units(p, byte_in_line, enc);
+	*out_col_units = count_units(t, p, byte_in_line, enc);
 	return 0;
 }
 
@@ -407,8 +477,8 @@ bool ln_text_clamp(const struct ln_text *t, long *line0, long *col, enum ln_enc 
 	/* walk whole characters up to the column: past the end stops at the
 	 * end, inside a character stops at its start */
 	while (i < n) {
-		size_t clen = char_len((unsigned char)p[i]);
-		long cu = enc == LN_ENC_UTF8 ? (long)clen : char_units(clen, enc);
+		size_t clen = char_len(t, (unsigned char)p[i]);
+		long cu = char_units(t, (unsigned char)p[i], clen, enc);
 		if (u + cu > c)
 			break;
 		u += cu;

@@ -60,6 +60,7 @@ struct ln_text {
 	size_t len;          /* bytes, excluding the terminating NUL */
 	size_t *line_starts; /* owned; line_starts[i] = byte offset of line i */
 	int nlines;          /* >= 1 after a successful init */
+	bool latin1;         /* ln_text_init_file() found it not UTF-8 (see there) */
 };
 
 /*
@@ -78,6 +79,31 @@ struct ln_text {
  * `t` holds nothing and ln_text_release() is still safe to call on it.
  */
 int ln_text_init(struct ln_text *t, const char *data, size_t len);
+/*
+ * A file's text: like ln_text_init(), except that content which is not
+ * UTF-8 (and has no NUL byte) is read as Latin-1 instead of refused
+ * (docs/bundle.md, "Files that are not UTF-8"): t->latin1 is set, every
+ * byte is one character (U+0000-U+00FF), and in every column unit a
+ * character counts 1, except LN_ENC_UTF8, which counts the bytes of the
+ * character's UTF-8 form (1 below 0x80, else 2: what a server that is sent
+ * the decoded text counts). t->data keeps the file's bytes. Columns shown
+ * to users in such a document are bytes whatever --index-io says:
+ * ln_text_user_enc(). Valid UTF-8 is always UTF-8.
+ */
+int ln_text_init_file(struct ln_text *t, const char *data, size_t len);
+/* The unit of the columns users see in `t` when they asked for `enc`:
+ * LN_ENC_CODEPOINT (one per byte) in a Latin-1 document, else `enc`.
+ * NULL `t` gives `enc`. */
+enum ln_enc ln_text_user_enc(const struct ln_text *t, enum ln_enc enc);
+
+struct buf;
+/* Appends the UTF-8 form of the Latin-1 bytes data[0..len) to `out`. */
+void ln_latin1_to_utf8(struct buf *out, const char *data, size_t len);
+/* Appends the Latin-1 form of UTF-8 text s[0..len) to `out`. LN_EINPUT
+ * (last error names the character) when a character is above U+00FF or the
+ * text is not UTF-8; `out` then holds a prefix. */
+int ln_utf8_to_latin1(struct buf *out, const char *s, size_t len);
+
 /* Frees what init allocated and leaves `t` empty. Safe on a zeroed struct
  * and after a failed init; idempotent. */
 void ln_text_release(struct ln_text *t);

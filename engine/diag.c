@@ -66,7 +66,7 @@ static long conv_col(const struct ln_text *t, enum ln_enc from, enum ln_enc to, 
 
 	if (line < 0 || line > 100000000 || col < 0)
 		return (long)col + 1;
-	if (ln_text_convert_col(t, (int)line, (long)col, from, to, &out))
+	if (ln_text_convert_col(t, (int)line, (long)col, from, ln_text_user_enc(t, to), &out))
 		return (long)col + 1;
 	return out + 1;
 }

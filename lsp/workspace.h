@@ -110,10 +110,28 @@ int lsp_workspace_server(struct lsp_workspace *ws, struct lsp_server_info **out,
 
 /* Reads and validates a document. `path` is workspace-relative, or
  * absolute for external files. *out is borrowed from the cache.
- * LN_ENOTFOUND, LN_EINPUT (binary, not UTF-8, too large). */
+ * LN_ENOTFOUND, LN_EINPUT (binary, too large). A file that is not UTF-8
+ * is read as Latin-1 (ln_text_init_file(): (*out)->latin1), and its
+ * servers are sent its UTF-8 form. */
 int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, const char *path);
 /* The hex SHA-256 of a document read through lsp_workspace_text(). */
 const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path);
+/* Whether a document read through lsp_workspace_text() is Latin-1. */
+bool lsp_workspace_text_latin1(struct lsp_workspace *ws, const char *path);
+/*
+ * The unit a server's columns in document `t` (at `uri`) are in, for a
+ * server `s` whose negotiated unit is `enc`. A Latin-1 document the server
+ * has open was sent decoded (ln_text_init_file() counts its units); one it
+ * has not opened it reads from disk itself, and a UTF-8 server (clangd)
+ * then counts raw bytes: LN_ENC_CODEPOINT, one per byte, on a Latin-1 text.
+ * Anything else: `enc`.
+ */
+enum ln_enc lsp_workspace_wire_enc(const struct lsp_session *s, const char *uri,
+				   const struct ln_text *t, enum ln_enc enc);
+/* Sends a document's text to a server (lsp_session_sync_doc()), in its
+ * UTF-8 form when it is Latin-1. */
+int lsp_workspace_sync_text(struct lsp_session *s, int *version_out, const char *uri,
+			    const char *lang, const struct ln_text *t);
 
 /* Opens (or re-syncs) a workspace file in the server that serves it.
  * *srv_out gets the server, *version_out the document version.

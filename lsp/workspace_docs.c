@@ -120,7 +120,7 @@ int lsp_workspace_text(struct lsp_workspace *ws, const struct ln_text **out, con
 			ws->rec.document(ws->rec.ctx, path, NULL, 0, NULL, error, ln_error_msg());
 		goto done;
 	}
-	error = ln_text_init(&t, data.data, data.len);
+	error = ln_text_init_file(&t, data.data, data.len);
 	if (error) {
 		error = ln_error_set(error, "%s: %s", path, ln_error_msg());
 		if (ws->recording && ws->rec.document)
@@ -155,6 +155,34 @@ const char *lsp_workspace_text_digest(struct lsp_workspace *ws, const char *path
 	return ct ? ct->digest : NULL;
 }
 
+bool lsp_workspace_text_latin1(struct lsp_workspace *ws, const char *path)
+{
+	struct cached_text *ct = find_text(ws, path, NULL);
+	return ct && ct->text.latin1;
+}
+
+enum ln_enc lsp_workspace_wire_enc(const struct lsp_session *s, const char *uri,
+				   const struct ln_text *t, enum ln_enc enc)
+{
+	if (t && t->latin1 && enc == LN_ENC_UTF8 && !lsp_session_doc_version(s, uri))
+		return LN_ENC_CODEPOINT;
+	return enc;
+}
+
+int lsp_workspace_sync_text(struct lsp_session *s, int *version_out, const char *uri,
+			    const char *lang, const struct ln_text *t)
+{
+	struct buf u8 = BUF_INIT;
+	int error;
+
+	if (!t->latin1)
+		return lsp_session_sync_doc(s, version_out, uri, lang, t->data, t->len);
+	ln_latin1_to_utf8(&u8, t->data, t->len);
+	error = lsp_session_sync_doc(s, version_out, uri, lang, u8.data, u8.len);
+	buf_release(&u8);
+	return error;
+}
+
 int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const char *data,
 			      size_t len)
 {
@@ -166,7 +194,7 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 	if (len > LN_FILE_MAX_BYTES)
 		return ln_error_set(LN_EINPUT, "%s: overlay larger than %zu bytes", path,
 				    LN_FILE_MAX_BYTES);
-	error = ln_text_init(&t, data, len);
+	error = ln_text_init_file(&t, data, len);
 	if (error)
 		return ln_error_set(error, "%s: %s", path, ln_error_msg());
 	if (find_text(ws, path, &i))
@@ -221,7 +249,7 @@ int lsp_workspace_open(struct lsp_workspace *ws, struct lsp_server_info **srv_ou
 	if (error)
 		return error;
 	uri = lsp_workspace_uri(ws, relpath);
-	error = lsp_session_sync_doc((*srv_out)->session, version_out, uri, lang, t->data, t->len);
+	error = lsp_workspace_sync_text((*srv_out)->session, version_out, uri, lang, t);
 	free(uri);
 	return error;
 }
@@ -262,7 +290,7 @@ int lsp_workspace_open_all(struct lsp_workspace *ws, size_t *skipped,
 			continue;
 		error = lsp_workspace_open(ws, &srv, &version, rel);
 		if (error == LN_EINPUT || error == LN_ENOTFOUND) {
-			/* binary, not UTF-8, too large, gone: the server cannot
+			/* binary, too large, gone: the server cannot
 			 * have it, and the answer misses it */
 			(*skipped)++;
 			ln_error_clear();

@@ -5,6 +5,7 @@
  */
 #include "lsp/workspace.h"
 #include "lsp/workspace_impl.h"
+#include "core/err.h"
 #include "core/path.h"
 #include "core/snapshot.h"
 #include "core/proc.h"
@@ -54,7 +55,7 @@ static void sync_tracked(struct lsp_session *s, struct pending_doc **pend, size_
 
 	if (reopen && before)
 		lsp_session_close_doc(s, uri);
-	if (lsp_session_sync_doc(s, &after, uri, lang, t->data, t->len) || after == before)
+	if (lsp_workspace_sync_text(s, &after, uri, lang, t) || after == before)
 		return;
 	*pend = xrealloc(*pend, (*npend + 1) * sizeof **pend);
 	(*pend)[*npend].uri = xstrdup(uri);
@@ -211,13 +212,43 @@ unsigned long lsp_workspace_crashes(const struct lsp_workspace *ws)
 	return ws->crashes;
 }
 
+/* The first file of the snapshot (in its order) that profile `p` serves,
+ * or NULL. */
+static const char *first_served(const struct lsp_workspace *ws, const struct lsp_profile *p)
+{
+	size_t i, n = ln_snapshot_count(&ws->snap);
+
+	for (i = 0; i < n; i++)
+		if (lsp_profiles_for_path(&ws->profiles, ln_snapshot_path(&ws->snap, i), NULL) == p)
+			return ln_snapshot_path(&ws->snap, i);
+	return NULL;
+}
+
 void lsp_workspace_warm(struct lsp_workspace *ws)
 {
 	json_t *files = NULL, *f;
 	size_t i, j;
 
-	if (lsp_workspace_source_files(ws, &files))
+	/* One file per profile starts its server. The snapshot lists every
+	 * file: a tree with more source files than a workspace-wide answer
+	 * takes (LSP_MAX_WORKSPACE_FILES) gets its servers too, where the
+	 * capped list failed and left the daemon with none, "ready". */
+	if (ws->track_files && ws->snap.scanned) {
+		for (i = 0; i < ws->profiles.n; i++) {
+			const struct lsp_profile *p = &ws->profiles.v[i];
+			struct lsp_server_info *srv;
+			const char *rel;
+			int version;
+			if (p->enabled && (rel = first_served(ws, p)) != NULL &&
+			    lsp_workspace_open(ws, &srv, &version, rel))
+				ln_error_clear();
+		}
 		return;
+	}
+	if (lsp_workspace_source_files(ws, &files)) {
+		ln_error_clear();
+		return;
+	}
 	for (i = 0; i < ws->profiles.n; i++) {
 		const struct lsp_profile *p = &ws->profiles.v[i];
 		struct lsp_server_info *srv;

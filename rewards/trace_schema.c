@@ -86,7 +86,7 @@ static const char schema[] =
 "    \"document\": {\n"
 "      \"type\": \"object\",\n"
 "      \"required\": [\"type\", \"path\"],\n"
-"      \"properties\": {\"type\": {\"const\": \"document\"}, \"path\": {\"type\": \"string\"}, \"sha256\": {\"type\": \"string\"}, \"text\": {\"type\": \"string\"}, \"error\": {\"$ref\": \"#/$defs/code\"}, \"message\": {\"type\": \"string\"}}\n"
+"      \"properties\": {\"type\": {\"const\": \"document\"}, \"path\": {\"type\": \"string\"}, \"sha256\": {\"type\": \"string\"}, \"text\": {\"type\": \"string\"}, \"encoding\": {\"enum\": [\"latin-1\"], \"description\": \"the file is Latin-1: text is its UTF-8 form, replay reads it back as bytes\"}, \"error\": {\"$ref\": \"#/$defs/code\"}, \"message\": {\"type\": \"string\"}}\n"
 "    },\n"
 "    \"probe\": {\n"
 "      \"type\": \"object\",\n"

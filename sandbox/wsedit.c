@@ -151,7 +151,7 @@ static int apply_text_edits(struct vfile *f, const json_t *edits, enum ln_enc en
 		return ln_error_set(LN_ECRASH, "the server sent malformed edits for %s", f->path);
 	if (!f->exists)
 		return ln_error_set(LN_ECONFLICT, "the server edits %s, which does not exist", f->path);
-	error = ln_text_init(&t, f->cur.data, f->cur.len);
+	error = ln_text_init_file(&t, f->cur.data, f->cur.len);
 	if (error)
 		return ln_error_set(error, "%s: %s", f->path, ln_error_msg());
 	v = xcalloc(n + 1, sizeof *v);
@@ -182,7 +182,16 @@ static int apply_text_edits(struct vfile *f, const json_t *edits, enum ln_enc en
 			goto done;
 		}
 		buf_add(&out, t.data + pos, v[i].start - pos);
-		buf_adds(&out, v[i].text);
+		/* a Latin-1 file stays Latin-1: the server's UTF-8 text is
+		 * written back as bytes, or the edit is refused */
+		if (t.latin1 && ln_utf8_to_latin1(&out, v[i].text, strlen(v[i].text))) {
+			error = ln_error_set(LN_EINPUT, "%s is Latin-1 (not UTF-8) and the edit "
+					     "would put a character it cannot hold into it: %s",
+					     f->path, ln_error_msg());
+			goto done;
+		} else if (!t.latin1) {
+			buf_adds(&out, v[i].text);
+		}
 		pos = v[i].end;
 		if (out.len > LN_FILE_MAX_BYTES) {
 			error = ln_error_set(LN_EINPUT, "%s would be larger than %zu bytes", f->path,

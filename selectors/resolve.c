@@ -158,7 +158,7 @@ int sel_offset_to_pos(const struct ln_text *t, size_t off, enum ln_enc enc, long
 
 	error = ln_text_line_of(t, off, &l0, &b);
 	if (!error)
-		error = ln_text_from_byte(t, l0, b, enc, col);
+		error = ln_text_from_byte(t, l0, b, ln_text_user_enc(t, enc), col);
 	if (error)
 		return error;
 	*line = l0 + 1;
@@ -182,7 +182,7 @@ static int pos_to_offset(const struct ln_text *t, long line, long col, enum ln_e
 			 const char *text, size_t *out)
 {
 	size_t b;
-	int error = ln_text_to_byte(t, (int)(line - 1), col - 1, enc, &b);
+	int error = ln_text_to_byte(t, (int)(line - 1), col - 1, ln_text_user_enc(t, enc), &b);
 
 	if (error)
 		return ln_error_set(LN_ESELECTOR, "%s: %s", text, ln_error_msg());

@@ -104,7 +104,7 @@ static int text_cb(void *ctx, const char *rel, const struct ln_text **out)
 		goto done;
 	f->docs = xrealloc(f->docs, (f->ndocs + 1) * sizeof *f->docs);
 	d = xcalloc(1, sizeof *d);
-	error = ln_text_init(&d->t, b.data, b.len);
+	error = ln_text_init_file(&d->t, b.data, b.len);
 	if (error) {
 		free(d);
 		error = ln_error_set(error, "%s: %s", rel, ln_error_msg());

@@ -2,7 +2,7 @@
 # Bad input of every kind gets its documented exit code and a "lanser: "
 # message, before any language server has to make sense of it: missing files,
 # positions outside the text, malformed selectors, paths outside the
-# workspace (directly, through .., or through a symlink), binary, non-UTF-8,
+# workspace (directly, through .., or through a symlink), binary,
 # oversized and directory inputs, usage errors, a broken .lanser.json, and a
 # file type with no server.
 . "$(dirname "$0")/lib.sh"
@@ -78,12 +78,15 @@ printf 'int a;\0int b;\n' >"$ws/binary.c"
 bad "binary file (NUL byte) named *.c" 77 "binary" "$L" def binary.c@L1:C5
 bad "binary file: symbols" 77 "binary" "$L" symbols binary.c
 bad "binary file: diag" 77 "binary" "$L" diag binary.c
-printf 'int caf\xe9 = 1;\n' >"$ws/latin1.c"
-bad "invalid UTF-8 (a Latin-1 byte)" 77 "UTF-8" "$L" def latin1.c@L1:C5
+# Not UTF-8 is not unusable: such a file is read as Latin-1, one byte one
+# character (docs/bundle.md, "Files that are not UTF-8"; t_latin1.sh).
+printf 'int x = 1; /* caf\xe9 */\n' >"$ws/latin1.c"
+check_rc_as "badinput not UTF-8 (a Latin-1 byte): read as Latin-1, def answers" 0 "$L" def latin1.c@L1:C5
+check_eq "badinput not UTF-8 (a Latin-1 byte): def lands on x" "latin1.c:1:5" "$OUT"
 printf 'int x = 1; /* \xed\xa0\x80 */\n' >"$ws/surrogate.c"
-bad "invalid UTF-8 (an encoded UTF-16 surrogate)" 77 "UTF-8" "$L" hover surrogate.c@L1:C5
+check_rc_as "badinput not UTF-8 (an encoded UTF-16 surrogate): read as Latin-1, hover answers" 0 "$L" hover surrogate.c@L1:C5
 printf 'int x = 1; /* \xc0\xaf */\n' >"$ws/overlong.c"
-bad "invalid UTF-8 (an overlong encoding)" 77 "UTF-8" "$L" def overlong.c@L1:C5
+check_rc_as "badinput not UTF-8 (an overlong encoding): read as Latin-1, def answers" 0 "$L" def overlong.c@L1:C5
 mkdir -p "$ws/adir.c"
 bad "a directory named *.c" 77 "directory" "$L" def adir.c@L1:C1
 bad "a directory given to symbols" 77 "directory" "$L" symbols src
@@ -126,15 +129,17 @@ check_rc_as "badinput a valid query in the same workspace still answers" 0 "$L" 
 # ---- workspace diag: one file's problem is that file's (issue 12, items 8
 # and 9). tests/fixtures/cfiles: a Latin-1 file, a file missing its last
 # '}' (no newline at the end), a clean one, and a file over the size limit
-# made here. The answer goes on: "fileError" facts, "complete": false, the
-# other files' diagnostics, exit 0, and the bundle validates.
+# made here. The answer goes on: a "fileError" fact for the huge file,
+# "complete": false, the other files' diagnostics, exit 0, and the bundle
+# validates. The Latin-1 file is checked like the others (read as Latin-1,
+# docs/bundle.md; tests/integration/t_latin1.sh).
 fw=$(fixture cfiles) || { fail "badinput: copy the cfiles fixture" "fixture cfiles failed"; exit 1; }
 cd "$fw" || exit 1
 "$PY" -c "open('huge.c','w').write('int v;\n' * 2500000)"
 check_rc_as "badinput workspace diag with a huge and a Latin-1 file: exits 0" 0 "$L" --no-daemon --json diag
-check_json_eq "badinput workspace diag: the two files are reported, each with its reason" \
+check_json_eq "badinput workspace diag: the huge file is reported with its reason, the Latin-1 one is checked" \
 	'[[f["path"], f["code"]] for f in b["facts"] if f["kind"] == "fileError"]' \
-	'[["huge.c","BAD_INPUT_FILE"],["latin1.c","BAD_INPUT_FILE"]]'
+	'[["huge.c","BAD_INPUT_FILE"]]'
 check_json_eq "badinput workspace diag: no absolute path in a message" \
 	'any("'"$fw"'" in f.get("message", "") for f in b["facts"])' false
 check_json_eq "badinput workspace diag: the other files are still checked" \
@@ -146,7 +151,8 @@ check_rc_as "badinput workspace diag: the bundle validates against 'lanser schem
 import json, jsonschema
 jsonschema.validate(json.load(open('$TMP/wsdiag.json')), json.load(open('$TMP/bundle.schema.json')))"
 check_rc_as "badinput workspace diag, human form: exits 0" 0 "$L" --no-daemon diag
-check_contains "badinput workspace diag, human form: names the file not checked" "$OUT" "latin1.c: not checked"
+check_contains "badinput workspace diag, human form: names the file not checked" "$OUT" "huge.c: not checked"
+check_not_contains "badinput workspace diag, human form: the Latin-1 file is checked" "$OUT" "latin1.c: not checked"
 cd "$ws" || exit 1
 
 # An invalid new name for rename is a usage error, not "not found" (3).

@@ -1,4 +1,5 @@
 #include "tests/unit/harness.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/text.h"
 
@@ -435,4 +436,56 @@ TEST(core_text__invalid_utf8_is_rejected_with_its_position)
 	/* The largest scalar value and a BOM are fine. */
 	CHECK_EQ_INT(text_of(&t, "\xef\xbb\xbfx\xf4\x8f\xbf\xbf"), 0);
 	ln_text_release(&t);
+}
+
+TEST(core_text__file_that_is_not_utf8_is_read_as_latin1)
+{
+	/* a comment holding "café" in Latin-1, then f at byte 11 (0-based) */
+	static const char s[] = "/* caf\xe9 */ f\r\n\xe9\xe9x";
+	struct ln_text t;
+	size_t b;
+	long col;
+
+	CHECK_EQ_INT(ln_text_init_file(&t, s, sizeof s - 1), 0);
+	CHECK(t.latin1);
+	CHECK_EQ_INT(t.nlines, 2);
+	CHECK_EQ_INT(t.len, sizeof s - 1);
+	CHECK(!memcmp(t.data, s, sizeof s - 1));   /* the bytes, unchanged */
+	/* one unit per byte, except the UTF-8 form a server counts */
+	CHECK_EQ_INT(ln_text_from_byte(&t, 0, 11, LN_ENC_CODEPOINT, &col), 0);
+	CHECK_EQ_INT(col, 11);
+	CHECK_EQ_INT(ln_text_from_byte(&t, 0, 11, LN_ENC_UTF16, &col), 0);
+	CHECK_EQ_INT(col, 11);
+	CHECK_EQ_INT(ln_text_from_byte(&t, 0, 11, LN_ENC_UTF8, &col), 0);
+	CHECK_EQ_INT(col, 12);
+	CHECK_EQ_INT(ln_text_to_byte(&t, 1, 4, LN_ENC_UTF8, &b), 0);
+	CHECK_EQ_INT(b, 2);
+	CHECK_EQ_INT(ln_text_to_byte(&t, 1, 1, LN_ENC_UTF8, &b), LN_ESELECTOR);  /* inside é */
+	CHECK_EQ_INT(ln_text_user_enc(&t, LN_ENC_UTF8), LN_ENC_CODEPOINT);
+	ln_text_release(&t);
+
+	/* valid UTF-8 stays UTF-8; NUL is still binary */
+	CHECK_EQ_INT(ln_text_init_file(&t, "caf\xc3\xa9", 5), 0);
+	CHECK(!t.latin1);
+	CHECK_EQ_INT(ln_text_user_enc(&t, LN_ENC_UTF8), LN_ENC_UTF8);
+	ln_text_release(&t);
+	CHECK_EQ_INT(ln_text_init_file(&t, "\xe9\0", 2), LN_EINPUT);
+}
+
+TEST(core_text__latin1_round_trips_and_refuses_what_it_cannot_hold)
+{
+	struct buf u = BUF_INIT, l = BUF_INIT;
+	static const char bytes[] = "a\x80\xe9\xff";
+
+	ln_latin1_to_utf8(&u, bytes, 4);
+	CHECK_EQ_STR(u.data, "a\xc2\x80\xc3\xa9\xc3\xbf");
+	CHECK_EQ_INT(ln_utf8_to_latin1(&l, u.data, u.len), 0);
+	CHECK_EQ_INT(l.len, 4);
+	CHECK(!memcmp(l.data, bytes, 4));
+	buf_reset(&l);
+	CHECK_EQ_INT(ln_utf8_to_latin1(&l, "x\xe2\x82\xac", 4), LN_EINPUT);   /* € */
+	CHECK_EQ_STR(ln_error_msg(), "'\xe2\x82\xac' (at byte 2) is not a Latin-1 character "
+		     "(above U+00FF)");
+	buf_release(&u);
+	buf_release(&l);
 }
