@@ -1,6 +1,6 @@
 /*
  * trace_int.h - what the three parts of agent/trace*.c share (not for
- * other files): recording (trace.c), replay (trace_replay.c) and the
+ * other files): recording (trace.c), replay (trace_replay.c, trace_rewards.c) and the
  * `lanser trace` command (trace_cmd.c).
  */
 #ifndef LANSER_AGENT_TRACE_INT_H
@@ -42,6 +42,13 @@ int trace_replay_candidates(const char *file, const struct trace_run *r, size_t 
  * task; returns the rows written. */
 size_t trace_export_agent(struct cli *c, const struct trace_run *runs, size_t nruns,
 			  const char *fmt);
+
+/* Recomputes one reward event from its recorded terms (trace_rewards.c):
+ * 0, or LN_EREPLAY with `msg` set when it comes out differently. */
+int trace_replay_reward(const char *file, const struct rwd_trace_ev *e, char *msg, size_t n);
+/* Recomputes the advantages events of run r; *count grows by those seen. */
+int trace_replay_advantages(const char *file, const struct trace_run *r, size_t *count, char *msg,
+			    size_t n);
 
 /* `lanser trace replay [--verify] FILE` (trace_replay.c). */
 int trace_replay_file(struct cli *c, const char *file);
