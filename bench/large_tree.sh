@@ -214,7 +214,7 @@ out = [
  "lanser's figures include a process start, the socket round trip and printing the bundle "
  "(see *Measurement floor* above); its refs bundle holds %d facts, and to give each one in the "
  "user's columns and hash its document into the bundle lanser reads every file the answer names "
- "(1,200 here; its text cache keeps 512): a likely part of the refs gap, not measured apart. Two runs in a row gave index-wait ratios of 0.82 and 1.31: on this shared machine that figure is noise around 1. The raw client's clangd "
+ "(1,200 here). Where the daemon's time goes on such a refs call (perf with DWARF call graphs on the daemon over 8 calls, 2026-12-08): 47%% turning the locations into facts (a third of that is libgit2's ignore check, one per file; a quarter the documents' entries), 34%% finishing the bundle (its id over the canonical JSON, sorting the facts, printing). Keeping up to 8,192 texts (it kept 512) behind a path index took 5-10%% off (A/B on one tree: p50 164/169 -> 148/159 ms). Two runs in a row gave index-wait ratios of 0.82 and 1.31: on this shared machine that figure is noise around 1. The raw client's clangd "
  "is not sampled for memory: it runs the same argv as lanser's." % (grep_uses, lrefs,
    "equal" if lrefs == grep_uses else "DIFFERENT",
    ("clangd with its default flags stops at %d and says nothing." % rdefault["results"])

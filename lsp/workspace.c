@@ -79,6 +79,7 @@ void lsp_workspace_free(struct lsp_workspace *ws)
 	for (i = 0; i < ws->ntexts; i++)
 		lsp_workspace_text_free(ws->texts[i]);
 	free(ws->texts);
+	json_decref(ws->text_index);
 	lsp_profiles_release(&ws->profiles);
 	ln_snapshot_release(&ws->snap);
 	ln_ignore_free(ws->ignore);

@@ -12,27 +12,43 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+static size_t text_cost(const struct cached_text *ct)
+{
+	return ct->text.len + (size_t)ct->text.nlines * sizeof *ct->text.line_starts;
+}
+
+/* A cached text by path through the index (a refs answer looks up every
+ * file it names); its position in texts[] only when idx is asked for. */
 static struct cached_text *find_text(struct lsp_workspace *ws, const char *path, size_t *idx)
 {
+	json_t *v = json_object_get(ws->text_index, path);
+	struct cached_text *ct;
 	size_t i;
-	for (i = 0; i < ws->ntexts; i++)
-		if (!strcmp(ws->texts[i]->path, path)) {
-			if (idx)
+
+	if (!v)
+		return NULL;
+	ct = (struct cached_text *)(intptr_t)json_integer_value(v);
+	if (idx)
+		for (i = 0; i < ws->ntexts; i++)
+			if (ws->texts[i] == ct)
 				*idx = i;
-			return ws->texts[i];
-		}
-	return NULL;
+	return ct;
 }
 
 void lsp_workspace_text_remove(struct lsp_workspace *ws, size_t i)
 {
-	lsp_workspace_text_free(ws->texts[i]);
+	struct cached_text *ct = ws->texts[i];
+
+	json_object_del(ws->text_index, ct->path);
+	ws->text_bytes -= text_cost(ct);
+	lsp_workspace_text_free(ct);
 	memmove(&ws->texts[i], &ws->texts[i + 1], (ws->ntexts - i - 1) * sizeof *ws->texts);
 	ws->ntexts--;
 }
@@ -70,8 +86,12 @@ bool lsp_workspace_text_stale(const struct lsp_workspace *ws,
 
 static void cache_add(struct lsp_workspace *ws, struct cached_text *ct)
 {
+	if (!ws->text_index)
+		ws->text_index = json_object();
 	ws->texts = xrealloc(ws->texts, (ws->ntexts + 1) * sizeof *ws->texts);
 	ws->texts[ws->ntexts++] = ct;
+	ws->text_bytes += text_cost(ct);
+	json_object_set_new(ws->text_index, ct->path, json_integer((json_int_t)(intptr_t)ct));
 }
 
 static void record_text(struct lsp_workspace *ws, const struct cached_text *ct)
@@ -188,7 +208,7 @@ int lsp_workspace_set_overlay(struct lsp_workspace *ws, const char *path, const 
 {
 	struct cached_text *ct;
 	struct ln_text t;
-	size_t i;
+	size_t i = 0;
 	int error;
 
 	if (len > LN_FILE_MAX_BYTES)

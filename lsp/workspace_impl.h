@@ -16,7 +16,13 @@
 #include "lsp/workspace.h"
 
 /* Documents kept in the cache beyond the open ones (daemon). */
-#define MAX_CACHED_TEXTS 512
+/* Texts of files kept between requests (beyond the open documents): a
+ * refresh past either bound drops those no server has open. A refs answer
+ * on a large tree converts positions in every file it names (1,200 files
+ * for one function of bench/large_tree.sh): below that, each call read
+ * them all again. */
+#define MAX_CACHED_TEXTS 8192
+#define MAX_CACHED_TEXT_BYTES ((size_t)64 << 20)
 /* Changed files synced into their server per refresh; beyond that the
  * server only gets the watched-files notification. */
 #define MAX_SYNC_PER_REFRESH 64
@@ -60,6 +66,8 @@ struct lsp_workspace {
 	size_t nservers;
 	struct cached_text **texts;
 	size_t ntexts;
+	size_t text_bytes;          /* of texts[], their line tables included */
+	json_t *text_index;         /* path -> the cached_text's address (an integer) */
 	int init_ms, request_ms;
 	lsp_record_fn record;
 	void *record_ctx;

@@ -186,7 +186,7 @@ int lsp_workspace_refresh(struct lsp_workspace *ws)
 		if (ws->servers[i]->info.session && !lsp_session_error(ws->servers[i]->info.session))
 			refresh_server(ws, ws->servers[i], ch, nch);
 	ln_file_changes_free(ch, nch);
-	if (ws->ntexts > MAX_CACHED_TEXTS) {
+	if (ws->ntexts > MAX_CACHED_TEXTS || ws->text_bytes > MAX_CACHED_TEXT_BYTES) {
 		for (i = 0; i < ws->ntexts;) {
 			if (!ws->texts[i]->overlay && !open_anywhere(ws, ws->texts[i]->path))
 				lsp_workspace_text_remove(ws, i);
