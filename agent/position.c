@@ -204,6 +204,10 @@ static void ignored_twin(struct cmdctx *x, char **rel)
 		json_decref(v);
 		ln_error_clear();
 	} else {
+		/* a file of the daemon's snapshot is not ignored: no git call
+		 * (a refs answer on a large tree names a thousand files) */
+		if (lsp_workspace_tracked(x->ws, *rel))
+			return;
 		if (!ig_root || strcmp(ig_root, root)) {
 			ln_ignore_free(ig);
 			free(ig_root);

@@ -220,6 +220,12 @@ int lsp_workspace_refresh(struct lsp_workspace *ws);
  * NULL (not tracking, or the tree is over the snapshot's bounds). */
 const char *lsp_workspace_content_digest(const struct lsp_workspace *ws);
 
+/* Whether relpath is one of the files the workspace keeps in sync (the
+ * daemon's snapshot, which leaves out what .gitignore excludes): true says
+ * "a project file, not ignored" without asking git; false says nothing
+ * (no snapshot, or a file outside it). */
+bool lsp_workspace_tracked(const struct lsp_workspace *ws, const char *relpath);
+
 /* Counts server starts: changes whenever a server (re)starts, so a cache
  * keyed on it never serves an answer from a server that is gone. */
 unsigned long lsp_workspace_generation(const struct lsp_workspace *ws);

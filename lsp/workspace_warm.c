@@ -197,6 +197,11 @@ int lsp_workspace_refresh(struct lsp_workspace *ws)
 	return 0;
 }
 
+bool lsp_workspace_tracked(const struct lsp_workspace *ws, const char *relpath)
+{
+	return ws->track_files && !ws->replaying && ln_snapshot_file_hash(&ws->snap, relpath);
+}
+
 const char *lsp_workspace_content_digest(const struct lsp_workspace *ws)
 {
 	return ws->track_files ? ln_snapshot_digest(&ws->snap) : NULL;
