@@ -53,6 +53,8 @@ struct eng {
 	json_t *servers_env;      /* environment.servers */
 	json_t *before_cache;     /* path -> facts at the base */
 	json_t *after_hash;       /* path -> SHA-256 of the text last diagnosed after (clangd) */
+	json_t *refs_cache;       /* "lo:hi:path" -> files referencing what those base lines hold
+				     (relevance.c) */
 	/* non-empty: the base worktree could not be put back after a
 	 * candidate; every later candidate is unscorable with this reason */
 	char broken[300];
