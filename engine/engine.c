@@ -77,6 +77,7 @@ void eng_close(struct eng *e)
 	if (!e)
 		return;
 	lsp_workspace_free(e->ws);
+	sbx_wt_free(e->test_wts);
 	sbx_wt_free(e->wts);
 	free(e->wt);
 	json_decref(e->servers_cfg);
@@ -276,6 +277,7 @@ static void *tests_main(void *arg)
 		o.progress_ctx = e->o.progress_ctx;
 		o.done = test_done;
 		o.done_ctx = e;
+		o.keep = &e->test_wts;
 		e->tests_code = eng_test_run(&t, &o, &e->records);
 		if (e->tests_code)
 			snprintf(e->tests_msg, sizeof e->tests_msg, "%s", ln_error_msg());

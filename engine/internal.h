@@ -46,6 +46,7 @@ struct eng {
 	struct eng_opts o;
 	const struct eng_settings *s;
 	struct sbx_wtset *wts;
+	struct sbx_wtset *test_wts;  /* the tests' worktrees, kept between calls */
 	char *wt;                 /* canonical path of the diagnostics worktree */
 	char base_oid[41];
 	struct lsp_workspace *ws;
