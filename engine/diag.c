@@ -477,13 +477,41 @@ static bool same_as_last(struct eng *x, const char *rel)
 	return same;
 }
 
+static bool served_by_clangd(struct eng *x, const char *rel)
+{
+	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, NULL);
+	return p && !strcmp(p->name, "clangd");
+}
+
+/* Whether the candidate only changes, in place, C-family source files that
+ * no other translation unit sees (eng_source_private), all read by clangd:
+ * then a relevant file it does not touch (one that merely references the
+ * changed symbols) compiles exactly as at the base, and its diagnostics
+ * after are its diagnostics before. Rebuilding it (close, open: clangd
+ * builds its preamble again) would give the same facts at the price of a
+ * full compile per candidate. */
+static bool change_is_private(struct eng *x, const struct eng_cand *cd)
+{
+	size_t i;
+
+	for (i = 0; i < cd->e.n; i++) {
+		const struct sbx_file *f = &cd->e.v[i];
+		if (f->status != SBX_MODIFIED || f->from || !f->old_exists || !f->new_exists ||
+		    !served_by_clangd(x, f->path) || !eng_source_private(x, f->path))
+			return false;
+	}
+	return cd->e.n > 0;
+}
+
 /* One relevant file of the after pass. */
 struct after_file {
 	const char *rel;
 	const struct sbx_file *ed;   /* the candidate's change of it, or NULL */
 	struct lsp_server_info *srv;
 	int version;
-	int state;                   /* 0 synced; 1 no server; 2 not synced */
+	/* 0 synced; 1 no server; 2 not synced; 3 unaffected: its facts
+	 * before stand (change_is_private) */
+	int state;
 };
 
 /* Gives the servers every relevant file's text, then collects each file's
@@ -500,8 +528,10 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 	struct after_file *v;
 	size_t i, n = 0, stop;
 	int error, pass, serr = 0;
+	bool private;
 
 	cd->after = json_array();
+	private = change_is_private(x, cd);
 	error = apply_overlays(x, cd);
 	v = xcalloc(json_array_size(cd->r.relevant) + 1, sizeof *v);
 	for (i = 0; i < json_array_size(cd->r.relevant) && !error; i++) {
@@ -510,10 +540,15 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 		const struct sbx_file *ed = edit_of(cd, rel, &gone);
 		if (gone || (!ed && !eng_exists_in_wt(x, rel)))
 			continue;
-		if (ed == NULL || same_as_last(x, rel))
-			close_for_rebuild(x, rel);
 		v[n].rel = rel;
 		v[n].ed = ed;
+		if (!ed && private && served_by_clangd(x, rel) &&
+		    json_object_get(x->before_cache, rel)) {
+			v[n++].state = 3;
+			continue;
+		}
+		if (ed == NULL || same_as_last(x, rel))
+			close_for_rebuild(x, rel);
 		v[n].state = 2;
 		n++;
 	}
@@ -522,7 +557,7 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 	for (pass = 0; pass < 2 && !error && !serr; pass++)
 		for (i = 0; i < n && !serr; i++) {
 			int e2;
-			if ((v[i].ed != NULL) != (pass == 0))
+			if ((v[i].ed != NULL) != (pass == 0) || v[i].state == 3)
 				continue;
 			e2 = diag_sync(x, v[i].rel, &v[i].srv, &v[i].version);
 			if (e2 < 0) {
@@ -540,6 +575,8 @@ int eng_diag_after(struct eng *x, struct eng_cand *cd)
 		if (v[i].state == 0)
 			error = diag_collect(x, v[i].rel, v[i].srv, v[i].version, cd->after,
 					     &cd->r.complete);
+		else if (v[i].state == 3)
+			json_array_extend(cd->after, json_object_get(x->before_cache, v[i].rel));
 	if (!error && serr)
 		error = ln_error_restore(&sst);
 	free(v);

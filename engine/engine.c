@@ -61,6 +61,7 @@ int eng_open(struct eng **out, const struct eng_opts *opts)
 	e->before_cache = json_object();
 	e->after_hash = json_object();
 	e->refs_cache = json_object();
+	e->private_cache = json_object();
 	error = eng_base_setup(e);
 	if (error) {
 		struct ln_error_state st;
@@ -85,6 +86,7 @@ void eng_close(struct eng *e)
 	json_decref(e->before_cache);
 	json_decref(e->after_hash);
 	json_decref(e->refs_cache);
+	json_decref(e->private_cache);
 	free(e);
 }
 
