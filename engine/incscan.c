@@ -71,8 +71,10 @@ static void scan_text(struct scan *s, const char *name, const char *t, size_t n)
 		k = i;
 		while (k < end && (t[k] == ' ' || t[k] == '\t'))
 			k++;
-		if (k < end && t[k] == '#') {
-			k++;
+		/* '#', or its digraph "%:" and trigraph "??=" */
+		if (k < end && (t[k] == '#' || (end - k >= 2 && !memcmp(t + k, "%:", 2)) ||
+				(end - k >= 3 && !memcmp(t + k, "?\?=", 3)))) {
+			k += t[k] == '#' ? 1 : t[k] == '%' ? 2 : 3;
 			while (k < end && (t[k] == ' ' || t[k] == '\t'))
 				k++;
 			if ((end - k >= 7 && !memcmp(t + k, "include", 7)) ||
