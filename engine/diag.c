@@ -111,41 +111,64 @@ static void annotate_symbols(const char *rel, const struct ln_text *t, enum ln_e
 	sel_doc_free(doc);
 }
 
-/* Diagnostics of `rel` as the server sees it now (the overlay when one is
- * set); `force`: re-analyse even if its own text did not change (a file it
- * depends on did). Facts appended to `facts`. */
-static int diag_file(struct eng *x, const char *rel, bool force, json_t *facts, bool *complete)
+static struct lsp_server_info *server_of(struct eng *x, const char *rel)
 {
-	struct lsp_server_info *srv;
-	const struct ln_text *t;
-	const char *lang = NULL;
-	json_t *diags = NULL, *d;
-	enum ln_enc enc;
-	char *uri;
-	int version, error;
-	size_t i, first;
+	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel,
+							     NULL);
+	struct lsp_server_info *srv = NULL;
 
-	if (force) {
-		/* servers skip the rebuild of a document whose own text did not
-		 * change (clangd does): close it, so the open below rebuilds it
-		 * against the files it depends on as they are now */
-		if (lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, &lang) &&
-		    lsp_workspace_server(x->ws, &srv, lsp_profiles_for_path(
-				lsp_workspace_profiles(x->ws), rel, &lang)) == 0) {
-			uri = lsp_workspace_uri(x->ws, rel);
-			lsp_session_close_doc(srv->session, uri);
-			free(uri);
-		}
+	if (!p || lsp_workspace_server(x->ws, &srv, p)) {
 		ln_error_clear();
+		return NULL;
 	}
-	error = lsp_workspace_open(x->ws, &srv, &version, rel);
+	return srv;
+}
+
+/* Closes `rel` in its server (if one reads it): servers skip the rebuild
+ * of a document whose own text did not change (clangd does), so the next
+ * open rebuilds it against the files it depends on as they are now. */
+static void close_for_rebuild(struct eng *x, const char *rel)
+{
+	struct lsp_server_info *srv = server_of(x, rel);
+	char *uri;
+
+	if (srv) {
+		uri = lsp_workspace_uri(x->ws, rel);
+		lsp_session_close_doc(srv->session, uri);
+		free(uri);
+	}
+	ln_error_clear();
+}
+
+/* Gives the server of `rel` its text as it is now (the overlay when one is
+ * set): *srv and *version for diag_collect. 1 when no server reads the
+ * file (it has no diagnostics). */
+static int diag_sync(struct eng *x, const char *rel, struct lsp_server_info **srv, int *version)
+{
+	int error = lsp_workspace_open(x->ws, srv, version, rel);
+
 	if (error == LN_ENOSERVER) {
 		ln_error_clear();
-		return 0;     /* a file no server reads has no diagnostics */
+		return 1;
 	}
 	if (error)
 		return error;
-	note_server(x, srv);
+	note_server(x, *srv);
+	return 0;
+}
+
+/* Waits for the diagnostics of version `version` of `rel` (diag_sync) and
+ * appends them to `facts`. */
+static int diag_collect(struct eng *x, const char *rel, struct lsp_server_info *srv, int version,
+			json_t *facts, bool *complete)
+{
+	const struct ln_text *t;
+	json_t *diags = NULL, *d;
+	enum ln_enc enc;
+	char *uri;
+	int error;
+	size_t i, first;
+
 	error = lsp_workspace_text(x->ws, &t, rel);
 	if (error)
 		return error;
@@ -192,6 +215,17 @@ static int diag_file(struct eng *x, const char *rel, bool force, json_t *facts, 
 	return 0;
 }
 
+/* Diagnostics of `rel` as the server sees it now (the overlay when one is
+ * set), appended to `facts`. */
+static int diag_file(struct eng *x, const char *rel, json_t *facts, bool *complete)
+{
+	struct lsp_server_info *srv;
+	int version, error = diag_sync(x, rel, &srv, &version);
+
+	if (error)
+		return error > 0 ? 0 : error;
+	return diag_collect(x, rel, srv, version, facts, complete);
+}
 
 bool eng_exists_in_wt(const struct eng *x, const char *rel)
 {
@@ -218,19 +252,6 @@ static const struct sbx_file *edit_of(const struct eng_cand *cd, const char *rel
 		}
 	}
 	return NULL;
-}
-
-static struct lsp_server_info *server_of(struct eng *x, const char *rel)
-{
-	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel,
-							     NULL);
-	struct lsp_server_info *srv = NULL;
-
-	if (!p || lsp_workspace_server(x->ws, &srv, p)) {
-		ln_error_clear();
-		return NULL;
-	}
-	return srv;
 }
 
 /* The path a file had before the change, when the change removes it (a
@@ -388,7 +409,7 @@ int eng_diag_before(struct eng *x, struct eng_cand *cd)
 		if (!cached) {
 			cached = json_array();
 			if (eng_exists_in_wt(x, rel))
-				error = diag_file(x, rel, false, cached, &cd->r.complete);
+				error = diag_file(x, rel, cached, &cd->r.complete);
 			if (error) {
 				json_decref(cached);
 				break;
@@ -456,26 +477,109 @@ static bool same_as_last(struct eng *x, const char *rel)
 	return same;
 }
 
+static bool served_by_clangd(struct eng *x, const char *rel)
+{
+	const struct lsp_profile *p = lsp_profiles_for_path(lsp_workspace_profiles(x->ws), rel, NULL);
+	return p && !strcmp(p->name, "clangd");
+}
+
+/* Whether the candidate only changes, in place, C-family source files that
+ * no other translation unit sees (eng_source_private), all read by clangd:
+ * then a relevant file it does not touch (one that merely references the
+ * changed symbols) compiles exactly as at the base, and its diagnostics
+ * after are its diagnostics before. Rebuilding it (close, open: clangd
+ * builds its preamble again) would give the same facts at the price of a
+ * full compile per candidate. */
+static bool change_is_private(struct eng *x, const struct eng_cand *cd)
+{
+	size_t i;
+
+	for (i = 0; i < cd->e.n; i++) {
+		const struct sbx_file *f = &cd->e.v[i];
+		if (f->status != SBX_MODIFIED || f->from || !f->old_exists || !f->new_exists ||
+		    !served_by_clangd(x, f->path) || !eng_source_private(x, f->path))
+			return false;
+	}
+	return cd->e.n > 0;
+}
+
+/* One relevant file of the after pass. */
+struct after_file {
+	const char *rel;
+	const struct sbx_file *ed;   /* the candidate's change of it, or NULL */
+	struct lsp_server_info *srv;
+	int version;
+	/* 0 synced; 1 no server; 2 not synced; 3 unaffected: its facts
+	 * before stand (change_is_private) */
+	int state;
+};
+
+/* Gives the servers every relevant file's text, then collects each file's
+ * diagnostics: the servers analyse the files at once (clangd builds each
+ * on a thread of its own, after its debounce) instead of one after the
+ * other. What each file's diagnostics describe is the same as one file at
+ * a time: every overlay is set before any file is synced, the files that
+ * are closed to be rebuilt are all closed first, and the changed files are
+ * opened before the files that depend on them. Facts come in the order of
+ * the relevant files; the first error in that order is the answer. */
 int eng_diag_after(struct eng *x, struct eng_cand *cd)
 {
-	struct ln_error_state st;
-	json_t *f;
-	size_t i;
-	int error;
+	struct ln_error_state st, sst;
+	struct after_file *v;
+	size_t i, n = 0, stop;
+	int error, pass, serr = 0;
+	bool private;
 
 	cd->after = json_array();
+	private = change_is_private(x, cd);
 	error = apply_overlays(x, cd);
-	json_array_foreach(cd->r.relevant, i, f) {
-		const char *rel = json_string_value(f);
+	v = xcalloc(json_array_size(cd->r.relevant) + 1, sizeof *v);
+	for (i = 0; i < json_array_size(cd->r.relevant) && !error; i++) {
+		const char *rel = json_string_value(json_array_get(cd->r.relevant, i));
 		bool gone;
 		const struct sbx_file *ed = edit_of(cd, rel, &gone);
-		if (error)
-			break;
 		if (gone || (!ed && !eng_exists_in_wt(x, rel)))
 			continue;
-		error = diag_file(x, rel, ed == NULL || same_as_last(x, rel), cd->after,
-				  &cd->r.complete);
+		v[n].rel = rel;
+		v[n].ed = ed;
+		if (!ed && private && served_by_clangd(x, rel) &&
+		    json_object_get(x->before_cache, rel)) {
+			v[n++].state = 3;
+			continue;
+		}
+		if (ed == NULL || same_as_last(x, rel))
+			close_for_rebuild(x, rel);
+		v[n].state = 2;
+		n++;
 	}
+	/* the changed files first (their texts are what the others see) */
+	stop = n;
+	for (pass = 0; pass < 2 && !error && !serr; pass++)
+		for (i = 0; i < n && !serr; i++) {
+			int e2;
+			if ((v[i].ed != NULL) != (pass == 0) || v[i].state == 3)
+				continue;
+			e2 = diag_sync(x, v[i].rel, &v[i].srv, &v[i].version);
+			if (e2 < 0) {
+				serr = e2;
+				stop = i;
+			} else {
+				v[i].state = e2;
+			}
+		}
+	/* the files before one that could not be synced are answered first,
+	 * as one file at a time would have */
+	if (serr)
+		ln_error_capture(&sst);
+	for (i = 0; i < stop && !error; i++)
+		if (v[i].state == 0)
+			error = diag_collect(x, v[i].rel, v[i].srv, v[i].version, cd->after,
+					     &cd->r.complete);
+		else if (v[i].state == 3)
+			json_array_extend(cd->after, json_object_get(x->before_cache, v[i].rel));
+	if (!error && serr)
+		error = ln_error_restore(&sst);
+	free(v);
 	ln_error_capture(&st);
 	if (eng_restore_base(x, cd))
 		ln_error_clear();   /* x->broken says why; this candidate's facts stand */

@@ -60,6 +60,8 @@ int eng_open(struct eng **out, const struct eng_opts *opts)
 	e->servers_env = json_array();
 	e->before_cache = json_object();
 	e->after_hash = json_object();
+	e->refs_cache = json_object();
+	e->private_cache = json_object();
 	error = eng_base_setup(e);
 	if (error) {
 		struct ln_error_state st;
@@ -76,12 +78,15 @@ void eng_close(struct eng *e)
 	if (!e)
 		return;
 	lsp_workspace_free(e->ws);
+	sbx_wt_free(e->test_wts);
 	sbx_wt_free(e->wts);
 	free(e->wt);
 	json_decref(e->servers_cfg);
 	json_decref(e->servers_env);
 	json_decref(e->before_cache);
 	json_decref(e->after_hash);
+	json_decref(e->refs_cache);
+	json_decref(e->private_cache);
 	free(e);
 }
 
@@ -282,6 +287,7 @@ static void *tests_main(void *arg)
 		o.progress_ctx = e->o.progress_ctx;
 		o.done = test_done;
 		o.done_ctx = e;
+		o.keep = &e->test_wts;
 		e->tests_code = eng_test_run(&t, &o, &e->records);
 		if (e->tests_code)
 			snprintf(e->tests_msg, sizeof e->tests_msg, "%s", ln_error_msg());

@@ -46,6 +46,7 @@ struct eng {
 	struct eng_opts o;
 	const struct eng_settings *s;
 	struct sbx_wtset *wts;
+	struct sbx_wtset *test_wts;  /* the tests' worktrees, kept between calls */
 	char *wt;                 /* canonical path of the diagnostics worktree */
 	char base_oid[41];
 	struct lsp_workspace *ws;
@@ -53,6 +54,9 @@ struct eng {
 	json_t *servers_env;      /* environment.servers */
 	json_t *before_cache;     /* path -> facts at the base */
 	json_t *after_hash;       /* path -> SHA-256 of the text last diagnosed after (clangd) */
+	json_t *private_cache;    /* path -> whether no other file includes it (incscan.c) */
+	json_t *refs_cache;       /* "lo:hi:path" -> files referencing what those base lines hold
+				     (relevance.c) */
 	/* non-empty: the base worktree could not be put back after a
 	 * candidate; every later candidate is unscorable with this reason */
 	char broken[300];
@@ -86,6 +90,15 @@ int eng_diag_after(struct eng *e, struct eng_cand *cd);
  * servers; an error (and e->broken) when a file could not be put back. */
 int eng_restore_base(struct eng *e, struct eng_cand *cd);
 bool eng_exists_in_wt(const struct eng *e, const char *rel);
+
+/* incscan.c: whether `rel` (of the base worktree) is a C-family source
+ * file (.c, .cc, .cpp, .cxx, .c++, .m, .mm) that no file of the base
+ * worktree names in an #include/#import (by its file name) and no
+ * compilation database or flag file force-includes: then no translation
+ * unit but its own sees it. An #include of a macro, a file that cannot be
+ * read, or a tree past the scan's bounds (20000 files, 64 MiB) make the
+ * answer false. Cached per path for the engine's life (its base). */
+bool eng_source_private(struct eng *e, const char *rel);
 
 /* relevance.c: cd->r.relevant. */
 int eng_relevance_compute(struct eng *e, struct eng_cand *cd);

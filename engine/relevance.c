@@ -109,9 +109,11 @@ json_t *eng_touched_files(const struct sbx_edits *e)
 	return out;
 }
 
-/* Adds the files of a references answer to `relevant` (workspace paths
- * only, up to ENG_MAX_RELEVANT). */
-static void add_references(const struct eng *x, const json_t *refs, json_t *relevant)
+/* Adds the workspace files of a references answer to `found` (distinct,
+ * in the answer's order, at most 2 * ENG_MAX_RELEVANT: enough for
+ * add_found, which can skip at most ENG_MAX_RELEVANT of them as already
+ * relevant and take at most ENG_MAX_RELEVANT). */
+static void add_references(const struct eng *x, const json_t *refs, json_t *found)
 {
 	const json_t *loc;
 	size_t j;
@@ -121,44 +123,94 @@ static void add_references(const struct eng *x, const json_t *refs, json_t *rele
 		const char *u = json_string_value(json_object_get(loc, "uri"));
 		if (u && ln_uri_to_path(&abs, u) == 0 &&
 		    ln_path_relativize(&rel, x->wt, abs) == 1 &&
-		    !eng_paths_has(relevant, rel) && json_array_size(relevant) < ENG_MAX_RELEVANT)
-			json_array_append_new(relevant, json_string(rel));
+		    !eng_paths_has(found, rel) && json_array_size(found) < 2 * ENG_MAX_RELEVANT)
+			json_array_append_new(found, json_string(rel));
 		ln_error_clear();
 		free(abs);
 		free(rel);
 	}
 }
 
-/* The references of the symbols `f` touched, added to cd->r.relevant. */
+/* The files of `found` added to `relevant` (those not in it yet, up to
+ * ENG_MAX_RELEVANT). */
+static void add_found(const json_t *found, json_t *relevant)
+{
+	const json_t *f;
+	size_t j;
+
+	json_array_foreach(found, j, f)
+		if (!eng_paths_has(relevant, json_string_value(f)) &&
+		    json_array_size(relevant) < ENG_MAX_RELEVANT)
+			json_array_append(relevant, (json_t *)f);
+}
+
+/* The key of a touched file's references in x->refs_cache: its path at
+ * the base and the lines the change touched (the base text is the same for
+ * every candidate of the engine). */
+#define ENG_REFS_CACHE_MAX 4096   /* entries of x->refs_cache */
+
+static char *refs_key(const char *old, long lo, long hi)
+{
+	return xasprintf("%ld:%ld:%s", lo, hi, old);
+}
+
+/* The references of the symbols `f` touched, added to cd->r.relevant.
+ * They are asked of the servers at the base, so the answer depends only on
+ * the base text of the file and the lines the change touched: it is kept
+ * (x->refs_cache) and reused by the next candidates of the engine that
+ * touch the same lines (GRPO groups: one prompt, many completions of the
+ * same function), instead of a documentSymbol request that makes the
+ * server rebuild the file at its base text, and the references requests.
+ * Only a complete answer is kept: the index was ready, and every request
+ * was answered. */
 static void follow_file(struct eng *x, struct eng_cand *cd, const struct sbx_file *f,
 			bool *waited)
 {
 	const char *old = f->from ? f->from : f->path;
 	struct lsp_server_info *srv;
-	json_t *syms = NULL, *points, *pt;
-	char *uri;
+	json_t *syms = NULL, *points, *pt, *found;
+	char *uri, *key;
 	long lo, hi;
 	int version;
+	bool whole = true;
 	size_t k;
 
-	if (!f->old_exists || lsp_workspace_open(x->ws, &srv, &version, old)) {
+	if (!f->old_exists)
+		return;
+	eng_changed_lines(f->old.data, f->old.len, f->new.data, f->new.len, &lo, &hi);
+	if (f->status == SBX_DELETED) {
+		lo = 0;
+		hi = 100000000;
+	}
+	key = refs_key(old, lo, hi);
+	found = json_object_get(x->refs_cache, key);
+	if (found) {
+		add_found(found, cd->r.relevant);
+		free(key);
+		return;
+	}
+	if (lsp_workspace_open(x->ws, &srv, &version, old)) {
 		ln_error_clear();
+		free(key);
 		return;
 	}
 	if (!*waited) {
 		/* references need the index (clangd's background index) */
-		if (lsp_workspace_wait_ready(x->ws, srv, true, x->o.index_ms) == 0)
+		if (lsp_workspace_wait_ready(x->ws, srv, true, x->o.index_ms) == 0) {
 			cd->r.complete = false;
+			whole = false;
+		}
 		*waited = true;
 	}
 	points = json_array();
-	eng_changed_lines(f->old.data, f->old.len, f->new.data, f->new.len, &lo, &hi);
+	found = json_array();
 	uri = lsp_workspace_uri(x->ws, old);
 	if (lsp_session_request(srv->session, &syms, "textDocument/documentSymbol",
 				xjson_pack("{s:{s:s}}", "textDocument", "uri", uri),
 				x->o.request_ms) == 0)
-		eng_touched_symbols(syms, f->status == SBX_DELETED ? 0 : lo,
-				    f->status == SBX_DELETED ? 100000000 : hi, ENG_MAX_SYMBOLS, points);
+		eng_touched_symbols(syms, lo, hi, ENG_MAX_SYMBOLS, points);
+	else
+		whole = false;
 	ln_error_clear();
 	json_array_foreach(points, k, pt) {
 		json_t *refs = NULL;
@@ -167,10 +219,23 @@ static void follow_file(struct eng *x, struct eng_cand *cd, const struct sbx_fil
 						   uri, "position", pt, "context",
 						   "includeDeclaration", 1),
 					x->o.request_ms) == 0)
-			add_references(x, refs, cd->r.relevant);
+			add_references(x, refs, found);
+		else
+			whole = false;
 		ln_error_clear();
 		json_decref(refs);
 	}
+	add_found(found, cd->r.relevant);
+	if (whole && !cd->r.complete)
+		whole = false;   /* an earlier wait of this candidate gave up */
+	if (whole) {
+		/* bounded: a long-lived server starts over past the cap */
+		if (json_object_size(x->refs_cache) >= ENG_REFS_CACHE_MAX)
+			json_object_clear(x->refs_cache);
+		json_object_set(x->refs_cache, key, found);
+	}
+	json_decref(found);
+	free(key);
 	free(uri);
 	json_decref(syms);
 	json_decref(points);

@@ -14,6 +14,7 @@
 #include "core/proc.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
+#include "engine/engine.h"
 #include "sandbox/isolate.h"
 #include "sandbox/outcome.h"
 #include "sandbox/run.h"
@@ -693,6 +694,40 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Whether this call keeps its worktrees for the next (o->keep). */
+static bool keeps(const struct tctx *x)
+{
+	return x->o->keep && !x->reuse;
+}
+
+/* The candidates' worktrees: the kept ones when they serve (enough of
+ * them, at this base, each reset to it), else new ones. */
+static int take_worktrees(struct tctx *x, size_t jobs)
+{
+	struct sbx_wtset **keep = x->o->keep;
+	char oid[41];
+	size_t i = 0;
+
+	if (keeps(x) && *keep && sbx_wt_count(*keep) >= jobs &&
+	    eng_resolve_commit(oid, x->root, x->t->base) == 0) {
+		sbx_wt_base(*keep, x->base_oid);
+		if (!strcmp(oid, x->base_oid))
+			for (i = 0; i < jobs && sbx_wt_reset(*keep, i) == 0; i++)
+				;
+		if (i == jobs && jobs > 0) {
+			x->wts = *keep;
+			*keep = NULL;
+			return 0;
+		}
+	}
+	ln_error_clear();
+	if (keeps(x)) {
+		sbx_wt_free(*keep);
+		*keep = NULL;
+	}
+	return sbx_wt_create(&x->wts, x->root, x->t->base, jobs, x->base_oid);
+}
+
 int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **records_out)
 {
 	struct tctx x;
@@ -747,7 +782,7 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 			jobs = t->ncands;
 		/* worth it when a worktree serves several candidates */
 		x.reuse = t->build_argv && t->ncands > jobs && !getenv(ENG_NO_BUILD_REUSE_ENV);
-		error = sbx_wt_create(&x.wts, x.root, t->base, jobs, x.base_oid);
+		error = take_worktrees(&x, jobs);
 		if (error)
 			goto done;
 		w = xcalloc(jobs, sizeof *w);
@@ -764,7 +799,10 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 		for (i = 0; i < jobs; i++)
 			pthread_join(w[i].th, NULL);
 		free(w);
-		sbx_wt_free(x.wts);
+		if (keeps(&x))
+			*o->keep = x.wts;
+		else
+			sbx_wt_free(x.wts);
 		x.wts = NULL;
 		if (error)
 			goto done;

@@ -43,6 +43,15 @@ struct eng_test_opts {
 	 * run; may be NULL */
 	void (*done)(void *ctx, size_t index, json_t *record);
 	void *done_ctx;
+	/* candidate worktrees kept from one call to the next (the engine's),
+	 * or NULL: each call makes its own and removes them. When *keep holds
+	 * enough worktrees at the base, they are reset to it (untracked and
+	 * ignored files removed, sandbox/worktree.h) and used instead of new
+	 * ones; when it does not, or a reset fails, they are removed and new
+	 * ones made. Afterwards they are left in *keep, the caller's to free
+	 * (sbx_wt_free). Not for a call that reuses the base build (more
+	 * candidates than worktrees and a build command): it makes its own. */
+	struct sbx_wtset **keep;
 };
 
 /*

@@ -197,6 +197,16 @@ const char *sbx_wt_path(const struct sbx_wtset *s, size_t i)
 	return i < s->n ? s->v[i].path : NULL;
 }
 
+size_t sbx_wt_count(const struct sbx_wtset *s)
+{
+	return s ? s->n : 0;
+}
+
+void sbx_wt_base(const struct sbx_wtset *s, char base_oid[41])
+{
+	git_oid_tostr(base_oid, 41, &s->base);
+}
+
 int sbx_wt_reset(struct sbx_wtset *s, size_t i)
 {
 	git_repository *r = NULL;

@@ -35,6 +35,9 @@ int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *bas
 
 /* Absolute path of worktree i. */
 const char *sbx_wt_path(const struct sbx_wtset *s, size_t i);
+/* How many worktrees the set holds, and their base commit (40 hex + NUL). */
+size_t sbx_wt_count(const struct sbx_wtset *s);
+void sbx_wt_base(const struct sbx_wtset *s, char base_oid[41]);
 
 /* Back to the base commit: hard reset, untracked and ignored files removed. */
 int sbx_wt_reset(struct sbx_wtset *s, size_t i);

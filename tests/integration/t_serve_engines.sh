@@ -5,7 +5,7 @@
 # 3 s; 2 requests at once: with one engine they take two turns (>= 6 s),
 # with two engines one turn (the sleeps overlap); both answer the right
 # reward, /metrics says how many engines are open, each has its own clangd
-# and worktree, a killed clangd restarts only its engine, and TERM removes
+# and worktrees, a killed clangd restarts only its engine, and TERM removes
 # every worktree.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
@@ -66,7 +66,10 @@ check_eq "two engines: the jobs ran at once (< 6 s; one engine: $T1 s)" yes "$(s
 echo "# one engine: $T1 s, two engines: $T2 s for 2 requests of 3 s tests"
 check_eq "two engines: /metrics lanser_engines 2" 2 "$(metric two lanser_engines)"
 check_eq "two engines: a clangd each" 2 "$(serve_ls_pids two clangd.main | wc -l)"
-check_eq "two engines: a base worktree each (+ the main tree)" 3 "$(git -C "$C" worktree list | wc -l)"
+# each engine: its base worktree, and the test worktree it keeps between
+# requests (one: a request is one candidate)
+check_eq "two engines: a base worktree and a test worktree each (+ the main tree)" 5 \
+	"$(git -C "$C" worktree list | wc -l)"
 check_contains "the server said how many engines per task" "$(cat "$TMP/two.err")" "2 engines per task"
 
 # a killed clangd: its engine alone restarts; the answers stay right
