@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS=(gcc make git pkg-config libgit2-dev libjansson-dev libcurl4-openssl-dev nettle-dev
           clangd clang libclang-rt-dev nodejs npm python3 python3-pytest python3-jsonschema
           bubblewrap libseccomp-dev procps ca-certificates cmake
-          libmicrohttpd-dev haproxy tmux)
+          libmicrohttpd-dev haproxy tmux curl)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
