@@ -10,49 +10,13 @@
 # trainer adapters, the bearer token, SIGTERM during load, and 3 replicas
 # behind HAProxy with one killed mid-load.
 #
-# Servers run detached (setsid, stdio to files) and are killed at the end.
+# Servers run detached (serve_lib.sh) and are killed at the end.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.sh"
 need_lanser
 
 GIT="git -c user.email=t@example.com -c user.name=t"
 CL="$LANSER_REPO_ROOT/tests/integration/serve_client.py"
-SERVERS=()
-_serve_cleanup() {
-	local rc=$? p
-	for p in "${SERVERS[@]}"; do
-		kill -KILL -- "-$p" 2>/dev/null
-	done
-	for p in "${SERVERS[@]}"; do
-		{ wait "$p"; } 2>/dev/null
-	done
-	return $rc
-}
-trap '_serve_cleanup; _lib_cleanup' EXIT
-
-# start NAME ARGS...: a detached server; its pid in $TMP/NAME.pid, its port
-# in $TMP/NAME.port once it listens
-start() {
-	local name=$1; shift
-	rm -f "$TMP/$name.port"
-	setsid "$L" serve --listen 127.0.0.1:0 --port-file "$TMP/$name.port" "$@" \
-		>"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
-	echo $! >"$TMP/$name.pid"
-	SERVERS+=("$!")
-}
-# wait_ready NAME: until /readyz answers 200 (the servers are warm)
-wait_ready() {
-	local i code port
-	for i in $(seq 1 600); do
-		if [ -s "$TMP/$1.port" ]; then
-			port=$(cat "$TMP/$1.port")
-			code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
-			[ "$code" = 200 ] && return 0
-		fi
-		kill -0 "$(cat "$TMP/$1.pid")" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
 client() { # PHASE NAME ARGS...: serve_client.py against server NAME; its lines are checks
 	local phase=$1 name=$2; shift 2
 	local out
@@ -119,8 +83,8 @@ check_rc_as "a tasks file with an unknown member" 78 "$L" serve --tasks "$TMP/ba
 check_contains "... named with its line" "$ERR" "bad-tasks.jsonl:1: unknown member \"bogus\""
 
 # --- the main server: two tasks, a small queue, short idle timeout
-start main --tasks "$TMP/tasks.jsonl" --workers 2 --queue 12 --max-body 1048576 --idle-timeout 2000
-if ! wait_ready main; then
+serve_start main --tasks "$TMP/tasks.jsonl" --workers 2 --queue 12 --max-body 1048576 --idle-timeout 2000
+if ! serve_ready main; then
 	fail "main server: ready" "$(cat "$TMP/main.err")"
 	exit 1
 fi
@@ -180,8 +144,8 @@ C3=$(fixture cproj c3)
 (cd "$C3" && $GIT add -A && $GIT commit -qm base) || exit 1
 printf '{"id": "c", "workspace": "c3"}\n' >"$TMP/tasks3.jsonl"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
-start tok --tasks "$TMP/tasks3.jsonl" --token-file "$TMP/token"
-if wait_ready tok; then
+serve_start tok --tasks "$TMP/tasks3.jsonl" --token-file "$TMP/token"
+if serve_ready tok; then
 	PORT=$(cat "$TMP/tok.port")
 	code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	check_eq "token: none -> 401" 401 "$(code -X POST -d '{"query":[]}' "http://127.0.0.1:$PORT/get_reward")"
@@ -204,17 +168,17 @@ else
 		R=$(fixture cproj "r$r")
 		(cd "$R" && $GIT add -A && $GIT commit -qm base) || exit 1
 		printf '{"id": "c", "workspace": "r%s", "task": "task.json"}\n' "$r" >"$TMP/tasks-r$r.jsonl"
-		start "r$r" --tasks "$TMP/tasks-r$r.jsonl" --workers 2
+		serve_start "r$r" --tasks "$TMP/tasks-r$r.jsonl" --workers 2
 	done
 	up=1
 	for r in 1 2 3; do
-		wait_ready "r$r" || { up=0; fail "replica r$r: ready" "$(cat "$TMP/r$r.err")"; }
+		serve_ready "r$r" || { up=0; fail "replica r$r: ready" "$(cat "$TMP/r$r.err")"; }
 	done
 	HPORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	sed -e "s/@HPORT@/$HPORT/" -e "s/@P1@/$(cat "$TMP/r1.port")/" -e "s/@P2@/$(cat "$TMP/r2.port")/" \
 		-e "s/@P3@/$(cat "$TMP/r3.port")/" "$LANSER_REPO_ROOT/integrations/haproxy.cfg" >"$TMP/haproxy.cfg"
 	setsid haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.out" 2>"$TMP/haproxy.err" </dev/null &
-	SERVERS+=("$!")
+	SERVE_PIDS+=("$!")
 	echo "$HPORT" >"$TMP/lb.port"
 	for i in $(seq 1 100); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/healthz")" = 200 ] && break
