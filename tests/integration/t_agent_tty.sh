@@ -37,7 +37,8 @@ turns = [
     {"reply": {"content": "max_int now compares with <."}},
     # request 2: a slow streamed reply (about 60 s), cancelled with Ctrl-C
     {"reply": {"content": "once upon a time " + "and then " * 150}, "chunk_size": 3, "chunk_delay_ms": 100},
-    # request 3: the session is still alive
+    # request 3: the session is still alive; a test run, shown as counts
+    {"reply": {"content": "Checking.", "tool_calls": [{"id": "t1", "name": "test", "arguments": {}}]}},
     {"reply": {"content": "still here, all good."}},
 ]
 json.dump({"turns": turns}, open(sys.argv[1], "w"))
@@ -135,6 +136,9 @@ check_eq "... long before the reply would have ended (about 60 s of chunks)" 0 "
 keys "are you there?" Enter
 if wait_for "still here, all good." 60; then ok "after Ctrl-C the session is alive and answers"; else
 	fail "after Ctrl-C the session is alive and answers" "$(pane | tail -5)"; fi
+check_eq "a test call's result reads as the tests' status and counts, not the outcome record" 1 \
+	"$(pane | grep -cE '\] +ok: tests passed: [0-9]+ passed, 0 failed, [0-9]+ skipped')"
+check_not_contains "... (the record the model gets is not printed)" "$(pane)" '"outcomeFrom"'
 check_json_eq "the model got the request after the cancelled one, the cancelled one unanswered" \
 	'[m["content"] for m in b["body"]["messages"] if m["role"] == "user"][-2:]' \
 	'["tell me a long story","are you there?"]' "$(sed -n 6p "$FAKE_LOG")"

@@ -19,6 +19,11 @@ check_eq "cli: lanser --help exits 0" 0 "$RC"
 cmds=$(printf '%s\n' "$OUT" | awk '/^commands/ {on=1; next} on && /^$/ {exit} on && /^  [^ ]/ {print $1}')
 check_eq "cli: lanser --help lists the commands docs/commands.md lists" \
 	"$(grep -oE '^\| `[a-z-]+` \|' "$DOC" | tr -d '|` ' | sort)" "$(printf '%s\n' "$cmds" | sort)"
+# a synopsis longer than its column: the description on the next line, in
+# the description column, not run into the synopsis
+check_eq "cli: a long synopsis (edit) puts its description on the next line" \
+	"  edit           <selector> --text STR | --with FILE|$(printf '%52s' '')replace the text a selector resolves to" \
+	"$(printf '%s\n' "$OUT" | grep -A1 '^  edit ' | sed 's/ (diff preview.*//' | paste -sd'|')"
 bad=""
 for cmd in $cmds; do
 	h1=$("$L" help "$cmd" 2>&1); r1=$?
