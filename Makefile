@@ -154,9 +154,10 @@ tests/unit/run: $(UNIT_OBJ) $(LIB_OBJ) $(TS_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # A misbehaving language server for fault tests.
-tests/fakels/fakels: tests/fakels/fakels.c
+# fakels.c: the scripted behaviours; fakels_io.c: framing and the log.
+tests/fakels/fakels: tests/fakels/fakels.c tests/fakels/fakels_io.c tests/fakels/fakels.h
 	$(call msg,CC,$<)
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -O1 -g -o $@ $< -ljansson
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -O1 -g -I. -o $@ $(filter %.c,$^) -ljansson
 
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 ASAN_OBJ := $(patsubst %.c,$(ASAN)/%.o,$(UNIT_SRC) $(LIB_SRC)) $(TS_OBJ:$(BUILD)/%=$(ASAN)/%)
