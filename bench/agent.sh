@@ -16,28 +16,17 @@
 # markers).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_AGENT_N:-3}
 CALLS=${BENCH_AGENT_CALLS:-20}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
+bench_write_flag "${1:-}"
 
-W=$(mktemp -d /tmp/lanser-bench-agent.XXXXXX)
-W=$(cd "$W" && pwd -P)
+bench_scratch agent
 FAKE=
 cleanup() { if [ -n "$FAKE" ]; then kill "$FAKE" 2>/dev/null || true; fi; "$L" --root "$W/cproj" daemon stop >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-export XDG_RUNTIME_DIR=$W/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
 R=$W/cproj
-cp -R "$ROOT/tests/fixtures/cproj" "$R"
-rm -rf "$R/.cache" "$R/compile_commands.json"
-sed "s#@ROOT@#$R#g" "$R/compile_commands.json.in" >"$R/compile_commands.json"
-G=(git -C "$R" -c user.email=b@example.com -c user.name=bench)
-"${G[@]}" init -q
-"${G[@]}" add -A
-"${G[@]}" commit -qm base
+bench_cproj "$R"
 
 now() { date +%s.%N; }
 # fake SCRIPT: starts the scripted server; FAKE_URL
@@ -117,7 +106,7 @@ report=$(cat <<EOF
 <!-- agent: bench/agent.sh -->
 ## Agent loop
 
-\`bash bench/agent.sh --write\` on $(date -u '+%Y-%m-%d %H:%M UTC'), medians of $N rounds, $CALLS tool calls per episode; the model is tests/model/fake_openai.py on 127.0.0.1 (scripted: its own time is negligible). Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
+\`bash bench/agent.sh --write\` on $(date -u '+%Y-%m-%d %H:%M UTC'), medians of $N rounds, $CALLS tool calls per episode; the model is tests/model/fake_openai.py on 127.0.0.1 (scripted: its own time is negligible). Load average at start: $(bench_load).
 
 | what | time | ratio |
 |---|--:|--:|
@@ -133,14 +122,5 @@ EOF
 )
 printf '%s\n' "$report"
 if [ "$WRITE" = 1 ]; then
-	/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$report" <<'EOF'
-import re, sys
-p, rep = sys.argv[1], sys.argv[2]
-s = open(p).read()
-if "<!-- agent: bench/agent.sh -->" in s:
-    s = re.sub(r"<!-- agent: bench/agent.sh -->.*?<!-- /agent -->", lambda m: rep, s, flags=re.S)
-else:
-    s = s.rstrip("\n") + "\n\n" + rep + "\n"
-open(p, "w").write(s)
-EOF
+	bench_write_section agent "$report"
 fi

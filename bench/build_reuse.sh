@@ -21,19 +21,14 @@
 # bench/RESULTS.md (between its markers).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 FILES=${BENCH_REUSE_FILES:-40}
 ROUNDS=${BENCH_REUSE_ROUNDS:-1}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
+bench_write_flag "${1:-}"
 
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-W=$(mktemp -d /tmp/lanser-bench-reuse.XXXXXX)
-W=$(cd "$W" && pwd -P)
+LOAD0=$(bench_load)
+bench_scratch reuse
 trap 'git -C "$W/p" worktree prune 2>/dev/null; rm -rf "$W"' EXIT
-export XDG_RUNTIME_DIR=$W/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
 P=$W/p
 mkdir -p "$P/src" "$P/tests"
 
@@ -116,7 +111,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	T_NAIVE+=("$(python3 -c "print($t1 - $t0)")")
 done
 
-LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD1=$(bench_load)
 python3 - "$W" "$FILES" "$ROUNDS" "$WRITE" "$ROOT/bench/RESULTS.md" "$LOAD0 / $LOAD1 ($(nproc) CPUs)" \
 	"${T_REUSE[*]}" "${T_NOREUSE[*]}" "${T_NAIVE[*]}" <<'EOF'
 import json, re, statistics, sys, os

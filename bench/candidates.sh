@@ -16,26 +16,18 @@
 # "Candidate patches" section of bench/RESULTS.md (between its markers).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_CAND_N:-5}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
+bench_write_flag "${1:-}"
 
-W=$(mktemp -d /tmp/lanser-bench-cand.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export XDG_RUNTIME_DIR=$W/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
+bench_scratch cand
 R=$W/cproj
-cp -R "$ROOT/tests/fixtures/cproj" "$R"
-rm -rf "$R/.cache" "$R/compile_commands.json"
+bench_copy_fixture "$R"
 cat >"$R/.lanser.json" <<'EOF'
 {"build": ["make", "tests/test_list"], "test": ["make", "test"]}
 EOF
+bench_commit "$R"
 G=(git -C "$R" -c user.email=b@example.com -c user.name=bench)
-"${G[@]}" init -q
-"${G[@]}" add -A
-"${G[@]}" commit -qm base
 BASE=$("${G[@]}" rev-parse HEAD)
 
 P=$W/patches
@@ -52,7 +44,6 @@ mkpatch 8 "sed -i 's|printf(\"1..%d|check(1, \"a new passing check\");\n\tprintf
 ARGS=()
 for i in 1 2 3 4 5 6 7 8; do ARGS+=(--patch "$P/$i.diff"); done
 
-now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1000000 }'; }
 
 # naive_one I DIR: one candidate the naive way; prints "cI pass|fail"
 naive_one() {
@@ -96,15 +87,13 @@ declare -A T
 for k in lanser2 lanser1 naive1 naive2; do T[$k]=""; done
 iso=$("$L" --root "$R" --json test --base HEAD 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["isolation"])')
 for round in $(seq "$N"); do
-	t0=$(now_ms); L2=$(lanser_run 2); t1=$(now_ms); T[lanser2]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
-	t0=$(now_ms); N1=$(naive_serial); t1=$(now_ms); T[naive1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
-	t0=$(now_ms); L1=$(lanser_run 1); t1=$(now_ms); T[lanser1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
-	t0=$(now_ms); N2=$(naive_pairs); t1=$(now_ms); T[naive2]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+	t0=$(bench_now_ms); L2=$(lanser_run 2); t1=$(bench_now_ms); T[lanser2]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+	t0=$(bench_now_ms); N1=$(naive_serial); t1=$(bench_now_ms); T[naive1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+	t0=$(bench_now_ms); L1=$(lanser_run 1); t1=$(bench_now_ms); T[lanser1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+	t0=$(bench_now_ms); N2=$(naive_pairs); t1=$(bench_now_ms); T[naive2]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-m_l2=$(echo "${T[lanser2]}" | median); m_l1=$(echo "${T[lanser1]}" | median)
-m_n1=$(echo "${T[naive1]}" | median); m_n2=$(echo "${T[naive2]}" | median)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+m_l2=$(echo "${T[lanser2]}" | bench_median); m_l1=$(echo "${T[lanser1]}" | bench_median)
+m_n1=$(echo "${T[naive1]}" | bench_median); m_n2=$(echo "${T[naive2]}" | bench_median)
 agree=no
 [ "$L2" = "$N1" ] && [ "$L1" = "$N1" ] && [ "$N2" = "$N1" ] && agree=yes
 passing=$(printf '%s\n' "$N1" | awk '$2 == "pass" { printf "%s%s", s, $1; s = ", " }')
@@ -120,10 +109,10 @@ report_text() {
 
 | way | 8 candidates (ms) | per candidate (ms) | naive / lanser |
 |---|--:|--:|--:|
-| lanser, 2 at a time (\`--jobs 2\`) | $m_l2 | $(ratio "$m_l2" 8) | $(ratio "$m_n1" "$m_l2") (vs naive one at a time), $(ratio "$m_n2" "$m_l2") (vs naive 2 at a time) |
-| lanser, one at a time (\`--jobs 1\`) | $m_l1 | $(ratio "$m_l1" 8) | $(ratio "$m_n1" "$m_l1") |
-| naive script, one at a time | $m_n1 | $(ratio "$m_n1" 8) | 1 |
-| naive script, 2 at a time | $m_n2 | $(ratio "$m_n2" 8) | |
+| lanser, 2 at a time (\`--jobs 2\`) | $m_l2 | $(bench_ratio "$m_l2" 8) | $(bench_ratio "$m_n1" "$m_l2") (vs naive one at a time), $(bench_ratio "$m_n2" "$m_l2") (vs naive 2 at a time) |
+| lanser, one at a time (\`--jobs 1\`) | $m_l1 | $(bench_ratio "$m_l1" 8) | $(bench_ratio "$m_n1" "$m_l1") |
+| naive script, one at a time | $m_n1 | $(bench_ratio "$m_n1" 8) | 1 |
+| naive script, 2 at a time | $m_n2 | $(bench_ratio "$m_n2" 8) | |
 
 Reading: compiling dominates every candidate (about 70-90 ms of \`cc\` for \`tests/test_list\`), the same in both ways. Per candidate, lanser itself adds the reset to the base plus the transactional apply (10-30 ms: libgit2, a journal made durable before and after the write) and two sandboxed commands (about 1 ms each for namespaces, mounts and joining the pids cgroup); the naive script adds two \`git worktree\` processes and a \`git apply\`. The ratio near 1 is the point: isolation, limits, crash-safe application and per-test records cost about nothing next to a build. Per-stage times of each candidate are in its record (\`meta.volatile.durationMs\`).
 
@@ -134,13 +123,6 @@ R
 report=$(report_text)
 printf '%s\n' "$report"
 if [ "$WRITE" = 1 ]; then
-	/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$report" <<'P'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-pat = re.compile(r"<!-- candidates:.*?<!-- /candidates -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-P
+	bench_write_section candidates "$report"
 fi
 [ "$agree" = yes ]

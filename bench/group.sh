@@ -19,25 +19,14 @@
 # the "Group scoring" section of bench/RESULTS.md (between its markers).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 N=${BENCH_GROUP_N:-3}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
+bench_write_flag "${1:-}"
 
-W=$(mktemp -d /tmp/lanser-bench-group.XXXXXX)
-W=$(cd "$W" && pwd -P)
-trap 'rm -rf "$W"' EXIT
-export XDG_RUNTIME_DIR=$W/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
+bench_scratch group
 R=$W/cproj
-cp -R "$ROOT/tests/fixtures/cproj" "$R"
-rm -rf "$R/.cache" "$R/compile_commands.json"
-sed "s#@ROOT@#$R#g" "$R/compile_commands.json.in" >"$R/compile_commands.json"
+bench_cproj "$R"
 G=(git -C "$R" -c user.email=b@example.com -c user.name=bench)
-"${G[@]}" init -q
-"${G[@]}" add -A
-"${G[@]}" commit -qm base
 BASE=$("${G[@]}" rev-parse HEAD)
 
 P=$W/patches
@@ -59,7 +48,6 @@ for i in 1 2 3 4 5 6 7 8; do
 	"${G[@]}" checkout -q -- .
 done
 
-now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1000000 }'; }
 errors_of() { # a diag bundle on stdin: the number of error diagnostics
 	/usr/bin/python3 -c 'import json, sys; print(sum(1 for f in json.load(sys.stdin)["facts"] if f["severity"] == "error"))'
 }
@@ -111,9 +99,9 @@ summary=
 for size in 8 16; do
 	for k in lanser naive1 naive2; do T[$k$size]=""; done
 	for round in $(seq "$N"); do
-		t0=$(now_ms); LG=$(lanser_run "$size" 2>"$W/lanser.note"); t1=$(now_ms); T[lanser$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
-		t0=$(now_ms); N1=$(naive_serial "$size"); t1=$(now_ms); T[naive1$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
-		t0=$(now_ms); N2=$(naive_pairs "$size"); t1=$(now_ms); T[naive2$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+		t0=$(bench_now_ms); LG=$(lanser_run "$size" 2>"$W/lanser.note"); t1=$(bench_now_ms); T[lanser$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+		t0=$(bench_now_ms); N1=$(naive_serial "$size"); t1=$(bench_now_ms); T[naive1$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
+		t0=$(bench_now_ms); N2=$(naive_pairs "$size"); t1=$(bench_now_ms); T[naive2$size]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') "
 		{ [ "$LG" = "$N1" ] && [ "$N2" = "$N1" ]; } || agree=no
 	done
 	if [ "$size" = 8 ]; then
@@ -121,15 +109,13 @@ for size in 8 16; do
 		note=$(grep '^#adv' "$W/lanser.note" || true)
 	fi
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rows() {
 	local size l n1 n2
 	for size in 8 16; do
-		l=$(echo "${T[lanser$size]}" | median); n1=$(echo "${T[naive1$size]}" | median); n2=$(echo "${T[naive2$size]}" | median)
-		echo "| $size | \`lanser group --jobs 2\` | $l | $(ratio "$l" "$size") | $(ratio "$n1" "$l") (vs naive one at a time), $(ratio "$n2" "$l") (vs naive 2 at a time) |"
-		echo "| $size | naive script, one at a time | $n1 | $(ratio "$n1" "$size") | 1 |"
-		echo "| $size | naive script, 2 at a time | $n2 | $(ratio "$n2" "$size") | |"
+		l=$(echo "${T[lanser$size]}" | bench_median); n1=$(echo "${T[naive1$size]}" | bench_median); n2=$(echo "${T[naive2$size]}" | bench_median)
+		echo "| $size | \`lanser group --jobs 2\` | $l | $(bench_ratio "$l" "$size") | $(bench_ratio "$n1" "$l") (vs naive one at a time), $(bench_ratio "$n2" "$l") (vs naive 2 at a time) |"
+		echo "| $size | naive script, one at a time | $n1 | $(bench_ratio "$n1" "$size") | 1 |"
+		echo "| $size | naive script, 2 at a time | $n2 | $(bench_ratio "$n2" "$size") | |"
 	done
 }
 left=$(git -C "$R" worktree list | wc -l)
@@ -154,13 +140,6 @@ R
 report=$(report_text)
 printf '%s\n' "$report"
 if [ "$WRITE" = 1 ]; then
-	/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$report" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-pat = re.compile(r"<!-- group:.*?<!-- /group -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
+	bench_write_section group "$report"
 fi
 [ "$agree" = yes ]

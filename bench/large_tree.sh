@@ -27,8 +27,7 @@
 # background indexes dominate); not part of `make test`.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 RAW=$ROOT/bench/rawlsp
 PY=/usr/bin/python3
 FILES=${BENCH_TREE_FILES:-3000}
@@ -48,11 +47,8 @@ for f in "$L" "$RAW"; do
 done
 command -v clangd >/dev/null || { echo "bench/large_tree.sh: clangd is not installed (make deps)" >&2; exit 1; }
 
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-W=$(mktemp -d "${TMPDIR:-/tmp}/lanser-bench-tree.XXXXXX")
-W=$(cd "$W" && pwd -P)
-mkdir -m 700 "$W/run"
-export XDG_RUNTIME_DIR=$W/run
+LOAD0=$(bench_load)
+bench_scratch tree
 DPIDS=""
 cleanup() {
 	local rc=$? p
@@ -169,7 +165,7 @@ for p in $(echo "$DPIDS" | cut -d' ' -f2-); do
 	read -r r h <<<"$(rss_of "$p")"
 	C_RSS=$((C_RSS + r)) C_HWM=$((C_HWM + h))
 done
-LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD1=$(bench_load)
 
 "$PY" - "$WRITE" "$ROOT/bench/RESULTS.md" <<EOF
 import json, re, sys

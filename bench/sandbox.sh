@@ -9,11 +9,12 @@
 # start to reaped) and the whole command, mean and median, in ms, and the
 # ratios. Never a pass/fail: numbers for bench/RESULTS.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 N=${1:-30}
 OLD_REV=${OLD_REV:-0b25154}
 OLD_DIR=${OLD_DIR:-${TMPDIR:-/tmp}/lanser-bench-old-$OLD_REV}
-NEW=$PWD/lanser
+NEW=$L
 
 if [ ! -x "$OLD_DIR/lanser-engine" ]; then
 	echo "# building $OLD_REV in $OLD_DIR" >&2
@@ -25,8 +26,7 @@ if [ ! -x "$OLD_DIR/lanser-engine" ]; then
 fi
 OLD=$OLD_DIR/lanser
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/lanser-bench-sbx.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+bench_scratch sbx
 printf '{"test": ["/bin/true"], "results": {"format": "none"}}\n' >"$W/.lanser.json"
 
 # measure LABEL BIN [OPTIONS...]: N runs after 3 warm-ups; prints

@@ -29,18 +29,15 @@
 # deadline's margin.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=${LANSER_BIN:-$ROOT/lanser}
+. "$(dirname "$0")/lib.sh"
 NN=${BENCH_SERVE_NAIVE:-8}
 NS=${BENCH_SERVE_N:-32}
 NC=${BENCH_SERVE_C:-6}
 NO=${BENCH_SERVE_OVER:-60}
 DL=${BENCH_SERVE_DEADLINE:-1500}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
+bench_write_flag "${1:-}"
 
-W=$(mktemp -d /tmp/lanser-bench-serve.XXXXXX)
-W=$(cd "$W" && pwd -P)
+bench_scratch serve
 PIDS=()
 cleanup() {
 	local p
@@ -51,18 +48,9 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-export XDG_RUNTIME_DIR=$W/run XDG_STATE_HOME=$W/state
-mkdir -m 700 "$XDG_RUNTIME_DIR"
+export XDG_STATE_HOME=$W/state
 
-GIT="git -c user.email=b@example.com -c user.name=b"
-repo() { # NAME: a git copy of the C fixture in $W/NAME
-	local R=$W/$1
-	cp -R "$ROOT/tests/fixtures/cproj" "$R"
-	rm -rf "$R/.cache" "$R/.git" "$R/compile_commands.json"
-	sed "s#@ROOT@#$R#g" "$R/compile_commands.json.in" >"$R/compile_commands.json"
-	(cd "$R" && git init -q && $GIT add -A && $GIT commit -qm base)
-}
-for r in c r1 r2 r3; do repo "$r"; done
+for r in c r1 r2 r3; do bench_cproj "$W/$r"; done
 R=$W/c
 (cd "$R" && sed -i 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c && git diff >"$W/good.diff" && git checkout -q -- .)
 printf '{"schema": "lanser.task/1", "id": "diag", "test": ["true"]}\n' >"$W/diag.json"
@@ -81,7 +69,7 @@ naive() { # TASK -> one line of milliseconds per sample
 		echo $(((t1 - t0) / 1000000))
 	done
 }
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD0=$(bench_load)
 NAIVE_DIAG=$(naive diag | tr '\n' ' ')
 NAIVE_TESTS=$(naive tests | tr '\n' ' ')
 
@@ -301,13 +289,6 @@ sys.exit(0 if ok else 1)
 PY
 cat "$W/section.md"
 if [ "$WRITE" = 1 ] && [ "$RC" = 0 ]; then
-	/usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$W/section.md" <<'PY'
-import re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read().strip()
-text = open(path).read()
-pat = re.compile(r"<!-- serve:.*?<!-- /serve -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
+	bench_write_section serve "$(cat "$W/section.md")"
 fi
 exit "$RC"

@@ -11,21 +11,17 @@
 # --write replaces the "Trace replay" section of bench/RESULTS.md (between
 # its markers), leaving the rest of the file alone.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-L=$ROOT/lanser
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 N=${BENCH_TRACE_N:-300}
-WRITE=0
-[ "${1:-}" = --write ] && WRITE=1
-TMP=$(mktemp -d /tmp/lanser-bench-trace.XXXXXX)
-TMP=$(cd "$TMP" && pwd -P)
-export XDG_RUNTIME_DIR=$TMP/run
-mkdir -m 700 "$XDG_RUNTIME_DIR"
+bench_write_flag "${1:-}"
+bench_scratch trace
+TMP=$W
 trap '"$L" daemon stop --all >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
 ws=$TMP/cproj
-cp -R tests/fixtures/cproj "$ws"
-sed "s#@ROOT@#$ws#g" "$ws/compile_commands.json.in" >"$ws/compile_commands.json"
+bench_copy_fixture "$ws"
+bench_cdb "$ws"
 git -C "$ws" init -q
 cd "$ws"
 "$L" daemon start --wait-ready >/dev/null
@@ -78,13 +74,5 @@ R
 )
 printf '%s\n' "$report"
 if [ "$WRITE" = 1 ]; then
-	f=$ROOT/bench/RESULTS.md
-	python3 - "$f" "$report" <<'P'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-pat = re.compile(r"<!-- trace-replay:.*?<!-- /trace-replay -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-P
+	bench_write_section trace-replay "$report"
 fi
