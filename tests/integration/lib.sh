@@ -301,6 +301,16 @@ fixture() {
 	printf '%s\n' "$dest"
 }
 
+# fixture_base NAME [DEST] : fixture, then everything in it committed as
+# "base" (author t <t@example.com>); prints its path.
+fixture_base() {
+	local dest
+	dest=$(fixture "$@") || return 1
+	git -C "$dest" -c user.email=t@example.com -c user.name=t add -A || return 1
+	git -C "$dest" -c user.email=t@example.com -c user.name=t commit -qm base || return 1
+	printf '%s\n' "$dest"
+}
+
 # need_lanser : fails the script at once when the binary is missing.
 need_lanser() {
 	if [ ! -x "$L" ]; then

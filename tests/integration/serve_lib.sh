@@ -9,6 +9,13 @@
 #   serve_descendants PID      every process under PID (the tree, not names:
 #                              other sessions' servers are not ours)
 #   serve_ls_pids NAME COMM    the descendants of server NAME whose comm is COMM
+#   serve_fixture              C: the C fixture committed at $TMP/c (the
+#                              workspace "c" of the tasks files), and
+#                              $TMP/good.diff: a patch to it whose reward
+#                              is 2.625 (tests pass, no new diagnostic)
+#   serve_task ID MEMBERS      $TMP/ID.json: the task {"schema", "id": ID,
+#                              MEMBERS (JSON text)}, and $TMP/tasks.jsonl:
+#                              that one task on workspace "c"
 #
 # Servers are killed (their process group) when the script exits.
 SERVE_PIDS=()
@@ -46,6 +53,17 @@ serve_ready() {
 		sleep 0.2
 	done
 	return 1
+}
+
+serve_fixture() {
+	C=$(fixture_base cproj c) || return 1
+	(cd "$C" && sed -i 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c &&
+		git diff >"$TMP/good.diff" && git checkout -q -- .)
+}
+
+serve_task() {
+	printf '{"schema": "lanser.task/1", "id": "%s", %s}\n' "$1" "$2" >"$TMP/$1.json"
+	printf '{"id": "%s", "workspace": "c", "task": "%s.json"}\n' "$1" "$1" >"$TMP/tasks.jsonl"
 }
 
 serve_descendants() {

@@ -14,9 +14,7 @@
 need_lanser
 RUN_TIMEOUT=300
 
-GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj)
-(cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
+C=$(fixture_base cproj) || exit 1
 CONFIG_SUM=$(sha256sum "$C/.git/config")
 printf '{"id": "bad", "instruction": "Do something.", "budgets": {"steps": 20}}\n' >"$TMP/task.json"
 export OPENAI_API_KEY=sk-test-secret-key

@@ -13,9 +13,7 @@
 need_lanser
 RUN_TIMEOUT=300
 
-GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj)
-(cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
+C=$(fixture_base cproj) || exit 1
 
 # export_all NAME STEM ROWS WHAT : every format of $TMP/STEM.trace.jsonl
 # into $TMP/STEM.FORMAT.jsonl, exit 0 and ROWS rows each.

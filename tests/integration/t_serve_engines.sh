@@ -11,12 +11,8 @@
 . "$(dirname "$0")/serve_lib.sh"
 need_lanser
 
-GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj c)
-(cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
-(cd "$C" && sed -i 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c && git diff >"$TMP/good.diff" && git checkout -q -- .)
-printf '{"schema": "lanser.task/1", "id": "slow", "test": ["sh", "-c", "sleep 3"], "limits": {"wallMs": 30000}}\n' >"$TMP/slow.json"
-printf '{"id": "slow", "workspace": "c", "task": "slow.json"}\n' >"$TMP/tasks.jsonl"
+serve_fixture || exit 1
+serve_task slow '"test": ["sh", "-c", "sleep 3"], "limits": {"wallMs": 30000}'
 
 # pair NAME: 2 requests at once; prints "SECONDS RIGHT" (RIGHT: both 2.625)
 pair() {

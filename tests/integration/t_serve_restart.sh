@@ -10,12 +10,8 @@
 . "$(dirname "$0")/serve_lib.sh"
 need_lanser
 
-GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj c)
-(cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
-(cd "$C" && sed -i 's/return a > b ? a : b;/return b < a ? a : b;/' src/util.c && git diff >"$TMP/good.diff" && git checkout -q -- .)
-printf '{"schema": "lanser.task/1", "id": "diag", "test": ["true"]}\n' >"$TMP/diag.json"
-printf '{"id": "diag", "workspace": "c", "task": "diag.json"}\n' >"$TMP/tasks.jsonl"
+serve_fixture || exit 1
+serve_task diag '"test": ["true"]'
 
 serve_start s --tasks "$TMP/tasks.jsonl" --workers 2 --engines-per-task 1
 if ! serve_ready s; then
