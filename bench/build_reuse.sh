@@ -112,11 +112,12 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 LOAD1=$(bench_load)
-python3 - "$W" "$FILES" "$ROUNDS" "$WRITE" "$ROOT/bench/RESULTS.md" "$LOAD0 / $LOAD1 ($(nproc) CPUs)" \
-	"${T_REUSE[*]}" "${T_NOREUSE[*]}" "${T_NAIVE[*]}" <<'EOF'
-import json, re, statistics, sys, os
-w, files, rounds, write, results, load = sys.argv[1:7]
-reuse, noreuse, naive = ([float(x) for x in a.split()] for a in sys.argv[7:10])
+RC=0
+python3 - "$W" "$FILES" "$ROUNDS" "$LOAD0 / $LOAD1 ($(nproc) CPUs)" \
+	"${T_REUSE[*]}" "${T_NOREUSE[*]}" "${T_NAIVE[*]}" >"$W/section.md" <<'EOF' || RC=$?
+import json, statistics, sys
+w, files, rounds, load = sys.argv[1:5]
+reuse, noreuse, naive = ([float(x) for x in a.split()] for a in sys.argv[5:8])
 def passing(f):
     g = json.load(open(f))
     return [c["tests"] for c in g["candidates"]]
@@ -142,14 +143,11 @@ out = ["<!-- build-reuse: bench/build_reuse.sh -->", "## Build reuse across a gr
        "Reuse against no reuse: %.2fx the time. All three agree that the 16 candidates pass: %s."
        % (m(reuse) / m(noreuse), "yes" if agree else "NO (%s / %s / %s)" % (a, b, n)),
        "<!-- /build-reuse -->"]
-text = "\n".join(out)
-print(text)
-if write == "1":
-    old = open(results).read()
-    if "<!-- build-reuse:" in old:
-        old = re.sub(r"<!-- build-reuse:.*?<!-- /build-reuse -->", lambda _: text, old, flags=re.S)
-    else:
-        old = old.rstrip("\n") + "\n\n" + text + "\n"
-    open(results, "w").write(old)
+print("\n".join(out))
 sys.exit(0 if agree else 1)
 EOF
+cat "$W/section.md"
+if [ "$WRITE" = 1 ]; then
+	bench_write_section build-reuse "$(cat "$W/section.md")"
+fi
+exit "$RC"

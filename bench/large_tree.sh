@@ -167,9 +167,9 @@ for p in $(echo "$DPIDS" | cut -d' ' -f2-); do
 done
 LOAD1=$(bench_load)
 
-"$PY" - "$WRITE" "$ROOT/bench/RESULTS.md" <<EOF
-import json, re, sys
-write, results = sys.argv[1], sys.argv[2]
+RC=0
+"$PY" - >"$W/section.md" <<EOF || RC=$?
+import json, sys
 raw = [json.loads(l) for l in """$RAW_OUT""".splitlines() if l.strip()]
 rdef = next(r for r in raw if r["method"] == "def")
 rrefs = next(r for r in raw if r["method"] == "refs")
@@ -218,14 +218,11 @@ out = [
    "clangd with its default flags returns all %d (under its cap of 1,000)." % rdefault["results"],
    len(bundle["facts"])),
  "<!-- /large-tree -->"]
-text = "\n".join(out)
-print(text)
-if write == "1":
-    old = open(results).read()
-    if "<!-- large-tree:" in old:
-        old = re.sub(r"<!-- large-tree:.*?<!-- /large-tree -->", lambda _: text, old, flags=re.S)
-    else:
-        old = old.rstrip("\n") + "\n\n" + text + "\n"
-    open(results, "w").write(old)
+print("\n".join(out))
 sys.exit(0 if lrefs == grep_uses else 1)
 EOF
+cat "$W/section.md"
+if [ "$WRITE" = 1 ]; then
+	bench_write_section large-tree "$(cat "$W/section.md")"
+fi
+exit "$RC"
