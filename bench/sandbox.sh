@@ -26,7 +26,9 @@ if [ ! -x "$OLD_DIR/lanser-engine" ]; then
 fi
 OLD=$OLD_DIR/lanser
 
-bench_scratch sbx
+# (not bench_scratch: W is the workspace, and lanser's state stays out of it)
+W=$(mktemp -d "${TMPDIR:-/tmp}/lanser-bench-sbx.XXXXXX")
+trap 'rm -rf "$W"' EXIT
 printf '{"test": ["/bin/true"], "results": {"format": "none"}}\n' >"$W/.lanser.json"
 
 # measure LABEL BIN [OPTIONS...]: N runs after 3 warm-ups; prints
