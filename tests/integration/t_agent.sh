@@ -14,11 +14,8 @@ need_lanser
 RUN_TIMEOUT=400
 
 GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj)
-P=$(fixture pyproj)
-for d in "$C" "$P"; do
-	(cd "$d" && $GIT add -A && $GIT commit -qm base) || exit 1
-done
+C=$(fixture_base cproj) || exit 1
+P=$(fixture_base pyproj) || exit 1
 
 # expected step rewards, computed from docs/rewards.md (not by lanser):
 # delta = wd(D0-D) + ws S + wc(c-c0); bounded = (wd dn + ws S + wc(c-c0) + wd + wc)/(2wd+ws+2wc)

@@ -7,11 +7,8 @@
 need_lanser
 
 GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj)
-P=$(fixture pyproj)
-for d in "$C" "$P"; do
-	(cd "$d" && $GIT add -A && $GIT commit -qm base) || exit 1
-done
+C=$(fixture_base cproj) || exit 1
+P=$(fixture_base pyproj) || exit 1
 cd "$TMP" || exit 1
 
 # mkpatch DIR NAME SED-EXPR FILE : a git diff of one sed edit, the tree restored

@@ -8,12 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 need_lanser
 
-GIT="git -c user.email=t@example.com -c user.name=t"
-C=$(fixture cproj)
-P=$(fixture pyproj)
-for d in "$C" "$P"; do
-	(cd "$d" && $GIT add -A && $GIT commit -qm base) || exit 1
-done
+C=$(fixture_base cproj) || exit 1
+P=$(fixture_base pyproj) || exit 1
 cd "$TMP" || exit 1
 
 mkpatch() {
