@@ -89,7 +89,7 @@ lanser_run() { # SIZE: prints "cI pass|fail new-errors|clean"
 import json, sys
 b = json.load(sys.stdin)
 for c in b["candidates"]:
-    print(c["id"], "pass" if c["tests"] == "passed" else "fail", "new-errors" if c["newErrors"] else "clean")
+    print("c" + c["id"], "pass" if c["tests"] == "passed" else "fail", "new-errors" if c["newErrors"] else "clean")
 print("#adv", json.dumps(b["advantages"]["advantages"]), b["volatile"]["diagnosticsMs"], b["volatile"]["testsMs"], file=sys.stderr)'
 }
 
