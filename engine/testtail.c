@@ -7,15 +7,44 @@
 
 #include "core/buf.h"
 
+#include <stdbool.h>
 #include <string.h>
 
-/* The last `max` non-empty lines of `text` appended to `b`, each indented
- * and cut at 200 bytes. */
-static void add_tail_lines(struct buf *b, const char *text, size_t max)
+/* One line of output, indented and cut at 200 bytes (without its CR). */
+static void add_line(struct buf *b, const char *line, size_t l)
 {
-	size_t len = text ? strlen(text) : 0, n = 0, start = len, i;
+	if (l > 0 && line[l - 1] == '\r')
+		l--;   /* CRLF output */
+	if (l > 0)
+		buf_addf(b, "    %.*s%s\n", (int)(l > 200 ? 200 : l), line, l > 200 ? " ..." : "");
+}
 
-	/* back from the end until `max` non-empty lines are behind `start` */
+/* Words that say a line reports a failure, in what test runners and
+ * compilers print: Unity's "file:line:test:FAIL: ...", pytest's "FAILED"
+ * and "E   assert", TAP's "not ok", ctest's "***Failed", compilers'
+ * "error:", Python's "Traceback" and "...Error:". Case-sensitive: "fail" in
+ * a passing test's name does not count. */
+static bool failure_line(const char *line, size_t l)
+{
+	static const char *const marks[] = { "FAIL", "***Failed", " error:", "Error:",
+					     "Traceback", "Assertion", NULL };
+	size_t i;
+
+	if (l >= 7 && !strncmp(line, "not ok ", 7))
+		return true;
+	if (l >= 4 && !strncmp(line, "E   ", 4))
+		return true;
+	for (i = 0; marks[i]; i++)
+		if (memmem(line, l, marks[i], strlen(marks[i])))
+			return true;
+	return false;
+}
+
+/* The start of the last `max` non-empty lines of `text` (of length len). */
+static size_t tail_start(const char *text, size_t len, size_t max)
+{
+	size_t n = 0, start = len, i;
+
 	for (i = len; i > 0 && n < max; ) {
 		size_t end = i;
 		while (i > 0 && text[i - 1] != '\n')
@@ -27,15 +56,45 @@ static void add_tail_lines(struct buf *b, const char *text, size_t max)
 		if (i > 0)
 			i--;   /* over the newline */
 	}
-	while (start < len) {
-		const char *nl = memchr(text + start, '\n', len - start);
-		size_t l = (nl ? (size_t)(nl - text) : len) - start, shown = l;
-		if (shown > 0 && text[start + shown - 1] == '\r')
-			shown--;   /* CRLF output */
-		if (shown > 0)
-			buf_addf(b, "    %.*s%s\n", (int)(shown > 200 ? 200 : shown), text + start,
-				 shown > 200 ? " ..." : "");
+	return start;
+}
+
+/* Up to `max` lines before `upto` that report a failure (failure_line),
+ * the first ones, and "    ..." after them: a test runner's summary at
+ * the end often follows the line that says what failed by hundreds of
+ * lines (ctest --output-on-failure, a Unity or pytest run). */
+static void add_failure_lines(struct buf *b, const char *text, size_t upto, size_t max)
+{
+	size_t start = 0, n = 0;
+
+	while (start < upto && n < max) {
+		const char *nl = memchr(text + start, '\n', upto - start);
+		size_t l = (nl ? (size_t)(nl - text) : upto) - start;
+		if (failure_line(text + start, l)) {
+			add_line(b, text + start, l);
+			n++;
+		}
 		start += l + 1;
+	}
+	if (n)
+		buf_addf(b, "    ...\n");
+}
+
+/* The failure lines above the tail, then the last `max` non-empty lines of
+ * `text`, appended to `b`. */
+static void add_tail_lines(struct buf *b, const char *text, size_t max)
+{
+	size_t len = text ? strlen(text) : 0, start, i;
+
+	if (!len)
+		return;
+	start = tail_start(text, len, max);
+	add_failure_lines(b, text, start, ENG_FAILURE_LINES);
+	for (i = start; i < len; ) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t l = (nl ? (size_t)(nl - text) : len) - i;
+		add_line(b, text + i, l);
+		i += l + 1;
 	}
 }
 
