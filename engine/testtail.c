@@ -26,10 +26,12 @@ static void add_line(struct buf *b, const char *line, size_t l)
  * a passing test's name does not count. */
 static bool failure_line(const char *line, size_t l)
 {
-	static const char *const marks[] = { "FAIL", "***Failed", " error:", "Error:",
+	static const char *const marks[] = { "FAIL", "***Failed", " error:", "Error: ",
 					     "Traceback", "Assertion", NULL };
 	size_t i;
 
+	if (l >= 2 && !strncmp(line, "==", 2))
+		return false;   /* pytest's "=== FAILURES ===" rulers */
 	if (l >= 7 && !strncmp(line, "not ok ", 7))
 		return true;
 	if (l >= 4 && !strncmp(line, "E   ", 4))
@@ -40,7 +42,23 @@ static bool failure_line(const char *line, size_t l)
 	return false;
 }
 
-/* The start of the last `max` non-empty lines of `text` (of length len). */
+/* A line that reports a passing or skipped test: pytest -rA's "PASSED"
+ * and "SKIPPED" summary lines, TAP's "ok N", Unity's "...:PASS", ctest's
+ * "Test #N: name ...   Passed". A failure's explanation leaves them out:
+ * with -rA every passing test has one, and a tail of them says nothing. */
+static bool pass_line(const char *line, size_t l)
+{
+	if (l > 0 && line[l - 1] == '\r')
+		l--;
+	return (l >= 7 && !strncmp(line, "PASSED ", 7)) ||
+	       (l >= 8 && !strncmp(line, "SKIPPED ", 8)) ||
+	       (l >= 3 && !strncmp(line, "ok ", 3)) ||
+	       (l >= 5 && !strncmp(line + l - 5, ":PASS", 5)) ||
+	       (memmem(line, l, "Test #", 6) && memmem(line, l, "   Passed", 9));
+}
+
+/* The start of the last `max` non-empty lines of `text` (of length len)
+ * that are not pass_line()s. */
 static size_t tail_start(const char *text, size_t len, size_t max)
 {
 	size_t n = 0, start = len, i;
@@ -49,7 +67,7 @@ static size_t tail_start(const char *text, size_t len, size_t max)
 		size_t end = i;
 		while (i > 0 && text[i - 1] != '\n')
 			i--;
-		if (end > i && !(end - i == 1 && text[i] == '\r')) {
+		if (end > i && !(end - i == 1 && text[i] == '\r') && !pass_line(text + i, end - i)) {
 			n++;
 			start = i;
 		}
@@ -81,7 +99,7 @@ static void add_failure_lines(struct buf *b, const char *text, size_t upto, size
 }
 
 /* The failure lines above the tail, then the last `max` non-empty lines of
- * `text`, appended to `b`. */
+ * `text` but pass_line()s, appended to `b`. */
 static void add_tail_lines(struct buf *b, const char *text, size_t max)
 {
 	size_t len = text ? strlen(text) : 0, start, i;
@@ -93,7 +111,8 @@ static void add_tail_lines(struct buf *b, const char *text, size_t max)
 	for (i = start; i < len; ) {
 		const char *nl = memchr(text + i, '\n', len - i);
 		size_t l = (nl ? (size_t)(nl - text) : len) - i;
-		add_line(b, text + i, l);
+		if (!pass_line(text + i, l))
+			add_line(b, text + i, l);
 		i += l + 1;
 	}
 }

@@ -516,6 +516,43 @@ TEST(test_engine__failure_tail_keeps_a_failure_line_far_above_the_summary)
 	buf_release(&out);
 }
 
+TEST(test_engine__failure_tail_leaves_out_passing_tests_of_pytest_ra)
+{
+	/* pytest -rA on tomli (a real run): one PASSED line per passing test
+	 * after the failure; the tail was all PASSED lines, and pytest's
+	 * "=== FAILURES ===" ruler and a source line "except AttributeError:"
+	 * are not failures */
+	struct buf out = BUF_INIT;
+	json_t *rec;
+	char *t;
+	int i;
+
+	buf_addf(&out, "=================================== FAILURES ===================================\n"
+		 "        except AttributeError:\n"
+		 "E       TypeError: loads() got an unexpected keyword argument 'strict'\n"
+		 "src/tomli/_parser.py:146: TypeError\n"
+		 "=========================== short test summary info ============================\n");
+	for (i = 0; i < 15; i++)
+		buf_addf(&out, "PASSED tests/test_misc.py::TestMiscellaneous::test_%d\n", i);
+	buf_addf(&out, "SKIPPED [1] tests/test_misc.py:9: no mypyc\n"
+		 "FAILED tests/test_misc.py::TestMiscellaneous::test_load - TypeError: loads() ...\n"
+		 "1 failed, 15 passed in 0.30s\n");
+	rec = json_pack("{s:{s:s}, s:{s:{s:{s:{s:s, s:s}}}}}", "outcome", "status", "failed",
+			"meta", "volatile", "output", "test", "stdout", out.data, "stderr", "");
+	CHECK(rec);
+	t = eng_record_failure_tail(rec, 3);
+	CHECK(t != NULL);
+	if (t)
+		CHECK_EQ_STR(t, "    E       TypeError: loads() got an unexpected keyword argument 'strict'\n"
+			     "    ...\n"
+			     "    =========================== short test summary info ============================\n"
+			     "    FAILED tests/test_misc.py::TestMiscellaneous::test_load - TypeError: loads() ...\n"
+			     "    1 failed, 15 passed in 0.30s\n");
+	free(t);
+	json_decref(rec);
+	buf_release(&out);
+}
+
 TEST(test_engine__failure_tail_shows_the_failing_steps_last_lines)
 {
 	/* a build that failed: its output, not the (absent) test's; the last
