@@ -82,7 +82,8 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
  * ENG_FAILURE_LINES earlier lines of that stream that report a failure
  * ("FAIL", "not ok ", " error:", "Error: ", "Traceback", "Assertion",
  * "***Failed", pytest's "E   "; not a "==" ruler) and a "    ..." line.
- * Each line is cut at 200 bytes. Returns a malloc'd text ending in a newline, or NULL when the
+ * The worktree's path (meta.volatile.worktree) followed by "/" is taken
+ * out of every line. Each line is cut at 200 bytes. Returns a malloc'd text ending in a newline, or NULL when the
  * record passed or kept no output.
  */
 #define ENG_FAILURE_LINES 5

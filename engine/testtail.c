@@ -117,6 +117,28 @@ static void add_tail_lines(struct buf *b, const char *text, size_t max)
 	}
 }
 
+/* add_tail_lines of `text` with every "<worktree>/" taken out: a
+ * compiler's or pytest's paths are then the workspace's relative ones
+ * ("cJSON.c:2985:1: error: ...", not "/root/.cache/lanser/ws-.../wt/
+ * lanser-5256-1/cJSON.c:..."). */
+static void add_stream(struct buf *b, const char *text, const char *wt, size_t max)
+{
+	struct buf t = BUF_INIT, prefix = BUF_INIT;
+	const char *p, *hit;
+
+	if (!text || !wt || !*wt) {
+		add_tail_lines(b, text, max);
+		return;
+	}
+	buf_addf(&prefix, "%s/", wt);
+	for (p = text; (hit = strstr(p, prefix.data)); p = hit + prefix.len)
+		buf_add(&t, p, (size_t)(hit - p));
+	buf_addf(&t, "%s", p);
+	add_tail_lines(b, t.data, max);
+	buf_release(&t);
+	buf_release(&prefix);
+}
+
 char *eng_record_failure_tail(const json_t *record, size_t max_lines)
 {
 	const json_t *oc = json_object_get(record, "outcome");
@@ -124,6 +146,7 @@ char *eng_record_failure_tail(const json_t *record, size_t max_lines)
 							    "volatile"), "output");
 	const char *st = json_string_value(json_object_get(oc, "status"));
 	const json_t *which;
+	const char *wt;
 	struct buf b = BUF_INIT;
 
 	if (!st || !strcmp(st, "passed") || !json_is_object(out))
@@ -131,8 +154,10 @@ char *eng_record_failure_tail(const json_t *record, size_t max_lines)
 	which = json_object_get(out, strstr(st, "build") ? "build" : "test");
 	if (!which)
 		which = json_object_get(out, "build");
-	add_tail_lines(&b, json_string_value(json_object_get(which, "stdout")), max_lines);
-	add_tail_lines(&b, json_string_value(json_object_get(which, "stderr")), max_lines);
+	wt = json_string_value(json_object_get(json_object_get(json_object_get(record, "meta"),
+							       "volatile"), "worktree"));
+	add_stream(&b, json_string_value(json_object_get(which, "stdout")), wt, max_lines);
+	add_stream(&b, json_string_value(json_object_get(which, "stderr")), wt, max_lines);
 	if (!b.len) {
 		buf_release(&b);
 		return NULL;

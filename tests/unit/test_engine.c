@@ -493,14 +493,16 @@ TEST(test_engine__failure_tail_keeps_a_failure_line_far_above_the_summary)
 	int i;
 
 	buf_addf(&out, "1/2 Test #1: misc_tests ...***Failed\n");
-	buf_addf(&out, "tests/misc_tests.c:173:typecheck_functions_should_check_type:FAIL: "
-		 "Expected FALSE Was TRUE\n");
+	buf_addf(&out, "/st/wt/lanser-1-1/tests/misc_tests.c:173:"
+		 "typecheck_functions_should_check_type:FAIL: Expected FALSE Was TRUE\n");
 	for (i = 0; i < 40; i++)
 		buf_addf(&out, "tests/misc_tests.c:%d:test_%d_should_not_fail_or_report_error:PASS\n",
 			 800 + i, i & 1);
 	buf_addf(&out, "50%% tests passed, 1 tests failed out of 2\nErrors while running CTest\n");
-	rec = json_pack("{s:{s:s}, s:{s:{s:{s:{s:s, s:s}}}}}", "outcome", "status", "failed",
-			"meta", "volatile", "output", "test", "stdout", out.data, "stderr", "");
+	/* the worktree's path is taken out of the lines */
+	rec = json_pack("{s:{s:s}, s:{s:{s:s, s:{s:{s:s, s:s}}}}}", "outcome", "status", "failed",
+			"meta", "volatile", "worktree", "/st/wt/lanser-1-1", "output", "test",
+			"stdout", out.data, "stderr", "");
 	CHECK(rec);
 	t = eng_record_failure_tail(rec, 2);
 	CHECK(t != NULL);
