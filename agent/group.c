@@ -229,8 +229,14 @@ static void print_group_text(struct fe *x, const struct group_opts *go, const js
 	FILE *o = x->c->out;
 	const char *task = x->s.task.task_id;
 	char a[40], rw[40], m[40], s[40];
+	int w = 10;   /* the id column: the longest id, at most 40 */
 	size_t i;
 
+	for (i = 0; i < x->n; i++) {
+		size_t l = strlen(ln_printable(x->res[i].id));
+		if ((int)l > w)
+			w = l > 40 ? 40 : (int)l;
+	}
 	fprintf(o, "group%s%s at base %.12s: %zu candidates, reward %s, advantages %s (%s)\n",
 		task ? " " : "", task ? ln_printable(task) : "", eng_base_oid(x->eng), x->n,
 		rwd_episode_mode_name(x->emode), rwd_adv_mode_name(go->amode),
@@ -240,7 +246,7 @@ static void print_group_text(struct fe *x, const struct group_opts *go, const js
 		const json_t *av = json_array_get(json_object_get(adv, "advantages"), i);
 		eval_num_str(rw, sizeof rw, r->reward);
 		eval_num_str(a, sizeof a, json_is_number(av) ? json_number_value(av) : NAN);
-		fprintf(o, "  %-10s reward %-20s advantage %-22s", ln_printable(r->id), rw, a);
+		fprintf(o, "  %-*s reward %-20s advantage %-22s", w, ln_printable(r->id), rw, a);
 		if (!r->usable)
 			fprintf(o, "not a usable patch (R_format 0): %s\n",
 				ln_printable(r->format_note));

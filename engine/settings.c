@@ -148,6 +148,119 @@ done:
 	return error;
 }
 
+/* Discovery over the base commit's tree (sbx_task_discover): what
+ * scores the candidates is decided by the base, like its .lanser.json; a
+ * dirty or different working tree cannot change the test command. */
+struct base_tree {
+	git_repository *repo;
+	git_tree *tree;
+};
+
+static int tree_kind(void *ctx, const char *rel)
+{
+	struct base_tree *bt = ctx;
+	git_tree_entry *e = NULL;
+	int kind = SBX_FILE_NONE;
+
+	if (git_tree_entry_bypath(&e, bt->tree, rel) == 0) {
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			kind = SBX_FILE_DIR;
+		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
+			 git_tree_entry_filemode(e) != GIT_FILEMODE_LINK)
+			kind = SBX_FILE_REG;
+	}
+	git_tree_entry_free(e);
+	return kind;
+}
+
+static char *tree_read(void *ctx, const char *rel, size_t max)
+{
+	struct base_tree *bt = ctx;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	char *out = NULL;
+	size_t n;
+
+	if (tree_kind(ctx, rel) != SBX_FILE_REG || git_tree_entry_bypath(&e, bt->tree, rel) ||
+	    git_blob_lookup(&blob, bt->repo, git_tree_entry_id(e)))
+		goto done;
+	n = (size_t)git_blob_rawsize(blob);
+	if (n > max)
+		goto done;
+	out = xmalloc(n + 1);
+	memcpy(out, git_blob_rawcontent(blob), n);
+	out[n] = '\0';
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	return out;
+}
+
+static char **tree_list(void *ctx, const char *rel)
+{
+	struct base_tree *bt = ctx;
+	git_tree_entry *e = NULL;
+	git_tree *sub = NULL;
+	char **v = NULL;
+	size_t i, n;
+
+	if (git_tree_entry_bypath(&e, bt->tree, rel) ||
+	    git_tree_entry_type(e) != GIT_OBJECT_TREE ||
+	    git_tree_lookup(&sub, bt->repo, git_tree_entry_id(e)))
+		goto done;
+	n = git_tree_entrycount(sub);
+	if (n > SBX_DISCOVER_MAX_NAMES)
+		n = SBX_DISCOVER_MAX_NAMES;
+	v = xcalloc(n + 1, sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(git_tree_entry_name(git_tree_entry_byindex(sub, i)));
+done:
+	git_tree_free(sub);
+	git_tree_entry_free(e);
+	return v;
+}
+
+/* The default test command of `rev` in the repository at `root`, from the
+ * files of that commit (docs/eval.md, "Which test command"). */
+static int discover_base(struct sbx_task *t, const char *root, const char *rev)
+{
+	struct base_tree bt = { NULL, NULL };
+	const struct sbx_files files = { &bt, tree_kind, tree_read, tree_list };
+	git_object *obj = NULL;
+	git_commit *commit = NULL;
+	struct buf why = BUF_INIT;
+	int error;
+
+	ln_git_init();
+	if (ln_git_open(&bt.repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
+		error = ln_error_set(LN_EINPUT, "evaluation needs a git repository at %s: %s", root,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	if (git_revparse_single(&obj, bt.repo, rev) < 0 ||
+	    git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0 ||
+	    git_commit_tree(&bt.tree, commit) < 0) {
+		error = ln_error_set(LN_ENOTFOUND, "base revision '%s' does not exist (%s)", rev,
+				     git_error_last() ? git_error_last()->message : "?");
+		goto done;
+	}
+	if ((error = sbx_task_discover(t, &files))) {
+		ln_error_set(error, "%s (in the files of the base commit %s)", ln_error_msg(),
+			     rev);
+		goto done;
+	}
+	buf_addf(&why, "%s (the files of the base commit %s)", t->test_reason, rev);
+	free(t->test_reason);
+	t->test_reason = buf_detach(&why, NULL);
+done:
+	buf_release(&why);
+	git_tree_free(bt.tree);
+	git_commit_free(commit);
+	git_object_free(obj);
+	git_repository_free(bt.repo);
+	return error;
+}
+
 /* The task file's "workspace" (*other_root, canonical) and "base", read
  * before anything else: the workspace decides which configuration applies. */
 static int probe_task(const struct eng_source *src, char **other_root, char **base)
@@ -229,10 +342,12 @@ int eng_settings_load(struct eng_settings *out, const struct eng_source *src)
 		error = sbx_task_set_tests(&out->task, src->tests);
 	if (!error && src->no_isolation)
 		out->task.iso = SBX_ISO_NONE;
-	if (!error && !out->task.test_argv)
-		error = sbx_task_default_test(&out->task, out->root);
 	if (!error && src->from == ENG_CONFIG_BASE && !out->task.base)
 		out->task.base = xstrdup("HEAD");
+	if (!error && !out->task.test_argv)
+		error = src->from == ENG_CONFIG_BASE
+				? discover_base(&out->task, out->root, out->task.base)
+				: sbx_task_default_test(&out->task, out->root);
 done:
 	ln_config_release(&own);
 	free(other_root);

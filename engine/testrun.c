@@ -4,6 +4,7 @@
  * several at once; one outcome record per candidate (docs/sandbox.md).
  */
 #include "engine/testrun.h"
+#include "engine/testrun_int.h"
 
 #include "core/buf.h"
 #include "core/bundle.h"
@@ -43,32 +44,8 @@ static const char *const base_env[][2] = {
 	{ "PYTHONHASHSEED", "0" },
 };
 
-struct tctx {
-	const struct eng_test_opts *o;   /* notes */
-	enum ln_enc index_io;
-	struct sbx_task *t;
-	const char *root;            /* the workspace (canonical) */
-	bool candidates;             /* worktrees from a base, else in place */
-	char base_oid[41];
-	char **env;                  /* NULL-terminated "K=V" */
-	json_t *env_json;            /* the same, sorted */
-	struct sbx_wtset *wts;
-	char config_digest[72];      /* of the workspace's .lanser.json */
-	pthread_mutex_t git_lock, q_lock, base_lock;
-	int base_build;              /* 0: not tried; 1: the base builds; -1: it does not */
-	json_t *base_build_run;      /* the base build's run (run_json), when tried */
-	size_t next;
-	/* reusing the base build (sandbox/worktree.h): per worktree 0 not
-	 * tried, 1 outputs saved, -1 none */
-	bool reuse;
-	int *outputs;
-	json_t **records;
-	int *codes;
-	volatile sig_atomic_t *cancel;   /* never NULL while running */
-};
 
-static void note(const struct tctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const struct tctx *x, const char *fmt, ...)
+void eng_tr_note(const struct tctx *x, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
@@ -114,55 +91,6 @@ static void build_env(struct tctx *x)
 	}
 }
 
-static const char *sig_name(int sig)
-{
-	static const struct { int sig; const char *name; } names[] = {
-		{ SIGKILL, "SIGKILL" }, { SIGTERM, "SIGTERM" }, { SIGSEGV, "SIGSEGV" },
-		{ SIGABRT, "SIGABRT" }, { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
-		{ SIGBUS, "SIGBUS" }, { SIGILL, "SIGILL" }, { SIGFPE, "SIGFPE" },
-		{ SIGPIPE, "SIGPIPE" }, { SIGINT, "SIGINT" }, { SIGHUP, "SIGHUP" },
-	};
-	size_t i;
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (names[i].sig == sig)
-			return names[i].name;
-	return "SIG?";
-}
-
-static json_t *run_json(const struct sbx_result *r)
-{
-	return xjson_pack("{s:o, s:o, s:b, s:b, s:b, s:o}",
-			  "exitCode", r->exited ? json_integer(r->exitcode) : json_null(),
-			  "signal", r->exited ? json_null() : json_string(sig_name(r->signal)),
-			  "timedOut", r->timed_out, "truncated", r->truncated,
-			  "cancelled", r->cancelled, "limitsHit", sbx_hits_json(r->hits));
-}
-
-/* The last `max` bytes of captured output, as valid-enough text. */
-static json_t *tail_json(const struct buf *b, size_t max)
-{
-	size_t off = b->len > max ? b->len - max : 0;
-	/* do not start inside a UTF-8 sequence */
-	while (off < b->len && ((unsigned char)b->data[off] & 0xC0) == 0x80)
-		off++;
-	return json_stringn_nocheck(b->data + off, b->len - off);
-}
-
-/* Runs one sandboxed step; fills *r. 0 or the runner's error. */
-static int step(struct tctx *x, const char *dir, char **argv, struct sbx_result *r)
-{
-	struct sbx_opts o;
-
-	memset(&o, 0, sizeof o);
-	o.argv = (const char *const *)argv;
-	o.cwd = dir;
-	o.env = (const char *const *)x->env;
-	o.writable = dir;
-	o.limits = x->t->limits;
-	o.iso = x->t->iso;
-	o.cancel = x->cancel;
-	return sbx_run(r, &o);
-}
 
 static void count_tests(const struct sbx_tests *t, json_t *counts, size_t *failed,
 			size_t *errors)
@@ -250,21 +178,6 @@ static char *read_patch(const char *path, size_t *len, int *error)
 	return buf_detach(&b, len);
 }
 
-/* One record in the making (evaluate and its steps). */
-struct rec {
-	const char *dir;             /* where the commands run */
-	json_t *rec, *req, *outc, *vol, *durations, *output;
-	struct sbx_result br, tr;
-	struct sbx_tests tests;
-	struct buf msg;
-	const char *status;
-	bool isolated, ran_any;
-	char iso_note[256];
-	size_t failed;               /* failed or errored tests */
-	size_t errors;               /* of which errored */
-	char *patch;
-	size_t patch_len;
-};
 
 /* The request: what was asked, without absolute paths. */
 static void record_request(struct tctx *x, struct rec *r, const struct sbx_candidate *cand)
@@ -337,135 +250,6 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	return error;
 }
 
-/*
- * Whether the base revision itself builds: a candidate whose build fails is
- * scored (tests did not pass) only when it does. Built once per run, in
- * the worktree `wt` of the first candidate whose build failed (reset to the
- * base first; the next candidate of that worktree resets it again); a
- * candidate without a patch IS the base. The base build's run goes into
- * the candidate's record (outcome.baseBuild). A base build that cannot run
- * or hits a limit counts as building: the candidate's failure stands.
- */
-static bool base_builds(struct tctx *x, struct rec *r, size_t wt)
-{
-	struct sbx_result res;
-	bool builds;
-	int error;
-
-	if (!r->patch)
-		return false;
-	pthread_mutex_lock(&x->base_lock);
-	if (x->base_build == 0) {
-		sbx_result_init(&res);
-		pthread_mutex_lock(&x->git_lock);
-		error = sbx_wt_reset(x->wts, wt);
-		pthread_mutex_unlock(&x->git_lock);
-		if (!error)
-			error = step(x, r->dir, x->t->build_argv, &res);
-		if (!error) {
-			bool failed = !res.exited || res.exitcode != 0 || res.timed_out;
-			x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
-			x->base_build_run = run_json(&res);
-		} else {
-			x->base_build = 1;
-		}
-		sbx_result_release(&res);
-		ln_error_clear();
-	}
-	builds = x->base_build > 0;
-	if (x->base_build_run)   /* a copy: records are made in several threads */
-		json_object_set_new(r->outc, "baseBuild", json_deep_copy(x->base_build_run));
-	pthread_mutex_unlock(&x->base_lock);
-	return builds;
-}
-
-/*
- * Reusing the base build: before worktree `wt` serves its first candidate,
- * the base is built there once and its outputs kept aside
- * (sbx_wt_save_outputs); each candidate of that worktree then starts from
- * them. That build also answers whether the base builds (base_builds). A
- * base that does not build, or outputs that cannot be kept: no reuse in
- * this worktree (every candidate builds from scratch, as before).
- */
-static void prepare_outputs(struct tctx *x, size_t wt, bool used)
-{
-	struct sbx_result res;
-	size_t nfiles = 0;
-	bool failed, ran;
-	int error;
-
-	x->outputs[wt] = -1;
-	pthread_mutex_lock(&x->git_lock);
-	error = used ? sbx_wt_reset(x->wts, wt) : 0;
-	pthread_mutex_unlock(&x->git_lock);
-	if (error) {
-		ln_error_clear();
-		return;
-	}
-	sbx_result_init(&res);
-	error = step(x, sbx_wt_path(x->wts, wt), x->t->build_argv, &res);
-	ran = !error;
-	failed = !ran || !res.exited || res.exitcode != 0 || res.timed_out || res.cancelled;
-	if (!failed) {
-		pthread_mutex_lock(&x->git_lock);
-		error = sbx_wt_save_outputs(x->wts, wt, &nfiles);
-		pthread_mutex_unlock(&x->git_lock);
-		if (error)
-			note(x, "lanser: note: the base build is not reused: %s", ln_error_msg());
-		else
-			x->outputs[wt] = 1;
-	}
-	pthread_mutex_lock(&x->base_lock);
-	if (x->base_build == 0 && ran && !res.cancelled) {
-		x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
-		x->base_build_run = run_json(&res);
-	}
-	pthread_mutex_unlock(&x->base_lock);
-	sbx_result_release(&res);
-	ln_error_clear();
-}
-
-/* The build command, when there is one. 0, or the code with r->status set. */
-static int run_build(struct tctx *x, struct rec *r, size_t wt)
-{
-	struct sbx_result *br = &r->br;
-	int error = step(x, r->dir, x->t->build_argv, br);
-
-	r->ran_any = error == 0;
-	r->isolated = br->isolated;
-	snprintf(r->iso_note, sizeof r->iso_note, "%s", br->iso_note);
-	json_object_set_new(r->durations, "buildMs", json_integer(br->wall_ms));
-	json_object_set_new(r->output, "build", xjson_pack("{s:o, s:o}",
-		"stdout", tail_json(&br->out, 4096), "stderr", tail_json(&br->err, 4096)));
-	if (error) {
-		r->status = "error";
-		buf_addf(&r->msg, "build: %s", ln_error_msg());
-		return error;
-	}
-	json_object_set_new(r->outc, "build", run_json(br));
-	if (br->cancelled) {
-		r->status = "cancelled";
-		error = ln_error_set(LN_ECANCELLED, "cancelled during the build");
-		buf_addf(&r->msg, "%s", ln_error_msg());
-		return error;
-	}
-	if (!br->exited || br->exitcode != 0 || br->timed_out) {
-		char st[96];
-		sbx_result_status_str(br, st, sizeof st);
-		r->status = (br->hits & ~(unsigned)SBX_HIT_OUTPUT) ? "limit" : "build-failed";
-		error = *r->status == 'l' ? ln_error_set(LN_ESANDBOX, "the build hit a limit")
-					  : ln_error_set(LN_EGENERIC, "the build failed");
-		buf_addf(&r->msg, "build %s%s", st, br->timed_out ? " (timed out)" : "");
-		if (*r->status == 'b' && x->candidates && !base_builds(x, r, wt)) {
-			/* not the candidate's fault: unscorable (docs/rewards.md) */
-			r->status = "base-build-failed";
-			error = ln_error_set(LN_EGENERIC, "the base does not build either");
-			buf_addf(&r->msg, "; the base %s does not build either", x->base_oid);
-		}
-		return error;
-	}
-	return 0;
-}
 
 /* The verdict of a test run whose results were parsed (perror_: the
  * parser's code, perr its message). 0, or the code with r->status set. */
@@ -527,14 +311,14 @@ static int run_tests(struct tctx *x, struct rec *r)
 		free(abs);
 		ln_error_clear();
 	}
-	error = step(x, r->dir, x->t->test_argv, tr);
+	error = eng_tr_step(x, r->dir, x->t->test_argv, tr);
 	r->ran_any = r->ran_any || error == 0;
 	r->isolated = tr->isolated && r->isolated;
 	if (!r->iso_note[0])
 		snprintf(r->iso_note, sizeof r->iso_note, "%s", tr->iso_note);
 	json_object_set_new(r->durations, "testMs", json_integer(tr->wall_ms));
 	json_object_set_new(r->output, "test", xjson_pack("{s:o, s:o}",
-		"stdout", tail_json(&tr->out, 4096), "stderr", tail_json(&tr->err, 4096)));
+		"stdout", eng_tr_tail_json(&tr->out, 4096), "stderr", eng_tr_tail_json(&tr->err, 4096)));
 	json_object_set_new(r->vol, "cpuMs", json_integer(tr->cpu_ms + br->cpu_ms));
 	json_object_set_new(r->vol, "uid", json_integer(tr->uid));
 	json_object_set_new(r->vol, "maxRssKiB", json_integer(tr->max_rss_kib > br->max_rss_kib ?
@@ -544,7 +328,7 @@ static int run_tests(struct tctx *x, struct rec *r)
 		buf_addf(&r->msg, "test: %s", ln_error_msg());
 		return error;
 	}
-	json_object_set_new(r->outc, "test", run_json(tr));
+	json_object_set_new(r->outc, "test", eng_tr_run_json(tr));
 	counts = json_object();
 	perror_ = parse_results(x, r->dir, tr, &r->tests, &fmt, &perr);
 	sbx_tests_sort(&r->tests);
@@ -594,7 +378,7 @@ static int finish_record(struct tctx *x, struct rec *r, int error)
 		struct ln_error_state st;
 		ln_error_capture(&st);
 		if (ln_bundle_finish(r->rec, error, r->msg.len ? r->msg.data : NULL))
-			note(x, "lanser: cannot finish the outcome record: %s", ln_error_msg());
+			eng_tr_note(x, "lanser: cannot finish the outcome record: %s", ln_error_msg());
 		ln_error_restore(&st);
 	}
 	if (error)
@@ -645,12 +429,12 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 		}
 	}
 	if (x->candidates && x->reuse && x->outputs[wt] == 0 && !error && !*x->cancel)
-		prepare_outputs(x, wt, reset);
+		eng_tr_prepare_outputs(x, wt, reset);
 	if (x->candidates)
 		error = apply_candidate(x, &r, wt, reset, error);
 	if (!error && x->t->build_argv) {
 		progress(x, cand, "building");
-		error = run_build(x, &r, wt);
+		error = eng_tr_run_build(x, &r, wt);
 	}
 	if (!error) {
 		progress(x, cand, "testing");
@@ -756,7 +540,7 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 	if (x.candidates) {
 		int pruned = sbx_wt_prune(x.root);
 		if (pruned > 0)
-			note(&x, "lanser: note: pruned %d stale candidate worktree%s of an "
+			eng_tr_note(&x, "lanser: note: pruned %d stale candidate worktree%s of an "
 			     "earlier run", pruned, pruned == 1 ? "" : "s");
 		if (!t->base)
 			t->base = xstrdup("HEAD");

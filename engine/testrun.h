@@ -76,10 +76,17 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
  * Why a record's run failed, for a person: the last `max_lines` non-empty
  * lines of the failing step's output (the build's when the build failed,
  * else the test command's; its stdout, then its stderr), from the record's
- * meta.volatile.output. Each line is cut at 200 bytes. Returns a malloc'd
- * text ending in a newline, or NULL when the record passed or kept no
- * output.
+ * meta.volatile.output, leaving out lines that report a passing or skipped
+ * test (pytest's "PASSED "/"SKIPPED ", TAP's "ok ", Unity's ":PASS",
+ * ctest's "Test #N ... Passed"); each stream's tail is preceded by up to
+ * ENG_FAILURE_LINES earlier lines of that stream that report a failure
+ * ("FAIL", "not ok ", " error:", "Error: ", "Traceback", "Assertion",
+ * "***Failed", pytest's "E   "; not a "==" ruler) and a "    ..." line.
+ * The worktree's path (meta.volatile.worktree) followed by "/" is taken
+ * out of every line. Each line is cut at 200 bytes. Returns a malloc'd text ending in a newline, or NULL when the
+ * record passed or kept no output.
  */
+#define ENG_FAILURE_LINES 5
 char *eng_record_failure_tail(const json_t *record, size_t max_lines);
 
 #endif

@@ -244,6 +244,19 @@ int sbx_box_plan_init(struct sbx_box_plan *p, const struct sbx_box_opts *o,
 		}
 		add_bind(p, &a, "--ro-bind", s->ro_paths[i], s->ro_paths[i], true);
 	}
+	for (i = 0; s->ro_binds && s->ro_binds[i] && s->ro_binds[i + 1]; i += 2) {
+		if (!path_ok(s->ro_binds[i]) || !path_ok(s->ro_binds[i + 1])) {
+			error = ln_error_set(LN_EUSAGE, "sandbox: not an absolute path: %s -> %s",
+					     s->ro_binds[i], s->ro_binds[i + 1]);
+			goto done;
+		}
+		if (p->nbinds >= SBX_BOX_MAX_BINDS) {
+			error = ln_error_set(LN_EUSAGE, "sandbox: more than %d paths for one box",
+					     SBX_BOX_MAX_BINDS);
+			goto done;
+		}
+		add_bind(p, &a, "--ro-bind", s->ro_binds[i], s->ro_binds[i + 1], true);
+	}
 	for (i = 0; s->tmpfs_paths && s->tmpfs_paths[i]; i++) {
 		if (!path_ok(s->tmpfs_paths[i])) {
 			error = ln_error_set(LN_EUSAGE, "sandbox: not an absolute path: %s",

@@ -46,6 +46,11 @@ struct sbx_box_spec {
 	                                   * may be NULL */
 	const char *const *tmpfs_paths;   /* writable size-limited tmpfs at these absolute
 	                                   * paths (e.g. <root>/.cache), may be NULL */
+	const char *const *ro_binds;      /* pairs SOURCE, DEST of absolute paths: SOURCE
+	                                   * read-only at DEST (after root, so DEST may lie
+	                                   * inside it: bubblewrap makes the mount point,
+	                                   * on the host when root is writable);
+	                                   * NULL-terminated, may be NULL; sbx_run only */
 };
 
 /*

@@ -20,31 +20,78 @@
 /* The build folder of CMake projects, inside the workspace (or worktree). */
 #define CMAKE_DIR ".lanser-build"
 
-static bool exists(const char *root, const char *rel, bool want_dir)
+/* The files of a folder on disk (sbx_task_default_test). */
+static int dir_kind(void *ctx, const char *rel)
 {
 	struct buf b = BUF_INIT;
 	struct stat st;
-	bool ok;
+	int kind = SBX_FILE_NONE;
 
-	buf_addf(&b, "%s/%s", root, rel);
-	ok = stat(b.data, &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+	buf_addf(&b, "%s/%s", (const char *)ctx, rel);
+	if (stat(b.data, &st) == 0)
+		kind = S_ISREG(st.st_mode) ? SBX_FILE_REG : S_ISDIR(st.st_mode) ? SBX_FILE_DIR :
+									     SBX_FILE_NONE;
 	buf_release(&b);
-	return ok;
+	return kind;
 }
 
-/* The text of root/rel (bounded), or NULL. */
-static char *slurp(const char *root, const char *rel)
+static char *dir_read(void *ctx, const char *rel, size_t max)
 {
 	struct buf path = BUF_INIT, text = BUF_INIT;
 	char *out = NULL;
 
-	buf_addf(&path, "%s/%s", root, rel);
-	if (buf_read_file(&text, path.data, DISCOVER_MAX_BYTES) == 0)
+	buf_addf(&path, "%s/%s", (const char *)ctx, rel);
+	if (buf_read_file(&text, path.data, max) == 0)
 		out = buf_detach(&text, NULL);
 	ln_error_clear();
 	buf_release(&path);
 	buf_release(&text);
 	return out;
+}
+
+static char **dir_list(void *ctx, const char *rel)
+{
+	struct buf path = BUF_INIT;
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+	DIR *d;
+
+	buf_addf(&path, "%s/%s", (const char *)ctx, rel);
+	d = opendir(path.data);
+	buf_release(&path);
+	if (!d)
+		return NULL;
+	v = xcalloc(1, sizeof *v);
+	while ((de = readdir(d)) && n < SBX_DISCOVER_MAX_NAMES) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		v = xreallocarray(v, n + 2, sizeof *v);
+		v[n++] = xstrdup(de->d_name);
+		v[n] = NULL;
+	}
+	closedir(d);
+	return v;
+}
+
+void sbx_names_free(char **names)
+{
+	size_t i;
+
+	for (i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
+}
+
+static bool exists(const struct sbx_files *f, const char *rel, bool want_dir)
+{
+	return f->kind(f->ctx, rel) == (want_dir ? SBX_FILE_DIR : SBX_FILE_REG);
+}
+
+/* The text of rel (bounded), or NULL. */
+static char *slurp(const struct sbx_files *f, const char *rel)
+{
+	return f->read(f->ctx, rel, DISCOVER_MAX_BYTES);
 }
 
 /* Whether `text` has a line starting with `prefix`. */
@@ -87,7 +134,7 @@ static char **argv_of(const char *const *src)
 }
 
 /* package.json "scripts.test", unless absent or npm's placeholder. */
-static bool npm_test(const char *root)
+static bool npm_test(const struct sbx_files *root)
 {
 	char *text = slurp(root, "package.json");
 	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
@@ -101,35 +148,31 @@ static bool npm_test(const char *root)
 
 /* A folder under src/ that is a Python package, and none at the top with
  * the same name: the src layout. */
-static bool src_layout(const char *root)
+static bool src_layout(const struct sbx_files *root)
 {
-	struct buf dir = BUF_INIT, rel = BUF_INIT;
-	struct dirent *de;
-	DIR *d;
+	struct buf rel = BUF_INIT;
+	char **names = root->list(root->ctx, "src");
 	bool found = false;
+	size_t i;
 
-	buf_addf(&dir, "%s/src", root);
-	d = opendir(dir.data);
-	while (d && !found && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+	for (i = 0; names && names[i] && !found; i++) {
+		if (names[i][0] == '.')
 			continue;
 		buf_reset(&rel);
-		buf_addf(&rel, "src/%s/__init__.py", de->d_name);
+		buf_addf(&rel, "src/%s/__init__.py", names[i]);
 		if (!exists(root, rel.data, false))
 			continue;
 		buf_reset(&rel);
-		buf_addf(&rel, "%s/__init__.py", de->d_name);
+		buf_addf(&rel, "%s/__init__.py", names[i]);
 		found = !exists(root, rel.data, false);
 	}
-	if (d)
-		closedir(d);
-	buf_release(&dir);
+	sbx_names_free(names);
 	buf_release(&rel);
 	return found;
 }
 
 /* Why pytest, or NULL when nothing says pytest. */
-static const char *pytest_reason(const char *root)
+static const char *pytest_reason(const struct sbx_files *root)
 {
 	char *text;
 	const char *why = NULL;
@@ -172,7 +215,7 @@ static void set_reason(struct sbx_task *t, const char *a, const char *b_)
 	t->test_reason = buf_detach(&b, NULL);
 }
 
-int sbx_task_default_test(struct sbx_task *t, const char *root)
+int sbx_task_discover(struct sbx_task *t, const struct sbx_files *root)
 {
 	static const char *const make_test[] = { "make", "test", NULL };
 	static const char *const make_check[] = { "make", "check", NULL };
@@ -233,4 +276,11 @@ int sbx_task_default_test(struct sbx_task *t, const char *root)
 	}
 	free(makefile);
 	return error;
+}
+
+int sbx_task_default_test(struct sbx_task *t, const char *root)
+{
+	const struct sbx_files files = { (void *)root, dir_kind, dir_read, dir_list };
+
+	return sbx_task_discover(t, &files);
 }

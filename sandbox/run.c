@@ -241,6 +241,7 @@ static int att_box(struct att *a)
 	memset(&bo, 0, sizeof bo);
 	bo.spec.root = o->writable;
 	bo.spec.root_writable = true;
+	bo.spec.ro_binds = o->ro_binds;
 	bo.cwd = o->cwd;
 	bo.tmp_bytes = o->limits.tmp_bytes;
 	bo.seccomp_fd = a->seccomp_fd;

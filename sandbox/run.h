@@ -98,6 +98,8 @@ struct sbx_opts {
 	const char *const *env;    /* exactly this environment (NULL: an empty one) */
 	const char *writable;      /* absolute directory left writable (the worktree);
 	                            * NULL: nothing but the private /tmp */
+	const char *const *ro_binds; /* pairs SOURCE, DEST read-only in the box
+	                            * (sbx_box_spec.ro_binds); ignored without one */
 	const char *stdin_data;    /* NULL: /dev/null */
 	size_t stdin_len;
 	struct sbx_limits limits;

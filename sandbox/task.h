@@ -93,6 +93,32 @@ int sbx_task_set_tests(struct sbx_task *t, const char *csv);
  */
 int sbx_task_default_test(struct sbx_task *t, const char *root);
 
+/*
+ * The files discovery looks at: a folder on disk (sbx_task_default_test),
+ * or a commit's tree (engine/settings.c: eval and group discover from the
+ * --base commit, never from the working tree). Paths are relative, with
+ * '/'. Every callback is given `ctx`.
+ *   kind   SBX_FILE_REG, SBX_FILE_DIR, or SBX_FILE_NONE (absent, or
+ *          anything else: a tree reader does not follow symbolic links)
+ *   read   the text of a regular file of at most `max` bytes (heap,
+ *          NUL-terminated, the caller frees it), or NULL
+ *   list   the names in a folder (heap, NULL-terminated, at most
+ *          SBX_DISCOVER_MAX_NAMES, freed with sbx_names_free), or NULL
+ */
+enum { SBX_FILE_NONE, SBX_FILE_REG, SBX_FILE_DIR };
+#define SBX_DISCOVER_MAX_NAMES 4096
+struct sbx_files {
+	void *ctx;
+	int (*kind)(void *ctx, const char *rel);
+	char *(*read)(void *ctx, const char *rel, size_t max);
+	char **(*list)(void *ctx, const char *rel);
+};
+
+/* sbx_task_default_test over any `files`. */
+int sbx_task_discover(struct sbx_task *t, const struct sbx_files *files);
+
+void sbx_names_free(char **names);
+
 /* A command as a JSON array of strings (new reference). */
 json_t *sbx_argv_json(char *const *argv);
 

@@ -110,7 +110,7 @@ static const char *make_root(void)
 TEST(sbx_box_command__boxed_cat_cannot_read_a_host_secret)
 {
 	struct secret s;
-	struct sbx_box_spec spec = { make_root(), false, NULL, NULL };
+	struct sbx_box_spec spec = { make_root(), false, NULL, NULL, NULL };
 	const char *cat[] = { "/bin/cat", NULL, NULL };
 	char **argv = NULL, out[8192];
 	int code = -1;
@@ -139,7 +139,7 @@ TEST(sbx_box_command__boxed_clangd_does_not_see_an_included_host_file)
 {
 	struct secret s;
 	const char *root = make_root();
-	struct sbx_box_spec spec = { root, false, NULL, NULL };
+	struct sbx_box_spec spec = { root, false, NULL, NULL, NULL };
 	char src[600], check[700], **argv = NULL, out[65536];
 	const char *clangd[] = { "/usr/bin/clangd", NULL, "--log=error", NULL };
 	FILE *f;
@@ -188,7 +188,7 @@ TEST(sbx_box_command__read_only_root_with_tmpfs_and_extra_paths)
 	const char *root = make_root();
 	char cache[300], extra[300], probe[400], script[1200], **argv = NULL, out[8192];
 	const char *ro[] = { extra, NULL }, *tmpfs[] = { cache, NULL };
-	struct sbx_box_spec spec = { root, false, ro, tmpfs };
+	struct sbx_box_spec spec = { root, false, ro, tmpfs, NULL };
 	const char *sh[] = { "/bin/sh", "-c", script, NULL };
 	FILE *f;
 	int code = -1;

@@ -482,6 +482,79 @@ TEST(test_engine__a_base_not_restored_makes_later_candidates_unscorable)
 	engine_fixture_release(&f);
 }
 
+TEST(test_engine__failure_tail_keeps_a_failure_line_far_above_the_summary)
+{
+	/* ctest --output-on-failure on cJSON (a real run): Unity's FAIL line
+	 * comes first, then the other tests' PASS lines and ctest's summary;
+	 * the last lines alone never said which assertion failed */
+	struct buf out = BUF_INIT;
+	json_t *rec;
+	char *t;
+	int i;
+
+	buf_addf(&out, "1/2 Test #1: misc_tests ...***Failed\n");
+	buf_addf(&out, "/st/wt/lanser-1-1/tests/misc_tests.c:173:"
+		 "typecheck_functions_should_check_type:FAIL: Expected FALSE Was TRUE\n");
+	for (i = 0; i < 40; i++)
+		buf_addf(&out, "tests/misc_tests.c:%d:test_%d_should_not_fail_or_report_error:PASS\n",
+			 800 + i, i & 1);
+	buf_addf(&out, "50%% tests passed, 1 tests failed out of 2\nErrors while running CTest\n");
+	/* the worktree's path is taken out of the lines */
+	rec = json_pack("{s:{s:s}, s:{s:{s:s, s:{s:{s:s, s:s}}}}}", "outcome", "status", "failed",
+			"meta", "volatile", "worktree", "/st/wt/lanser-1-1", "output", "test",
+			"stdout", out.data, "stderr", "");
+	CHECK(rec);
+	t = eng_record_failure_tail(rec, 2);
+	CHECK(t != NULL);
+	if (t)
+		CHECK_EQ_STR(t, "    1/2 Test #1: misc_tests ...***Failed\n"
+			     "    tests/misc_tests.c:173:typecheck_functions_should_check_type:FAIL: "
+			     "Expected FALSE Was TRUE\n"
+			     "    ...\n"
+			     "    50% tests passed, 1 tests failed out of 2\n"
+			     "    Errors while running CTest\n");
+	free(t);
+	json_decref(rec);
+	buf_release(&out);
+}
+
+TEST(test_engine__failure_tail_leaves_out_passing_tests_of_pytest_ra)
+{
+	/* pytest -rA on tomli (a real run): one PASSED line per passing test
+	 * after the failure; the tail was all PASSED lines, and pytest's
+	 * "=== FAILURES ===" ruler and a source line "except AttributeError:"
+	 * are not failures */
+	struct buf out = BUF_INIT;
+	json_t *rec;
+	char *t;
+	int i;
+
+	buf_addf(&out, "=================================== FAILURES ===================================\n"
+		 "        except AttributeError:\n"
+		 "E       TypeError: loads() got an unexpected keyword argument 'strict'\n"
+		 "src/tomli/_parser.py:146: TypeError\n"
+		 "=========================== short test summary info ============================\n");
+	for (i = 0; i < 15; i++)
+		buf_addf(&out, "PASSED tests/test_misc.py::TestMiscellaneous::test_%d\n", i);
+	buf_addf(&out, "SKIPPED [1] tests/test_misc.py:9: no mypyc\n"
+		 "FAILED tests/test_misc.py::TestMiscellaneous::test_load - TypeError: loads() ...\n"
+		 "1 failed, 15 passed in 0.30s\n");
+	rec = json_pack("{s:{s:s}, s:{s:{s:{s:{s:s, s:s}}}}}", "outcome", "status", "failed",
+			"meta", "volatile", "output", "test", "stdout", out.data, "stderr", "");
+	CHECK(rec);
+	t = eng_record_failure_tail(rec, 3);
+	CHECK(t != NULL);
+	if (t)
+		CHECK_EQ_STR(t, "    E       TypeError: loads() got an unexpected keyword argument 'strict'\n"
+			     "    ...\n"
+			     "    =========================== short test summary info ============================\n"
+			     "    FAILED tests/test_misc.py::TestMiscellaneous::test_load - TypeError: loads() ...\n"
+			     "    1 failed, 15 passed in 0.30s\n");
+	free(t);
+	json_decref(rec);
+	buf_release(&out);
+}
+
 TEST(test_engine__failure_tail_shows_the_failing_steps_last_lines)
 {
 	/* a build that failed: its output, not the (absent) test's; the last
