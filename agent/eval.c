@@ -487,10 +487,16 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 				(long long)json_integer_value(json_object_get(cnt, "failed")),
 				(long long)json_integer_value(json_object_get(cnt, "error")));
 		fprintf(o, "\n");
-		if (!strcmp(ln_printable(json_string_value(json_object_get(json_object_get(oc,
-				"results"), "outcomeFrom"))), "exitStatus"))
-			fprintf(o, "  no per-test results: the outcome is the test command's "
-				"exit status\n");
+		{
+			char *limit = eng_record_limit_note(r->record);
+			if (limit)
+				fprintf(o, "  %s\n", ln_printable(limit));
+			else if (!strcmp(ln_printable(json_string_value(json_object_get(
+					json_object_get(oc, "results"), "outcomeFrom"))), "exitStatus"))
+				fprintf(o, "  no per-test results: the outcome is the test command's "
+					"exit status\n");
+			free(limit);
+		}
 		{
 			char *tail = eng_record_failure_tail(r->record, 12);
 			if (tail)

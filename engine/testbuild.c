@@ -123,6 +123,76 @@ int eng_tr_step(struct tctx *x, const char *dir, char **argv, struct sbx_result 
 	return error;
 }
 
+bool eng_tr_hit_limit(const struct sbx_result *res)
+{
+	return (res->hits & ~(unsigned)SBX_HIT_OUTPUT) != 0;
+}
+
+/*
+ * Whether the base revision's build and tests run to their end within the
+ * run's limits. A candidate whose build or tests hit a limit (wall clock,
+ * memory, processes) is scored (its tests did not pass) only when the base
+ * does not: a patch that makes the tests hang or fork is the candidate's
+ * doing. When the base hits a limit too, the limit is the harness's and the
+ * candidate is unscorable (docs/rewards.md). Run once per run, in the
+ * worktree of the first candidate that hit a limit (reset to the base
+ * first, with the kept base build when there is one; its next candidate
+ * resets it again). The base's runs go into the candidate's record
+ * (outcome.baseRun). A base run that cannot start or is cancelled decides
+ * nothing: the candidate stays unscorable.
+ */
+bool eng_tr_base_within_limits(struct tctx *x, struct rec *r)
+{
+	struct sbx_result res;
+	bool within = false, built = true;
+	json_t *runs;
+	int error;
+
+	if (!r->patch || !x->candidates)
+		return false;
+	pthread_mutex_lock(&x->base_lock);
+	if (x->base_limits == 0) {
+		runs = xjson_pack("{s:n, s:n}", "build", "test");
+		sbx_result_init(&res);
+		pthread_mutex_lock(&x->git_lock);
+		error = sbx_wt_reset(x->wts, r->wt);
+		pthread_mutex_unlock(&x->git_lock);
+		if (!error && x->outputs[r->wt] > 0)
+			error = sbx_wt_restore_outputs(x->wts, r->wt);
+		if (!error && x->t->build_argv) {
+			error = eng_tr_step(x, r->dir, x->t->build_argv, &res);
+			if (!error) {
+				json_object_set_new(runs, "build", eng_tr_run_json(&res));
+				built = res.exited && res.exitcode == 0 && !res.timed_out;
+				if (res.cancelled || eng_tr_hit_limit(&res))
+					error = LN_ESANDBOX;
+			}
+			sbx_result_release(&res);
+			sbx_result_init(&res);
+		}
+		/* a base that does not build stays within the limits: it ends */
+		if (!error && built) {
+			error = eng_tr_step(x, r->dir, x->t->test_argv, &res);
+			if (!error) {
+				json_object_set_new(runs, "test", eng_tr_run_json(&res));
+				if (res.cancelled || eng_tr_hit_limit(&res))
+					error = LN_ESANDBOX;
+			}
+		}
+		within = !error;
+		sbx_result_release(&res);
+		ln_error_clear();
+		json_object_set_new(runs, "withinLimits", json_boolean(within));
+		x->base_limits = within ? 1 : -1;
+		x->base_limits_run = runs;
+	}
+	within = x->base_limits > 0;
+	if (x->base_limits_run)   /* a copy: records are made in several threads */
+		json_object_set_new(r->outc, "baseRun", json_deep_copy(x->base_limits_run));
+	pthread_mutex_unlock(&x->base_lock);
+	return within;
+}
+
 /*
  * Whether the base revision itself builds: a candidate whose build fails is
  * scored (tests did not pass) only when it does. Built once per run, in
@@ -150,7 +220,7 @@ bool eng_tr_base_builds(struct tctx *x, struct rec *r, size_t wt)
 			error = eng_tr_step(x, r->dir, x->t->build_argv, &res);
 		if (!error) {
 			bool failed = !res.exited || res.exitcode != 0 || res.timed_out;
-			x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
+			x->base_build = failed && !eng_tr_hit_limit(&res) ? -1 : 1;
 			x->base_build_run = eng_tr_run_json(&res);
 		} else {
 			x->base_build = 1;
@@ -203,7 +273,7 @@ void eng_tr_prepare_outputs(struct tctx *x, size_t wt, bool used)
 	}
 	pthread_mutex_lock(&x->base_lock);
 	if (x->base_build == 0 && ran && !res.cancelled) {
-		x->base_build = failed && !(res.hits & ~(unsigned)SBX_HIT_OUTPUT) ? -1 : 1;
+		x->base_build = failed && !eng_tr_hit_limit(&res) ? -1 : 1;
 		x->base_build_run = eng_tr_run_json(&res);
 	}
 	pthread_mutex_unlock(&x->base_lock);
@@ -238,10 +308,16 @@ int eng_tr_run_build(struct tctx *x, struct rec *r, size_t wt)
 	if (!br->exited || br->exitcode != 0 || br->timed_out) {
 		char st[96];
 		sbx_result_status_str(br, st, sizeof st);
-		r->status = (br->hits & ~(unsigned)SBX_HIT_OUTPUT) ? "limit" : "build-failed";
+		r->status = eng_tr_hit_limit(br) ? "limit" : "build-failed";
 		error = *r->status == 'l' ? ln_error_set(LN_ESANDBOX, "the build hit a limit")
 					  : ln_error_set(LN_EGENERIC, "the build failed");
 		buf_addf(&r->msg, "build %s%s", st, br->timed_out ? " (timed out)" : "");
+		if (*r->status == 'l' && eng_tr_base_within_limits(x, r)) {
+			/* the candidate's doing: scored (docs/rewards.md) */
+			r->status = "build-failed";
+			error = ln_error_set(LN_EGENERIC, "the build failed");
+			buf_addf(&r->msg, "; the base's build and tests stay within the limits");
+		}
 		if (*r->status == 'b' && x->candidates && !eng_tr_base_builds(x, r, wt)) {
 			/* not the candidate's fault: unscorable (docs/rewards.md) */
 			r->status = "base-build-failed";

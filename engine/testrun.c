@@ -263,11 +263,18 @@ static int judge_tests(struct tctx *x, struct rec *r, bool resolved, int perror_
 	if (tr->cancelled) {
 		r->status = "cancelled";
 		error = ln_error_set(LN_ECANCELLED, "cancelled during the tests");
-	} else if (tr->hits & ~(unsigned)SBX_HIT_OUTPUT) {
+	} else if (eng_tr_hit_limit(tr)) {
 		json_t *h = sbx_hits_json(tr->hits & ~(unsigned)SBX_HIT_OUTPUT);
 		char *s = json_dumps(h, JSON_COMPACT);
-		r->status = "limit";
-		error = ln_error_set(LN_ESANDBOX, "the tests hit a limit: %s", s ? s : "");
+		if (eng_tr_base_within_limits(x, r)) {
+			/* the candidate's doing: its tests did not pass (docs/rewards.md) */
+			r->status = "failed";
+			error = ln_error_set(LN_EGENERIC, "tests failed: they hit a limit (%s) that "
+					     "the base's tests stay within", s ? s : "");
+		} else {
+			r->status = "limit";
+			error = ln_error_set(LN_ESANDBOX, "the tests hit a limit: %s", s ? s : "");
+		}
 		free(s);
 		json_decref(h);
 	} else if (perror_) {
@@ -289,7 +296,7 @@ static int judge_tests(struct tctx *x, struct rec *r, bool resolved, int perror_
 	}
 	if (error)
 		buf_addf(&r->msg, "%s", perror_ && !tr->cancelled &&
-			 !(tr->hits & ~(unsigned)SBX_HIT_OUTPUT) ? perr->data : ln_error_msg());
+			 !eng_tr_hit_limit(tr) ? perr->data : ln_error_msg());
 	return error;
 }
 
@@ -404,6 +411,7 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 
 	memset(&r, 0, sizeof r);
 	r.dir = x->candidates ? sbx_wt_path(x->wts, wt) : x->root;
+	r.wt = wt;
 	r.rec = ln_bundle_new("test");
 	r.req = json_object_get(r.rec, "request");
 	r.vol = json_object_get(json_object_get(r.rec, "meta"), "volatile");
@@ -612,5 +620,6 @@ done:
 	pthread_mutex_destroy(&x.q_lock);
 	pthread_mutex_destroy(&x.base_lock);
 	json_decref(x.base_build_run);
+	json_decref(x.base_limits_run);
 	return error;
 }

@@ -89,4 +89,13 @@ int eng_test_run(struct sbx_task *t, const struct eng_test_opts *o, json_t **rec
 #define ENG_FAILURE_LINES 5
 char *eng_record_failure_tail(const json_t *record, size_t max_lines);
 
+/*
+ * When a candidate's build or tests hit a limit of the box and the base was
+ * run to tell whose limit it is (outcome.baseRun): a sentence for a person
+ * saying which limits were hit and whether the base stays within them (the
+ * candidate's outcome) or hits them too (unscorable). Malloc'd, no newline;
+ * NULL when the record has no such run.
+ */
+char *eng_record_limit_note(const json_t *record);
+
 #endif

@@ -33,6 +33,9 @@ struct tctx {
 	pthread_mutex_t git_lock, q_lock, base_lock;
 	int base_build;              /* 0: not tried; 1: the base builds; -1: it does not */
 	json_t *base_build_run;      /* the base build's run (run_json), when tried */
+	int base_limits;             /* 0: not tried; 1: the base stays within the
+					limits; -1: it does not, or it is not known */
+	json_t *base_limits_run;     /* the base's build and test runs, when tried */
 	size_t next;
 	/* reusing the base build (sandbox/worktree.h): per worktree 0 not
 	 * tried, 1 outputs saved, -1 none */
@@ -46,6 +49,7 @@ struct tctx {
 /* One record in the making (evaluate and its steps). */
 struct rec {
 	const char *dir;             /* where the commands run */
+	size_t wt;                   /* its worktree (candidates) */
 	json_t *rec, *req, *outc, *vol, *durations, *output;
 	struct sbx_result br, tr;
 	struct sbx_tests tests;
@@ -68,6 +72,11 @@ json_t *eng_tr_run_json(const struct sbx_result *r);
 json_t *eng_tr_tail_json(const struct buf *b, size_t max);
 /* Runs one sandboxed step in `dir`; fills *r. 0 or the runner's error. */
 int eng_tr_step(struct tctx *x, const char *dir, char **argv, struct sbx_result *r);
+/* Whether a run hit a limit of the box (output beyond its cap aside). */
+bool eng_tr_hit_limit(const struct sbx_result *r);
+/* Whether the base's build and tests end within the limits (run once per
+ * run, in r's worktree): whose limit a candidate hit. */
+bool eng_tr_base_within_limits(struct tctx *x, struct rec *r);
 /* Whether the base builds (built once per run, in worktree wt). */
 bool eng_tr_base_builds(struct tctx *x, struct rec *r, size_t wt);
 /* The base built in worktree wt and its outputs kept aside (reuse). */

@@ -1,7 +1,8 @@
 /*
  * testtail.c - why a test run failed, for a person: the last lines of the
  * failing step's output kept in an outcome record (eng_record_failure_tail,
- * engine/testrun.h). Reads records only; runs nothing.
+ * engine/testrun.h), and whose limit a run hit (eng_record_limit_note).
+ * Reads records only; runs nothing.
  */
 #include "engine/testrun.h"
 
@@ -162,5 +163,32 @@ char *eng_record_failure_tail(const json_t *record, size_t max_lines)
 		buf_release(&b);
 		return NULL;
 	}
+	return buf_detach(&b, NULL);
+}
+
+char *eng_record_limit_note(const json_t *record)
+{
+	const json_t *o = json_object_get(record, "outcome"), *base = json_object_get(o, "baseRun");
+	const json_t *hits, *h;
+	const char *step = "tests";
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (!json_is_object(base))
+		return NULL;
+	hits = json_object_get(json_object_get(o, "test"), "limitsHit");
+	if (!json_array_size(hits)) {
+		hits = json_object_get(json_object_get(o, "build"), "limitsHit");
+		step = "build";
+	}
+	buf_addf(&b, "the %s hit a limit (", step);
+	json_array_foreach(hits, i, h)
+		buf_addf(&b, "%s%s", i ? ", " : "", json_is_string(h) ? json_string_value(h) : "?");
+	if (json_is_true(json_object_get(base, "withinLimits")))
+		buf_addf(&b, ") that the base's build and tests stay within: the candidate's "
+			 "outcome, tests not passed");
+	else
+		buf_addf(&b, ") that the base hits too, or the base could not be run: the "
+			 "harness's limit, unscorable");
 	return buf_detach(&b, NULL);
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `lanser group` end to end: a GRPO group of candidate patches on the C
 # fixture (one server on the base worktree, overlays per candidate; tests in
-# sandboxed worktrees, two at a time), one candidate that times out
-# (unscorable, never 0), one that is not a patch (R_format 0); rewards and
+# sandboxed worktrees, two at a time), one candidate whose tests hang (its
+# own doing: the base's tests end in time, so it is scored, R_outcome 0),
+# one that is not a patch (R_format 0); a limit the base hits too
+# (unscorable, never 0); rewards and
 # advantages checked against an independent computation in python3; a JSONL
 # of completions on the Python fixture; traces that replay.
 . "$(dirname "$0")/lib.sh"
@@ -34,13 +36,23 @@ run "$L" --root "$C" --json group --task "$TMP/task.json" --jobs 2 --trace "$TMP
 check_eq "cproj group: exit 0 (unscorable members are results)" 0 "$RC"
 printf '%s' "$OUT" >"$TMP/group.json"
 check_json_eq "cproj group: five candidates in order, named after their files" '[c["id"] for c in b["candidates"]]' '["good","break","testfail","hang","junk"]'
-check_json_eq "cproj group: the hanging candidate is unscorable, reward and advantage null" \
-	'[b["candidates"][3]["scorable"], b["candidates"][3]["reward"], b["candidates"][3]["advantage"]]' '[false,null,null]'
-check_json_eq "cproj group: ... because of the wall-clock limit" '"wall" in b["candidates"][3]["reason"]' true
+check_json_eq "cproj group: the candidate whose tests hang is scored: its tests failed, reward 1 (R_format only)" \
+	'[b["candidates"][3]["scorable"], b["candidates"][3]["tests"], b["candidates"][3]["reward"], b["candidates"][3]["advantage"] is not None]' '[true,"failed",1,true]'
+check_eq "cproj group: ... because the base's build and tests end within the wall-clock limit (outcome.baseRun)" \
+	'["wall"] true' "$("$PY" - "$TMP/c.trace" <<'EOF'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    r = e.get("record") or e.get("bundle") or {}
+    if e.get("type") == "outcome" and r.get("request", {}).get("candidate") == "hang":
+        o = r["outcome"]
+        print(json.dumps(o["test"]["limitsHit"]), json.dumps(o["baseRun"]["withinLimits"]))
+EOF
+)"
 check_json_eq "cproj group: the text that is not a patch gets R_format 0 and reward 0" \
 	'[b["candidates"][4]["scorable"], b["candidates"][4]["rFormat"], b["candidates"][4]["reward"]]' '[true,0,0]'
 check_json_eq "cproj group: formats, outcomes" \
-	'[(c["rFormat"], c["rOutcome"]) for c in b["candidates"]]' '[[1,1],[1,0],[1,0],[1,null],[0,0]]'
+	'[(c["rFormat"], c["rOutcome"]) for c in b["candidates"]]' '[[1,1],[1,0],[1,0],[1,0],[0,0]]'
 check_json_eq "cproj group: the header change brings 2 new errors" '[c["newErrors"] for c in b["candidates"]]' '[0,2,0,0,0]'
 # expected rewards and advantages, independently of lanser's code:
 # p-grpo R = F + O + O*P with P the bounded process reward of one step
@@ -58,7 +70,7 @@ def close(want, got):
     return all((w is None and g is None) or (w is not None and g is not None and abs(w - g) < 1e-12)
                for w, g in zip(want, got))
 if sys.argv[2] == "rewards":
-    want = [1 + 1 + proc(0, 0), 1 + 0, 1 + 0, None, 0]
+    want = [1 + 1 + proc(0, 0), 1 + 0, 1 + 0, 1 + 0, 0]
     print(close(want, r) and "same" or "want %s got %s" % (want, r))
 elif sys.argv[2] == "grpo":
     s = [x for x in r if x is not None]
@@ -75,7 +87,7 @@ EOF
 }
 check_eq "cproj group: rewards as computed by hand" same "$(expect rewards)"
 check_eq "cproj group: GRPO advantages (TRL: sample std + 1e-4) over the scorable rewards" same "$(expect grpo)"
-check_json_eq "cproj group: group statistics" '[b["advantages"]["scored"], b["advantages"]["mode"], b["advantages"]["preset"]]' '[4,"grpo","trl"]'
+check_json_eq "cproj group: group statistics" '[b["advantages"]["scored"], b["advantages"]["mode"], b["advantages"]["preset"]]' '[5,"grpo","trl"]'
 check_json_eq "cproj group: a bundle per candidate" 'all(c["bundleId"].startswith("sha256:") for c in b["candidates"])' true
 check_eq "cproj group: --out has the candidates' eval bundles" \
 	"$(json 'json.dumps([c["bundleId"] for c in b["candidates"]])')" \
@@ -131,7 +143,7 @@ def check(ids, completions, rewards, advs):
 t = rows("trl")
 assert all(isinstance(r["prompt"], str) and isinstance(r["completion"], str) for r in t)
 assert len(set(r["group"] for r in t)) == 1
-assert [len(r["step_rewards"]) for r in t] == [1, 1, 1, 0], [r["step_rewards"] for r in t]
+assert [len(r["step_rewards"]) for r in t] == [1, 1, 1, 1, 0], [r["step_rewards"] for r in t]
 check([r["id"] for r in t], [r["completion"] for r in t], [r["reward"] for r in t], [r["advantage"] for r in t])
 o = rows("openrlhf")
 check([r["id"] for r in o], [r["output"] for r in o], [r["reward"] for r in o], [r["advantage"] for r in o])
@@ -143,7 +155,7 @@ check(list(want), [r["extra_info"]["response"] for r in v], [r["reward_model"]["
 assert len(set(r["extra_info"]["uid"] for r in v)) == 1
 p = rows("prm")
 labels = {r["id"]: r["labels"] for r in p}
-assert labels == {"good": [True], "break": [False], "testfail": [False], "junk": [False]}, labels
+assert labels == {"good": [True], "break": [False], "testfail": [False], "hang": [False], "junk": [False]}, labels
 assert all(len(r["completions"]) == len(r["labels"]) for r in p)
 print("ok")
 EOF
@@ -210,6 +222,16 @@ check_eq "cproj failed restore: no worktree left" 1 "$(git -C "$C" worktree list
 run "$L" --root "$C" --json group --jobs 2 "$TMP/delete.diff" "$TMP/good.diff"
 check_json_eq "cproj failed restore: the next run starts from a clean base" \
 	'[(c["scorable"], c["newErrors"]) for c in b["candidates"]]' '[[true,4],[true,0]]'
+
+# --- a limit of the harness: the base's own tests run past the wall clock,
+# so no candidate is to blame: unscorable, never 0 (docs/rewards.md)
+printf '{"schema": "lanser.task/1", "id": "grp-slow", "limits": {"wallMs": 2000}, "test": ["sh", "-c", "sleep 30"]}\n' >"$TMP/task-slow.json"
+run "$L" --root "$C" --json group --task "$TMP/task-slow.json" --jobs 2 "$TMP/good.diff" "$TMP/testfail.diff"
+check_eq "cproj group, a limit the base hits too: no scorable member, exit 83 SANDBOX" 83 "$RC"
+check_json_eq "cproj group, a limit the base hits too: both unscorable, rewards null" \
+	'[(c["scorable"], c["reward"]) for c in b["candidates"]]' '[[false,null],[false,null]]'
+check_json_eq "cproj group, a limit the base hits too: ... because of the wall-clock limit" \
+	'all("wall" in c["reason"] for c in b["candidates"])' true
 
 # --- Ctrl-C: the hanging candidate's tests are killed, nothing is left
 "$L" --root "$C" group --task "$TMP/task.json" "$TMP/good.diff" "$TMP/hang.diff" \
