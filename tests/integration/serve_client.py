@@ -259,7 +259,9 @@ def phase_load():
         if kind == "good":
             return [2.625, 0]
         if kind == "hang":
-            return [None, 2.625]
+            # the tests hang, the base's do not: the candidate's own
+            # failure, R_format only (docs/rewards.md)
+            return [1, 2.625]
         return [None, None]
 
     def one(i):
@@ -284,8 +286,6 @@ def phase_load():
             return
         if a["rewards"] != want(kind):
             bad.append((i, kind, a))
-        if kind == "hang" and "wall" not in (a["extra_logs"]["reason"][0] or ""):
-            bad.append((i, "hang reason", a["extra_logs"]))
         if kind == "deadline" and not all(r.startswith("deadline") for r in a["extra_logs"]["reason"]):
             bad.append((i, "deadline reason", a["extra_logs"]))
 
@@ -491,11 +491,13 @@ def phase_adapters():
     fx = fixtures()
     os.environ["LANSER_SERVE_URL"] = "http://127.0.0.1:%d" % PORT
     # TRL: keyword arguments, one value per completion in every column
-    prompts = ["Fix it."] * 3
-    comps = [fx["good"], [{"role": "assistant", "content": fx["junk"]}], fx["hang"]]
-    r = trl_reward.lanser_reward(prompts=prompts, completions=comps, completion_ids=[[1], [2], [3]],
-                                 task=["c", "c", "c"], trainer_state=None)
-    check("TRL reward function: floats, None for the unscorable sample", r == [2.625, 0.0, None], r)
+    prompts = ["Fix it."] * 4
+    comps = [fx["good"], [{"role": "assistant", "content": fx["junk"]}], fx["hang"], fx["good"]]
+    r = trl_reward.lanser_reward(prompts=prompts, completions=comps,
+                                 completion_ids=[[1], [2], [3], [4]],
+                                 task=["c", "c", "c", "nosuch"], trainer_state=None)
+    check("TRL reward function: floats (a hanging patch 1.0, R_format only), None for the "
+          "unscorable sample", r == [2.625, 0.0, 1.0, None], r)
     r = asyncio.run(trl_reward.lanser_reward_async(prompts=prompts[:2], completions=comps[:2],
                                                    task=["c2", "c2"]))
     check("TRL async reward function", r == [2.625, 0.0], r)
@@ -510,7 +512,7 @@ def phase_adapters():
     check("OpenRLHF reward_func: rewards, scores, numeric extra_logs",
           rw == [2.625, 0.0] and [float(x) for x in o["extra_logs"]["scorable"]] == [1.0, 1.0], o)
     # the adapters' calls, for the metrics phase
-    for st_n, samples in ((200, [2.625, 0.0, None]), (200, [1, 0]), (200, [1]), (200, [None]),
+    for st_n, samples in ((200, [2.625, 0.0, 1.0, None]), (200, [1, 0]), (200, [1]), (200, [None]),
                           (200, [1, 0])):
         count("get_reward", st_n, {"rewards": samples})
     save_tally()

@@ -91,15 +91,21 @@ EOF
 )"
 check_eq "group --jsonl: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
 
-# --- every candidate unscorable: eval's code for them (83: a limit), not 0
-printf '{"schema": "lanser.task/1", "id": "all-unscorable", "limits": {"wallMs": 3000}}\n' >"$TMP/task-short.json"
+# --- every candidate unscorable: eval's code for them (83: a limit the
+# base's tests hit too: the harness's, not the candidates'), not 0
+printf '{"schema": "lanser.task/1", "id": "all-unscorable", "limits": {"wallMs": 3000}, "test": ["sh", "-c", "sleep 60"]}\n' >"$TMP/task-short.json"
 mkpatch hang2.diff 's/^\tlist_init(&l);/\twhile (1) { }\n\tlist_init(\&l);/' tests/test_list.c
 run "$L" --root "$C" --json group --task "$TMP/task-short.json" "$TMP/hang.diff" "$TMP/hang2.diff"
 check_eq "group, every candidate unscorable: exit 83 SANDBOX (eval's code for them)" 83 "$RC"
 check_json_eq "group, every candidate unscorable: the document is still printed" \
 	'[c["scorable"] for c in b["candidates"]]' '[false,false]'
 check_contains "group, every candidate unscorable: the message says so" "$ERR" "no candidate could be scored (hang:"
-run "$L" --root "$C" --json group --task "$TMP/task-short.json" "$TMP/hang.diff" "$TMP/good.diff"
-check_eq "group, one candidate scorable: exit 0" 0 "$RC"
+printf '{"schema": "lanser.task/1", "id": "hangs", "limits": {"wallMs": 3000}}\n' >"$TMP/task-hang.json"
+run "$L" --root "$C" --json group --task "$TMP/task-hang.json" "$TMP/hang.diff" "$TMP/hang2.diff"
+check_eq "group, candidates whose tests hang while the base's end in time: scored, exit 0" 0 "$RC"
+check_json_eq "group, candidates whose tests hang: tests failed, reward 1 each" \
+	'[(c["scorable"], c["tests"], c["reward"]) for c in b["candidates"]]' '[[true,"failed",1],[true,"failed",1]]'
+run "$L" --root "$C" --json group --task "$TMP/task-hang.json" "$TMP/hang.diff" "$TMP/good.diff"
+check_eq "group, one candidate passes: exit 0" 0 "$RC"
 check_eq "no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
 check_no_procs "no language server or test left" "$TMP"

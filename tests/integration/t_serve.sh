@@ -4,7 +4,8 @@
 # OpenRLHF's /get_reward shapes, /score equal to `lanser group` on the same
 # completions (rewards, advantages, bundle ids), every completion format,
 # malformed and oversized bodies, slow clients, hundreds of concurrent
-# requests with hanging tests and 1 ms deadlines (null with a reason, the
+# requests with hanging tests (scored: the base's tests end in time) and 1 ms
+# deadlines (null with a reason, the
 # others unaffected), a flood past the queue (503, server alive, memory
 # bounded), /metrics parsed and matched against the requests sent, the
 # trainer adapters, the bearer token, SIGTERM during load, and 3 replicas
