@@ -54,16 +54,26 @@ static const char *const level_names[] = { "debug", "info", "notice", "warning",
  * install their own handler while they run and put ours back after. So a
  * cancellation marks the call and sends SIGINT to the thread running it.
  * Our handler (SA_RESTART: the other commands' system calls go on) takes
- * a signal we sent as "cancel" and leaves it at that; any other SIGINT
- * does what it does to any program.
+ * a signal that this process sent to one of its threads (SI_TKILL from
+ * our own pid) as "cancel" and leaves it at that; any other SIGINT (a
+ * Ctrl-C, a kill from elsewhere) does what it does to any program.
+ *
+ * The origin is read from the signal itself, not from a "we sent one"
+ * flag: when test's or eval's handler caught our signal, such a flag
+ * stayed set and the next real Ctrl-C to the idle server was taken for a
+ * cancel and ignored. A call may also start running code after the
+ * signal came (test installs its handler only once its settings are
+ * loaded): the reader thread sends it again every RESIGNAL_MS until the
+ * cancelled call has ended.
  */
-static volatile sig_atomic_t *sig_cancel;
-static volatile sig_atomic_t sig_sent;
+#define RESIGNAL_MS 500
 
-static void on_sigint(int sig)
+static volatile sig_atomic_t *sig_cancel;
+
+static void on_sigint(int sig, siginfo_t *info, void *uctx)
 {
-	if (sig_sent) {
-		sig_sent = 0;
+	(void)uctx;
+	if (info && info->si_code == SI_TKILL && info->si_pid == getpid()) {
 		if (sig_cancel)
 			*sig_cancel = 1;
 		return;
@@ -77,7 +87,7 @@ static void interrupt(struct mcp *m)
 {
 	m->call_cancelled = true;
 	m->cancel = 1;
-	sig_sent = 1;
+	m->last_signal = ln_now_ms();
 	pthread_kill(m->main_thread, SIGINT);
 }
 
@@ -165,6 +175,8 @@ static void tick(struct mcp *m)
 	long long now = ln_now_ms();
 
 	pthread_mutex_lock(&m->lock);
+	if (m->call_id && m->call_cancelled && now - m->last_signal >= RESIGNAL_MS)
+		interrupt(m); /* still running: it may not have been listening yet */
 	if (m->call_id && m->call_token && !m->call_cancelled && now - m->last_progress >= TICK_MS) {
 		long long secs = (now - m->call_start) / 1000;
 		char msg[128];
@@ -554,8 +566,8 @@ int cmd_mcp(struct cli *c)
 	m.main_thread = pthread_self();
 	sig_cancel = &m.cancel;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_sigaction = on_sigint;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
 	sigaction(SIGINT, &sa, &old_int);
 	if ((error = take_stdio(&m)))
 		goto done;

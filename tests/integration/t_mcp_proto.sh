@@ -159,22 +159,24 @@ msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol
          "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read",
          "arguments": {"args": ["src/util.h"]}}}]
-out = subprocess.run([lanser, "--root", root, "mcp", "--no-daemon"],
+run = subprocess.run([lanser, "--root", root, "mcp", "--no-daemon"],
                      input="".join(json.dumps(m) + "\n" for m in msgs), capture_output=True,
-                     text=True, timeout=60).stdout
-ans = {m["id"]: m for m in map(json.loads, out.splitlines()) if "id" in m}
+                     text=True, timeout=60)
+ans = {m["id"]: m for m in map(json.loads, run.stdout.splitlines()) if "id" in m}
 r = ans[2]["result"]
 print(r["isError"], r["structuredContent"]["request"]["command"])
+print("exit", run.returncode)
 EOF
 check_eq "root: a call reads the --root workspace, not an ancestor's broken .lanser.json" \
-	"False read" "$(cat "$TMP/anc.out")"
+	"False read" "$(sed -n 1p "$TMP/anc.out")"
+check_eq "mcp exits 0 once stdin closes and what was sent is answered" "exit 0" "$(sed -n 2p "$TMP/anc.out")"
 
 # ---- while a call runs: ping is answered, the queue is bounded, cancel stops it
 S=$TMP/slow
 mkdir -p "$S" && git -C "$S" init -q
 printf '{"schema": "lanser.task/1", "test": ["/bin/sh", "-c", "sleep 60; echo lanser-mcp-q-%s"]}\n' "$$" >"$S/slow.json"
 "$PY" - "$L" "$S" >"$TMP/q.out" 2>&1 <<'EOF'
-import json, subprocess, sys, time
+import json, signal, subprocess, sys, time
 lanser, root = sys.argv[1:3]
 p = subprocess.Popen([lanser, "--root", root, "mcp", "--no-daemon"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -184,7 +186,7 @@ seen = set()  # ids >= 1000 answered (results or errors)
 def until(pred):
     while True:
         m = json.loads(p.stdout.readline())
-        if m.get("id") == "slow":
+        if m.get("id") in ("slow", "slow2"):
             print("answered-cancelled-call")
         if isinstance(m.get("id"), int) and m["id"] >= 1000:
             seen.add(m["id"])
@@ -193,6 +195,15 @@ def until(pred):
 send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
       "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
 until(lambda m: m.get("id") == 1)
+# a cancel that comes before the call has started its tests (test takes
+# the signal only once its task is loaded) still stops it
+t1 = time.time()
+send({"jsonrpc": "2.0", "id": "slow2", "method": "tools/call", "params": {"name": "test",
+      "arguments": {"task": "slow.json"}}})
+send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow2"}})
+send({"jsonrpc": "2.0", "id": "after", "method": "tools/list"})
+until(lambda m: m.get("id") == "after")
+print("early-cancel", time.time() - t1 < 20)
 send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "test",
       "arguments": {"task": "slow.json"}, "_meta": {"progressToken": 7}}})
 prog = until(lambda m: m.get("method") == "notifications/progress")
@@ -208,13 +219,22 @@ print("queue-full", busy["error"]["code"])
 send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow"}})
 until(lambda m: len(seen) == 300)
 print("all-answered", len(seen), time.time() - t0 < 40)
-p.stdin.close()
-print("exit", p.wait(timeout=30))
+# the idle server after those cancels: Ctrl-C (SIGINT) ends it, the
+# first time (the cancels' signals were caught by test's own handler)
+p.send_signal(signal.SIGINT)
+try:
+    print("sigint-idle", p.wait(timeout=10))
+except subprocess.TimeoutExpired:
+    print("sigint-idle ignored")
+    p.kill(); p.wait()
 EOF
 check_contains "busy: progress notifications carry the call's token" "$(cat "$TMP/q.out")" "progress 7 True"
 check_contains "busy: ping is answered while a call runs" "$(cat "$TMP/q.out")" "ping-during-call True"
 check_contains "busy: past 256 queued requests, -32603" "$(cat "$TMP/q.out")" "queue-full -32603"
 check_not_contains "busy: a cancelled call gets no answer" "$(cat "$TMP/q.out")" "answered-cancelled-call"
 check_contains "busy: after the cancel every queued request is answered, soon" "$(cat "$TMP/q.out")" "all-answered 300 True"
-check_contains "busy: mcp exits 0" "$(cat "$TMP/q.out")" "exit 0"
+check_contains "busy: a cancel sent right after the call still stops it (well before its 60 s)" \
+	"$(cat "$TMP/q.out")" "early-cancel True"
+check_contains "busy: after the cancels, one Ctrl-C (SIGINT) ends the idle server" \
+	"$(cat "$TMP/q.out")" "sigint-idle -2"
 check_no_procs "busy: the cancelled test left nothing" "lanser-mcp-q-$$"
