@@ -63,6 +63,14 @@ json.dump({
   "readOnly": "$ro" == "1",
   # no code action at the def selector of either fixture: the answer is "not found"
   "expectError": {"actions": True},
+  # test and eval read as words (status, counts, the command; verdict,
+  # reward, diagnostics), not as the outcome record's JSON
+  "expectText": {"test": [r"^tests passed: [0-9]+ passed, 0 failed", r"^test: \\S+"],
+                 "eval": [r"^verdict: accepted", r"^reward [0-9.]+ \\(p-grpo: format 1, outcome 1",
+                          r"^patch: usable \\(OK\\): modified ", r"^diagnostics: weight ",
+                          r"^tests passed: "],
+                 "def": [r":[0-9]+:[0-9]+"], "read": [r"\\(lines 1-"]},
+  "rejectText": {"test": [r"outcomeFrom", r"^outcome: "], "eval": [r"rOutcome", r"^outcome: "]},
 }, open(sys.argv[1], "w"))
 EOF
 	}

@@ -19,6 +19,8 @@
 //   escape         {tool, arguments}: a path outside the workspace
 //   cancel         {tool, arguments, marker} or null: a long call to cancel
 //   readOnly       true: the session runs with --read-only (no mutating tools)
+//   expectText     {tool: [regex]}: patterns the call's text must match
+//   rejectText     {tool: [regex]}: patterns it must not match
 //
 // Prints one line per check, "ok NAME" or "FAIL NAME: DETAILS" (the format
 // of tests/integration/lib.sh), then "# pid N" (the server's pid) and exits
@@ -124,6 +126,12 @@ for (const t of tools) {
 		const isBundle = sc && (typeof sc.bundleId === 'string' || Array.isArray(sc.bundles));
 		check(`tools/call ${t.name}: text and a bundle (structuredContent)`,
 			text(res).length > 0 && isBundle, JSON.stringify(res).slice(0, 600));
+		// what an agent reads (many clients show only the text): each
+		// pattern must match it, none of the rejected ones
+		for (const re of plan.expectText?.[t.name] || [])
+			check(`tools/call ${t.name}: the text says /${re}/`, new RegExp(re, 'm').test(text(res)), text(res));
+		for (const re of plan.rejectText?.[t.name] || [])
+			check(`tools/call ${t.name}: the text is not /${re}/`, !new RegExp(re, 'm').test(text(res)), text(res));
 		const want = plan.expectError?.[t.name];
 		if (want !== undefined)
 			check(`tools/call ${t.name}: isError ${want}`, !!res.isError === want, text(res));
