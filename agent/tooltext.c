@@ -400,6 +400,13 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 		return;
 	}
 	edit = json_object_get(bundle, "edit");
+	if (edit && !strcmp(str(edit, "decision"), "preview") && *str(edit, "diff") &&
+	    !strstr(str(edit, "diff"), "\n@@ ")) {
+		/* file headers without a hunk: the new text is the old one */
+		buf_adds(b, "no change: the new text is the text already there (nothing to "
+			    "write)\n");
+		return;
+	}
 	if (edit && !strcmp(str(edit, "decision"), "preview") && *str(edit, "diff")) {
 		buf_adds(b, ln_printable_text(str(edit, "diff")));
 		if (b->len && b->data[b->len - 1] != '\n')

@@ -69,8 +69,11 @@ json.dump({
                  "eval": [r"^verdict: accepted", r"^reward [0-9.]+ \\(p-grpo: format 1, outcome 1",
                           r"^patch: usable \\(OK\\): modified ", r"^diagnostics: weight ",
                           r"^tests passed: "],
-                 "def": [r":[0-9]+:[0-9]+"], "read": [r"\\(lines 1-"]},
-  "rejectText": {"test": [r"outcomeFrom", r"^outcome: "], "eval": [r"rOutcome", r"^outcome: "]},
+                 "def": [r":[0-9]+:[0-9]+"], "read": [r"\\(lines 1-"],
+                 # a Python body sent back as whole lines is indented once
+                 **({} if root.endswith("cproj") else {"edit": [r"^\\+        return 0\\.0\n"]})},
+  "rejectText": {"test": [r"outcomeFrom", r"^outcome: "], "eval": [r"rOutcome", r"^outcome: "],
+                 **({} if root.endswith("cproj") else {"edit": [r"^\\+ {9,}return", r"^\\+[ \t]*\n"]})},
 }, open(sys.argv[1], "w"))
 EOF
 	}
