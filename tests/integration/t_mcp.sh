@@ -59,6 +59,8 @@ json.dump({
   "def": {"arguments": {"args": [sel]}, "cliBundleId": "$cli_id"},
   "rename": {"arguments": {"args": ["$rsel", "$rnew"]}, "file": "$rfile", "newName": "$rnew"},
   "escape": json.loads('$escape'),
+  "notFound": {"tool": "def", "arguments": {"args": ["c://#no_such_function_anywhere"] if root.endswith("cproj")
+                                            else ["py://shapes.circle#Circle.no_such_method"]}},
   "cancel": None if "$ro" == "1" else {"tool": "test", "arguments": {"task": "slow.json"}, "marker": "$MARK"},
   "readOnly": "$ro" == "1",
   # no code action at the def selector of either fixture: the answer is "not found"

@@ -17,6 +17,7 @@
 //                  --json`, whose bundleId the MCP answer must carry
 //   rename         {arguments, file, newName}: preview, then apply
 //   escape         {tool, arguments}: a path outside the workspace
+//   notFound       {tool, arguments}: a selector that resolves nowhere
 //   cancel         {tool, arguments, marker} or null: a long call to cancel
 //   readOnly       true: the session runs with --read-only (no mutating tools)
 //   expectText     {tool: [regex]}: patterns the call's text must match
@@ -201,6 +202,19 @@ if (plan.rename && !plan.readOnly) {
 		fail('unknown tool is a JSON-RPC error', 'it answered');
 	} catch (e) {
 		check('unknown tool is JSON-RPC error -32602', e.code === -32602, e);
+	}
+	if (plan.notFound) {
+		// a selector that resolves nowhere: the reason as a result the model
+		// reads (its bundle fits the outputSchema), not a protocol error
+		try {
+			const nf = await client.callTool({ name: plan.notFound.tool, arguments: plan.notFound.arguments });
+			check(`a selector that resolves nowhere (${plan.notFound.tool}) is isError saying so`,
+				nf.isError && /no such symbol|not found/i.test(text(nf)), text(nf));
+			check('... its bundle says NOT_FOUND', nf.structuredContent?.resolution?.status === 'NOT_FOUND',
+				JSON.stringify(nf.structuredContent?.resolution));
+		} catch (e) {
+			fail(`a selector that resolves nowhere (${plan.notFound.tool}) is a result, not an error`, e);
+		}
 	}
 	const esc = await client.callTool({ name: plan.escape.tool, arguments: plan.escape.arguments });
 	check(`a path outside the workspace (${plan.escape.tool}) is isError`, esc.isError, text(esc));
