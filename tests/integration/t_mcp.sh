@@ -39,7 +39,7 @@ else
 		local escape=${10} ro=${11} cli_id
 		cli_id=$("$L" --root "$root" --json def "$defsel" | json .bundleId -)
 		"$PY" - "$out" <<EOF
-import json, sys
+import json, subprocess, sys
 sel, root = "$defsel", "$root"
 calls = {
   "def": {"args": [sel]}, "refs": {"args": [sel]}, "hover": {"args": [sel]},
@@ -63,6 +63,10 @@ json.dump({
                                             else ["py://shapes.circle#Circle.no_such_method"]}},
   "cancel": None if "$ro" == "1" else {"tool": "test", "arguments": {"task": "slow.json"}, "marker": "$MARK"},
   "readOnly": "$ro" == "1",
+  # every query asked of the CLI too (through the daemon): the same bundleIds
+  "cliIds": {t: json.loads(subprocess.run(["$L", "--root", root, "--json", t] + calls[t]["args"],
+                                          capture_output=True, text=True, timeout=300).stdout)["bundleId"]
+             for t in ["def", "refs", "hover", "symbols", "outline", "diag", "locate", "read", "search"]},
   # no code action at the def selector of either fixture: the answer is "not found"
   "expectError": {"actions": True},
   # test and eval read as words (status, counts, the command; verdict,

@@ -13,6 +13,8 @@
 //   calls          {tool: arguments} - one good call for every tool the
 //                  server lists (a listed tool without one is a failure)
 //   expectTools    tools that must be listed
+//   cliIds         {tool: bundleId}: what `lanser --json TOOL ARGS` answered to
+//                  the plan's call of that tool (the MCP answer must be the same)
 //   def            {arguments, cliBundleId}: the same question as `lanser def
 //                  --json`, whose bundleId the MCP answer must carry
 //   rename         {arguments, file, newName}: preview, then apply
@@ -133,6 +135,9 @@ for (const t of tools) {
 			check(`tools/call ${t.name}: the text says /${re}/`, new RegExp(re, 'm').test(text(res)), text(res));
 		for (const re of plan.rejectText?.[t.name] || [])
 			check(`tools/call ${t.name}: the text is not /${re}/`, !new RegExp(re, 'm').test(text(res)), text(res));
+		if (plan.cliIds?.[t.name])
+			check(`tools/call ${t.name}: the bundleId of \`lanser --json ${t.name}\``,
+				sc?.bundleId === plan.cliIds[t.name], `mcp ${sc?.bundleId}\ncli ${plan.cliIds[t.name]}`);
 		const want = plan.expectError?.[t.name];
 		if (want !== undefined)
 			check(`tools/call ${t.name}: isError ${want}`, !!res.isError === want, text(res));
