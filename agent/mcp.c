@@ -392,8 +392,11 @@ static json_t *initialize(struct mcp *m, const json_t *params, struct mcp_err *e
 			  "serverInfo", "name", "lanser", "title", "lanser: code facts from language "
 			  "servers", "version", LANSER_VERSION,
 			  "instructions",
-			  "Positions are selectors (file@L12:C5, file#symbol; see lanser's "
-			  "docs/selectors.md), lines and columns 1-based. Every answer is an Analysis "
+			  "Positions are selectors (lanser's docs/selectors.md), files relative to the "
+			  "workspace root, lines and columns 1-based: src/a.c@L12:C5 (a position), "
+			  "src/a.c@R(12,1->14,1) (a range), c://src/a.c#func, c://#func (in any file), "
+			  "py://pkg.mod#Class.method, ts://src/a.ts#Class.method (a symbol; add :body, "
+			  ":sig, :doc or :name for that part of it). Every answer is an Analysis "
 			  "Bundle (structuredContent): facts, whether the server said it was complete, "
 			  "and a bundleId. Tools that change files (rename, actions, patch, edit) "
 			  "preview a diff unless called with \"apply\": true.");

@@ -87,6 +87,24 @@ check_eq "raw: a NUL byte in a line is -32600" -32600 "$(rcode nul)"
 check_eq "raw: the server still serves after all that (tools/list)" 1 \
 	"$(raw still-serving | json 'int(b["tools"] > 5)' -)"
 check_eq "raw: lanser mcp exits 0 when stdin closes" 0 "$(raw exit)"
+# the instructions a client hands its model: every selector they show parses
+# (a file or symbol that is not there is 3, a malformed selector would be 2)
+raw init | json 'b["result"]["instructions"]' - >"$TMP/instructions.txt"
+"$PY" - "$TMP/instructions.txt" >"$TMP/sels.txt" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+for m in re.findall(r"(?:[\w./]+@L\d+:C\d+|[\w./]+@R\([^)]*\)|(?:(?:c|py|ts)://)?[\w./]*#[\w.]+)", text):
+    print(m)
+EOF
+bad=
+while read -r sel; do
+	(cd "$C" && "$L" --no-daemon locate "$sel" >/dev/null 2>&1); rc=$?
+	[ "$rc" = 2 ] && bad="$bad $sel"
+	(cd "$C" && "$L" --no-daemon locate "$sel:body" >/dev/null 2>&1); rc=$?
+	case $sel in *://*) [ "$rc" = 2 ] && bad="$bad $sel:body" ;; esac
+done <"$TMP/sels.txt"
+check_eq "raw: the instructions show at least 6 selector forms" 1 "$([ "$(wc -l <"$TMP/sels.txt")" -ge 6 ] && echo 1 || echo 0)"
+check_eq "raw: ... and every one parses (none is a bad selector, exit 2)" "" "$bad"
 [ -s "$TMP/raw.err" ] && fail "raw: the driver ran without error" "$(tail -5 "$TMP/raw.err")"
 check_no_procs "raw: no server left after the raw sessions" "$C"
 
