@@ -256,3 +256,34 @@ check_contains "busy: a cancel sent right after the call still stops it (well be
 check_contains "busy: after the cancels, one Ctrl-C (SIGINT) ends the idle server" \
 	"$(cat "$TMP/q.out")" "sigint-idle -2"
 check_no_procs "busy: the cancelled test left nothing" "lanser-mcp-q-$$"
+
+# ---- a Ctrl-C (SIGINT from outside) while test runs ends the server, as it
+# ends any program, and the run's processes die with it
+"$PY" - "$L" "$S" >"$TMP/int.out" 2>&1 <<'EOF'
+import json, signal, subprocess, sys
+lanser, root = sys.argv[1:3]
+p = subprocess.Popen([lanser, "--root", root, "mcp", "--no-daemon"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def send(m):
+    p.stdin.write((json.dumps(m) + "\n").encode()); p.stdin.flush()
+def until(pred):
+    while True:
+        m = json.loads(p.stdout.readline())
+        if pred(m):
+            return m
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+      "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+until(lambda m: m.get("id") == 1)
+send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "test",
+      "arguments": {"task": "slow.json"}, "_meta": {"progressToken": 1}}})
+until(lambda m: m.get("method") == "notifications/progress")
+p.send_signal(signal.SIGINT)
+try:
+    print("sigint-during-call", p.wait(timeout=10))
+except subprocess.TimeoutExpired:
+    print("sigint-during-call ignored")
+    p.kill(); p.wait()
+EOF
+check_contains "Ctrl-C during a test call ends the server (SIGINT)" "$(cat "$TMP/int.out")" "sigint-during-call -2"
+sleep 1
+check_no_procs "... and the run's processes are gone" "lanser-mcp-q-$$"
