@@ -66,14 +66,17 @@ static int new_text(struct buf *b, struct cli *c)
  */
 static void whole_lines(size_t *start, size_t *end, const char *d, size_t len, const struct buf *repl)
 {
-	size_t ls = *start, e = *end;
+	size_t ls = *start, e = *end, i;
 
-	while (ls > 0 && d[ls - 1] != '\n')
+	while (ls > 0 && (d[ls - 1] == ' ' || d[ls - 1] == '\t'))
 		ls--;
-	if (ls < *start && (size_t)(*start - ls) <= repl->len &&
-	    !memcmp(repl->data, d + ls, *start - ls) &&
-	    strspn(d + ls, " \t") >= *start - ls)
-		*start = ls;
+	/* only blanks before the range on its line, and the text begins with them */
+	if (ls < *start && (ls == 0 || d[ls - 1] == '\n') && *start - ls <= repl->len) {
+		for (i = 0; i < *start - ls && repl->data[i] == d[ls + i]; i++)
+			;
+		if (i == *start - ls)
+			*start = ls;
+	}
 	if (repl->len && repl->data[repl->len - 1] == '\n') {
 		while (e < len && (d[e] == ' ' || d[e] == '\t'))
 			e++;
