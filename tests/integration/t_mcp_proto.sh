@@ -108,6 +108,45 @@ check_eq "raw: ... and every one parses (none is a bad selector, exit 2)" "" "$b
 [ -s "$TMP/raw.err" ] && fail "raw: the driver ran without error" "$(tail -5 "$TMP/raw.err")"
 check_no_procs "raw: no server left after the raw sessions" "$C"
 
+# ---- docs/mcp.md's client snippets: each parses, and the server it starts
+# (lanser on PATH, the workspace for ${workspaceFolder} or /path/to/repo)
+# answers initialize and lists the tools
+mkdir -p "$TMP/bin" && ln -sf "$L" "$TMP/bin/lanser"
+PATH="$TMP/bin:$PATH" "$PY" - "$LANSER_REPO_ROOT/docs/mcp.md" "$C" >"$TMP/snip.out" 2>&1 <<'EOF'
+import json, re, shlex, subprocess, sys, tomllib
+doc, root = open(sys.argv[1]).read(), sys.argv[2]
+part = doc.split("## Adding it to a client")[1].split("## Protocol")[0]
+blocks = re.findall(r"```(\w*)\n(.*?)```", part, re.S)
+servers = []
+for kind, text in blocks:
+    if kind == "json":
+        j = json.loads(text)
+        s = (j.get("mcpServers") or j.get("servers"))["lanser"]
+        servers.append(("json", s["command"], s["args"]))
+    elif kind == "toml":
+        s = tomllib.loads(text)["mcp_servers"]["lanser"]
+        servers.append(("toml", s["command"], s["args"]))
+    else:
+        for line in text.splitlines():
+            if line.startswith("claude mcp add"):
+                argv = shlex.split(line.split("#")[0])
+                servers.append(("claude", argv[argv.index("--") + 1], argv[argv.index("--") + 2:]))
+init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+        "capabilities": {}, "clientInfo": {"name": "snippet", "version": "0"}}}
+lst = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+for kind, cmd, args in servers:
+    args = [a.replace("${workspaceFolder}", root).replace("/path/to/repo", root) for a in args]
+    if args[-1] == ".":
+        args[-1] = root
+    out = subprocess.run([cmd] + args, input=json.dumps(init) + "\n" + json.dumps(lst) + "\n",
+                         capture_output=True, text=True, timeout=60, cwd=root).stdout
+    ans = {m.get("id"): m for m in map(json.loads, out.splitlines())}
+    print(kind, ans[1]["result"]["serverInfo"]["name"], len(ans[2]["result"]["tools"]) > 5)
+EOF
+check_eq "docs/mcp.md: every client snippet parses and starts a server that answers (claude x2, toml, json x2)" \
+	"claude lanser True|claude lanser True|toml lanser True|json lanser True|json lanser True" \
+	"$(tr '\n' '|' <"$TMP/snip.out" | sed 's/|$//')"
+
 # ---- "readOnly" in .lanser.json: no mutating tool; another type is exit 78
 R=$(fixture pyproj ro)
 printf '{"readOnly": true}\n' >"$R/.lanser.json"
