@@ -34,7 +34,8 @@ static void on_signal(int sig, siginfo_t *info, void *uctx)
 	if (cancel_flag)
 		*cancel_flag = 1;
 	if (prev->sa_flags & SA_SIGINFO) {
-		if (prev->sa_sigaction)
+		/* never ourselves (a test run inside a test run, two threads) */
+		if (prev->sa_sigaction && prev->sa_sigaction != on_signal)
 			prev->sa_sigaction(sig, info, uctx);
 	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
 		prev->sa_handler(sig);
