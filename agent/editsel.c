@@ -55,6 +55,36 @@ static int new_text(struct buf *b, struct cli *c)
 	return 0;
 }
 
+/*
+ * Whole lines for a range that starts after its line's indentation (a
+ * Python block, a brace on a line of its own) or ends at the end of its
+ * line. `read` shows a selector's whole lines, and a model sends back what
+ * it read: new text that begins with the very indentation before the range
+ * replaces from the line's start (else the first line is indented twice),
+ * and new text that ends with a newline replaces through the line's end
+ * (else a blank line is added). Anything else is taken as it is.
+ */
+static void whole_lines(size_t *start, size_t *end, const char *d, size_t len, const struct buf *repl)
+{
+	size_t ls = *start, e = *end, i;
+
+	while (ls > 0 && (d[ls - 1] == ' ' || d[ls - 1] == '\t'))
+		ls--;
+	/* only blanks before the range on its line, and the text begins with them */
+	if (ls < *start && (ls == 0 || d[ls - 1] == '\n') && *start - ls <= repl->len) {
+		for (i = 0; i < *start - ls && repl->data[i] == d[ls + i]; i++)
+			;
+		if (i == *start - ls)
+			*start = ls;
+	}
+	if (repl->len && repl->data[repl->len - 1] == '\n') {
+		while (e < len && (d[e] == ' ' || d[e] == '\t'))
+			e++;
+		if (e < len && d[e] == '\n')
+			*end = e + 1;
+	}
+}
+
 int cmd_edit(struct cli *c)
 {
 	struct cmdctx x;
@@ -80,6 +110,8 @@ int cmd_edit(struct cli *c)
 				     ln_printable(c->argv[0]));
 	if (!error)
 		error = selrange_resolve(&r, &x, c->argv[0]);
+	if (!error)
+		whole_lines(&r.start, &r.end, r.text->data, r.text->len, &repl);
 	if (!error) {
 		buf_add(&file, r.text->data, r.start);
 		if (!r.text->latin1)

@@ -10,9 +10,10 @@
  * transaction), as `lanser patch --apply` would.
  *
  * Ctrl-C (SIGINT without SA_RESTART) sets the cancel flag: the model's
- * transfer stops at once, a tool call is stopped before the next one
- * starts; the request ends as cancelled and the session goes on. At the
- * prompt it only clears the line.
+ * transfer stops at once, a running test call stops its runs at once
+ * (test's own handler passes the signal on to ours), any other tool call
+ * is stopped before the next one starts; the request ends as cancelled
+ * and the session goes on. At the prompt it only clears the line.
  */
 #include "agent/agentcmd.h"
 

@@ -54,16 +54,26 @@ static const char *const level_names[] = { "debug", "info", "notice", "warning",
  * install their own handler while they run and put ours back after. So a
  * cancellation marks the call and sends SIGINT to the thread running it.
  * Our handler (SA_RESTART: the other commands' system calls go on) takes
- * a signal we sent as "cancel" and leaves it at that; any other SIGINT
- * does what it does to any program.
+ * a signal that this process sent to one of its threads (SI_TKILL from
+ * our own pid) as "cancel" and leaves it at that; any other SIGINT (a
+ * Ctrl-C, a kill from elsewhere) does what it does to any program.
+ *
+ * The origin is read from the signal itself, not from a "we sent one"
+ * flag: when test's or eval's handler caught our signal, such a flag
+ * stayed set and the next real Ctrl-C to the idle server was taken for a
+ * cancel and ignored. A call may also start running code after the
+ * signal came (test installs its handler only once its settings are
+ * loaded): the reader thread sends it again every RESIGNAL_MS until the
+ * cancelled call has ended.
  */
-static volatile sig_atomic_t *sig_cancel;
-static volatile sig_atomic_t sig_sent;
+#define RESIGNAL_MS 500
 
-static void on_sigint(int sig)
+static volatile sig_atomic_t *sig_cancel;
+
+static void on_sigint(int sig, siginfo_t *info, void *uctx)
 {
-	if (sig_sent) {
-		sig_sent = 0;
+	(void)uctx;
+	if (info && info->si_code == SI_TKILL && info->si_pid == getpid()) {
 		if (sig_cancel)
 			*sig_cancel = 1;
 		return;
@@ -77,7 +87,7 @@ static void interrupt(struct mcp *m)
 {
 	m->call_cancelled = true;
 	m->cancel = 1;
-	sig_sent = 1;
+	m->last_signal = ln_now_ms();
 	pthread_kill(m->main_thread, SIGINT);
 }
 
@@ -165,6 +175,8 @@ static void tick(struct mcp *m)
 	long long now = ln_now_ms();
 
 	pthread_mutex_lock(&m->lock);
+	if (m->call_id && m->call_cancelled && now - m->last_signal >= RESIGNAL_MS)
+		interrupt(m); /* still running: it may not have been listening yet */
 	if (m->call_id && m->call_token && !m->call_cancelled && now - m->last_progress >= TICK_MS) {
 		long long secs = (now - m->call_start) / 1000;
 		char msg[128];
@@ -380,8 +392,11 @@ static json_t *initialize(struct mcp *m, const json_t *params, struct mcp_err *e
 			  "serverInfo", "name", "lanser", "title", "lanser: code facts from language "
 			  "servers", "version", LANSER_VERSION,
 			  "instructions",
-			  "Positions are selectors (file@L12:C5, file#symbol; see lanser's "
-			  "docs/selectors.md), lines and columns 1-based. Every answer is an Analysis "
+			  "Positions are selectors (lanser's docs/selectors.md), files relative to the "
+			  "workspace root, lines and columns 1-based: src/a.c@L12:C5 (a position), "
+			  "src/a.c@R(12,1->14,1) (a range), c://src/a.c#func, c://#func (in any file), "
+			  "py://pkg.mod#Class.method, ts://src/a.ts#Class.method (a symbol; add :body, "
+			  ":sig, :doc or :name for that part of it). Every answer is an Analysis "
 			  "Bundle (structuredContent): facts, whether the server said it was complete, "
 			  "and a bundleId. Tools that change files (rename, actions, patch, edit) "
 			  "preview a diff unless called with \"apply\": true.");
@@ -554,8 +569,8 @@ int cmd_mcp(struct cli *c)
 	m.main_thread = pthread_self();
 	sig_cancel = &m.cancel;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sa.sa_flags = SA_RESTART;
+	sa.sa_sigaction = on_sigint;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
 	sigaction(SIGINT, &sa, &old_int);
 	if ((error = take_stdio(&m)))
 		goto done;

@@ -79,6 +79,7 @@ struct mcp {
 	char call_name[64];
 	bool call_cancelled;
 	long long call_start, last_progress;
+	long long last_signal; /* when the cancelled call was last sent SIGINT */
 	volatile sig_atomic_t cancel; /* agent_tools_opts.cancel */
 };
 

@@ -17,12 +17,29 @@
 #include <string.h>
 
 static volatile sig_atomic_t *cancel_flag;
+static struct sigaction prev_int, prev_term; /* the handlers we replaced while we run */
 
-static void on_signal(int sig)
+/*
+ * Ctrl-C and TERM cancel the runs. A front end that runs `test` as one of
+ * its calls (the agent's session, `lanser mcp`) has its own handler for
+ * the same signal, which ours replaces while the tests run: it is called
+ * after ours, so the front end hears it too (the session's request ends
+ * as cancelled instead of going on with the model; mcp tells its own
+ * cancel from a Ctrl-C by the signal's origin, hence SA_SIGINFO).
+ */
+static void on_signal(int sig, siginfo_t *info, void *uctx)
 {
-	(void)sig;
+	const struct sigaction *prev = sig == SIGINT ? &prev_int : &prev_term;
+
 	if (cancel_flag)
 		*cancel_flag = 1;
+	if (prev->sa_flags & SA_SIGINFO) {
+		/* never ourselves (a test run inside a test run, two threads) */
+		if (prev->sa_sigaction && prev->sa_sigaction != on_signal)
+			prev->sa_sigaction(sig, info, uctx);
+	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
+	}
 }
 
 static void print_summary(FILE *out, json_t *rec)
@@ -131,7 +148,7 @@ int cmd_test(struct cli *c)
 	struct eng_settings set;
 	struct eng_source src;
 	struct eng_test_opts o;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction sa;
 	static volatile sig_atomic_t cancel;
 	json_t *records = NULL, *rec;
 	bool warned = false, loaded = false;
@@ -171,12 +188,13 @@ int cmd_test(struct cli *c)
 	cancel = 0;
 	cancel_flag = &cancel;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGINT, &sa, &prev_int);
+	sigaction(SIGTERM, &sa, &prev_term);
 	error = eng_test_run(&set.task, &o, &records);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGINT, &prev_int, NULL);
+	sigaction(SIGTERM, &prev_term, NULL);
 	cancel_flag = NULL;
 	if (error)
 		goto done;

@@ -158,9 +158,206 @@ static void add_new_errors(struct buf *b, const json_t *verify)
 	free(used);
 }
 
+/* ---- test records and eval bundles: what a model acts on, in words ---- */
+
+#define TAIL_LINES 30          /* lines of a failing step's output shown */
+#define TAIL_BYTES 3000        /* ... and at most these bytes of each stream */
+#define LIST_TESTS 20          /* failing tests named */
+
+static double real(const json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+static long long integer(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* "N passed, N failed, N skipped[, N errors]" */
+static void add_counts(struct buf *b, const json_t *counts)
+{
+	buf_addf(b, "%lld passed, %lld failed, %lld skipped", integer(counts, "passed"),
+		 integer(counts, "failed"), integer(counts, "skipped"));
+	if (integer(counts, "error"))
+		buf_addf(b, ", %lld errors", integer(counts, "error"));
+}
+
+/* "build: make -j2 (exit 2, timed out)": the command and how it ended */
+static void add_step(struct buf *b, const char *what, const json_t *argv, const json_t *run)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_object(run))
+		return;
+	buf_addf(b, "%s:", what);
+	json_array_foreach(argv, i, v)
+		buf_addf(b, " %s", ln_printable(json_string_value(v) ? json_string_value(v) : ""));
+	if (json_is_string(json_object_get(run, "signal")))
+		buf_addf(b, " (killed by %s", ln_printable(str(run, "signal")));
+	else
+		buf_addf(b, " (exit %lld", integer(run, "exitCode"));
+	if (json_is_true(json_object_get(run, "timedOut")))
+		buf_adds(b, ", timed out");
+	if (json_is_true(json_object_get(run, "cancelled")))
+		buf_adds(b, ", cancelled");
+	if (json_is_true(json_object_get(run, "truncated")))
+		buf_adds(b, ", output cut");
+	json_array_foreach(json_object_get(run, "limitsHit"), i, v)
+		buf_addf(b, "%s%s", i ? ", " : ", limits hit: ", ln_printable(json_string_value(v) ?
+									     json_string_value(v) : ""));
+	buf_adds(b, ")\n");
+}
+
+/* The last TAIL_LINES lines (at most TAIL_BYTES) of one stream. */
+static void add_tail(struct buf *b, const char *what, const char *name, const char *s)
+{
+	size_t len = strlen(s), start = len, lines = 0;
+	struct buf one = BUF_INIT;
+
+	while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
+		len--;
+	if (!len)
+		return;
+	for (start = len; start > 0 && len - start < TAIL_BYTES; start--)
+		if (s[start - 1] == '\n' && ++lines >= TAIL_LINES)
+			break;
+	while (start < len && ((unsigned char)s[start] & 0xC0) == 0x80)
+		start++;
+	buf_add(&one, s + start, len - start);
+	buf_addf(b, "--- %s %s%s ---\n%s\n", what, name, start ? " (its end)" : "",
+		 ln_printable_text(one.data));
+	buf_release(&one);
+}
+
+/* The output of the step that decided a run that did not pass. */
+static void add_output(struct buf *b, const json_t *rec)
+{
+	const json_t *out = json_object_get(json_object_get(json_object_get(rec, "meta"),
+							    "volatile"), "output");
+	const char *status = str(json_object_get(rec, "outcome"), "status");
+	const char *what = strstr(status, "build") ? "build" : "test";
+	const json_t *step = json_object_get(out, what);
+
+	if (!strcmp(status, "passed") || !json_is_object(step))
+		return;
+	add_tail(b, what, "stdout", str(step, "stdout"));
+	add_tail(b, what, "stderr", str(step, "stderr"));
+}
+
+/* A test outcome record (`lanser test`, one per candidate). */
+static void add_test_record(struct buf *b, const json_t *rec)
+{
+	const json_t *req = json_object_get(rec, "request"), *o = json_object_get(rec, "outcome");
+	const json_t *t, *sets[2];
+	const char *names[2] = { "FAIL_TO_PASS", "PASS_TO_PASS" };
+	size_t i, shown = 0, more = 0;
+
+	if (json_is_string(json_object_get(req, "candidate")))
+		buf_addf(b, "candidate %s: ", ln_printable(str(req, "candidate")));
+	buf_addf(b, "tests %s: ", ln_printable(str(o, "status")));
+	add_counts(b, json_object_get(o, "counts"));
+	if (!strcmp(str(json_object_get(o, "results"), "outcomeFrom"), "exitStatus"))
+		buf_adds(b, " (no per-test results were read: the status is the test command's "
+			    "exit status)");
+	buf_addch(b, '\n');
+	if (json_is_object(json_object_get(o, "patch")) &&
+	    strcmp(str(json_object_get(o, "patch"), "status"), "applied"))
+		buf_addf(b, "patch: %s %s\n", ln_printable(str(json_object_get(o, "patch"), "status")),
+			 ln_printable_text(str(json_object_get(o, "patch"), "report")));
+	add_step(b, "build", json_object_get(req, "build"), json_object_get(o, "build"));
+	add_step(b, "test", json_object_get(req, "test"), json_object_get(o, "test"));
+	json_array_foreach(json_object_get(o, "tests"), i, t) {
+		if (!strcmp(str(t, "status"), "passed") || !strcmp(str(t, "status"), "skipped"))
+			continue;
+		if (shown++ < LIST_TESTS)
+			buf_addf(b, "%s: %s\n", ln_printable(str(t, "status")), ln_printable(str(t, "id")));
+		else
+			more++;
+	}
+	if (more)
+		buf_addf(b, "(and %zu more not passed)\n", more);
+	sets[0] = json_object_get(o, "FAIL_TO_PASS");
+	sets[1] = json_object_get(o, "PASS_TO_PASS");
+	for (i = 0; i < 2; i++)
+		if (json_is_object(sets[i]))
+			buf_addf(b, "%s: %lld passed, %lld failed, %lld missing\n", names[i],
+				 integer(sets[i], "passed"), integer(sets[i], "failed"),
+				 integer(sets[i], "missing"));
+	if (json_is_boolean(json_object_get(o, "resolved")))
+		buf_addf(b, "resolved: %s\n", json_is_true(json_object_get(o, "resolved")) ? "yes" : "no");
+	if (!strcmp(str(rec, "isolation"), "none"))
+		buf_adds(b, "isolation: none (the tests ran WITHOUT the sandbox, resource limits "
+			    "only)\n");
+	add_output(b, rec);
+}
+
+/* An eval bundle: verdict, reward, patch, diagnostics, tests. */
+static void add_eval(struct buf *b, const json_t *bundle)
+{
+	const json_t *o = json_object_get(bundle, "outcome"), *v = json_object_get(o, "verdict");
+	const json_t *r = json_object_get(o, "reward"), *p = json_object_get(o, "patch");
+	const json_t *d = json_object_get(o, "diagnostics"), *tr = json_object_get(o, "testRun");
+	const json_t *x, *rec;
+	size_t i;
+
+	buf_addf(b, "verdict: %s", json_is_true(json_object_get(v, "accepted")) ? "accepted" :
+		 "rejected");
+	json_array_foreach(json_object_get(v, "reasons"), i, x) {
+		char *s = json_is_string(x) ? NULL : json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+		buf_addf(b, "%s%s", i ? "; " : ": ", ln_printable(s ? s : json_string_value(x)));
+		free(s);
+	}
+	buf_addch(b, '\n');
+	if (json_is_object(r)) {
+		buf_addf(b, "reward %g (%s: format %g, outcome %g, process %g)", real(r, "reward"),
+			 ln_printable(str(r, "mode")), real(r, "rFormat"), real(r, "rOutcome"),
+			 real(r, "rProcess"));
+		if (json_is_false(json_object_get(r, "scorable")))
+			buf_addf(b, "; not scorable: %s", ln_printable(str(r, "reason")));
+		buf_addch(b, '\n');
+	}
+	if (json_is_object(p)) {
+		buf_addf(b, "patch: %s (%s)", json_is_true(json_object_get(p, "usable")) ? "usable" :
+			 "NOT usable", ln_printable(str(p, "code")));
+		json_array_foreach(json_object_get(p, "files"), i, x)
+			buf_addf(b, "%s%s %s", i ? ", " : ": ", ln_printable(str(x, "status")),
+				 ln_printable(str(x, "path")));
+		buf_addch(b, '\n');
+		json_array_foreach(json_object_get(p, "conflicts"), i, x)
+			add_fact(b, x);
+	}
+	if (json_is_object(d))
+		buf_addf(b, "diagnostics: weight %g -> %g (%lld introduced, %lld fixed, %lld new "
+			 "errors) in %zu relevant files\n", real(d, "dBefore"), real(d, "dAfter"),
+			 integer(d, "introduced"), integer(d, "fixed"), integer(d, "newErrors"),
+			 json_array_size(json_object_get(d, "relevant")));
+	if (json_is_object(tr)) {
+		buf_addf(b, "tests %s: ", ln_printable(str(o, "status")));
+		add_counts(b, json_object_get(tr, "counts"));
+		if (json_is_boolean(json_object_get(tr, "resolved")))
+			buf_addf(b, "; resolved: %s", json_is_true(json_object_get(tr, "resolved")) ?
+				 "yes" : "no");
+		if (!strcmp(str(json_object_get(tr, "outcome"), "outcomeFrom"), "exitStatus"))
+			buf_adds(b, " (no per-test results were read: the status is the test "
+				    "command's exit status)");
+		buf_addch(b, '\n');
+	} else if (*str(o, "status")) {
+		buf_addf(b, "status: %s\n", ln_printable(str(o, "status")));
+	}
+	if (!strcmp(str(bundle, "isolation"), "none"))
+		buf_adds(b, "isolation: none (the tests ran WITHOUT the sandbox, resource limits "
+			    "only)\n");
+	rec = json_object_get(json_object_get(json_object_get(bundle, "meta"), "volatile"),
+			      "testRecord");
+	if (json_is_object(rec))
+		add_output(b, rec);
+}
+
 /* The members a command added to the envelope (test's outcome, eval's
  * reward and verdict): one line each, "key: compact JSON". */
-static void add_rest(struct buf *b, const json_t *bundle)
+static void add_rest(struct buf *b, const json_t *bundle, bool outcome_shown)
 {
 	static const char *const envelope[] = { "schema", "bundleId", "request", "resolution",
 		"facts", "complete", "incomplete", "inputs", "environment", "capabilities", "meta",
@@ -175,6 +372,8 @@ static void add_rest(struct buf *b, const json_t *bundle)
 			;
 		if (envelope[k])
 			continue;
+		if (outcome_shown && (!strcmp(key, "outcome") || !strcmp(key, "isolation")))
+			continue;
 		s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 		buf_addf(b, "%s: %s\n", ln_printable(key), s ? s : "null");
 		free(s);
@@ -185,14 +384,29 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 {
 	const json_t *facts = json_object_get(bundle, "facts"), *f, *edit, *v;
 	const char *cmd = str(json_object_get(bundle, "request"), "command");
-	struct buf rest = BUF_INIT;
+	const json_t *outcome = json_object_get(bundle, "outcome");
+	struct buf rest = BUF_INIT, head = BUF_INIT;
 	size_t i;
 
+	/* test records and eval bundles lead with their outcome in words */
+	if (json_is_object(outcome) && !strcmp(cmd, "test"))
+		add_test_record(&head, bundle);
+	else if (json_is_object(outcome) && !strcmp(cmd, "eval"))
+		add_eval(&head, bundle);
 	if (!json_is_array(facts)) {
+		buf_add(b, head.data, head.len);
+		buf_release(&head);
 		add_other(b, bundle);
 		return;
 	}
 	edit = json_object_get(bundle, "edit");
+	if (edit && !strcmp(str(edit, "decision"), "preview") && *str(edit, "diff") &&
+	    !strstr(str(edit, "diff"), "\n@@ ")) {
+		/* file headers without a hunk: the new text is the old one */
+		buf_adds(b, "no change: the new text is the text already there (nothing to "
+			    "write)\n");
+		return;
+	}
 	if (edit && !strcmp(str(edit, "decision"), "preview") && *str(edit, "diff")) {
 		buf_adds(b, ln_printable_text(str(edit, "diff")));
 		if (b->len && b->data[b->len - 1] != '\n')
@@ -201,9 +415,12 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 			    "write it)\n");
 		return;
 	}
-	add_rest(&rest, bundle);
-	if (!json_array_size(facts) && !rest.len && json_integer_value(json_object_get(
-						json_object_get(bundle, "meta"), "exitCode")) == 0)
+	add_rest(&rest, bundle, head.len > 0);
+	buf_add(b, head.data, head.len);
+	if (head.len && json_array_size(facts))
+		buf_addf(b, "%s:\n", !strcmp(cmd, "eval") ? "new diagnostics" : "facts");
+	if (!json_array_size(facts) && !rest.len && !head.len && json_integer_value(
+			json_object_get(json_object_get(bundle, "meta"), "exitCode")) == 0)
 		buf_addf(b, "%s: no results\n", *cmd ? cmd : "answer");
 	json_array_foreach(facts, i, f) {
 		/* an edit that was not written lists no files as changed */
@@ -229,6 +446,7 @@ static void add_bundle(struct buf *b, const json_t *bundle)
 	}
 	buf_add(b, rest.data, rest.len);
 	buf_release(&rest);
+	buf_release(&head);
 }
 
 char *agent_tool_render(const json_t *bundle, size_t max, bool *truncated)

@@ -6,7 +6,8 @@
 # edit is previewed and declined, then confirmed; the running reward; /diff;
 # /apply into the user's tree; /undo (the worktree's file back to its
 # bytes); Ctrl-C during a slow streamed reply with the session alive after
-# it; /exit with the final summary and episode reward.
+# it; Ctrl-C during a slow test call (the request ends as cancelled, the
+# model is not asked again); /exit with the final summary and episode reward.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 need_lanser
@@ -20,6 +21,8 @@ trap 'tmux -L "$SOCK" kill-server >/dev/null 2>&1; stop_fake; _lib_cleanup' EXIT
 
 GIT="git -c user.email=t@example.com -c user.name=t"
 C=$(fixture cproj)
+SLOW="lanser-tty-slow-$$"
+printf '{"schema": "lanser.task/1", "test": ["/bin/sh", "-c", "sleep 60; echo %s"]}\n' "$SLOW" >"$C/slow.json"
 (cd "$C" && $GIT add -A && $GIT commit -qm base) || exit 1
 git -C "$C" show HEAD:src/util.c >"$TMP/util.base.c"
 
@@ -40,6 +43,9 @@ turns = [
     # request 3: the session is still alive; a test run, shown as counts
     {"reply": {"content": "Checking.", "tool_calls": [{"id": "t1", "name": "test", "arguments": {}}]}},
     {"reply": {"content": "still here, all good."}},
+    # request 4: a slow test run (60 s), cancelled with Ctrl-C while it runs
+    {"reply": {"content": "Running the slow tests.", "tool_calls": [{"id": "t2", "name": "test", "arguments": {"task": "slow.json"}}]}},
+    {"reply": {"content": "MODEL-WENT-ON after the cancelled tests."}},
 ]
 json.dump({"turns": turns}, open(sys.argv[1], "w"))
 EOF
@@ -143,13 +149,29 @@ check_json_eq "the model got the request after the cancelled one, the cancelled 
 	'[m["content"] for m in b["body"]["messages"] if m["role"] == "user"][-2:]' \
 	'["tell me a long story","are you there?"]' "$(sed -n 6p "$FAKE_LOG")"
 
+# Ctrl-C during a test call: the run is stopped (its processes killed) and
+# the request ends as cancelled; the model is not asked again
+keys "run the slow tests" Enter
+for _ in $(seq 1 300); do pgrep -f "$SLOW" >/dev/null && break; sleep 0.2; done
+if pgrep -f "$SLOW" >/dev/null; then ok "a slow test call runs"; else fail "a slow test call runs" "$(pane | tail -5)"; fi
+NREQ=$(wc -l <"$FAKE_LOG")
+T0=$SECONDS
+keys C-c
+for _ in $(seq 1 100); do [ "$(count "(cancelled; the session goes on)")" = 2 ] && break; sleep 0.2; done
+check_eq "Ctrl-C during a test call cancels the request" 2 "$(count "(cancelled; the session goes on)")"
+check_eq "... at once, not after the run's 60 s" 1 "$([ $((SECONDS - T0)) -lt 30 ] && echo 1 || echo 0)"
+check_contains "... the call shows as cancelled" "$(pane)" "CANCELLED: cancelled during the tests"
+sleep 1
+check_eq "... the model is not asked again after it" "$NREQ" "$(wc -l <"$FAKE_LOG")"
+check_eq "... nothing of the run is left" "" "$(pgrep -af "$SLOW")"
+
 keys "/exit" Enter
 if wait_for "LANSER-EXIT=" 240; then ok "/exit ends the session"; else fail "/exit ends the session" "$(pane | tail -8)"; fi
 check_contains "exit status 0" "$(pane)" "LANSER-EXIT=0"
 check_contains "the final summary: stopped by exit" "$(pane)" "agent: session, stopped by exit"
 check_contains "... the episode reward" "$(pane)" "episode reward (p-grpo):"
 check_contains "... the undone edit left no change" "$(pane)" "no change"
-check_eq "the model was asked 6 times (the script used up)" 0 "$(fake_state .left)"
+check_eq "the model was asked 7 times (the reply after the cancelled tests never asked for)" 1 "$(fake_state .left)"
 check_eq "the user's tree is untouched at the end" "" "$(git -C "$C" status --porcelain)"
 [ -d "$WT" ] && fail "the session's worktree is removed" "$WT" || ok "the session's worktree is removed"
 
@@ -159,8 +181,9 @@ run "$L" trace export --format trl "$TMP/tty.trace.jsonl"
 check_json_eq "trace export: one row for the session, no step reward (both edits were undone)" \
 	'[b["group"], b["id"], b["step_rewards"], [m["role"] for m in b["prompt"]]]' \
 	'["session","session",[],["system","user"]]'
-check_json_eq "trace export: the conversation holds the three requests" \
-	'[m["content"] for m in b["completion"] if m["role"] == "user"][-2:]' '["tell me a long story","are you there?"]'
+check_json_eq "trace export: the conversation holds the later requests" \
+	'[m["content"] for m in b["completion"] if m["role"] == "user"][-3:]' \
+	'["tell me a long story","are you there?","run the slow tests"]'
 run "$L" trace replay --verify "$TMP/tty.trace.jsonl"
 check_eq "trace replay of a session: 72 (unsupported), not a mismatch" 72 "$RC"
 check_contains "... saying why" "$ERR" "interactive agent session is not replayed"

@@ -39,7 +39,7 @@ else
 		local escape=${10} ro=${11} cli_id
 		cli_id=$("$L" --root "$root" --json def "$defsel" | json .bundleId -)
 		"$PY" - "$out" <<EOF
-import json, sys
+import json, subprocess, sys
 sel, root = "$defsel", "$root"
 calls = {
   "def": {"args": [sel]}, "refs": {"args": [sel]}, "hover": {"args": [sel]},
@@ -59,10 +59,27 @@ json.dump({
   "def": {"arguments": {"args": [sel]}, "cliBundleId": "$cli_id"},
   "rename": {"arguments": {"args": ["$rsel", "$rnew"]}, "file": "$rfile", "newName": "$rnew"},
   "escape": json.loads('$escape'),
+  "notFound": {"tool": "def", "arguments": {"args": ["c://#no_such_function_anywhere"] if root.endswith("cproj")
+                                            else ["py://shapes.circle#Circle.no_such_method"]}},
   "cancel": None if "$ro" == "1" else {"tool": "test", "arguments": {"task": "slow.json"}, "marker": "$MARK"},
   "readOnly": "$ro" == "1",
+  # every query asked of the CLI too (through the daemon): the same bundleIds
+  "cliIds": {t: json.loads(subprocess.run(["$L", "--root", root, "--json", t] + calls[t]["args"],
+                                          capture_output=True, text=True, timeout=300).stdout)["bundleId"]
+             for t in ["def", "refs", "hover", "symbols", "outline", "diag", "locate", "read", "search"]},
   # no code action at the def selector of either fixture: the answer is "not found"
   "expectError": {"actions": True},
+  # test and eval read as words (status, counts, the command; verdict,
+  # reward, diagnostics), not as the outcome record's JSON
+  "expectText": {"test": [r"^tests passed: [0-9]+ passed, 0 failed", r"^test: \\S+"],
+                 "eval": [r"^verdict: accepted", r"^reward [0-9.]+ \\(p-grpo: format 1, outcome 1",
+                          r"^patch: usable \\(OK\\): modified ", r"^diagnostics: weight ",
+                          r"^tests passed: "],
+                 "def": [r":[0-9]+:[0-9]+"], "read": [r"\\(lines 1-"],
+                 # a Python body sent back as whole lines is indented once
+                 **({} if root.endswith("cproj") else {"edit": [r"^\\+        return 0\\.0\n"]})},
+  "rejectText": {"test": [r"outcomeFrom", r"^outcome: "], "eval": [r"rOutcome", r"^outcome: "],
+                 **({} if root.endswith("cproj") else {"edit": [r"^\\+ {9,}return", r"^\\+[ \t]*\n"]})},
 }, open(sys.argv[1], "w"))
 EOF
 	}

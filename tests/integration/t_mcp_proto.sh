@@ -87,8 +87,65 @@ check_eq "raw: a NUL byte in a line is -32600" -32600 "$(rcode nul)"
 check_eq "raw: the server still serves after all that (tools/list)" 1 \
 	"$(raw still-serving | json 'int(b["tools"] > 5)' -)"
 check_eq "raw: lanser mcp exits 0 when stdin closes" 0 "$(raw exit)"
+# the instructions a client hands its model: every selector they show parses
+# (a file or symbol that is not there is 3, a malformed selector would be 2)
+raw init | json 'b["result"]["instructions"]' - >"$TMP/instructions.txt"
+"$PY" - "$TMP/instructions.txt" >"$TMP/sels.txt" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+for m in re.findall(r"(?:[\w./]+@L\d+:C\d+|[\w./]+@R\([^)]*\)|(?:(?:c|py|ts)://)?[\w./]*#[\w.]+)", text):
+    print(m)
+EOF
+bad=
+while read -r sel; do
+	(cd "$C" && "$L" --no-daemon locate "$sel" >/dev/null 2>&1); rc=$?
+	[ "$rc" = 2 ] && bad="$bad $sel"
+	(cd "$C" && "$L" --no-daemon locate "$sel:body" >/dev/null 2>&1); rc=$?
+	case $sel in *://*) [ "$rc" = 2 ] && bad="$bad $sel:body" ;; esac
+done <"$TMP/sels.txt"
+check_eq "raw: the instructions show at least 6 selector forms" 1 "$([ "$(wc -l <"$TMP/sels.txt")" -ge 6 ] && echo 1 || echo 0)"
+check_eq "raw: ... and every one parses (none is a bad selector, exit 2)" "" "$bad"
 [ -s "$TMP/raw.err" ] && fail "raw: the driver ran without error" "$(tail -5 "$TMP/raw.err")"
 check_no_procs "raw: no server left after the raw sessions" "$C"
+
+# ---- docs/mcp.md's client snippets: each parses, and the server it starts
+# (lanser on PATH, the workspace for ${workspaceFolder} or /path/to/repo)
+# answers initialize and lists the tools
+mkdir -p "$TMP/bin" && ln -sf "$L" "$TMP/bin/lanser"
+PATH="$TMP/bin:$PATH" "$PY" - "$LANSER_REPO_ROOT/docs/mcp.md" "$C" >"$TMP/snip.out" 2>&1 <<'EOF'
+import json, re, shlex, subprocess, sys, tomllib
+doc, root = open(sys.argv[1]).read(), sys.argv[2]
+part = doc.split("## Adding it to a client")[1].split("## Protocol")[0]
+blocks = re.findall(r"```(\w*)\n(.*?)```", part, re.S)
+servers = []
+for kind, text in blocks:
+    if kind == "json":
+        j = json.loads(text)
+        s = (j.get("mcpServers") or j.get("servers"))["lanser"]
+        servers.append(("json", s["command"], s["args"]))
+    elif kind == "toml":
+        s = tomllib.loads(text)["mcp_servers"]["lanser"]
+        servers.append(("toml", s["command"], s["args"]))
+    else:
+        for line in text.splitlines():
+            if line.startswith("claude mcp add"):
+                argv = shlex.split(line.split("#")[0])
+                servers.append(("claude", argv[argv.index("--") + 1], argv[argv.index("--") + 2:]))
+init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+        "capabilities": {}, "clientInfo": {"name": "snippet", "version": "0"}}}
+lst = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+for kind, cmd, args in servers:
+    args = [a.replace("${workspaceFolder}", root).replace("/path/to/repo", root) for a in args]
+    if args[-1] == ".":
+        args[-1] = root
+    out = subprocess.run([cmd] + args, input=json.dumps(init) + "\n" + json.dumps(lst) + "\n",
+                         capture_output=True, text=True, timeout=60, cwd=root).stdout
+    ans = {m.get("id"): m for m in map(json.loads, out.splitlines())}
+    print(kind, ans[1]["result"]["serverInfo"]["name"], len(ans[2]["result"]["tools"]) > 5)
+EOF
+check_eq "docs/mcp.md: every client snippet parses and starts a server that answers (claude x2, toml, json x2)" \
+	"claude lanser True|claude lanser True|toml lanser True|json lanser True|json lanser True" \
+	"$(tr '\n' '|' <"$TMP/snip.out" | sed 's/|$//')"
 
 # ---- "readOnly" in .lanser.json: no mutating tool; another type is exit 78
 R=$(fixture pyproj ro)
@@ -159,22 +216,24 @@ msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocol
          "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read",
          "arguments": {"args": ["src/util.h"]}}}]
-out = subprocess.run([lanser, "--root", root, "mcp", "--no-daemon"],
+run = subprocess.run([lanser, "--root", root, "mcp", "--no-daemon"],
                      input="".join(json.dumps(m) + "\n" for m in msgs), capture_output=True,
-                     text=True, timeout=60).stdout
-ans = {m["id"]: m for m in map(json.loads, out.splitlines()) if "id" in m}
+                     text=True, timeout=60)
+ans = {m["id"]: m for m in map(json.loads, run.stdout.splitlines()) if "id" in m}
 r = ans[2]["result"]
 print(r["isError"], r["structuredContent"]["request"]["command"])
+print("exit", run.returncode)
 EOF
 check_eq "root: a call reads the --root workspace, not an ancestor's broken .lanser.json" \
-	"False read" "$(cat "$TMP/anc.out")"
+	"False read" "$(sed -n 1p "$TMP/anc.out")"
+check_eq "mcp exits 0 once stdin closes and what was sent is answered" "exit 0" "$(sed -n 2p "$TMP/anc.out")"
 
 # ---- while a call runs: ping is answered, the queue is bounded, cancel stops it
 S=$TMP/slow
 mkdir -p "$S" && git -C "$S" init -q
 printf '{"schema": "lanser.task/1", "test": ["/bin/sh", "-c", "sleep 60; echo lanser-mcp-q-%s"]}\n' "$$" >"$S/slow.json"
 "$PY" - "$L" "$S" >"$TMP/q.out" 2>&1 <<'EOF'
-import json, subprocess, sys, time
+import json, signal, subprocess, sys, time
 lanser, root = sys.argv[1:3]
 p = subprocess.Popen([lanser, "--root", root, "mcp", "--no-daemon"], stdin=subprocess.PIPE,
                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -184,7 +243,7 @@ seen = set()  # ids >= 1000 answered (results or errors)
 def until(pred):
     while True:
         m = json.loads(p.stdout.readline())
-        if m.get("id") == "slow":
+        if m.get("id") in ("slow", "slow2"):
             print("answered-cancelled-call")
         if isinstance(m.get("id"), int) and m["id"] >= 1000:
             seen.add(m["id"])
@@ -193,6 +252,15 @@ def until(pred):
 send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
       "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
 until(lambda m: m.get("id") == 1)
+# a cancel that comes before the call has started its tests (test takes
+# the signal only once its task is loaded) still stops it
+t1 = time.time()
+send({"jsonrpc": "2.0", "id": "slow2", "method": "tools/call", "params": {"name": "test",
+      "arguments": {"task": "slow.json"}}})
+send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow2"}})
+send({"jsonrpc": "2.0", "id": "after", "method": "tools/list"})
+until(lambda m: m.get("id") == "after")
+print("early-cancel", time.time() - t1 < 20)
 send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "test",
       "arguments": {"task": "slow.json"}, "_meta": {"progressToken": 7}}})
 prog = until(lambda m: m.get("method") == "notifications/progress")
@@ -208,13 +276,53 @@ print("queue-full", busy["error"]["code"])
 send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow"}})
 until(lambda m: len(seen) == 300)
 print("all-answered", len(seen), time.time() - t0 < 40)
-p.stdin.close()
-print("exit", p.wait(timeout=30))
+# the idle server after those cancels: Ctrl-C (SIGINT) ends it, the
+# first time (the cancels' signals were caught by test's own handler)
+p.send_signal(signal.SIGINT)
+try:
+    print("sigint-idle", p.wait(timeout=10))
+except subprocess.TimeoutExpired:
+    print("sigint-idle ignored")
+    p.kill(); p.wait()
 EOF
 check_contains "busy: progress notifications carry the call's token" "$(cat "$TMP/q.out")" "progress 7 True"
 check_contains "busy: ping is answered while a call runs" "$(cat "$TMP/q.out")" "ping-during-call True"
 check_contains "busy: past 256 queued requests, -32603" "$(cat "$TMP/q.out")" "queue-full -32603"
 check_not_contains "busy: a cancelled call gets no answer" "$(cat "$TMP/q.out")" "answered-cancelled-call"
 check_contains "busy: after the cancel every queued request is answered, soon" "$(cat "$TMP/q.out")" "all-answered 300 True"
-check_contains "busy: mcp exits 0" "$(cat "$TMP/q.out")" "exit 0"
+check_contains "busy: a cancel sent right after the call still stops it (well before its 60 s)" \
+	"$(cat "$TMP/q.out")" "early-cancel True"
+check_contains "busy: after the cancels, one Ctrl-C (SIGINT) ends the idle server" \
+	"$(cat "$TMP/q.out")" "sigint-idle -2"
 check_no_procs "busy: the cancelled test left nothing" "lanser-mcp-q-$$"
+
+# ---- a Ctrl-C (SIGINT from outside) while test runs ends the server, as it
+# ends any program, and the run's processes die with it
+"$PY" - "$L" "$S" >"$TMP/int.out" 2>&1 <<'EOF'
+import json, signal, subprocess, sys
+lanser, root = sys.argv[1:3]
+p = subprocess.Popen([lanser, "--root", root, "mcp", "--no-daemon"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def send(m):
+    p.stdin.write((json.dumps(m) + "\n").encode()); p.stdin.flush()
+def until(pred):
+    while True:
+        m = json.loads(p.stdout.readline())
+        if pred(m):
+            return m
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+      "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})
+until(lambda m: m.get("id") == 1)
+send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {"name": "test",
+      "arguments": {"task": "slow.json"}, "_meta": {"progressToken": 1}}})
+until(lambda m: m.get("method") == "notifications/progress")
+p.send_signal(signal.SIGINT)
+try:
+    print("sigint-during-call", p.wait(timeout=10))
+except subprocess.TimeoutExpired:
+    print("sigint-during-call ignored")
+    p.kill(); p.wait()
+EOF
+check_contains "Ctrl-C during a test call ends the server (SIGINT)" "$(cat "$TMP/int.out")" "sigint-during-call -2"
+sleep 1
+check_no_procs "... and the run's processes are gone" "lanser-mcp-q-$$"

@@ -158,6 +158,27 @@ rc_is "edit: a selector into .git is refused (71)" 71
 snapshot "$C" >"$TMP/now"
 cmp -s "$TMP/before" "$TMP/now" && ok "edit: refused edits wrote nothing" || fail "edit: refused edits wrote nothing"
 
+# whole lines, as `read` shows them and a model sends them back: a Python
+# body starts after its indentation and ends before its newline, and new
+# text with that indentation and a final newline is not indented twice nor
+# followed by a new blank line
+cd "$P" || exit 1
+run "$L" read 'py://shapes.circle#Circle.area:body'
+check_contains "edit (Python): read shows the body's whole lines" "$OUT" "    17          return math.pi"
+run "$L" edit 'py://shapes.circle#Circle.area:body' --text '        return 0.0
+' --apply
+rc_is "edit (Python): whole lines with their indentation are written" 0
+check_eq "edit (Python): ... indented once, no blank line added" \
+	"    def area(self) -> float:|        return 0.0||    def scaled(self, factor: float) -> Circle:" \
+	"$(sed -n '16,19p' shapes/circle.py | tr '\n' '|' | sed 's/|$//')"
+git checkout -q -- shapes/circle.py
+run "$L" edit 'py://shapes.circle#Circle.area:body' --text 'return 0.0' --apply
+check_eq "edit (Python): the bare range's text gives the same lines" \
+	"    def area(self) -> float:|        return 0.0||    def scaled(self, factor: float) -> Circle:" \
+	"$(sed -n '16,19p' shapes/circle.py | tr '\n' '|' | sed 's/|$//')"
+git checkout -q -- shapes/circle.py
+cd "$C" || exit 1
+
 # patch --diff: the diff itself (a model names no file): a new file
 git -C "$C" status --porcelain | grep -q . && git -C "$C" checkout -q .
 D=$(printf 'diff --git a/src/new.c b/src/new.c\nnew file mode 100644\n--- /dev/null\n+++ b/src/new.c\n@@ -0,0 +1 @@\n+int fresh(void) { return 1; }\n')

@@ -13,12 +13,17 @@
 //   calls          {tool: arguments} - one good call for every tool the
 //                  server lists (a listed tool without one is a failure)
 //   expectTools    tools that must be listed
+//   cliIds         {tool: bundleId}: what `lanser --json TOOL ARGS` answered to
+//                  the plan's call of that tool (the MCP answer must be the same)
 //   def            {arguments, cliBundleId}: the same question as `lanser def
 //                  --json`, whose bundleId the MCP answer must carry
 //   rename         {arguments, file, newName}: preview, then apply
 //   escape         {tool, arguments}: a path outside the workspace
+//   notFound       {tool, arguments}: a selector that resolves nowhere
 //   cancel         {tool, arguments, marker} or null: a long call to cancel
 //   readOnly       true: the session runs with --read-only (no mutating tools)
+//   expectText     {tool: [regex]}: patterns the call's text must match
+//   rejectText     {tool: [regex]}: patterns it must not match
 //
 // Prints one line per check, "ok NAME" or "FAIL NAME: DETAILS" (the format
 // of tests/integration/lib.sh), then "# pid N" (the server's pid) and exits
@@ -124,6 +129,15 @@ for (const t of tools) {
 		const isBundle = sc && (typeof sc.bundleId === 'string' || Array.isArray(sc.bundles));
 		check(`tools/call ${t.name}: text and a bundle (structuredContent)`,
 			text(res).length > 0 && isBundle, JSON.stringify(res).slice(0, 600));
+		// what an agent reads (many clients show only the text): each
+		// pattern must match it, none of the rejected ones
+		for (const re of plan.expectText?.[t.name] || [])
+			check(`tools/call ${t.name}: the text says /${re}/`, new RegExp(re, 'm').test(text(res)), text(res));
+		for (const re of plan.rejectText?.[t.name] || [])
+			check(`tools/call ${t.name}: the text is not /${re}/`, !new RegExp(re, 'm').test(text(res)), text(res));
+		if (plan.cliIds?.[t.name])
+			check(`tools/call ${t.name}: the bundleId of \`lanser --json ${t.name}\``,
+				sc?.bundleId === plan.cliIds[t.name], `mcp ${sc?.bundleId}\ncli ${plan.cliIds[t.name]}`);
 		const want = plan.expectError?.[t.name];
 		if (want !== undefined)
 			check(`tools/call ${t.name}: isError ${want}`, !!res.isError === want, text(res));
@@ -193,6 +207,19 @@ if (plan.rename && !plan.readOnly) {
 		fail('unknown tool is a JSON-RPC error', 'it answered');
 	} catch (e) {
 		check('unknown tool is JSON-RPC error -32602', e.code === -32602, e);
+	}
+	if (plan.notFound) {
+		// a selector that resolves nowhere: the reason as a result the model
+		// reads (its bundle fits the outputSchema), not a protocol error
+		try {
+			const nf = await client.callTool({ name: plan.notFound.tool, arguments: plan.notFound.arguments });
+			check(`a selector that resolves nowhere (${plan.notFound.tool}) is isError saying so`,
+				nf.isError && /no such symbol|not found/i.test(text(nf)), text(nf));
+			check('... its bundle says NOT_FOUND', nf.structuredContent?.resolution?.status === 'NOT_FOUND',
+				JSON.stringify(nf.structuredContent?.resolution));
+		} catch (e) {
+			fail(`a selector that resolves nowhere (${plan.notFound.tool}) is a result, not an error`, e);
+		}
 	}
 	const esc = await client.callTool({ name: plan.escape.tool, arguments: plan.escape.arguments });
 	check(`a path outside the workspace (${plan.escape.tool}) is isError`, esc.isError, text(esc));

@@ -327,7 +327,72 @@ TEST(agent_tools__render_lists_new_errors_and_cuts_whole_characters)
 	b = json_loads("{\"facts\":[],\"meta\":{\"exitCode\":0},\"request\":{\"command\":"
 		       "\"test\"},\"outcome\":{\"status\":\"passed\"}}", 0, NULL);
 	t = agent_tool_render(b, 0, &cut);
-	CHECK_EQ_STR(t, "outcome: {\"status\":\"passed\"}");
+	CHECK_EQ_STR(t, "tests passed: 0 passed, 0 failed, 0 skipped");
 	free(t);
 	json_decref(b);
+}
+
+TEST(agent_tools__render_says_a_test_run_and_an_eval_in_words)
+{
+	bool cut;
+	char *t;
+	struct buf out = BUF_INIT, rec = BUF_INIT;
+	json_t *b;
+	int i;
+
+	/* a failing run: status, counts, the command and its exit, the failing
+	 * tests, the end of the output (not the record as JSON) */
+	for (i = 1; i <= 100; i++)
+		buf_addf(&out, "line %d\\n", i);
+	buf_addf(&rec, "{\"facts\":[],\"meta\":{\"exitCode\":80,\"volatile\":{\"output\":{"
+		 "\"test\":{\"stdout\":\"%s\",\"stderr\":\"boom\\n\"}}}},"
+		 "\"request\":{\"command\":\"test\",\"candidate\":\"c1\",\"build\":null,"
+		 "\"test\":[\"python3\",\"-m\",\"pytest\"]},\"isolation\":\"namespaces\","
+		 "\"outcome\":{\"status\":\"failed\",\"build\":null,\"test\":{\"exitCode\":1,"
+		 "\"signal\":null,\"timedOut\":false,\"cancelled\":false,\"limitsHit\":[]},"
+		 "\"results\":{\"outcomeFrom\":\"tests\"},\"counts\":{\"passed\":5,\"failed\":1,"
+		 "\"error\":0,\"skipped\":2},\"tests\":[{\"id\":\"t::ok\",\"status\":\"passed\"},"
+		 "{\"id\":\"t::bad\",\"status\":\"failed\"}]}}", out.data);
+	b = json_loads(rec.data, 0, NULL);
+	CHECK(b != NULL);
+	t = agent_tool_render(b, 0, &cut);
+	CHECK(strstr(t, "candidate c1: tests failed: 5 passed, 1 failed, 2 skipped\n") == t);
+	CHECK(strstr(t, "test: python3 -m pytest (exit 1)\n") != NULL);
+	CHECK(strstr(t, "failed: t::bad\n") != NULL);
+	CHECK(strstr(t, "t::ok") == NULL);
+	CHECK(strstr(t, "--- test stdout (its end) ---\n") != NULL);
+	CHECK(strstr(t, "line 100") != NULL);
+	CHECK(strstr(t, "line 70\n") == NULL);     /* the last 30 lines */
+	CHECK(strstr(t, "--- test stderr ---\nboom") != NULL);
+	CHECK(strstr(t, "outcome:") == NULL);
+	CHECK(strstr(t, "\"status\"") == NULL);
+	free(t);
+	json_decref(b);
+
+	/* an eval: verdict and reasons, reward and its terms, the patch, the
+	 * diagnostics, the tests, the new diagnostics */
+	b = json_loads("{\"facts\":[{\"kind\":\"diagnostic\",\"path\":\"a.c\",\"range\":"
+		       "[3,1,3,2],\"severity\":\"error\",\"message\":\"x undeclared\"}],"
+		       "\"meta\":{\"exitCode\":84},\"request\":{\"command\":\"eval\"},"
+		       "\"isolation\":\"namespaces\",\"outcome\":{\"status\":\"passed\","
+		       "\"verdict\":{\"accepted\":false,\"reasons\":[\"1 new error\"]},"
+		       "\"reward\":{\"mode\":\"p-grpo\",\"reward\":2.5,\"rFormat\":1,"
+		       "\"rOutcome\":1,\"rProcess\":0.5,\"scorable\":true},\"patch\":{\"usable\":"
+		       "true,\"code\":\"OK\",\"files\":[{\"path\":\"a.c\",\"status\":\"modified\"}]},"
+		       "\"diagnostics\":{\"dBefore\":0,\"dAfter\":1,\"introduced\":1,\"fixed\":0,"
+		       "\"newErrors\":1,\"relevant\":[\"a.c\"]},\"testRun\":{\"counts\":{"
+		       "\"passed\":3,\"failed\":0,\"error\":0,\"skipped\":0}}}}", 0, NULL);
+	CHECK(b != NULL);
+	t = agent_tool_render(b, 0, &cut);
+	CHECK_EQ_STR(t, "verdict: rejected: 1 new error\n"
+		     "reward 2.5 (p-grpo: format 1, outcome 1, process 0.5)\n"
+		     "patch: usable (OK): modified a.c\n"
+		     "diagnostics: weight 0 -> 1 (1 introduced, 0 fixed, 1 new errors) in 1 relevant files\n"
+		     "tests passed: 3 passed, 0 failed, 0 skipped\n"
+		     "new diagnostics:\n"
+		     "a.c:3:1: error: x undeclared");
+	free(t);
+	json_decref(b);
+	buf_release(&out);
+	buf_release(&rec);
 }
