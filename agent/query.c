@@ -14,10 +14,13 @@
 #include "agent/mdtext.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/path.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "lsp/workspace.h"
 #include "selectors/resolve.h"
+#include "selectors/tree.h"
+#include "selectors/outline.h"
 #include "selectors/selector.h"
 
 #include <stdio.h>
@@ -76,8 +79,31 @@ static char *word_at(const struct ln_text *t, int line0, size_t byte)
  * cross-checks a symbolic selector with the server's symbols, and gives
  * the LSP position in the server's units, the file (*rel_out) and the
  * identifier under the cursor (*word_out, NULL when there is none). */
+/* Whether the cursor (line0, byte) is on the name of a definition (not a
+ * prototype or an extern declaration) by the document's tree-sitter
+ * outline. False for a language lanser does not parse. */
+static bool on_definition_name(const char *rel, const struct ln_text *t, int line0, size_t byte)
+{
+	struct sel_doc *doc = NULL;
+	struct sel_outline ol = { NULL, 0 };
+	size_t at, i;
+	bool yes = false;
+
+	if (line0 < 0 || line0 >= t->nlines)
+		return false;
+	at = t->line_starts[line0] + byte;
+	if (sel_doc_parse(&doc, rel, t->data, t->len, sel_grammar_for_path(rel)) == 0 &&
+	    sel_outline_build(&ol, doc) == 0)
+		for (i = 0; i < ol.n && !yes; i++)
+			yes = ol.v[i].definition && ol.v[i].name_start <= at && at <= ol.v[i].name_end;
+	ln_error_clear();
+	sel_outline_release(&ol);
+	sel_doc_free(doc);
+	return yes;
+}
+
 static int resolve_cursor(struct cmdctx *x, struct lsp_server_info **srv, char **rel_out,
-			  json_t **pos_out, char **word_out, const char *text)
+			  json_t **pos_out, char **word_out, bool *at_def, const char *text)
 {
 	struct position_resolved p;
 	long srv_col = 0;
@@ -91,6 +117,8 @@ static int resolve_cursor(struct cmdctx *x, struct lsp_server_info **srv, char *
 	if (error)
 		goto done;
 	*word_out = word_at(p.text, (int)(p.line - 1), p.byte);
+	if (at_def)
+		*at_def = on_definition_name(p.rel, p.text, (int)(p.line - 1), p.byte);
 	cmdctx_note_document(x, p.rel);
 	error = lsp_workspace_open(x->ws, srv, &version, p.rel);
 	if (error)
@@ -417,6 +445,115 @@ static int open_search_scope(struct cmdctx *x, const struct lsp_server_info *srv
 }
 
 /* One request at a cursor, described once per command. */
+/* The uri and range of a Location or LocationLink, or false. */
+static bool location_of(const json_t *item, const char **uri, const json_t **range)
+{
+	*uri = json_string_value(json_object_get(item, "uri"));
+	*range = json_object_get(item, "range");
+	if (!*uri) {
+		*uri = json_string_value(json_object_get(item, "targetUri"));
+		*range = json_object_get(item, "targetSelectionRange");
+		if (!*range)
+			*range = json_object_get(item, "targetRange");
+	}
+	return *uri && json_is_object(*range);
+}
+
+/* Whether a range ({start, end} of {line, character}) holds a position. */
+static bool range_holds(const json_t *range, const json_t *pos)
+{
+	const json_t *a = json_object_get(range, "start"), *b = json_object_get(range, "end");
+	json_int_t l = json_integer_value(json_object_get(pos, "line"));
+	json_int_t ch = json_integer_value(json_object_get(pos, "character"));
+	json_int_t al = json_integer_value(json_object_get(a, "line"));
+	json_int_t ac = json_integer_value(json_object_get(a, "character"));
+	json_int_t bl = json_integer_value(json_object_get(b, "line"));
+	json_int_t bc = json_integer_value(json_object_get(b, "character"));
+
+	return (l > al || (l == al && ch >= ac)) && (l < bl || (l == bl && ch <= bc));
+}
+
+/*
+ * Asked at a definition, clangd answers the declaration (an editor's
+ * toggle: "go to definition" on a definition jumps to the prototype), so
+ * `def c://src/util.c#max_int` named src/util.h. `def` answers where the
+ * symbol is defined. When the cursor is on a definition's name (by
+ * tree-sitter: on_definition_name) and the answer is one location that
+ * does not hold it, the definition is asked again at that location; when
+ * that answer holds the cursor, the server agrees the cursor is the
+ * definition, and that second answer (the server's own range for it)
+ * replaces the first. Any other second answer leaves the first as it was.
+ * (The round trip alone cannot tell: from a prototype clangd answers the
+ * definition, and from there the prototype again.)
+ */
+static int definition_at_definition(struct cmdctx *x, struct lsp_server_info *srv,
+				    const char *uri, const json_t *pos, json_t **res)
+{
+	const json_t *one = json_is_array(*res) && json_array_size(*res) == 1
+				    ? json_array_get(*res, 0) : json_is_object(*res) ? *res : NULL;
+	const json_t *range, *back_range, *item;
+	const char *at, *back_uri;
+	json_t *back = NULL;
+	size_t i;
+	bool holds = false;
+	int error;
+
+	if (!one || !location_of(one, &at, &range) ||
+	    (!strcmp(at, uri) && range_holds(range, pos)))
+		return 0;
+	/* the server answers only for a document it has been sent: a
+	 * location outside the workspace is left as it is */
+	{
+		struct lsp_server_info *other = NULL;
+		char *abs = NULL, *rel = NULL;
+		int version;
+		error = ln_uri_to_path(&abs, at);
+		if (!error) {
+			int in = ln_path_relativize(&rel, lsp_workspace_root(x->ws), abs);
+			error = in == 1 ? 0 : in < 0 ? in : LN_ENOTFOUND;
+		}
+		if (!error)
+			error = lsp_workspace_open(x->ws, &other, &version, rel);
+		if (!error && other != srv)
+			error = LN_ENOTFOUND;
+		free(abs);
+		free(rel);
+		if (error) {
+			if (error == LN_ECRASH)
+				return error;
+			ln_error_clear();
+			return 0;
+		}
+	}
+	error = lsp_session_request(srv->session, &back, "textDocument/definition",
+				    xjson_pack("{s:{s:s}, s:O}", "textDocument", "uri", at, "position",
+					       json_object_get(range, "start")),
+				    x->c->timeout_ms);
+	if (error) {
+		json_decref(back);
+		if (error == LN_ECRASH)
+			return error;
+		ln_error_clear();   /* the first answer stands */
+		return 0;
+	}
+	if (json_is_object(back)) {
+		json_t *arr = json_array();
+		json_array_append_new(arr, back);
+		back = arr;
+	}
+	json_array_foreach(back, i, item)
+		if (location_of(item, &back_uri, &back_range) && !strcmp(back_uri, uri) &&
+		    range_holds(back_range, pos))
+			holds = true;
+	if (holds && json_array_size(back) == 1) {
+		json_decref(*res);
+		*res = back;
+	} else {
+		json_decref(back);
+	}
+	return 0;
+}
+
 struct position_cmd {
 	const char *command;
 	const char *method;       /* LSP request */
@@ -437,6 +574,7 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	struct lsp_server_info *srv = NULL;
 	char *uri = NULL, *rel = NULL, *word = NULL;
 	json_t *pos = NULL, *res = NULL, *params;
+	bool at_def = false;
 	int error;
 
 	cmdctx_begin(&x, c, pc->command, CMDCTX_QUERY);
@@ -446,7 +584,7 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 	if (pc->with_decl_context)
 		json_object_set_new(cmdctx_request(&x), "options",
 				    xjson_pack("{s:b}", "includeDeclaration", !c->no_decl));
-	error = resolve_cursor(&x, &srv, &rel, &pos, &word, c->argv[0]);
+	error = resolve_cursor(&x, &srv, &rel, &pos, &word, &at_def, c->argv[0]);
 	if (error)
 		goto done;
 	error = cmdctx_require_capability(&x, srv, pc->cap, pc->command);
@@ -463,6 +601,8 @@ static int position_query(struct cli *c, const struct position_cmd *pc)
 		json_object_set_new(params, "context",
 				    xjson_pack("{s:b}", "includeDeclaration", !c->no_decl));
 	error = lsp_session_request(srv->session, &res, pc->method, params, c->timeout_ms);
+	if (!error && at_def && !strcmp(pc->command, "def"))
+		error = definition_at_definition(&x, srv, uri, pos, &res);
 	if (error)
 		goto done;
 	error = pc->add(&x, srv, rel, pc->kind, res);

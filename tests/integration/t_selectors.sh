@@ -114,6 +114,15 @@ check_json_eq "selectors clangd def from c://#list_push asks at the definition's
 	'[b["resolution"]["path"], b["resolution"]["point"], b["meta"]["status"]]' '["src/list.c",[15,5],"OK"]'
 check_json_eq "selectors clangd cross-checks the symbolic answer with its document symbols" \
 	.resolution.crossCheck '{"agrees":true,"method":"textDocument/documentSymbol","server":"clangd"}'
+# def of a definition is that definition: clangd answers the prototype when
+# asked at a definition (its editor toggle); lanser asks again from there
+run "$L" --no-daemon def 'c://#list_push'
+check_eq "selectors clangd def of a function names its definition, not the header's prototype" \
+	"src/list.c:15:5" "$OUT"
+run "$L" --no-daemon def 'src/list.c@L15:C5'
+check_eq "selectors clangd def at a definition's name is that definition" "src/list.c:15:5" "$OUT"
+run "$L" --no-daemon def 'include/list.h@L21:C5'
+check_eq "selectors clangd def at a prototype is the definition" "src/list.c:15:5" "$OUT"
 check_rc_as "selectors clangd def of an ambiguous AST path: exit 4" 4 "$L" --no-daemon def 'ast://src/list.c#function_definition'
 cd "$LANSER_REPO_ROOT" || exit 1
 cd "$py" || exit 1
