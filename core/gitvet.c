@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -658,6 +659,36 @@ done:
 	return error;
 }
 
+/* The linked worktrees' records (<commondir>/worktrees/NAME): libgit2's
+ * worktree calls (lanser's candidate worktrees) read their commondir,
+ * gitdir and locked files whatever they are. */
+static int vet_worktrees(const struct vet *v)
+{
+	static const char *const files[] = { "commondir", "gitdir", "locked", "HEAD" };
+	char *dir = join(v->commondir, "worktrees");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int error = 0, n = 0;
+	size_t i;
+
+	while (d && !error && (e = readdir(d)) && n++ < 4096) {
+		if (e->d_name[0] == '.')
+			continue;
+		for (i = 0; i < sizeof files / sizeof files[0] && !error; i++) {
+			char *p = xasprintf("%s/%s/%s", dir, e->d_name, files[i]);
+			struct stat st;
+			if (lstat(p, &st) == 0 && !S_ISREG(st.st_mode))
+				error = refuse(p, S_ISLNK(st.st_mode) ? "is a symlink"
+								 : "is not a regular file");
+			free(p);
+		}
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return error;
+}
+
 static void vet_release(struct vet *v)
 {
 	free(v->gitdir);
@@ -694,6 +725,8 @@ int ln_git_vet(const char *path, bool search)
 	free(p);
 	p = join(v.commondir, "config");
 	if ((error = vet_config(&v, p, NULL, 0)) < 0)
+		goto done;
+	if ((error = vet_worktrees(&v)) < 0)
 		goto done;
 	/* core.worktree: libgit2 takes it as the work tree (not for a linked
 	 * worktree); lanser would then list, ignore and edit another folder */

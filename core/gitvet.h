@@ -25,7 +25,10 @@
  *     `~/` (the user's home), is larger than LN_GITVET_MAX_CONFIG, holds a
  *     NUL byte or cannot be parsed, or includes nest deeper than libgit2's
  *     limit; every includeIf counts, whatever its condition;
- *   - `core.worktree` names another folder than the one holding `.git`.
+ *   - `core.worktree` names another folder than the one holding `.git`;
+ *   - a linked worktree's record (<commondir>/worktrees/NAME: commondir,
+ *     gitdir, locked, HEAD) is a symlink or not a regular file: libgit2's
+ *     worktree calls read them.
  * Includes inside the repository are followed and checked the same way.
  * No repository found (or one libgit2 would refuse anyway) is 0: the open
  * itself then fails, having read nothing.

@@ -223,6 +223,14 @@ refused "a linked worktree whose common config includes a FIFO" "include.path na
 never_opened "... nothing opened the FIFO"
 unwatch
 resetcfg
+# libgit2's worktree calls read a record's "locked" file whatever it is
+mkfifo "$WG/locked"
+watch "$WG/locked"
+run "$L" --no-daemon def "$Q"
+refused "a worktree record whose locked file is a FIFO" "worktrees/wt/locked is not a regular file"
+never_opened "... nothing opened it"
+unwatch
+rm -f "$WG/locked"
 # libgit2 1.5 never reads config.worktree: a FIFO included there is harmless
 printf '[include]\n\tpath = %s\n' "$FIFO" >"$WG/config.worktree"
 watch "$FIFO"
