@@ -1,6 +1,7 @@
 #include "core/config.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/gitvet.h"
 #include "core/hash.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
@@ -170,6 +171,11 @@ int ln_config_load(struct ln_config *cfg, const char *root)
 	int error;
 
 	memset(cfg, 0, sizeof *cfg);
+	/* The workspace's repository: what libgit2 would read on its word
+	 * when it opens it is refused here, before any command (or the
+	 * daemon) opens it (core/gitvet.h); --trust keeps git's own rules. */
+	if (!ln_trust_cli_trust() && (error = ln_git_vet(root, true)) < 0)
+		return error;
 	buf_addf(&path, "%s/%s", root, LN_CONFIG_FILE);
 	error = ln_trust_cli_config() ? LN_ENOTFOUND
 				      : buf_read_file(&text, path.data, LN_CONFIG_MAX_BYTES);

@@ -10,6 +10,8 @@
  */
 #include "core/gitlib.h"
 
+#include "core/err.h"
+#include "core/gitvet.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
 
@@ -295,6 +297,12 @@ int ln_git_open(git_repository **out, const char *path, unsigned int flags)
 
 	ln_git_init();
 	*out = NULL;
+	/* what libgit2 reads while it opens: checked first (core/gitvet.h) */
+	if (!ln_trust_cli_trust() &&
+	    ln_git_vet(path, !(flags & GIT_REPOSITORY_OPEN_NO_SEARCH)) < 0) {
+		git_error_set_str(GIT_ERROR_CONFIG, ln_error_msg());
+		return GIT_ERROR;
+	}
 	if ((error = git_repository_open_ext(out, path, flags, NULL)) < 0)
 		return error;
 	if (ln_trust_cli_trust())

@@ -27,7 +27,11 @@ void ln_git_init(void);
  * .git/config, only the keys of a fixed list (core.filemode, core.autocrlf,
  * user.name, ...; docs/security.md), never what an include brought in. So a
  * cloned repository cannot make lanser read a host file as ignore rules
- * (core.excludesFile) or attributes (core.attributesFile). Returns 0, or
+ * (core.excludesFile) or attributes (core.attributesFile). Before libgit2
+ * opens anything, untrusted, ln_git_vet() (core/gitvet.h) checks what the
+ * open itself reads (.git/config and its includes, the .git, commondir and
+ * gitdir files, core.worktree): refused, this returns GIT_ERROR with
+ * git_error_last() and the lanser error (LN_EPERM) saying why. Returns 0, or
  * libgit2's negative code with git_error_last() set; *out belongs to the
  * caller (git_repository_free).
  */
