@@ -666,9 +666,13 @@ int eng_base_reader_open(struct eng_base_reader **out, const char *root, const c
 
 	*out = NULL;
 	ln_git_init();
-	if (git_repository_open_ext(&r->repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		error = ln_error_set(LN_EINPUT, "no git repository at %s: %s", root,
-				     git_error_last() ? git_error_last()->message : "?");
+	/* through ln_git_open: the repository's configuration filtered and
+	 * what the open reads checked first (core/gitlib.h) */
+	ln_error_clear();
+	if (ln_git_open(&r->repo, root, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0) {
+		error = ln_error_code() == LN_EPERM ? LN_EPERM
+			: ln_error_set(LN_EINPUT, "no git repository at %s: %s", root,
+				       git_error_last() ? git_error_last()->message : "?");
 	} else if (git_revparse_single(&obj, r->repo, rev) < 0 ||
 		   git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) < 0 ||
 		   git_commit_tree(&r->tree, commit) < 0) {
