@@ -65,6 +65,8 @@ int eval_load_settings(struct fe *x)
 	src.task_path = c->task_path;
 	src.base = c->base;
 	src.tests = c->tests;
+	src.test_files = c->test_files;
+	src.ntest_files = (size_t)c->ntest_files;
 	src.no_isolation = c->no_isolation;
 	error = eng_settings_load(&x->s, &src);
 	x->have_settings = true;

@@ -165,6 +165,8 @@ int cmd_test(struct cli *c)
 	src.task_path = c->task_path;
 	src.base = c->base;
 	src.tests = c->tests;
+	src.test_files = c->test_files;
+	src.ntest_files = (size_t)c->ntest_files;
 	src.patches = c->patches;
 	src.npatches = (size_t)c->npatches;
 	src.no_isolation = c->no_isolation;
