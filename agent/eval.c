@@ -490,6 +490,12 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 				(long long)json_integer_value(json_object_get(cnt, "error")));
 		fprintf(o, "\n");
 		{
+			char *tf = eng_record_test_files_note(r->record);
+			if (tf)
+				fprintf(o, "  %s\n", ln_printable(tf));
+			free(tf);
+		}
+		{
 			char *limit = eng_record_limit_note(r->record);
 			if (limit)
 				fprintf(o, "  %s\n", ln_printable(limit));
