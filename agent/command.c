@@ -165,7 +165,7 @@ static const struct agent_option actions_options[] = {
 	{ .name = "test-files", .type = AGENT_OPT_LIST, .metavar = "GLOB", .json = "testFiles", \
 	  .offset = OFF(test_files), .count_offset = OFF(ntest_files), .max = 64, \
 	  .help = "files a candidate may not change: put back to the base before the tests " \
-		  "(repeatable; replaces .lanser.json testFiles)" }, \
+		  "(replaces .lanser.json testFiles)" }, \
 	FLAG("no-isolation", "noIsolation", no_isolation, \
 	     "no sandbox box, resource limits only (loudly)"), \
 	{ .name = "jobs", .type = AGENT_OPT_INT, .metavar = "N", .json = "jobs", .offset = OFF(jobs), \

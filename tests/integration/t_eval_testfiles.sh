@@ -124,6 +124,9 @@ check_contains "test --explain: names the protected globs" "$OUT" \
 printf '{"schema": "lanser.task/1", "id": "tf", "testFiles": ["Makefile"], "patch": "weaken.diff"}\n' >"$TMP/task.json"
 run "$L" --root "$C" --json eval --task "$TMP/task.json"
 check_json_eq "task file testFiles replaces .lanser.json's: the weakened test is not protected" '[b["outcome"]["reward"]["rOutcome"]]' '[1]'
+printf '{"schema": "lanser.task/1", "id": "tf", "testFiles": ["Makefile"], "patch": "maketrue.diff"}\n' >"$TMP/task2.json"
+run "$L" --root "$C" --json eval --task "$TMP/task2.json"
+check_json_eq "task file testFiles: ... and the Makefile it names is protected" '[b["outcome"]["reward"]["rOutcome"]]' '[0]'
 "$PY" -c "import json; print(json.dumps({'testFiles': ['t%d' % i for i in range(257)]}))" >"$TMP/big.json"
 run "$L" --root "$C" test --task "$TMP/big.json"
 check_eq "task file: 257 testFiles globs are refused (config error, 78)" 78 "$RC"
