@@ -12,6 +12,7 @@
 # list and its bounds; on the Python fixture a weakened pytest assertion and
 # a conftest.py that turns every failure into a pass.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.sh"
 need_lanser
 
 C=$(fixture_base cproj) || exit 1
@@ -104,6 +105,23 @@ check_contains "testFiles: group's text says which test files were put back" "$O
 	"test files put back to the base (testFiles; the candidate's changes to them are not scored): tests/test_list.c"
 check_eq "testFiles: ... once, for the candidate that changed them" 1 "$(printf '%s\n' "$OUT" | grep -c 'test files put back')"
 check_eq "testFiles: no worktree left" 1 "$(git -C "$C" worktree list | wc -l)"
+
+# ---- the reward server: the same rule (the base's .lanser.json) ----
+printf '{"id": "tf", "workspace": "%s"}\n' "$C" >"$TMP/tasks.jsonl"
+serve_start s --tasks "$TMP/tasks.jsonl" --workers 1
+if serve_ready s; then
+	"$PY" -c 'import json, sys
+print(json.dumps({"task": "tf", "completions": [{"id": i, "completion": open(sys.argv[1] + "/" + i + ".diff").read()}
+                                                 for i in ("weaken", "fix", "mixed")]}))' "$TMP" >"$TMP/score.json"
+	CODE=$(curl -s -o "$TMP/ans" -w '%{http_code}' -X POST --data-binary @"$TMP/score.json" \
+		"http://127.0.0.1:$(serve_port s)/score")
+	check_eq "serve /score: 200" 200 "$CODE"
+	check_json_eq "serve /score: the weakened test is scored on the base's tests; the fixes pass" \
+		'[(c["id"], c["rOutcome"]) for c in b["candidates"]]' '[["weaken",0],["fix",1],["mixed",1]]' "$(cat "$TMP/ans")"
+else
+	fail "serve: ready" "$(cat "$TMP/s.err")"
+fi
+kill -TERM -- "-$(cat "$TMP/s.pid")" 2>/dev/null
 
 # ---- eval and test: --test-files on the command line (the base without a configuration) ----
 run "$L" --root "$C" eval --base "$B1" --patch "$TMP/weaken.diff"
