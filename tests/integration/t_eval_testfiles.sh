@@ -138,6 +138,13 @@ run "$L" --root "$C" test --explain --patch "$TMP/fix.diff"
 check_contains "test --explain: names the protected globs" "$OUT" \
 	"test files (put back to the base after a candidate's patch): tests/** Makefile"
 
+# with a build and more candidates than worktrees the base build is reused
+# (sandbox.md): the test files are put back before its outputs come back
+printf '{"schema": "lanser.task/1", "build": "make tests/test_list", "testFiles": ["tests/"]}\n' >"$TMP/reuse.json"
+run "$L" --root "$C" --json group --base "$B1" --jobs 1 --task "$TMP/reuse.json" "$TMP/weaken.diff" "$TMP/mixed.diff" "$TMP/add.diff"
+check_json_eq "reused base build: the weakened test fails, the mixed fix passes, the new test file is gone" \
+	'[(c["id"], c["rOutcome"]) for c in b["candidates"]]' '[["weaken",0],["mixed",1],["add",0]]'
+
 # ---- a task file: its list replaces the configuration's; bounds ----
 printf '{"schema": "lanser.task/1", "id": "tf", "testFiles": ["Makefile"], "patch": "weaken.diff"}\n' >"$TMP/task.json"
 run "$L" --root "$C" --json eval --task "$TMP/task.json"
