@@ -239,6 +239,7 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	}
 	if (e) {
 		json_decref(report);
+		json_decref(tf_reset);
 		r->status = "error";
 		buf_addf(&r->msg, "%s", ln_error_msg());
 		return e;
