@@ -88,6 +88,8 @@ struct cli {
 	int npatches;
 	const char *base;          /* test --base REV */
 	const char *tests;         /* test --tests id,... (FAIL_TO_PASS) */
+	const char *test_files[64]; /* test/eval/group --test-files GLOB (repeatable) */
+	int ntest_files;
 	bool no_isolation;         /* test --no-isolation: the forced fallback */
 	int jobs;                  /* test --jobs N: candidates run at once */
 	/* reward and trace commands (issue 7) */

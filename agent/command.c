@@ -162,6 +162,10 @@ static const struct agent_option actions_options[] = {
 	PATCH_OPTION(most, patch_help), \
 	STR("base", "REV", "base", base, "the revision candidates start from (default HEAD)"), \
 	STR("tests", "ID,...", "tests", tests, "FAIL_TO_PASS test ids to account for"), \
+	{ .name = "test-files", .type = AGENT_OPT_LIST, .metavar = "GLOB", .json = "testFiles", \
+	  .offset = OFF(test_files), .count_offset = OFF(ntest_files), .max = 64, \
+	  .help = "files a candidate may not change: put back to the base before the tests " \
+		  "(replaces .lanser.json testFiles)" }, \
 	FLAG("no-isolation", "noIsolation", no_isolation, \
 	     "no sandbox box, resource limits only (loudly)"), \
 	{ .name = "jobs", .type = AGENT_OPT_INT, .metavar = "N", .json = "jobs", .offset = OFF(jobs), \

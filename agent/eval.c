@@ -65,6 +65,8 @@ int eval_load_settings(struct fe *x)
 	src.task_path = c->task_path;
 	src.base = c->base;
 	src.tests = c->tests;
+	src.test_files = c->test_files;
+	src.ntest_files = (size_t)c->ntest_files;
 	src.no_isolation = c->no_isolation;
 	error = eng_settings_load(&x->s, &src);
 	x->have_settings = true;
@@ -487,6 +489,12 @@ static void print_verdict(struct fe *x, const struct eng_result *r)
 				(long long)json_integer_value(json_object_get(cnt, "failed")),
 				(long long)json_integer_value(json_object_get(cnt, "error")));
 		fprintf(o, "\n");
+		{
+			char *tf = eng_record_test_files_note(r->record);
+			if (tf)
+				fprintf(o, "  %s\n", ln_printable(tf));
+			free(tf);
+		}
 		{
 			char *limit = eng_record_limit_note(r->record);
 			if (limit)

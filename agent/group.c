@@ -256,6 +256,12 @@ static void print_group_text(struct fe *x, const struct group_opts *go, const js
 			fprintf(o, "format %g outcome %g process %.4g, %ld new error%s, tests %s\n",
 				r->ep.r_format, r->ep.r_outcome, r->ep.r_process, r->new_errors,
 				r->new_errors == 1 ? "" : "s", ln_printable(eval_record_status(r)));
+		if (r->record) {
+			char *tf = eng_record_test_files_note(r->record);
+			if (tf)
+				fprintf(o, "  %-*s %s\n", w, "", ln_printable(tf));
+			free(tf);
+		}
 	}
 	eval_num_str(m, sizeof m, json_number_value(json_object_get(adv, "mean")));
 	eval_num_str(s, sizeof s, json_is_number(json_object_get(adv, "std")) ?

@@ -71,6 +71,12 @@ static void print_summary(FILE *out, json_t *rec)
 		json_string_value(json_object_get(rec, "isolation")),
 		(long long)json_integer_value(json_object_get(dur, "buildMs")),
 		(long long)json_integer_value(json_object_get(dur, "testMs")));
+	{
+		char *tf = eng_record_test_files_note(rec);
+		if (tf)
+			fprintf(out, "  %s\n", ln_printable(tf));
+		free(tf);
+	}
 	if (msg && strcmp(json_string_value(json_object_get(o, "status")), "passed"))
 		fprintf(out, "  %s\n", ln_printable(msg));
 	if (json_is_string(json_object_get(json_object_get(o, "results"), "outcomeFrom")) &&
@@ -118,8 +124,11 @@ static void print_argv(FILE *out, char *const *argv)
 }
 
 /* Which build and test commands, and why (text output, --explain). */
-static void print_choice(FILE *out, const struct sbx_task *t)
+static void print_choice(FILE *out, const struct sbx_task *t, bool explain)
 {
+	const json_t *g;
+	size_t i;
+
 	if (t->build_argv) {
 		fprintf(out, "build: ");
 		print_argv(out, t->build_argv);
@@ -134,6 +143,15 @@ static void print_choice(FILE *out, const struct sbx_task *t)
 	if (json_object_get(t->env, "PYTHONPATH"))
 		fprintf(out, "  environment: PYTHONPATH=%s\n",
 			ln_printable(json_string_value(json_object_get(t->env, "PYTHONPATH"))));
+	if (json_array_size(t->test_files)) {
+		fprintf(out, "test files (put back to the base after a candidate's patch):");
+		json_array_foreach(t->test_files, i, g)
+			fprintf(out, " %s", ln_printable(json_string_value(g)));
+		fprintf(out, "\n");
+	} else if (explain && (json_array_size(t->f2p) || json_array_size(t->p2p))) {
+		fprintf(out, "test files: none protected: a candidate's patch may change the tests "
+			"FAIL_TO_PASS/PASS_TO_PASS name (set \"testFiles\" or --test-files)\n");
+	}
 }
 
 static void note_hook(void *ctx, const char *text)
@@ -165,6 +183,8 @@ int cmd_test(struct cli *c)
 	src.task_path = c->task_path;
 	src.base = c->base;
 	src.tests = c->tests;
+	src.test_files = c->test_files;
+	src.ntest_files = (size_t)c->ntest_files;
 	src.patches = c->patches;
 	src.npatches = (size_t)c->npatches;
 	src.no_isolation = c->no_isolation;
@@ -173,7 +193,7 @@ int cmd_test(struct cli *c)
 	if (error)
 		goto done;
 	if (c->explain || !c->json)
-		print_choice(c->json ? c->err : c->out, &set.task);
+		print_choice(c->json ? c->err : c->out, &set.task, c->explain);
 	memset(&o, 0, sizeof o);
 	o.root = set.root;
 	o.config_digest = set.digest;

@@ -81,6 +81,8 @@ struct eng_source {
 	const char *task_path;       /* --task FILE */
 	const char *base;            /* --base REV */
 	const char *tests;           /* --tests id,... (FAIL_TO_PASS) */
+	const char *const *test_files; /* --test-files GLOB...: replace the */
+	size_t ntest_files;          /* configuration's and task's testFiles */
 	const char *const *patches;  /* --patch FILE...: added to the task's */
 	size_t npatches;             /* candidates (ENG_CONFIG_WORKTREE only) */
 	bool no_isolation;           /* --no-isolation */

@@ -340,6 +340,8 @@ int eng_settings_load(struct eng_settings *out, const struct eng_source *src)
 	}
 	if (!error && src->tests)
 		error = sbx_task_set_tests(&out->task, src->tests);
+	for (i = 0; !error && i < src->ntest_files; i++)
+		error = sbx_task_add_test_file(&out->task, src->test_files[i], i == 0);
 	if (!error && src->no_isolation)
 		out->task.iso = SBX_ISO_NONE;
 	if (!error && src->from == ENG_CONFIG_BASE && !out->task.base)

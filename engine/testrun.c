@@ -198,6 +198,8 @@ static void record_request(struct tctx *x, struct rec *r, const struct sbx_candi
 	json_object_set_new(req, "FAIL_TO_PASS", json_deep_copy(x->t->f2p));
 	json_object_set_new(req, "PASS_TO_PASS", json_deep_copy(x->t->p2p));
 	json_object_set_new(req, "limits", sbx_limits_json(&x->t->limits));
+	if (json_array_size(x->t->test_files))
+		json_object_set_new(req, "testFiles", json_deep_copy(x->t->test_files));
 	json_object_set_new(req, "isolation", json_string(x->t->iso == SBX_ISO_NONE ? "none" :
 							   x->t->iso == SBX_ISO_REQUIRED ? "required"
 											 : "auto"));
@@ -214,7 +216,8 @@ static void record_request(struct tctx *x, struct rec *r, const struct sbx_candi
 static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset, int error)
 {
 	long long t0 = ln_now_ms();
-	json_t *report = NULL;
+	json_t *report = NULL, *tf_reset = NULL;
+	int e = 0;
 
 	pthread_mutex_lock(&x->git_lock);
 	if (!error && (reset || x->outputs[wt] > 0))
@@ -222,27 +225,37 @@ static int apply_candidate(struct tctx *x, struct rec *r, size_t wt, bool reset,
 	if (!error && r->patch) {
 		struct sbx_apply_opts ao = { false, false, NULL };
 		error = sbx_patch_apply(r->dir, r->patch, r->patch_len, &ao, &report);
+		/* the candidate is scored on the base's tests (docs/rewards.md) */
+		if (!error && json_array_size(x->t->test_files))
+			e = eng_tr_reset_test_files(x, r, report, &tf_reset);
 	}
 	pthread_mutex_unlock(&x->git_lock);
 	/* the base build's outputs, under what the patch changed (older than
 	 * it); a failure is the harness's, not the candidate's */
-	if (!error && x->outputs[wt] > 0) {
-		int e = sbx_wt_restore_outputs(x->wts, wt);
-		if (e) {
-			json_decref(report);
-			r->status = "error";
-			buf_addf(&r->msg, "%s", ln_error_msg());
-			return e;
-		}
-		json_object_set_new(r->vol, "reusedBaseBuild", json_true());
+	if (!error && !e && x->outputs[wt] > 0) {
+		e = sbx_wt_restore_outputs(x->wts, wt);
+		if (!e)
+			json_object_set_new(r->vol, "reusedBaseBuild", json_true());
+	}
+	if (e) {
+		json_decref(report);
+		json_decref(tf_reset);
+		r->status = "error";
+		buf_addf(&r->msg, "%s", ln_error_msg());
+		return e;
 	}
 	json_object_set_new(r->durations, "applyMs", json_integer(ln_now_ms() - t0));
-	if (r->patch || error)
-		json_object_set_new(r->outc, "patch", xjson_pack("{s:s, s:s, s:o}", "status",
-			error ? "failed" : "applied", "code", ln_err_name(error),
-			"report", report ? report : json_null()));
-	else
+	if (r->patch || error) {
+		json_t *p = xjson_pack("{s:s, s:s, s:o}", "status", error ? "failed" : "applied",
+				       "code", ln_err_name(error), "report",
+				       report ? report : json_null());
+		if (json_array_size(x->t->test_files))
+			json_object_set_new(p, "testFilesReset", tf_reset ? tf_reset : json_array());
+		json_object_set_new(r->outc, "patch", p);
+	} else {
 		json_decref(report);
+		json_decref(tf_reset);
+	}
 	if (error) {
 		r->status = "patch-failed";
 		buf_addf(&r->msg, "the patch does not apply: %s", ln_error_msg());

@@ -98,4 +98,13 @@ char *eng_record_failure_tail(const json_t *record, size_t max_lines);
  */
 char *eng_record_limit_note(const json_t *record);
 
+/*
+ * When the task protects test files ("testFiles") and the candidate's patch
+ * changed some of them (outcome.patch.testFilesReset): one sentence naming
+ * them (at most the first 8) and saying they were put back to the base's
+ * bytes before the build and the tests. Malloc'd, no newline; NULL when
+ * none was reset.
+ */
+char *eng_record_test_files_note(const json_t *record);
+
 #endif

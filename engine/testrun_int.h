@@ -84,4 +84,12 @@ void eng_tr_prepare_outputs(struct tctx *x, size_t wt, bool used);
 /* The build command of r. 0, or the code with r->status set. */
 int eng_tr_run_build(struct tctx *x, struct rec *r, size_t wt);
 
+/* engine/testfiles.c: after the candidate's patch in r's worktree (report:
+ * sbx_patch_apply's), every file it changed, created or deleted that
+ * matches the task's testFiles back to the base's bytes, created ones
+ * removed. *reset gets their paths, sorted (a new array, empty when none).
+ * Call with git_lock held. 0, or LN_ESANDBOX (the harness's failure). */
+int eng_tr_reset_test_files(struct tctx *x, struct rec *r, const json_t *report,
+			    json_t **reset);
+
 #endif

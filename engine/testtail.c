@@ -192,3 +192,24 @@ char *eng_record_limit_note(const json_t *record)
 			 "harness's limit, unscorable");
 	return buf_detach(&b, NULL);
 }
+
+char *eng_record_test_files_note(const json_t *record)
+{
+	const json_t *v = json_object_get(json_object_get(json_object_get(record, "outcome"),
+							  "patch"), "testFilesReset"), *p;
+	struct buf b = BUF_INIT;
+	size_t i, n = json_array_size(v);
+
+	if (n == 0)
+		return NULL;
+	buf_addf(&b, "test files put back to the base (testFiles; the candidate's changes to "
+		 "them are not scored): ");
+	json_array_foreach(v, i, p) {
+		if (i == 8) {
+			buf_addf(&b, " and %zu more", n - i);
+			break;
+		}
+		buf_addf(&b, "%s%s", i ? ", " : "", json_is_string(p) ? json_string_value(p) : "?");
+	}
+	return buf_detach(&b, NULL);
+}

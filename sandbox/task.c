@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/xalloc.h"
 
+#include <fnmatch.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ void sbx_task_init(struct sbx_task *t)
 	t->f2p = json_array();
 	t->p2p = json_array();
 	t->env = json_object();
+	t->test_files = json_array();
 }
 
 static void free_argv(char **argv)
@@ -55,6 +57,7 @@ void sbx_task_release(struct sbx_task *t)
 	json_decref(t->env);
 	free(t->task_id);
 	free(t->test_reason);
+	json_decref(t->test_files);
 	memset(t, 0, sizeof *t);
 }
 
@@ -156,7 +159,7 @@ static bool valid_id(const char *s)
 }
 
 static const char *const cfg_members[] = { "build", "test", "results", "limits", "isolation",
-					   "env", NULL };
+					   "env", "testFiles", NULL };
 static const char *const task_members[] = { "schema", "id", "workspace", "base", "patch",
 					    "candidates", "FAIL_TO_PASS", "PASS_TO_PASS", NULL };
 
@@ -334,6 +337,72 @@ static int apply_env(struct sbx_task *t, json_t *v, const char *what)
 	return 0;
 }
 
+static bool glob_ok(const char *s, size_t len)
+{
+	return len > 0 && len <= SBX_TEST_FILE_GLOB_MAX && strlen(s) == len;
+}
+
+/* "testFiles": [GLOB, ...]; replaces what was set before. */
+static int apply_test_files(struct sbx_task *t, const json_t *v, const char *what)
+{
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > SBX_TEST_FILES_MAX)
+		return ln_error_set(LN_ECONFIG, "%s: \"testFiles\" must be an array of at most %d "
+				    "globs", what, SBX_TEST_FILES_MAX);
+	for (i = 0; i < json_array_size(v); i++) {
+		const json_t *g = json_array_get(v, i);
+		if (!json_is_string(g) || !glob_ok(json_string_value(g), json_string_length(g)))
+			return ln_error_set(LN_ECONFIG, "%s: \"testFiles\"[%zu] must be a non-empty "
+					    "glob of at most %d bytes (no NUL)", what, i,
+					    SBX_TEST_FILE_GLOB_MAX);
+	}
+	json_decref(t->test_files);
+	t->test_files = json_deep_copy(v);
+	return 0;
+}
+
+int sbx_task_add_test_file(struct sbx_task *t, const char *glob, bool first)
+{
+	if (!glob_ok(glob, strlen(glob)))
+		return ln_error_set(LN_EUSAGE, "--test-files needs a non-empty glob of at most %d "
+				    "bytes", SBX_TEST_FILE_GLOB_MAX);
+	if (first)
+		json_array_clear(t->test_files);
+	if (json_array_size(t->test_files) >= SBX_TEST_FILES_MAX)
+		return ln_error_set(LN_EUSAGE, "at most %d --test-files globs", SBX_TEST_FILES_MAX);
+	json_array_append_new(t->test_files, json_string(glob));
+	return 0;
+}
+
+/* As the jail's patterns (sandbox/jail.c): the path itself or a folder
+ * above it; "tests/" names the folder tests. */
+bool sbx_task_is_test_file(const struct sbx_task *t, const char *rel)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(t->test_files, i, p) {
+		const char *pat = json_string_value(p);
+		size_t pl = strlen(pat);
+		char *dir;
+		if (fnmatch(pat, rel, 0) == 0)
+			return true;
+		dir = xstrdup(rel);
+		for (char *s = strrchr(dir, '/'); s; s = strrchr(dir, '/')) {
+			*s = '\0';
+			if (fnmatch(pat, dir, 0) == 0 ||
+			    (pl > 1 && pat[pl - 1] == '/' && !strncmp(pat, dir, pl - 1) &&
+			     dir[pl - 1] == '\0')) {
+				free(dir);
+				return true;
+			}
+		}
+		free(dir);
+	}
+	return false;
+}
+
 int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, const char *dir,
 		   bool is_task)
 {
@@ -365,6 +434,8 @@ int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, cons
 	if ((v = json_object_get(obj, "isolation")) && (error = apply_isolation(t, v, what)))
 		return error;
 	if ((v = json_object_get(obj, "env")) && (error = apply_env(t, v, what)))
+		return error;
+	if ((v = json_object_get(obj, "testFiles")) && (error = apply_test_files(t, v, what)))
 		return error;
 	return 0;
 }

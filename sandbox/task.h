@@ -52,6 +52,9 @@ struct sbx_task {
 	json_t *env;                /* object NAME -> value (never NULL after init) */
 	char *task_id;              /* "id" of the task file, or NULL */
 	char *test_reason;          /* why this test command (discovery), or NULL */
+	json_t *test_files;         /* "testFiles": globs of the files a candidate may
+				       not change (array of strings, never NULL after
+				       init; empty: none) */
 };
 
 void sbx_task_init(struct sbx_task *t);
@@ -68,6 +71,23 @@ int sbx_task_load(struct sbx_task *t, const char *path);
 
 /* Adds a candidate patch (absolute or relative to cwd). */
 int sbx_task_add_patch(struct sbx_task *t, const char *path, const char *cwd);
+
+/*
+ * "testFiles" (docs/sandbox.md, "Test files"): at most SBX_TEST_FILES_MAX
+ * globs of 1 to SBX_TEST_FILE_GLOB_MAX bytes each, matched with fnmatch(3)
+ * without FNM_PATHNAME ('*' also matches '/') against a path relative to
+ * the worktree, or against any folder above it ("tests" and "tests/" cover
+ * tests/a/b.c), as the jail's patterns are. A task file's list replaces the
+ * configuration's; --test-files replaces both.
+ */
+#define SBX_TEST_FILES_MAX 256
+#define SBX_TEST_FILE_GLOB_MAX 4096
+/* Appends one glob (--test-files, repeatable): LN_EUSAGE when it is empty,
+ * too long, or one too many. `first`: the command line's first one, which
+ * drops the files' list. */
+int sbx_task_add_test_file(struct sbx_task *t, const char *glob, bool first);
+/* Whether `rel` (relative, '/') is a test file of the task. */
+bool sbx_task_is_test_file(const struct sbx_task *t, const char *rel);
 
 /* Sets FAIL_TO_PASS from a comma-separated list (--tests). */
 int sbx_task_set_tests(struct sbx_task *t, const char *csv);

@@ -1,6 +1,7 @@
 /* Task files and the test settings of .lanser.json (sandbox/task.h). */
 #include "tests/unit/harness.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "sandbox/task.h"
 
@@ -78,6 +79,9 @@ TEST(sbx_task__rejects_bad_members_with_their_name)
 		{ "{\"candidates\": [{\"id\": \"../x\"}]}", "candidates\"[0]" },
 		{ "{\"id\": \"has space\"}", "\"id\" must be" },
 		{ "{\"base\": 7}", "\"base\"" },
+		{ "{\"testFiles\": \"tests/**\"}", "\"testFiles\" must be an array" },
+		{ "{\"testFiles\": [\"tests/**\", \"\"]}", "\"testFiles\"[1] must be" },
+		{ "{\"testFiles\": [7]}", "\"testFiles\"[0] must be" },
 		{ "[1]", "must be a JSON object" },
 	};
 	size_t i;
@@ -92,6 +96,54 @@ TEST(sbx_task__rejects_bad_members_with_their_name)
 				  cases[i][0], e, ln_error_msg(), cases[i][1]);
 		sbx_task_release(&t);
 	}
+}
+
+TEST(sbx_task__test_files_match_as_the_jail_and_are_bounded)
+{
+	struct sbx_task t;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	sbx_task_init(&t);
+	CHECK(!sbx_task_is_test_file(&t, "tests/test_a.py"));
+	CHECK_EQ_INT(apply_text(&t, "{\"testFiles\": [\"tests/**\", \"test_*.py\", \"spec\","
+				" \"e2e/\", \"Makefile\"]}", false), 0);
+	CHECK(sbx_task_is_test_file(&t, "tests/test_a.py"));
+	CHECK(sbx_task_is_test_file(&t, "tests/deep/er/x.c"));
+	CHECK(sbx_task_is_test_file(&t, "test_b.py"));
+	CHECK(sbx_task_is_test_file(&t, "test_pkg/x/test_c.py"));  /* '*' crosses '/' */
+	CHECK(sbx_task_is_test_file(&t, "spec/a/b.js"));            /* a folder covers below */
+	CHECK(sbx_task_is_test_file(&t, "e2e/run.sh"));
+	CHECK(sbx_task_is_test_file(&t, "Makefile"));
+	CHECK(!sbx_task_is_test_file(&t, "src/tests.c"));
+	CHECK(!sbx_task_is_test_file(&t, "src/Makefile"));
+	CHECK(!sbx_task_is_test_file(&t, "e2e"));
+	CHECK(!sbx_task_is_test_file(&t, "spec.js"));
+	/* the command line replaces the list */
+	CHECK_EQ_INT(sbx_task_add_test_file(&t, "src/*", true), 0);
+	CHECK(!sbx_task_is_test_file(&t, "tests/test_a.py"));
+	CHECK(sbx_task_is_test_file(&t, "src/a.c"));
+	CHECK_EQ_INT(sbx_task_add_test_file(&t, "", false), LN_EUSAGE);
+	for (i = 1; i < SBX_TEST_FILES_MAX; i++)
+		CHECK_EQ_INT(sbx_task_add_test_file(&t, "x", false), 0);
+	CHECK_EQ_INT(sbx_task_add_test_file(&t, "x", false), LN_EUSAGE);
+	/* 256 globs of 4096 bytes are fine, 257 or 4097 bytes are not */
+	buf_adds(&b, "{\"testFiles\": [");
+	for (i = 0; i < SBX_TEST_FILES_MAX; i++)
+		buf_addf(&b, "%s\"%0*d\"", i ? ", " : "", SBX_TEST_FILE_GLOB_MAX, 0);
+	buf_adds(&b, "]}");
+	CHECK_EQ_INT(apply_text(&t, b.data, true), 0);
+	CHECK_EQ_INT((int)json_array_size(t.test_files), SBX_TEST_FILES_MAX);
+	b.data[b.len - 2] = '\0';
+	b.len -= 2;
+	buf_adds(&b, ", \"y\"]}");
+	CHECK_EQ_INT(apply_text(&t, b.data, true), LN_ECONFIG);
+	CHECK_EQ_INT(apply_text(&t, "{\"testFiles\": [\"x\"]}", true), 0);
+	buf_release(&b);
+	buf_addf(&b, "{\"testFiles\": [\"%0*d\"]}", SBX_TEST_FILE_GLOB_MAX + 1, 0);
+	CHECK_EQ_INT(apply_text(&t, b.data, true), LN_ECONFIG);
+	buf_release(&b);
+	sbx_task_release(&t);
 }
 
 TEST(sbx_task__config_cannot_hold_task_members_but_keeps_unknown_ones)
