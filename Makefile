@@ -231,7 +231,7 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c \
 	sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c core/config.c core/trust.c core/path.c \
 	core/text.c core/jcs.c core/hash.c core/xalloc.c core/xjson.c core/atomicfile.c core/gitlib.c \
-	core/ignore.c core/snapshot.c
+	core/ignore.c core/snapshot.c core/gitvet.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
