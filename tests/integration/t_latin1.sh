@@ -6,7 +6,8 @@
 # server is sent its UTF-8 form, columns in a.c are bytes in every
 # --index-io unit, the bundle marks the document, edits write bytes back,
 # an edit that needs a character above U+00FF is refused, search matches
-# its lines in their UTF-8 form (byte columns), and traces replay. b.c keeps the user's unit (its é counts 2 in utf-8).
+# its lines in their UTF-8 form (byte columns), tree-sitter keeps a name
+# such as caf\xE9 whole (outline, locate, AST paths), and traces replay. b.c keeps the user's unit (its é counts 2 in utf-8).
 #
 # Byte columns in a.c (1-based): f defined at 1:16; f called at 2:22 and
 # 3:31; g called at 3:38; undefined_thing at 4:32 (after "à", one byte).
@@ -133,6 +134,40 @@ run "$L" --no-daemon --json search 'caf'
 check_json_eq "latin1 search: a binary file is skipped" \
 	'[sorted(set(f["path"] for f in b["facts"])), b["meta"]["volatile"]["search"]["filesSkipped"]]' '[["a.c","b.c"],1]'
 rm -f bin.dat
+
+# --- tree-sitter on non-ASCII names in a Latin-1 file: whole names, byte columns ---
+# (tree-sitter is given the bytes one character each: caf\xE9 stays one
+# identifier; it was cut to "caf" when the bytes were read as UTF-8)
+nw=$TMP/names
+mkdir -p "$nw" && git -C "$nw" init -q
+printf 'int caf\351(int x) { return x; }\nconst char *s = "\351t\351"; int after(void) { return caf\351(1); }\nstruct p\350re { int \342ge; };\n' >"$nw/c.c"
+for mode in --no-daemon ""; do
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --json --index-io utf-8 outline c.c
+	check_json_eq "latin1 names ${mode:-(daemon)}: outline names whole, in UTF-8, byte columns" \
+		'[[f["name"], f["selectionRange"]] for f in b["facts"]]' \
+		'[["café",[1,5,1,9]],["s",[2,13,2,14]],["after",[2,28,2,33]],["père",[3,8,3,12]],["âge",[3,19,3,22]]]'
+	check_json_eq "latin1 names ${mode:-(daemon)}: the outline bundle marks c.c as Latin-1" \
+		'[d.get("encoding") for d in b["inputs"]["documents"]]' '["latin-1"]'
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --index-io utf-16 locate 'c://c.c#café'
+	check_eq "latin1 names ${mode:-(daemon)}: locate c://c.c#café (was: no such symbol)" \
+		"0 c.c:1:1-1:30  confidence 1.000" "$RC $OUT"
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode locate 'c://c.c#père.âge'
+	check_eq "latin1 names ${mode:-(daemon)}: locate c://c.c#père.âge" \
+		"0 c.c:3:15-3:23  confidence 1.000" "$RC $OUT"
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --json locate 'ast://c.c#struct_specifier[name=père]'
+	check_json_eq "latin1 names ${mode:-(daemon)}: an AST-path predicate with a non-ASCII name, its label in UTF-8" \
+		'[b["resolution"]["range"], [c["label"] for c in b["resolution"]["candidates"]]]' \
+		'[[3,1,3,25],["struct_specifier père"]]'
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode locate 'c://c.c#after'
+	check_eq "latin1 names ${mode:-(daemon)}: locate after, behind a Latin-1 string on its line" \
+		"0 c.c:2:24-2:59  confidence 1.000" "$RC $OUT"
+done
+"$L" --root "$nw" daemon stop >/dev/null 2>&1
 
 # --- workspace diag: the Latin-1 file is checked like any other ------------------
 run "$L" --no-daemon --json diag
