@@ -232,7 +232,7 @@ static const struct agent_option group_options[] = {
 };
 
 static const struct agent_option agent_options[] = {
-	FILEOPT("task", "task", task_path, "the task: instruction, workspace, base, tests, budgets "
+	FILEOPT("task", "task", task_path, "the task: instruction, workspace, base, tests, testFiles, budgets "
 		"(docs/agent.md)"),
 	FILEOPT("tasks", "tasks", agent_tasks, "rollouts: one task per JSON line"),
 	{ .name = "samples", .type = AGENT_OPT_INT, .metavar = "K", .json = "samples",

@@ -108,6 +108,16 @@ check_json_eq "rollouts: the task without testFiles scores R_outcome 1, the one 
 	'[["open",1,null],["shut",0,["tests/test_list.c"]]]' \
 	"$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' "$TMP/roll.jsonl")"
 
+# rollouts: --test-files reaches every worker, over the task's list
+start_agent_fake "$TMP/weaken.json" || fail "rollouts --test-files: the fake model server started" "no port"
+run "$L" --root "$C" agent --tasks "$TMP/tasks.jsonl" --samples 1 --jobs 2 --test-files tests/ \
+	--model-url "$FAKE_URL" --model fake --out "$TMP/roll2.jsonl"
+check_eq "rollouts --test-files: exit 0" 0 "$RC"
+check_json_eq "rollouts --test-files tests/: both tasks' episodes score R_outcome 0, the file reset" \
+	'sorted([r["group"], r["rewards"]["episode"]["terms"]["outcome"], r["tests"].get("testFilesReset")] for r in b)' \
+	'[["open",0,["tests/test_list.c"]],["shut",0,["tests/test_list.c"]]]' \
+	"$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' "$TMP/roll2.jsonl")"
+
 # bounds: the member is checked as a test task's
 bad() { # NAME TESTFILES-JSON TEXT
 	printf '{"instruction": "x", "testFiles": %s}\n' "$2" >"$TMP/bad.json"
