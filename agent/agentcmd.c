@@ -14,6 +14,7 @@
 #include "core/xalloc.h"
 #include "core/xjson.h"
 #include "engine/engine.h"
+#include "engine/testrun.h"
 
 #include <math.h>
 #include <signal.h>
@@ -137,6 +138,12 @@ int agent_settings_load(struct eng_settings *s, struct cli *c, const struct agen
 	src.tests = t->tests;
 	src.no_isolation = c->no_isolation;
 	error = eng_settings_load(s, &src);
+	if (!error && t->test_files) {
+		/* the task's list replaces the configuration's, as a test task's
+		 * does ([] protects nothing) */
+		json_decref(s->task.test_files);
+		s->task.test_files = json_deep_copy(t->test_files);
+	}
 	free(root);
 	return error;
 }
@@ -199,9 +206,17 @@ void agent_print_result(FILE *o, const json_t *r)
 			}
 		}
 	}
-	if (json_is_object(tests))
+	if (json_is_object(tests)) {
+		json_t *rec = xjson_pack("{s:{s:{s:O*}}}", "outcome", "patch", "testFilesReset",
+					 json_object_get(tests, "testFilesReset"));
+		char *tf = eng_record_test_files_note(rec);
 		fprintf(o, "  tests: %s\n", ln_printable(json_string_value(json_object_get(tests,
 			"status"))));
+		if (tf)
+			fprintf(o, "  %s\n", ln_printable(tf));
+		free(tf);
+		json_decref(rec);
+	}
 	if (ep) {
 		num_text(a, sizeof a, json_object_get(ep, "reward"));
 		num_text(f, sizeof f, json_object_get(terms, "format"));
@@ -308,8 +323,8 @@ int cmd_agent(struct cli *c)
 		}
 		t.id = xstrdup("session");
 		t.instruction = xstrdup("");
-		agent_task_apply_cli(&t, c);
-		if ((error = live_open(&live, c, &sampling, true)))
+		if ((error = agent_task_apply_cli(&t, c)) ||
+		    (error = live_open(&live, c, &sampling, true)))
 			goto done;
 		live.echo = c->out;
 		model.chat = live_chat;
@@ -329,8 +344,8 @@ int cmd_agent(struct cli *c)
 	}
 	if ((error = agent_task_load(&t, c->task_path)))
 		goto done;
-	agent_task_apply_cli(&t, c);
-	if ((error = live_open(&live, c, &sampling, false)))
+	if ((error = agent_task_apply_cli(&t, c)) ||
+	    (error = live_open(&live, c, &sampling, false)))
 		goto done;
 	model.chat = live_chat;
 	model.ctx = &live;

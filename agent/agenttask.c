@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/xalloc.h"
 #include "core/xjson.h"
+#include "sandbox/task.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ void agent_task_release(struct agent_task *t)
 	free(t->workspace);
 	free(t->base);
 	free(t->tests);
+	json_decref(t->test_files);
 	memset(t, 0, sizeof *t);
 }
 
@@ -83,11 +85,36 @@ static int tests_member(struct agent_task *t, const json_t *v, const char *what)
 	return 0;
 }
 
+/* "testFiles": bounded as a test task's (sandbox/task.h); it replaces
+ * the configuration's, as there. */
+static int test_files_member(struct agent_task *t, const json_t *v, const char *what)
+{
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > SBX_TEST_FILES_MAX)
+		return ln_error_set(LN_ECONFIG, "%s: \"testFiles\" must be an array of at most %d "
+				    "globs", what, SBX_TEST_FILES_MAX);
+	for (i = 0; i < json_array_size(v); i++) {
+		const json_t *g = json_array_get(v, i);
+		if (!json_is_string(g) || json_string_length(g) == 0 ||
+		    json_string_length(g) > SBX_TEST_FILE_GLOB_MAX ||
+		    strlen(json_string_value(g)) != json_string_length(g))
+			return ln_error_set(LN_ECONFIG, "%s: \"testFiles\"[%zu] must be a non-empty "
+					    "glob of at most %d bytes (no NUL)", what, i,
+					    SBX_TEST_FILE_GLOB_MAX);
+	}
+	json_decref(t->test_files);
+	t->test_files = json_deep_copy(v);
+	return 0;
+}
+
 int agent_task_from_json(struct agent_task *t, const json_t *obj, const char *what,
 			 const char *dir)
 {
 	static const char *const known[] = { "schema", "id", "instruction", "workspace", "base",
-					     "tests", "budgets", NULL };
+					     "tests", "testFiles", "budgets", NULL };
 	const char *key;
 	json_t *v, *bud;
 	int error;
@@ -112,7 +139,8 @@ int agent_task_from_json(struct agent_task *t, const json_t *obj, const char *wh
 	    (error = str_member(&t->workspace, json_object_get(obj, "workspace"), what,
 				"workspace", 4096)) ||
 	    (error = str_member(&t->base, json_object_get(obj, "base"), what, "base", 256)) ||
-	    (error = tests_member(t, json_object_get(obj, "tests"), what)))
+	    (error = tests_member(t, json_object_get(obj, "tests"), what)) ||
+	    (error = test_files_member(t, json_object_get(obj, "testFiles"), what)))
 		return error;
 	if (t->id && strspn(t->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			    "0123456789._-") != strlen(t->id))
@@ -173,8 +201,16 @@ int agent_task_load(struct agent_task *t, const char *path)
 	return error;
 }
 
-void agent_task_apply_cli(struct agent_task *t, const struct cli *c)
+int agent_task_apply_cli(struct agent_task *t, const struct cli *c)
 {
+	int i;
+
+	for (i = 0; i < c->ntest_files; i++) {
+		size_t len = strlen(c->test_files[i]);
+		if (len == 0 || len > SBX_TEST_FILE_GLOB_MAX)
+			return ln_error_set(LN_EUSAGE, "--test-files needs a non-empty glob of at "
+					    "most %d bytes", SBX_TEST_FILE_GLOB_MAX);
+	}
 	if (c->base) {
 		free(t->base);
 		t->base = xstrdup(c->base);
@@ -183,12 +219,19 @@ void agent_task_apply_cli(struct agent_task *t, const struct cli *c)
 		free(t->tests);
 		t->tests = xstrdup(c->tests);
 	}
+	if (c->ntest_files) {
+		json_decref(t->test_files);
+		t->test_files = json_array();
+		for (i = 0; i < c->ntest_files; i++)
+			json_array_append_new(t->test_files, xjson_string_lossy(c->test_files[i]));
+	}
 	if (c->agent_steps)
 		t->budget.steps = c->agent_steps;
 	if (c->agent_tokens)
 		t->budget.tokens = c->agent_tokens;
 	if (c->agent_wall_ms)
 		t->budget.wall_ms = c->agent_wall_ms;
+	return 0;
 }
 
 json_t *agent_task_json(const struct agent_task *t)
@@ -203,5 +246,7 @@ json_t *agent_task_json(const struct agent_task *t)
 		json_object_set_new(b, "tokens", json_integer(t->budget.tokens));
 	if (t->budget.wall_ms)
 		json_object_set_new(b, "wallMs", json_integer(t->budget.wall_ms));
+	if (t->test_files)
+		json_object_set_new(v, "testFiles", json_deep_copy(t->test_files));
 	return v;
 }

@@ -232,7 +232,7 @@ static const struct agent_option group_options[] = {
 };
 
 static const struct agent_option agent_options[] = {
-	FILEOPT("task", "task", task_path, "the task: instruction, workspace, base, tests, budgets "
+	FILEOPT("task", "task", task_path, "the task: instruction, workspace, base, tests, testFiles, budgets "
 		"(docs/agent.md)"),
 	FILEOPT("tasks", "tasks", agent_tasks, "rollouts: one task per JSON line"),
 	{ .name = "samples", .type = AGENT_OPT_INT, .metavar = "K", .json = "samples",
@@ -243,6 +243,10 @@ static const struct agent_option agent_options[] = {
 	FILEOPT("out", "out", out_path, "rollouts: one result per line (default: stdout)"),
 	STR("base", "REV", "base", base, "the revision the agent starts from (default HEAD)"),
 	STR("tests", "ID,...", "tests", tests, "FAIL_TO_PASS test ids of the episode reward"),
+	{ .name = "test-files", .type = AGENT_OPT_LIST, .metavar = "GLOB", .json = "testFiles",
+	  .offset = OFF(test_files), .count_offset = OFF(ntest_files), .max = 64,
+	  .help = "files the agent may not change: put back to the base before the final "
+		  "tests (replaces the task's and .lanser.json testFiles)" },
 	{ .name = "steps", .type = AGENT_OPT_INT, .metavar = "N", .json = "steps",
 	  .offset = OFF(agent_steps), .min = 1, .max = 10000, .dflt = "30",
 	  .help = "step budget: tool calls and replies (the task's budgets.steps, else 30)" },

@@ -48,6 +48,8 @@ struct agent_task {
 	char *workspace;   /* absolute; NULL: the current workspace */
 	char *base;        /* NULL: HEAD */
 	char *tests;       /* FAIL_TO_PASS ids, comma-separated */
+	json_t *test_files; /* "testFiles": globs (owned array), or NULL: the
+			     * configuration's (docs/sandbox.md, "Test files") */
 	struct agent_budget budget;
 };
 
@@ -61,8 +63,9 @@ int agent_task_from_json(struct agent_task *t, const json_t *obj, const char *wh
 int agent_task_load(struct agent_task *t, const char *path);
 /* The task as agent_task_from_json reads it (new reference). */
 json_t *agent_task_json(const struct agent_task *t);
-/* The command line's options over the task's (base, tests, budgets). */
-void agent_task_apply_cli(struct agent_task *t, const struct cli *c);
+/* The command line's options over the task's (base, tests, testFiles,
+ * budgets). LN_EUSAGE for an empty or too long --test-files glob. */
+int agent_task_apply_cli(struct agent_task *t, const struct cli *c);
 
 /* What the model answered: the assistant message and its usage. */
 struct agent_reply {

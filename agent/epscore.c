@@ -273,8 +273,9 @@ int agent_scorer_finish(struct agent_scorer *x, json_t *result, const char *unsc
 	reward = ep.scorable ? rwd_episode_reward(o->mode, &ep) : NAN;
 	if (r.record) {
 		const json_t *oc = json_object_get(r.record, "outcome");
-		tests = xjson_pack("{s:O?, s:O?}", "status", json_object_get(oc, "status"), "counts",
-				   json_object_get(oc, "counts"));
+		tests = xjson_pack("{s:O?, s:O?, s:O*}", "status", json_object_get(oc, "status"),
+				   "counts", json_object_get(oc, "counts"), "testFilesReset",
+				   json_object_get(json_object_get(oc, "patch"), "testFilesReset"));
 		trace(x, "outcome", xjson_pack("{s:s, s:O}", "candidate", cand.id, "record",
 					      r.record));
 	}

@@ -17,6 +17,7 @@
 #include "selectors/outline.h"
 #include "core/path.h"
 #include "core/proc.h"
+#include "core/text.h"
 #include "selectors/resolve.h"
 #include "selectors/selector.h"
 #include "selectors/source.h"
@@ -34,6 +35,7 @@ static void note_documents(json_t *bundle, struct sel_files *f, json_t *paths)
 
 	json_array_foreach(paths, i, p) {
 		const char *d = sel_files_digest(f, json_string_value(p));
+		const struct ln_text *t = NULL;
 		size_t k;
 		json_t *e;
 		bool seen = false;
@@ -42,8 +44,14 @@ static void note_documents(json_t *bundle, struct sel_files *f, json_t *paths)
 		json_array_foreach(docs, k, e)
 			if (!strcmp(json_string_value(json_object_get(e, "path")), json_string_value(p)))
 				seen = true;
-		if (!seen)
-			json_array_append_new(docs, xjson_pack("{s:O, s:s}", "path", p, "sha256", d));
+		if (seen)
+			continue;
+		e = xjson_pack("{s:O, s:s}", "path", p, "sha256", d);
+		/* its columns are bytes (docs/bundle.md, "Files that are not UTF-8") */
+		if (sel_files_source(f)->text(f, json_string_value(p), &t) == 0 && t && t->latin1)
+			json_object_set_new(e, "encoding", json_string("latin-1"));
+		ln_error_clear();
+		json_array_append_new(docs, e);
 	}
 }
 

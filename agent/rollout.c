@@ -170,6 +170,8 @@ static json_t *worker_argv(const struct ro *x, const struct job *j, const char *
 	add_opt(a, "--sample", j->id);
 	add_opt(a, "--base", c->base);
 	add_opt(a, "--tests", c->tests);
+	for (int i = 0; i < c->ntest_files; i++)
+		add_opt(a, "--test-files", c->test_files[i]);
 	add_int(a, "--steps", c->agent_steps, c->agent_steps > 0);
 	add_int(a, "--tokens", c->agent_tokens, c->agent_tokens > 0);
 	add_int(a, "--wall", c->agent_wall_ms, c->agent_wall_ms > 0);

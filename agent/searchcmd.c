@@ -6,8 +6,11 @@
  *
  * The files are those the rest of lanser sees (core/ignore.h: .gitignore,
  * the configuration's "exclude"; hidden folders, node_modules and
- * __pycache__ skipped, as in snapshots); files that are not UTF-8 text
- * (binary, a NUL byte) and files over LN_FILE_MAX_BYTES are skipped.
+ * __pycache__ skipped, as in snapshots); binary files (a NUL byte) and
+ * files over LN_FILE_MAX_BYTES are skipped. A file that is not UTF-8 is
+ * read as Latin-1 (docs/bundle.md, "Files that are not UTF-8"): its lines
+ * are matched in their UTF-8 form, its columns are bytes, its matching
+ * lines are shown in UTF-8 and the bundle's inputs.documents marks it.
  * Everything is bounded: the expression's length and repetition counts
  * (glibc compiles a{1000}{1000} into a very large automaton), back
  * references (exponential to match) refused, a --glob of at most 256
@@ -131,8 +134,25 @@ static bool keep_file(const char *rel, void *ctx)
 	return fnmatch(s->glob, base ? base + 1 : rel, 0) == 0;
 }
 
-/* The line around the match, at most SEARCH_MAX_LINE bytes, whole characters. */
-static json_t *shown_line(const char *line, size_t len, size_t ms)
+/* The byte offset in Latin-1 bytes p[0..n) of offset u8 of their UTF-8
+ * form (a byte above 0x7F is two there); an offset inside a character
+ * goes to its start, or with `up` to its end. */
+static size_t latin1_offset(const char *p, size_t n, size_t u8, bool up)
+{
+	size_t k, u = 0;
+
+	for (k = 0; k < n && u < u8; k++) {
+		size_t w = (unsigned char)p[k] < 0x80 ? 1 : 2;
+		if (u + w > u8 && !up)
+			break;
+		u += w;
+	}
+	return k;
+}
+
+/* The line around the match, at most SEARCH_MAX_LINE bytes, whole
+ * characters; a Latin-1 line in UTF-8. */
+static json_t *shown_line(const char *line, size_t len, size_t ms, bool latin1)
 {
 	size_t a = 0, b = len;
 	struct buf out = BUF_INIT;
@@ -141,14 +161,17 @@ static json_t *shown_line(const char *line, size_t len, size_t ms)
 	if (len > SEARCH_MAX_LINE) {
 		a = ms > SEARCH_MAX_LINE / 4 ? ms - SEARCH_MAX_LINE / 4 : 0;
 		b = a + SEARCH_MAX_LINE < len ? a + SEARCH_MAX_LINE : len;
-		while (a > 0 && ((unsigned char)line[a] & 0xC0) == 0x80)
+		while (!latin1 && a > 0 && ((unsigned char)line[a] & 0xC0) == 0x80)
 			a--;
-		while (b < len && ((unsigned char)line[b] & 0xC0) == 0x80)
+		while (!latin1 && b < len && ((unsigned char)line[b] & 0xC0) == 0x80)
 			b--;
 	}
 	if (a)
 		buf_adds(&out, "...");
-	buf_add(&out, line + a, b - a);
+	if (latin1)
+		ln_latin1_to_utf8(&out, line + a, b - a);
+	else
+		buf_add(&out, line + a, b - a);
 	if (b < len)
 		buf_adds(&out, "...");
 	j = json_string(out.data);
@@ -160,22 +183,22 @@ static int search_file(struct search *s, const char *rel)
 {
 	struct cli *c = s->x->c;
 	struct buf path = BUF_INIT, raw = BUF_INIT;
+	struct buf u8 = BUF_INIT;
 	struct ln_text t;
-	int line, error;
+	int line, error, found = s->found;
 
 	memset(&t, 0, sizeof t);
 	buf_addf(&path, "%s/%s", c->root, rel);
 	error = buf_read_file(&raw, path.data, LN_FILE_MAX_BYTES);
 	buf_release(&path);
 	s->total += raw.len;
-	if (error || ln_text_init(&t, raw.data, raw.len)) {
-		/* binary, not UTF-8, too large, gone: not searched */
+	if (error || ln_text_init_file(&t, raw.data, raw.len)) {
+		/* binary, too large, gone: not searched */
 		ln_error_clear();
 		buf_release(&raw);
 		s->skipped++;
 		return 0;
 	}
-	buf_release(&raw);
 	s->files++;
 	for (line = 0; line < t.nlines && s->found < s->max; line++) {
 		size_t ls = t.line_starts[line], le = selrange_line_end(&t, line);
@@ -184,29 +207,47 @@ static int search_file(struct search *s, const char *rel)
 		 * bounded time; the deadline bounds them all */
 		size_t ml = le - ls > SEARCH_MATCH_LINE ? SEARCH_MATCH_LINE : le - ls;
 		char *one;
-		while (ml < le - ls && ((unsigned char)t.data[ls + ml] & 0xC0) == 0x80)
+		while (!t.latin1 && ml < le - ls && ((unsigned char)t.data[ls + ml] & 0xC0) == 0x80)
 			ml--;
 		if ((line & 63) == 0 && ln_now_ms() > s->deadline) {
 			s->late = true;
 			break;
 		}
-		one = xstrndup(t.data + ls, ml);
+		if (t.latin1) {
+			/* matched in its UTF-8 form: what the user sees and types */
+			buf_reset(&u8);
+			ln_latin1_to_utf8(&u8, t.data + ls, ml);
+			one = xstrndup(u8.data, u8.len);
+		} else {
+			one = xstrndup(t.data + ls, ml);
+		}
 		regmatch_t m[1];
 		long sl, sc, el, ec;
 		if (regexec(&s->re, one, 1, m, 0) == 0 && m[0].rm_so >= 0) {
 			size_t ms = (size_t)m[0].rm_so, me = (size_t)m[0].rm_eo;
+			if (t.latin1) {
+				ms = latin1_offset(t.data + ls, ml, ms, false);
+				me = latin1_offset(t.data + ls, ml, me, true);
+			}
 			if (sel_offset_to_pos(&t, ls + ms, c->index_io, &sl, &sc) == 0 &&
 			    sel_offset_to_pos(&t, ls + me, c->index_io, &el, &ec) == 0) {
 				json_array_append_new(s->x->facts, xjson_pack(
 					"{s:s, s:s, s:o, s:o, s:s}", "kind", "match", "path", rel,
 					"range", ln_range_new(sl, sc, el, ec),
-					"text", shown_line(t.data + ls, le - ls, ms), "provenance", "lanser"));
+					"text", shown_line(t.data + ls, le - ls, ms, t.latin1),
+					"provenance", "lanser"));
 				s->found++;
 			}
 			ln_error_clear();
 		}
 		free(one);
 	}
+	/* inputs.documents marks a Latin-1 file with a match: its columns are
+	 * bytes (docs/bundle.md) */
+	if (t.latin1 && s->found > found)
+		cmdctx_note_bytes(s->x, rel, raw.data, raw.len);
+	buf_release(&raw);
+	buf_release(&u8);
 	ln_text_release(&t);
 	return 0;
 }

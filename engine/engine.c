@@ -326,7 +326,7 @@ static void score_one(struct eng *e, struct eng_cand *cd, size_t i)
 		cd->r.code = cd->r.apply_code;
 	eng_make_bundle(e, cd);
 	cd->scored = true;
-	progress(e, cd, "scored");
+	progress(e, cd, cd->r.ep.scorable ? "scored" : "unscorable");
 	if (e->o.result)
 		e->o.result(e->o.result_ctx, i, &cd->r);
 }
@@ -412,7 +412,8 @@ static int run(struct eng *e)
 
 	parse_diffs(e);
 	for (i = 0; i < e->n; i++)
-		progress(e, &e->v[i], e->v[i].r.usable ? "applied" : "not a patch");
+		progress(e, &e->v[i], e->v[i].r.usable ? "applied" :
+			 e->v[i].r.apply_code == LN_EINPUT ? "not a patch" : "not applied");
 	e->records = NULL;
 	e->tests_code = 0;
 	if (e->no_tests) {

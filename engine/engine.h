@@ -125,8 +125,12 @@ typedef void (*eng_trace_fn)(void *ctx, const char *type, json_t *fields);
 typedef void (*eng_note_fn)(void *ctx, const char *text);
 
 /* Progress of one candidate, for a person watching (docs/eval.md): phase
- * "applied", "not a patch", "diagnosed", "building", "testing", "tested",
- * "scored". Called from the engine's threads (the tests run beside the
+ * "applied", "not a patch" (no diff in it), "not applied" (a diff that does
+ * not apply to the base, or that the jail refuses), "diagnosed",
+ * "building", "testing", then what
+ * the test run came to ("tests passed", "tests failed", "build failed",
+ * "base build failed", "not applied", "limit hit", "cancelled", "test
+ * error"), and "scored" or "unscorable". Called from the engine's threads (the tests run beside the
  * diagnostics): the callee serialises its output. */
 typedef void (*eng_progress_fn)(void *ctx, const char *candidate, const char *phase);
 

@@ -412,6 +412,24 @@ static void progress(const struct tctx *x, const struct sbx_candidate *cand, con
 		x->o->progress(x->o->progress_ctx, cand->id, phase);
 }
 
+/* The phase that ends a candidate's test run: what happened, from the
+ * record's status (docs/eval.md, "Progress"). */
+static const char *done_phase(const char *status)
+{
+	static const char *const words[][2] = {
+		{ "passed", "tests passed" }, { "failed", "tests failed" },
+		{ "build-failed", "build failed" }, { "base-build-failed", "base build failed" },
+		{ "patch-failed", "not applied" }, { "limit", "limit hit" },
+		{ "cancelled", "cancelled" }, { "error", "test error" },
+	};
+	size_t i;
+
+	for (i = 0; status && i < sizeof words / sizeof *words; i++)
+		if (!strcmp(status, words[i][0]))
+			return words[i][1];
+	return "tested";
+}
+
 /*
  * Evaluates one candidate (or the workspace in place) in its worktree;
  * *out gets the outcome record. Returns the record's code.
@@ -462,7 +480,7 @@ static int evaluate(struct tctx *x, size_t wt, const struct sbx_candidate *cand,
 		error = run_tests(x, &r);
 	}
 	error = finish_record(x, &r, error);
-	progress(x, cand, "tested");
+	progress(x, cand, done_phase(r.status));
 	*out = r.rec;
 	sbx_result_release(&r.br);
 	sbx_result_release(&r.tr);

@@ -33,8 +33,9 @@ struct eng_test_opts {
 	/* set to non-zero to cancel: every tree is killed, the records say
 	 * "cancelled"; may be NULL */
 	volatile sig_atomic_t *cancel;
-	/* progress of a candidate ("building", "testing", "tested"), from the
-	 * worker threads; may be NULL */
+	/* progress of a candidate ("building", "testing", then what the run
+	 * came to: "tests passed", "build failed", "not applied", ... as in
+	 * engine/engine.h), from the worker threads; may be NULL */
 	void (*progress)(void *ctx, const char *candidate, const char *phase);
 	void *progress_ctx;
 	/* a candidate's outcome record is made (index: its place in t->cands),

@@ -4,6 +4,7 @@
 #include "selectors/outline.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 
 #include <stdlib.h>
@@ -103,7 +104,15 @@ static struct sel_symbol *add(struct walker *w, TSNode node, TSNode name, const 
 	memset(s, 0, sizeof *s);
 	ns = ts_node_start_byte(name);
 	ne = ts_node_end_byte(name);
-	s->name = xstrndup(w->doc->text + ns, ne - ns);
+	if (w->doc->latin1) {
+		/* names are UTF-8 (what selectors and bundles hold) */
+		struct buf u8 = BUF_INIT;
+		ln_latin1_to_utf8(&u8, w->doc->text + ns, ne - ns);
+		s->name = xstrndup(u8.data, u8.len);
+		buf_release(&u8);
+	} else {
+		s->name = xstrndup(w->doc->text + ns, ne - ns);
+	}
 	for (i = 0; i < w->depth; i++)
 		buf_addf(&q, "%s.", w->chain[i]);
 	buf_adds(&q, s->name);

@@ -5,6 +5,7 @@
 #include "selectors/resolve.h"
 #include "selectors/resolve_impl.h"
 #include "core/buf.h"
+#include "core/text.h"
 #include "core/xalloc.h"
 #include "selectors/tree.h"
 
@@ -16,18 +17,32 @@
 
 /* ---- AST paths ---- */
 
-static bool text_eq(const char *text, TSNode n, const char *value)
+/* The node's text as selectors and bundles hold it: UTF-8 (a Latin-1
+ * document's bytes converted, docs/bundle.md) appended to `out`. */
+static void node_text(struct buf *out, const struct sel_doc *doc, TSNode n)
 {
-	size_t a, b;
+	size_t a = ts_node_start_byte(n), b = ts_node_end_byte(n);
+
+	if (doc->latin1)
+		ln_latin1_to_utf8(out, doc->text + a, b - a);
+	else
+		buf_add(out, doc->text + a, b - a);
+}
+
+static bool text_eq(const struct sel_doc *doc, TSNode n, const char *value)
+{
+	struct buf t = BUF_INIT;
+	bool eq;
 
 	if (ts_node_is_null(n))
 		return false;
-	a = ts_node_start_byte(n);
-	b = ts_node_end_byte(n);
-	return strlen(value) == b - a && !memcmp(text + a, value, b - a);
+	node_text(&t, doc, n);
+	eq = strlen(value) == t.len && !memcmp(t.data, value, t.len);
+	buf_release(&t);
+	return eq;
 }
 
-static bool preds_hold(TSNode n, const struct sel_step *st, const char *text)
+static bool preds_hold(TSNode n, const struct sel_step *st, const struct sel_doc *doc)
 {
 	int i;
 
@@ -39,7 +54,7 @@ static bool preds_hold(TSNode n, const struct sel_step *st, const char *text)
 		v = ts_node_child_by_field_name(n, p->field, (uint32_t)strlen(p->field));
 		if (ts_node_is_null(v) && !strcmp(p->field, "name"))
 			v = sel_node_name(n);
-		if (!text_eq(text, v, p->value))
+		if (!text_eq(doc, v, p->value))
 			return false;
 	}
 	return true;
@@ -61,7 +76,7 @@ static void nodes_add(struct nodes *ns, TSNode n)
 /* The nearest descendants of m of the step's type (docs/selectors.md):
  * not below another node of that type, nor below a node of m's type. */
 static void step_matches(struct nodes *out, TSNode m, const char *mtype, const struct sel_step *st,
-			 const char *text, int depth)
+			 const struct sel_doc *doc, int depth)
 {
 	uint32_t i, n = ts_node_named_child_count(m);
 
@@ -71,13 +86,13 @@ static void step_matches(struct nodes *out, TSNode m, const char *mtype, const s
 		TSNode c = ts_node_named_child(m, i);
 		const char *t = ts_node_type(c);
 		if (!strcmp(t, st->type)) {
-			if (preds_hold(c, st, text))
+			if (preds_hold(c, st, doc))
 				nodes_add(out, c);
 			continue;
 		}
 		if (mtype && !strcmp(t, mtype))
 			continue;
-		step_matches(out, c, mtype, st, text, depth + 1);
+		step_matches(out, c, mtype, st, doc, depth + 1);
 	}
 }
 
@@ -106,7 +121,7 @@ int sel_resolve_ast(struct sel_resolution *r, const struct sel *sel,
 		for (i = 0; i < cur.n; i++) {
 			struct nodes here = { NULL, 0 };
 			const char *mtype = s == 0 ? NULL : ts_node_type(cur.v[i]);
-			step_matches(&here, cur.v[i], mtype, st, f.doc->text, 0);
+			step_matches(&here, cur.v[i], mtype, st, f.doc, 0);
 			if (index) {
 				if ((size_t)index <= here.n)
 					nodes_add(&next, here.v[index - 1]);
@@ -126,9 +141,10 @@ int sel_resolve_ast(struct sel_resolution *r, const struct sel *sel,
 		size_t a = ts_node_start_byte(n), b = ts_node_end_byte(n);
 		struct buf label = BUF_INIT;
 		buf_adds(&label, ts_node_type(n));
-		if (!ts_node_is_null(name))
-			buf_addf(&label, " %.*s", (int)(ts_node_end_byte(name) - ts_node_start_byte(name)),
-				 f.doc->text + ts_node_start_byte(name));
+		if (!ts_node_is_null(name)) {
+			buf_addch(&label, ' ');
+			node_text(&label, f.doc, name);
+		}
 		sel_add_cand(r, rel, a, b, ts_node_is_null(name) ? a : ts_node_start_byte(name), 1, 1, 1, 1,
 			 "ast", label.data);
 		buf_release(&label);

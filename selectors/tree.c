@@ -6,6 +6,7 @@
 #include "core/hash.h"
 #include "core/xalloc.h"
 #include "core/limits.h"
+#include "core/text.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct entry {
 	char *text;
 	size_t len;
 	TSTree *tree;
+	bool latin1;            /* parsed as Latin-1 (no reuse across readings) */
 	unsigned long used;     /* LRU clock */
 };
 
@@ -124,9 +126,58 @@ static TSTree *edited_tree(const struct entry *old, const char *text, size_t len
 	return t;
 }
 
+/* A document that is not UTF-8 and holds no NUL byte is Latin-1
+ * (docs/bundle.md, "Files that are not UTF-8"): tree-sitter reads its
+ * bytes through this decoder, one byte one character, so a name such as
+ * caf\xE9 stays whole and every offset stays a byte of the file. */
+static uint32_t decode_latin1(const uint8_t *s, uint32_t len, int32_t *cp)
+{
+	if (len == 0) {
+		*cp = 0;
+		return 0;
+	}
+	*cp = s[0];
+	return 1;
+}
+
+struct span {
+	const char *text;
+	size_t len;
+};
+
+static const char *read_span(void *payload, uint32_t at, TSPoint pos, uint32_t *n)
+{
+	const struct span *sp = payload;
+
+	(void)pos;
+	if (at >= sp->len) {
+		*n = 0;
+		return "";
+	}
+	*n = (uint32_t)(sp->len - at);
+	return sp->text + at;
+}
+
+static TSTree *parse(TSParser *parser, const TSTree *old, const char *text, size_t len,
+		     bool latin1)
+{
+	struct span sp = { text, len };
+	TSInput in;
+
+	if (!latin1)
+		return ts_parser_parse_string(parser, old, text, (uint32_t)len);
+	memset(&in, 0, sizeof in);
+	in.payload = &sp;
+	in.read = read_span;
+	in.encoding = TSInputEncodingCustom;
+	in.decode = decode_latin1;
+	return ts_parser_parse(parser, old, in);
+}
+
 int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_t len,
 		  enum sel_grammar g)
 {
+	bool latin1 = !ln_utf8_valid(text, len) && !memchr(text, '\0', len);
 	struct sel_doc *doc;
 	char digest[65];
 	size_t i;
@@ -148,7 +199,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 			break;
 		}
 		if (key && cache[i].key && cache[i].grammar == g && !strcmp(cache[i].key, key) &&
-		    (!prev || cache[i].used > prev->used))
+		    cache[i].latin1 == latin1 && (!prev || cache[i].used > prev->used))
 			prev = &cache[i];
 	}
 	if (hit) {
@@ -159,7 +210,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 		TSParser *parser = ts_parser_new();
 		TSTree *old = prev ? edited_tree(prev, text, len) : NULL;
 		ts_parser_set_language(parser, language(g));
-		tree = ts_parser_parse_string(parser, old, text, (uint32_t)len);
+		tree = parse(parser, old, text, len, latin1);
 		ts_parser_delete(parser);
 		ts_tree_delete(old);
 		if (prev)
@@ -180,6 +231,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 			e->text[len] = '\0';
 			e->len = len;
 			e->tree = ts_tree_copy(tree);
+			e->latin1 = latin1;
 			e->used = ++clock_;
 			cache_bytes += len;
 		}
@@ -193,6 +245,7 @@ int sel_doc_parse(struct sel_doc **out, const char *key, const char *text, size_
 	memcpy(doc->text, text, len);
 	doc->text[len] = '\0';
 	doc->len = len;
+	doc->latin1 = latin1;
 	doc->tree = tree;
 	memcpy(doc->digest, digest, sizeof digest);
 	*out = doc;

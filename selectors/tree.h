@@ -18,6 +18,7 @@
 #ifndef LANSER_SEL_TREE_H
 #define LANSER_SEL_TREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ struct sel_doc {
 	enum sel_grammar grammar;
 	char *text;               /* owned, NUL-terminated */
 	size_t len;
+	bool latin1;              /* not UTF-8, no NUL: parsed as Latin-1, one byte
+				   * one character (docs/bundle.md); offsets are
+				   * bytes of text either way */
 	TSTree *tree;             /* owned copy */
 	char digest[65];          /* hex SHA-256 of text */
 };
@@ -43,7 +47,8 @@ struct sel_doc {
 /*
  * Parses `text` (len bytes) with `g`, through the cache. `key` names the
  * document (a workspace-relative path; may be NULL) for incremental
- * reparsing of its next version. *out is owned by the caller
+ * reparsing of its next version. A text that is not UTF-8 (and has no NUL
+ * byte) is parsed as Latin-1 ((*out)->latin1). *out is owned by the caller
  * (sel_doc_free). Returns 0, LN_EUNSUPPORTED for SEL_GRAMMAR_NONE, or
  * LN_EINPUT for a document larger than LN_FILE_MAX_BYTES (core/limits.h).
  */

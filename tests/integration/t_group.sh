@@ -179,6 +179,22 @@ if command -v script >/dev/null; then
 	check_contains "cproj group on a terminal: the text that is not a patch" "$PROG" "lanser: junk: not a patch"
 	run "$L" --root "$C" group "$TMP/good.diff" "$TMP/junk.diff"
 	check_not_contains "cproj group, stderr not a terminal: no progress" "$ERR" "scored"
+	# each run's last phases say what happened: with a build command, a
+	# build that fails, a diff that does not apply to the base, tests that
+	# pass and fail; never a bare "tested"
+	CB=$(fixture_base cproj cprog) || exit 1
+	printf '{"build": ["make", "tests/test_list"], "test": ["make", "test"]}\n' >"$CB/.lanser.json"
+	(cd "$CB" && git add .lanser.json && git -c user.email=t@example.com -c user.name=t commit -qm build) || exit 1
+	sed 's/^-\treturn a > b ? a : b;/-\treturn a >>> b ? a : b;/' "$TMP/good.diff" >"$TMP/stale.diff"
+	PROG=$(script -qec "'$L' --root '$CB' group '$TMP/good.diff' '$TMP/break.diff' '$TMP/testfail.diff' '$TMP/stale.diff' '$TMP/junk.diff'" /dev/null 2>&1 | tr -d '\r')
+	check_contains "progress, build command: the good patch is built" "$PROG" "lanser: good: building"
+	check_contains "progress: ... its tests pass" "$PROG" "lanser: good: tests passed"
+	check_contains "progress: the header change: build failed" "$PROG" "lanser: break: build failed"
+	check_contains "progress: the wrong clamp: tests failed" "$PROG" "lanser: testfail: tests failed"
+	check_contains "progress: a diff whose context is not the base's: not applied" "$PROG" "lanser: stale: not applied"
+	check_contains "progress: text without a diff: not a patch" "$PROG" "lanser: junk: not a patch"
+	check_eq "progress: every candidate scored" 5 "$(printf '%s\n' "$PROG" | grep -c ': scored$')"
+	check_not_contains "progress: no bare 'tested'" "$PROG" ": tested"
 else
 	skip "group progress on a terminal" "script(1) (util-linux) not installed"
 fi

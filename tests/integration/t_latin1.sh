@@ -5,8 +5,9 @@
 # reads a.c as Latin-1 (docs/bundle.md, "Files that are not UTF-8"): the
 # server is sent its UTF-8 form, columns in a.c are bytes in every
 # --index-io unit, the bundle marks the document, edits write bytes back,
-# an edit that needs a character above U+00FF is refused, and traces
-# replay. b.c keeps the user's unit (its é counts 2 in utf-8).
+# an edit that needs a character above U+00FF is refused, search matches
+# its lines in their UTF-8 form (byte columns), tree-sitter keeps a name
+# such as caf\xE9 whole (outline, locate, AST paths), and traces replay. b.c keeps the user's unit (its é counts 2 in utf-8).
 #
 # Byte columns in a.c (1-based): f defined at 1:16; f called at 2:22 and
 # 3:31; g called at 3:38; undefined_thing at 4:32 (after "à", one byte).
@@ -91,6 +92,82 @@ check_eq "latin1 read a.c exits 0 (was an abort: JSON cannot hold the bytes)" 0 
 check_json_eq "latin1 read a.c: the lines in UTF-8, the document marked Latin-1" \
 	'[b["facts"][0]["text"].split("\n")[1], b["inputs"]["documents"][0]["encoding"]]' \
 	'["int g(void) { return f(1); } /* naïve */","latin-1"]'
+
+# --- search: the Latin-1 file is matched in its UTF-8 form, columns in bytes ------
+# a.c: "café" at bytes 4-7 of line 1, "naïve" at 33-37 of line 2, "éé */" at
+# 4-8 of line 3; b.c: "café" at 4-8 in UTF-8 bytes (its é is 2), 4-7 else
+for e in $encs; do
+	b3=$([ "$e" = utf-8 ] && echo 9 || echo 8)
+	run "$L" --no-daemon --index-io "$e" search 'café|naïve|(é)+ \*/'
+	check_eq "latin1 search --index-io $e: a.c searched, its columns in bytes (was: a.c skipped)" \
+		"0 a.c:1:4: /* café */ int f(int x) { return x; }
+a.c:2:33: int g(void) { return f(1); } /* naïve */
+a.c:3:4: /* éé */ int h(void) { return f(2) + g(); }
+b.c:3:4: /* café, in UTF-8 */ int k(void) { return f(3) + g(); }" "$RC $OUT"
+	run "$L" --no-daemon --json --index-io "$e" search 'café|naïve|(é)+ \*/'
+	check_json_eq "latin1 search --index-io $e --json: ranges in bytes in a.c, in $e in b.c" \
+		'[[f["path"], f["range"]] for f in b["facts"]]' \
+		"[[\"a.c\",[1,4,1,8]],[\"a.c\",[2,33,2,38]],[\"a.c\",[3,4,3,9]],[\"b.c\",[3,4,3,$b3]]]"
+done
+check_json_eq "latin1 search: the bundle marks a.c as Latin-1 (its bytes' sha256), b.c is UTF-8" \
+	'[[d["path"], d.get("encoding"), d["sha256"]] for d in b["inputs"]["documents"]]' \
+	"[[\"a.c\",\"latin-1\",\"$(sha256sum a.c | cut -d' ' -f1)\"]]"
+check_json_eq "latin1 search: no file skipped" .meta.volatile.search.filesSkipped 0
+printf '%s' "$OUT" >"$TMP/search.json"
+check_rc_as "latin1 search: the bundle validates against 'lanser schema bundle'" 0 "$PY" -c "
+import json, jsonschema
+jsonschema.validate(json.load(open('$TMP/search.json')), json.load(open('$TMP/bundle.schema.json')))"
+# '.' matches one byte of the UTF-8 form: a match that starts or ends
+# inside a character's two bytes takes the whole character
+run "$L" --no-daemon --json search --glob a.c 'caf.'
+check_json_eq "latin1 search 'caf.': the match ending inside é's UTF-8 form ends after é" \
+	'[f["range"] for f in b["facts"]]' '[[1,4,1,8]]'
+run "$L" --no-daemon --json search --glob a.c '. \*/'
+check_json_eq "latin1 search '. \\*/': matches starting inside é, ï, à start at them" \
+	'[f["range"] for f in b["facts"]]' '[[1,7,1,11],[2,37,2,41],[3,5,3,9],[4,4,4,8]]'
+# no match in a.c: it is not listed; a binary file (a NUL byte) is still skipped
+printf 'caf\351\000\n' >bin.dat
+run "$L" --no-daemon --json search 'k\(void\)'
+check_json_eq "latin1 search: no match in a.c, no document listed" \
+	'[[f["path"] for f in b["facts"]], b["inputs"]["documents"]]' '[["b.c"],[]]'
+run "$L" --no-daemon --json search 'caf'
+check_json_eq "latin1 search: a binary file is skipped" \
+	'[sorted(set(f["path"] for f in b["facts"])), b["meta"]["volatile"]["search"]["filesSkipped"]]' '[["a.c","b.c"],1]'
+rm -f bin.dat
+
+# --- tree-sitter on non-ASCII names in a Latin-1 file: whole names, byte columns ---
+# (tree-sitter is given the bytes one character each: caf\xE9 stays one
+# identifier; it was cut to "caf" when the bytes were read as UTF-8)
+nw=$TMP/names
+mkdir -p "$nw" && git -C "$nw" init -q
+printf 'int caf\351(int x) { return x; }\nconst char *s = "\351t\351"; int after(void) { return caf\351(1); }\nstruct p\350re { int \342ge; };\n' >"$nw/c.c"
+for mode in --no-daemon ""; do
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --json --index-io utf-8 outline c.c
+	check_json_eq "latin1 names ${mode:-(daemon)}: outline names whole, in UTF-8, byte columns" \
+		'[[f["name"], f["selectionRange"]] for f in b["facts"]]' \
+		'[["café",[1,5,1,9]],["s",[2,13,2,14]],["after",[2,28,2,33]],["père",[3,8,3,12]],["âge",[3,19,3,22]]]'
+	check_json_eq "latin1 names ${mode:-(daemon)}: the outline bundle marks c.c as Latin-1" \
+		'[d.get("encoding") for d in b["inputs"]["documents"]]' '["latin-1"]'
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --index-io utf-16 locate 'c://c.c#café'
+	check_eq "latin1 names ${mode:-(daemon)}: locate c://c.c#café (was: no such symbol)" \
+		"0 c.c:1:1-1:30  confidence 1.000" "$RC $OUT"
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode locate 'c://c.c#père.âge'
+	check_eq "latin1 names ${mode:-(daemon)}: locate c://c.c#père.âge" \
+		"0 c.c:3:15-3:23  confidence 1.000" "$RC $OUT"
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode --json locate 'ast://c.c#struct_specifier[name=père]'
+	check_json_eq "latin1 names ${mode:-(daemon)}: an AST-path predicate with a non-ASCII name, its label in UTF-8" \
+		'[b["resolution"]["range"], [c["label"] for c in b["resolution"]["candidates"]]]' \
+		'[[3,1,3,25],["struct_specifier père"]]'
+	# shellcheck disable=SC2086
+	run "$L" --root "$nw" $mode locate 'c://c.c#after'
+	check_eq "latin1 names ${mode:-(daemon)}: locate after, behind a Latin-1 string on its line" \
+		"0 c.c:2:24-2:59  confidence 1.000" "$RC $OUT"
+done
+"$L" --root "$nw" daemon stop >/dev/null 2>&1
 
 # --- workspace diag: the Latin-1 file is checked like any other ------------------
 run "$L" --no-daemon --json diag

@@ -309,6 +309,39 @@ TEST(sel_outline__c_attribute_macro_declarations_and_anonymous_typedef_members)
 	sel_doc_free(d);
 }
 
+TEST(sel_outline__a_latin1_document_keeps_non_ascii_names_whole)
+{
+	/* not UTF-8 (0xE9, 0xE8 alone): parsed one byte one character */
+	static const char *C = "int caf\xe9(void) { return 0; }\n"
+			       "struct p\xe8re { int x; };\n";
+	static const char *U = "int caf\xc3\xa9(void) { return 0; }\n";
+	struct sel_doc *d = NULL;
+	struct sel_outline o;
+	struct buf got = BUF_INIT;
+	size_t i;
+
+	CHECK_EQ_INT(sel_doc_parse(&d, NULL, C, strlen(C), SEL_GRAMMAR_C), 0);
+	CHECK(d->latin1);
+	CHECK_EQ_INT(sel_outline_build(&o, d), 0);
+	for (i = 0; i < o.n; i++)
+		buf_addf(&got, "%s %s %zu-%zu;", o.v[i].kind, o.v[i].qual, o.v[i].name_start,
+			 o.v[i].name_end);
+	/* names in UTF-8, offsets in the document's bytes */
+	CHECK_EQ_STR(got.data, "function caf\xc3\xa9 4-8;struct p\xc3\xa8re 36-40;"
+		     "field p\xc3\xa8re.x 47-48;");
+	buf_release(&got);
+	sel_outline_release(&o);
+	sel_doc_free(d);
+	/* valid UTF-8 stays UTF-8 */
+	CHECK_EQ_INT(sel_doc_parse(&d, NULL, U, strlen(U), SEL_GRAMMAR_C), 0);
+	CHECK(!d->latin1);
+	CHECK_EQ_INT(sel_outline_build(&o, d), 0);
+	CHECK_EQ_INT(o.n, 1);
+	CHECK_EQ_STR(o.v[0].name, "caf\xc3\xa9");
+	sel_outline_release(&o);
+	sel_doc_free(d);
+}
+
 TEST(sel_symbolic__a_name_unique_in_the_project_is_not_ambiguous)
 {
 	static const char *C = "typedef struct {\n\tint x;\n} point;\n";
