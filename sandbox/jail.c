@@ -144,8 +144,7 @@ void sbx_jail_release(struct sbx_jail *j)
 	memset(j, 0, sizeof *j);
 }
 
-/* A pattern matches the path itself or any folder above it. */
-static bool matches(const json_t *list, const char *rel)
+bool sbx_jail_patterns_match(const json_t *list, const char *rel)
 {
 	const json_t *p;
 	size_t i;
@@ -220,7 +219,7 @@ int sbx_jail_check(const struct sbx_jail *j, const char *rel)
 	/* Protected paths change what lanser runs or which answers it gives:
 	 * only a trusted configuration's jail.allow re-opens them. */
 	why = sbx_jail_protected(rel);
-	if (why && !(j->trusted && j->allow && matches(j->allow, rel))) {
+	if (why && !(j->trusted && j->allow && sbx_jail_patterns_match(j->allow, rel))) {
 		struct buf w = BUF_INIT;
 		buf_addf(&w, "a protected path, %s (only a trusted configuration's jail.allow "
 			 "re-opens it; docs/edits.md)", why);
@@ -228,9 +227,9 @@ int sbx_jail_check(const struct sbx_jail *j, const char *rel)
 		buf_release(&w);
 		return error;
 	}
-	if (j->deny && matches(j->deny, rel))
+	if (j->deny && sbx_jail_patterns_match(j->deny, rel))
 		return refuse(LN_EPERM, rel, "denied by jail.deny in .lanser.json");
-	if (j->allow && json_array_size(j->allow) && !matches(j->allow, rel))
+	if (j->allow && json_array_size(j->allow) && !sbx_jail_patterns_match(j->allow, rel))
 		return refuse(LN_EPERM, rel, "not matched by jail.allow in .lanser.json");
 	why = sbx_jail_ignored(j, rel);
 	if (why)

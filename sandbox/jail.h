@@ -68,6 +68,12 @@ const char *sbx_jail_protected(const char *rel);
 /* The lexical part alone (no configuration, no filesystem). */
 int sbx_jail_check_lexical(const char *rel);
 
+/* Whether a workspace-relative path matches one of `list`'s fnmatch
+ * patterns (`*` also crosses '/'): the path itself or a folder above it
+ * ("vendor" and "vendor/" both cover vendor/x). The jail's allow/deny and
+ * a task's testFiles match this way. */
+bool sbx_jail_patterns_match(const json_t *list, const char *rel);
+
 /* Opens the directory that holds `rel` below `rootfd`, one component at a
  * time with O_NOFOLLOW|O_DIRECTORY; with `create`, missing directories are
  * made (mode 0777 & ~umask). Returns the directory descriptor (close it) and

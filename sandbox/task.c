@@ -1,10 +1,10 @@
 #include "sandbox/task.h"
+#include "sandbox/jail.h"
 
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/xalloc.h"
 
-#include <fnmatch.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,32 +375,11 @@ int sbx_task_add_test_file(struct sbx_task *t, const char *glob, bool first)
 	return 0;
 }
 
-/* As the jail's patterns (sandbox/jail.c): the path itself or a folder
- * above it; "tests/" names the folder tests. */
+/* As the jail's patterns (sbx_jail_patterns_match): the path itself or
+ * a folder above it; "tests/" names the folder tests. */
 bool sbx_task_is_test_file(const struct sbx_task *t, const char *rel)
 {
-	const json_t *p;
-	size_t i;
-
-	json_array_foreach(t->test_files, i, p) {
-		const char *pat = json_string_value(p);
-		size_t pl = strlen(pat);
-		char *dir;
-		if (fnmatch(pat, rel, 0) == 0)
-			return true;
-		dir = xstrdup(rel);
-		for (char *s = strrchr(dir, '/'); s; s = strrchr(dir, '/')) {
-			*s = '\0';
-			if (fnmatch(pat, dir, 0) == 0 ||
-			    (pl > 1 && pat[pl - 1] == '/' && !strncmp(pat, dir, pl - 1) &&
-			     dir[pl - 1] == '\0')) {
-				free(dir);
-				return true;
-			}
-		}
-		free(dir);
-	}
-	return false;
+	return sbx_jail_patterns_match(t->test_files, rel);
 }
 
 int sbx_task_apply(struct sbx_task *t, const json_t *obj, const char *what, const char *dir,
