@@ -55,7 +55,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: all deps test test-unit test-asan test-integration test-long demo install uninstall bench clean check-banned check-layers \
 	fuzz-trace fuzz-trace-smoke fuzz-patch fuzz-patch-smoke fuzz-outcome fuzz-outcome-smoke \
-	fuzz-llm fuzz-llm-smoke
+	fuzz-llm fuzz-llm-smoke fuzz-gitcfg fuzz-gitcfg-smoke
 all: lanser lanser-engine tests/fakels/fakels
 
 # Two binaries (agent/main.c): the engine runs every command and the
@@ -295,6 +295,28 @@ fuzz-llm-smoke: build/fuzz/fuzz_llm
 		build/fuzz/llm-corpus fuzz/llm-seeds 2>build/fuzz/llm-smoke.log \
 		&& echo "fuzz-llm: 1 passed, 0 failed ($(FUZZ_LLM_RUNS) runs)" \
 		|| { tail -30 build/fuzz/llm-smoke.log; echo "fuzz-llm: 0 passed, 1 failed"; exit 1; }
+
+# The check of a repository's git configuration before libgit2 opens it
+# (core/gitvet.c): the port of libgit2's configuration parser and
+# ln_git_vet() on a .git/config that is the input. `make fuzz-gitcfg` runs
+# for FUZZ_SECONDS, `make fuzz-gitcfg-smoke` (part of `make test`) a bounded
+# number of inputs from fuzz/gitcfg-seeds.
+FUZZ_GITCFG_SRC := fuzz/fuzz_gitcfg.c core/gitvet.c core/buf.c core/err.c core/xalloc.c
+FUZZ_GITCFG_RUNS ?= 20000
+build/fuzz/fuzz_gitcfg: $(FUZZ_GITCFG_SRC) core/gitvet.h
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_GITCFG_SRC)
+fuzz-gitcfg: build/fuzz/fuzz_gitcfg
+	@mkdir -p build/fuzz/gitcfg-corpus
+	./build/fuzz/fuzz_gitcfg -max_len=4096 -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/gitcfg-corpus fuzz/gitcfg-seeds
+fuzz-gitcfg-smoke: build/fuzz/fuzz_gitcfg
+	@mkdir -p build/fuzz/gitcfg-corpus
+	@./build/fuzz/fuzz_gitcfg -max_len=4096 -seed=1 -runs=$(FUZZ_GITCFG_RUNS) -artifact_prefix=build/fuzz/ \
+		build/fuzz/gitcfg-corpus fuzz/gitcfg-seeds 2>build/fuzz/gitcfg-smoke.log \
+		&& echo "fuzz-gitcfg: 1 passed, 0 failed ($(FUZZ_GITCFG_RUNS) runs)" \
+		|| { tail -30 build/fuzz/gitcfg-smoke.log; echo "fuzz-gitcfg: 0 passed, 1 failed"; exit 1; }
 
 deps:
 	@bash scripts/deps.sh

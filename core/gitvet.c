@@ -235,6 +235,7 @@ static int parse_variable(struct pctx *ctx, char **name_out, char **value_out)
 			char *next, *part;
 			buf_adds(&v, value);
 			free(value);
+			value = NULL;   /* `fail` frees it: not twice */
 			advance_line(ctx);
 			next = xstrndup(ctx->line, ctx->line_len);
 			if (!next[0]) {

@@ -45,6 +45,7 @@ run_suite fuzz-trace make --no-print-directory fuzz-trace-smoke
 run_suite fuzz-outcome make --no-print-directory fuzz-outcome-smoke
 run_suite fuzz-patch make --no-print-directory fuzz-patch-smoke
 run_suite fuzz-llm make --no-print-directory fuzz-llm-smoke
+run_suite fuzz-gitcfg make --no-print-directory fuzz-gitcfg-smoke
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 run_suite unit-asan ./tests/unit/run-asan
 # The fake server misbehaves exactly as the fault tests assume.
 run_suite fakels /usr/bin/python3 tests/fakels/smoke.py

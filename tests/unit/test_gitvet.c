@@ -86,6 +86,10 @@ TEST(core_gitvet__parser_reads_what_libgit2_reads)
 		"[]\npath=x\n",
 		"[include]\n\t=x\n",
 		"[include \"\"]\npath=x\n",
+		/* found by fuzz/fuzz_gitcfg.c: a continued value whose next line
+		 * has a bad escape was freed twice */
+		"[inc]\n\tpath = /nonexistent/i\\\n\n /nonexistent/i\\&\n\n \n",
+		"[core]\n\tx = a\\\n\\q\n",
 	};
 	size_t i;
 
