@@ -33,7 +33,7 @@ static int on_var(const char *name, const char *value, size_t line, void *payloa
 	struct seen *s = payload;
 	const char *dot1 = strchr(name, '.'), *dot2 = strrchr(name, '.'), *p;
 
-	if (line == 0 || line > s->lines)
+	if (line == 0 || line > s->lines + 1)   /* a final continuation counts the line after */
 		abort();
 	/* section and key lower-cased (a subsection keeps its case); a key
 	 * before any section has no section */
