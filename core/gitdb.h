@@ -28,7 +28,12 @@
  * libgit2 reads there, modules/, lanser's journal) are not walked. A
  * missing directory is 0. Nothing is opened but folders (O_NOFOLLOW);
  * entry types come from readdir(3), lstat only where the filesystem does
- * not say. Thread-safe; no libgit2 (the thin front end links it).
+ * not say. A clean walk is remembered for the process (up to 8 git
+ * directories): the next call only lstats the folders it read and walks
+ * again if one changed (device, inode, mtime or ctime: an entry added,
+ * removed, renamed or replaced changes them); a walk that met a folder
+ * changed in the last 2 seconds is not remembered (file times are coarse).
+ * Thread-safe; no libgit2 (the thin front end links it).
  */
 #ifndef LANSER_CORE_GITDB_H
 #define LANSER_CORE_GITDB_H

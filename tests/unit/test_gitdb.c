@@ -125,3 +125,31 @@ TEST(core_gitdb__refuses_symlinks_and_alternates)
 	CHECK(strstr(ln_error_msg(), "nests more than 32 folders deep"));
 	scrap(d);
 }
+
+/* A clean walk is remembered per process (once its folders are older than
+ * the timestamp tick); an entry added, or a file swapped for a FIFO, after
+ * it changes its folder's times and is found. */
+TEST(core_gitdb__a_remembered_walk_still_sees_new_entries)
+{
+	char *d = scratch(), *p, *q;
+	FILE *f;
+
+	CHECK(d);
+	p = xasprintf("%s/objects/ab/cdef", d);
+	f = fopen(p, "w");
+	CHECK(f);
+	fclose(f);
+	sleep(3);   /* past RACY_SECONDS: the walk below is remembered */
+	CHECK_EQ_INT(ln_gitdb_vet(d), 0);
+	CHECK_EQ_INT(ln_gitdb_vet(d), 0);   /* remembered */
+	q = xasprintf("%s/objects/ab/tmp", d);
+	CHECK(mkfifo(q, 0600) == 0 && rename(q, p) == 0);
+	CHECK_EQ_INT(ln_gitdb_vet(d), LN_EPERM);
+	CHECK(strstr(ln_error_msg(), "/objects/ab/cdef is not a regular file"));
+	unlink(p);
+	CHECK_EQ_INT(with_fifo(d, "refs/heads/main"), LN_EPERM);
+	CHECK_EQ_INT(ln_gitdb_vet(d), 0);
+	free(q);
+	free(p);
+	scrap(d);
+}
