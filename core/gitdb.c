@@ -219,14 +219,15 @@ static int walk(struct dbwalk *w, int fd, int depth, bool strict, bool top)
 				continue;   /* vanished */
 			type = IFTODT(est.st_mode);
 		}
-		if (type == DT_REG)
+		/* open(2) on a socket fails at once (ENXIO): git's fsmonitor
+		 * daemon keeps one in the git directory */
+		if (type == DT_REG || type == DT_SOCK)
 			continue;
 		buf_addf(&w->path, "/%s", e->d_name);
 		if (type == DT_LNK) {
 			error = refuse(w->path.data, "is a symlink");
 		} else if (type != DT_DIR) {
-			error = refuse(w->path.data, "is not a regular file (a FIFO, a device or a "
-				       "socket)");
+			error = refuse(w->path.data, "is not a regular file (a FIFO or a device)");
 		} else {
 			if (top)
 				sub = top_depth(e->d_name, &sub_strict);

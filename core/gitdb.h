@@ -17,8 +17,8 @@
  * out) a git directory (or common directory) where
  *   - an entry of the directory itself, of info/, of objects/ and its
  *     fan-out folders (objects/XX/, objects/info/, objects/pack/), or of
- *     refs/ or logs/ at any depth is a symlink or is not a regular file or a
- *     folder (a FIFO, a socket, a device);
+ *     refs/ or logs/ at any depth is a symlink, a FIFO or a device (a
+ *     socket is let be: opening one fails at once);
  *   - objects/info/alternates is not empty (another object store: libgit2
  *     would read objects outside the repository);
  *   - refs/ or logs/ nest deeper than LN_GITDB_MAX_DEPTH folders, or the

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char *scratch(void)
@@ -78,6 +80,18 @@ TEST(core_gitdb__refuses_fifos_where_libgit2_reads)
 	/* not read by libgit2: not walked */
 	CHECK_EQ_INT(with_fifo(d, "hooks/pre-commit"), 0);
 	CHECK_EQ_INT(ln_gitdb_vet(d), 0);
+	{
+		/* git's fsmonitor daemon keeps a socket there: opening it
+		 * fails at once, it is let be */
+		struct sockaddr_un a;
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		memset(&a, 0, sizeof a);
+		a.sun_family = AF_UNIX;
+		snprintf(a.sun_path, sizeof a.sun_path, "%s/fsmonitor--daemon.ipc", d);
+		CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+		close(fd);
+		CHECK_EQ_INT(ln_gitdb_vet(d), 0);
+	}
 	scrap(d);
 }
 
