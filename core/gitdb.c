@@ -146,9 +146,10 @@ static int refuse(const char *what, const char *why)
 			    what, why);
 }
 
-/* How deep below a top-level entry of the git directory libgit2 reads
- * files: -1 not at all, else the folder levels walked (`strict`: a deeper
- * folder is refused, libgit2 would read it too). */
+/* How deep below a top-level folder of the git directory libgit2 reads
+ * files: 0 not at all (the folder is not walked), else the folder levels
+ * walked (`strict`: a deeper folder is refused, libgit2 would read it
+ * too). */
 static int top_depth(const char *name, bool *strict)
 {
 	*strict = false;
@@ -169,9 +170,8 @@ static int walk(struct dbwalk *w, int fd, int depth, bool strict, bool top)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *e;
-	int error = 0;
-
 	struct stat st;
+	int error = 0;
 
 	if (!d) {
 		close(fd);
