@@ -14,7 +14,7 @@ const struct ln_err_info ln_err_table[] = {
 	{ LN_ETIMEOUT, "SERVER_TIMEOUT", "language server did not answer in time" },
 	{ LN_ECRASH, "SERVER_CRASH", "language server crashed, exited or sent malformed data" },
 	{ LN_ECONFLICT, "APPLY_CONFLICT", "edit does not apply to the current content" },
-	{ LN_EPERM, "PERMISSION", "permission denied, path outside the jail, or git files naming host files" },
+	{ LN_EPERM, "PERMISSION", "permission denied, path outside the jail, or unsafe git files (host files, FIFOs)" },
 	{ LN_EUNSUPPORTED, "UNSUPPORTED_CAPABILITY", "the language server does not support this request" },
 	{ LN_ECANCELLED, "CANCELLED", "request cancelled" },
 	{ LN_EMODIFIED, "CONTENT_MODIFIED", "content changed while the request ran" },

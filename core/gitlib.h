@@ -30,7 +30,8 @@ void ln_git_init(void);
  * (core.excludesFile) or attributes (core.attributesFile). Before libgit2
  * opens anything, untrusted, ln_git_vet() (core/gitvet.h) checks what the
  * open itself reads (.git/config and its includes, the .git, commondir and
- * gitdir files, core.worktree): refused, this returns GIT_ERROR with
+ * gitdir files, core.worktree) and what it reads once open (references,
+ * objects, alternates, the index: core/gitdb.h): refused, this returns GIT_ERROR with
  * git_error_last() and the lanser error (LN_EPERM) saying why. Returns 0, or
  * libgit2's negative code with git_error_last() set; *out belongs to the
  * caller (git_repository_free).

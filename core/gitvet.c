@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/gitdb.h"
 #include "core/xalloc.h"
 
 #include <ctype.h>
@@ -728,6 +729,10 @@ int ln_git_vet(const char *path, bool search)
 	if ((error = vet_config(&v, p, NULL, 0)) < 0)
 		goto done;
 	if ((error = vet_worktrees(&v)) < 0)
+		goto done;
+	/* what libgit2 reads once the repository is open (core/gitdb.h) */
+	if ((error = ln_gitdb_vet(v.gitdir)) < 0 ||
+	    (strcmp(v.gitdir, v.commondir) && (error = ln_gitdb_vet(v.commondir)) < 0))
 		goto done;
 	/* core.worktree: libgit2 takes it as the work tree (not for a linked
 	 * worktree); lanser would then list, ignore and edit another folder */

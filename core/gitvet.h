@@ -30,6 +30,9 @@
  *     gitdir, locked, HEAD) is a symlink or not a regular file: libgit2's
  *     worktree calls read them.
  * Includes inside the repository are followed and checked the same way.
+ * Then the git directory and the common directory go through
+ * ln_gitdb_vet() (core/gitdb.h): what libgit2 reads once the repository is
+ * open (references, objects, alternates, the index, info/).
  * No repository found (or one libgit2 would refuse anyway) is 0: the open
  * itself then fails, having read nothing.
  *
