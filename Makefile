@@ -231,7 +231,7 @@ fuzz-trace-smoke: build/fuzz/fuzz_trace
 FUZZ_PATCH_SRC := fuzz/fuzz_patch.c sandbox/edit.c sandbox/patch.c sandbox/patch_apply.c \
 	sandbox/wsedit.c sandbox/jail.c core/buf.c core/err.c core/config.c core/trust.c core/path.c \
 	core/text.c core/jcs.c core/hash.c core/xalloc.c core/xjson.c core/atomicfile.c core/gitlib.c \
-	core/ignore.c core/snapshot.c core/gitvet.c
+	core/ignore.c core/snapshot.c core/gitvet.c core/gitdb.c
 FUZZ_PATCH_RUNS ?= 30000
 build/fuzz/fuzz_patch: $(FUZZ_PATCH_SRC) sandbox/edit.h sandbox/edit_impl.h sandbox/jail.h
 	@mkdir -p $(dir $@)
@@ -301,7 +301,7 @@ fuzz-llm-smoke: build/fuzz/fuzz_llm
 # ln_git_vet() on a .git/config that is the input. `make fuzz-gitcfg` runs
 # for FUZZ_SECONDS, `make fuzz-gitcfg-smoke` (part of `make test`) a bounded
 # number of inputs from fuzz/gitcfg-seeds.
-FUZZ_GITCFG_SRC := fuzz/fuzz_gitcfg.c core/gitvet.c core/buf.c core/err.c core/xalloc.c
+FUZZ_GITCFG_SRC := fuzz/fuzz_gitcfg.c core/gitvet.c core/gitdb.c core/buf.c core/err.c core/xalloc.c
 FUZZ_GITCFG_RUNS ?= 20000
 build/fuzz/fuzz_gitcfg: $(FUZZ_GITCFG_SRC) core/gitvet.h
 	@mkdir -p $(dir $@)
