@@ -89,22 +89,12 @@ static int tests_member(struct agent_task *t, const json_t *v, const char *what)
  * the configuration's, as there. */
 static int test_files_member(struct agent_task *t, const json_t *v, const char *what)
 {
-	size_t i;
+	int error;
 
 	if (!v || json_is_null(v))
 		return 0;
-	if (!json_is_array(v) || json_array_size(v) > SBX_TEST_FILES_MAX)
-		return ln_error_set(LN_ECONFIG, "%s: \"testFiles\" must be an array of at most %d "
-				    "globs", what, SBX_TEST_FILES_MAX);
-	for (i = 0; i < json_array_size(v); i++) {
-		const json_t *g = json_array_get(v, i);
-		if (!json_is_string(g) || json_string_length(g) == 0 ||
-		    json_string_length(g) > SBX_TEST_FILE_GLOB_MAX ||
-		    strlen(json_string_value(g)) != json_string_length(g))
-			return ln_error_set(LN_ECONFIG, "%s: \"testFiles\"[%zu] must be a non-empty "
-					    "glob of at most %d bytes (no NUL)", what, i,
-					    SBX_TEST_FILE_GLOB_MAX);
-	}
+	if ((error = sbx_task_check_test_files(v, what)))
+		return error;
 	json_decref(t->test_files);
 	t->test_files = json_deep_copy(v);
 	return 0;

@@ -342,8 +342,7 @@ static bool glob_ok(const char *s, size_t len)
 	return len > 0 && len <= SBX_TEST_FILE_GLOB_MAX && strlen(s) == len;
 }
 
-/* "testFiles": [GLOB, ...]; replaces what was set before. */
-static int apply_test_files(struct sbx_task *t, const json_t *v, const char *what)
+int sbx_task_check_test_files(const json_t *v, const char *what)
 {
 	size_t i;
 
@@ -357,6 +356,16 @@ static int apply_test_files(struct sbx_task *t, const json_t *v, const char *wha
 					    "glob of at most %d bytes (no NUL)", what, i,
 					    SBX_TEST_FILE_GLOB_MAX);
 	}
+	return 0;
+}
+
+/* "testFiles": [GLOB, ...]; replaces what was set before. */
+static int apply_test_files(struct sbx_task *t, const json_t *v, const char *what)
+{
+	int error = sbx_task_check_test_files(v, what);
+
+	if (error)
+		return error;
 	json_decref(t->test_files);
 	t->test_files = json_deep_copy(v);
 	return 0;

@@ -82,6 +82,9 @@ int sbx_task_add_patch(struct sbx_task *t, const char *path, const char *cwd);
  */
 #define SBX_TEST_FILES_MAX 256
 #define SBX_TEST_FILE_GLOB_MAX 4096
+/* Whether `v` is a valid "testFiles" value (an array within the bounds
+ * above): 0, or LN_ECONFIG naming `what`. */
+int sbx_task_check_test_files(const json_t *v, const char *what);
 /* Appends one glob (--test-files, repeatable): LN_EUSAGE when it is empty,
  * too long, or one too many. `first`: the command line's first one, which
  * drops the files' list. */

@@ -45,37 +45,9 @@ setcfg() {
 resetcfg() { cp "$TMP/config.orig" .git/config; }
 tree_sum() { find src include -type f -exec sha256sum {} + | sort | sha256sum; }
 
-# watch PATH : a writer blocked in open(2) on the FIFO PATH; $TMP/opened
-# appears when a reader opens it (the writer closes and waits for the next)
-WRITER=
-watch() {
-	rm -f "$TMP/opened"
-	( while exec 3>"$1"; do : >"$TMP/opened"; exec 3>&-; done ) 2>/dev/null &
-	WRITER=$!
-}
-unwatch() {
-	if [ -n "$WRITER" ]; then
-		kill "$WRITER" 2>/dev/null
-		wait "$WRITER" 2>/dev/null
-	fi
-	WRITER=
-}
-never_opened() {  # never_opened NAME
-	sleep 0.2
-	if [ -e "$TMP/opened" ]; then fail "$1" "the FIFO was opened for reading"; else ok "$1"; fi
-}
-opened() {  # opened NAME : the control
-	local i
-	for i in $(seq 1 50); do [ -e "$TMP/opened" ] && break; sleep 0.1; done
-	if [ -e "$TMP/opened" ]; then ok "$1"; else fail "$1" "the FIFO was not opened"; fi
-}
+# watch, unwatch, never_opened, opened, refused: fifo_lib.sh
+. "$LANSER_REPO_ROOT/tests/integration/fifo_lib.sh"
 trap 'unwatch; _lib_cleanup' EXIT
-
-refused() {  # refused NAME NEEDLE : the last run was refused (71) naming NEEDLE
-	rc_is "$1: refused (71)" 71
-	check_contains "$1: the message names it" "$ERR" "$2"
-	check_contains "$1: the message says how to proceed" "$ERR" "pass --trust if you trust it"
-}
 
 run "$L" --no-daemon def "$Q"
 rc_is "a clean repository answers (the fixture works)" 0

@@ -37,35 +37,8 @@ BR=$(git symbolic-ref --short HEAD)
 HEADOID=$(git rev-parse HEAD)
 tree_sum() { find src include -type f -exec sha256sum {} + | sort | sha256sum; }
 
-WRITER=
-watch() {  # watch FIFO : $TMP/opened appears when a reader opens it
-	rm -f "$TMP/opened"
-	( while exec 3>"$1"; do : >"$TMP/opened"; exec 3>&-; done ) 2>/dev/null &
-	WRITER=$!
-}
-unwatch() {
-	if [ -n "$WRITER" ]; then
-		kill "$WRITER" 2>/dev/null
-		wait "$WRITER" 2>/dev/null
-	fi
-	WRITER=
-}
-never_opened() {
-	sleep 0.2
-	if [ -e "$TMP/opened" ]; then fail "$1" "the FIFO was opened for reading"; else ok "$1"; fi
-}
-opened() {
-	local i
-	for i in $(seq 1 50); do [ -e "$TMP/opened" ] && break; sleep 0.1; done
-	if [ -e "$TMP/opened" ]; then ok "$1"; else fail "$1" "the FIFO was not opened"; fi
-}
+. "$LANSER_REPO_ROOT/tests/integration/fifo_lib.sh"
 trap 'unwatch; "$L" daemon stop >/dev/null 2>&1; _lib_cleanup' EXIT
-
-refused() {  # refused NAME NEEDLE
-	rc_is "$1: refused (71)" 71
-	check_contains "$1: the message names it" "$ERR" "$2"
-	check_contains "$1: the message says how to proceed" "$ERR" "pass --trust if you trust it"
-}
 
 run "$L" --no-daemon rename "$Q" list_add
 rc_is "a clean repository previews a rename (the fixture works)" 0
