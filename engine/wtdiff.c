@@ -124,8 +124,10 @@ json_t *eng_worktree_untracked(const char *wt)
 	}
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
 	so.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+	/* submodules excluded: libgit2 would open their repositories, which
+	 * ln_git_vet never checked (docs/security.md) */
 	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-		   GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
+		   GIT_STATUS_OPT_SORT_CASE_SENSITIVELY | GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if (git_status_list_new(&st, repo, &so) < 0) {
 		git_fail("status");
 		goto done;

@@ -122,8 +122,11 @@ int sbx_wt_save_outputs(struct sbx_wtset *s, size_t i, size_t *nfiles)
 	sbx_rmtree(stash.data);
 	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
 	so.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+	/* submodules excluded: libgit2 would open their repositories, which
+	 * ln_git_vet never checked (docs/security.md) */
 	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_INCLUDE_IGNORED |
-		   GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS | GIT_STATUS_OPT_RECURSE_IGNORED_DIRS;
+		   GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS | GIT_STATUS_OPT_RECURSE_IGNORED_DIRS |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 	if (ln_git_open(&r, s->v[i].path, GIT_REPOSITORY_OPEN_NO_SEARCH) < 0 ||
 	    git_status_list_new(&list, r, &so) < 0) {
 		error = ln_error_set(LN_ESANDBOX, "cannot list the build outputs of a candidate "
