@@ -87,6 +87,24 @@ json_t *eng_policy_json(const struct eng_policy *p)
 			  p->has_min_reward ? rwd_number(p->min_reward) : json_null());
 }
 
+/* The blob `id` when it is at most `max` bytes, its size read first (a
+ * huge blob of the base is never loaded): 0, 1 too large (*size set), or -1
+ * when it cannot be read. */
+static int bounded_blob(git_blob **out, size_t *size, git_repository *repo, const git_oid *id,
+			size_t max)
+{
+	git_odb *odb = NULL;
+	git_object_t type;
+	int r = -1;
+
+	*out = NULL;
+	*size = 0;
+	if (git_repository_odb(&odb, repo) == 0 && git_odb_read_header(size, &type, odb, id) == 0)
+		r = *size > max ? 1 : git_blob_lookup(out, repo, id) == 0 ? 0 : -1;
+	git_odb_free(odb);
+	return r;
+}
+
 /* `<rev>:.lanser.json` of the repository at `root` (libgit2), never the
  * working tree's: what is checked out may be the candidate itself (a PR
  * head in CI). Trust is looked up for `root` (core/trust.h); --config FILE
@@ -100,7 +118,8 @@ static int load_base_config(struct ln_config *out, const char *root, const char 
 	git_tree_entry *e = NULL;
 	git_blob *blob = NULL;
 	struct buf origin = BUF_INIT;
-	int error = -1;
+	size_t size;
+	int error = -1, size_r;
 
 	buf_addf(&origin, "%s:%s", rev, LN_CONFIG_FILE);
 	if (ln_trust_cli_config()) {
@@ -126,11 +145,12 @@ static int load_base_config(struct ln_config *out, const char *root, const char 
 		goto done;
 	}
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB ||
-	    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0) {
+	    (size_r = bounded_blob(&blob, &size, repo, git_tree_entry_id(e),
+				   LN_CONFIG_MAX_BYTES)) < 0) {
 		error = ln_error_set(LN_ECONFIG, "%s is not a file", origin.data);
 		goto done;
 	}
-	if ((size_t)git_blob_rawsize(blob) > LN_CONFIG_MAX_BYTES) {
+	if (size_r > 0) {
 		error = ln_error_set(LN_ECONFIG, "%s is larger than %d bytes", origin.data,
 				     LN_CONFIG_MAX_BYTES);
 		goto done;
@@ -182,11 +202,9 @@ static char *tree_read(void *ctx, const char *rel, size_t max)
 	size_t n;
 
 	if (tree_kind(ctx, rel) != SBX_FILE_REG || git_tree_entry_bypath(&e, bt->tree, rel) ||
-	    git_blob_lookup(&blob, bt->repo, git_tree_entry_id(e)))
+	    bounded_blob(&blob, &n, bt->repo, git_tree_entry_id(e), max) != 0)
 		goto done;
 	n = (size_t)git_blob_rawsize(blob);
-	if (n > max)
-		goto done;
 	out = xmalloc(n + 1);
 	memcpy(out, git_blob_rawcontent(blob), n);
 	out[n] = '\0';

@@ -81,3 +81,16 @@ check_contains "no test command at the base: the message names the base commit" 
 
 check_eq "no worktree left" 1 "$(git -C "$M" worktree list | wc -l)"
 check_no_procs "no language server or test left" "$TMP"
+
+# --- oversized files at the base are refused by their size, never loaded
+# whole (the size is read from the object header first)
+B="$TMP/big"
+mkdir -p "$B" && printf 'test:\n\t@echo "1..1"\n\t@echo "ok 1 - fine"\n' >"$B/Makefile" &&
+	head -c 1100000 /dev/zero | tr '\0' ' ' >"$B/.lanser.json" &&
+	(cd "$B" && git init -q && $GIT add -A && $GIT commit -qm base) || exit 1
+printf 'x\n' >"$B/notes.txt"
+(cd "$B" && git add -N notes.txt && git diff >"$TMP/big.diff" && git rm -q --cached notes.txt && rm notes.txt)
+printf '{}\n' >"$B/.lanser.json"   # the working tree's is small: the base's is read
+run "$L" --root "$B" eval --patch "$TMP/big.diff"
+check_eq "a base .lanser.json over 1 MiB: configuration error (78)" 78 "$RC"
+check_contains "a base .lanser.json over 1 MiB: the message says so" "$ERR" "HEAD:.lanser.json is larger than 1048576 bytes"
