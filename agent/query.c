@@ -79,25 +79,19 @@ static char *word_at(const struct ln_text *t, int line0, size_t byte)
  * cross-checks a symbolic selector with the server's symbols, and gives
  * the LSP position in the server's units, the file (*rel_out) and the
  * identifier under the cursor (*word_out, NULL when there is none). */
-/* Whether the cursor (line0, byte) is on the name of a definition (not a
- * prototype or an extern declaration) by the document's tree-sitter
- * outline. False for a language lanser does not parse. */
+/* Whether the cursor (line0, byte) is on the name of a function
+ * definition (not a prototype), by tree-sitter (sel_definition_name_at).
+ * False for a language lanser does not parse. */
 static bool on_definition_name(const char *rel, const struct ln_text *t, int line0, size_t byte)
 {
 	struct sel_doc *doc = NULL;
-	struct sel_outline ol = { NULL, 0 };
-	size_t at, i;
 	bool yes = false;
 
 	if (line0 < 0 || line0 >= t->nlines)
 		return false;
-	at = t->line_starts[line0] + byte;
-	if (sel_doc_parse(&doc, rel, t->data, t->len, sel_grammar_for_path(rel)) == 0 &&
-	    sel_outline_build(&ol, doc) == 0)
-		for (i = 0; i < ol.n && !yes; i++)
-			yes = ol.v[i].definition && ol.v[i].name_start <= at && at <= ol.v[i].name_end;
+	if (sel_doc_parse(&doc, rel, t->data, t->len, sel_grammar_for_path(rel)) == 0)
+		yes = sel_definition_name_at(doc, t->line_starts[line0] + byte);
 	ln_error_clear();
-	sel_outline_release(&ol);
 	sel_doc_free(doc);
 	return yes;
 }

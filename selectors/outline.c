@@ -61,6 +61,22 @@ TSNode sel_node_name(TSNode node)
 	return (TSNode){ { 0 }, NULL, NULL };
 }
 
+bool sel_definition_name_at(const struct sel_doc *doc, size_t at)
+{
+	TSNode n = ts_node_descendant_for_byte_range(sel_doc_root(doc), (uint32_t)at, (uint32_t)at);
+	int depth;
+
+	for (depth = 0; !ts_node_is_null(n) && depth < SEL_OUTLINE_MAX_DEPTH; depth++) {
+		if (is(n, "function_definition")) {
+			TSNode name = sel_node_name(n);
+			return !ts_node_is_null(name) && ts_node_start_byte(name) <= at &&
+			       at <= ts_node_end_byte(name);
+		}
+		n = ts_node_parent(n);
+	}
+	return false;
+}
+
 /* Whether a declarator declares a function: the derivation nearest the
  * identifier decides (int *f(void) is a function; int (*f)(void) is a
  * pointer variable). */

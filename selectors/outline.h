@@ -55,6 +55,11 @@ void sel_outline_release(struct sel_outline *o);
  * and others: the "name" field). Null node when none. */
 TSNode sel_node_name(TSNode node);
 
+/* Whether byte `at` lies on the name of a function definition (one with a
+ * body; not a prototype), by the innermost function_definition around it:
+ * O(depth), without building the outline (def asks it at every call). */
+bool sel_definition_name_at(const struct sel_doc *doc, size_t at);
+
 /* The innermost symbol whose range contains [start, end), or NULL. */
 const struct sel_symbol *sel_outline_enclosing(const struct sel_outline *o, size_t start,
 					       size_t end);
