@@ -72,6 +72,30 @@ static int wt_dir(char **out, const char *repo_root)
 	return 0;
 }
 
+/*
+ * git_worktree_add, again when libgit2 says the branch "is already checked
+ * out": the branch was just made for this process and no worktree has it,
+ * but libgit2 1.5 answers so when it cannot read another worktree's HEAD,
+ * and another process (a rollout worker, a second `eval`) may be making
+ * its own worktree of this repository at that moment. The check comes
+ * before libgit2 writes anything. A few tries, 10 to 80 ms apart.
+ */
+static int add_worktree(git_worktree **wt, git_repository *repo, const char *name,
+			const char *path, const git_worktree_add_options *wo)
+{
+	int attempt, r;
+
+	for (attempt = 1;; attempt++) {
+		const git_error *e;
+		r = git_worktree_add(wt, repo, name, path, wo);
+		e = git_error_last();
+		if (r == 0 || attempt == 8 || !e || !e->message ||
+		    !strstr(e->message, "already checked out"))
+			return r;
+		usleep(10000u * (unsigned)attempt);
+	}
+}
+
 /* Removes one worktree by name: git metadata, folder, branch. */
 static void remove_one(git_repository *repo, const char *name, const char *path)
 {
@@ -173,7 +197,7 @@ int sbx_wt_create(struct sbx_wtset **out, const char *repo_root, const char *bas
 		}
 		buf_release(&bname);
 		wo.ref = br;
-		if (git_worktree_add(&wt, s->repo, s->v[i].name, s->v[i].path, &wo) < 0) {
+		if (add_worktree(&wt, s->repo, s->v[i].name, s->v[i].path, &wo) < 0) {
 			git_reference_free(br);
 			error = git_fail(LN_ESANDBOX, "cannot add a worktree");
 			goto done;
